@@ -1,0 +1,18 @@
+# Every dependency comes from Debian 12 packages (scripts/setup-deps installs them).
+# docs/DEPENDENCIES.md explains each choice.
+find_package(Boost 1.81.0 EXACT CONFIG REQUIRED COMPONENTS json url)
+find_package(OpenSSL REQUIRED)
+find_package(Threads REQUIRED)
+if(NOT ASTMRF_FUZZ)
+  find_package(fmt CONFIG REQUIRED)
+  find_package(spdlog CONFIG REQUIRED)
+endif()
+if(ASTMRF_BUILD_TESTS AND NOT ASTMRF_FUZZ)
+  find_package(GTest CONFIG REQUIRED)
+endif()
+if(ASTMRF_BUILD_BENCH AND NOT ASTMRF_FUZZ)
+  find_package(benchmark CONFIG REQUIRED)
+endif()
+if(ASTMRF_BUILD_APPS AND NOT ASTMRF_FUZZ)
+  find_package(CLI11 CONFIG REQUIRED)
+endif()
