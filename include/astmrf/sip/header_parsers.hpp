@@ -1,0 +1,107 @@
+// Structured views of the header values a UA needs. Every struct holds views
+// into the parsed text: keep the Message (or string) alive while using it.
+// The parse_* functions take one header value (already unfolded) and report
+// failures as ParseErrc::bad_header_value with a reason; Message adds the
+// header name, line and column.
+#pragma once
+
+#include <astmrf/sip/result.hpp>
+#include <astmrf/sip/uri.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace astmrf::sip {
+
+/// Case-insensitive lookup in a parameter list; nullopt when absent.
+std::optional<std::string_view> find_param(const std::vector<Param>& params, std::string_view name);
+
+/// One element of a Via header (RFC 3261 section 20.42).
+struct Via {
+  std::string_view protocol_name;     ///< "SIP"
+  std::string_view protocol_version;  ///< "2.0"
+  std::string_view transport;         ///< "UDP", "TCP", "TLS", "WS", ...
+  std::string_view host;              ///< sent-by host, IPv6 without brackets
+  HostKind host_kind{HostKind::none};
+  std::uint16_t port{0};
+  bool has_port{false};
+  std::vector<Param> params;
+  std::string_view branch;    ///< empty when absent
+  std::string_view received;  ///< empty when absent
+  bool has_rport{false};
+  std::optional<std::uint16_t> rport;  ///< value of rport=N, nullopt for bare ";rport"
+
+  [[nodiscard]] std::optional<std::string_view> param(std::string_view name) const { return find_param(params, name); }
+  /// "host[:port]" with IPv6 in brackets.
+  [[nodiscard]] std::string sent_by() const;
+};
+
+/// name-addr / addr-spec with header parameters: From, To, Contact, Route,
+/// Record-Route, Reply-To, Refer-To, P-Asserted-Identity ...
+struct NameAddr {
+  std::string_view display_name;  ///< raw: without the quotes, escapes kept
+  bool display_name_quoted{false};
+  std::string_view uri_text;
+  Uri uri;
+  bool angle_brackets{false};
+  std::vector<Param> params;
+  std::string_view tag;  ///< empty when absent
+
+  [[nodiscard]] std::optional<std::string_view> param(std::string_view name) const { return find_param(params, name); }
+  /// Display name with quoted-pair escapes resolved.
+  [[nodiscard]] std::string display_name_text() const;
+};
+
+/// Contact: either '*' or a list of addresses.
+struct ContactList {
+  bool star{false};
+  std::vector<NameAddr> contacts;
+};
+
+struct CSeq {
+  std::uint32_t number{0};
+  std::string_view method;
+};
+
+/// Content-Type: type "/" subtype *( SEMI m-parameter ).
+struct MediaType {
+  std::string_view type;
+  std::string_view subtype;
+  std::vector<Param> params;
+  [[nodiscard]] bool is(std::string_view t, std::string_view s) const;
+  [[nodiscard]] std::optional<std::string_view> param(std::string_view name) const { return find_param(params, name); }
+};
+
+/// WWW-/Proxy-Authenticate (challenge) and Authorization/Proxy-Authorization
+/// (credentials): a scheme and its comma-separated auth-params. Quoted values
+/// are returned without the quotes.
+struct AuthParams {
+  std::string_view scheme;  ///< "Digest"
+  std::vector<Param> params;
+  [[nodiscard]] std::optional<std::string_view> param(std::string_view name) const { return find_param(params, name); }
+};
+
+/// Splits a list header value at top-level commas (outside quotes and <>),
+/// trimming whitespace and skipping empty elements.
+std::vector<std::string_view> split_list(std::string_view value);
+
+Result<std::vector<Via>> parse_via_list(std::string_view value);
+Result<Via> parse_via(std::string_view element);
+Result<NameAddr> parse_name_addr(std::string_view value);
+Result<std::vector<NameAddr>> parse_name_addr_list(std::string_view value);
+Result<ContactList> parse_contact_list(std::string_view value);
+Result<CSeq> parse_cseq(std::string_view value);
+Result<MediaType> parse_media_type(std::string_view value);
+Result<AuthParams> parse_auth_params(std::string_view value);
+/// Token list such as Allow, Supported, Require; every element must be a token.
+Result<std::vector<std::string_view>> parse_token_list(std::string_view value);
+/// Non-negative decimal (Max-Forwards, Expires, Content-Length...).
+Result<std::uint32_t> parse_uint32(std::string_view value);
+
+/// Resolves quoted-pair escapes in the inside of a quoted-string.
+std::string unquote(std::string_view inner);
+
+}  // namespace astmrf::sip

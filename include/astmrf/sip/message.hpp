@@ -1,0 +1,129 @@
+// A parsed SIP message: one owned buffer and string_view spans into it.
+// Parsing (see parser.hpp) only splits the start line and the header lines;
+// the structured accessors below parse a header's value when asked.
+#pragma once
+
+#include <astmrf/sip/header_id.hpp>
+#include <astmrf/sip/header_parsers.hpp>
+#include <astmrf/sip/result.hpp>
+#include <astmrf/sip/uri.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace astmrf::sip {
+
+enum class MethodId : std::uint8_t {
+  unknown, invite, ack, bye, cancel, options, register_, prack, subscribe, notify,
+  publish, info, refer, message, update
+};
+
+/// Maps a method name (case-sensitive, as RFC 3261 requires) to its id.
+MethodId method_id(std::string_view method) noexcept;
+
+/// One header line. `name` is spelled as received; `value` is trimmed and,
+/// when the line was folded, the fold was replaced by spaces in place.
+struct HeaderField {
+  HeaderId id{HeaderId::other};
+  std::string_view name;
+  std::string_view value;
+  std::uint32_t line{0};  ///< 1-based line of the header in the input
+};
+
+class Message {
+ public:
+  Message() = default;
+  Message(const Message& other);
+  Message& operator=(const Message& other);
+  // The views point into the heap buffer, which does not move on a move.
+  Message(Message&&) noexcept = default;
+  Message& operator=(Message&&) noexcept = default;
+  ~Message() = default;
+
+  // -- start line --
+  [[nodiscard]] bool is_request() const noexcept { return status_ == 0; }
+  [[nodiscard]] bool is_response() const noexcept { return status_ != 0; }
+  [[nodiscard]] std::string_view method() const noexcept { return method_; }  ///< requests
+  [[nodiscard]] MethodId method_id() const noexcept { return method_id_; }    ///< requests
+  [[nodiscard]] std::string_view request_uri() const noexcept { return request_uri_; }
+  [[nodiscard]] int status() const noexcept { return status_; }               ///< responses
+  [[nodiscard]] std::string_view reason() const noexcept { return reason_; }  ///< responses
+  [[nodiscard]] std::string_view version() const noexcept { return version_; }
+
+  // -- raw header access (no allocation) --
+  [[nodiscard]] const std::vector<HeaderField>& headers() const noexcept { return headers_; }
+  [[nodiscard]] const HeaderField* find(HeaderId id) const noexcept;
+  /// Case-insensitive by name; compact forms and full names are equivalent.
+  [[nodiscard]] const HeaderField* find(std::string_view name) const noexcept;
+  /// Value of the first such header, empty when absent.
+  [[nodiscard]] std::string_view header(HeaderId id) const noexcept;
+  [[nodiscard]] std::string_view header(std::string_view name) const noexcept;
+  [[nodiscard]] bool has(HeaderId id) const noexcept { return find(id) != nullptr; }
+  [[nodiscard]] std::size_t count(HeaderId id) const noexcept;
+  /// Every value of a header over all its lines; list headers are also split
+  /// at top-level commas.
+  [[nodiscard]] std::vector<std::string_view> values(HeaderId id) const;
+
+  [[nodiscard]] std::string_view body() const noexcept { return body_; }
+  [[nodiscard]] std::size_t content_length() const noexcept { return body_.size(); }
+  /// The message text (folds replaced by spaces), without trailing bytes
+  /// beyond Content-Length.
+  [[nodiscard]] std::string_view raw() const noexcept { return {buf_.get(), size_}; }
+
+  // -- structured access, parsed on each call --
+  [[nodiscard]] Result<Uri> uri() const;  ///< the Request-URI
+  [[nodiscard]] Result<std::vector<Via>> vias() const;
+  [[nodiscard]] Result<Via> top_via() const;
+  [[nodiscard]] Result<NameAddr> from() const;
+  [[nodiscard]] Result<NameAddr> to() const;
+  [[nodiscard]] Result<ContactList> contacts() const;
+  [[nodiscard]] std::string_view call_id() const noexcept { return header(HeaderId::call_id); }
+  [[nodiscard]] Result<CSeq> cseq() const;
+  [[nodiscard]] Result<std::uint32_t> max_forwards() const;
+  [[nodiscard]] Result<std::uint32_t> expires() const;
+  [[nodiscard]] Result<MediaType> content_type() const;
+  [[nodiscard]] Result<std::vector<NameAddr>> routes() const;
+  [[nodiscard]] Result<std::vector<NameAddr>> record_routes() const;
+  [[nodiscard]] Result<std::vector<std::string_view>> allow() const;
+  [[nodiscard]] Result<std::vector<std::string_view>> supported() const;
+  [[nodiscard]] Result<std::vector<std::string_view>> require() const;
+  [[nodiscard]] Result<AuthParams> www_authenticate() const;
+  [[nodiscard]] Result<AuthParams> proxy_authenticate() const;
+  [[nodiscard]] Result<AuthParams> authorization() const;
+  [[nodiscard]] Result<AuthParams> proxy_authorization() const;
+
+  /// Full check: parses every well-known header present, checks that
+  /// single-valued ones occur once and that CSeq matches the method.
+  [[nodiscard]] Status validate() const;
+
+  /// Canonical text: full header names, ": " separator, CRLF line ends and
+  /// a recomputed Content-Length as the last header.
+  [[nodiscard]] std::string serialize() const;
+  void serialize_to(std::string& out) const;
+
+ private:
+  friend class MessageParser;
+
+  // Rebases a structured-parse error onto the header's line/column/name.
+  ParseError locate(ParseError err, const HeaderField& h) const;
+  ParseError missing(HeaderId id) const;
+  Result<AuthParams> auth(HeaderId id) const;
+  Result<std::vector<NameAddr>> addr_list(HeaderId id) const;
+  Result<std::vector<std::string_view>> token_list(HeaderId id) const;
+
+  std::unique_ptr<char[]> buf_;
+  std::size_t size_{0};
+  std::string_view method_;
+  std::string_view request_uri_;
+  std::string_view version_;
+  std::string_view reason_;
+  std::uint16_t status_{0};
+  MethodId method_id_{MethodId::unknown};
+  std::vector<HeaderField> headers_;
+  std::string_view body_;
+};
+
+}  // namespace astmrf::sip

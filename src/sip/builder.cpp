@@ -1,0 +1,239 @@
+#include <astmrf/sip/builder.hpp>
+
+#include <astmrf/sip/parser.hpp>
+
+#include "chars.hpp"
+
+#include <algorithm>
+
+namespace astmrf::sip {
+namespace {
+
+using namespace detail;
+
+void check_value(std::string_view field, std::string_view value) {
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (c == '\r' || c == '\n' || c == '\0') {
+      const char* what = c == '\r' ? "CR" : (c == '\n' ? "LF" : "NUL");
+      throw HeaderInjectionError(std::string(field), "refusing " + std::string(what) + " at offset " + std::to_string(i) +
+                                 " in " + std::string(field) + " (header injection)");
+    }
+  }
+}
+
+void check_token(std::string_view field, std::string_view value) {
+  if (value.empty() || !all_of(value, kToken)) {
+    check_value(field, value);
+    throw HeaderInjectionError(std::string(field), std::string(field) + " '" + std::string(value) + "' is not a token");
+  }
+}
+
+}  // namespace
+
+std::string_view default_reason(int status) noexcept {
+  switch (status) {
+    case 100: return "Trying";
+    case 180: return "Ringing";
+    case 181: return "Call Is Being Forwarded";
+    case 182: return "Queued";
+    case 183: return "Session Progress";
+    case 200: return "OK";
+    case 202: return "Accepted";
+    case 300: return "Multiple Choices";
+    case 301: return "Moved Permanently";
+    case 302: return "Moved Temporarily";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 407: return "Proxy Authentication Required";
+    case 408: return "Request Timeout";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Unsupported URI Scheme";
+    case 420: return "Bad Extension";
+    case 480: return "Temporarily Unavailable";
+    case 481: return "Call/Transaction Does Not Exist";
+    case 483: return "Too Many Hops";
+    case 486: return "Busy Here";
+    case 487: return "Request Terminated";
+    case 488: return "Not Acceptable Here";
+    case 491: return "Request Pending";
+    case 500: return "Server Internal Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 504: return "Server Time-out";
+    case 505: return "Version Not Supported";
+    case 513: return "Message Too Large";
+    case 600: return "Busy Everywhere";
+    case 603: return "Decline";
+    default: return "";
+  }
+}
+
+MessageBuilder::Field MessageBuilder::make_field(HeaderId id, std::string_view name, std::string_view value) {
+  check_token("header name", name);
+  check_value(name, value);
+  return Field{id, std::string(name), std::string(trim(value))};
+}
+
+MessageBuilder MessageBuilder::request(std::string_view method, std::string_view request_uri) {
+  check_token("method", method);
+  check_value("request-uri", request_uri);
+  if (request_uri.empty() || request_uri.find_first_of(" \t") != std::string_view::npos ||
+      request_uri.find(':') == std::string_view::npos) {
+    throw HeaderInjectionError("request-uri", "Request-URI '" + std::string(request_uri) + "' is not a URI");
+  }
+  MessageBuilder b;
+  b.start_line_.reserve(method.size() + request_uri.size() + 10);
+  b.start_line_ += method;
+  b.start_line_ += ' ';
+  b.start_line_ += request_uri;
+  b.start_line_ += " SIP/2.0";
+  return b;
+}
+
+MessageBuilder MessageBuilder::response(int status, std::string_view reason) {
+  if (status < 100 || status > 699) {
+    throw HeaderInjectionError("status", "status code " + std::to_string(status) + " is outside 100-699");
+  }
+  check_value("reason-phrase", reason);
+  MessageBuilder b;
+  b.start_line_ = "SIP/2.0 " + std::to_string(status) + " ";
+  b.start_line_ += reason.empty() ? default_reason(status) : reason;
+  return b;
+}
+
+MessageBuilder MessageBuilder::response_to(const Message& req, int status, std::string_view reason, std::string_view to_tag) {
+  auto b = response(status, reason);
+  const bool copy_rr = status > 100 && status < 300 &&
+                       (req.method_id() == MethodId::invite || req.method_id() == MethodId::subscribe);
+  for (const auto& h : req.headers()) {
+    switch (h.id) {
+      case HeaderId::via:
+      case HeaderId::from:
+      case HeaderId::call_id:
+      case HeaderId::cseq:
+        b.fields_.push_back(Field{h.id, std::string(header_name(h.id)), std::string(h.value)});
+        break;
+      case HeaderId::record_route:
+        if (copy_rr) b.fields_.push_back(Field{h.id, std::string(header_name(h.id)), std::string(h.value)});
+        break;
+      case HeaderId::to: {
+        std::string value(h.value);
+        if (!to_tag.empty() && status != 100) {
+          auto to = parse_name_addr(h.value);
+          if (to && to->tag.empty()) {
+            check_value("To tag", to_tag);
+            value += ";tag=";
+            value += to_tag;
+          }
+        }
+        b.fields_.push_back(Field{h.id, "To", std::move(value)});
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return b;
+}
+
+MessageBuilder MessageBuilder::from_message(const Message& msg) {
+  MessageBuilder b = msg.is_request() ? request(msg.method(), msg.request_uri()) : response(msg.status(), msg.reason());
+  for (const auto& h : msg.headers()) {
+    if (h.id == HeaderId::content_length) continue;
+    b.fields_.push_back(Field{h.id, std::string(h.id == HeaderId::other ? h.name : header_name(h.id)), std::string(h.value)});
+  }
+  b.body_ = std::string(msg.body());
+  return b;
+}
+
+MessageBuilder& MessageBuilder::add(HeaderId id, std::string_view value) {
+  if (id == HeaderId::other) throw HeaderInjectionError("header name", "HeaderId::other needs a header name");
+  if (id == HeaderId::content_length) return *this;
+  fields_.push_back(make_field(id, header_name(id), value));
+  return *this;
+}
+
+MessageBuilder& MessageBuilder::add(std::string_view name, std::string_view value) {
+  const auto id = header_id(name);
+  if (id == HeaderId::content_length) return *this;
+  fields_.push_back(make_field(id, id == HeaderId::other ? name : header_name(id), value));
+  return *this;
+}
+
+MessageBuilder& MessageBuilder::prepend(HeaderId id, std::string_view value) {
+  if (id == HeaderId::other || id == HeaderId::content_length) throw HeaderInjectionError("header name", "cannot prepend this header id");
+  fields_.insert(fields_.begin(), make_field(id, header_name(id), value));
+  return *this;
+}
+
+MessageBuilder& MessageBuilder::remove(HeaderId id) {
+  std::erase_if(fields_, [id](const Field& f) { return f.id == id; });
+  return *this;
+}
+
+MessageBuilder& MessageBuilder::remove(std::string_view name) {
+  const auto id = header_id(name);
+  if (id != HeaderId::other) return remove(id);
+  std::erase_if(fields_, [name](const Field& f) { return f.id == HeaderId::other && iequals(f.name, name); });
+  return *this;
+}
+
+MessageBuilder& MessageBuilder::set(HeaderId id, std::string_view value) {
+  auto f = make_field(id, header_name(id), value);  // validate before removing
+  remove(id);
+  fields_.push_back(std::move(f));
+  return *this;
+}
+
+MessageBuilder& MessageBuilder::set(std::string_view name, std::string_view value) {
+  const auto id = header_id(name);
+  auto f = make_field(id, id == HeaderId::other ? name : header_name(id), value);
+  remove(name);
+  fields_.push_back(std::move(f));
+  return *this;
+}
+
+MessageBuilder& MessageBuilder::body(std::string_view content_type, std::string_view body) {
+  if (content_type.empty()) {
+    remove(HeaderId::content_type);
+  } else {
+    set(HeaderId::content_type, content_type);
+  }
+  body_ = std::string(body);
+  return *this;
+}
+
+std::string MessageBuilder::str() const {
+  std::size_t size = start_line_.size() + body_.size() + 32;
+  for (const auto& f : fields_) size += f.name.size() + f.value.size() + 4;
+  std::string out;
+  out.reserve(size);
+  out += start_line_;
+  out += "\r\n";
+  for (const auto& f : fields_) {
+    out += f.name;
+    out += ": ";
+    out += f.value;
+    out += "\r\n";
+  }
+  out += "Content-Length: ";
+  out += std::to_string(body_.size());
+  out += "\r\n\r\n";
+  out += body_;
+  return out;
+}
+
+Message MessageBuilder::build() const {
+  ParseOptions opt;
+  opt.require_mandatory_headers = false;
+  opt.max_message_size = static_cast<std::size_t>(-1);
+  opt.max_line_length = static_cast<std::size_t>(-1);
+  opt.max_header_count = static_cast<std::size_t>(-1);
+  return parse_message(str(), opt).value();
+}
+
+}  // namespace astmrf::sip

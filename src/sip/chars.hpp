@@ -1,0 +1,108 @@
+// Character classes of the RFC 3261 grammar as 256-entry bit tables: one load
+// and one AND per byte on the hot paths.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace astmrf::sip::detail {
+
+enum CharClass : std::uint16_t {
+  kAlnum = 1 << 0,
+  kToken = 1 << 1,        // token: alnum / "-.!%*_+`'~"
+  kUnreserved = 1 << 2,   // alnum / mark
+  kUserExtra = 1 << 3,    // user-unreserved: "&=+$,;?/"
+  kPassExtra = 1 << 4,    // "&=+$,"
+  kParamExtra = 1 << 5,   // param-unreserved: "[]/:&+$"
+  kHeaderExtra = 1 << 6,  // hnv-unreserved: "[]/?:+$"
+  kHost = 1 << 7,         // hostname chars: alnum / "-" / "."
+  kDigit = 1 << 8,
+  kHex = 1 << 9,
+  kWord = 1 << 10,        // word: token chars plus "()<>:\\\"/[]?{}"
+  kPhone = 1 << 11,       // tel number chars: digits, hex, visual separators, *#+
+};
+
+constexpr std::array<std::uint16_t, 256> make_table() {
+  std::array<std::uint16_t, 256> t{};
+  auto add = [&t](std::string_view chars, std::uint16_t cls) {
+    for (char c : chars) t[static_cast<unsigned char>(c)] |= cls;
+  };
+  for (int c = 0; c < 256; ++c) {
+    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    const bool digit = c >= '0' && c <= '9';
+    if (alpha || digit) t[static_cast<std::size_t>(c)] |= kAlnum | kToken | kUnreserved | kHost | kWord;
+    if (digit) t[static_cast<std::size_t>(c)] |= kDigit | kHex | kPhone;
+    if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) t[static_cast<std::size_t>(c)] |= kHex | kPhone;
+  }
+  add("-.!%*_+`'~", kToken | kWord);
+  add("-_.!~*'()", kUnreserved);
+  add("&=+$,;?/", kUserExtra);
+  add("&=+$,", kPassExtra);
+  add("[]/:&+$", kParamExtra);
+  add("[]/?:+$", kHeaderExtra);
+  add("-.", kHost);
+  add("()<>:\\\"/[]?{}", kWord);
+  add("-.()*#+pPwW", kPhone);
+  return t;
+}
+
+inline constexpr auto kCharTable = make_table();
+
+constexpr bool is(char c, std::uint16_t cls) noexcept {
+  return (kCharTable[static_cast<unsigned char>(c)] & cls) != 0;
+}
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool is_wsp(char c) noexcept { return c == ' ' || c == '\t'; }
+constexpr char to_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c; }
+
+constexpr int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+inline std::string_view trim(std::string_view s) noexcept {
+  std::size_t b = 0, e = s.size();
+  while (b < e && is_wsp(s[b])) ++b;
+  while (e > b && is_wsp(s[e - 1])) --e;
+  return s.substr(b, e - b);
+}
+
+/// True when every char of `s` is in `cls` or is a valid %HH escape.
+inline bool all_escaped_of(std::string_view s, std::uint16_t cls) noexcept {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size() || hex_value(s[i + 1]) < 0 || hex_value(s[i + 2]) < 0) return false;
+      i += 2;
+    } else if (!is(c, cls)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+inline bool all_of(std::string_view s, std::uint16_t cls) noexcept {
+  for (char c : s) {
+    if (!is(c, cls)) return false;
+  }
+  return true;
+}
+
+/// Parses a decimal number of at most `max` into `out`; false on any non-digit,
+/// empty input or overflow.
+inline bool parse_uint(std::string_view s, std::uint64_t max, std::uint64_t& out) noexcept {
+  if (s.empty()) return false;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (!is_digit(c)) return false;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    if (v > max) return false;
+  }
+  out = v;
+  return true;
+}
+
+}  // namespace astmrf::sip::detail

@@ -1,0 +1,147 @@
+#include <astmrf/sip/header_id.hpp>
+
+#include <array>
+#include <cstring>
+
+namespace astmrf::sip {
+namespace {
+
+struct Entry {
+  std::string_view name;
+  char compact;
+  bool list;
+};
+
+// Indexed by HeaderId; `list` follows the "#"-rules of each header's ABNF.
+constexpr std::array<Entry, static_cast<std::size_t>(HeaderId::count_)> kHeaders{{
+    {"", '\0', false},
+    {"Accept", '\0', true},
+    {"Accept-Contact", 'a', true},
+    {"Accept-Encoding", '\0', true},
+    {"Accept-Language", '\0', true},
+    {"Alert-Info", '\0', true},
+    {"Allow", '\0', true},
+    {"Allow-Events", 'u', true},
+    {"Authentication-Info", '\0', false},
+    {"Authorization", '\0', false},
+    {"Call-ID", 'i', false},
+    {"Call-Info", '\0', true},
+    {"Contact", 'm', true},
+    {"Content-Disposition", '\0', false},
+    {"Content-Encoding", 'e', true},
+    {"Content-Language", '\0', true},
+    {"Content-Length", 'l', false},
+    {"Content-Type", 'c', false},
+    {"CSeq", '\0', false},
+    {"Date", '\0', false},
+    {"Error-Info", '\0', true},
+    {"Event", 'o', false},
+    {"Expires", '\0', false},
+    {"From", 'f', false},
+    {"Identity", 'y', false},
+    {"In-Reply-To", '\0', true},
+    {"Max-Forwards", '\0', false},
+    {"Min-Expires", '\0', false},
+    {"Min-SE", '\0', false},
+    {"MIME-Version", '\0', false},
+    {"Organization", '\0', false},
+    {"P-Asserted-Identity", '\0', true},
+    {"Priority", '\0', false},
+    {"Proxy-Authenticate", '\0', false},
+    {"Proxy-Authorization", '\0', false},
+    {"Proxy-Require", '\0', true},
+    {"RAck", '\0', false},
+    {"Reason", '\0', true},
+    {"Record-Route", '\0', true},
+    {"Refer-To", 'r', false},
+    {"Referred-By", 'b', false},
+    {"Reply-To", '\0', false},
+    {"Require", '\0', true},
+    {"Retry-After", '\0', false},
+    {"Route", '\0', true},
+    {"RSeq", '\0', false},
+    {"Server", '\0', false},
+    {"Session-Expires", 'x', false},
+    {"Subject", 's', false},
+    {"Subscription-State", '\0', false},
+    {"Supported", 'k', true},
+    {"Timestamp", '\0', false},
+    {"To", 't', false},
+    {"Unsupported", '\0', true},
+    {"User-Agent", '\0', false},
+    {"Via", 'v', true},
+    {"Warning", '\0', true},
+    {"WWW-Authenticate", '\0', false},
+}};
+
+constexpr unsigned char lower(unsigned char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<unsigned char>(c | 0x20) : c;
+}
+
+// Compact forms, indexed by lower-case letter.
+constexpr std::array<HeaderId, 26> make_compact_table() {
+  std::array<HeaderId, 26> t{};
+  for (std::size_t i = 1; i < kHeaders.size(); ++i) {
+    if (kHeaders[i].compact != '\0') t[static_cast<std::size_t>(kHeaders[i].compact - 'a')] = static_cast<HeaderId>(i);
+  }
+  return t;
+}
+constexpr auto kCompact = make_compact_table();
+
+// Buckets by (length, first letter): at most a handful of candidates each, so a
+// lookup is one hash step plus one or two case-insensitive compares.
+constexpr std::size_t kMaxLen = 20;
+struct Bucket {
+  std::array<HeaderId, 4> ids{};
+  std::uint8_t n{0};
+};
+constexpr std::size_t bucket_index(std::size_t len, unsigned char first) { return len * 26 + (lower(first) - 'a'); }
+
+constexpr std::array<Bucket, (kMaxLen + 1) * 26> make_buckets() {
+  std::array<Bucket, (kMaxLen + 1) * 26> b{};
+  for (std::size_t i = 1; i < kHeaders.size(); ++i) {
+    auto& bk = b[bucket_index(kHeaders[i].name.size(), static_cast<unsigned char>(kHeaders[i].name[0]))];
+    bk.ids[bk.n++] = static_cast<HeaderId>(i);
+  }
+  return b;
+}
+constexpr auto kBuckets = make_buckets();
+
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+HeaderId header_id(std::string_view name) noexcept {
+  if (name.empty() || name.size() > kMaxLen) return HeaderId::other;
+  const auto first = lower(static_cast<unsigned char>(name[0]));
+  if (first < 'a' || first > 'z') return HeaderId::other;
+  if (name.size() == 1) return kCompact[first - 'a'];
+  const auto& bk = kBuckets[bucket_index(name.size(), first)];
+  for (std::uint8_t i = 0; i < bk.n; ++i) {
+    if (iequals(name, kHeaders[static_cast<std::size_t>(bk.ids[i])].name)) return bk.ids[i];
+  }
+  return HeaderId::other;
+}
+
+std::string_view header_name(HeaderId id) noexcept {
+  const auto i = static_cast<std::size_t>(id);
+  return i < kHeaders.size() ? kHeaders[i].name : std::string_view{};
+}
+
+char compact_form(HeaderId id) noexcept {
+  const auto i = static_cast<std::size_t>(id);
+  return i < kHeaders.size() ? kHeaders[i].compact : '\0';
+}
+
+bool is_list_header(HeaderId id) noexcept {
+  const auto i = static_cast<std::size_t>(id);
+  return i < kHeaders.size() && kHeaders[i].list;
+}
+
+}  // namespace astmrf::sip
