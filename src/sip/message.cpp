@@ -271,7 +271,13 @@ Result<AuthParams> Message::proxy_authorization() const { return auth(HeaderId::
 
 Status Message::validate() const {
   if (is_request()) {
-    if (auto u = uri(); !u) return std::move(u).error();
+    auto u = uri();
+    if (!u) return std::move(u).error();
+    // RFC 3261 19.1.5: a Request-URI cannot carry a header component.
+    if (!u->headers.empty()) {
+      return make_error(ParseErrc::bad_request_uri, "header component (?...) not allowed in a Request-URI", 1,
+                        static_cast<std::uint32_t>(method_.size() + 2));
+    }
   }
   // Single-valued headers that a message may carry at most once.
   static constexpr HeaderId kSingle[] = {HeaderId::from, HeaderId::to, HeaderId::call_id, HeaderId::cseq,
@@ -317,6 +323,12 @@ Status Message::validate() const {
       case HeaderId::proxy_authenticate:
       case HeaderId::authorization:
       case HeaderId::proxy_authorization: check(parse_auth_params(h.value)); break;
+      case HeaderId::date:
+        // rfc1123-date always ends in "GMT" (RFC 3261 20.17)
+        if (h.value.size() < 4 || h.value.substr(h.value.size() - 4) != " GMT") {
+          st = locate(make_error(ParseErrc::bad_header_value, "Date must be an RFC 1123 date in GMT"), h);
+        }
+        break;
       case HeaderId::call_id: {
         // callid = word [ "@" word ]
         const auto v = h.value;

@@ -109,7 +109,11 @@ class MessageParser {
   // the terminator) and next_ (first byte of the following line).
   Status find_line_end() {
     std::size_t e = find_control(p_, pos_, n_);
-    while (e < n_ && p_[e] == '\t') e = find_control(p_, e + 1, n_);
+    // HT is text; any other control byte is allowed only as a quoted-pair
+    // ("\" %x00-09 / %x0B-0C / %x0E-7F, RFC 3261 25.1), never CR or LF.
+    while (e < n_ && (p_[e] == '\t' || (p_[e] != '\r' && p_[e] != '\n' && e > pos_ && p_[e - 1] == '\\'))) {
+      e = find_control(p_, e + 1, n_);
+    }
     if (e >= n_) {
       return error_at(ParseErrc::bad_header_line, "header section is not terminated by an empty line", n_);
     }
@@ -185,18 +189,25 @@ class MessageParser {
     if (i == line.size() || line[i] != ' ') {
       return error_at(ParseErrc::bad_method, "invalid character in method or missing space after it", pos_ + i);
     }
+    if (is_wsp(line.back())) {
+      return error_at(ParseErrc::bad_start_line, "whitespace at the end of the Request-Line", pos_ + line.size() - 1);
+    }
     const auto method = line.substr(0, i);
     const auto uri_start = i + 1;
-    std::size_t j = uri_start;
-    while (j < line.size() && static_cast<unsigned char>(line[j]) > 0x20) ++j;
-    if (j == uri_start) return error_at(ParseErrc::bad_request_uri, "Request-URI expected after a single space", pos_ + uri_start);
-    if (j == line.size() || line[j] != ' ') {
-      return error_at(ParseErrc::bad_request_uri, "Request-URI must be followed by a single space and the SIP version", pos_ + j);
+    const auto last_sp = line.rfind(' ');
+    if (last_sp <= uri_start) return error_at(ParseErrc::bad_request_uri, "Request-URI and SIP version expected", pos_ + uri_start);
+    const auto uri = line.substr(uri_start, last_sp - uri_start);
+    if (is_wsp(uri.front())) {
+      return error_at(ParseErrc::bad_request_uri, "Request-Line elements must be separated by a single SP", pos_ + uri_start);
     }
-    const auto uri = line.substr(uri_start, j - uri_start);
+    for (std::size_t j = 0; j < uri.size(); ++j) {
+      if (static_cast<unsigned char>(uri[j]) <= 0x20 || uri[j] == 0x7f) {
+        return error_at(ParseErrc::bad_request_uri, "whitespace or control character inside the Request-URI", pos_ + uri_start + j);
+      }
+    }
     if (uri.find(':') == std::string_view::npos) return error_at(ParseErrc::bad_request_uri, "Request-URI has no scheme", pos_ + uri_start);
-    const auto version = line.substr(j + 1);
-    if (auto st = check_version(version, pos_ + j + 1); !st) return st;
+    const auto version = line.substr(last_sp + 1);
+    if (auto st = check_version(version, pos_ + last_sp + 1); !st) return st;
     msg_.method_ = method;
     msg_.method_id_ = method_id(method);
     msg_.request_uri_ = uri;
