@@ -198,10 +198,13 @@ TEST(Rfc4475, OtherValidForms) {
   EXPECT_EQ(strict("bext01").require()->size(), 2u);
   EXPECT_EQ(strict("regaut01").authorization()->scheme, "NoOneKnowsThisScheme");
   EXPECT_EQ(*strict("zeromf").max_forwards(), 0u);
-  auto cp1 = strict("cparam01").contacts()->contacts.at(0);
+  // structured values are views: keep the message alive while using them
+  const auto m1 = strict("cparam01");
+  auto cp1 = m1.contacts()->contacts.at(0);
   EXPECT_TRUE(cp1.param("unknownparam"));
   EXPECT_FALSE(cp1.uri.has_param("unknownparam"));
-  auto cp2 = strict("cparam02").contacts()->contacts.at(0);
+  const auto m2 = strict("cparam02");
+  auto cp2 = m2.contacts()->contacts.at(0);
   EXPECT_TRUE(cp2.uri.has_param("unknownparam"));
   EXPECT_EQ(strict("regescrt").contacts()->contacts.at(0).uri.header_list().at(0).name, "Route");
   EXPECT_TRUE(strict("inv2543").top_via()->branch.empty());
