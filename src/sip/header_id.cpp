@@ -109,14 +109,6 @@ constexpr auto kBuckets = make_buckets();
 
 }  // namespace
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
-
 HeaderId header_id(std::string_view name) noexcept {
   if (name.empty() || name.size() > kMaxLen) return HeaderId::other;
   const auto first = lower(static_cast<unsigned char>(name[0]));

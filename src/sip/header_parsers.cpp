@@ -65,7 +65,7 @@ bool read_quoted(Cursor& c, std::string_view& inner) {
 
 // generic-param list: *( SEMI token [ EQUAL ( token / host / quoted-string ) ] )
 // Stops (without error) at ',' or end; errors on anything else.
-Status read_params(Cursor& c, std::vector<Param>& out) {
+Status read_params(Cursor& c, ParamList& out) {
   while (true) {
     c.skip_ws();
     if (c.peek() != ';') return ok();
@@ -100,7 +100,7 @@ Status expect_end(Cursor& c, const char* what) {
 
 }  // namespace
 
-std::optional<std::string_view> find_param(const std::vector<Param>& params, std::string_view name) {
+std::optional<std::string_view> find_param(const ParamList& params, std::string_view name) {
   for (const auto& p : params) {
     if (iequals(p.name, name)) return p.value;
   }

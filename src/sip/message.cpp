@@ -3,6 +3,7 @@
 #include "chars.hpp"
 #include "error_util.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace astmrf::sip {
@@ -132,29 +133,31 @@ Result<std::vector<Via>> Message::vias() const {
 Result<Via> Message::top_via() const {
   const auto* h = find(HeaderId::via);
   if (h == nullptr) return missing(HeaderId::via);
-  const auto items = split_list(h->value);
-  if (items.empty()) return locate(make_error(ParseErrc::bad_header_value, "empty Via"), *h);
-  auto v = parse_via(items.front());
-  if (!v) {
-    auto err = std::move(v).error();
-    err.column += static_cast<std::uint32_t>(items.front().data() - h->value.data());
-    return locate(std::move(err), *h);
+  // Only the first element is needed: cut at the first top-level comma
+  // instead of splitting the whole list.
+  const auto v = h->value;
+  std::size_t end = 0;
+  bool quoted = false;
+  for (; end < v.size(); ++end) {
+    const char c = v[end];
+    if (quoted) {
+      if (c == '\\') ++end;
+      else if (c == '"') quoted = false;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      break;
+    }
   }
-  return v;
+  auto first = parse_via(v.substr(0, std::min(end, v.size())));
+  if (!first) return locate(std::move(first).error(), *h);
+  return first;
 }
-
-namespace {
-Result<NameAddr> single_addr(const Message& m, HeaderId id, const HeaderField* h) {
-  (void)m;
-  (void)id;
-  return parse_name_addr(h->value);
-}
-}  // namespace
 
 Result<NameAddr> Message::from() const {
   const auto* h = find(HeaderId::from);
   if (h == nullptr) return missing(HeaderId::from);
-  auto r = single_addr(*this, HeaderId::from, h);
+  auto r = parse_name_addr(h->value);
   if (!r) return locate(std::move(r).error(), *h);
   return r;
 }
@@ -162,7 +165,7 @@ Result<NameAddr> Message::from() const {
 Result<NameAddr> Message::to() const {
   const auto* h = find(HeaderId::to);
   if (h == nullptr) return missing(HeaderId::to);
-  auto r = single_addr(*this, HeaderId::to, h);
+  auto r = parse_name_addr(h->value);
   if (!r) return locate(std::move(r).error(), *h);
   return r;
 }

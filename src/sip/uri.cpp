@@ -219,17 +219,18 @@ Result<Uri> parse_uri(std::string_view text) {
   for (char c : scheme) {
     if (!is(c, kAlnum) && c != '+' && c != '-' && c != '.') return uri_error("invalid character in URI scheme");
   }
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '"') {
-      return uri_error("whitespace, control or delimiter character inside URI");
-    }
-  }
   Uri uri;
   uri.scheme_text = scheme;
   const auto rest = text.substr(colon + 1);
   if (iequals(scheme, "sip") || iequals(scheme, "sips")) {
     uri.scheme = scheme.size() == 3 ? UriScheme::sip : UriScheme::sips;
     return parse_sip_uri(text, rest, uri);
+  }
+  // SIP URIs are checked component by component; the rest only here.
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '"') {
+      return uri_error("whitespace, control or delimiter character inside URI");
+    }
   }
   uri.text = text;
   uri.opaque = rest;

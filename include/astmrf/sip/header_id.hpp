@@ -2,6 +2,7 @@
 // byte instead of case-folding strings. Compact forms map to the same id.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -84,6 +85,16 @@ char compact_form(HeaderId id) noexcept;
 bool is_list_header(HeaderId id) noexcept;
 
 /// ASCII case-insensitive equality (header names, params, schemes).
-bool iequals(std::string_view a, std::string_view b) noexcept;
+/// Inline: it sits on every structured-access path.
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    unsigned char x = static_cast<unsigned char>(a[i]);
+    unsigned char y = static_cast<unsigned char>(b[i]);
+    if (x == y) continue;
+    if ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z') return false;
+  }
+  return true;
+}
 
 }  // namespace astmrf::sip

@@ -17,7 +17,7 @@
 namespace astmrf::sip {
 
 /// Case-insensitive lookup in a parameter list; nullopt when absent.
-std::optional<std::string_view> find_param(const std::vector<Param>& params, std::string_view name);
+std::optional<std::string_view> find_param(const ParamList& params, std::string_view name);
 
 /// One element of a Via header (RFC 3261 section 20.42).
 struct Via {
@@ -28,7 +28,7 @@ struct Via {
   HostKind host_kind{HostKind::none};
   std::uint16_t port{0};
   bool has_port{false};
-  std::vector<Param> params;
+  ParamList params;
   std::string_view branch;    ///< empty when absent
   std::string_view received;  ///< empty when absent
   bool has_rport{false};
@@ -47,7 +47,7 @@ struct NameAddr {
   std::string_view uri_text;
   Uri uri;
   bool angle_brackets{false};
-  std::vector<Param> params;
+  ParamList params;
   std::string_view tag;  ///< empty when absent
 
   [[nodiscard]] std::optional<std::string_view> param(std::string_view name) const { return find_param(params, name); }
@@ -70,7 +70,7 @@ struct CSeq {
 struct MediaType {
   std::string_view type;
   std::string_view subtype;
-  std::vector<Param> params;
+  ParamList params;
   [[nodiscard]] bool is(std::string_view t, std::string_view s) const;
   [[nodiscard]] std::optional<std::string_view> param(std::string_view name) const { return find_param(params, name); }
 };
@@ -80,7 +80,7 @@ struct MediaType {
 /// are returned without the quotes.
 struct AuthParams {
   std::string_view scheme;  ///< "Digest"
-  std::vector<Param> params;
+  ParamList params;
   [[nodiscard]] std::optional<std::string_view> param(std::string_view name) const { return find_param(params, name); }
 };
 

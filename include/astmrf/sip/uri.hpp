@@ -5,6 +5,7 @@
 
 #include <astmrf/sip/result.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,6 +22,35 @@ struct Param {
   std::string_view name;
   std::string_view value;
   bool has_value{false};
+};
+
+/// Parameters of one header element. Most elements carry a handful, so the
+/// first kInline live inside the object and parsing does not allocate.
+class ParamList {
+ public:
+  static constexpr std::size_t kInline = 6;
+  ParamList() = default;
+  void push_back(const Param& p) {
+    if (size_ < kInline) {
+      inline_[size_] = p;
+    } else {
+      if (size_ == kInline) overflow_.assign(inline_, inline_ + kInline);
+      overflow_.push_back(p);
+    }
+    ++size_;
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  [[nodiscard]] const Param* begin() const noexcept { return size_ <= kInline ? inline_ : overflow_.data(); }
+  [[nodiscard]] const Param* end() const noexcept { return begin() + size_; }
+  const Param& operator[](std::size_t i) const noexcept { return begin()[i]; }
+  [[nodiscard]] const Param& front() const noexcept { return begin()[0]; }
+  [[nodiscard]] const Param& back() const noexcept { return begin()[size_ - 1]; }
+
+ private:
+  Param inline_[kInline];
+  std::vector<Param> overflow_;
+  std::size_t size_{0};
 };
 
 struct Uri {

@@ -1,0 +1,41 @@
+// Configuration of the embedded SIP engine.
+#pragma once
+
+#include <astmrf/sip/engine/transport.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace astmrf::sip {
+
+/// One listening socket: UDP, or a TCP acceptor (IPv4 or IPv6 address).
+struct ListenPoint {
+  Transport transport{Transport::udp};
+  std::string address{"127.0.0.1"};
+  std::uint16_t port{5060};  ///< 0: the system picks one (see Engine::local_address)
+};
+
+/// RFC 3261 timer base values (section 17.1.1.1 and table 4).
+struct TimerConfig {
+  std::chrono::milliseconds t1{500};   ///< round-trip estimate
+  std::chrono::milliseconds t2{4000};  ///< cap of non-INVITE and 2xx retransmit intervals
+  std::chrono::milliseconds t4{5000};  ///< time a message stays in the network
+};
+
+struct EngineConfig {
+  std::vector<ListenPoint> listen{{Transport::udp, "127.0.0.1", 5060}};
+  TimerConfig timers{};
+  /// Server transactions alive at once; past it new requests get 503 + Retry-After.
+  std::size_t max_server_transactions{100000};
+  /// Largest message accepted (datagram or stream frame).
+  std::size_t max_message_size{64 * 1024};
+  /// Sent as User-Agent in requests and Server in responses.
+  std::string user_agent{"astmrf"};
+  /// Seconds a caller is told to wait in Retry-After when the engine is overloaded.
+  std::uint32_t retry_after_seconds{5};
+};
+
+}  // namespace astmrf::sip

@@ -1,0 +1,257 @@
+// The embedded SIP engine: transports (UDP, TCP), the RFC 3261 transaction layer
+// and dialogs, in process, on one executor. It is the default signaling backend of
+// astmrf::srf (the drachtio-server client is the other one).
+//
+// Threading: every object here belongs to the engine's executor. Run it on one
+// thread (or a strand); call the engine and its handles from that executor only.
+// Handles (IncomingRequest, ClientRequest, Dialog) stay safe to hold and call after
+// the engine is gone: calls then do nothing.
+#pragma once
+
+#include <astmrf/sip/engine/config.hpp>
+#include <astmrf/sip/engine/outgoing.hpp>
+#include <astmrf/sip/engine/transport.hpp>
+#include <astmrf/sip/message.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace astmrf::sip {
+
+class EngineCore;
+class Dialog;
+
+/// Why a dialog ended. Every dialog reports exactly one reason, once.
+enum class DialogEndReason : std::uint8_t {
+  local_bye,        ///< this side sent BYE
+  remote_bye,       ///< the peer sent BYE
+  no_ack,           ///< our 2xx was never ACKed (64*T1); the engine sent BYE
+  request_timeout,  ///< an in-dialog request got no response (408)
+  remote_gone,      ///< an in-dialog request was answered 481
+  cancelled,        ///< a 2xx raced our CANCEL; the engine sent ACK + BYE
+  engine_stopped,   ///< Engine::stop() or the engine's destruction
+};
+std::string_view to_string(DialogEndReason reason) noexcept;
+
+/// Called for each response to a request the application sent: provisional ones,
+/// then exactly one final. `dialog` is set for a 2xx to an INVITE. When no
+/// response arrives (timer B/F) or the transport fails, the engine reports a local
+/// 408 or 503 (ClientRequest::local_failure() tells them apart from real ones).
+using ResponseHandler = std::function<void(const Message& response, const std::shared_ptr<Dialog>& dialog)>;
+
+/// A request received by the engine, with its server transaction.
+class IncomingRequest : public std::enable_shared_from_this<IncomingRequest> {
+ public:
+  [[nodiscard]] const Message& message() const noexcept { return message_; }
+  [[nodiscard]] const PeerAddress& source() const noexcept { return source_; }
+  /// The dialog the request belongs to (in-dialog requests), or the one a 2xx created.
+  [[nodiscard]] std::shared_ptr<Dialog> dialog() const { return dialog_.lock(); }
+  [[nodiscard]] bool cancelled() const noexcept { return cancelled_; }
+  [[nodiscard]] bool final_sent() const noexcept { return final_status_ >= 200; }
+  [[nodiscard]] int final_status() const noexcept { return final_status_; }
+
+  /// Runs when the peer CANCELs this INVITE before a final response; the engine
+  /// has already answered the CANCEL 200 and the INVITE 487.
+  void on_cancel(std::function<void()> handler);
+
+  /// Sends a provisional (101-199) or final response. A 2xx to an INVITE creates
+  /// the dialog (returned; confirmed when the ACK arrives). Throws std::logic_error
+  /// after a final response, sip::HeaderInjectionError on CR/LF/NUL in a header.
+  std::shared_ptr<Dialog> respond(ResponseSpec response);
+
+  // Engine internals below; not for applications.
+  IncomingRequest(std::weak_ptr<EngineCore> core, Message message, PeerAddress source);
+  ~IncomingRequest();
+
+ private:
+  friend class EngineCore;
+  std::weak_ptr<EngineCore> core_;
+  Message message_;
+  PeerAddress source_;
+  std::string key_;        // transaction key
+  std::string local_tag_;  // To tag of our responses
+  std::string last_response_;
+  std::weak_ptr<Dialog> dialog_;
+  std::function<void()> on_cancel_;
+  std::shared_ptr<void> timer_;  // transaction timers (engine-owned type)
+  int final_status_{0};
+  bool cancelled_{false};
+  bool is_invite_{false};
+  bool confirmed_{false};  // ACK to a non-2xx final seen
+  bool terminated_{false};
+};
+
+/// A request the application sent, with its client transaction.
+class ClientRequest : public std::enable_shared_from_this<ClientRequest> {
+ public:
+  /// The request as sent.
+  [[nodiscard]] const Message& request() const noexcept { return request_; }
+  [[nodiscard]] bool completed() const noexcept { return final_status_ >= 200; }
+  [[nodiscard]] int final_status() const noexcept { return final_status_; }
+  /// True when the final response was made up locally (timeout, transport error).
+  [[nodiscard]] bool local_failure() const noexcept { return local_failure_; }
+
+  /// INVITE only: sends CANCEL now, or as soon as a provisional response arrives
+  /// (RFC 3261 9.1). A 2xx that races the CANCEL is ACKed and BYEd by the engine
+  /// and reported to the handler as a local 487. Idempotent.
+  void cancel();
+
+  // Engine internals below; not for applications.
+  ClientRequest(std::weak_ptr<EngineCore> core, Message request, PeerAddress destination,
+                ResponseHandler handler);
+  ~ClientRequest();
+
+ private:
+  friend class EngineCore;
+  std::weak_ptr<EngineCore> core_;
+  Message request_;
+  std::string wire_;  // request text for retransmissions
+  PeerAddress destination_;
+  ResponseHandler handler_;
+  std::string key_;
+  std::string ack_;  // the ACK for a non-2xx final, resent on retransmissions
+  std::shared_ptr<void> timer_;
+  std::weak_ptr<Dialog> dialog_;   // in-dialog requests: the dialog they belong to
+  int final_status_{0};
+  bool provisional_seen_{false};
+  bool cancel_requested_{false};
+  bool cancel_sent_{false};
+  bool local_failure_{false};
+  bool manual_ack_{false};
+  bool terminated_{false};
+};
+
+/// A SIP dialog (RFC 3261 section 12) created by a 2xx to an INVITE.
+class Dialog : public std::enable_shared_from_this<Dialog> {
+ public:
+  enum class Role : std::uint8_t { uac, uas };
+  enum class State : std::uint8_t {
+    confirming,  ///< 2xx sent or received, ACK not yet
+    confirmed,
+    terminated,
+  };
+
+  [[nodiscard]] Role role() const noexcept { return role_; }
+  [[nodiscard]] State state() const noexcept { return state_; }
+  [[nodiscard]] const std::string& call_id() const noexcept { return call_id_; }
+  [[nodiscard]] const std::string& local_tag() const noexcept { return local_tag_; }
+  [[nodiscard]] const std::string& remote_tag() const noexcept { return remote_tag_; }
+  [[nodiscard]] const std::string& local_uri() const noexcept { return local_uri_; }
+  [[nodiscard]] const std::string& remote_uri() const noexcept { return remote_uri_; }
+  [[nodiscard]] const std::string& remote_target() const noexcept { return remote_target_; }
+  [[nodiscard]] const std::vector<std::string>& route_set() const noexcept { return route_set_; }
+  [[nodiscard]] const PeerAddress& peer() const noexcept { return peer_; }
+  [[nodiscard]] std::optional<DialogEndReason> end_reason() const noexcept { return end_reason_; }
+  /// "<Call-ID>;local=<tag>;remote=<tag>": unique per dialog.
+  [[nodiscard]] std::string id() const;
+
+  /// In-dialog requests from the peer (re-INVITE, INFO, UPDATE, NOTIFY, REFER,
+  /// MESSAGE, OPTIONS...). BYE is answered by the engine and reported by on_end.
+  /// Without a handler the engine answers 200, and 488 to a re-INVITE.
+  void on_request(std::function<void(const std::shared_ptr<IncomingRequest>&)> handler);
+  /// The ACK that confirms a 2xx this side sent (initial INVITE or re-INVITE).
+  void on_ack(std::function<void(const Message& ack)> handler);
+  /// The dialog ended; runs once.
+  void on_end(std::function<void(DialogEndReason reason)> handler);
+
+  /// Sends a request in the dialog (method, headers and body of `spec`; its URI,
+  /// From, To and Call-ID are the dialog's). Returns null once the dialog ended.
+  std::shared_ptr<ClientRequest> request(RequestSpec spec, ResponseHandler handler);
+  /// Sends BYE and ends the dialog (reason local_bye). Idempotent.
+  void bye(HeaderList headers = {});
+  /// UAC with InviteOptions::manual_ack: sends the ACK for the 2xx (e.g. with the
+  /// SDP answer of a late offer). Later 2xx retransmissions get the same ACK.
+  void ack(std::string content_type = {}, std::string body = {});
+
+  // Engine internals below; not for applications.
+  explicit Dialog(std::weak_ptr<EngineCore> core);
+  ~Dialog();
+
+ private:
+  friend class EngineCore;
+  std::weak_ptr<EngineCore> core_;
+  Role role_{Role::uas};
+  State state_{State::confirming};
+  std::string call_id_, local_tag_, remote_tag_;
+  std::string local_uri_, remote_uri_, remote_target_, local_contact_;
+  std::vector<std::string> route_set_;  // in the order to put in Route headers
+  PeerAddress peer_;
+  std::uint32_t local_cseq_{0};
+  std::uint32_t remote_cseq_{0};
+  bool remote_cseq_set_{false};
+  std::optional<DialogEndReason> end_reason_;
+  std::function<void(const std::shared_ptr<IncomingRequest>&)> on_request_;
+  std::function<void(const Message&)> on_ack_;
+  std::function<void(DialogEndReason)> on_end_;
+  // 2xx retransmission until ACK (UAS), per INVITE CSeq.
+  std::string pending_2xx_;
+  std::uint32_t pending_2xx_cseq_{0};
+  std::shared_ptr<void> timer_;
+  // ACK for the latest 2xx we received (UAC), resent on 2xx retransmissions.
+  std::string last_ack_;
+  std::uint32_t last_ack_cseq_{0};
+  bool awaiting_manual_ack_{false};
+  bool outgoing_invite_pending_{false};  // for glare detection (491)
+  bool incoming_invite_pending_{false};
+};
+
+struct InviteOptions {
+  /// Leave the ACK for the 2xx to the application (Dialog::ack), e.g. to carry
+  /// the SDP answer when the INVITE had no offer. Default: the engine ACKs at once.
+  bool manual_ack{false};
+};
+
+struct EngineStats {
+  std::uint64_t messages_received{0};
+  std::uint64_t messages_sent{0};
+  std::uint64_t retransmissions_sent{0};
+  std::uint64_t retransmissions_absorbed{0};
+  std::uint64_t parse_errors{0};       ///< unparsable input (dropped or answered 400)
+  std::uint64_t rejected_overload{0};  ///< answered 503 because of max_server_transactions
+  std::uint64_t stray_responses{0};    ///< responses matching no transaction
+  std::size_t server_transactions{0};
+  std::size_t client_transactions{0};
+  std::size_t dialogs{0};
+  std::size_t tcp_connections{0};
+};
+
+class Engine {
+ public:
+  Engine(boost::asio::any_io_executor executor, EngineConfig config);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Opens every listen point. Throws boost::system::system_error when a socket
+  /// cannot be bound (port in use...).
+  void start();
+  /// Closes the sockets and ends every dialog (engine_stopped) without sending.
+  void stop();
+
+  /// The address a listen point of that transport is bound to (port resolved).
+  [[nodiscard]] PeerAddress local_address(Transport transport) const;
+
+  /// New requests outside any dialog (the engine has already sent 100 Trying to
+  /// an INVITE). Without a handler the engine answers 501.
+  void on_request(std::function<void(const std::shared_ptr<IncomingRequest>&)> handler);
+
+  /// Sends a request outside any dialog. Throws std::invalid_argument for a
+  /// destination it cannot reach (not an IP address) and sip::HeaderInjectionError.
+  std::shared_ptr<ClientRequest> send_request(RequestSpec spec, ResponseHandler handler,
+                                              InviteOptions options = {});
+
+  [[nodiscard]] EngineStats stats() const;
+  [[nodiscard]] boost::asio::any_io_executor get_executor() const;
+
+ private:
+  std::shared_ptr<EngineCore> core_;
+};
+
+}  // namespace astmrf::sip

@@ -1,0 +1,36 @@
+// What an application hands to the engine to send: the parts of a response or a
+// request that are its own. The engine adds everything RFC 3261 makes its job
+// (Via, tags, Call-ID, CSeq, Max-Forwards, Contact, Content-Length).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace astmrf::sip {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct ResponseSpec {
+  int status{200};
+  std::string reason;        ///< empty: the default phrase for the status
+  HeaderList headers;        ///< extra headers; a Contact here replaces the engine's
+  std::string content_type;  ///< e.g. "application/sdp"; empty when no body
+  std::string body;
+};
+
+struct RequestSpec {
+  std::string method{"INVITE"};
+  std::string uri;           ///< Request-URI, e.g. "sip:drachtio-x@127.0.0.1:5060"
+  std::string from;          ///< From URI; default: sip:astmrf@<local address>
+  std::string from_display;  ///< optional display name
+  std::string to;            ///< To URI; default: the Request-URI
+  std::string call_id;       ///< default: a fresh random one
+  HeaderList headers;
+  std::string content_type;
+  std::string body;
+  /// Send here instead of the Request-URI's host:port;transport (an outbound proxy).
+  std::string destination;   ///< "udp:1.2.3.4:5060" / "tcp:..." / "" (from the URI)
+};
+
+}  // namespace astmrf::sip

@@ -1,0 +1,34 @@
+// Transport-level addresses of the embedded SIP engine.
+#pragma once
+
+#include <boost/asio/ip/address.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace astmrf::sip {
+
+enum class Transport : std::uint8_t { udp, tcp };
+
+/// "UDP" / "TCP", as written in a Via header.
+std::string_view via_name(Transport transport) noexcept;
+/// "udp" / "tcp", as written in a transport= URI parameter.
+std::string_view uri_param(Transport transport) noexcept;
+
+/// Where a message came from or goes to. For TCP, `connection` names the connection a
+/// request arrived on, so that its responses go back over it (0: any connection).
+struct PeerAddress {
+  Transport transport{Transport::udp};
+  boost::asio::ip::address address;
+  std::uint16_t port{0};
+  std::uint64_t connection{0};
+
+  /// "udp:127.0.0.1:5060", "tcp:[::1]:5060".
+  [[nodiscard]] std::string to_string() const;
+  friend bool operator==(const PeerAddress& a, const PeerAddress& b) noexcept {
+    return a.transport == b.transport && a.address == b.address && a.port == b.port;
+  }
+};
+
+}  // namespace astmrf::sip

@@ -1,0 +1,290 @@
+// The engine's front: construction, start/stop, and the dispatch of every message
+// received to a transaction, a dialog, or the application.
+#include <astmrf/sip/engine/engine.hpp>
+
+#include <astmrf/sip/parser.hpp>
+
+#include <boost/asio/post.hpp>
+
+#include <stdexcept>
+
+#include "engine_core.hpp"
+
+namespace astmrf::sip {
+
+std::string_view via_name(Transport transport) noexcept { return transport == Transport::tcp ? "TCP" : "UDP"; }
+std::string_view uri_param(Transport transport) noexcept { return transport == Transport::tcp ? "tcp" : "udp"; }
+
+std::string PeerAddress::to_string() const {
+  std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return std::string(uri_param(transport)) + ":" + host + ":" + std::to_string(port);
+}
+
+std::string_view to_string(DialogEndReason reason) noexcept {
+  switch (reason) {
+    case DialogEndReason::local_bye: return "local_bye";
+    case DialogEndReason::remote_bye: return "remote_bye";
+    case DialogEndReason::no_ack: return "no_ack";
+    case DialogEndReason::request_timeout: return "request_timeout";
+    case DialogEndReason::remote_gone: return "remote_gone";
+    case DialogEndReason::cancelled: return "cancelled";
+    case DialogEndReason::engine_stopped: return "engine_stopped";
+  }
+  return "unknown";
+}
+
+namespace {
+
+std::string server_key(const Message& request, const Via& via) {
+  std::string_view method = request.method_id() == MethodId::ack ? std::string_view("INVITE") : request.method();
+  std::string key;
+  if (via.branch.starts_with("z9hG4bK")) {
+    key.reserve(via.branch.size() + 32 + method.size());
+    key.append(via.branch).append("|").append(via.sent_by()).append("|").append(method);
+    return key;
+  }
+  // RFC 2543 peers: no magic cookie, so match by dialog-ish fields.
+  auto from = request.from();
+  auto cseq = request.cseq();
+  key.append("2543|").append(request.call_id()).append("|");
+  if (from) key.append(from->tag);
+  key.append("|").append(std::to_string(cseq ? cseq->number : 0)).append("|").append(method);
+  return key;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ EngineCore
+
+EngineCore::EngineCore(boost::asio::any_io_executor executor, EngineConfig config)
+    : executor_(executor),
+      config_(std::move(config)),
+      transport_(executor, config_,
+                 detail::TransportLayer::Callbacks{
+                     [this](std::string_view raw, Result<Message>* parsed, const PeerAddress& source) {
+                       on_input(raw, parsed, source);
+                     }}) {}
+
+EngineCore::~EngineCore() = default;
+
+std::string EngineCore::dialog_key(std::string_view call_id, std::string_view local_tag, std::string_view remote_tag) {
+  std::string key;
+  key.reserve(call_id.size() + local_tag.size() + remote_tag.size() + 2);
+  key.append(call_id).append("|").append(local_tag).append("|").append(remote_tag);
+  return key;
+}
+
+void EngineCore::start() {
+  transport_.start();
+  running_ = true;
+}
+
+void EngineCore::stop() {
+  if (!running_) return;
+  running_ = false;
+  transport_.stop();
+  auto servers = std::move(server_transactions_);
+  auto clients = std::move(client_transactions_);
+  auto dialogs = std::move(dialogs_);
+  server_transactions_.clear();
+  client_transactions_.clear();
+  dialogs_.clear();
+  for (auto& [key, t] : servers) {
+    t->terminated_ = true;
+    if (t->timer_) timer_of(t->timer_)->cancel();
+  }
+  for (auto& [key, t] : clients) {
+    t->terminated_ = true;
+    if (t->timer_) timer_of(t->timer_)->cancel();
+  }
+  for (auto& [key, d] : dialogs) end(*d, DialogEndReason::engine_stopped);
+}
+
+void EngineCore::send(const PeerAddress& destination, std::string data, detail::TransportLayer::SendHandler done) {
+  ++stats_.messages_sent;
+  transport_.send(destination, std::move(data), std::move(done));
+}
+
+void EngineCore::on_input(std::string_view raw, Result<Message>* parsed, const PeerAddress& source) {
+  if (!running_) return;
+  ++stats_.messages_received;
+  if (parsed == nullptr) {
+    // A datagram: skip keep-alive CRLFs (RFC 5626), then parse.
+    auto start = raw.find_first_not_of("\r\n");
+    if (start == std::string_view::npos) return;
+    ParseOptions options;
+    options.max_message_size = config_.max_message_size;
+    auto message = parse_message(raw.substr(start), options);
+    if (!message) {
+      reject_unparsable(raw.substr(start), message.error(), source);
+      return;
+    }
+    if (message->is_request()) on_request(std::move(*message), source);
+    else on_response(std::move(*message), source);
+    return;
+  }
+  if (!*parsed) {
+    ++stats_.parse_errors;  // the stream is closed by the transport
+    return;
+  }
+  if ((*parsed)->is_request()) on_request(std::move(**parsed), source);
+  else on_response(std::move(**parsed), source);
+}
+
+void EngineCore::reject_unparsable(std::string_view raw, const ParseError& error, const PeerAddress& source) {
+  ++stats_.parse_errors;
+  // Answer 400 when the headers a response needs can be read (RFC 3261 8.2.2.x
+  // asks for a response where one can be built); drop everything else.
+  ParseOptions lenient;
+  lenient.require_mandatory_headers = false;
+  lenient.max_message_size = config_.max_message_size;
+  auto message = parse_message(raw, lenient);
+  if (!message || !message->is_request() || message->method_id() == MethodId::ack) return;
+  if (!message->top_via() || !message->cseq() || !message->from() || !message->to() ||
+      message->call_id().empty()) {
+    return;
+  }
+  ResponseSpec spec;
+  spec.status = 400;
+  std::string warning = error.message();
+  for (auto& c : warning) {
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) c = '\'';
+  }
+  spec.headers.emplace_back("Warning", "399 astmrf \"" + warning + "\"");
+  send_stateless(*message, source, std::move(spec));
+}
+
+void EngineCore::send_stateless(const Message& request, const PeerAddress& source, ResponseSpec spec) {
+  auto via = request.top_via();
+  if (!via) return;
+  std::string wire;
+  try {
+    wire = detail::build_response(request, source, spec, ids_.tag(), {}, config_.user_agent);
+  } catch (const SipError&) {
+    return;  // the request's own headers cannot be echoed safely
+  }
+  send(detail::response_destination(*via, source), std::move(wire));
+}
+
+void EngineCore::on_request(Message&& request, const PeerAddress& source) {
+  auto via = request.top_via();
+  auto cseq = request.cseq();
+  auto from = request.from();
+  auto to = request.to();
+  if (!via || !cseq || !from || !to || request.call_id().empty()) {
+    ++stats_.parse_errors;
+    const ParseError& error = !via ? via.error() : !cseq ? cseq.error() : !from ? from.error() : to.error();
+    if (via && request.method_id() != MethodId::ack) {
+      ResponseSpec spec;
+      spec.status = 400;
+      spec.headers.emplace_back("Warning", "399 astmrf \"bad header: " + error.header + "\"");
+      send_stateless(request, source, std::move(spec));
+    }
+    return;
+  }
+  if (cseq->method != request.method()) {
+    if (request.method_id() != MethodId::ack) {
+      send_stateless(request, source, ResponseSpec{400, "CSeq Method Mismatch", {}, {}, {}});
+    }
+    return;
+  }
+
+  std::string key = server_key(request, *via);
+  if (request.method_id() == MethodId::ack) {
+    auto it = server_transactions_.find(key);
+    if (it != server_transactions_.end()) {
+      auto transaction = it->second;
+      if (transaction->final_status_ >= 300) {
+        handle_ack_for_non2xx(*transaction, request);
+        return;
+      }
+    }
+    if (!to->tag.empty()) {
+      if (auto dialog = find_dialog(request.call_id(), to->tag, from->tag)) dialog_ack(*dialog, request);
+    }
+    return;  // an ACK matching nothing is dropped (RFC 3261 17.2.3)
+  }
+  if (absorb_retransmission(key, request)) return;
+  if (request.method_id() == MethodId::cancel) {
+    handle_cancel(std::move(request), source);
+    return;
+  }
+  if (!to->tag.empty()) {
+    auto dialog = find_dialog(request.call_id(), to->tag, from->tag);
+    if (!dialog) {
+      send_stateless(request, source, ResponseSpec{481, "Call/Transaction Does Not Exist", {}, {}, {}});
+      return;
+    }
+    in_dialog_request(dialog, std::move(request), source, std::move(key));
+    return;
+  }
+  if (server_transactions_.size() >= config_.max_server_transactions) {
+    ++stats_.rejected_overload;
+    send_stateless(request, source,
+                   ResponseSpec{503, "Service Unavailable",
+                                {{"Retry-After", std::to_string(config_.retry_after_seconds)}}, {}, {}});
+    return;
+  }
+  auto transaction = create_server_transaction(std::move(request), source, std::move(key));
+  if (transaction->message_.method_id() == MethodId::unknown) {
+    respond(*transaction, ResponseSpec{501, "Not Implemented", {}, {}, {}});
+    return;
+  }
+  if (transaction->is_invite_) respond(*transaction, ResponseSpec{100, "Trying", {}, {}, {}});
+  deliver(transaction, request_handler_, 501);
+}
+
+void EngineCore::on_response(Message&& response, const PeerAddress&) {
+  auto via = response.top_via();
+  auto cseq = response.cseq();
+  if (!via || !cseq) {
+    ++stats_.parse_errors;
+    return;
+  }
+  std::string key;
+  key.append(via->branch).append("|").append(cseq->method);
+  auto it = client_transactions_.find(key);
+  if (it != client_transactions_.end()) {
+    auto transaction = it->second;  // keeps it alive through the handler
+    client_response(*transaction, std::move(response));
+    return;
+  }
+  if (cseq->method == "INVITE" && response.status() >= 200 && response.status() < 300) {
+    on_2xx_retransmission(response);
+    return;
+  }
+  ++stats_.stray_responses;
+}
+
+// ------------------------------------------------------------------ Engine
+
+Engine::Engine(boost::asio::any_io_executor executor, EngineConfig config)
+    : core_(std::make_shared<EngineCore>(std::move(executor), std::move(config))) {}
+
+Engine::~Engine() { core_->stop(); }
+
+void Engine::start() { core_->start(); }
+void Engine::stop() { core_->stop(); }
+
+PeerAddress Engine::local_address(Transport transport) const { return core_->local_for(transport); }
+
+void Engine::on_request(std::function<void(const std::shared_ptr<IncomingRequest>&)> handler) {
+  core_->request_handler_ = std::move(handler);
+}
+
+std::shared_ptr<ClientRequest> Engine::send_request(RequestSpec spec, ResponseHandler handler, InviteOptions options) {
+  return core_->send_request(std::move(spec), std::move(handler), options);
+}
+
+EngineStats Engine::stats() const {
+  EngineStats stats = core_->stats_;
+  stats.server_transactions = core_->server_transactions_.size();
+  stats.client_transactions = core_->client_transactions_.size();
+  stats.dialogs = core_->dialogs_.size();
+  stats.tcp_connections = core_->transport_.tcp_connections();
+  return stats;
+}
+
+boost::asio::any_io_executor Engine::get_executor() const { return core_->executor_; }
+
+}  // namespace astmrf::sip

@@ -1,0 +1,106 @@
+// The engine's state and logic, shared by engine.cpp (input dispatch),
+// server_transactions.cpp, client_transactions.cpp and dialogs.cpp.
+#pragma once
+
+#include <astmrf/sip/engine/engine.hpp>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "message_factory.hpp"
+#include "transport_layer.hpp"
+
+namespace astmrf::sip {
+
+using Timer = boost::asio::steady_timer;
+using Clock = std::chrono::steady_clock;
+
+class EngineCore : public std::enable_shared_from_this<EngineCore> {
+ public:
+  EngineCore(boost::asio::any_io_executor executor, EngineConfig config);
+  ~EngineCore();
+
+  void start();
+  void stop();
+
+  // ---- input (engine.cpp)
+  void on_input(std::string_view raw, Result<Message>* parsed, const PeerAddress& source);
+  void on_request(Message&& request, const PeerAddress& source);
+  void on_response(Message&& response, const PeerAddress& source);
+  void reject_unparsable(std::string_view raw, const ParseError& error, const PeerAddress& source);
+  void send_stateless(const Message& request, const PeerAddress& source, ResponseSpec spec);
+  void send(const PeerAddress& destination, std::string data, detail::TransportLayer::SendHandler done = {});
+
+  // ---- server transactions (server_transactions.cpp)
+  std::shared_ptr<IncomingRequest> create_server_transaction(Message&& request, const PeerAddress& source,
+                                                             std::string key);
+  bool absorb_retransmission(const std::string& key, const Message& request);
+  void handle_cancel(Message&& cancel, const PeerAddress& source);
+  void handle_ack_for_non2xx(IncomingRequest& transaction, const Message& ack);
+  std::shared_ptr<Dialog> respond(IncomingRequest& transaction, ResponseSpec spec);
+  void deliver(const std::shared_ptr<IncomingRequest>& transaction,
+               const std::function<void(const std::shared_ptr<IncomingRequest>&)>& handler,
+               int default_status);
+  void terminate(IncomingRequest& transaction);
+  void schedule_server_timer(const std::shared_ptr<IncomingRequest>& transaction,
+                             std::chrono::milliseconds interval, Clock::time_point deadline);
+
+  // ---- client transactions (client_transactions.cpp)
+  std::shared_ptr<ClientRequest> send_request(RequestSpec spec, ResponseHandler handler, InviteOptions options);
+  std::shared_ptr<ClientRequest> start_client_transaction(std::string wire, Message request,
+                                                          const PeerAddress& destination,
+                                                          ResponseHandler handler,
+                                                          const std::shared_ptr<Dialog>& dialog);
+  void client_response(ClientRequest& transaction, Message&& response);
+  void client_final(ClientRequest& transaction, const Message& response, const std::shared_ptr<Dialog>& dialog);
+  void client_local_failure(ClientRequest& transaction, int status, std::string_view reason);
+  void cancel(ClientRequest& transaction);
+  void send_cancel(ClientRequest& transaction);
+  void terminate(ClientRequest& transaction);
+  void schedule_client_timer(const std::shared_ptr<ClientRequest>& transaction, std::chrono::milliseconds interval,
+                             Clock::time_point deadline);
+  void on_2xx_retransmission(const Message& response);
+
+  // ---- dialogs (dialogs.cpp)
+  std::shared_ptr<Dialog> create_uas_dialog(IncomingRequest& invite, const std::string& response_wire);
+  std::shared_ptr<Dialog> create_uac_dialog(ClientRequest& invite, const Message& response);
+  std::shared_ptr<Dialog> find_dialog(std::string_view call_id, std::string_view local_tag,
+                                      std::string_view remote_tag) const;
+  void in_dialog_request(const std::shared_ptr<Dialog>& dialog, Message&& request, const PeerAddress& source,
+                         std::string key);
+  void send_2xx_reliably(Dialog& dialog, std::string wire, std::uint32_t cseq);
+  void dialog_ack(Dialog& dialog, const Message& ack);
+  void send_ack(Dialog& dialog, std::uint32_t cseq, std::string_view content_type, std::string_view body);
+  std::shared_ptr<ClientRequest> dialog_request(Dialog& dialog, RequestSpec spec, ResponseHandler handler);
+  void bye(Dialog& dialog, HeaderList headers, DialogEndReason reason);
+  void end(Dialog& dialog, DialogEndReason reason);
+
+  // ---- helpers
+  std::shared_ptr<Timer> timer_of(const std::shared_ptr<void>& slot) const {
+    return std::static_pointer_cast<Timer>(slot);
+  }
+  std::shared_ptr<void> new_timer() { return std::make_shared<Timer>(executor_); }
+  std::chrono::milliseconds t1() const { return config_.timers.t1; }
+  std::chrono::milliseconds t2() const { return config_.timers.t2; }
+  std::chrono::milliseconds t4() const { return config_.timers.t4; }
+  PeerAddress local_for(Transport transport) const { return transport_.local_address(transport); }
+  std::string local_contact(Transport transport) const { return detail::contact_uri(local_for(transport)); }
+  static std::string dialog_key(std::string_view call_id, std::string_view local_tag, std::string_view remote_tag);
+
+  boost::asio::any_io_executor executor_;
+  EngineConfig config_;
+  detail::TransportLayer transport_;
+  detail::IdGenerator ids_;
+  std::function<void(const std::shared_ptr<IncomingRequest>&)> request_handler_;
+  std::unordered_map<std::string, std::shared_ptr<IncomingRequest>> server_transactions_;
+  std::unordered_map<std::string, std::shared_ptr<ClientRequest>> client_transactions_;
+  std::unordered_map<std::string, std::shared_ptr<Dialog>> dialogs_;
+  EngineStats stats_;
+  bool running_{false};
+};
+
+}  // namespace astmrf::sip

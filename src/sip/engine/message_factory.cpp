@@ -1,0 +1,216 @@
+#include "message_factory.hpp"
+
+#include <astmrf/sip/builder.hpp>
+#include <astmrf/sip/uri.hpp>
+
+#include <boost/system/error_code.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace astmrf::sip::detail {
+
+namespace asio = boost::asio;
+
+IdGenerator::IdGenerator() : engine_(std::random_device{}()) {}
+
+std::string IdGenerator::hex(std::size_t digits) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(digits, '0');
+  std::uint64_t bits = 0;
+  for (std::size_t i = 0; i < digits; ++i) {
+    if (i % 16 == 0) bits = engine_();
+    out[i] = kHex[bits & 0xF];
+    bits >>= 4;
+  }
+  return out;
+}
+
+std::string IdGenerator::tag() { return hex(16); }
+std::string IdGenerator::branch() { return "z9hG4bK" + hex(20); }
+std::string IdGenerator::call_id() { return hex(32); }
+
+namespace {
+
+std::string host_text(const asio::ip::address& address) {
+  return address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  std::uint32_t port = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (ec != std::errc{} || end != text.data() + text.size() || port == 0 || port > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(port);
+}
+
+bool is_dialog_creating(const Message& request, int status) {
+  return request.method_id() == MethodId::invite && status > 100 && status < 300;
+}
+
+}  // namespace
+
+std::string make_via(const PeerAddress& local, std::string_view branch) {
+  std::string via = "SIP/2.0/";
+  via += via_name(local.transport);
+  via += ' ';
+  via += host_text(local.address);
+  via += ':';
+  via += std::to_string(local.port);
+  via += ";branch=";
+  via += branch;
+  via += ";rport";
+  return via;
+}
+
+std::string contact_uri(const PeerAddress& local) {
+  std::string uri = "sip:" + host_text(local.address) + ":" + std::to_string(local.port);
+  if (local.transport == Transport::tcp) uri += ";transport=tcp";
+  return uri;
+}
+
+std::optional<PeerAddress> parse_destination(std::string_view text) {
+  PeerAddress out;
+  if (text.starts_with("udp:")) {
+    out.transport = Transport::udp;
+  } else if (text.starts_with("tcp:")) {
+    out.transport = Transport::tcp;
+  } else {
+    return std::nullopt;
+  }
+  text.remove_prefix(4);
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  auto host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  auto port = parse_port(text.substr(colon + 1));
+  boost::system::error_code ec;
+  out.address = asio::ip::make_address(std::string(host), ec);
+  if (ec || !port) return std::nullopt;
+  out.port = *port;
+  return out;
+}
+
+std::optional<PeerAddress> destination_from_uri(std::string_view uri_text, Transport fallback) {
+  auto uri = parse_uri(uri_text);
+  if (!uri || (uri->scheme != UriScheme::sip && uri->scheme != UriScheme::sips)) return std::nullopt;
+  if (uri->host_kind != HostKind::ipv4 && uri->host_kind != HostKind::ipv6) return std::nullopt;
+  PeerAddress out;
+  boost::system::error_code ec;
+  out.address = asio::ip::make_address(std::string(uri->host), ec);
+  if (ec) return std::nullopt;
+  out.port = uri->has_port ? uri->port : 5060;
+  out.transport = fallback;
+  if (auto transport = uri->param("transport")) {
+    if (iequals(*transport, "tcp")) out.transport = Transport::tcp;
+    else if (iequals(*transport, "udp")) out.transport = Transport::udp;
+  }
+  return out;
+}
+
+PeerAddress response_destination(const Via& top_via, const PeerAddress& source) {
+  if (source.transport == Transport::tcp) return source;  // back over the same connection
+  PeerAddress out = source;
+  if (!top_via.has_rport) {
+    // RFC 3261 18.2.2: the received address, and the port of sent-by.
+    out.port = top_via.has_port ? top_via.port : 5060;
+  }
+  return out;
+}
+
+const std::string* find_header(const HeaderList& headers, std::string_view name) {
+  for (const auto& [n, v] : headers) {
+    if (iequals(n, name)) return &v;
+  }
+  return nullptr;
+}
+
+std::string build_response(const Message& request, const PeerAddress& source, const ResponseSpec& spec,
+                           std::string_view to_tag, std::string_view contact, std::string_view server) {
+  auto builder = MessageBuilder::response(spec.status, spec.reason);
+  // Via: every value in order; the top one gets received and rport (RFC 3581).
+  auto vias = request.values(HeaderId::via);
+  bool first = true;
+  for (auto via : vias) {
+    if (first) {
+      first = false;
+      std::string top(via);
+      auto parsed = parse_via(via);
+      if (parsed) {
+        const std::string address = source.address.to_string();
+        if (parsed->received.empty() && parsed->host != address) top += ";received=" + address;
+        if (parsed->has_rport && !parsed->rport) {
+          // Replace the bare ";rport" by ";rport=<port>".
+          auto pos = top.find(";rport");
+          while (pos != std::string::npos) {
+            auto end = pos + 6;
+            if (end == top.size() || top[end] == ';' || top[end] == ' ') {
+              top.insert(end, "=" + std::to_string(source.port));
+              break;
+            }
+            pos = top.find(";rport", end);
+          }
+        }
+      }
+      builder.add(HeaderId::via, top);
+    } else {
+      builder.add(HeaderId::via, via);
+    }
+  }
+  builder.add(HeaderId::from, request.header(HeaderId::from));
+  std::string to(request.header(HeaderId::to));
+  if (spec.status > 100 && !to_tag.empty()) {
+    auto parsed = request.to();
+    if (parsed && parsed->tag.empty()) to += ";tag=" + std::string(to_tag);
+  }
+  builder.add(HeaderId::to, to);
+  builder.add(HeaderId::call_id, request.header(HeaderId::call_id));
+  builder.add(HeaderId::cseq, request.header(HeaderId::cseq));
+  if (is_dialog_creating(request, spec.status)) {
+    for (auto rr : request.values(HeaderId::record_route)) builder.add(HeaderId::record_route, rr);
+    if (!contact.empty() && find_header(spec.headers, "Contact") == nullptr &&
+        find_header(spec.headers, "m") == nullptr) {
+      builder.add(HeaderId::contact, "<" + std::string(contact) + ">");
+    }
+  }
+  if (!server.empty() && find_header(spec.headers, "Server") == nullptr) builder.add("Server", server);
+  for (const auto& [name, value] : spec.headers) builder.add(name, value);
+  if (!spec.body.empty() || !spec.content_type.empty()) builder.body(spec.content_type, spec.body);
+  return builder.str();
+}
+
+std::string build_non2xx_ack(const Message& invite, const Message& response) {
+  auto builder = MessageBuilder::request("ACK", invite.request_uri());
+  auto vias = invite.values(HeaderId::via);
+  if (!vias.empty()) builder.add(HeaderId::via, vias.front());
+  builder.add(HeaderId::max_forwards, "70");
+  builder.add(HeaderId::from, invite.header(HeaderId::from));
+  builder.add(HeaderId::to, response.header(HeaderId::to));
+  builder.add(HeaderId::call_id, invite.header(HeaderId::call_id));
+  auto cseq = invite.cseq();
+  builder.add(HeaderId::cseq, std::to_string(cseq ? cseq->number : 1) + " ACK");
+  for (auto route : invite.values(HeaderId::route)) builder.add(HeaderId::route, route);
+  return builder.str();
+}
+
+std::string build_cancel(const Message& invite) {
+  auto builder = MessageBuilder::request("CANCEL", invite.request_uri());
+  auto vias = invite.values(HeaderId::via);
+  if (!vias.empty()) builder.add(HeaderId::via, vias.front());
+  builder.add(HeaderId::max_forwards, "70");
+  builder.add(HeaderId::from, invite.header(HeaderId::from));
+  builder.add(HeaderId::to, invite.header(HeaderId::to));
+  builder.add(HeaderId::call_id, invite.header(HeaderId::call_id));
+  auto cseq = invite.cseq();
+  builder.add(HeaderId::cseq, std::to_string(cseq ? cseq->number : 1) + " CANCEL");
+  for (auto route : invite.values(HeaderId::route)) builder.add(HeaderId::route, route);
+  return builder.str();
+}
+
+}  // namespace astmrf::sip::detail

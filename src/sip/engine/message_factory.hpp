@@ -1,0 +1,59 @@
+// Builds the messages whose shape RFC 3261 fixes (responses, ACK, CANCEL, the
+// start of every request) and computes where responses and requests go.
+#pragma once
+
+#include <astmrf/sip/engine/outgoing.hpp>
+#include <astmrf/sip/engine/transport.hpp>
+#include <astmrf/sip/header_parsers.hpp>
+#include <astmrf/sip/message.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+
+namespace astmrf::sip::detail {
+
+/// Random identifiers: tags, branches, Call-IDs. One generator per engine.
+class IdGenerator {
+ public:
+  IdGenerator();
+  std::string tag();     ///< 16 hex digits
+  std::string branch();  ///< "z9hG4bK" + 20 hex digits (RFC 3261 magic cookie)
+  std::string call_id(); ///< 32 hex digits
+ private:
+  std::string hex(std::size_t digits);
+  std::mt19937_64 engine_;
+};
+
+/// "SIP/2.0/UDP 127.0.0.1:5060;branch=...;rport"
+std::string make_via(const PeerAddress& local, std::string_view branch);
+/// "sip:127.0.0.1:5060" (+ ";transport=tcp" for TCP)
+std::string contact_uri(const PeerAddress& local);
+
+/// "udp:1.2.3.4:5060", "tcp:[::1]:5080"; nullopt when malformed.
+std::optional<PeerAddress> parse_destination(std::string_view text);
+/// Where to send a request for `uri` (an IP host is required: the engine does no
+/// DNS). `fallback` is the transport when the URI names none.
+std::optional<PeerAddress> destination_from_uri(std::string_view uri, Transport fallback);
+
+/// Where a response to `request` goes (RFC 3261 18.2.2, RFC 3581 rport).
+PeerAddress response_destination(const Via& top_via, const PeerAddress& source);
+
+/// The text of a response to `request`: every Via (the top one with received /
+/// rport filled in, RFC 3581), From, To (with `to_tag` if it had none), Call-ID,
+/// CSeq, Record-Route for dialog-creating responses, then `spec`'s headers and
+/// body; Contact and Server added unless `spec` has them.
+std::string build_response(const Message& request, const PeerAddress& source, const ResponseSpec& spec,
+                           std::string_view to_tag, std::string_view contact, std::string_view server);
+
+/// ACK for a non-2xx final response (RFC 3261 17.1.1.3): same branch as the INVITE.
+std::string build_non2xx_ack(const Message& invite, const Message& response);
+/// CANCEL for an INVITE (RFC 3261 9.1).
+std::string build_cancel(const Message& invite);
+
+/// The first value of a header in `spec.headers`, by case-insensitive name.
+const std::string* find_header(const HeaderList& headers, std::string_view name);
+
+}  // namespace astmrf::sip::detail

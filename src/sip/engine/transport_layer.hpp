@@ -1,0 +1,53 @@
+// The engine's sockets: UDP listen points, TCP acceptors, and TCP connections
+// (accepted ones and outgoing ones, reused per destination). Everything it
+// receives goes to the engine core as whole messages; it knows nothing of SIP
+// beyond framing.
+#pragma once
+
+#include <astmrf/sip/engine/config.hpp>
+#include <astmrf/sip/engine/transport.hpp>
+#include <astmrf/sip/message.hpp>
+#include <astmrf/sip/result.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace astmrf::sip::detail {
+
+class TransportLayer {
+ public:
+  struct Callbacks {
+    /// A datagram (UDP) or a framed message (TCP) arrived. For UDP, `parsed` is
+    /// empty and `raw` holds the datagram; for TCP, `parsed` holds the message.
+    std::function<void(std::string_view raw, Result<Message>* parsed, const PeerAddress& source)> on_input;
+  };
+  using SendHandler = std::function<void(boost::system::error_code)>;
+
+  TransportLayer(boost::asio::any_io_executor executor, const EngineConfig& config, Callbacks callbacks);
+  ~TransportLayer();
+  TransportLayer(const TransportLayer&) = delete;
+  TransportLayer& operator=(const TransportLayer&) = delete;
+
+  void start();
+  void stop();
+
+  /// Sends `data` to `destination`. For TCP it uses the connection the peer
+  /// opened (destination.connection), else an open connection to that address,
+  /// else a new one. `done` (optional) reports failure to reach the peer.
+  void send(const PeerAddress& destination, std::string data, SendHandler done = {});
+
+  [[nodiscard]] PeerAddress local_address(Transport transport) const;
+  [[nodiscard]] bool has(Transport transport) const;
+  [[nodiscard]] std::size_t tcp_connections() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace astmrf::sip::detail
