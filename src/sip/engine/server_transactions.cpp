@@ -122,6 +122,8 @@ std::shared_ptr<Dialog> EngineCore::respond(IncomingRequest& transaction, Respon
       if (!dialog) {
         dialog = create_uas_dialog(transaction, wire);
         transaction.dialog_ = dialog;
+      } else if (auto contacts = transaction.message_.contacts(); contacts && !contacts->contacts.empty()) {
+        dialog->remote_target_ = std::string(contacts->contacts.front().uri_text);  // target refresh
       }
       auto cseq = transaction.message_.cseq();
       send_2xx_reliably(*dialog, wire, cseq ? cseq->number : 0);

@@ -30,6 +30,7 @@ constexpr std::size_t kDatagramBuffer = 65536;
 
 struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl> {
   struct UdpPoint {
+    explicit UdpPoint(udp::socket s) : socket(std::move(s)) {}
     udp::socket socket;
     std::array<char, kDatagramBuffer> buffer{};
     udp::endpoint sender;
@@ -73,7 +74,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
     for (const auto& point : config.listen) {
       auto address = asio::ip::make_address(point.address);
       if (point.transport == Transport::udp) {
-        auto p = std::make_unique<UdpPoint>(UdpPoint{udp::socket(executor)});
+        auto p = std::make_unique<UdpPoint>(udp::socket(executor));
         udp::endpoint local(address, point.port);
         p->socket.open(local.protocol());
         p->socket.bind(local);

@@ -1,0 +1,272 @@
+// Client transactions (RFC 3261 17.1): requests the application sends, their
+// retransmission over UDP (timers A/E), time-outs (B/F), absorption of
+// retransmitted finals (D/K), ACK for non-2xx, and CANCEL (section 9.1).
+#include <astmrf/sip/builder.hpp>
+#include <astmrf/sip/parser.hpp>
+
+#include <stdexcept>
+
+#include "engine_core.hpp"
+
+namespace astmrf::sip {
+
+ClientRequest::ClientRequest(std::weak_ptr<EngineCore> core, Message request, PeerAddress destination,
+                             ResponseHandler handler)
+    : core_(std::move(core)), request_(std::move(request)), destination_(destination), handler_(std::move(handler)) {}
+
+ClientRequest::~ClientRequest() = default;
+
+void ClientRequest::cancel() {
+  if (auto core = core_.lock()) core->cancel(*this);
+}
+
+namespace {
+
+std::string host_text(const boost::asio::ip::address& address) {
+  return address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+}
+
+bool creates_dialog_or_refreshes_target(std::string_view method) {
+  return method == "INVITE" || method == "SUBSCRIBE" || method == "REFER" || method == "UPDATE" ||
+         method == "NOTIFY";
+}
+
+}  // namespace
+
+std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, ResponseHandler handler,
+                                                        InviteOptions options) {
+  if (!running_) throw std::logic_error("the SIP engine is not running");
+  const Transport fallback = transport_.has(Transport::udp) ? Transport::udp : Transport::tcp;
+  auto destination = spec.destination.empty() ? detail::destination_from_uri(spec.uri, fallback)
+                                              : detail::parse_destination(spec.destination);
+  if (!destination) {
+    throw std::invalid_argument("cannot send to '" + (spec.destination.empty() ? spec.uri : spec.destination) +
+                                "': a SIP URI or destination with an IP address is needed (the engine does no DNS)");
+  }
+  const PeerAddress local = local_for(destination->transport);
+
+  auto builder = MessageBuilder::request(spec.method, spec.uri);
+  builder.add(HeaderId::via, detail::make_via(local, ids_.branch()));
+  builder.add(HeaderId::max_forwards, "70");
+  std::string from = spec.from.empty() ? "sip:astmrf@" + host_text(local.address) : spec.from;
+  std::string from_header;
+  if (!spec.from_display.empty()) from_header = "\"" + spec.from_display + "\" ";
+  from_header += "<" + from + ">;tag=" + ids_.tag();
+  builder.add(HeaderId::from, from_header);
+  builder.add(HeaderId::to, "<" + (spec.to.empty() ? spec.uri : spec.to) + ">");
+  builder.add(HeaderId::call_id, spec.call_id.empty() ? ids_.call_id() : spec.call_id);
+  builder.add(HeaderId::cseq, "1 " + spec.method);
+  if (creates_dialog_or_refreshes_target(spec.method) && detail::find_header(spec.headers, "Contact") == nullptr) {
+    builder.add(HeaderId::contact, "<" + detail::contact_uri(local) + ">");
+  }
+  if (detail::find_header(spec.headers, "User-Agent") == nullptr) builder.add("User-Agent", config_.user_agent);
+  for (const auto& [name, value] : spec.headers) builder.add(name, value);
+  if (!spec.body.empty() || !spec.content_type.empty()) builder.body(spec.content_type, spec.body);
+  std::string wire = builder.str();
+  auto message = parse_message(wire);
+  auto transaction = start_client_transaction(std::move(wire), std::move(message).value(), *destination,
+                                              std::move(handler), nullptr);
+  transaction->manual_ack_ = options.manual_ack;
+  return transaction;
+}
+
+std::shared_ptr<ClientRequest> EngineCore::start_client_transaction(std::string wire, Message request,
+                                                                    const PeerAddress& destination,
+                                                                    ResponseHandler handler,
+                                                                    const std::shared_ptr<Dialog>& dialog) {
+  auto transaction = std::make_shared<ClientRequest>(weak_from_this(), std::move(request), destination,
+                                                     std::move(handler));
+  transaction->wire_ = std::move(wire);
+  transaction->timer_ = new_timer();
+  transaction->dialog_ = dialog;
+  auto via = transaction->request_.top_via();
+  transaction->key_.append(via->branch).append("|").append(transaction->request_.method());
+  client_transactions_[transaction->key_] = transaction;
+
+  std::weak_ptr<ClientRequest> weak = transaction;
+  send(destination, transaction->wire_, [weak](boost::system::error_code ec) {
+    if (!ec) return;
+    auto t = weak.lock();
+    if (!t) return;
+    if (auto core = t->core_.lock()) core->client_local_failure(*t, 503, "Service Unavailable (transport error)");
+  });
+  const bool udp = destination.transport == Transport::udp;
+  schedule_client_timer(transaction, udp ? t1() : std::chrono::milliseconds(0), Clock::now() + 64 * t1());
+  return transaction;
+}
+
+void EngineCore::schedule_client_timer(const std::shared_ptr<ClientRequest>& transaction,
+                                       std::chrono::milliseconds interval, Clock::time_point deadline) {
+  auto timer = timer_of(transaction->timer_);
+  auto next = deadline;
+  if (interval.count() > 0) next = std::min(deadline, Clock::now() + interval);
+  timer->expires_at(next);
+  timer->async_wait([weak = std::weak_ptr<ClientRequest>(transaction), interval, deadline](boost::system::error_code ec) {
+    auto t = weak.lock();
+    if (ec || !t || t->terminated_) return;
+    auto core = t->core_.lock();
+    if (!core) return;
+    if (Clock::now() >= deadline) {
+      if (t->final_status_ >= 200) {
+        core->terminate(*t);  // timer D / K: retransmitted finals no longer expected
+      } else if (t->cancel_requested_) {
+        core->client_local_failure(*t, 487, "Request Terminated (no final response after CANCEL)");
+      } else {
+        core->client_local_failure(*t, 408, "Request Timeout");  // timer B / F
+      }
+      return;
+    }
+    // Timer A (INVITE, doubling) stops at the first provisional; timer E keeps
+    // going at T2 once a provisional arrived (RFC 3261 17.1.2.2).
+    const bool invite = t->request_.method_id() == MethodId::invite;
+    if (!(invite && t->provisional_seen_) && t->final_status_ < 200) {
+      ++core->stats_.retransmissions_sent;
+      core->send(t->destination_, t->wire_);
+    }
+    auto next_interval = invite ? 2 * interval : std::min(2 * interval, core->t2());
+    if (!invite && t->provisional_seen_) next_interval = core->t2();
+    core->schedule_client_timer(t, next_interval, deadline);
+  });
+}
+
+void EngineCore::client_response(ClientRequest& transaction, Message&& response) {
+  auto self = transaction.shared_from_this();
+  const int status = response.status();
+  const bool invite = transaction.request_.method_id() == MethodId::invite;
+  const bool udp = transaction.destination_.transport == Transport::udp;
+
+  if (status < 200) {
+    if (transaction.final_status_ >= 200) return;  // a late provisional
+    if (!transaction.provisional_seen_) {
+      transaction.provisional_seen_ = true;
+      if (invite) {
+        // Proceeding: no retransmission, and no time limit until a CANCEL is sent.
+        schedule_client_timer(self, std::chrono::milliseconds(0), Clock::now() + std::chrono::hours(24 * 365));
+      }
+    }
+    if (transaction.cancel_requested_ && !transaction.cancel_sent_) send_cancel(transaction);
+    if (transaction.handler_) transaction.handler_(response, nullptr);
+    return;
+  }
+
+  if (transaction.final_status_ >= 200) {
+    // A retransmitted final: re-ACK a non-2xx to an INVITE (17.1.1.2).
+    ++stats_.retransmissions_absorbed;
+    if (invite && status >= 300 && !transaction.ack_.empty()) {
+      ++stats_.retransmissions_sent;
+      send(transaction.destination_, transaction.ack_);
+    }
+    return;
+  }
+  transaction.final_status_ = status;
+  auto dialog = transaction.dialog_.lock();
+
+  if (invite && status < 300) {
+    terminate(transaction);
+    if (!dialog) dialog = create_uac_dialog(transaction, response);
+    if (!dialog) {
+      client_local_failure(transaction, 502, "Bad Gateway (unusable 2xx)");
+      return;
+    }
+    dialog->outgoing_invite_pending_ = false;
+    if (auto contact = response.contacts(); contact && !contact->contacts.empty()) {
+      dialog->remote_target_ = std::string(contact->contacts.front().uri_text);  // target refresh
+    }
+    auto cseq = transaction.request_.cseq();
+    if (transaction.cancel_requested_) {
+      // The 2xx raced our CANCEL: confirm the dialog and end it at once, so that
+      // no call is left up that nobody wants.
+      send_ack(*dialog, cseq->number, {}, {});
+      bye(*dialog, {}, DialogEndReason::cancelled);
+      transaction.final_status_ = 0;
+      client_local_failure(transaction, 487, "Request Terminated (cancelled; the 2xx that raced it was ended)");
+      return;
+    }
+    if (transaction.manual_ack_) {
+      dialog->awaiting_manual_ack_ = true;
+      dialog->last_ack_cseq_ = cseq->number;
+    } else {
+      send_ack(*dialog, cseq->number, {}, {});
+    }
+    if (transaction.handler_) transaction.handler_(response, dialog);
+    return;
+  }
+
+  if (invite) {
+    if (dialog) dialog->outgoing_invite_pending_ = false;
+    transaction.ack_ = detail::build_non2xx_ack(transaction.request_, response);
+    send(transaction.destination_, transaction.ack_);
+    // Timer D: absorb retransmitted finals for 32 s over UDP.
+    schedule_client_timer(self, std::chrono::milliseconds(0),
+                          Clock::now() + (udp ? std::chrono::milliseconds(32000) : std::chrono::milliseconds(0)));
+  } else {
+    // Timer K.
+    schedule_client_timer(self, std::chrono::milliseconds(0), Clock::now() + (udp ? t4() : std::chrono::milliseconds(0)));
+  }
+  if (transaction.handler_) transaction.handler_(response, nullptr);
+  if (dialog && dialog->state_ != Dialog::State::terminated) {
+    // RFC 3261 12.2.1.2: 481 and 408 to an in-dialog request end the dialog.
+    if (status == 481) end(*dialog, DialogEndReason::remote_gone);
+    else if (status == 408) end(*dialog, DialogEndReason::request_timeout);
+  }
+}
+
+void EngineCore::client_local_failure(ClientRequest& transaction, int status, std::string_view reason) {
+  if (transaction.final_status_ >= 200) return;
+  transaction.final_status_ = status;
+  transaction.local_failure_ = true;
+  auto self = transaction.shared_from_this();
+  terminate(transaction);
+  Message response = MessageBuilder::response_to(transaction.request_, status, reason).build();
+  auto dialog = transaction.dialog_.lock();
+  if (dialog) dialog->outgoing_invite_pending_ = false;
+  if (transaction.handler_) transaction.handler_(response, nullptr);
+  if (dialog && dialog->state_ != Dialog::State::terminated && status == 408) {
+    end(*dialog, DialogEndReason::request_timeout);
+  }
+}
+
+void EngineCore::cancel(ClientRequest& transaction) {
+  if (transaction.request_.method_id() != MethodId::invite || transaction.terminated_ ||
+      transaction.final_status_ >= 200 || transaction.cancel_requested_) {
+    return;
+  }
+  transaction.cancel_requested_ = true;
+  if (transaction.provisional_seen_) send_cancel(transaction);
+  // else: RFC 3261 9.1 — wait for a provisional before sending CANCEL.
+}
+
+void EngineCore::send_cancel(ClientRequest& transaction) {
+  transaction.cancel_sent_ = true;
+  std::string wire = detail::build_cancel(transaction.request_);
+  auto message = parse_message(wire);
+  start_client_transaction(std::move(wire), std::move(message).value(), transaction.destination_,
+                           [](const Message&, const std::shared_ptr<Dialog>&) {}, nullptr);
+  // No final response within 64*T1 after the CANCEL: give up on the INVITE.
+  schedule_client_timer(transaction.shared_from_this(), std::chrono::milliseconds(0), Clock::now() + 64 * t1());
+}
+
+void EngineCore::terminate(ClientRequest& transaction) {
+  if (transaction.terminated_) return;
+  transaction.terminated_ = true;
+  if (transaction.timer_) timer_of(transaction.timer_)->cancel();
+  auto it = client_transactions_.find(transaction.key_);
+  if (it != client_transactions_.end() && it->second.get() == &transaction) client_transactions_.erase(it);
+}
+
+void EngineCore::on_2xx_retransmission(const Message& response) {
+  auto from = response.from();
+  auto to = response.to();
+  auto cseq = response.cseq();
+  if (!from || !to || !cseq) return;
+  auto dialog = find_dialog(response.call_id(), from->tag, to->tag);
+  if (dialog && dialog->last_ack_cseq_ == cseq->number && !dialog->last_ack_.empty()) {
+    ++stats_.retransmissions_absorbed;
+    ++stats_.retransmissions_sent;
+    send(dialog->peer_, dialog->last_ack_);  // a lost ACK: the peer retransmits its 2xx
+    return;
+  }
+  ++stats_.stray_responses;
+}
+
+}  // namespace astmrf::sip
