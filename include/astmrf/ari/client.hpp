@@ -1,0 +1,278 @@
+// astmrf::ari::Client: REST over a keep-alive connection pool, the events WebSocket with
+// reconnect + reconcile, and dispatch of events by resource id.
+//
+// Threading: a Client belongs to the executor given at construction (an io_context run by one
+// thread, or a strand). Call its member functions from that executor only; it starts no thread.
+// Every asynchronous operation takes an Asio completion token (callback, use_awaitable, use_future,
+// deferred...). REST calls complete with `(std::exception_ptr[, T])` where the exception is an
+// ari::Error subclass; waits complete with `(boost::system::error_code, Event)`.
+#pragma once
+
+#include <astmrf/ari/error.hpp>
+#include <astmrf/ari/event.hpp>
+#include <astmrf/ari/ids.hpp>
+#include <astmrf/ari/options.hpp>
+#include <astmrf/ari/request.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace astmrf::ari {
+
+class AsteriskApi;
+class EndpointsApi;
+class ChannelsApi;
+class BridgesApi;
+class RecordingsApi;
+class SoundsApi;
+class PlaybacksApi;
+class DeviceStatesApi;
+class MailboxesApi;
+class EventsApi;
+class ApplicationsApi;
+
+namespace detail {
+class ClientImpl;
+class Registry;
+struct WaitState;
+template <typename T>
+struct call_sig {
+  using type = void(std::exception_ptr, T);
+};
+template <>
+struct call_sig<void> {
+  using type = void(std::exception_ptr);
+};
+template <typename T>
+using call_handler = boost::asio::any_completion_handler<typename call_sig<T>::type>;
+using wait_handler = boost::asio::any_completion_handler<void(boost::system::error_code, Event)>;
+}  // namespace detail
+
+/// State of the events WebSocket, published through Client::on_state.
+enum class ConnectionState : std::uint8_t { disconnected, connecting, connected, closed };
+std::string_view to_string(ConnectionState s) noexcept;
+
+/// Why a resource subscription ended without being reset by its owner.
+enum class EndReason : std::uint8_t {
+  ended,     ///< the resource's terminal event arrived (it was delivered to the handler first)
+  vanished,  ///< the resource disappeared while the WebSocket was down (found by reconcile)
+  closed,    ///< the client was closed
+};
+
+/// Result of the reconcile step after a reconnect.
+struct ReconcileReport {
+  std::vector<std::string> lost_channels;    ///< tracked channels no longer in any of our apps
+  std::vector<std::string> lost_bridges;     ///< tracked bridges that no longer exist
+  std::vector<std::string> lost_playbacks;   ///< tracked playbacks that no longer exist
+  std::vector<std::string> lost_recordings;  ///< tracked live recordings that no longer exist
+};
+
+/// Counters (monotonic since construction).
+struct ClientStats {
+  std::uint64_t events = 0;            ///< WebSocket messages decoded and dispatched
+  std::uint64_t malformed_events = 0;  ///< messages that were not JSON objects with a `type`
+  std::uint64_t unknown_events = 0;    ///< events of a type not in events.json (still dispatched)
+  std::uint64_t connects = 0;          ///< successful WebSocket connects (1 + reconnects)
+  std::uint64_t subscriptions = 0;     ///< live handler registrations (resource + global + waits)
+};
+
+/// RAII handle of a handler registration. Destroying or reset()-ing it removes the handler.
+/// A resource subscription also expires on its own when the resource ends: active() turns false
+/// and the registry holds nothing for it any more. Safe to outlive the Client.
+class Subscription {
+ public:
+  Subscription() = default;
+  Subscription(std::weak_ptr<detail::Registry> registry, std::uint64_t id) noexcept
+      : registry_(std::move(registry)), id_(id) {}
+  Subscription(Subscription&& o) noexcept : registry_(std::move(o.registry_)), id_(std::exchange(o.id_, 0)) {}
+  Subscription& operator=(Subscription&& o) noexcept;
+  Subscription(const Subscription&) = delete;
+  Subscription& operator=(const Subscription&) = delete;
+  ~Subscription() { reset(); }
+
+  void reset() noexcept;
+  bool active() const noexcept;
+
+ private:
+  std::weak_ptr<detail::Registry> registry_;
+  std::uint64_t id_ = 0;
+};
+
+/// A wait registered before the action that triggers the event (events often arrive before the
+/// HTTP response of the request that caused them). The first matching event is kept until
+/// async_wait collects it. Move-only; destroying it unregisters it.
+class Waiter {
+ public:
+  Waiter() = default;
+  explicit Waiter(std::shared_ptr<detail::WaitState> st) noexcept : st_(std::move(st)) {}
+  Waiter(Waiter&&) noexcept = default;
+  Waiter& operator=(Waiter&&) noexcept;
+  ~Waiter() { release(); }
+
+  /// True once the event arrived (or the resource ended).
+  bool ready() const noexcept;
+
+  /// Completes with (error_code, Event): the matching event; or errc::timed_out after `timeout`;
+  /// or errc::resource_ended with the terminal event if the resource ended first; or
+  /// errc::resource_vanished / errc::closed. One async_wait per Waiter.
+  template <typename CompletionToken>
+  auto async_wait(std::chrono::milliseconds timeout, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, Event)>(
+        [this](auto handler, std::chrono::milliseconds t) { start_wait(t, detail::wait_handler(std::move(handler))); },
+        token, timeout);
+  }
+
+ private:
+  friend class Client;
+  void start_wait(std::chrono::milliseconds timeout, detail::wait_handler handler);
+  void release() noexcept;
+  void detach() noexcept { st_.reset(); }
+  std::shared_ptr<detail::WaitState> st_;
+};
+
+class Client {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+  using EventHandler = std::function<void(const Event&)>;
+  using EndHandler = std::function<void(EndReason)>;
+  using StateHandler = std::function<void(ConnectionState, boost::system::error_code)>;
+  using ReconcileHandler = std::function<void(const ReconcileReport&)>;
+
+  /// Throws std::invalid_argument on a bad URL (unsupported scheme, credentials in the URL).
+  Client(executor_type executor, ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  executor_type get_executor() const noexcept;
+  const ClientOptions& options() const noexcept;
+
+  /// Checks the credentials with a REST call (401 → AuthenticationError at once), opens the events
+  /// WebSocket for options().apps (if any), applies the event filter, and completes with
+  /// `(std::exception_ptr)`. From then on the WebSocket is kept up forever: on loss it reconnects
+  /// with backoff, re-registers apps, filter and subscriptions, then reconciles.
+  template <typename CompletionToken>
+  auto async_connect(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
+        [this](auto handler) { start_connect(detail::call_handler<void>(std::move(handler))); }, token);
+  }
+
+  /// Stops everything: the WebSocket, pooled connections, pending waits (errc::closed), handlers
+  /// (EndReason::closed). Idempotent. Calls in flight complete with TransportError.
+  void close();
+
+  /// Generic REST call for anything the typed API does not cover. Completes with
+  /// `(std::exception_ptr, Response)`; a status >= 400 becomes the matching ari::Error.
+  template <typename CompletionToken>
+  auto async_request(Request request, CompletionToken&& token) {
+    return async_call<Response>(std::move(request), std::forward<CompletionToken>(token));
+  }
+
+  /// REST call whose JSON result is decoded into T (void: no result, std::string: raw body).
+  template <typename T, typename CompletionToken>
+  auto async_call(Request request, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, typename detail::call_sig<T>::type>(
+        [this](auto handler, Request r) { start_call<T>(std::move(r), detail::call_handler<T>(std::move(handler))); },
+        token, std::move(request));
+  }
+
+  // ---- events -------------------------------------------------------------------------------
+
+  /// Every event (after decode, before per-resource handlers).
+  [[nodiscard]] Subscription on_event(EventHandler handler);
+  /// Every event of one type (e.g. EventType::StasisStart).
+  [[nodiscard]] Subscription on_event(EventType type, EventHandler handler);
+  /// Events about one resource (a channel id, a bridge id, a playback id, a recording name...).
+  /// The subscription expires by itself after the resource's terminal event (delivered first), or
+  /// when reconcile finds the resource gone; `on_end` is then called once with the reason.
+  /// A subscribed resource is "tracked": reconcile checks it after a reconnect.
+  [[nodiscard]] Subscription subscribe(ResourceKind kind, std::string id, EventHandler handler,
+                                       EndHandler on_end = {});
+  /// Registers a wait for the next event of one of `types` about a resource (any type if empty).
+  /// Register it BEFORE the request that triggers the event.
+  [[nodiscard]] Waiter expect(ResourceKind kind, std::string id, std::vector<EventType> types);
+  /// expect() + async_wait() in one call (for events that cannot precede the call).
+  template <typename CompletionToken>
+  auto async_wait_for(ResourceKind kind, std::string id, std::vector<EventType> types,
+                      std::chrono::milliseconds timeout, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, Event)>(
+        [this](auto handler, ResourceKind k, std::string i, std::vector<EventType> t, std::chrono::milliseconds d) {
+          start_wait_for(k, std::move(i), std::move(t), d, detail::wait_handler(std::move(handler)));
+        },
+        token, kind, std::move(id), std::move(types), timeout);
+  }
+
+  /// Subscribes an app to an event source ("channel:<id>", "bridge:<id>", "endpoint:<tech>/<res>",
+  /// "deviceState:<name>"): POST /applications/{app}/subscription. Remembered and re-applied after
+  /// every reconnect. Completes with `(std::exception_ptr)`.
+  template <typename CompletionToken>
+  auto async_subscribe_source(std::string app, std::string event_source, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
+        [this](auto handler, std::string a, std::string s) {
+          start_source(true, std::move(a), std::move(s), detail::call_handler<void>(std::move(handler)));
+        },
+        token, std::move(app), std::move(event_source));
+  }
+  /// Removes what async_subscribe_source added (DELETE /applications/{app}/subscription).
+  template <typename CompletionToken>
+  auto async_unsubscribe_source(std::string app, std::string event_source, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
+        [this](auto handler, std::string a, std::string s) {
+          start_source(false, std::move(a), std::move(s), detail::call_handler<void>(std::move(handler)));
+        },
+        token, std::move(app), std::move(event_source));
+  }
+
+  /// Decodes and dispatches one WebSocket message as if it had arrived on the socket (used by the
+  /// socket itself; public for tests and benchmarks). Malformed input is counted and logged.
+  void dispatch_message(std::string_view text);
+
+  // ---- connection ---------------------------------------------------------------------------
+
+  ConnectionState state() const noexcept;
+  /// Called on every state change (the error says why a connection was lost or failed).
+  [[nodiscard]] Subscription on_state(StateHandler handler);
+  /// Called after each reconnect with what vanished during the gap (also when nothing did).
+  [[nodiscard]] Subscription on_reconcile(ReconcileHandler handler);
+  ClientStats stats() const noexcept;
+
+  /// A new client-chosen id ("pb-lx3k2a-4f0c..."): use it for channelId, playbackId, recording
+  /// name, snoopId, bridgeId before the call, and subscribe to it first.
+  std::string make_id(std::string_view prefix);
+
+  // ---- typed resources (generated/operations.hpp) --------------------------------------------
+  AsteriskApi asterisk() noexcept;
+  EndpointsApi endpoints() noexcept;
+  ChannelsApi channels() noexcept;
+  BridgesApi bridges() noexcept;
+  RecordingsApi recordings() noexcept;
+  SoundsApi sounds() noexcept;
+  PlaybacksApi playbacks() noexcept;
+  DeviceStatesApi device_states() noexcept;
+  MailboxesApi mailboxes() noexcept;
+  EventsApi events() noexcept;
+  ApplicationsApi applications() noexcept;
+
+  /// Implementation of async_call (explicitly instantiated for every result type).
+  template <typename T>
+  void start_call(Request request, detail::call_handler<T> handler);
+
+ private:
+  void start_connect(detail::call_handler<void> handler);
+  void start_source(bool add, std::string app, std::string source, detail::call_handler<void> handler);
+  void start_wait_for(ResourceKind kind, std::string id, std::vector<EventType> types,
+                      std::chrono::milliseconds timeout, detail::wait_handler handler);
+
+  std::shared_ptr<detail::ClientImpl> impl_;
+};
+
+}  // namespace astmrf::ari

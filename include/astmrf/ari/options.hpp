@@ -1,0 +1,67 @@
+// Configuration of an ari::Client.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace spdlog {
+class logger;
+}
+
+namespace astmrf::ari {
+
+/// TLS settings, used when the URL is https:// (the events WebSocket then uses wss://).
+/// The same settings apply to every connection and every reconnect: TLS is never dropped.
+struct TlsOptions {
+  bool verify_peer = true;            ///< verify the certificate chain and the host name
+  std::string ca_file;                ///< PEM file of trusted CAs (e.g. a self-signed certificate)
+  std::string ca_path;                ///< directory of trusted CAs (hashed names)
+  bool use_default_verify_paths = true;  ///< also trust the system CA store
+  std::string server_name;            ///< name to verify and send as SNI; defaults to the URL host
+};
+
+/// Reconnection of the events WebSocket: retried forever, exponential, capped, jittered.
+struct BackoffOptions {
+  std::chrono::milliseconds initial{200};
+  std::chrono::milliseconds max{10'000};
+  double multiplier = 2.0;
+  double jitter = 0.2;  ///< each delay is drawn uniformly in [d*(1-jitter), d*(1+jitter)]
+};
+
+/// Event type filter applied to every app (PUT /applications/{app}/eventFilter) on each connect.
+struct EventFilter {
+  std::vector<std::string> allowed;     ///< event types to receive (empty: all)
+  std::vector<std::string> disallowed;  ///< event types to drop
+};
+
+struct ClientOptions {
+  /// Base URL of Asterisk's HTTP server: "http://127.0.0.1:8088" or "https://host:8089".
+  /// A trailing "/ari" is accepted. Credentials in the URL are rejected (use user/password).
+  std::string url;
+  std::string user;
+  std::string password;  ///< sent only in the Basic Authorization header; never logged
+  /// Stasis applications registered by the events WebSocket. Empty: REST only, no events.
+  std::vector<std::string> apps;
+  /// Receive every event of the system. Off by default (see FIELD-NOTES: it floods the socket).
+  bool subscribe_all = false;
+  /// Optional event filter applied to each app after every (re)connect.
+  EventFilter event_filter;
+  /// Keep-alive HTTP connections used concurrently for REST calls.
+  std::size_t pool_size = 8;
+  /// Default deadline of a REST call (queueing for a connection included); Request::timeout overrides it.
+  std::chrono::milliseconds request_timeout{10'000};
+  /// Deadline of a TCP/TLS connect + WebSocket handshake.
+  std::chrono::milliseconds connect_timeout{5'000};
+  /// WebSocket liveness: a ping is sent after half of this without traffic, and the connection is
+  /// declared dead (and reconnected) when nothing at all arrived for this long.
+  std::chrono::milliseconds ws_idle_timeout{10'000};
+  BackoffOptions reconnect;
+  TlsOptions tls;
+  /// Logger; null uses spdlog's default logger.
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+}  // namespace astmrf::ari

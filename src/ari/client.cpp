@@ -1,0 +1,512 @@
+// ari::Client: connection life cycle (connect, reconnect forever with backoff, re-registration,
+// reconcile), event intake, handler registration and waits.
+#include "client_impl.hpp"
+
+#include <astmrf/ari/generated/models.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "decode.hpp"
+
+namespace astmrf::ari {
+
+namespace asio = boost::asio;
+using verb = boost::beast::http::verb;
+
+namespace detail {
+
+namespace {
+
+std::string base64(std::string_view in) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const auto n = (std::uint32_t(static_cast<unsigned char>(in[i])) << 16) |
+                   (std::uint32_t(static_cast<unsigned char>(in[i + 1])) << 8) |
+                   std::uint32_t(static_cast<unsigned char>(in[i + 2]));
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(kAlphabet[(n >> 6) & 63]);
+    out.push_back(kAlphabet[n & 63]);
+  }
+  if (i < in.size()) {
+    std::uint32_t n = std::uint32_t(static_cast<unsigned char>(in[i])) << 16;
+    if (i + 1 < in.size()) n |= std::uint32_t(static_cast<unsigned char>(in[i + 1])) << 8;
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+template <typename T>
+T decode_json(const Response& r) {
+  T out{};
+  boost::system::error_code ec;
+  auto v = boost::json::parse(r.body, ec);
+  if (!ec) decode_field(v, out);
+  return out;
+}
+
+}  // namespace
+
+// ---- waits ----------------------------------------------------------------------------------
+
+struct WaitState : std::enable_shared_from_this<WaitState> {
+  explicit WaitState(const asio::any_io_executor& ex) : timer(ex) {}
+
+  void on_event(const Event& e) {
+    if (done) return;
+    if (types.empty() || std::find(types.begin(), types.end(), e.type()) != types.end()) {
+      finish({}, e);
+      return;
+    }
+    for (const auto& ref : e.resources()) {
+      if (ref.kind == kind && ref.id == key && e.ends(ref)) last = e;  // reported with resource_ended
+    }
+  }
+  void on_end(EndReason r) {
+    const auto code = r == EndReason::ended      ? errc::resource_ended
+                      : r == EndReason::vanished ? errc::resource_vanished
+                                                 : errc::closed;
+    finish(code, last);
+  }
+  void finish(boost::system::error_code e, Event ev) {
+    if (done) return;
+    done = true;
+    ec = e;
+    result = std::move(ev);
+    sub.reset();
+    deliver();
+  }
+  void deliver() {
+    if (!handler) return;
+    timer.cancel();
+    auto h = std::move(*handler);
+    handler.reset();
+    // Posted: a waiting coroutine never resumes inside the dispatch loop.
+    asio::post(timer.get_executor(), asio::append(std::move(h), ec, result));
+  }
+
+  asio::steady_timer timer;
+  std::optional<wait_handler> handler;
+  Event result;
+  Event last;
+  boost::system::error_code ec;
+  bool done = false;
+  ResourceKind kind{};
+  std::string key;
+  std::vector<EventType> types;
+  Subscription sub;
+};
+
+// ---- ClientImpl -------------------------------------------------------------------------------
+
+ClientImpl::ClientImpl(asio::any_io_executor executor, ClientOptions o)
+    : ex(std::move(executor)), opts(std::move(o)), backoff_(ex), rng_(std::random_device{}()) {
+  log = opts.logger ? opts.logger : spdlog::default_logger();
+  shared.executor = ex;
+  shared.target = parse_target(opts.url);
+  if (shared.target.tls) shared.tls = make_tls_context(opts.tls);
+  shared.authorization = "Basic " + base64(opts.user + ":" + opts.password);
+  shared.options = &opts;
+  pool = make_http_pool(shared);
+}
+
+void ClientImpl::request(Request r, ResponseHandler handler) {
+  auto method = std::string(boost::beast::http::to_string(r.method));
+  auto path = r.target;
+  pool->request(std::move(r), [h = std::move(handler), method = std::move(method), path = std::move(path)](
+                                  std::exception_ptr e, Response resp) mutable {
+    if (!e && resp.status >= 400) e = make_error(resp.status, resp.body, std::move(method), std::move(path));
+    std::move(h)(e, std::move(resp));
+  });
+}
+
+asio::awaitable<Response> ClientImpl::call(Request r) {
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, Response)>(
+      [this](auto h, Request req) { request(std::move(req), ResponseHandler(std::move(h))); }, asio::use_awaitable,
+      std::move(r));
+}
+
+void ClientImpl::set_state(ConnectionState s, boost::system::error_code ec) {
+  if (state == s && !ec) return;
+  state = s;
+  registry->publish_state(s, ec);
+}
+
+void ClientImpl::on_message(std::string_view text) {
+  boost::system::error_code ec;
+  auto e = Event::parse(text, ec);
+  if (ec) {
+    ++stats.malformed_events;
+    log->warn("ari: dropped a malformed event ({} bytes): {}", text.size(), ec.message());
+    return;
+  }
+  ++stats.events;
+  if (e.type() == EventType::Unknown) {
+    ++stats.unknown_events;
+    log->debug("ari: event of unknown type '{}'", e.type_name());
+  }
+  try {
+    registry->dispatch(e);
+  } catch (const std::exception& x) {
+    log->error("ari: an event handler threw on {}: {}", e.type_name(), x.what());
+  }
+}
+
+std::string ClientImpl::events_target() const {
+  RequestBuilder b(verb::get);
+  b.literal("/events");
+  b.query("app", opts.apps);
+  if (opts.subscribe_all) b.query("subscribeAll", true);
+  return std::move(b).finish().target;
+}
+
+std::chrono::milliseconds ClientImpl::jittered(std::chrono::milliseconds d) {
+  const double j = std::clamp(opts.reconnect.jitter, 0.0, 1.0);
+  std::uniform_real_distribution<double> dist(1.0 - j, 1.0 + j);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(d.count()) * dist(rng_)));
+}
+
+asio::awaitable<void> ClientImpl::connect_first() {
+  auto self = shared_from_this();
+  // Fails fast: a wrong password is an AuthenticationError here, before any WebSocket attempt.
+  co_await call(RequestBuilder(verb::get).literal("/asterisk/info").finish());
+  log->info("ari: connected to {}{} as user '{}'", shared.target.tls ? "https://" : "http://",
+            shared.target.host_header, opts.user);
+  if (opts.apps.empty() || running) co_return;
+  set_state(ConnectionState::connecting, {});
+  try {
+    co_await open_events();
+  } catch (const TransportError& e) {
+    set_state(ConnectionState::disconnected, e.code());
+    throw;
+  } catch (...) {
+    set_state(ConnectionState::disconnected, errc::handshake_failed);
+    throw;
+  }
+  running = true;
+  asio::co_spawn(ex, run_events(), [self](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        self->log->error("ari: events loop ended: {}", x.what());
+      }
+    }
+  });
+}
+
+asio::awaitable<void> ClientImpl::open_events() {
+  auto sock = make_event_socket(shared);
+  ws = sock;
+  co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr)>(
+      [&](auto h) { sock->connect(events_target(), std::move(h)); }, asio::use_awaitable);
+  if (closed) throw TransportError(errc::closed, "client closed", "GET", "/events");
+  ++stats.connects;
+  // Re-apply what lives on the Asterisk side only while the app is registered.
+  const bool filter = !opts.event_filter.allowed.empty() || !opts.event_filter.disallowed.empty();
+  for (const auto& app : opts.apps) {
+    if (!filter) break;
+    boost::json::object body;
+    auto list = [](const std::vector<std::string>& types) {
+      boost::json::array a;
+      for (const auto& t : types) a.push_back(boost::json::object{{"type", t}});
+      return a;
+    };
+    if (!opts.event_filter.allowed.empty()) body["allowed"] = list(opts.event_filter.allowed);
+    if (!opts.event_filter.disallowed.empty()) body["disallowed"] = list(opts.event_filter.disallowed);
+    RequestBuilder b(verb::put);
+    b.literal("/applications/").segment(app).literal("/eventFilter").body(boost::json::value(std::move(body)));
+    co_await call(std::move(b).finish());
+  }
+  for (const auto& [app, source] : sources) {
+    RequestBuilder b(verb::post);
+    b.literal("/applications/").segment(app).literal("/subscription").query("eventSource", source);
+    try {
+      co_await call(std::move(b).finish());
+    } catch (const Error& e) {
+      log->warn("ari: could not re-subscribe {} to {}: {}", app, source, e.message());
+    }
+  }
+  set_state(ConnectionState::connected, {});
+}
+
+asio::awaitable<void> ClientImpl::run_events() {
+  auto self = shared_from_this();
+  auto delay = opts.reconnect.initial;
+  for (;;) {
+    auto sock = ws;
+    auto [ec] = co_await asio::async_initiate<const asio::as_tuple_t<asio::use_awaitable_t<>>,
+                                              void(boost::system::error_code)>(
+        [&](auto h) {
+          sock->run([this](std::string_view text) { on_message(text); }, std::move(h));
+        },
+        asio::as_tuple(asio::use_awaitable));
+    if (closed) co_return;
+    log->warn("ari: events WebSocket lost ({}); reconnecting", ec.message());
+    set_state(ConnectionState::disconnected, ec);
+    // Retry forever: capped exponential backoff with jitter.
+    for (;;) {
+      backoff_.expires_after(jittered(delay));
+      co_await backoff_.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (closed) co_return;
+      delay = std::min(std::chrono::milliseconds(static_cast<std::int64_t>(
+                           static_cast<double>(delay.count()) * std::max(1.0, opts.reconnect.multiplier))),
+                       opts.reconnect.max);
+      set_state(ConnectionState::connecting, {});
+      try {
+        co_await open_events();
+        break;
+      } catch (const std::exception& e) {
+        if (closed) co_return;
+        log->info("ari: reconnect failed: {}", e.what());
+        set_state(ConnectionState::disconnected, errc::handshake_failed);
+      }
+    }
+    delay = opts.reconnect.initial;
+    log->info("ari: events WebSocket reconnected");
+    asio::co_spawn(ex, reconcile(), [self](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        self->log->warn("ari: reconcile failed: {}", x.what());
+      }
+    });
+  }
+}
+
+asio::awaitable<void> ClientImpl::reconcile() {
+  auto self = shared_from_this();
+  ReconcileReport report;
+  // Channels: those of our apps that Asterisk still has (events of the gap are lost).
+  if (auto tracked = registry->tracked(ResourceKind::channel); !tracked.empty()) {
+    std::unordered_set<std::string> alive;
+    for (const auto& app : opts.apps) {
+      auto r = co_await call(RequestBuilder(verb::get).literal("/applications/").segment(app).finish());
+      for (auto& id : decode_json<Application>(r).channel_ids) alive.insert(std::move(id));
+    }
+    for (auto& id : tracked) {
+      if (!alive.contains(id)) report.lost_channels.push_back(std::move(id));
+    }
+  }
+  if (auto tracked = registry->tracked(ResourceKind::bridge); !tracked.empty()) {
+    auto r = co_await call(RequestBuilder(verb::get).literal("/bridges").finish());
+    std::unordered_set<std::string> alive;
+    for (auto& b : decode_json<std::vector<Bridge>>(r)) alive.insert(std::move(b.id));
+    for (auto& id : tracked) {
+      if (!alive.contains(id)) report.lost_bridges.push_back(std::move(id));
+    }
+  }
+  auto probe = [&](ResourceKind kind, std::string_view path,
+                   std::vector<std::string>& lost) -> asio::awaitable<void> {
+    for (auto& id : registry->tracked(kind)) {
+      try {
+        co_await call(RequestBuilder(verb::get).literal(path).segment(id).finish());
+      } catch (const NotFound&) {
+        lost.push_back(std::move(id));
+      }
+    }
+  };
+  co_await probe(ResourceKind::playback, "/playbacks/", report.lost_playbacks);
+  co_await probe(ResourceKind::recording, "/recordings/live/", report.lost_recordings);
+  for (const auto& id : report.lost_channels) registry->end_resource(ResourceKind::channel, id, EndReason::vanished);
+  for (const auto& id : report.lost_bridges) registry->end_resource(ResourceKind::bridge, id, EndReason::vanished);
+  for (const auto& id : report.lost_playbacks) registry->end_resource(ResourceKind::playback, id, EndReason::vanished);
+  for (const auto& id : report.lost_recordings) {
+    registry->end_resource(ResourceKind::recording, id, EndReason::vanished);
+  }
+  log->info("ari: reconcile: {} channel(s), {} bridge(s), {} playback(s), {} recording(s) vanished",
+            report.lost_channels.size(), report.lost_bridges.size(), report.lost_playbacks.size(),
+            report.lost_recordings.size());
+  registry->publish_reconcile(report);
+}
+
+void ClientImpl::close() {
+  if (closed) return;
+  closed = true;
+  pool->close();
+  if (ws) ws->close();
+  backoff_.cancel();
+  registry->close_all();
+  set_state(ConnectionState::closed, errc::closed);
+}
+
+}  // namespace detail
+
+// ---- public API -------------------------------------------------------------------------------
+
+std::string_view to_string(ConnectionState s) noexcept {
+  switch (s) {
+    case ConnectionState::disconnected: return "disconnected";
+    case ConnectionState::connecting: return "connecting";
+    case ConnectionState::connected: return "connected";
+    case ConnectionState::closed: return "closed";
+  }
+  return "?";
+}
+
+Subscription& Subscription::operator=(Subscription&& o) noexcept {
+  if (this != &o) {
+    reset();
+    registry_ = std::move(o.registry_);
+    id_ = std::exchange(o.id_, 0);
+  }
+  return *this;
+}
+
+void Subscription::reset() noexcept {
+  if (id_ == 0) return;
+  if (auto r = registry_.lock()) r->remove(id_);
+  id_ = 0;
+  registry_.reset();
+}
+
+bool Subscription::active() const noexcept {
+  if (id_ == 0) return false;
+  auto r = registry_.lock();
+  return r && r->contains(id_);
+}
+
+Waiter& Waiter::operator=(Waiter&& o) noexcept {
+  if (this != &o) {
+    release();
+    st_ = std::move(o.st_);
+  }
+  return *this;
+}
+
+void Waiter::release() noexcept {
+  if (!st_) return;
+  st_->sub.reset();
+  if (st_->handler) st_->finish(asio::error::operation_aborted, {});
+  st_.reset();
+}
+
+bool Waiter::ready() const noexcept { return st_ && st_->done; }
+
+void Waiter::start_wait(std::chrono::milliseconds timeout, detail::wait_handler handler) {
+  if (!st_) {
+    detail::complete(std::move(handler), boost::system::error_code(asio::error::invalid_argument), Event{});
+    return;
+  }
+  auto st = st_;
+  st->handler.emplace(std::move(handler));
+  if (st->done) {
+    st->deliver();
+    return;
+  }
+  st->timer.expires_after(std::min(timeout, std::chrono::milliseconds(std::chrono::hours(24 * 365))));
+  st->timer.async_wait([st](boost::system::error_code ec) {
+    if (!ec) st->finish(errc::timed_out, {});
+  });
+}
+
+Client::Client(executor_type executor, ClientOptions options)
+    : impl_(std::make_shared<detail::ClientImpl>(std::move(executor), std::move(options))) {}
+
+Client::~Client() {
+  if (impl_) impl_->close();
+}
+
+Client::executor_type Client::get_executor() const noexcept { return impl_->ex; }
+const ClientOptions& Client::options() const noexcept { return impl_->opts; }
+void Client::close() { impl_->close(); }
+
+void Client::start_connect(detail::call_handler<void> handler) {
+  auto impl = impl_;
+  asio::co_spawn(impl->ex, impl->connect_first(), [h = std::move(handler)](std::exception_ptr e) mutable {
+    detail::complete(std::move(h), e);
+  });
+}
+
+void Client::start_source(bool add, std::string app, std::string source, detail::call_handler<void> handler) {
+  RequestBuilder b(add ? verb::post : verb::delete_);
+  b.literal("/applications/").segment(app).literal("/subscription").query("eventSource", source);
+  if (add) {
+    impl_->sources.emplace(app, source);
+  } else {
+    impl_->sources.erase({app, source});
+  }
+  start_call<void>(std::move(b).finish(), std::move(handler));
+}
+
+Subscription Client::on_event(EventHandler handler) {
+  return {impl_->registry, impl_->registry->add_global(std::move(handler))};
+}
+
+Subscription Client::on_event(EventType type, EventHandler handler) {
+  return {impl_->registry, impl_->registry->add_type(type, std::move(handler))};
+}
+
+Subscription Client::subscribe(ResourceKind kind, std::string id, EventHandler handler, EndHandler on_end) {
+  return {impl_->registry, impl_->registry->add_resource(kind, std::move(id), std::move(handler), std::move(on_end))};
+}
+
+Waiter Client::expect(ResourceKind kind, std::string id, std::vector<EventType> types) {
+  auto st = std::make_shared<detail::WaitState>(impl_->ex);
+  st->kind = kind;
+  st->key = id;
+  st->types = std::move(types);
+  std::weak_ptr<detail::WaitState> w = st;
+  if (impl_->closed) {
+    st->done = true;
+    st->ec = errc::closed;
+    return Waiter(std::move(st));
+  }
+  auto sid = impl_->registry->add_resource(
+      kind, std::move(id),
+      [w](const Event& e) {
+        if (auto s = w.lock()) s->on_event(e);
+      },
+      [w](EndReason r) {
+        if (auto s = w.lock()) s->on_end(r);
+      });
+  st->sub = Subscription(impl_->registry, sid);
+  return Waiter(std::move(st));
+}
+
+void Client::start_wait_for(ResourceKind kind, std::string id, std::vector<EventType> types,
+                            std::chrono::milliseconds timeout, detail::wait_handler handler) {
+  // The timer's handler keeps the state alive until the wait completes.
+  auto w = expect(kind, std::move(id), std::move(types));
+  w.start_wait(timeout, std::move(handler));
+  w.detach();
+}
+
+void Client::dispatch_message(std::string_view text) { impl_->on_message(text); }
+ConnectionState Client::state() const noexcept { return impl_->state; }
+
+Subscription Client::on_state(StateHandler handler) {
+  return {impl_->registry, impl_->registry->add_state(std::move(handler))};
+}
+
+Subscription Client::on_reconcile(ReconcileHandler handler) {
+  return {impl_->registry, impl_->registry->add_reconcile(std::move(handler))};
+}
+
+ClientStats Client::stats() const noexcept {
+  auto s = impl_->stats;
+  s.subscriptions = impl_->registry->size();
+  return s;
+}
+
+std::string Client::make_id(std::string_view prefix) { return impl_->ids.next(prefix); }
+
+}  // namespace astmrf::ari

@@ -1,0 +1,68 @@
+// Private state of ari::Client.
+#pragma once
+
+#include "registry.hpp"
+#include "transport.hpp"
+
+#include <astmrf/ari/client.hpp>
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <random>
+#include <set>
+#include <utility>
+
+namespace spdlog {
+class logger;
+}
+
+namespace astmrf::ari::detail {
+
+/// Completes an Asio handler on its associated executor.
+template <typename Handler, typename... Args>
+void complete(Handler&& h, Args&&... args) {
+  boost::asio::dispatch(boost::asio::append(std::forward<Handler>(h), std::forward<Args>(args)...));
+}
+
+class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
+ public:
+  ClientImpl(boost::asio::any_io_executor ex, ClientOptions opts);
+
+  /// REST call; a status >= 400 completes with the matching ari::Error.
+  void request(Request r, ResponseHandler handler);
+  boost::asio::awaitable<Response> call(Request r);
+
+  boost::asio::awaitable<void> connect_first();
+  void close();
+  void on_message(std::string_view text);
+  void set_state(ConnectionState s, boost::system::error_code ec);
+
+  boost::asio::any_io_executor ex;
+  ClientOptions opts;
+  std::shared_ptr<spdlog::logger> log;
+  Shared shared;
+  std::shared_ptr<Registry> registry = std::make_shared<Registry>();
+  std::shared_ptr<HttpPool> pool;
+  std::shared_ptr<EventSocket> ws;
+  IdGenerator ids;
+  ClientStats stats;
+  ConnectionState state = ConnectionState::disconnected;
+  bool closed = false;
+  bool running = false;
+  std::set<std::pair<std::string, std::string>> sources;  // (app, eventSource) to re-apply
+
+ private:
+  boost::asio::awaitable<void> open_events();
+  boost::asio::awaitable<void> run_events();
+  boost::asio::awaitable<void> reconcile();
+  std::chrono::milliseconds jittered(std::chrono::milliseconds d);
+  std::string events_target() const;
+
+  boost::asio::steady_timer backoff_;
+  std::minstd_rand rng_;
+};
+
+}  // namespace astmrf::ari::detail

@@ -1,0 +1,156 @@
+// Events transport: one WebSocket connection to /ari/events (ws:// or wss://) with the Basic
+// Authorization header on the upgrade, and ping/pong liveness (Beast's idle timeout + keep-alive
+// pings). Reconnecting is the client's job: it creates a new EventSocket each time.
+#include "transport.hpp"
+
+#include <astmrf/ari/error.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include <variant>
+
+namespace astmrf::ari::detail {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+using PlainWs = websocket::stream<beast::tcp_stream>;
+using TlsWs = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+
+class Socket final : public EventSocket, public std::enable_shared_from_this<Socket> {
+ public:
+  explicit Socket(Shared shared) : s_(std::move(shared)) {
+    if (s_.tls) {
+      ws_.emplace<TlsWs>(s_.executor, *s_.tls);
+    } else {
+      ws_.emplace<PlainWs>(s_.executor);
+    }
+  }
+
+  void connect(std::string target, asio::any_completion_handler<void(std::exception_ptr)> handler) override {
+    auto self = shared_from_this();
+    asio::co_spawn(
+        s_.executor,
+        [self, target = std::move(target)]() -> asio::awaitable<void> {
+          if (auto* p = std::get_if<PlainWs>(&self->ws_)) {
+            co_await self->do_connect(*p, target);
+          } else {
+            co_await self->do_connect(std::get<TlsWs>(self->ws_), target);
+          }
+        },
+        std::move(handler));
+  }
+
+  void run(std::function<void(std::string_view)> on_message,
+           asio::any_completion_handler<void(boost::system::error_code)> handler) override {
+    auto self = shared_from_this();
+    asio::co_spawn(
+        s_.executor,
+        [self, fn = std::move(on_message)]() -> asio::awaitable<boost::system::error_code> {
+          if (auto* p = std::get_if<PlainWs>(&self->ws_)) co_return co_await self->read_loop(*p, fn);
+          co_return co_await self->read_loop(std::get<TlsWs>(self->ws_), fn);
+        },
+        [h = std::move(handler)](std::exception_ptr e, boost::system::error_code ec) mutable {
+          if (e) ec = asio::error::operation_aborted;
+          std::move(h)(ec);
+        });
+  }
+
+  void close() override {
+    std::visit(
+        [](auto& ws) {
+          if constexpr (!std::is_same_v<std::decay_t<decltype(ws)>, std::monostate>) {
+            boost::system::error_code ignored;
+            beast::get_lowest_layer(ws).socket().close(ignored);
+          }
+        },
+        ws_);
+  }
+
+ private:
+  [[noreturn]] void fail(boost::system::error_code ec, const std::string& target, const std::string& what) {
+    if (ec == beast::error::timeout) ec = errc::timed_out;
+    throw TransportError(ec, what + ": " + ec.message(), "GET", target);
+  }
+
+  template <typename Ws>
+  asio::awaitable<void> do_connect(Ws& ws, const std::string& target) {
+    const auto& opts = *s_.options;
+    auto& lowest = beast::get_lowest_layer(ws);
+    tcp::resolver resolver(s_.executor);
+    auto [rec, results] = co_await resolver.async_resolve(s_.target.host, s_.target.port, use_tuple);
+    if (rec) fail(rec, target, "cannot resolve " + s_.target.host);
+    lowest.expires_after(opts.connect_timeout);
+    auto [cec, ep] = co_await lowest.async_connect(results, use_tuple);
+    static_cast<void>(ep);
+    if (cec) fail(cec, target, "cannot connect to " + s_.target.host_header);
+    lowest.socket().set_option(tcp::no_delay(true));
+    if constexpr (std::is_same_v<Ws, TlsWs>) {
+      auto& tls = ws.next_layer();
+      const auto& name = opts.tls.server_name.empty() ? s_.target.host : opts.tls.server_name;
+      if (!SSL_set_tlsext_host_name(tls.native_handle(), name.c_str())) {
+        fail(boost::system::error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()), target,
+             "TLS SNI");
+      }
+      if (opts.tls.verify_peer) tls.set_verify_callback(asio::ssl::host_name_verification(name));
+      auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::client, use_tuple);
+      if (hec) fail(hec, target, "TLS handshake with " + s_.target.host_header);
+    }
+    // From here Beast's WebSocket timeouts apply: handshake deadline, then idle timeout with pings.
+    lowest.expires_never();
+    websocket::stream_base::timeout to{};
+    to.handshake_timeout = opts.connect_timeout;
+    to.idle_timeout = opts.ws_idle_timeout;
+    to.keep_alive_pings = true;
+    ws.set_option(to);
+    ws.set_option(websocket::stream_base::decorator([auth = s_.authorization](websocket::request_type& req) {
+      req.set(http::field::authorization, auth);
+      req.set(http::field::user_agent, "astmrf-ari");
+    }));
+    ws.read_message_max(16 * 1024 * 1024);
+    websocket::response_type res;
+    auto [wec] = co_await ws.async_handshake(res, s_.target.host_header, s_.target.base_path + target, use_tuple);
+    if (wec) {
+      if (res.result_int() != 0 && res.result_int() != 101) {
+        std::rethrow_exception(make_error(res.result_int(), res.body(), "GET", target));
+      }
+      fail(wec, target, "WebSocket upgrade");
+    }
+  }
+
+  template <typename Ws>
+  asio::awaitable<boost::system::error_code> read_loop(Ws& ws, const std::function<void(std::string_view)>& fn) {
+    for (;;) {
+      buffer_.consume(buffer_.size());
+      auto [ec, n] = co_await ws.async_read(buffer_, use_tuple);
+      if (ec) co_return ec;
+      const auto data = buffer_.cdata();
+      fn(std::string_view(static_cast<const char*>(data.data()), n));
+    }
+  }
+
+  Shared s_;
+  std::variant<std::monostate, PlainWs, TlsWs> ws_;
+  beast::flat_buffer buffer_;
+};
+
+}  // namespace
+
+std::shared_ptr<EventSocket> make_event_socket(const Shared& shared) { return std::make_shared<Socket>(shared); }
+
+}  // namespace astmrf::ari::detail

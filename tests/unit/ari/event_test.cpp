@@ -1,0 +1,245 @@
+// Event decoding and dispatch by resource id, subscriptions and waits, on recorded event streams.
+#include <astmrf/ari/ari.hpp>
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+
+#include "fake_asterisk.hpp"
+
+namespace ari = astmrf::ari;
+using namespace std::chrono_literals;
+
+namespace {
+ari::ClientOptions offline_options() {
+  ari::ClientOptions o;
+  o.url = "http://127.0.0.1:1";
+  o.user = "u";
+  o.password = "p";
+  return o;
+}
+}  // namespace
+
+TEST(AriEvent, EveryRecordedEventDecodesWithItsResources) {
+  for (const char* file : {"scenario-caller-hangup.events.jsonl", "scenario-ari-hangup.events.jsonl",
+                           "observer-subscribeall-caller-hangup.jsonl", "rest-probes-live-channel.jsonl"}) {
+    for (const auto& text : fake::fixture_events(file)) {
+      boost::system::error_code ec;
+      auto e = ari::Event::parse(text, ec);
+      ASSERT_FALSE(ec) << text;
+      EXPECT_NE(e.type(), ari::EventType::Unknown) << e.type_name();
+      EXPECT_FALSE(e.timestamp().empty());
+    }
+  }
+}
+
+TEST(AriEvent, TypedViewsAreDecodedOnDemand) {
+  boost::system::error_code ec;
+  auto e = ari::Event::parse(boost::json::serialize(boost::json::parse(fake::fixture("stasis-start.json"))), ec);
+  ASSERT_FALSE(ec);
+  EXPECT_EQ(e.type(), ari::EventType::StasisStart);
+  auto s = e.as<ari::StasisStart>();
+  EXPECT_EQ(s.channel.caller.number, "9a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d");
+  EXPECT_EQ(s.channel.state, "Ring");
+  EXPECT_EQ(s.channel.dialplan.exten, "drachtio-test1");
+  EXPECT_EQ(e.id(ari::ResourceKind::channel), s.channel.id);
+  EXPECT_EQ(e.application(), "drachtio-test1");
+}
+
+TEST(AriEvent, BridgeEventsReferToBridgeAndChannel) {
+  int checked = 0;
+  for (const auto& text : fake::fixture_events("bridge-events.jsonl")) {
+    boost::system::error_code ec;
+    auto e = ari::Event::parse(text, ec);
+    if (e.type() != ari::EventType::ChannelEnteredBridge) continue;
+    auto ev = e.as<ari::ChannelEnteredBridge>();
+    EXPECT_EQ(e.id(ari::ResourceKind::bridge), ev.bridge.id);
+    ASSERT_TRUE(ev.channel.has_value());
+    EXPECT_EQ(e.id(ari::ResourceKind::channel), ev.channel->id);
+    ++checked;
+  }
+  EXPECT_EQ(checked, 1);
+}
+
+TEST(AriEvent, MalformedAndUnknownInput) {
+  boost::system::error_code ec;
+  EXPECT_FALSE(ari::Event::parse("{not json", ec));
+  EXPECT_TRUE(ec);
+  EXPECT_FALSE(ari::Event::parse("[1,2]", ec));
+  EXPECT_EQ(ec, ari::errc::malformed_event);
+  EXPECT_FALSE(ari::Event::parse(R"({"application":"x"})", ec));
+  EXPECT_EQ(ec, ari::errc::malformed_event);
+  auto e = ari::Event::parse(R"({"type":"FancyNewEvent","application":"x","channel":{"id":"c","caller":{}}})", ec);
+  ASSERT_FALSE(ec);
+  EXPECT_EQ(e.type(), ari::EventType::Unknown);
+  EXPECT_EQ(e.type_name(), "FancyNewEvent");
+  EXPECT_EQ(e.id(ari::ResourceKind::channel), "c");
+}
+
+TEST(AriDispatch, ByResourceIdAndExpiryOnStasisEnd) {
+  boost::asio::io_context ioc;
+  ari::Client client(ioc.get_executor(), offline_options());
+  auto events = fake::fixture_events("scenario-caller-hangup.events.jsonl");
+  boost::system::error_code ec;
+  const auto channel = std::string(ari::Event::parse(events.front(), ec).id(ari::ResourceKind::channel));
+
+  std::vector<std::string> mine;
+  std::vector<std::string> all;
+  int other = 0;
+  std::optional<ari::EndReason> ended;
+  auto sub = client.subscribe(
+      ari::ResourceKind::channel, channel, [&](const ari::Event& e) { mine.emplace_back(e.type_name()); },
+      [&](ari::EndReason r) { ended = r; });
+  auto sub_other = client.subscribe(ari::ResourceKind::channel, "someone-else", [&](const ari::Event&) { ++other; });
+  auto sub_all = client.on_event([&](const ari::Event& e) { all.emplace_back(e.type_name()); });
+  int starts = 0;
+  auto sub_type = client.on_event(ari::EventType::StasisStart, [&](const ari::Event&) { ++starts; });
+  EXPECT_EQ(client.stats().subscriptions, 4u);
+
+  for (const auto& text : events) client.dispatch_message(text);
+
+  EXPECT_EQ(all.size(), events.size());
+  EXPECT_EQ(starts, 1);
+  EXPECT_EQ(other, 0);
+  ASSERT_FALSE(mine.empty());
+  EXPECT_EQ(mine.front(), "StasisStart");
+  EXPECT_EQ(mine.back(), "StasisEnd");
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(*ended, ari::EndReason::ended);
+  EXPECT_FALSE(sub.active());
+  EXPECT_TRUE(sub_other.active());
+  EXPECT_EQ(client.stats().subscriptions, 3u);
+  EXPECT_EQ(client.stats().events, events.size());
+}
+
+TEST(AriDispatch, PlaybackSubscriptionEndsWithPlaybackFinished) {
+  boost::asio::io_context ioc;
+  ari::Client client(ioc.get_executor(), offline_options());
+  auto events = fake::fixture_events("playback-events.jsonl");
+  boost::system::error_code ec;
+  const auto pb = std::string(ari::Event::parse(events.front(), ec).id(ari::ResourceKind::playback));
+  std::vector<ari::EventType> seen;
+  auto sub = client.subscribe(ari::ResourceKind::playback, pb, [&](const ari::Event& e) { seen.push_back(e.type()); });
+  for (const auto& text : events) client.dispatch_message(text);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], ari::EventType::PlaybackStarted);
+  EXPECT_EQ(seen[1], ari::EventType::PlaybackFinished);
+  EXPECT_FALSE(sub.active());
+}
+
+TEST(AriDispatch, HandlersMayUnsubscribeAndSubscribeWhileDispatching) {
+  boost::asio::io_context ioc;
+  ari::Client client(ioc.get_executor(), offline_options());
+  ari::Subscription self;
+  ari::Subscription added;
+  int calls = 0;
+  int added_calls = 0;
+  self = client.on_event([&](const ari::Event&) {
+    ++calls;
+    self.reset();  // its own std::function is running: erasure must be deferred
+    added = client.on_event([&](const ari::Event&) { ++added_calls; });
+  });
+  const std::string ev = R"({"type":"ChannelVarset","application":"a","variable":"x","value":"1"})";
+  client.dispatch_message(ev);
+  client.dispatch_message(ev);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(added_calls, 1);
+}
+
+TEST(AriDispatch, NoGrowthOverAThousandCalls) {
+  boost::asio::io_context ioc;
+  ari::Client client(ioc.get_executor(), offline_options());
+  auto events = fake::fixture_events("scenario-caller-hangup.events.jsonl");
+  boost::system::error_code ec;
+  const auto channel = std::string(ari::Event::parse(events.front(), ec).id(ari::ResourceKind::channel));
+  std::vector<ari::Subscription> handles;  // kept by the "application": they expire by themselves
+  int ends = 0;
+  for (int call = 0; call < 1000; ++call) {
+    const auto id = "chan-" + std::to_string(call);
+    handles.push_back(client.subscribe(ari::ResourceKind::channel, id, [](const ari::Event&) {},
+                                       [&](ari::EndReason) { ++ends; }));
+    auto w = client.expect(ari::ResourceKind::channel, id, {ari::EventType::ChannelDtmfReceived});
+    for (auto text : events) {
+      for (auto pos = text.find(channel); pos != std::string::npos; pos = text.find(channel, pos + id.size())) {
+        text.replace(pos, channel.size(), id);
+      }
+      client.dispatch_message(text);
+    }
+    EXPECT_TRUE(w.ready());
+  }
+  EXPECT_EQ(ends, 1000);
+  EXPECT_EQ(client.stats().subscriptions, 0u);
+  for (const auto& h : handles) EXPECT_FALSE(h.active());
+}
+
+TEST(AriDispatch, MalformedMessagesAreCountedAndIgnored) {
+  boost::asio::io_context ioc;
+  ari::Client client(ioc.get_executor(), offline_options());
+  int n = 0;
+  auto sub = client.on_event([&](const ari::Event&) { ++n; });
+  client.dispatch_message("garbage");
+  client.dispatch_message(R"({"no_type":1})");
+  client.dispatch_message(R"({"type":"Whatever","application":"a"})");
+  client.dispatch_message(R"({"type":"ChannelVarset","application":"a"})");
+  auto st = client.stats();
+  EXPECT_EQ(st.malformed_events, 2u);
+  EXPECT_EQ(st.unknown_events, 1u);
+  EXPECT_EQ(st.events, 2u);
+  EXPECT_EQ(n, 2);
+}
+
+TEST(AriWait, RegisteredBeforeTheEventCollectsItLater) {
+  boost::asio::io_context ioc;
+  ari::Client client(ioc.get_executor(), offline_options());
+  auto events = fake::fixture_events("playback-events.jsonl");
+  boost::system::error_code ec;
+  const auto pb = std::string(ari::Event::parse(events.front(), ec).id(ari::ResourceKind::playback));
+  auto started = client.expect(ari::ResourceKind::playback, pb, {ari::EventType::PlaybackStarted});
+  auto finished = client.expect(ari::ResourceKind::playback, pb, {ari::EventType::PlaybackFinished});
+  for (const auto& text : events) client.dispatch_message(text);  // before anyone waits
+  EXPECT_TRUE(started.ready());
+  std::vector<std::pair<boost::system::error_code, ari::EventType>> results;
+  started.async_wait(1s, [&](boost::system::error_code e, ari::Event ev) { results.emplace_back(e, ev.type()); });
+  finished.async_wait(1s, [&](boost::system::error_code e, ari::Event ev) { results.emplace_back(e, ev.type()); });
+  ioc.run();
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_FALSE(results[0].first);
+  EXPECT_EQ(results[0].second, ari::EventType::PlaybackStarted);
+  EXPECT_EQ(results[1].second, ari::EventType::PlaybackFinished);
+  EXPECT_EQ(client.stats().subscriptions, 0u);
+}
+
+TEST(AriWait, TimesOutAndEndsWithTheResource) {
+  boost::asio::io_context ioc;
+  ari::Client client(ioc.get_executor(), offline_options());
+  boost::system::error_code timeout_ec;
+  boost::system::error_code ended_ec;
+  ari::Event ended_event;
+  client.async_wait_for(ari::ResourceKind::channel, "c9", {ari::EventType::ChannelDtmfReceived}, 50ms,
+                        [&](boost::system::error_code e, ari::Event) { timeout_ec = e; });
+  auto w = client.expect(ari::ResourceKind::channel, "c1", {ari::EventType::ChannelDtmfReceived});
+  w.async_wait(5s, [&](boost::system::error_code e, ari::Event ev) {
+    ended_ec = e;
+    ended_event = std::move(ev);
+  });
+  client.dispatch_message(R"({"type":"StasisEnd","application":"a","channel":{"id":"c1","caller":{}}})");
+  ioc.run();
+  EXPECT_EQ(timeout_ec, ari::errc::timed_out);
+  EXPECT_EQ(ended_ec, ari::errc::resource_ended);
+  EXPECT_EQ(ended_event.type(), ari::EventType::StasisEnd);
+  EXPECT_EQ(client.stats().subscriptions, 0u);
+}
+
+TEST(AriWait, CloseCompletesPendingWaits) {
+  boost::asio::io_context ioc;
+  ari::Client client(ioc.get_executor(), offline_options());
+  boost::system::error_code got;
+  std::optional<ari::EndReason> reason;
+  auto sub = client.subscribe(ari::ResourceKind::bridge, "b", {}, [&](ari::EndReason r) { reason = r; });
+  client.async_wait_for(ari::ResourceKind::bridge, "b", {}, 10s, [&](boost::system::error_code e, ari::Event) { got = e; });
+  client.close();
+  ioc.run();
+  EXPECT_EQ(got, ari::errc::closed);
+  EXPECT_EQ(reason, ari::EndReason::closed);
+}
