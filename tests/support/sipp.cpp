@@ -28,7 +28,7 @@ std::vector<std::string> command_for(const SippCall& call, const std::string& tr
                            : call.remote;
   std::vector<std::string> argv{box.sipp,   remote,          "-sf",   scenario,
                                 "-i",       "127.0.0.1",     "-t",    call.transport,
-                                "-m",       "1",             "-nostdin",
+                                "-m",       std::to_string(call.calls),             "-nostdin",
                                 "-timeout", std::to_string(call.timeout.count()) + "s",
                                 "-timeout_error",            "-trace_msg",
                                 "-message_file",             trace_path};

@@ -17,6 +17,7 @@ struct SippCall {
   std::map<std::string, std::string> keys;  // -key NAME VALUE: [NAME] in the scenario
   std::string transport = "u1";             // -t: u1 (UDP) or t1 (TCP)
   std::string remote;                       // host:port; default: the sandbox's SIP port
+  int calls = 1;                            // -m: calls before sipp exits
   std::vector<std::string> extra_args;
   std::chrono::seconds timeout{30};         // sipp's own global timeout
 };

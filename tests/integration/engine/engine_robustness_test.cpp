@@ -1,0 +1,171 @@
+// The engine under hostile or lossy input: TCP segmentation, UDP loss, malformed
+// and oversized datagrams, and more new transactions than it may hold.
+#include <gtest/gtest.h>
+
+#include <astmrf/sip/engine/engine.hpp>
+#include <astmrf/sip/parser.hpp>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+
+#include "astmrf_test/sipp.hpp"
+#include "engine_harness.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using astmrf::sip::IncomingRequest;
+using astmrf::sip::ResponseSpec;
+using astmrf::sip::Transport;
+using astmrf_test::EngineHarness;
+
+std::string options(const std::string& branch, const std::string& transport, std::uint16_t port) {
+  return "OPTIONS sip:engine@127.0.0.1 SIP/2.0\r\n"
+         "Via: SIP/2.0/" + transport + " 127.0.0.1:" + std::to_string(port) + ";branch=z9hG4bK" + branch + ";rport\r\n"
+         "From: <sip:raw@127.0.0.1>;tag=raw" + branch + "\r\n"
+         "To: <sip:engine@127.0.0.1>\r\n"
+         "Call-ID: raw-" + branch + "\r\n"
+         "CSeq: 1 OPTIONS\r\n"
+         "Max-Forwards: 70\r\n"
+         "Content-Length: 0\r\n\r\n";
+}
+
+void answer_everything(EngineHarness& harness) {
+  harness.run([&] {
+    harness.engine().on_request([](const std::shared_ptr<IncomingRequest>& request) {
+      request->respond(ResponseSpec{200, {}, {}, {}, {}});
+    });
+    return 0;
+  });
+}
+
+// Reads one SIP response (header section + Content-Length body) from a stream.
+std::string read_response(asio::ip::tcp::socket& socket, asio::streambuf& buffer) {
+  asio::read_until(socket, buffer, "\r\n\r\n");
+  std::string data(asio::buffers_begin(buffer.data()), asio::buffers_end(buffer.data()));
+  auto end = data.find("\r\n\r\n") + 4;
+  buffer.consume(end);  // our responses have no body
+  return data.substr(0, end);
+}
+
+TEST(EngineRobustness, TcpTwoMessagesInOneSegmentAndOneMessageInPieces) {
+  EngineHarness harness;
+  answer_everything(harness);
+  asio::io_context ioc;
+  asio::ip::tcp::socket socket(ioc);
+  socket.connect({asio::ip::make_address("127.0.0.1"), harness.port(Transport::tcp)});
+  auto local_port = socket.local_endpoint().port();
+
+  std::string both = options("seg1", "TCP", local_port) + options("seg2", "TCP", local_port);
+  asio::write(socket, asio::buffer(both));
+  asio::streambuf buffer;
+  auto first = read_response(socket, buffer);
+  auto second = read_response(socket, buffer);
+  EXPECT_NE(first.find("SIP/2.0 200"), std::string::npos) << first;
+  EXPECT_NE(first.find("z9hG4bKseg1"), std::string::npos) << first;
+  EXPECT_NE(second.find("z9hG4bKseg2"), std::string::npos) << second;
+
+  std::string pieces = "\r\n\r\n" + options("seg3", "TCP", local_port);  // keep-alive first
+  for (std::size_t at = 0; at < pieces.size(); at += 37) {
+    asio::write(socket, asio::buffer(pieces.substr(at, 37)));
+    std::this_thread::sleep_for(2ms);
+  }
+  asio::read_until(socket, buffer, "\r\n");  // the keep-alive pong
+  std::string pong(asio::buffers_begin(buffer.data()), asio::buffers_begin(buffer.data()) + 2);
+  EXPECT_EQ(pong, "\r\n");
+  buffer.consume(2);
+  auto third = read_response(socket, buffer);
+  EXPECT_NE(third.find("z9hG4bKseg3"), std::string::npos) << third;
+}
+
+TEST(EngineRobustness, UdpLossIsRecoveredByRetransmissions) {
+  EngineHarness harness;
+  harness.run([&] {
+    harness.engine().on_request([](const std::shared_ptr<IncomingRequest>& request) {
+      request->respond(ResponseSpec{200, {}, {}, {}, {}});
+    });
+    return 0;
+  });
+  astmrf_test::SippCall call;
+  call.scenario = std::string(ENGINE_SIPP_DIR) + "/uac-invite-bye.xml";
+  call.remote = harness.address(Transport::udp);
+  call.calls = 20;
+  call.timeout = std::chrono::seconds(90);
+  // sipp drops 10% of what it sends and receives; the seed fixes which ones.
+  call.extra_args = {"-lost", "10", "-r", "10", "-l", "5"};
+  auto result = astmrf_test::SippProcess(call).wait(100s);
+  EXPECT_EQ(result.exit_code, 0) << result.output.substr(0, 4000);
+  auto stats = harness.run([&] { return harness.engine().stats(); });
+  EXPECT_GT(stats.retransmissions_sent + stats.retransmissions_absorbed, 0u);
+}
+
+TEST(EngineRobustness, MalformedAndOversizedDatagramsDoNotStopTheEngine) {
+  auto config = EngineHarness::test_config();
+  config.max_message_size = 4096;
+  EngineHarness harness(config);
+  answer_everything(harness);
+  asio::io_context ioc;
+  asio::ip::udp::socket socket(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+  asio::ip::udp::endpoint engine{asio::ip::make_address("127.0.0.1"), harness.port(Transport::udp)};
+  auto local_port = socket.local_endpoint().port();
+
+  socket.send_to(asio::buffer(std::string("\x01\x02garbage\r\n\r\n")), engine);
+  socket.send_to(asio::buffer(std::string(10000, 'A')), engine);
+  std::string bad_cseq = options("bad", "UDP", local_port);
+  bad_cseq.replace(bad_cseq.find("CSeq: 1 OPTIONS"), 15, "CSeq: x OPTIONS");
+  socket.send_to(asio::buffer(bad_cseq), engine);
+
+  // The one with readable Via/From/To/Call-ID gets a 400 with the reason.
+  std::array<char, 8192> reply{};
+  socket.non_blocking(false);
+  asio::ip::udp::endpoint from;
+  std::size_t size = socket.receive_from(asio::buffer(reply), from);
+  std::string response(reply.data(), size);
+  EXPECT_NE(response.find("SIP/2.0 400"), std::string::npos) << response;
+  EXPECT_NE(response.find("Warning: 399"), std::string::npos) << response;
+
+  // And the engine still answers the next valid request.
+  socket.send_to(asio::buffer(options("good", "UDP", local_port)), engine);
+  size = socket.receive_from(asio::buffer(reply), from);
+  response.assign(reply.data(), size);
+  EXPECT_NE(response.find("SIP/2.0 200"), std::string::npos) << response;
+  auto stats = harness.run([&] { return harness.engine().stats(); });
+  EXPECT_GE(stats.parse_errors, 2u);
+}
+
+TEST(EngineRobustness, TooManyTransactionsGet503WithRetryAfter) {
+  auto config = EngineHarness::test_config();
+  config.max_server_transactions = 1;
+  EngineHarness harness(config);
+  std::vector<std::shared_ptr<IncomingRequest>> held;
+  harness.run([&] {
+    harness.engine().on_request([&](const std::shared_ptr<IncomingRequest>& request) { held.push_back(request); });
+    return 0;
+  });
+  asio::io_context ioc;
+  asio::ip::udp::socket socket(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+  asio::ip::udp::endpoint engine{asio::ip::make_address("127.0.0.1"), harness.port(Transport::udp)};
+  auto local_port = socket.local_endpoint().port();
+  socket.send_to(asio::buffer(options("held", "UDP", local_port)), engine);
+  std::this_thread::sleep_for(100ms);
+  socket.send_to(asio::buffer(options("over", "UDP", local_port)), engine);
+  std::array<char, 8192> reply{};
+  asio::ip::udp::endpoint from;
+  auto size = socket.receive_from(asio::buffer(reply), from);
+  std::string response(reply.data(), size);
+  EXPECT_NE(response.find("SIP/2.0 503"), std::string::npos) << response;
+  EXPECT_NE(response.find("Retry-After: 5"), std::string::npos) << response;
+  EXPECT_NE(response.find("z9hG4bKover"), std::string::npos) << response;
+  harness.run([&] {
+    for (auto& r : held) r->respond(ResponseSpec{486, {}, {}, {}, {}});
+    held.clear();
+    return 0;
+  });
+}
+
+}  // namespace

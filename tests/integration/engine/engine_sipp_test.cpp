@@ -1,0 +1,295 @@
+// The embedded SIP engine against sipp, the real peer: the engine as UAS (sipp
+// calls it) and as UAC (it calls sipp), over UDP and TCP.
+#include <gtest/gtest.h>
+
+#include <astmrf/sip/engine/engine.hpp>
+
+#include "astmrf_test/sipp.hpp"
+#include "engine_harness.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using astmrf::sip::Dialog;
+using astmrf::sip::DialogEndReason;
+using astmrf::sip::IncomingRequest;
+using astmrf::sip::Message;
+using astmrf::sip::RequestSpec;
+using astmrf::sip::ResponseSpec;
+using astmrf::sip::Transport;
+using astmrf_test::EngineHarness;
+using astmrf_test::EventLog;
+using astmrf_test::SippCall;
+
+const std::string kSdp =
+    "v=0\r\no=astmrf 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+std::string end_event(DialogEndReason reason) { return "end " + std::string(astmrf::sip::to_string(reason)); }
+
+std::string transport_name(const testing::TestParamInfo<Transport>& info) {
+  return info.param == Transport::udp ? "udp" : "tcp";
+}
+
+class EngineTest : public testing::TestWithParam<Transport> {
+ protected:
+  std::string sipp_transport() const { return GetParam() == Transport::udp ? "u1" : "t1"; }
+  std::string uri_transport() const { return GetParam() == Transport::udp ? "udp" : "tcp"; }
+
+  // sipp calling the engine.
+  SippCall caller(const std::string& scenario) {
+    SippCall call;
+    call.scenario = std::string(ENGINE_SIPP_DIR) + "/" + scenario;
+    call.remote = harness.address(GetParam());
+    call.transport = sipp_transport();
+    return call;
+  }
+
+  // sipp answering the engine, on a port of its own; started and ready.
+  std::unique_ptr<astmrf_test::SippProcess> callee(const std::string& scenario, std::uint16_t& port) {
+    port = astmrf_test::free_port(GetParam());
+    SippCall call = caller(scenario);
+    call.extra_args = {"-p", std::to_string(port)};
+    auto sipp = std::make_unique<astmrf_test::SippProcess>(call);
+    EXPECT_TRUE(astmrf_test::wait_until_bound(GetParam(), port)) << "sipp did not bind port " << port;
+    return sipp;
+  }
+
+  // Records the life of a dialog in the log.
+  void watch(const std::shared_ptr<Dialog>& dialog) {
+    dialog->on_ack([this](const Message&) { log.add("ack"); });
+    dialog->on_end([this](DialogEndReason reason) { log.add(end_event(reason)); });
+  }
+
+  void expect_no_dialogs() {
+    bool idle = false;
+    for (int i = 0; i < 100 && !idle; ++i) {
+      idle = harness.run([&] { return harness.engine().stats().dialogs == 0; });
+      if (!idle) std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_TRUE(idle) << "dialogs left in the engine";
+  }
+
+  EventLog log;  // declared first: outlives the engine and its handlers
+  EngineHarness harness;
+};
+
+// ------------------------------------------------------------------ engine as UAS
+
+TEST_P(EngineTest, AnswersAndTheCallerHangsUp) {
+  harness.run([&] {
+    harness.engine().on_request([&](const std::shared_ptr<IncomingRequest>& request) {
+      log.add("request " + std::string(request->message().method()));
+      watch(request->respond(ResponseSpec{200, {}, {}, "application/sdp", kSdp}));
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-invite-bye.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for(end_event(DialogEndReason::remote_bye))) << log.joined();
+  EXPECT_TRUE(log.wait_for("ack")) << log.joined();
+  expect_no_dialogs();
+}
+
+TEST_P(EngineTest, RejectsWith486) {
+  harness.run([&] {
+    harness.engine().on_request([](const std::shared_ptr<IncomingRequest>& request) {
+      request->respond(ResponseSpec{486, {}, {{"X-Why", "test"}}, {}, {}});
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-invite-reject.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  expect_no_dialogs();
+}
+
+TEST_P(EngineTest, CallerCancelsBeforeTheAnswer) {
+  harness.run([&] {
+    harness.engine().on_request([&](const std::shared_ptr<IncomingRequest>& request) {
+      request->respond(ResponseSpec{180, {}, {}, {}, {}});
+      std::weak_ptr<IncomingRequest> weak = request;
+      request->on_cancel([&, weak] {
+        auto r = weak.lock();
+        log.add(r && r->cancelled() ? "cancelled" : "cancel without state");
+        // An answer that comes too late is not sent.
+        if (r) log.add(r->respond(ResponseSpec{200, {}, {}, "application/sdp", kSdp}) ? "late 200 sent" : "late 200 dropped");
+      });
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-invite-cancel.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for("cancelled")) << log.joined();
+  EXPECT_TRUE(log.wait_for("late 200 dropped")) << log.joined();
+  expect_no_dialogs();
+}
+
+TEST_P(EngineTest, EngineHangsUpAfterTheAck) {
+  harness.run([&] {
+    harness.engine().on_request([&](const std::shared_ptr<IncomingRequest>& request) {
+      auto dialog = request->respond(ResponseSpec{200, {}, {}, "application/sdp", kSdp});
+      dialog->on_ack([&, weak = std::weak_ptr<Dialog>(dialog)](const Message&) {
+        log.add("ack");
+        if (auto d = weak.lock()) d->bye();
+      });
+      dialog->on_end([&](DialogEndReason reason) { log.add(end_event(reason)); });
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-invite-wait-bye.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for(end_event(DialogEndReason::local_bye))) << log.joined();
+  expect_no_dialogs();
+}
+
+TEST_P(EngineTest, InfoAndReinviteInsideTheDialog) {
+  harness.run([&] {
+    harness.engine().on_request([&](const std::shared_ptr<IncomingRequest>& request) {
+      auto dialog = request->respond(ResponseSpec{200, {}, {}, "application/sdp", kSdp});
+      watch(dialog);
+      dialog->on_request([&](const std::shared_ptr<IncomingRequest>& in_dialog) {
+        log.add("in-dialog " + std::string(in_dialog->message().method()));
+        if (in_dialog->message().method() == "INVITE") {
+          in_dialog->respond(ResponseSpec{200, {}, {}, "application/sdp", kSdp});
+        } else {
+          in_dialog->respond(ResponseSpec{200, {}, {}, {}, {}});
+        }
+      });
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-reinvite-info.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for("in-dialog INFO")) << log.joined();
+  EXPECT_TRUE(log.wait_for("in-dialog INVITE")) << log.joined();
+  EXPECT_TRUE(log.wait_for(end_event(DialogEndReason::remote_bye))) << log.joined();
+  expect_no_dialogs();
+}
+
+TEST_P(EngineTest, OptionsOutsideADialog) {
+  harness.run([&] {
+    harness.engine().on_request([](const std::shared_ptr<IncomingRequest>& request) {
+      request->respond(ResponseSpec{200, {}, {{"Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"}}, {}, {}});
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-options.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+}
+
+TEST_P(EngineTest, MissingAckEndsTheCallWithBye) {
+  harness.run([&] {
+    harness.engine().on_request([&](const std::shared_ptr<IncomingRequest>& request) {
+      watch(request->respond(ResponseSpec{200, {}, {}, "application/sdp", kSdp}));
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-no-ack.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for(end_event(DialogEndReason::no_ack))) << log.joined();
+  expect_no_dialogs();
+}
+
+TEST_P(EngineTest, AHandlerThatThrowsGives500) {
+  harness.run([&] {
+    harness.engine().on_request([](const std::shared_ptr<IncomingRequest>&) {
+      throw std::runtime_error("application bug");
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-invite-500.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+}
+
+// ------------------------------------------------------------------ engine as UAC
+
+std::shared_ptr<astmrf::sip::ClientRequest> invite(EngineHarness& harness, EventLog& log, const std::string& uri,
+                                                   std::function<void(const Message&, const std::shared_ptr<Dialog>&)> extra = {}) {
+  return harness.run([&] {
+    RequestSpec spec;
+    spec.uri = uri;
+    spec.content_type = "application/sdp";
+    spec.body = kSdp;
+    return harness.engine().send_request(spec, [&log, extra](const Message& response, const std::shared_ptr<Dialog>& dialog) {
+      log.add("status " + std::to_string(response.status()));
+      if (extra) extra(response, dialog);
+    });
+  });
+}
+
+TEST_P(EngineTest, UacFollowsProvisionalsAndAcksThe200) {
+  std::uint16_t port = 0;
+  auto sipp = callee("uas-answer.xml", port);
+  std::shared_ptr<Dialog> dialog;
+  invite(harness, log, "sip:sipp@127.0.0.1:" + std::to_string(port) + ";transport=" + uri_transport(),
+         [&](const Message&, const std::shared_ptr<Dialog>& d) {
+           if (d) {
+             dialog = d;
+             d->on_end([&](DialogEndReason reason) { log.add(end_event(reason)); });
+           }
+         });
+  ASSERT_TRUE(log.wait_for("status 200")) << log.joined();
+  for (auto status : {"status 100", "status 180", "status 183"}) EXPECT_TRUE(log.wait_for(status, 1s)) << status;
+  std::this_thread::sleep_for(100ms);  // let sipp see the ACK
+  harness.run([&] {
+    dialog->bye();
+    return 0;
+  });
+  auto result = sipp->wait(20s);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for(end_event(DialogEndReason::local_bye))) << log.joined();
+  harness.run([&] {
+    dialog.reset();
+    return 0;
+  });
+  expect_no_dialogs();
+}
+
+TEST_P(EngineTest, UacRejectionsAreAcked) {
+  for (const std::string code : {"486", "503"}) {
+    std::uint16_t port = 0;
+    auto sipp = callee("uas-reject-" + code + ".xml", port);
+    invite(harness, log, "sip:sipp@127.0.0.1:" + std::to_string(port) + ";transport=" + uri_transport());
+    EXPECT_TRUE(log.wait_for("status " + code)) << log.joined();
+    auto result = sipp->wait(20s);
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+  }
+  expect_no_dialogs();
+}
+
+TEST_P(EngineTest, UacCancelsACallNobodyAnswers) {
+  std::uint16_t port = 0;
+  auto sipp = callee("uas-no-answer.xml", port);
+  std::shared_ptr<astmrf::sip::ClientRequest> call;
+  call = invite(harness, log, "sip:sipp@127.0.0.1:" + std::to_string(port) + ";transport=" + uri_transport());
+  ASSERT_TRUE(log.wait_for("status 180")) << log.joined();
+  harness.run([&] {
+    call->cancel();
+    return 0;
+  });
+  EXPECT_TRUE(log.wait_for("status 487")) << log.joined();
+  auto result = sipp->wait(20s);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  harness.run([&] {
+    call.reset();
+    return 0;
+  });
+  expect_no_dialogs();
+}
+
+TEST_P(EngineTest, UacAcksEveryRetransmitted200AndSeesTheCalleeHangUp) {
+  std::uint16_t port = 0;
+  auto sipp = callee("uas-200-retransmit.xml", port);
+  invite(harness, log, "sip:sipp@127.0.0.1:" + std::to_string(port) + ";transport=" + uri_transport(),
+         [&](const Message&, const std::shared_ptr<Dialog>& d) {
+           if (d) d->on_end([&](DialogEndReason reason) { log.add(end_event(reason)); });
+         });
+  EXPECT_TRUE(log.wait_for(end_event(DialogEndReason::remote_bye))) << log.joined();
+  auto result = sipp->wait(20s);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  expect_no_dialogs();
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, EngineTest, testing::Values(Transport::udp, Transport::tcp), transport_name);
+
+}  // namespace
