@@ -51,11 +51,11 @@ std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, Respon
   std::string from = spec.from.empty() ? "sip:astmrf@" + host_text(local.address) : spec.from;
   std::string from_header;
   if (!spec.from_display.empty()) from_header = "\"" + spec.from_display + "\" ";
-  from_header += "<" + from + ">;tag=" + ids_.tag();
+  from_header += "<" + from + ">;tag=" + (spec.from_tag.empty() ? ids_.tag() : spec.from_tag);
   builder.add(HeaderId::from, from_header);
   builder.add(HeaderId::to, "<" + (spec.to.empty() ? spec.uri : spec.to) + ">");
   builder.add(HeaderId::call_id, spec.call_id.empty() ? ids_.call_id() : spec.call_id);
-  builder.add(HeaderId::cseq, "1 " + spec.method);
+  builder.add(HeaderId::cseq, std::to_string(spec.cseq == 0 ? 1 : spec.cseq) + " " + spec.method);
   if (creates_dialog_or_refreshes_target(spec.method) && detail::find_header(spec.headers, "Contact") == nullptr) {
     builder.add(HeaderId::contact, "<" + detail::contact_uri(local) + ">");
   }

@@ -3,6 +3,7 @@
 // (Via, tags, Call-ID, CSeq, Max-Forwards, Contact, Content-Length).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,8 @@ struct RequestSpec {
   std::string from_display;  ///< optional display name
   std::string to;            ///< To URI; default: the Request-URI
   std::string call_id;       ///< default: a fresh random one
+  std::string from_tag;      ///< default: a fresh random one (set both to resend after a 401/407)
+  std::uint32_t cseq{0};     ///< default: 1
   HeaderList headers;
   std::string content_type;
   std::string body;
