@@ -167,6 +167,20 @@ void ClientImpl::on_message(std::string_view text) {
   } catch (const std::exception& x) {
     log->error("ari: an event handler threw on {}: {}", e.type_name(), x.what());
   }
+  if (!sources.empty()) forget_ended_sources(e);
+}
+
+// An explicit subscription to a channel or bridge that ended is not re-applied after a reconnect.
+void ClientImpl::forget_ended_sources(const Event& e) {
+  for (const auto& ref : e.resources()) {
+    if (!e.ends(ref)) continue;
+    std::string source = ref.kind == ResourceKind::channel  ? "channel:"
+                         : ref.kind == ResourceKind::bridge ? "bridge:"
+                                                            : "";
+    if (source.empty()) continue;
+    source.append(ref.id);
+    std::erase_if(sources, [&](const auto& s) { return s.second == source; });
+  }
 }
 
 std::string ClientImpl::events_target() const {

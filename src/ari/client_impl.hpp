@@ -60,6 +60,7 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
   boost::asio::awaitable<void> reconcile();
   std::chrono::milliseconds jittered(std::chrono::milliseconds d);
   std::string events_target() const;
+  void forget_ended_sources(const Event& e);
 
   boost::asio::steady_timer backoff_;
   std::minstd_rand rng_;
