@@ -8,7 +8,7 @@
 
 namespace astmrf::sip::detail {
 
-enum CharClass : std::uint16_t {
+enum CharClass : std::uint32_t {
   kAlnum = 1 << 0,
   kToken = 1 << 1,        // token: alnum / "-.!%*_+`'~"
   kUnreserved = 1 << 2,   // alnum / mark
@@ -21,17 +21,26 @@ enum CharClass : std::uint16_t {
   kHex = 1 << 9,
   kWord = 1 << 10,        // word: token chars plus "()<>:\\\"/[]?{}"
   kPhone = 1 << 11,       // tel number chars: digits, hex, visual separators, *#+
+  kWsp = 1 << 12,         // SP / HTAB
+  kParamValue = 1 << 13,  // unquoted generic-param value: token / host chars ":[]"
+  kQText = 1 << 14,       // inside a quoted-string without escape: not '"', '\\' or a control below 0x20 (HTAB allowed)
+  kListSpecial = 1 << 15, // what split_list must look at: ',' '"' '<' '>' '\\'
+  kAddrStop = 1 << 16,    // ends an addr-spec without <>: ';' ',' SP HTAB
+  kScheme = 1 << 17,      // scheme chars: alnum / "+-."
+  kAlpha = 1 << 18,
 };
 
-constexpr std::array<std::uint16_t, 256> make_table() {
-  std::array<std::uint16_t, 256> t{};
-  auto add = [&t](std::string_view chars, std::uint16_t cls) {
+constexpr std::array<std::uint32_t, 256> make_table() {
+  std::array<std::uint32_t, 256> t{};
+  auto add = [&t](std::string_view chars, std::uint32_t cls) {
     for (char c : chars) t[static_cast<unsigned char>(c)] |= cls;
   };
   for (int c = 0; c < 256; ++c) {
     const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     const bool digit = c >= '0' && c <= '9';
-    if (alpha || digit) t[static_cast<std::size_t>(c)] |= kAlnum | kToken | kUnreserved | kHost | kWord;
+    if (alpha || digit) t[static_cast<std::size_t>(c)] |= kAlnum | kToken | kUnreserved | kHost | kWord | kParamValue | kScheme;
+    if (alpha) t[static_cast<std::size_t>(c)] |= kAlpha;
+    if ((c >= 0x20 && c != '"' && c != '\\') || c == '\t') t[static_cast<std::size_t>(c)] |= kQText;
     if (digit) t[static_cast<std::size_t>(c)] |= kDigit | kHex | kPhone;
     if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) t[static_cast<std::size_t>(c)] |= kHex | kPhone;
   }
@@ -44,12 +53,17 @@ constexpr std::array<std::uint16_t, 256> make_table() {
   add("-.", kHost);
   add("()<>:\\\"/[]?{}", kWord);
   add("-.()*#+pPwW", kPhone);
+  add(" \t", kWsp);
+  add("-.!%*_+`'~:[]", kParamValue);
+  add(",\"<>\\", kListSpecial);
+  add(";, \t", kAddrStop);
+  add("+-.", kScheme);
   return t;
 }
 
 inline constexpr auto kCharTable = make_table();
 
-constexpr bool is(char c, std::uint16_t cls) noexcept {
+constexpr bool is(char c, std::uint32_t cls) noexcept {
   return (kCharTable[static_cast<unsigned char>(c)] & cls) != 0;
 }
 constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
@@ -71,7 +85,7 @@ inline std::string_view trim(std::string_view s) noexcept {
 }
 
 /// True when every char of `s` is in `cls` or is a valid %HH escape.
-inline bool all_escaped_of(std::string_view s, std::uint16_t cls) noexcept {
+inline bool all_escaped_of(std::string_view s, std::uint32_t cls) noexcept {
   for (std::size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
     if (c == '%') {
@@ -84,7 +98,7 @@ inline bool all_escaped_of(std::string_view s, std::uint16_t cls) noexcept {
   return true;
 }
 
-inline bool all_of(std::string_view s, std::uint16_t cls) noexcept {
+inline bool all_of(std::string_view s, std::uint32_t cls) noexcept {
   for (char c : s) {
     if (!is(c, cls)) return false;
   }

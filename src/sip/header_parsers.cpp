@@ -4,6 +4,7 @@
 
 #include "chars.hpp"
 #include "error_util.hpp"
+#include "parse_internal.hpp"
 
 namespace astmrf::sip {
 namespace {
@@ -25,7 +26,7 @@ struct Cursor {
   void skip_ws() {
     while (pos < s.size() && is_wsp(s[pos])) ++pos;
   }
-  std::string_view take_while(std::uint16_t cls) {
+  std::string_view take_while(std::uint32_t cls) {
     const auto start = pos;
     while (pos < s.size() && is(s[pos], cls)) ++pos;
     return s.substr(start, pos - start);
@@ -43,62 +44,248 @@ struct Cursor {
 bool read_quoted(Cursor& c, std::string_view& inner) {
   if (c.peek() != '"') return false;
   const auto start = ++c.pos;
-  while (c.pos < c.s.size()) {
+  const auto n = c.s.size();
+  while (true) {
+    while (c.pos < n && is(c.s[c.pos], kQText)) ++c.pos;
+    if (c.pos >= n) return false;
     const char ch = c.s[c.pos];
-    if (ch == '\\') {
-      if (c.pos + 1 >= c.s.size()) return false;
-      const char next = c.s[c.pos + 1];
-      if (next == '\r' || next == '\n') return false;
-      c.pos += 2;
-      continue;
-    }
     if (ch == '"') {
       inner = c.s.substr(start, c.pos - start);
       ++c.pos;
       return true;
     }
-    if (static_cast<unsigned char>(ch) < 0x20 && ch != '\t') return false;
-    ++c.pos;
+    if (ch != '\\') return false;  // a control character
+    if (c.pos + 1 >= n) return false;
+    const char next = c.s[c.pos + 1];
+    if (next == '\r' || next == '\n') return false;
+    c.pos += 2;
   }
-  return false;
 }
 
 // generic-param list: *( SEMI token [ EQUAL ( token / host / quoted-string ) ] )
-// Stops (without error) at ',' or end; errors on anything else.
-Status read_params(Cursor& c, ParamList& out) {
+// Stops (without error) at ',' or end; fails on anything else.
+Fail read_params(Cursor& c, ParamList& out) {
   while (true) {
     c.skip_ws();
-    if (c.peek() != ';') return ok();
+    if (c.peek() != ';') return {};
     ++c.pos;
     c.skip_ws();
     Param p;
     p.name = c.take_while(kToken);
-    if (p.name.empty()) return value_error("parameter name expected after ';'", c.pos);
+    if (p.name.empty()) return Fail{"parameter name expected after ';'", c.pos};
     c.skip_ws();
     if (c.peek() == '=') {
       ++c.pos;
       c.skip_ws();
       p.has_value = true;
       if (c.peek() == '"') {
-        if (!read_quoted(c, p.value)) return value_error("unterminated quoted parameter value", c.pos);
+        if (!read_quoted(c, p.value)) return Fail{"unterminated quoted parameter value", c.pos};
       } else {
-        const auto start = c.pos;
-        while (c.pos < c.s.size() && (is(c.s[c.pos], kToken) || c.s[c.pos] == ':' || c.s[c.pos] == '[' || c.s[c.pos] == ']')) ++c.pos;
-        p.value = c.s.substr(start, c.pos - start);
-        if (p.value.empty()) return value_error("parameter value expected after '='", c.pos);
+        p.value = c.take_while(kParamValue);
+        if (p.value.empty()) return Fail{"parameter value expected after '='", c.pos};
       }
     }
     out.push_back(p);
   }
 }
 
-Status expect_end(Cursor& c, const char* what) {
+Fail expect_end(Cursor& c, const char* reason) noexcept {
+  c.skip_ws();
+  if (!c.done()) return Fail{reason, c.pos};
+  return {};
+}
+
+Status expect_end_status(Cursor& c, const char* what) {
   c.skip_ws();
   if (!c.done()) return value_error(std::string("unexpected character after ") + what, c.pos);
   return ok();
 }
 
 }  // namespace
+
+namespace detail {
+
+ParseError to_error(const Fail& f) {
+  return value_error(f.uri ? std::string("invalid URI: ") + f.reason : std::string(f.reason), f.offset);
+}
+
+bool next_list_item(std::string_view value, std::size_t& pos, std::string_view& item) noexcept {
+  const std::size_t n = value.size();
+  while (pos <= n) {
+    const std::size_t start = pos;
+    bool quoted = false, angle = false;
+    std::size_t i = pos;
+    while (true) {
+      while (i < n && !is(value[i], kListSpecial)) ++i;
+      if (i >= n) break;
+      const char ch = value[i];
+      if (quoted) {
+        if (ch == '\\') ++i;
+        else if (ch == '"') quoted = false;
+      } else if (ch == ',') {
+        if (!angle) break;
+      } else if (ch == '"') {
+        quoted = true;
+      } else if (ch == '<') {
+        angle = true;
+      } else if (ch == '>') {
+        angle = false;
+      }
+      ++i;
+    }
+    if (i > n) {  // a quoted-pair backslash as the last byte: the element is dropped
+      pos = n + 1;
+      return false;
+    }
+    pos = i + 1;
+    const auto t = trim(value.substr(start, i - start));
+    if (!t.empty()) {
+      item = t;
+      return true;
+    }
+  }
+  return false;
+}
+
+Fail parse_via_into(std::string_view element, Via& v) {
+  Cursor c{element};
+  c.skip_ws();
+  v.protocol_name = c.take_while(kToken);
+  if (v.protocol_name.empty()) return Fail{"protocol name expected", c.pos};
+  if (!c.eat('/')) return Fail{"'/' expected after protocol name", c.pos};
+  v.protocol_version = c.take_while(kToken);
+  if (v.protocol_version.empty()) return Fail{"protocol version expected", c.pos};
+  if (!c.eat('/')) return Fail{"'/' expected after protocol version", c.pos};
+  v.transport = c.take_while(kToken);
+  if (v.transport.empty()) return Fail{"transport expected", c.pos};
+  if (!is_wsp(c.peek())) return Fail{"whitespace expected before sent-by", c.pos};
+  c.skip_ws();
+  if (c.peek() == '[') {
+    const auto close = element.find(']', c.pos);
+    if (close == std::string_view::npos) return Fail{"unterminated IPv6 reference in sent-by", c.pos};
+    v.host = element.substr(c.pos + 1, close - c.pos - 1);
+    if (!valid_ipv6(v.host)) return Fail{"invalid IPv6 sent-by", c.pos};
+    v.host_kind = HostKind::ipv6;
+    c.pos = close + 1;
+  } else {
+    const auto start = c.pos;
+    v.host = c.take_while(kHost);
+    v.host_kind = classify_plain_host(v.host);
+    if (v.host_kind == HostKind::none) return Fail{"invalid sent-by host", start};
+  }
+  c.skip_ws();
+  if (c.peek() == ':') {
+    ++c.pos;
+    c.skip_ws();
+    const auto start = c.pos;
+    std::uint64_t port = 0;
+    if (!parse_uint(c.take_while(kDigit), 65535, port)) return Fail{"invalid sent-by port", start};
+    v.port = static_cast<std::uint16_t>(port);
+    v.has_port = true;
+  }
+  if (auto f = read_params(c, v.params)) return f;
+  if (auto f = expect_end(c, "unexpected character after Via parameters")) return f;
+  for (const auto& p : v.params) {
+    switch (p.name.size()) {
+      case 6:
+        if (iequals(p.name, "branch")) v.branch = p.value;
+        break;
+      case 8:
+        if (iequals(p.name, "received")) {
+          // an IPv4 address, or an IPv6 address with or without brackets
+          if (classify_host(p.value) == HostKind::none && !valid_ipv6(p.value)) {
+            return Fail{"received parameter is not an address", 0};
+          }
+          v.received = p.value;
+        }
+        break;
+      case 5:
+        if (iequals(p.name, "rport")) {
+          v.has_rport = true;
+          if (p.has_value) {
+            std::uint64_t port = 0;
+            if (!parse_uint(p.value, 65535, port)) return Fail{"rport is not a port number", 0};
+            v.rport = static_cast<std::uint16_t>(port);
+          }
+        }
+        break;
+      case 3:
+        if (iequals(p.name, "ttl")) {
+          std::uint64_t ttl = 0;
+          if (!parse_uint(p.value, 255, ttl)) return Fail{"ttl is not in 0..255", 0};
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return {};
+}
+
+Fail parse_name_addr_into(std::string_view value, NameAddr& na) {
+  Cursor c{value};
+  const std::size_t n = value.size();
+  c.skip_ws();
+  if (c.peek() == '"') {
+    if (!read_quoted(c, na.display_name)) return Fail{"unterminated quoted display name", c.pos};
+    na.display_name_quoted = true;
+    c.skip_ws();
+    if (c.peek() != '<') return Fail{"'<' expected after quoted display name", c.pos};
+  } else {
+    // display-name = *(token LWS): look ahead for '<'
+    std::size_t p = c.pos;
+    while (p < n && is(value[p], kToken | kWsp)) ++p;
+    if (p < n && value[p] == '<') {
+      na.display_name = trim(value.substr(c.pos, p - c.pos));
+      c.pos = p;
+    }
+  }
+  if (c.peek() == '<') {
+    const auto close = value.find('>', c.pos);
+    if (close == std::string_view::npos) return Fail{"'>' missing after URI", c.pos};
+    na.uri_text = value.substr(c.pos + 1, close - c.pos - 1);
+    na.angle_brackets = true;
+    if (const char* err = parse_uri_into(na.uri_text, na.uri)) return Fail{err, c.pos + 1, true};
+    c.pos = close + 1;
+  } else {
+    // addr-spec without brackets: the URI cannot contain ';', ',', '?' or spaces
+    const auto start = c.pos;
+    bool question = false;
+    while (c.pos < n && !is(value[c.pos], kAddrStop)) question |= value[c.pos++] == '?';
+    na.uri_text = value.substr(start, c.pos - start);
+    if (na.uri_text.empty()) return Fail{"address expected", start};
+    if (question) return Fail{"URI with headers must be enclosed in <>", start};
+    if (const char* err = parse_uri_into(na.uri_text, na.uri)) return Fail{err, start, true};
+  }
+  if (auto f = read_params(c, na.params)) return f;
+  if (auto f = expect_end(c, "unexpected character after address")) return f;
+  for (const auto& p : na.params) {
+    if (p.name.size() == 3 && iequals(p.name, "tag")) {
+      na.tag = p.value;
+      break;
+    }
+  }
+  return {};
+}
+
+Fail append_name_addrs(std::string_view value, std::vector<NameAddr>& out) {
+  std::size_t pos = 0;
+  std::string_view item;
+  bool any = false;
+  while (next_list_item(value, pos, item)) {
+    any = true;
+    auto& na = out.emplace_back();
+    if (auto f = parse_name_addr_into(item, na)) {
+      f.offset += static_cast<std::size_t>(item.data() - value.data());
+      return f;
+    }
+  }
+  if (!any) return Fail{"empty address list", 0};
+  return {};
+}
+
+}  // namespace detail
+
 
 std::optional<std::string_view> find_param(const ParamList& params, std::string_view name) {
   for (const auto& p : params) {
@@ -119,28 +306,9 @@ std::string unquote(std::string_view inner) {
 
 std::vector<std::string_view> split_list(std::string_view value) {
   std::vector<std::string_view> out;
-  std::size_t start = 0;
-  bool in_quotes = false;
-  bool in_angle = false;
-  for (std::size_t i = 0; i <= value.size(); ++i) {
-    if (i == value.size() || (value[i] == ',' && !in_quotes && !in_angle)) {
-      const auto item = trim(value.substr(start, i - start));
-      if (!item.empty()) out.push_back(item);
-      start = i + 1;
-      continue;
-    }
-    const char ch = value[i];
-    if (in_quotes) {
-      if (ch == '\\') ++i;
-      else if (ch == '"') in_quotes = false;
-    } else if (ch == '"') {
-      in_quotes = true;
-    } else if (ch == '<') {
-      in_angle = true;
-    } else if (ch == '>') {
-      in_angle = false;
-    }
-  }
+  std::size_t pos = 0;
+  std::string_view item;
+  while (next_list_item(value, pos, item)) out.push_back(item);
   return out;
 }
 
@@ -161,80 +329,20 @@ std::string Via::sent_by() const {
 }
 
 Result<Via> parse_via(std::string_view element) {
-  Cursor c{element};
-  Via v;
-  c.skip_ws();
-  v.protocol_name = c.take_while(kToken);
-  if (v.protocol_name.empty()) return value_error("protocol name expected", c.pos);
-  if (!c.eat('/')) return value_error("'/' expected after protocol name", c.pos);
-  v.protocol_version = c.take_while(kToken);
-  if (v.protocol_version.empty()) return value_error("protocol version expected", c.pos);
-  if (!c.eat('/')) return value_error("'/' expected after protocol version", c.pos);
-  v.transport = c.take_while(kToken);
-  if (v.transport.empty()) return value_error("transport expected", c.pos);
-  if (!is_wsp(c.peek())) return value_error("whitespace expected before sent-by", c.pos);
-  c.skip_ws();
-  if (c.peek() == '[') {
-    const auto close = element.find(']', c.pos);
-    if (close == std::string_view::npos) return value_error("unterminated IPv6 reference in sent-by", c.pos);
-    v.host = element.substr(c.pos + 1, close - c.pos - 1);
-    if (classify_host(element.substr(c.pos, close - c.pos + 1)) != HostKind::ipv6) return value_error("invalid IPv6 sent-by", c.pos);
-    v.host_kind = HostKind::ipv6;
-    c.pos = close + 1;
-  } else {
-    const auto start = c.pos;
-    v.host = c.take_while(kHost);
-    v.host_kind = classify_host(v.host);
-    if (v.host_kind == HostKind::none) return value_error("invalid sent-by host", start);
-  }
-  c.skip_ws();
-  if (c.peek() == ':') {
-    ++c.pos;
-    c.skip_ws();
-    const auto start = c.pos;
-    std::uint64_t port = 0;
-    if (!parse_uint(c.take_while(kDigit), 65535, port)) return value_error("invalid sent-by port", start);
-    v.port = static_cast<std::uint16_t>(port);
-    v.has_port = true;
-  }
-  if (auto st = read_params(c, v.params); !st) return std::move(st).error();
-  if (auto st = expect_end(c, "Via parameters"); !st) return std::move(st).error();
-  for (const auto& p : v.params) {
-    if (iequals(p.name, "branch")) {
-      v.branch = p.value;
-    } else if (iequals(p.name, "received")) {
-      std::string bracketed;
-      bracketed.reserve(p.value.size() + 2);
-      bracketed.append(1, '[').append(p.value).append(1, ']');
-      if (classify_host(p.value) == HostKind::none && classify_host(bracketed) == HostKind::none) {
-        return value_error("received parameter is not an address", 0);
-      }
-      v.received = p.value;
-    } else if (iequals(p.name, "rport")) {
-      v.has_rport = true;
-      if (p.has_value) {
-        std::uint64_t port = 0;
-        if (!parse_uint(p.value, 65535, port)) return value_error("rport is not a port number", 0);
-        v.rport = static_cast<std::uint16_t>(port);
-      }
-    } else if (iequals(p.name, "ttl")) {
-      std::uint64_t ttl = 0;
-      if (!parse_uint(p.value, 255, ttl)) return value_error("ttl is not in 0..255", 0);
-    }
-  }
-  return v;
+  Result<Via> r{Via{}};
+  if (auto f = parse_via_into(element, *r)) return to_error(f);
+  return r;
 }
 
 Result<std::vector<Via>> parse_via_list(std::string_view value) {
   std::vector<Via> out;
-  for (auto item : split_list(value)) {
-    auto v = parse_via(item);
-    if (!v) {
-      auto err = std::move(v).error();
-      err.column += static_cast<std::uint32_t>(item.data() - value.data());
-      return err;
+  std::size_t pos = 0;
+  std::string_view item;
+  while (next_list_item(value, pos, item)) {
+    if (auto f = parse_via_into(item, out.emplace_back())) {
+      f.offset += static_cast<std::size_t>(item.data() - value.data());
+      return to_error(f);
     }
-    out.push_back(std::move(*v));
   }
   if (out.empty()) return value_error("empty Via", 0);
   return out;
@@ -245,61 +353,14 @@ std::string NameAddr::display_name_text() const {
 }
 
 Result<NameAddr> parse_name_addr(std::string_view value) {
-  Cursor c{value};
-  NameAddr na;
-  c.skip_ws();
-  if (c.peek() == '"') {
-    if (!read_quoted(c, na.display_name)) return value_error("unterminated quoted display name", c.pos);
-    na.display_name_quoted = true;
-    c.skip_ws();
-    if (c.peek() != '<') return value_error("'<' expected after quoted display name", c.pos);
-  } else {
-    // display-name = *(token LWS): look ahead for '<'
-    std::size_t p = c.pos;
-    while (p < value.size() && (is(value[p], kToken) || is_wsp(value[p]))) ++p;
-    if (p < value.size() && value[p] == '<') {
-      na.display_name = trim(value.substr(c.pos, p - c.pos));
-      c.pos = p;
-    }
-  }
-  if (c.peek() == '<') {
-    const auto close = value.find('>', c.pos);
-    if (close == std::string_view::npos) return value_error("'>' missing after URI", c.pos);
-    na.uri_text = value.substr(c.pos + 1, close - c.pos - 1);
-    na.angle_brackets = true;
-    auto uri = parse_uri(na.uri_text);
-    if (!uri) return value_error("invalid URI: " + uri.error().reason, c.pos + 1);
-    na.uri = *uri;
-    c.pos = close + 1;
-  } else {
-    // addr-spec without brackets: the URI cannot contain ';', ',', '?' or spaces
-    const auto start = c.pos;
-    while (c.pos < value.size() && value[c.pos] != ';' && value[c.pos] != ',' && !is_wsp(value[c.pos])) ++c.pos;
-    na.uri_text = value.substr(start, c.pos - start);
-    if (na.uri_text.empty()) return value_error("address expected", start);
-    if (na.uri_text.find('?') != std::string_view::npos) return value_error("URI with headers must be enclosed in <>", start);
-    auto uri = parse_uri(na.uri_text);
-    if (!uri) return value_error("invalid URI: " + uri.error().reason, start);
-    na.uri = *uri;
-  }
-  if (auto st = read_params(c, na.params); !st) return std::move(st).error();
-  if (auto st = expect_end(c, "address"); !st) return std::move(st).error();
-  if (auto tag = find_param(na.params, "tag")) na.tag = *tag;
-  return na;
+  Result<NameAddr> r{NameAddr{}};
+  if (auto f = parse_name_addr_into(value, *r)) return to_error(f);
+  return r;
 }
 
 Result<std::vector<NameAddr>> parse_name_addr_list(std::string_view value) {
   std::vector<NameAddr> out;
-  for (auto item : split_list(value)) {
-    auto na = parse_name_addr(item);
-    if (!na) {
-      auto err = std::move(na).error();
-      err.column += static_cast<std::uint32_t>(item.data() - value.data());
-      return err;
-    }
-    out.push_back(std::move(*na));
-  }
-  if (out.empty()) return value_error("empty address list", 0);
+  if (auto f = append_name_addrs(value, out)) return to_error(f);
   return out;
 }
 
@@ -309,9 +370,7 @@ Result<ContactList> parse_contact_list(std::string_view value) {
     list.star = true;
     return list;
   }
-  auto addrs = parse_name_addr_list(value);
-  if (!addrs) return std::move(addrs).error();
-  list.contacts = std::move(*addrs);
+  if (auto f = append_name_addrs(value, list.contacts)) return to_error(f);
   return list;
 }
 
@@ -327,7 +386,7 @@ Result<CSeq> parse_cseq(std::string_view value) {
   cs.number = static_cast<std::uint32_t>(n);
   cs.method = c.take_while(kToken);
   if (cs.method.empty()) return value_error("CSeq method expected", c.pos);
-  if (auto st = expect_end(c, "CSeq method"); !st) return std::move(st).error();
+  if (auto st = expect_end_status(c, "CSeq method"); !st) return std::move(st).error();
   return cs;
 }
 
@@ -342,8 +401,8 @@ Result<MediaType> parse_media_type(std::string_view value) {
   if (!c.eat('/')) return value_error("'/' expected in media type", c.pos);
   mt.subtype = c.take_while(kToken);
   if (mt.subtype.empty()) return value_error("media subtype expected", c.pos);
-  if (auto st = read_params(c, mt.params); !st) return std::move(st).error();
-  if (auto st = expect_end(c, "media type"); !st) return std::move(st).error();
+  if (auto f = read_params(c, mt.params)) return to_error(f);
+  if (auto st = expect_end_status(c, "media type"); !st) return std::move(st).error();
   return mt;
 }
 

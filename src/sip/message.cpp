@@ -2,6 +2,7 @@
 
 #include "chars.hpp"
 #include "error_util.hpp"
+#include "parse_internal.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -134,39 +135,42 @@ Result<Via> Message::top_via() const {
   const auto* h = find(HeaderId::via);
   if (h == nullptr) return missing(HeaderId::via);
   // Only the first element is needed: cut at the first top-level comma
-  // instead of splitting the whole list.
+  // instead of splitting the whole list. Usually there is no comma at all,
+  // or no quote before it; only then is a quote-aware scan needed.
   const auto v = h->value;
-  std::size_t end = 0;
-  bool quoted = false;
-  for (; end < v.size(); ++end) {
-    const char c = v[end];
-    if (quoted) {
-      if (c == '\\') ++end;
-      else if (c == '"') quoted = false;
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      break;
+  std::size_t end = v.find(',');
+  if (end != std::string_view::npos && v.substr(0, end).find('"') != std::string_view::npos) {
+    bool quoted = false;
+    for (end = 0; end < v.size(); ++end) {
+      const char c = v[end];
+      if (quoted) {
+        if (c == '\\') ++end;
+        else if (c == '"') quoted = false;
+      } else if (c == '"') {
+        quoted = true;
+      } else if (c == ',') {
+        break;
+      }
     }
   }
-  auto first = parse_via(v.substr(0, std::min(end, v.size())));
-  if (!first) return locate(std::move(first).error(), *h);
-  return first;
+  Result<Via> r{Via{}};
+  if (auto f = parse_via_into(v.substr(0, std::min(end, v.size())), *r)) return locate(to_error(f), *h);
+  return r;
 }
 
 Result<NameAddr> Message::from() const {
   const auto* h = find(HeaderId::from);
   if (h == nullptr) return missing(HeaderId::from);
-  auto r = parse_name_addr(h->value);
-  if (!r) return locate(std::move(r).error(), *h);
+  Result<NameAddr> r{NameAddr{}};
+  if (auto f = parse_name_addr_into(h->value, *r)) return locate(to_error(f), *h);
   return r;
 }
 
 Result<NameAddr> Message::to() const {
   const auto* h = find(HeaderId::to);
   if (h == nullptr) return missing(HeaderId::to);
-  auto r = parse_name_addr(h->value);
-  if (!r) return locate(std::move(r).error(), *h);
+  Result<NameAddr> r{NameAddr{}};
+  if (auto f = parse_name_addr_into(h->value, *r)) return locate(to_error(f), *h);
   return r;
 }
 
@@ -176,12 +180,10 @@ Result<ContactList> Message::contacts() const {
   for (const auto& h : headers_) {
     if (h.id != HeaderId::contact) continue;
     any = true;
-    auto list = parse_contact_list(h.value);
-    if (!list) return locate(std::move(list).error(), h);
-    if (list->star) {
+    if (trim(h.value) == "*") {
       out.star = true;
-    } else {
-      for (auto& c : list->contacts) out.contacts.push_back(std::move(c));
+    } else if (auto f = append_name_addrs(h.value, out.contacts)) {
+      return locate(to_error(f), h);
     }
   }
   if (!any) return missing(HeaderId::contact);
@@ -230,9 +232,7 @@ Result<std::vector<NameAddr>> Message::addr_list(HeaderId id) const {
   for (const auto& h : headers_) {
     if (h.id != id) continue;
     any = true;
-    auto list = parse_name_addr_list(h.value);
-    if (!list) return locate(std::move(list).error(), h);
-    for (auto& a : *list) out.push_back(std::move(a));
+    if (auto f = append_name_addrs(h.value, out)) return locate(to_error(f), h);
   }
   if (!any) return missing(id);
   return out;

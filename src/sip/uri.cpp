@@ -4,15 +4,12 @@
 
 #include "chars.hpp"
 #include "error_util.hpp"
+#include "parse_internal.hpp"
 
 namespace astmrf::sip {
+namespace detail {
+
 namespace {
-
-using namespace detail;
-
-ParseError uri_error(std::string reason) {
-  return make_error(ParseErrc::bad_uri, std::move(reason));
-}
 
 bool valid_ipv4(std::string_view s) noexcept {
   int parts = 0;
@@ -32,6 +29,129 @@ bool valid_ipv4(std::string_view s) noexcept {
     ++i;
   }
 }
+
+// hostname = *( domainlabel "." ) toplabel [ "." ] (RFC 3261 25.1): labels of
+// alnum and '-', not starting or ending with '-', the last one starting with a
+// letter. One pass, no substrings.
+bool valid_hostname(std::string_view s) noexcept {
+  std::size_t n = s.size();
+  if (n == 0 || n > 255) return false;
+  if (s[n - 1] == '.') --n;
+  if (n == 0) return false;
+  std::size_t label = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const char c = s[i];
+    if (is(c, kAlnum)) continue;
+    if (c == '.') {
+      if (i == label || s[i - 1] == '-') return false;
+      label = i + 1;
+    } else if (c != '-' || i == label) {
+      return false;
+    }
+  }
+  return label < n && s[n - 1] != '-' && is(s[label], kAlpha);
+}
+
+// True when every byte of s is in `cls` or a valid %HH escape, and s is not
+// empty; a table lookup per byte.
+inline bool escaped_run(std::string_view s, std::uint32_t cls) noexcept {
+  return !s.empty() && all_escaped_of(s, cls);
+}
+
+// Validates ";name[=value]" items (params, `s` without the leading ';') or
+// "name=value&..." (headers) in one pass.
+bool valid_items(std::string_view s, char sep, std::uint32_t cls, bool require_value) noexcept {
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (true) {
+    const std::size_t name_start = i;
+    while (i < n && s[i] != sep && s[i] != '=') ++i;
+    if (!escaped_run(s.substr(name_start, i - name_start), cls)) return false;
+    if (i < n && s[i] == '=') {
+      const std::size_t value_start = ++i;
+      while (i < n && s[i] != sep) ++i;
+      const auto value = s.substr(value_start, i - value_start);
+      if (value.empty()) {
+        if (!require_value) return false;
+      } else if (!all_escaped_of(value, cls)) {
+        return false;
+      }
+    } else if (require_value) {
+      return false;
+    }
+    if (i >= n) return true;
+    ++i;  // separator; a trailing one leaves an empty name, which fails above
+  }
+}
+
+const char* parse_params_and_headers(std::string_view rest, Uri& uri) noexcept {
+  // rest starts at ';' or '?' or is empty
+  std::string_view params = rest;
+  const auto q = rest.find('?');
+  if (q != std::string_view::npos) {
+    params = rest.substr(0, q);
+    const auto headers = rest.substr(q + 1);
+    if (!valid_items(headers, '&', kUnreserved | kHeaderExtra, true)) return "malformed URI header";
+    uri.headers = headers;
+  }
+  if (!params.empty()) {
+    if (params[0] != ';' || !valid_items(params.substr(1), ';', kUnreserved | kParamExtra, false)) {
+      return "malformed URI parameter";
+    }
+    uri.params = params;
+  }
+  return nullptr;
+}
+
+const char* parse_sip_uri(std::string_view rest, Uri& uri) noexcept {
+  // userinfo: everything before the first '@' (neither host nor params may hold one)
+  const auto at = rest.find('@');
+  if (at != std::string_view::npos) {
+    const auto userinfo = rest.substr(0, at);
+    const auto colon = userinfo.find(':');
+    uri.user = userinfo.substr(0, colon);
+    if (uri.user.empty()) return "empty user part before '@'";
+    if (!all_escaped_of(uri.user, kUnreserved | kUserExtra)) return "invalid character in URI user part";
+    if (colon != std::string_view::npos) {
+      uri.password = userinfo.substr(colon + 1);
+      uri.has_password = true;
+      if (!all_escaped_of(uri.password, kUnreserved | kPassExtra)) return "invalid character in URI password";
+    }
+    rest = rest.substr(at + 1);
+  }
+  const std::size_t n = rest.size();
+  std::size_t i = 0;
+  if (n != 0 && rest[0] == '[') {
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos) return "unterminated IPv6 reference";
+    uri.host = rest.substr(1, close - 1);
+    if (!valid_ipv6(uri.host)) return "invalid IPv6 reference";
+    uri.host_kind = HostKind::ipv6;
+    i = close + 1;
+  } else {
+    while (i < n && is(rest[i], kHost)) ++i;
+    if (i < n && rest[i] != ':' && rest[i] != ';' && rest[i] != '?') return "invalid host";
+    if (i == 0) return "missing host";
+    uri.host = rest.substr(0, i);
+    uri.host_kind = classify_plain_host(uri.host);
+    if (uri.host_kind == HostKind::none) return "invalid host";
+  }
+  if (i < n && rest[i] == ':') {
+    std::uint32_t port = 0;
+    const std::size_t start = ++i;
+    while (i < n && is_digit(rest[i])) {
+      port = port * 10 + static_cast<std::uint32_t>(rest[i++] - '0');
+      if (port > 65535) return "invalid port";
+    }
+    if (i == start || (i < n && rest[i] != ';' && rest[i] != '?')) return "invalid port";
+    uri.port = static_cast<std::uint16_t>(port);
+    uri.has_port = true;
+  }
+  if (i < n && rest[i] != ';' && rest[i] != '?') return "unexpected character after host";
+  return parse_params_and_headers(rest.substr(i), uri);
+}
+
+}  // namespace
 
 bool valid_ipv6(std::string_view s) noexcept {
   if (s.empty()) return false;
@@ -72,45 +192,63 @@ bool valid_ipv6(std::string_view s) noexcept {
   return compressed ? groups <= 7 : groups == 8;
 }
 
-bool valid_hostname(std::string_view s) noexcept {
-  if (s.empty() || s.size() > 255) return false;
-  if (s.back() == '.') s.remove_suffix(1);
-  if (s.empty()) return false;
-  std::size_t label_start = 0;
-  for (std::size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || s[i] == '.') {
-      const auto label = s.substr(label_start, i - label_start);
-      if (label.empty() || label.front() == '-' || label.back() == '-') return false;
-      if (i == s.size() && !((label[0] >= 'a' && label[0] <= 'z') || (label[0] >= 'A' && label[0] <= 'Z'))) return false;
-      label_start = i + 1;
-    } else if (!is(s[i], kAlnum) && s[i] != '-') {
-      return false;
-    }
-  }
-  return true;
+HostKind classify_plain_host(std::string_view s) noexcept {
+  if (!s.empty() && is_digit(s.back()) && valid_ipv4(s)) return HostKind::ipv4;
+  return valid_hostname(s) ? HostKind::hostname : HostKind::none;
 }
 
-// Validates ";name[=value]" items (params) or "name=value&..." (headers).
-bool valid_items(std::string_view s, char sep, std::uint16_t cls, bool require_value) {
-  std::size_t i = 0;
-  while (i <= s.size()) {
-    std::size_t end = s.find(sep, i);
-    if (end == std::string_view::npos) end = s.size();
-    const auto item = s.substr(i, end - i);
-    const auto eq = item.find('=');
-    const auto name = item.substr(0, eq);
-    if (name.empty() || !all_escaped_of(name, cls)) return false;
-    if (eq == std::string_view::npos) {
-      if (require_value) return false;
-    } else {
-      const auto value = item.substr(eq + 1);
-      if (!require_value && value.empty()) return false;
-      if (!all_escaped_of(value, cls)) return false;
-    }
-    i = end + 1;
+const char* parse_uri_into(std::string_view text, Uri& uri) noexcept {
+  if (text.empty()) return "empty URI";
+  std::size_t colon = 0;
+  while (colon < text.size() && is(text[colon], kScheme)) ++colon;
+  if (colon == text.size() || text[colon] != ':') {
+    // Same diagnostics as a scheme check after locating the first ':'.
+    const auto c = text.find(':');
+    if (c == std::string_view::npos || c == 0) return "missing URI scheme";
+    if (!is(text[0], kAlpha)) return "URI scheme must start with a letter";
+    return "invalid character in URI scheme";
   }
-  return true;
+  if (colon == 0) return "missing URI scheme";
+  if (!is(text[0], kAlpha)) return "URI scheme must start with a letter";
+  const auto scheme = text.substr(0, colon);
+  uri.scheme_text = scheme;
+  const auto rest = text.substr(colon + 1);
+  if ((colon == 3 || colon == 4) && to_lower(scheme[0]) == 's' && to_lower(scheme[1]) == 'i' &&
+      to_lower(scheme[2]) == 'p' && (colon == 3 || to_lower(scheme[3]) == 's')) {
+    uri.scheme = colon == 3 ? UriScheme::sip : UriScheme::sips;
+    if (const char* err = parse_sip_uri(rest, uri)) return err;
+    uri.text = text;
+    return nullptr;
+  }
+  // SIP URIs are checked component by component; the rest only here.
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '"') {
+      return "whitespace, control or delimiter character inside URI";
+    }
+  }
+  uri.text = text;
+  uri.opaque = rest;
+  if (iequals(scheme, "tel")) {
+    uri.scheme = UriScheme::tel;
+    const auto semi = rest.find(';');
+    uri.user = rest.substr(0, semi);
+    if (uri.user.empty()) return "empty telephone number";
+    if (!all_escaped_of(uri.user.substr(uri.user[0] == '+' ? 1 : 0), kPhone)) return "invalid character in telephone number";
+    if (semi != std::string_view::npos) {
+      if (const char* err = parse_params_and_headers(rest.substr(semi), uri)) return err;
+    }
+    return nullptr;
+  }
+  uri.scheme = UriScheme::other;
+  if (rest.empty()) return "empty URI after scheme";
+  return nullptr;
 }
+
+}  // namespace detail
+
+namespace {
+
+using namespace detail;
 
 template <class F>
 void for_each_item(std::string_view s, char sep, F&& f) {
@@ -129,126 +267,19 @@ void for_each_item(std::string_view s, char sep, F&& f) {
   }
 }
 
-Status parse_params_and_headers(std::string_view rest, Uri& uri) {
-  // rest starts at ';' or '?' or is empty
-  std::string_view params = rest, headers;
-  const auto q = rest.find('?');
-  if (q != std::string_view::npos) {
-    params = rest.substr(0, q);
-    headers = rest.substr(q + 1);
-    if (!valid_items(headers, '&', kUnreserved | kHeaderExtra, true)) return uri_error("malformed URI header");
-    uri.headers = headers;
-  }
-  if (!params.empty()) {
-    if (params[0] != ';' || !valid_items(params.substr(1), ';', kUnreserved | kParamExtra, false)) {
-      return uri_error("malformed URI parameter");
-    }
-    uri.params = params;
-  }
-  return ok();
-}
-
-Result<Uri> parse_sip_uri(std::string_view text, std::string_view rest, Uri uri) {
-  // userinfo: everything before the first '@' (neither host nor params may hold one)
-  const auto at = rest.find('@');
-  if (at != std::string_view::npos) {
-    const auto userinfo = rest.substr(0, at);
-    const auto colon = userinfo.find(':');
-    uri.user = userinfo.substr(0, colon);
-    if (uri.user.empty()) return uri_error("empty user part before '@'");
-    if (!all_escaped_of(uri.user, kUnreserved | kUserExtra)) return uri_error("invalid character in URI user part");
-    if (colon != std::string_view::npos) {
-      uri.password = userinfo.substr(colon + 1);
-      uri.has_password = true;
-      if (!all_escaped_of(uri.password, kUnreserved | kPassExtra)) return uri_error("invalid character in URI password");
-    }
-    rest = rest.substr(at + 1);
-  }
-  std::size_t host_end;
-  if (!rest.empty() && rest[0] == '[') {
-    const auto close = rest.find(']');
-    if (close == std::string_view::npos) return uri_error("unterminated IPv6 reference");
-    uri.host = rest.substr(1, close - 1);
-    if (!valid_ipv6(uri.host)) return uri_error("invalid IPv6 reference");
-    uri.host_kind = HostKind::ipv6;
-    host_end = close + 1;
-  } else {
-    host_end = rest.find_first_of(":;?");
-    if (host_end == std::string_view::npos) host_end = rest.size();
-    uri.host = rest.substr(0, host_end);
-    if (uri.host.empty()) return uri_error("missing host");
-    uri.host_kind = classify_host(uri.host);
-    if (uri.host_kind == HostKind::none) return uri_error("invalid host");
-  }
-  rest = rest.substr(host_end);
-  if (!rest.empty() && rest[0] == ':') {
-    auto end = rest.find_first_of(";?");
-    if (end == std::string_view::npos) end = rest.size();
-    std::uint64_t port = 0;
-    if (!parse_uint(rest.substr(1, end - 1), 65535, port)) return uri_error("invalid port");
-    uri.port = static_cast<std::uint16_t>(port);
-    uri.has_port = true;
-    rest = rest.substr(end);
-  }
-  if (!rest.empty() && rest[0] != ';' && rest[0] != '?') return uri_error("unexpected character after host");
-  auto st = parse_params_and_headers(rest, uri);
-  if (!st) return std::move(st).error();
-  uri.text = text;
-  return uri;
-}
-
 }  // namespace
 
 HostKind classify_host(std::string_view host) noexcept {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     return valid_ipv6(host.substr(1, host.size() - 2)) ? HostKind::ipv6 : HostKind::none;
   }
-  if (!host.empty() && is_digit(host.back()) && valid_ipv4(host)) return HostKind::ipv4;
-  if (valid_hostname(host)) return HostKind::hostname;
-  return HostKind::none;
+  return classify_plain_host(host);
 }
 
 Result<Uri> parse_uri(std::string_view text) {
-  if (text.empty()) return uri_error("empty URI");
-  const auto colon = text.find(':');
-  if (colon == std::string_view::npos || colon == 0) return uri_error("missing URI scheme");
-  const auto scheme = text.substr(0, colon);
-  if (!((scheme[0] >= 'a' && scheme[0] <= 'z') || (scheme[0] >= 'A' && scheme[0] <= 'Z'))) {
-    return uri_error("URI scheme must start with a letter");
-  }
-  for (char c : scheme) {
-    if (!is(c, kAlnum) && c != '+' && c != '-' && c != '.') return uri_error("invalid character in URI scheme");
-  }
-  Uri uri;
-  uri.scheme_text = scheme;
-  const auto rest = text.substr(colon + 1);
-  if (iequals(scheme, "sip") || iequals(scheme, "sips")) {
-    uri.scheme = scheme.size() == 3 ? UriScheme::sip : UriScheme::sips;
-    return parse_sip_uri(text, rest, uri);
-  }
-  // SIP URIs are checked component by component; the rest only here.
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '"') {
-      return uri_error("whitespace, control or delimiter character inside URI");
-    }
-  }
-  uri.text = text;
-  uri.opaque = rest;
-  if (iequals(scheme, "tel")) {
-    uri.scheme = UriScheme::tel;
-    const auto semi = rest.find(';');
-    uri.user = rest.substr(0, semi);
-    if (uri.user.empty()) return uri_error("empty telephone number");
-    if (!all_escaped_of(uri.user.substr(uri.user[0] == '+' ? 1 : 0), kPhone)) return uri_error("invalid character in telephone number");
-    if (semi != std::string_view::npos) {
-      auto st = parse_params_and_headers(rest.substr(semi), uri);
-      if (!st) return std::move(st).error();
-    }
-    return uri;
-  }
-  uri.scheme = UriScheme::other;
-  if (rest.empty()) return uri_error("empty URI after scheme");
-  return uri;
+  Result<Uri> r{Uri{}};
+  if (const char* err = parse_uri_into(text, *r)) return make_error(ParseErrc::bad_uri, err);
+  return r;
 }
 
 std::optional<std::string_view> Uri::param(std::string_view name) const {
