@@ -1,6 +1,8 @@
 #include <astmrf/sip/header_id.hpp>
 
 #include <array>
+#include <bit>
+#include <cstdint>
 #include <cstring>
 
 namespace astmrf::sip {
@@ -96,7 +98,6 @@ struct Bucket {
   std::uint8_t n{0};
 };
 constexpr std::size_t bucket_index(std::size_t len, unsigned char first) { return len * 26 + (lower(first) - 'a'); }
-
 constexpr std::array<Bucket, (kMaxLen + 1) * 26> make_buckets() {
   std::array<Bucket, (kMaxLen + 1) * 26> b{};
   for (std::size_t i = 1; i < kHeaders.size(); ++i) {
@@ -107,6 +108,57 @@ constexpr std::array<Bucket, (kMaxLen + 1) * 26> make_buckets() {
 }
 constexpr auto kBuckets = make_buckets();
 
+// Each known name in lower case, padded to 24 bytes, with a mask that has
+// 0x20 on the letters: (input | mask) == lower compares letters without case
+// and every other byte exactly, eight bytes per step.
+constexpr std::size_t kPadded = 24;
+struct Folded {
+  std::array<std::uint64_t, kPadded / 8> lower{};
+  std::array<std::uint64_t, kPadded / 8> mask{};
+};
+constexpr std::array<Folded, kHeaders.size()> make_folded() {
+  std::array<Folded, kHeaders.size()> out{};
+  for (std::size_t i = 1; i < kHeaders.size(); ++i) {
+    const auto name = kHeaders[i].name;
+    for (std::size_t j = 0; j < name.size(); ++j) {
+      const auto c = static_cast<unsigned char>(name[j]);
+      const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      const auto shift = 8 * (j % 8);  // little-endian byte order of the loaded words
+      out[i].lower[j / 8] |= std::uint64_t{lower(c)} << shift;
+      if (letter) out[i].mask[j / 8] |= std::uint64_t{0x20} << shift;
+    }
+  }
+  return out;
+}
+constexpr auto kFolded = make_folded();
+
+// The last 1..7 bytes of a name as one little-endian word (zero-padded).
+inline std::uint64_t load_tail(const char* p, std::size_t rem) noexcept {
+  if (rem >= 4) {  // two overlapping 4-byte loads; the shared bytes are equal
+    std::uint32_t a = 0, b = 0;
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + rem - 4, 4);
+    return std::uint64_t{a} | (std::uint64_t{b} << (8 * (rem - 4)));
+  }
+  std::uint64_t w = static_cast<unsigned char>(p[0]);
+  if (rem > 1) w |= std::uint64_t{static_cast<unsigned char>(p[1])} << 8;
+  if (rem > 2) w |= std::uint64_t{static_cast<unsigned char>(p[2])} << 16;
+  return w;
+}
+
+bool folded_equals(std::string_view name, const Folded& f) noexcept {
+  const char* p = name.data();
+  const std::size_t len = name.size();  // <= kMaxLen < kPadded
+  std::size_t k = 0;
+  for (; (k + 1) * 8 <= len; ++k) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p + k * 8, 8);
+    if ((w | f.mask[k]) != f.lower[k]) return false;
+  }
+  const std::size_t rem = len - k * 8;
+  return rem == 0 || (load_tail(p + k * 8, rem) | f.mask[k]) == f.lower[k];
+}
+
 }  // namespace
 
 HeaderId header_id(std::string_view name) noexcept {
@@ -116,7 +168,12 @@ HeaderId header_id(std::string_view name) noexcept {
   if (name.size() == 1) return kCompact[first - 'a'];
   const auto& bk = kBuckets[bucket_index(name.size(), first)];
   for (std::uint8_t i = 0; i < bk.n; ++i) {
-    if (iequals(name, kHeaders[static_cast<std::size_t>(bk.ids[i])].name)) return bk.ids[i];
+    const auto id = bk.ids[i];
+    if constexpr (std::endian::native == std::endian::little) {
+      if (folded_equals(name, kFolded[static_cast<std::size_t>(id)])) return id;
+    } else {
+      if (iequals(name, kHeaders[static_cast<std::size_t>(id)].name)) return id;
+    }
   }
   return HeaderId::other;
 }

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <string>
+
 using namespace astmrf::sip;
 
 TEST(HeaderId, NamesAndCompactForms) {
@@ -25,6 +28,32 @@ TEST(HeaderId, NamesAndCompactForms) {
   }
   EXPECT_TRUE(is_list_header(HeaderId::route));
   EXPECT_FALSE(is_list_header(HeaderId::www_authenticate));
+}
+
+// header_id compares eight bytes at a time with a case mask: every byte
+// position must still fold case on letters only and match the rest exactly.
+TEST(HeaderId, CaseFoldingIsExactPerByte) {
+  for (int i = 1; i < static_cast<int>(HeaderId::count_); ++i) {
+    const auto id = static_cast<HeaderId>(i);
+    const std::string name(header_name(id));
+    std::string upper = name, lower = name;
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(header_id(upper), id) << upper;
+    EXPECT_EQ(header_id(lower), id) << lower;
+    for (std::size_t j = 0; j < name.size(); ++j) {
+      for (char other : {'\r', '\x0d', '@', '`', '{', '[', '0', '\x80', '\xe1'}) {
+        std::string bad = name;
+        if (std::tolower(static_cast<unsigned char>(bad[j])) == std::tolower(static_cast<unsigned char>(other))) continue;
+        bad[j] = other;
+        EXPECT_NE(header_id(bad), id) << "byte " << j << " of " << name;
+      }
+    }
+    EXPECT_EQ(header_id(name + "x"), HeaderId::other) << name;
+    if (name.size() > 2) EXPECT_NE(header_id(name.substr(0, name.size() - 1)), id) << name;
+  }
+  EXPECT_EQ(header_id("Call\rID"), HeaderId::other);
+  EXPECT_EQ(header_id(std::string_view("Max-Forwards\0", 13)), HeaderId::other);
 }
 
 TEST(Via, AllParts) {
