@@ -50,7 +50,9 @@ TEST(HeaderId, CaseFoldingIsExactPerByte) {
       }
     }
     EXPECT_EQ(header_id(name + "x"), HeaderId::other) << name;
-    if (name.size() > 2) EXPECT_NE(header_id(name.substr(0, name.size() - 1)), id) << name;
+    if (name.size() > 2) {  // "To" minus one letter is the compact form of To
+      EXPECT_NE(header_id(name.substr(0, name.size() - 1)), id) << name;
+    }
   }
   EXPECT_EQ(header_id("Call\rID"), HeaderId::other);
   EXPECT_EQ(header_id(std::string_view("Max-Forwards\0", 13)), HeaderId::other);
