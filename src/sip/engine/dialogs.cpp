@@ -143,10 +143,12 @@ void EngineCore::in_dialog_request(const std::shared_ptr<Dialog>& dialog, Messag
     }
     dialog->incoming_invite_pending_ = true;
     respond(*transaction, ResponseSpec{100, "Trying", {}, {}, {}});
-    deliver(transaction, dialog->on_request_, 488);
+    auto handler = dialog->on_request_;  // a copy: the handler may replace itself
+    deliver(transaction, handler, 488);
     return;
   }
-  deliver(transaction, dialog->on_request_, 200);
+  auto handler = dialog->on_request_;
+  deliver(transaction, handler, 200);
 }
 
 void EngineCore::send_2xx_reliably(Dialog& dialog, std::string wire, std::uint32_t cseq) {
@@ -191,7 +193,8 @@ void EngineCore::dialog_ack(Dialog& dialog, const Message& ack) {
   dialog.pending_2xx_.clear();
   timer_of(dialog.timer_)->cancel();
   if (dialog.state_ == Dialog::State::confirming) dialog.state_ = Dialog::State::confirmed;
-  if (dialog.on_ack_) dialog.on_ack_(ack);
+  auto handler = dialog.on_ack_;  // a copy: the handler may replace itself
+  if (handler) handler(ack);
 }
 
 void EngineCore::send_ack(Dialog& dialog, std::uint32_t cseq, std::string_view content_type, std::string_view body) {

@@ -231,7 +231,8 @@ void EngineCore::on_request(Message&& request, const PeerAddress& source) {
     return;
   }
   if (transaction->is_invite_) respond(*transaction, ResponseSpec{100, "Trying", {}, {}, {}});
-  deliver(transaction, request_handler_, 501);
+  auto handler = request_handler_;  // a copy: the handler may replace itself
+  deliver(transaction, handler, 501);
 }
 
 void EngineCore::on_response(Message&& response, const PeerAddress&) {

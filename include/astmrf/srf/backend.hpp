@@ -1,0 +1,89 @@
+// The narrow interface between Srf and a signaling backend: the embedded SIP
+// engine (engine_backend.hpp) or a drachtio-server connection. A backend delivers
+// requests with their server transaction, sends requests with their client
+// transaction, and owns the SIP state of dialogs; Srf adds everything else.
+#pragma once
+
+#include <astmrf/sip/engine/engine.hpp>
+#include <astmrf/sip/engine/outgoing.hpp>
+#include <astmrf/sip/message.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace astmrf::srf {
+
+using sip::DialogEndReason;
+using sip::HeaderList;
+using sip::RequestSpec;
+using sip::ResponseSpec;
+
+class BackendDialog;
+class BackendServerTransaction;
+
+/// Every response to a request sent through a backend: provisionals, then one
+/// final (a locally made 408/503 when the peer never answered or was unreachable).
+using BackendResponseHandler =
+    std::function<void(const sip::Message& response, const std::shared_ptr<BackendDialog>& dialog)>;
+using BackendRequestHandler = std::function<void(const std::shared_ptr<BackendServerTransaction>&)>;
+
+class BackendClientTransaction {
+ public:
+  virtual ~BackendClientTransaction() = default;
+  /// INVITE: CANCEL now or after the first provisional. Idempotent.
+  virtual void cancel() = 0;
+  /// The final response was made up by the backend (time-out, transport failure).
+  [[nodiscard]] virtual bool local_failure() const = 0;
+};
+
+class BackendDialog {
+ public:
+  virtual ~BackendDialog() = default;
+  [[nodiscard]] virtual std::string id() const = 0;
+  [[nodiscard]] virtual std::string call_id() const = 0;
+  [[nodiscard]] virtual std::string local_tag() const = 0;
+  [[nodiscard]] virtual std::string remote_tag() const = 0;
+  [[nodiscard]] virtual std::string local_uri() const = 0;
+  [[nodiscard]] virtual std::string remote_uri() const = 0;
+  [[nodiscard]] virtual bool terminated() const = 0;
+  virtual void on_request(BackendRequestHandler handler) = 0;
+  virtual void on_ack(std::function<void(const sip::Message&)> handler) = 0;
+  virtual void on_end(std::function<void(DialogEndReason)> handler) = 0;
+  /// Null once the dialog ended.
+  virtual std::shared_ptr<BackendClientTransaction> request(RequestSpec spec, BackendResponseHandler handler) = 0;
+  virtual void bye(HeaderList headers) = 0;
+  /// The ACK of a 2xx received with manual ACK (late offer).
+  virtual void ack(std::string content_type, std::string body) = 0;
+};
+
+class BackendServerTransaction {
+ public:
+  virtual ~BackendServerTransaction() = default;
+  [[nodiscard]] virtual const sip::Message& message() const = 0;
+  /// "udp:1.2.3.4:5060"
+  [[nodiscard]] virtual std::string source() const = 0;
+  [[nodiscard]] virtual bool cancelled() const = 0;
+  [[nodiscard]] virtual bool final_sent() const = 0;
+  virtual void on_cancel(std::function<void()> handler) = 0;
+  /// Null unless a 2xx to an INVITE created a dialog (or the request is in one).
+  virtual std::shared_ptr<BackendDialog> respond(ResponseSpec response) = 0;
+  /// The dialog an in-dialog request belongs to.
+  [[nodiscard]] virtual std::shared_ptr<BackendDialog> dialog() const = 0;
+};
+
+class SignalingBackend {
+ public:
+  virtual ~SignalingBackend() = default;
+  [[nodiscard]] virtual boost::asio::any_io_executor get_executor() const = 0;
+  virtual void on_request(BackendRequestHandler handler) = 0;
+  virtual std::shared_ptr<BackendClientTransaction> send_request(RequestSpec spec, BackendResponseHandler handler,
+                                                                 bool manual_ack) = 0;
+};
+
+/// The embedded SIP engine as a backend (the engine must outlive the Srf).
+std::shared_ptr<SignalingBackend> make_engine_backend(sip::Engine& engine);
+
+}  // namespace astmrf::srf

@@ -1,0 +1,130 @@
+// Dialog: a call leg the application owns (drachtio's Dialog). It carries the SIP
+// dialog and the SDP of both sides, reports its end once with who ended it and
+// why, and offers in-dialog operations with Asio completion tokens.
+#pragma once
+
+#include <astmrf/srf/backend.hpp>
+#include <astmrf/srf/request.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
+
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace astmrf::srf {
+
+struct DestroyedInfo {
+  enum class Who : std::uint8_t { local, remote, system };
+  Who who{Who::system};
+  DialogEndReason reason{DialogEndReason::engine_stopped};
+};
+std::string_view to_string(DestroyedInfo::Who who) noexcept;
+
+struct RequestOptions {
+  HeaderList headers;
+  std::string content_type;
+  std::string body;
+};
+
+class Dialog : public std::enable_shared_from_this<Dialog> {
+ public:
+  enum class Role : std::uint8_t { uac, uas };
+
+  [[nodiscard]] std::string id() const { return backend_->id(); }
+  [[nodiscard]] std::string call_id() const { return backend_->call_id(); }
+  [[nodiscard]] std::string local_tag() const { return backend_->local_tag(); }
+  [[nodiscard]] std::string remote_tag() const { return backend_->remote_tag(); }
+  [[nodiscard]] std::string local_uri() const { return backend_->local_uri(); }
+  [[nodiscard]] std::string remote_uri() const { return backend_->remote_uri(); }
+  [[nodiscard]] Role role() const noexcept { return role_; }
+  [[nodiscard]] const std::string& local_sdp() const noexcept { return local_sdp_; }
+  [[nodiscard]] const std::string& remote_sdp() const noexcept { return remote_sdp_; }
+  [[nodiscard]] bool destroyed() const noexcept { return destroyed_.has_value(); }
+  [[nodiscard]] std::optional<DestroyedInfo> destroyed_info() const noexcept { return destroyed_; }
+
+  /// Sends BYE (with optional headers) and ends the dialog. Idempotent.
+  void destroy(HeaderList headers = {});
+
+  /// Runs once when the dialog ends, whoever ends it.
+  void on_destroy(std::function<void(const DestroyedInfo&)> handler);
+  /// An incoming re-INVITE. Without a handler it is answered 200 with the current
+  /// local SDP (and its offer becomes the remote SDP).
+  void on_modify(std::function<void(Request, Response)> handler);
+  /// Incoming in-dialog requests of `method` (INFO, NOTIFY, REFER, MESSAGE,
+  /// UPDATE, OPTIONS). Without a handler they are answered 200.
+  void on(const std::string& method, std::function<void(Request, Response)> handler);
+
+  /// Completes once the dialog ends (at once if it has).
+  template <typename CompletionToken>
+  auto async_wait_destroyed(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, DestroyedInfo)>(
+        [this](auto handler) { wait_destroyed(DestroyedHandler(std::move(handler))); }, token);
+  }
+
+  /// Sends a request in the dialog; completes with its final response (any status).
+  template <typename CompletionToken>
+  auto async_request(std::string method, RequestOptions options, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, sip::Message)>(
+        [this](auto handler, std::string m, RequestOptions o) {
+          start_request(std::move(m), std::move(o), MessageHandler(std::move(handler)));
+        },
+        token, std::move(method), std::move(options));
+  }
+
+  /// re-INVITE with a new local SDP; completes with the remote SDP of the 2xx.
+  /// A non-2xx fails with SipFailure and leaves the dialog as it was.
+  template <typename CompletionToken>
+  auto async_modify(std::string sdp, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, std::string)>(
+        [this](auto handler, std::string s) { start_modify(std::move(s), SdpHandler(std::move(handler))); }, token,
+        std::move(sdp));
+  }
+  /// Puts the peer on hold (local SDP with a=sendonly) / takes it off (a=sendrecv).
+  template <typename CompletionToken>
+  auto async_hold(CompletionToken&& token) {
+    return async_modify(with_direction("sendonly"), std::forward<CompletionToken>(token));
+  }
+  template <typename CompletionToken>
+  auto async_unhold(CompletionToken&& token) {
+    return async_modify(with_direction("sendrecv"), std::forward<CompletionToken>(token));
+  }
+
+  // Srf internals below; applications get dialogs from Srf.
+  Dialog(std::shared_ptr<BackendDialog> backend, Role role, std::string local_sdp, std::string remote_sdp,
+         boost::asio::any_io_executor executor);
+  ~Dialog();
+  void attach();  // installs the backend handlers (needs shared_from_this)
+  void set_local_sdp(std::string sdp) { local_sdp_ = std::move(sdp); }
+  [[nodiscard]] const std::shared_ptr<BackendDialog>& backend() const { return backend_; }
+
+ private:
+  using DestroyedHandler = boost::asio::any_completion_handler<void(std::exception_ptr, DestroyedInfo)>;
+  using MessageHandler = boost::asio::any_completion_handler<void(std::exception_ptr, sip::Message)>;
+  using SdpHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::string)>;
+  void wait_destroyed(DestroyedHandler handler);
+  void start_request(std::string method, RequestOptions options, MessageHandler handler);
+  void start_modify(std::string sdp, SdpHandler handler);
+  [[nodiscard]] std::string with_direction(std::string_view direction) const;
+  void ended(DialogEndReason reason);
+  void incoming(const std::shared_ptr<BackendServerTransaction>& transaction);
+
+  std::shared_ptr<BackendDialog> backend_;
+  Role role_;
+  std::string local_sdp_;
+  std::string remote_sdp_;
+  boost::asio::any_io_executor executor_;
+  bool destroy_requested_{false};
+  std::optional<DestroyedInfo> destroyed_;
+  std::vector<std::function<void(const DestroyedInfo&)>> on_destroy_;
+  std::vector<DestroyedHandler> destroyed_waiters_;
+  std::function<void(Request, Response)> on_modify_;
+  std::map<std::string, std::function<void(Request, Response)>> handlers_;
+};
+
+}  // namespace astmrf::srf

@@ -1,0 +1,59 @@
+// Errors of the signaling API: thrown (or passed as std::exception_ptr to
+// callbacks) when a SIP operation fails.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace astmrf::srf {
+
+/// Base of every srf error.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The peer answered with a final non-2xx response (or the backend made one up:
+/// `local` is then true, e.g. 408 when nobody answered).
+class SipFailure : public Error {
+ public:
+  SipFailure(int status, std::string reason, bool local)
+      : Error("SIP " + std::to_string(status) + " " + reason + (local ? " (local)" : "")),
+        status_(status),
+        reason_(std::move(reason)),
+        local_(local) {}
+  [[nodiscard]] int status() const noexcept { return status_; }
+  [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
+  [[nodiscard]] bool local() const noexcept { return local_; }
+
+ private:
+  int status_;
+  std::string reason_;
+  bool local_;
+};
+
+/// The caller CANCELled the INVITE before the application answered it.
+class RequestCancelled : public Error {
+ public:
+  RequestCancelled() : Error("the caller cancelled the request") {}
+};
+
+/// The application cancelled its own INVITE (token, cancellation slot or time-out).
+class CallCancelled : public Error {
+ public:
+  explicit CallCancelled(const std::string& why) : Error("the call was cancelled: " + why) {}
+};
+
+/// Our 2xx was never ACKed; the dialog was ended with BYE.
+class AckTimeout : public Error {
+ public:
+  AckTimeout() : Error("the 200 OK was never acknowledged; the call was ended") {}
+};
+
+/// The dialog ended before or during the operation.
+class DialogGone : public Error {
+ public:
+  DialogGone() : Error("the dialog has ended") {}
+};
+
+}  // namespace astmrf::srf

@@ -1,0 +1,75 @@
+// Request and Response: the two faces of one incoming request, as a handler sees
+// them (drachtio's req/res). Both are cheap handles; copy them freely.
+#pragma once
+
+#include <astmrf/srf/backend.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace astmrf::srf {
+
+namespace detail {
+struct ServerState;
+}
+
+class Request {
+ public:
+  explicit Request(std::shared_ptr<detail::ServerState> state) : state_(std::move(state)) {}
+
+  [[nodiscard]] const sip::Message& msg() const;
+  [[nodiscard]] std::string_view method() const { return msg().method(); }
+  [[nodiscard]] std::string_view uri() const { return msg().request_uri(); }
+  [[nodiscard]] std::string_view header(std::string_view name) const { return msg().header(name); }
+  [[nodiscard]] std::string_view body() const { return msg().body(); }
+  [[nodiscard]] std::string_view call_id() const { return msg().call_id(); }
+  /// "udp:1.2.3.4:5060"
+  [[nodiscard]] std::string source() const;
+
+  /// True once the caller CANCELled (the backend has answered 487 already).
+  [[nodiscard]] bool cancelled() const;
+  /// Runs when the caller CANCELs; at once if that already happened.
+  void on_cancel(std::function<void()> handler);
+
+  /// Completes with no error when the caller CANCELs, or with operation_aborted
+  /// once the request got a final response without a CANCEL.
+  template <typename CompletionToken>
+  auto async_wait_cancelled(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        [this](auto handler) { wait_cancelled(CancelHandler(std::move(handler))); }, token);
+  }
+
+  [[nodiscard]] const std::shared_ptr<detail::ServerState>& state() const { return state_; }
+
+ private:
+  using CancelHandler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
+  void wait_cancelled(CancelHandler handler);
+  std::shared_ptr<detail::ServerState> state_;
+};
+
+struct ResponseOptions {
+  std::string reason;  ///< empty: the status's default phrase
+  HeaderList headers;
+  std::string content_type;
+  std::string body;
+};
+
+class Response {
+ public:
+  explicit Response(std::shared_ptr<detail::ServerState> state) : state_(std::move(state)) {}
+  /// Sends a provisional or final response. After a CANCEL a final response is
+  /// silently dropped (the caller already got 487). Throws std::logic_error for a
+  /// second final response, sip::HeaderInjectionError for CR/LF/NUL in a header.
+  void send(int status, ResponseOptions options = {});
+  [[nodiscard]] bool finished() const;
+
+ private:
+  std::shared_ptr<detail::ServerState> state_;
+};
+
+}  // namespace astmrf::srf

@@ -1,0 +1,112 @@
+// Srf: the application's signaling API (drachtio-srf's Srf in C++). It routes
+// incoming requests through middleware to per-method handlers, answers calls
+// (UAS), places calls (UAC), and hands out Dialogs — on whichever signaling
+// backend it is given: the embedded SIP engine or a drachtio-server.
+//
+// Every async operation takes an Asio completion token: a callback
+// `void(std::exception_ptr, std::shared_ptr<Dialog>)`, boost::asio::use_awaitable
+// (errors are thrown as srf::Error subclasses) or boost::asio::use_future.
+#pragma once
+
+#include <astmrf/srf/backend.hpp>
+#include <astmrf/srf/dialog.hpp>
+#include <astmrf/srf/errors.hpp>
+#include <astmrf/srf/request.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
+
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace astmrf::srf {
+
+using Handler = std::function<void(Request, Response)>;
+/// Middleware sees every request first; it answers it, or calls next().
+using Middleware = std::function<void(Request&, Response&, const std::function<void()>& next)>;
+
+struct UasOptions {
+  std::string local_sdp;  ///< the SDP answer sent in the 200 OK
+  HeaderList headers;
+};
+
+struct DigestCredentials {
+  std::string username;
+  std::string password;
+};
+
+struct UacOptions {
+  /// The SDP offer. Empty: late offer — the 2xx carries the offer and the ACK the
+  /// answer, made by `answer_late_offer` (no body when it is unset).
+  std::string local_sdp;
+  std::function<std::string(const std::string& offer)> answer_late_offer;
+  HeaderList headers;
+  std::string from;   ///< From URI (default: the backend's)
+  std::string to;     ///< To URI (default: the Request-URI)
+  std::string proxy;  ///< send via "udp:IP:PORT" / "tcp:IP:PORT" instead of the URI's host
+  std::optional<DigestCredentials> auth;  ///< answers one 401/407 challenge (MD5, SHA-256)
+  std::chrono::milliseconds timeout{0};   ///< give up (CANCEL) after this; 0: never
+  std::function<void(const sip::Message&)> on_provisional;
+};
+
+class Srf {
+ public:
+  explicit Srf(std::shared_ptr<SignalingBackend> backend);
+  /// On the embedded engine (which must outlive the Srf).
+  explicit Srf(sip::Engine& engine);
+  ~Srf();
+  Srf(const Srf&) = delete;
+  Srf& operator=(const Srf&) = delete;
+
+  void use(Middleware middleware);
+  void on(const std::string& method, Handler handler);
+  void invite(Handler handler) { on("INVITE", std::move(handler)); }
+  void register_(Handler handler) { on("REGISTER", std::move(handler)); }
+  void options(Handler handler) { on("OPTIONS", std::move(handler)); }
+  void info(Handler handler) { on("INFO", std::move(handler)); }
+  void message(Handler handler) { on("MESSAGE", std::move(handler)); }
+  void subscribe(Handler handler) { on("SUBSCRIBE", std::move(handler)); }
+  void notify(Handler handler) { on("NOTIFY", std::move(handler)); }
+  void refer(Handler handler) { on("REFER", std::move(handler)); }
+  void publish(Handler handler) { on("PUBLISH", std::move(handler)); }
+
+  /// Answers `req` with 200 OK + options.local_sdp and completes when the ACK
+  /// arrives. Fails with RequestCancelled if the caller CANCELled first, and with
+  /// AckTimeout if the ACK never comes (the call is then ended with BYE).
+  template <typename CompletionToken>
+  auto async_create_uas(Request req, Response res, UasOptions options, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, std::shared_ptr<Dialog>)>(
+        [this](auto handler, Request q, Response s, UasOptions o) {
+          start_uas(std::move(q), std::move(s), std::move(o), DialogHandler(std::move(handler)));
+        },
+        token, std::move(req), std::move(res), std::move(options));
+  }
+
+  /// Places a call. Completes with the Dialog on a 2xx (ACK sent), fails with
+  /// SipFailure on a final non-2xx, with CallCancelled when the token's
+  /// cancellation slot fires or options.timeout passes (a CANCEL is sent).
+  template <typename CompletionToken>
+  auto async_create_uac(std::string uri, UacOptions options, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, std::shared_ptr<Dialog>)>(
+        [this](auto handler, std::string u, UacOptions o) {
+          start_uac(std::move(u), std::move(o), DialogHandler(std::move(handler)));
+        },
+        token, std::move(uri), std::move(options));
+  }
+
+  [[nodiscard]] boost::asio::any_io_executor get_executor() const;
+
+ private:
+  using DialogHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Dialog>)>;
+  void start_uas(Request req, Response res, UasOptions options, DialogHandler handler);
+  void start_uac(std::string uri, UacOptions options, DialogHandler handler);
+
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace astmrf::srf

@@ -1,0 +1,186 @@
+#include <astmrf/srf/dialog.hpp>
+#include <astmrf/srf/errors.hpp>
+
+#include <astmrf/sip/sdp.hpp>
+
+#include <stdexcept>
+
+#include "completion.hpp"
+#include "server_state.hpp"
+
+namespace astmrf::srf {
+
+std::string_view to_string(DestroyedInfo::Who who) noexcept {
+  switch (who) {
+    case DestroyedInfo::Who::local: return "local";
+    case DestroyedInfo::Who::remote: return "remote";
+    case DestroyedInfo::Who::system: return "system";
+  }
+  return "unknown";
+}
+
+Dialog::Dialog(std::shared_ptr<BackendDialog> backend, Role role, std::string local_sdp, std::string remote_sdp,
+               boost::asio::any_io_executor executor)
+    : backend_(std::move(backend)),
+      role_(role),
+      local_sdp_(std::move(local_sdp)),
+      remote_sdp_(std::move(remote_sdp)),
+      executor_(std::move(executor)) {}
+
+Dialog::~Dialog() {
+  // A dialog nobody holds any more cannot be hung up later: end the call now
+  // rather than leave it up with no owner.
+  if (!destroyed_ && !backend_->terminated()) backend_->bye({});
+}
+
+void Dialog::attach() {
+  std::weak_ptr<Dialog> weak = weak_from_this();
+  backend_->on_end([weak](DialogEndReason reason) {
+    if (auto self = weak.lock()) self->ended(reason);
+  });
+  backend_->on_request([weak](const std::shared_ptr<BackendServerTransaction>& transaction) {
+    if (auto self = weak.lock()) self->incoming(transaction);
+    else transaction->respond(ResponseSpec{481, "Call/Transaction Does Not Exist", {}, {}, {}});
+  });
+  backend_->on_ack([](const sip::Message&) {});
+}
+
+void Dialog::destroy(HeaderList headers) {
+  if (destroyed_ || destroy_requested_) return;
+  destroy_requested_ = true;
+  auto keep = shared_from_this();
+  backend_->bye(std::move(headers));  // ends the dialog: ended(local_bye) runs from here
+  if (!destroyed_) ended(DialogEndReason::local_bye);
+}
+
+void Dialog::on_destroy(std::function<void(const DestroyedInfo&)> handler) {
+  if (destroyed_) {
+    handler(*destroyed_);
+    return;
+  }
+  on_destroy_.push_back(std::move(handler));
+}
+
+void Dialog::on_modify(std::function<void(Request, Response)> handler) { on_modify_ = std::move(handler); }
+
+void Dialog::on(const std::string& method, std::function<void(Request, Response)> handler) {
+  handlers_[method] = std::move(handler);
+}
+
+void Dialog::ended(DialogEndReason reason) {
+  if (destroyed_) return;
+  auto keep = shared_from_this();
+  DestroyedInfo info;
+  info.reason = reason;
+  info.who = reason == DialogEndReason::local_bye    ? DestroyedInfo::Who::local
+             : reason == DialogEndReason::remote_bye ? DestroyedInfo::Who::remote
+                                                     : DestroyedInfo::Who::system;
+  destroyed_ = info;
+  auto listeners = std::move(on_destroy_);
+  auto waiters = std::move(destroyed_waiters_);
+  on_destroy_.clear();
+  destroyed_waiters_.clear();
+  on_modify_ = nullptr;  // handlers may hold the dialog: release them
+  handlers_.clear();
+  for (auto& listener : listeners) listener(info);
+  for (auto& waiter : waiters) detail::complete(std::move(waiter), executor_, std::exception_ptr{}, info);
+}
+
+void Dialog::wait_destroyed(DestroyedHandler handler) {
+  if (destroyed_) {
+    detail::complete(std::move(handler), executor_, std::exception_ptr{}, *destroyed_);
+    return;
+  }
+  destroyed_waiters_.push_back(std::move(handler));
+}
+
+void Dialog::incoming(const std::shared_ptr<BackendServerTransaction>& transaction) {
+  auto state = std::make_shared<detail::ServerState>(transaction, executor_);
+  Request req(state);
+  Response res(state);
+  const std::string method(req.method());
+  try {
+    if (method == "INVITE") {
+      if (!req.body().empty()) remote_sdp_ = std::string(req.body());
+      if (on_modify_) {
+        auto handler = on_modify_;
+        handler(req, res);
+      } else {
+        res.send(200, ResponseOptions{{}, {}, "application/sdp", local_sdp_});
+      }
+      return;
+    }
+    auto it = handlers_.find(method);
+    if (it != handlers_.end()) {
+      auto handler = it->second;
+      handler(req, res);
+    } else {
+      res.send(200);
+    }
+  } catch (const std::exception&) {
+    if (!res.finished()) res.send(500);
+  }
+}
+
+void Dialog::start_request(std::string method, RequestOptions options, MessageHandler handler) {
+  auto holder = std::make_shared<std::optional<MessageHandler>>(std::move(handler));
+  auto fail = [&](std::exception_ptr error) {
+    detail::complete(std::move(**holder), executor_, error, sip::Message{});
+  };
+  if (destroyed_) {
+    fail(std::make_exception_ptr(DialogGone()));
+    return;
+  }
+  RequestSpec spec;
+  spec.method = std::move(method);
+  spec.headers = std::move(options.headers);
+  spec.content_type = std::move(options.content_type);
+  spec.body = std::move(options.body);
+  std::shared_ptr<BackendClientTransaction> transaction;
+  try {
+    transaction = backend_->request(std::move(spec), [holder, ex = executor_](const sip::Message& response,
+                                                                              const std::shared_ptr<BackendDialog>&) {
+      if (response.status() < 200 || !holder->has_value()) return;
+      auto h = std::move(**holder);
+      holder->reset();
+      detail::complete(std::move(h), ex, std::exception_ptr{}, response);
+    });
+  } catch (...) {
+    fail(std::current_exception());
+    return;
+  }
+  if (!transaction) fail(std::make_exception_ptr(DialogGone()));
+}
+
+void Dialog::start_modify(std::string sdp, SdpHandler handler) {
+  auto holder = std::make_shared<std::optional<SdpHandler>>(std::move(handler));
+  std::weak_ptr<Dialog> weak = weak_from_this();
+  RequestOptions options{{}, "application/sdp", sdp};
+  // The re-INVITE is an in-dialog request whose 2xx also updates both SDPs.
+  start_request("INVITE", std::move(options),
+                [holder, weak, sdp, ex = executor_](std::exception_ptr error, sip::Message response) mutable {
+                  auto h = std::move(**holder);
+                  if (!error && response.status() >= 300) {
+                    error = std::make_exception_ptr(SipFailure(response.status(), std::string(response.reason()), false));
+                  }
+                  std::string remote;
+                  if (!error) {
+                    remote = std::string(response.body());
+                    if (auto self = weak.lock()) {
+                      self->local_sdp_ = std::move(sdp);
+                      self->remote_sdp_ = remote;
+                    }
+                  }
+                  std::move(h)(error, std::move(remote));
+                });
+}
+
+std::string Dialog::with_direction(std::string_view direction) const {
+  auto parsed = sip::sdp::parse(local_sdp_);
+  if (!parsed) throw std::invalid_argument("the dialog's local SDP cannot be parsed: " + parsed.error().message());
+  auto wanted = direction == "sendonly" ? sip::sdp::Direction::sendonly : sip::sdp::Direction::sendrecv;
+  for (auto& media : parsed->media) media.set_direction(wanted);
+  return parsed->to_string();
+}
+
+}  // namespace astmrf::srf

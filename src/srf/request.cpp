@@ -1,0 +1,67 @@
+#include <astmrf/srf/request.hpp>
+
+#include <boost/asio/error.hpp>
+
+#include <stdexcept>
+
+#include "completion.hpp"
+#include "server_state.hpp"
+
+namespace astmrf::srf {
+
+namespace detail {
+
+void ServerState::cancelled() {
+  auto listeners = std::move(cancel_listeners);
+  cancel_listeners.clear();
+  for (auto& listener : listeners) listener();
+  auto waiters = std::move(cancel_waiters);
+  cancel_waiters.clear();
+  for (auto& waiter : waiters) complete(std::move(waiter), executor, boost::system::error_code{});
+}
+
+void ServerState::answered() {
+  cancel_listeners.clear();
+  auto waiters = std::move(cancel_waiters);
+  cancel_waiters.clear();
+  for (auto& waiter : waiters) {
+    complete(std::move(waiter), executor, boost::system::error_code(boost::asio::error::operation_aborted));
+  }
+}
+
+}  // namespace detail
+
+const sip::Message& Request::msg() const { return state_->transaction->message(); }
+std::string Request::source() const { return state_->transaction->source(); }
+bool Request::cancelled() const { return state_->transaction->cancelled(); }
+
+void Request::on_cancel(std::function<void()> handler) {
+  if (cancelled()) {
+    handler();
+    return;
+  }
+  if (!state_->transaction->final_sent()) state_->cancel_listeners.push_back(std::move(handler));
+}
+
+void Request::wait_cancelled(CancelHandler handler) {
+  if (cancelled()) {
+    detail::complete(std::move(handler), state_->executor, boost::system::error_code{});
+  } else if (state_->transaction->final_sent()) {
+    detail::complete(std::move(handler), state_->executor,
+                     boost::system::error_code(boost::asio::error::operation_aborted));
+  } else {
+    state_->cancel_waiters.push_back(std::move(handler));
+  }
+}
+
+void Response::send(int status, ResponseOptions options) {
+  auto& transaction = *state_->transaction;
+  if (status >= 200 && transaction.cancelled()) return;  // the caller already got 487
+  transaction.respond(ResponseSpec{status, std::move(options.reason), std::move(options.headers),
+                                   std::move(options.content_type), std::move(options.body)});
+  if (status >= 200) state_->answered();
+}
+
+bool Response::finished() const { return state_->transaction->final_sent(); }
+
+}  // namespace astmrf::srf

@@ -1,0 +1,285 @@
+#include <astmrf/srf/srf.hpp>
+
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <map>
+#include <random>
+#include <vector>
+
+#include "completion.hpp"
+#include "digest.hpp"
+#include "server_state.hpp"
+
+namespace astmrf::srf {
+
+namespace {
+
+std::string allow_list(const std::map<std::string, Handler>& handlers) {
+  std::string allow = "INVITE, ACK, BYE, CANCEL, OPTIONS";
+  for (const auto& [method, handler] : handlers) {
+    if (method != "INVITE" && method != "OPTIONS") allow += ", " + method;
+  }
+  return allow;
+}
+
+}  // namespace
+
+struct Srf::Impl : std::enable_shared_from_this<Srf::Impl> {
+  explicit Impl(std::shared_ptr<SignalingBackend> b) : backend(std::move(b)), executor(backend->get_executor()) {}
+
+  void dispatch(const std::shared_ptr<BackendServerTransaction>& transaction);
+  std::string random_hex(std::size_t digits);
+
+  std::shared_ptr<SignalingBackend> backend;
+  boost::asio::any_io_executor executor;
+  std::vector<Middleware> middleware;
+  std::map<std::string, Handler> handlers;
+  std::mt19937_64 rng{std::random_device{}()};
+};
+
+std::string Srf::Impl::random_hex(std::size_t digits) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(digits, '0');
+  std::uint64_t bits = 0;
+  for (std::size_t i = 0; i < digits; ++i) {
+    if (i % 16 == 0) bits = rng();
+    out[i] = kHex[bits & 0xF];
+    bits >>= 4;
+  }
+  return out;
+}
+
+void Srf::Impl::dispatch(const std::shared_ptr<BackendServerTransaction>& transaction) {
+  auto state = std::make_shared<detail::ServerState>(transaction, executor);
+  std::weak_ptr<detail::ServerState> weak = state;
+  transaction->on_cancel([weak] {
+    if (auto s = weak.lock()) s->cancelled();
+  });
+  Request req(state);
+  Response res(state);
+  try {
+    // Middleware runs in order; each one either answers or calls next().
+    for (auto& m : middleware) {
+      bool next_called = false;
+      m(req, res, [&next_called] { next_called = true; });
+      if (!next_called) return;
+    }
+    auto it = handlers.find(std::string(req.method()));
+    if (it != handlers.end()) {
+      auto handler = it->second;
+      handler(req, res);
+      return;
+    }
+    if (req.method() == "OPTIONS") {
+      res.send(200, ResponseOptions{{}, {{"Allow", allow_list(handlers)}}, {}, {}});
+    } else {
+      res.send(405, ResponseOptions{{}, {{"Allow", allow_list(handlers)}}, {}, {}});
+    }
+  } catch (const std::exception&) {
+    // A handler bug must not leave the peer waiting on an unanswered transaction.
+    if (!transaction->final_sent()) res.send(500, ResponseOptions{"Server Internal Error", {}, {}, {}});
+  }
+}
+
+Srf::Srf(std::shared_ptr<SignalingBackend> backend) : impl_(std::make_shared<Impl>(std::move(backend))) {
+  std::weak_ptr<Impl> weak = impl_;
+  impl_->backend->on_request([weak](const std::shared_ptr<BackendServerTransaction>& transaction) {
+    if (auto impl = weak.lock()) impl->dispatch(transaction);
+    else transaction->respond(ResponseSpec{503, "Service Unavailable", {}, {}, {}});
+  });
+}
+
+Srf::Srf(sip::Engine& engine) : Srf(make_engine_backend(engine)) {}
+
+Srf::~Srf() = default;
+
+void Srf::use(Middleware middleware) { impl_->middleware.push_back(std::move(middleware)); }
+void Srf::on(const std::string& method, Handler handler) { impl_->handlers[method] = std::move(handler); }
+boost::asio::any_io_executor Srf::get_executor() const { return impl_->executor; }
+
+// ------------------------------------------------------------------ UAS
+
+void Srf::start_uas(Request req, Response /*res: shares req's transaction*/, UasOptions options, DialogHandler handler) {
+  auto executor = impl_->executor;
+  auto holder = std::make_shared<std::optional<DialogHandler>>(std::move(handler));
+  auto finish = [holder, executor](std::exception_ptr error, std::shared_ptr<Dialog> dialog) {
+    if (!holder->has_value()) return;
+    auto h = std::move(**holder);
+    holder->reset();
+    detail::complete(std::move(h), executor, error, std::move(dialog));
+  };
+  const auto& transaction = req.state()->transaction;
+  if (transaction->cancelled()) {
+    finish(std::make_exception_ptr(RequestCancelled()), nullptr);
+    return;
+  }
+  std::shared_ptr<BackendDialog> backend;
+  try {
+    backend = transaction->respond(ResponseSpec{200, {}, std::move(options.headers), "application/sdp", options.local_sdp});
+  } catch (...) {
+    finish(std::current_exception(), nullptr);
+    return;
+  }
+  req.state()->answered();
+  if (!backend) {
+    finish(std::make_exception_ptr(RequestCancelled()), nullptr);
+    return;
+  }
+  auto dialog = std::make_shared<Dialog>(backend, Dialog::Role::uas, std::move(options.local_sdp),
+                                         std::string(req.body()), executor);
+  // Until the ACK, the backend's handlers own the dialog; attach() then hands
+  // them weak references and the application becomes the owner.
+  backend->on_ack([finish, dialog](const sip::Message&) {
+    dialog->attach();
+    finish(nullptr, dialog);
+  });
+  backend->on_end([finish](DialogEndReason reason) {
+    finish(reason == DialogEndReason::no_ack ? std::make_exception_ptr(AckTimeout())
+                                             : std::make_exception_ptr(DialogGone()),
+           nullptr);
+  });
+}
+
+// ------------------------------------------------------------------ UAC
+
+namespace {
+
+struct UacCall : std::enable_shared_from_this<UacCall> {
+  std::string uri;
+  UacOptions options;
+  std::optional<boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Dialog>)>> handler;
+  boost::asio::cancellation_slot slot;
+  std::shared_ptr<SignalingBackend> backend;
+  boost::asio::any_io_executor executor;
+  std::string call_id;
+  std::string from_tag;
+  std::string cnonce;
+  std::uint32_t cseq{1};
+  bool auth_tried{false};
+  std::shared_ptr<BackendClientTransaction> transaction;
+  std::unique_ptr<boost::asio::steady_timer> timer;
+  std::string cancel_reason;
+
+  void send(const std::string& auth_header = {}, const std::string& auth_value = {}) {
+    RequestSpec spec;
+    spec.method = "INVITE";
+    spec.uri = uri;
+    spec.from = options.from;
+    spec.to = options.to;
+    spec.call_id = call_id;
+    spec.from_tag = from_tag;
+    spec.cseq = cseq;
+    spec.headers = options.headers;
+    if (!auth_header.empty()) spec.headers.emplace_back(auth_header, auth_value);
+    spec.destination = options.proxy;
+    if (!options.local_sdp.empty()) {
+      spec.content_type = "application/sdp";
+      spec.body = options.local_sdp;
+    }
+    auto self = shared_from_this();
+    transaction = backend->send_request(
+        std::move(spec),
+        [self](const sip::Message& response, const std::shared_ptr<BackendDialog>& dialog) {
+          self->on_response(response, dialog);
+        },
+        options.local_sdp.empty());
+  }
+
+  void on_response(const sip::Message& response, const std::shared_ptr<BackendDialog>& backend_dialog) {
+    const int status = response.status();
+    if (!handler) return;
+    if (status < 200) {
+      if (options.on_provisional) options.on_provisional(response);
+      return;
+    }
+    if ((status == 401 || status == 407) && options.auth && !auth_tried && cancel_reason.empty()) {
+      auto challenge = status == 401 ? response.www_authenticate() : response.proxy_authenticate();
+      if (challenge) {
+        detail::DigestInput input{"INVITE", uri, options.auth->username, options.auth->password, cnonce};
+        if (auto credentials = detail::digest_credentials(*challenge, input)) {
+          auth_tried = true;
+          ++cseq;  // a new request in the same call (RFC 3261 22.2)
+          send(status == 401 ? "Authorization" : "Proxy-Authorization", *credentials);
+          return;
+        }
+      }
+    }
+    if (status >= 300) {
+      bool local = transaction && transaction->local_failure();
+      if (!cancel_reason.empty() && (status == 487 || local)) {
+        finish(std::make_exception_ptr(CallCancelled(cancel_reason)), nullptr);
+      } else {
+        finish(std::make_exception_ptr(SipFailure(status, std::string(response.reason()), local)), nullptr);
+      }
+      return;
+    }
+    if (!backend_dialog) {
+      finish(std::make_exception_ptr(SipFailure(502, "2xx without a usable dialog", true)), nullptr);
+      return;
+    }
+    std::string remote(response.body());
+    std::string local = options.local_sdp;
+    if (options.local_sdp.empty()) {
+      // Late offer: the 2xx carried the offer; the ACK carries our answer.
+      local = options.answer_late_offer ? options.answer_late_offer(remote) : std::string{};
+      backend_dialog->ack(local.empty() ? std::string{} : "application/sdp", local);
+    }
+    auto dialog = std::make_shared<Dialog>(backend_dialog, Dialog::Role::uac, std::move(local), std::move(remote),
+                                           executor);
+    dialog->attach();
+    finish(nullptr, std::move(dialog));
+  }
+
+  void cancel(std::string why) {
+    if (!handler || !cancel_reason.empty()) return;
+    cancel_reason = std::move(why);
+    if (transaction) transaction->cancel();
+  }
+
+  void finish(std::exception_ptr error, std::shared_ptr<Dialog> dialog) {
+    if (!handler) return;
+    if (slot.is_connected()) slot.clear();
+    if (timer) timer->cancel();
+    transaction.reset();  // the transaction's handler holds us: break the cycle
+    auto h = std::move(*handler);
+    handler.reset();
+    detail::complete(std::move(h), executor, error, std::move(dialog));
+  }
+};
+
+}  // namespace
+
+void Srf::start_uac(std::string uri, UacOptions options, DialogHandler handler) {
+  auto call = std::make_shared<UacCall>();
+  call->uri = std::move(uri);
+  call->options = std::move(options);
+  call->backend = impl_->backend;
+  call->executor = impl_->executor;
+  call->call_id = impl_->random_hex(32);
+  call->from_tag = impl_->random_hex(16);
+  call->cnonce = impl_->random_hex(16);
+  call->slot = boost::asio::get_associated_cancellation_slot(handler);
+  call->handler.emplace(std::move(handler));
+  std::weak_ptr<UacCall> weak = call;
+  if (call->slot.is_connected()) {
+    call->slot.assign([weak](boost::asio::cancellation_type) {
+      if (auto c = weak.lock()) c->cancel("cancelled by the application");
+    });
+  }
+  try {
+    call->send();
+  } catch (...) {
+    call->finish(std::current_exception(), nullptr);
+    return;
+  }
+  if (call->options.timeout.count() > 0) {
+    call->timer = std::make_unique<boost::asio::steady_timer>(call->executor, call->options.timeout);
+    call->timer->async_wait([weak, ms = call->options.timeout.count()](boost::system::error_code ec) {
+      if (ec) return;
+      if (auto c = weak.lock()) c->cancel("no answer within " + std::to_string(ms) + " ms");
+    });
+  }
+}
+
+}  // namespace astmrf::srf
