@@ -9,8 +9,8 @@
 // and sends BYE --hold-ms after the 200.
 //
 // Stats (EngineStats, call counters, RSS, heap in use) go to stderr as one
-// "key=value" line every --stats-interval seconds, on SIGUSR1, and on
-// SIGINT/SIGTERM (which stop the program).
+// "key=value" line every --stats-interval seconds, on SIGUSR1, on SIGUSR2 (after
+// malloc_trim), and on SIGINT/SIGTERM (which stop the program).
 #include <astmrf/sip/engine/engine.hpp>
 
 #include <CLI/CLI.hpp>
@@ -113,6 +113,7 @@ class LoadTarget {
       io_.stop();
     });
     wait_usr1();
+    wait_usr2();
     if (options_.stats_interval > 0) schedule_stats();
     if (!options_.call_uri.empty()) pace();
   }
@@ -223,6 +224,18 @@ class LoadTarget {
     });
   }
 
+  // SIGUSR2: give the heap's free memory back to the system (malloc_trim), then
+  // print: tells memory the allocator keeps from memory the engine holds.
+  void wait_usr2() {
+    usr2_ = std::make_unique<asio::signal_set>(io_, SIGUSR2);
+    usr2_->async_wait([this](boost::system::error_code ec, int) {
+      if (ec) return;
+      malloc_trim(0);
+      print("trimmed");
+      wait_usr2();
+    });
+  }
+
   void print(const char* why) {
     auto s = engine_.stats();
     const bool idle = s.server_transactions == 0 && s.client_transactions == 0 && s.dialogs == 0;
@@ -253,6 +266,7 @@ class LoadTarget {
   asio::steady_timer pace_timer_;
   asio::signal_set signals_;
   std::unique_ptr<asio::signal_set> usr1_;
+  std::unique_ptr<asio::signal_set> usr2_;
   Counters counters_;
   Clock::time_point started_;
 };
