@@ -28,7 +28,7 @@ struct Cursor {
   }
   std::string_view take_while(std::uint32_t cls) {
     const auto start = pos;
-    while (pos < s.size() && is(s[pos], cls)) ++pos;
+    pos = skip_class(s.data(), pos, s.size(), cls);
     return s.substr(start, pos - start);
   }
   bool eat(char c) {
@@ -46,7 +46,7 @@ bool read_quoted(Cursor& c, std::string_view& inner) {
   const auto start = ++c.pos;
   const auto n = c.s.size();
   while (true) {
-    while (c.pos < n && is(c.s[c.pos], kQText)) ++c.pos;
+    c.pos = skip_class(c.s.data(), c.pos, n, kQText);
     if (c.pos >= n) return false;
     const char ch = c.s[c.pos];
     if (ch == '"') {
@@ -116,7 +116,7 @@ bool next_list_item(std::string_view value, std::size_t& pos, std::string_view& 
     bool quoted = false, angle = false;
     std::size_t i = pos;
     while (true) {
-      while (i < n && !is(value[i], kListSpecial)) ++i;
+      i = find_class(value.data(), i, n, kListSpecial);
       if (i >= n) break;
       const char ch = value[i];
       if (quoted) {
@@ -150,12 +150,19 @@ bool next_list_item(std::string_view value, std::size_t& pos, std::string_view& 
 Fail parse_via_into(std::string_view element, Via& v) {
   Cursor c{element};
   c.skip_ws();
-  v.protocol_name = c.take_while(kToken);
-  if (v.protocol_name.empty()) return Fail{"protocol name expected", c.pos};
-  if (!c.eat('/')) return Fail{"'/' expected after protocol name", c.pos};
-  v.protocol_version = c.take_while(kToken);
-  if (v.protocol_version.empty()) return Fail{"protocol version expected", c.pos};
-  if (!c.eat('/')) return Fail{"'/' expected after protocol version", c.pos};
+  if (element.size() - c.pos > 8 && element.substr(c.pos, 8) == "SIP/2.0/") {  // the usual spelling
+    v.protocol_name = element.substr(c.pos, 3);
+    v.protocol_version = element.substr(c.pos + 4, 3);
+    c.pos += 8;
+    c.skip_ws();
+  } else {
+    v.protocol_name = c.take_while(kToken);
+    if (v.protocol_name.empty()) return Fail{"protocol name expected", c.pos};
+    if (!c.eat('/')) return Fail{"'/' expected after protocol name", c.pos};
+    v.protocol_version = c.take_while(kToken);
+    if (v.protocol_version.empty()) return Fail{"protocol version expected", c.pos};
+    if (!c.eat('/')) return Fail{"'/' expected after protocol version", c.pos};
+  }
   v.transport = c.take_while(kToken);
   if (v.transport.empty()) return Fail{"transport expected", c.pos};
   if (!is_wsp(c.peek())) return Fail{"whitespace expected before sent-by", c.pos};
@@ -234,7 +241,7 @@ Fail parse_name_addr_into(std::string_view value, NameAddr& na) {
   } else {
     // display-name = *(token LWS): look ahead for '<'
     std::size_t p = c.pos;
-    while (p < n && is(value[p], kToken | kWsp)) ++p;
+    p = skip_class(value.data(), p, n, kToken | kWsp);
     if (p < n && value[p] == '<') {
       na.display_name = trim(value.substr(c.pos, p - c.pos));
       c.pos = p;

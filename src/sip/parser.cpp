@@ -149,6 +149,18 @@ class MessageParser {
     return ok();
   }
 
+  // The common case of find_line_end(): the first control byte is the CR of
+  // a CRLF and the line is within the limit. False means "take the slow path".
+  bool find_line_end_fast() noexcept {
+    const std::size_t e = find_control(p_, pos_, n_);
+    if (e + 1 < n_ && p_[e] == '\r' && p_[e + 1] == '\n' && e - pos_ <= opt_.max_line_length) {
+      line_end_ = e;
+      next_ = e + 2;
+      return true;
+    }
+    return false;
+  }
+
   void advance_line() {
     pos_ = next_;
     line_start_ = pos_;
@@ -234,7 +246,9 @@ class MessageParser {
     headers.reserve(16);
     std::uint64_t seen = 0;
     while (true) {
-      if (auto st = find_line_end(); !st) return st;
+      if (!find_line_end_fast()) {
+        if (auto st = find_line_end(); !st) return st;
+      }
       if (line_end_ == pos_) {  // empty line: end of the header section
         pos_ = next_;
         break;
@@ -245,8 +259,7 @@ class MessageParser {
         advance_line();
         continue;
       }
-      std::size_t i = pos_;
-      while (i < line_end_ && is(p_[i], kToken)) ++i;
+      std::size_t i = skip_class(p_, pos_, line_end_, kToken);
       if (i == pos_) return error_at(ParseErrc::bad_header_name, "header name expected", pos_);
       const std::string_view name(p_ + pos_, i - pos_);
       while (i < line_end_ && is_wsp(p_[i])) ++i;

@@ -39,9 +39,8 @@ bool valid_hostname(std::string_view s) noexcept {
   if (s[n - 1] == '.') --n;
   if (n == 0) return false;
   std::size_t label = 0;
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = skip_class(s.data(), 0, n, kAlnum); i < n; i = skip_class(s.data(), i + 1, n, kAlnum)) {
     const char c = s[i];
-    if (is(c, kAlnum)) continue;
     if (c == '.') {
       if (i == label || s[i - 1] == '-') return false;
       label = i + 1;
@@ -129,7 +128,7 @@ const char* parse_sip_uri(std::string_view rest, Uri& uri) noexcept {
     uri.host_kind = HostKind::ipv6;
     i = close + 1;
   } else {
-    while (i < n && is(rest[i], kHost)) ++i;
+    i = skip_class(rest.data(), 0, n, kHost);
     if (i < n && rest[i] != ':' && rest[i] != ';' && rest[i] != '?') return "invalid host";
     if (i == 0) return "missing host";
     uri.host = rest.substr(0, i);
@@ -200,7 +199,7 @@ HostKind classify_plain_host(std::string_view s) noexcept {
 const char* parse_uri_into(std::string_view text, Uri& uri) noexcept {
   if (text.empty()) return "empty URI";
   std::size_t colon = 0;
-  while (colon < text.size() && is(text[colon], kScheme)) ++colon;
+  colon = skip_class(text.data(), 0, text.size(), kScheme);
   if (colon == text.size() || text[colon] != ':') {
     // Same diagnostics as a scheme check after locating the first ':'.
     const auto c = text.find(':');
