@@ -128,7 +128,10 @@ TEST_F(SrfTest, UasAnswersInACoroutineAndTheAppHangsUp) {
       asio::co_spawn(
           app->get_executor(),
           [&, req, res]() -> asio::awaitable<void> {
-            auto dialog = co_await app->async_create_uas(req, res, srf::UasOptions{kSdp, {}}, asio::use_awaitable);
+            // g++ 12 destroys temporaries of a co_await full-expression twice
+            // (a compiler bug): pass named objects, not temporaries.
+            srf::UasOptions options{kSdp, {}};
+            auto dialog = co_await app->async_create_uas(req, res, options, asio::use_awaitable);
             log.add("answered");
             watch(dialog);
             dialog->destroy();
