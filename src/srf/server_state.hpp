@@ -27,3 +27,15 @@ struct ServerState {
 };
 
 }  // namespace astmrf::srf::detail
+
+#include <astmrf/srf/dialog.hpp>
+#include <astmrf/srf/srf.hpp>
+
+namespace astmrf::srf::detail {
+
+/// The body of Srf::async_create_uas, callable without the Srf (the B2BUA uses it
+/// from completions that may outlive the Srf object).
+void answer_uas(const boost::asio::any_io_executor& executor, Request req, UasOptions options,
+                boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Dialog>)> handler);
+
+}  // namespace astmrf::srf::detail

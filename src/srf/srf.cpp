@@ -101,8 +101,13 @@ boost::asio::any_io_executor Srf::get_executor() const { return impl_->executor;
 // ------------------------------------------------------------------ UAS
 
 void Srf::start_uas(Request req, Response /*res: shares req's transaction*/, UasOptions options, DialogHandler handler) {
-  auto executor = impl_->executor;
-  auto holder = std::make_shared<std::optional<DialogHandler>>(std::move(handler));
+  detail::answer_uas(impl_->executor, std::move(req), std::move(options), std::move(handler));
+}
+
+void detail::answer_uas(const boost::asio::any_io_executor& executor, Request req, UasOptions options,
+                        boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Dialog>)> handler) {
+  using UasHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Dialog>)>;
+  auto holder = std::make_shared<std::optional<UasHandler>>(std::move(handler));
   auto finish = [holder, executor](std::exception_ptr error, std::shared_ptr<Dialog> dialog) {
     if (!holder->has_value()) return;
     auto h = std::move(**holder);

@@ -53,6 +53,19 @@ struct UacOptions {
   std::function<void(const sip::Message&)> on_provisional;
 };
 
+struct B2buaOptions {
+  /// The B leg. An empty local_sdp offers the caller's SDP.
+  UacOptions uac;
+  HeaderList uas_headers;           ///< extra headers on the 200 OK to the caller
+  bool relay_provisionals{true};    ///< 180/183 (with SDP) from B go to the caller
+  bool end_together{true};          ///< a BYE on either leg ends the other
+};
+
+struct B2buaLegs {
+  std::shared_ptr<Dialog> uas;  ///< the caller's leg (A)
+  std::shared_ptr<Dialog> uac;  ///< the leg this side placed (B)
+};
+
 class Srf {
  public:
   explicit Srf(std::shared_ptr<SignalingBackend> backend);
@@ -98,9 +111,25 @@ class Srf {
         token, std::move(uri), std::move(options));
   }
 
+  /// Calls `uri` for `req` and bridges the signaling of both legs: provisionals
+  /// are relayed, a CANCEL from the caller cancels the B leg, B's failure is
+  /// relayed to the caller (status and reason), and BYE on either leg ends the
+  /// other (options.end_together). Completes once both legs are up.
+  template <typename CompletionToken>
+  auto async_create_b2bua(Request req, Response res, std::string uri, B2buaOptions options,
+                          CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, B2buaLegs)>(
+        [this](auto handler, Request q, Response s, std::string u, B2buaOptions o) {
+          start_b2bua(std::move(q), std::move(s), std::move(u), std::move(o), LegsHandler(std::move(handler)));
+        },
+        token, std::move(req), std::move(res), std::move(uri), std::move(options));
+  }
+
   [[nodiscard]] boost::asio::any_io_executor get_executor() const;
 
  private:
+  using LegsHandler = boost::asio::any_completion_handler<void(std::exception_ptr, B2buaLegs)>;
+  void start_b2bua(Request req, Response res, std::string uri, B2buaOptions options, LegsHandler handler);
   using DialogHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Dialog>)>;
   void start_uas(Request req, Response res, UasOptions options, DialogHandler handler);
   void start_uac(std::string uri, UacOptions options, DialogHandler handler);

@@ -349,3 +349,75 @@ TEST_F(SrfTest, UacHoldsAndUnholdsWithReinvites) {
 }
 
 }  // namespace
+
+// ------------------------------------------------------------------ B2BUA
+
+class B2buaTest : public SrfTest {
+ protected:
+  // sipp A calls the app, which bridges it to sipp B on `port`.
+  void bridge_to(std::uint16_t port) {
+    harness.run([&, port] {
+      app->invite([&, port](srf::Request req, srf::Response res) {
+        srf::B2buaOptions options;
+        app->async_create_b2bua(req, res, uri_for(port), options,
+                                [&](std::exception_ptr error, srf::B2buaLegs legs) {
+                                  log.add("b2bua " + describe(error));
+                                  if (legs.uas) {
+                                    watch(legs.uas);
+                                    keep(legs.uas);
+                                    keep(legs.uac);
+                                  }
+                                });
+      });
+      return 0;
+    });
+  }
+  SippCall a_leg(const std::string& dir, const std::string& scenario) {
+    SippCall call = caller(scenario);
+    call.scenario = dir + "/" + scenario;
+    return call;
+  }
+};
+
+TEST_F(B2buaTest, RelaysProvisionalsAndTheCallersByeEndsTheOtherLeg) {
+  std::uint16_t port = 0;
+  auto b = engine_callee("uas-answer.xml", port);
+  bridge_to(port);
+  auto a = astmrf_test::run_sipp(a_leg(SRF_SIPP_DIR, "uac-b2bua.xml"));
+  EXPECT_EQ(a.exit_code, 0) << a.output;
+  auto result = b->wait(20s);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for("b2bua ok")) << log.joined();
+}
+
+TEST_F(B2buaTest, TheCalleesByeEndsTheCaller) {
+  std::uint16_t port = 0;
+  auto b = engine_callee("uas-200-retransmit.xml", port);
+  bridge_to(port);
+  auto a = astmrf_test::run_sipp(a_leg(ENGINE_SIPP_DIR, "uac-invite-wait-bye.xml"));
+  EXPECT_EQ(a.exit_code, 0) << a.output;
+  auto result = b->wait(20s);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for("destroyed local local_bye")) << log.joined();
+}
+
+TEST_F(B2buaTest, TheCallersCancelCancelsTheOtherLeg) {
+  std::uint16_t port = 0;
+  auto b = engine_callee("uas-no-answer.xml", port);
+  bridge_to(port);
+  auto a = astmrf_test::run_sipp(a_leg(ENGINE_SIPP_DIR, "uac-invite-cancel.xml"));
+  EXPECT_EQ(a.exit_code, 0) << a.output;
+  auto result = b->wait(20s);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for("b2bua RequestCancelled")) << log.joined();
+}
+
+TEST_F(B2buaTest, TheCalleesRejectionReachesTheCaller) {
+  std::uint16_t port = 0;
+  auto b = engine_callee("uas-reject-486.xml", port);
+  bridge_to(port);
+  auto a = astmrf_test::run_sipp(a_leg(ENGINE_SIPP_DIR, "uac-invite-reject.xml"));
+  EXPECT_EQ(a.exit_code, 0) << a.output;
+  EXPECT_EQ(b->wait(20s).exit_code, 0);
+  EXPECT_TRUE(log.wait_for("b2bua SipFailure 486")) << log.joined();
+}
