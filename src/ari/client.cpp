@@ -123,7 +123,7 @@ ClientImpl::ClientImpl(asio::any_io_executor executor, ClientOptions o)
   shared.target = parse_target(opts.url);
   if (shared.target.tls) shared.tls = make_tls_context(opts.tls);
   shared.authorization = "Basic " + base64(opts.user + ":" + opts.password);
-  shared.options = &opts;
+  shared.options = std::make_shared<const ClientOptions>(opts);
   pool = make_http_pool(shared);
 }
 
