@@ -3,7 +3,9 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace astmrf::sip::detail {
@@ -91,6 +93,30 @@ inline std::size_t find_class(const char* p, std::size_t i, std::size_t n, std::
   }
   while (i < n && !is(p[i], cls)) ++i;
   return i;
+}
+
+/// s.find(c, from) for the short spans of header values: eight bytes per step
+/// inline (a zero byte in x ^ (c * 0x01..01) marks a match) instead of a
+/// library call.
+inline std::size_t find_char(std::string_view s, char c, std::size_t from = 0) noexcept {
+  const char* p = s.data();
+  const std::size_t n = s.size();
+  std::size_t i = from;
+  if constexpr (std::endian::native == std::endian::little) {
+    const std::uint64_t pattern = 0x0101010101010101ULL * static_cast<unsigned char>(c);
+    while (i + 8 <= n) {
+      std::uint64_t x;
+      std::memcpy(&x, p + i, 8);
+      x ^= pattern;
+      const std::uint64_t t = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+      if (t != 0) return i + static_cast<std::size_t>(std::countr_zero(t) >> 3);
+      i += 8;
+    }
+  }
+  for (; i < n; ++i) {
+    if (p[i] == c) return i;
+  }
+  return std::string_view::npos;
 }
 
 constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }

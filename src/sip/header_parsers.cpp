@@ -62,31 +62,48 @@ bool read_quoted(Cursor& c, std::string_view& inner) {
   }
 }
 
+inline std::size_t skip_wsp(const char* p, std::size_t i, std::size_t n) noexcept {
+  while (i < n && is_wsp(p[i])) ++i;
+  return i;
+}
+
 // generic-param list: *( SEMI token [ EQUAL ( token / host / quoted-string ) ] )
-// Stops (without error) at ',' or end; fails on anything else.
+// Stops (without error) at ',' or end; fails on anything else. Whitespace
+// around ';' and '=' is allowed but rare, so it is only skipped when seen.
 Fail read_params(Cursor& c, ParamList& out) {
+  const char* p = c.s.data();
+  const std::size_t n = c.s.size();
+  std::size_t i = c.pos;
   while (true) {
-    c.skip_ws();
-    if (c.peek() != ';') return {};
-    ++c.pos;
-    c.skip_ws();
-    Param p;
-    p.name = c.take_while(kToken);
-    if (p.name.empty()) return Fail{"parameter name expected after ';'", c.pos};
-    c.skip_ws();
-    if (c.peek() == '=') {
-      ++c.pos;
-      c.skip_ws();
-      p.has_value = true;
-      if (c.peek() == '"') {
-        if (!read_quoted(c, p.value)) return Fail{"unterminated quoted parameter value", c.pos};
+    if (i < n && is_wsp(p[i])) i = skip_wsp(p, i, n);
+    if (i >= n || p[i] != ';') break;
+    ++i;
+    if (i < n && is_wsp(p[i])) i = skip_wsp(p, i, n);
+    Param prm;
+    std::size_t start = i;
+    i = skip_class(p, i, n, kToken);
+    if (i == start) return Fail{"parameter name expected after ';'", i};
+    prm.name = std::string_view(p + start, i - start);
+    if (i < n && is_wsp(p[i])) i = skip_wsp(p, i, n);
+    if (i < n && p[i] == '=') {
+      ++i;
+      if (i < n && is_wsp(p[i])) i = skip_wsp(p, i, n);
+      prm.has_value = true;
+      if (i < n && p[i] == '"') {
+        c.pos = i;
+        if (!read_quoted(c, prm.value)) return Fail{"unterminated quoted parameter value", c.pos};
+        i = c.pos;
       } else {
-        p.value = c.take_while(kParamValue);
-        if (p.value.empty()) return Fail{"parameter value expected after '='", c.pos};
+        start = i;
+        i = skip_class(p, i, n, kParamValue);
+        if (i == start) return Fail{"parameter value expected after '='", i};
+        prm.value = std::string_view(p + start, i - start);
       }
     }
-    out.push_back(p);
+    out.push_back(prm);
   }
+  c.pos = i;
+  return {};
 }
 
 Fail expect_end(Cursor& c, const char* reason) noexcept {
@@ -176,8 +193,8 @@ Fail parse_via_into(std::string_view element, Via& v) {
     c.pos = close + 1;
   } else {
     const auto start = c.pos;
-    v.host = c.take_while(kHost);
-    v.host_kind = classify_plain_host(v.host);
+    c.pos = scan_host(element.data(), start, element.size(), v.host_kind);
+    v.host = std::string_view(element.data() + start, c.pos - start);
     if (v.host_kind == HostKind::none) return Fail{"invalid sent-by host", start};
   }
   c.skip_ws();
@@ -248,7 +265,7 @@ Fail parse_name_addr_into(std::string_view value, NameAddr& na) {
     }
   }
   if (c.peek() == '<') {
-    const auto close = value.find('>', c.pos);
+    const auto close = find_char(value, '>', c.pos);
     if (close == std::string_view::npos) return Fail{"'>' missing after URI", c.pos};
     na.uri_text = value.substr(c.pos + 1, close - c.pos - 1);
     na.angle_brackets = true;
@@ -336,7 +353,7 @@ std::string Via::sent_by() const {
 }
 
 Result<Via> parse_via(std::string_view element) {
-  Result<Via> r{Via{}};
+  Result<Via> r{std::in_place};
   if (auto f = parse_via_into(element, *r)) return to_error(f);
   return r;
 }
@@ -360,7 +377,7 @@ std::string NameAddr::display_name_text() const {
 }
 
 Result<NameAddr> parse_name_addr(std::string_view value) {
-  Result<NameAddr> r{NameAddr{}};
+  Result<NameAddr> r{std::in_place};
   if (auto f = parse_name_addr_into(value, *r)) return to_error(f);
   return r;
 }

@@ -138,8 +138,8 @@ Result<Via> Message::top_via() const {
   // instead of splitting the whole list. Usually there is no comma at all,
   // or no quote before it; only then is a quote-aware scan needed.
   const auto v = h->value;
-  std::size_t end = v.find(',');
-  if (end != std::string_view::npos && v.substr(0, end).find('"') != std::string_view::npos) {
+  std::size_t end = find_char(v, ',');
+  if (end != std::string_view::npos && find_char(v.substr(0, end), '"') != std::string_view::npos) {
     bool quoted = false;
     for (end = 0; end < v.size(); ++end) {
       const char c = v[end];
@@ -153,7 +153,7 @@ Result<Via> Message::top_via() const {
       }
     }
   }
-  Result<Via> r{Via{}};
+  Result<Via> r{std::in_place};
   if (auto f = parse_via_into(v.substr(0, std::min(end, v.size())), *r)) return locate(to_error(f), *h);
   return r;
 }
@@ -161,7 +161,7 @@ Result<Via> Message::top_via() const {
 Result<NameAddr> Message::from() const {
   const auto* h = find(HeaderId::from);
   if (h == nullptr) return missing(HeaderId::from);
-  Result<NameAddr> r{NameAddr{}};
+  Result<NameAddr> r{std::in_place};
   if (auto f = parse_name_addr_into(h->value, *r)) return locate(to_error(f), *h);
   return r;
 }
@@ -169,7 +169,7 @@ Result<NameAddr> Message::from() const {
 Result<NameAddr> Message::to() const {
   const auto* h = find(HeaderId::to);
   if (h == nullptr) return missing(HeaderId::to);
-  Result<NameAddr> r{NameAddr{}};
+  Result<NameAddr> r{std::in_place};
   if (auto f = parse_name_addr_into(h->value, *r)) return locate(to_error(f), *h);
   return r;
 }

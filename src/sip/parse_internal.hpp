@@ -22,6 +22,10 @@ bool valid_ipv6(std::string_view s) noexcept;
 /// classify_host() for a host that is not a bracketed IPv6 reference.
 HostKind classify_plain_host(std::string_view s) noexcept;
 
+/// Scans the longest run of hostname characters (alnum, '-', '.') from
+/// `start` and classifies it exactly like classify_host(); returns its end.
+std::size_t scan_host(const char* p, std::size_t start, std::size_t n, HostKind& kind) noexcept;
+
 /// A header-value parse failure: a static reason and the offset in the value.
 struct Fail {
   const char* reason{nullptr};

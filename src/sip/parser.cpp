@@ -2,6 +2,7 @@
 
 #include "chars.hpp"
 #include "error_util.hpp"
+#include "header_lookup.hpp"
 
 #include <bit>
 #include <cstring>

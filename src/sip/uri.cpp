@@ -86,7 +86,7 @@ bool valid_items(std::string_view s, char sep, std::uint32_t cls, bool require_v
 const char* parse_params_and_headers(std::string_view rest, Uri& uri) noexcept {
   // rest starts at ';' or '?' or is empty
   std::string_view params = rest;
-  const auto q = rest.find('?');
+  const auto q = find_char(rest, '?');
   if (q != std::string_view::npos) {
     params = rest.substr(0, q);
     const auto headers = rest.substr(q + 1);
@@ -103,20 +103,39 @@ const char* parse_params_and_headers(std::string_view rest, Uri& uri) noexcept {
 }
 
 const char* parse_sip_uri(std::string_view rest, Uri& uri) noexcept {
-  // userinfo: everything before the first '@' (neither host nor params may hold one)
-  const auto at = rest.find('@');
-  if (at != std::string_view::npos) {
-    const auto userinfo = rest.substr(0, at);
-    const auto colon = userinfo.find(':');
-    uri.user = userinfo.substr(0, colon);
-    if (uri.user.empty()) return "empty user part before '@'";
-    if (!all_escaped_of(uri.user, kUnreserved | kUserExtra)) return "invalid character in URI user part";
-    if (colon != std::string_view::npos) {
-      uri.password = userinfo.substr(colon + 1);
-      uri.has_password = true;
-      if (!all_escaped_of(uri.password, kUnreserved | kPassExtra)) return "invalid character in URI password";
+  // userinfo: everything before the first '@' (neither host nor params may
+  // hold one). Fast path: scan user characters and escapes; when that stops
+  // at '@', the user part is found and checked in the same pass.
+  {
+    const char* p = rest.data();
+    const std::size_t n = rest.size();
+    std::size_t i = 0;
+    while (true) {
+      i = skip_class(p, i, n, kUnreserved | kUserExtra);
+      if (i + 2 < n && p[i] == '%' && hex_value(p[i + 1]) >= 0 && hex_value(p[i + 2]) >= 0) {
+        i += 3;
+        continue;
+      }
+      break;
     }
-    rest = rest.substr(at + 1);
+    std::size_t at = std::string_view::npos;
+    if (i < n && p[i] == '@') {
+      if (i == 0) return "empty user part before '@'";
+      uri.user = std::string_view(p, i);
+      rest = rest.substr(i + 1);
+    } else if ((at = find_char(rest, '@', i)) != std::string_view::npos) {
+      const auto userinfo = rest.substr(0, at);
+      const auto colon = find_char(userinfo, ':');
+      uri.user = userinfo.substr(0, colon);
+      if (uri.user.empty()) return "empty user part before '@'";
+      if (!all_escaped_of(uri.user, kUnreserved | kUserExtra)) return "invalid character in URI user part";
+      if (colon != std::string_view::npos) {
+        uri.password = userinfo.substr(colon + 1);
+        uri.has_password = true;
+        if (!all_escaped_of(uri.password, kUnreserved | kPassExtra)) return "invalid character in URI password";
+      }
+      rest = rest.substr(at + 1);
+    }
   }
   const std::size_t n = rest.size();
   std::size_t i = 0;
@@ -128,11 +147,10 @@ const char* parse_sip_uri(std::string_view rest, Uri& uri) noexcept {
     uri.host_kind = HostKind::ipv6;
     i = close + 1;
   } else {
-    i = skip_class(rest.data(), 0, n, kHost);
+    i = scan_host(rest.data(), 0, n, uri.host_kind);
     if (i < n && rest[i] != ':' && rest[i] != ';' && rest[i] != '?') return "invalid host";
     if (i == 0) return "missing host";
-    uri.host = rest.substr(0, i);
-    uri.host_kind = classify_plain_host(uri.host);
+    uri.host = std::string_view(rest.data(), i);
     if (uri.host_kind == HostKind::none) return "invalid host";
   }
   if (i < n && rest[i] == ':') {
@@ -189,6 +207,41 @@ bool valid_ipv6(std::string_view s) noexcept {
     }
   }
   return compressed ? groups <= 7 : groups == 8;
+}
+
+std::size_t scan_host(const char* p, std::size_t start, std::size_t n, HostKind& kind) noexcept {
+  // One pass over alnum runs; '-' and '.' are checked against the label
+  // rules of valid_hostname() on the way.
+  bool ok = true;
+  std::size_t label = start, prev_label = start;
+  std::size_t i = skip_class(p, start, n, kAlnum);
+  while (i < n) {
+    const char c = p[i];
+    if (c == '.') {
+      if (i == label || p[i - 1] == '-') ok = false;
+      prev_label = label;
+      label = i + 1;
+    } else if (c == '-') {
+      if (i == label) ok = false;
+    } else {
+      break;
+    }
+    i = skip_class(p, i + 1, n, kAlnum);
+  }
+  const std::string_view s(p + start, i - start);
+  kind = HostKind::none;
+  if (s.empty()) return i;
+  if (is_digit(s.back()) && valid_ipv4(s)) {
+    kind = HostKind::ipv4;
+  } else if (ok && s.size() <= 255) {
+    // hostname: the last label (before an optional trailing '.') starts with
+    // a letter and does not end with '-'
+    const std::size_t top = s.back() == '.' ? prev_label : label;
+    if (s.back() == '.' ? s.size() > 1 : (label < i && p[i - 1] != '-')) {
+      if (is(p[top], kAlpha)) kind = HostKind::hostname;
+    }
+  }
+  return i;
 }
 
 HostKind classify_plain_host(std::string_view s) noexcept {
@@ -276,7 +329,7 @@ HostKind classify_host(std::string_view host) noexcept {
 }
 
 Result<Uri> parse_uri(std::string_view text) {
-  Result<Uri> r{Uri{}};
+  Result<Uri> r{std::in_place};
   if (const char* err = parse_uri_into(text, *r)) return make_error(ParseErrc::bad_uri, err);
   return r;
 }

@@ -15,6 +15,8 @@ class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}           // NOLINT
   Result(ParseError error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+  /// A default-constructed value, built in place (no temporary to move).
+  explicit Result(std::in_place_t) : v_(std::in_place_index<0>) {}
 
   [[nodiscard]] bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }

@@ -7,6 +7,8 @@
 
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <string_view>
 
 using namespace astmrf::sip;
 
@@ -171,6 +173,71 @@ TEST(Rfc4475, Escaping) {
   EXPECT_EQ(e2.to()->display_name, "%Z%45");
   EXPECT_EQ(e2.count(HeaderId::contact), 2u);  // C%6Fntact is another header
   EXPECT_EQ(e2.header("C%6Fntact"), "<sip:alias2@host2.example.com>");
+}
+
+// 3.1.1.7: long display names, user parts, tags, parameter names and values,
+// a long Call-ID and unknown header, and 34 Via values spread over header
+// lines in every case and spacing of "Via" and "v".
+TEST(Rfc4475, LongValues) {
+  auto repeat = [](std::string_view s, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += s;
+    return out;
+  };
+  auto m = strict("longreq");
+  EXPECT_EQ(m.method(), "INVITE");
+  EXPECT_EQ(m.call_id(), "longreq.one" + repeat("really", 20) + "longcallid");
+  EXPECT_EQ(m.cseq()->number, 3882340u);
+  EXPECT_EQ(*m.max_forwards(), 70u);
+
+  auto to = m.to();
+  ASSERT_TRUE(to) << to.error().message();
+  EXPECT_EQ(to->display_name_text(), "I have a user name of " + repeat("extreme", 10) + " proportion");
+  EXPECT_EQ(to->uri.port, 6000);
+  EXPECT_EQ(to->uri.param("unknownparam1"), "very" + repeat("long", 20) + "value");
+  EXPECT_EQ(to->uri.param("longparam" + repeat("name", 25)), "shortvalue");
+  EXPECT_TRUE(to->uri.has_param("very" + repeat("long", 25) + "ParameterNameWithNoValue"));
+  EXPECT_TRUE(to->tag.empty());
+
+  auto from = m.from();
+  ASSERT_TRUE(from) << from.error().message();
+  EXPECT_EQ(from->uri.user, repeat("amazinglylongcallername", 5));
+  EXPECT_EQ(from->tag, "12" + repeat("982", 50) + "424");
+  EXPECT_EQ(from->param("unknownheaderparam" + repeat("name", 20)), "unknowheaderparam" + repeat("value", 15));
+  auto valueless = from->param("unknownValueless" + repeat("paramname", 10));
+  ASSERT_TRUE(valueless);
+  EXPECT_TRUE(valueless->empty());
+
+  const auto unknown_name = "Unknown-" + repeat("Long", 20) + "-Name";
+  EXPECT_EQ(m.header(unknown_name), "unknown-" + repeat("long", 20) + "-value; unknown-" + repeat("long", 20) +
+                                        "-parameter-name = unknown-" + repeat("long", 20) + "-parameter-value");
+
+  auto vias = m.vias();
+  ASSERT_TRUE(vias) << vias.error().message();
+  ASSERT_EQ(vias->size(), 34u);
+  for (std::size_t i = 0; i < 33; ++i) {
+    EXPECT_EQ((*vias)[i].host, "sip" + std::to_string(33 - i) + ".example.com");
+    EXPECT_EQ((*vias)[i].transport, "TCP");
+  }
+  EXPECT_EQ(vias->back().host, "host.example.com");
+  EXPECT_EQ(vias->back().received, "192.0.2.5");
+  EXPECT_EQ(vias->back().branch, "very" + repeat("long", 50) + "branchvalue");
+  EXPECT_EQ(m.top_via()->host, "sip33.example.com");
+  EXPECT_EQ(m.count(HeaderId::via), 34u);
+
+  auto contacts = m.contacts();
+  ASSERT_TRUE(contacts) << contacts.error().message();
+  ASSERT_EQ(contacts->contacts.size(), 1u);
+  EXPECT_EQ(contacts->contacts[0].uri.user, repeat("amazinglylongcallername", 5));
+  EXPECT_EQ(contacts->contacts[0].uri.host, "host5.example.net");
+
+  EXPECT_EQ(m.body().size(), 150u);
+  EXPECT_TRUE(m.content_type()->is("application", "sdp"));
+  // the long values survive a serialize / re-parse round trip unchanged
+  auto again = parse_message(m.serialize());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->from()->tag, from->tag);
+  EXPECT_EQ(again->vias()->size(), 34u);
 }
 
 TEST(Rfc4475, OtherValidForms) {
