@@ -30,6 +30,7 @@ enum CharClass : std::uint32_t {
   kAddrStop = 1 << 16,    // ends an addr-spec without <>: ';' ',' SP HTAB
   kScheme = 1 << 17,      // scheme chars: alnum / "+-."
   kAlpha = 1 << 18,
+  kVisible = 1 << 19,     // neither whitespace nor a control: > 0x20 and not DEL
 };
 
 constexpr std::array<std::uint32_t, 256> make_table() {
@@ -42,6 +43,7 @@ constexpr std::array<std::uint32_t, 256> make_table() {
     const bool digit = c >= '0' && c <= '9';
     if (alpha || digit) t[static_cast<std::size_t>(c)] |= kAlnum | kToken | kUnreserved | kHost | kWord | kParamValue | kScheme;
     if (alpha) t[static_cast<std::size_t>(c)] |= kAlpha;
+    if (c > 0x20 && c != 0x7f) t[static_cast<std::size_t>(c)] |= kVisible;
     if ((c >= 0x20 && c != '"' && c != '\\') || c == '\t') t[static_cast<std::size_t>(c)] |= kQText;
     if (digit) t[static_cast<std::size_t>(c)] |= kDigit | kHex | kPhone;
     if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) t[static_cast<std::size_t>(c)] |= kHex | kPhone;

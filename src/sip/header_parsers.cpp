@@ -164,7 +164,7 @@ bool next_list_item(std::string_view value, std::size_t& pos, std::string_view& 
   return false;
 }
 
-Fail parse_via_into(std::string_view element, Via& v) {
+Fail parse_via_into(std::string_view element, Via& v, bool stop_at_comma) {
   Cursor c{element};
   c.skip_ws();
   if (element.size() - c.pos > 8 && element.substr(c.pos, 8) == "SIP/2.0/") {  // the usual spelling
@@ -208,7 +208,8 @@ Fail parse_via_into(std::string_view element, Via& v) {
     v.has_port = true;
   }
   if (auto f = read_params(c, v.params)) return f;
-  if (auto f = expect_end(c, "unexpected character after Via parameters")) return f;
+  c.skip_ws();
+  if (!c.done() && !(stop_at_comma && c.peek() == ',')) return Fail{"unexpected character after Via parameters", c.pos};
   for (const auto& p : v.params) {
     switch (p.name.size()) {
       case 6:

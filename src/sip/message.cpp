@@ -134,28 +134,31 @@ Result<std::vector<Via>> Message::vias() const {
 Result<Via> Message::top_via() const {
   const auto* h = find(HeaderId::via);
   if (h == nullptr) return missing(HeaderId::via);
-  // Only the first element is needed: cut at the first top-level comma
-  // instead of splitting the whole list. Usually there is no comma at all,
-  // or no quote before it; only then is a quote-aware scan needed.
+  // Only the first element is needed: parse it in place and let it end at a
+  // ',' (no scans of the Via grammar can step over a top-level comma, so a
+  // success is exactly the first element).
   const auto v = h->value;
-  std::size_t end = find_char(v, ',');
-  if (end != std::string_view::npos && find_char(v.substr(0, end), '"') != std::string_view::npos) {
-    bool quoted = false;
-    for (end = 0; end < v.size(); ++end) {
-      const char c = v[end];
-      if (quoted) {
-        if (c == '\\') ++end;
-        else if (c == '"') quoted = false;
-      } else if (c == '"') {
-        quoted = true;
-      } else if (c == ',') {
-        break;
-      }
+  Result<Via> r{std::in_place};
+  if (!parse_via_into(v, *r, true)) return r;
+  // On failure, report exactly what the element cut at its first top-level
+  // comma reports.
+  std::size_t end = 0;
+  bool quoted = false;
+  for (; end < v.size(); ++end) {
+    const char c = v[end];
+    if (quoted) {
+      if (c == '\\') ++end;
+      else if (c == '"') quoted = false;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      break;
     }
   }
-  Result<Via> r{std::in_place};
-  if (auto f = parse_via_into(v.substr(0, std::min(end, v.size())), *r)) return locate(to_error(f), *h);
-  return r;
+  Via first;
+  auto f = parse_via_into(v.substr(0, std::min(end, v.size())), first);
+  if (!f) return first;  // not reached: see above
+  return locate(to_error(f), *h);
 }
 
 Result<NameAddr> Message::from() const {

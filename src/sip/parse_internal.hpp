@@ -37,8 +37,9 @@ struct Fail {
 /// ParseErrc::bad_header_value with column = offset + 1 (Message rebases it).
 ParseError to_error(const Fail& f);
 
-/// One Via element; `v` must be default-constructed.
-Fail parse_via_into(std::string_view element, Via& v);
+/// One Via element; `v` must be default-constructed. With `stop_at_comma`
+/// the element may be followed by ',' and the rest of a list.
+Fail parse_via_into(std::string_view element, Via& v, bool stop_at_comma = false);
 /// One name-addr / addr-spec with params, up to the end of `value`.
 Fail parse_name_addr_into(std::string_view value, NameAddr& na);
 /// Appends every element of a comma-separated address list to `out`;

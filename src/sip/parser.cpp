@@ -227,10 +227,8 @@ class MessageParser {
     if (is_wsp(uri.front())) {
       return error_at(ParseErrc::bad_request_uri, "Request-Line elements must be separated by a single SP", pos_ + uri_start);
     }
-    for (std::size_t j = 0; j < uri.size(); ++j) {
-      if (static_cast<unsigned char>(uri[j]) <= 0x20 || uri[j] == 0x7f) {
-        return error_at(ParseErrc::bad_request_uri, "whitespace or control character inside the Request-URI", pos_ + uri_start + j);
-      }
+    if (const auto j = skip_class(uri.data(), 0, uri.size(), kVisible); j != uri.size()) {
+      return error_at(ParseErrc::bad_request_uri, "whitespace or control character inside the Request-URI", pos_ + uri_start + j);
     }
     if (uri.find(':') == std::string_view::npos) return error_at(ParseErrc::bad_request_uri, "Request-URI has no scheme", pos_ + uri_start);
     const auto version = line.substr(last_sp + 1);

@@ -210,6 +210,23 @@ bool valid_ipv6(std::string_view s) noexcept {
 }
 
 std::size_t scan_host(const char* p, std::size_t start, std::size_t n, HostKind& kind) noexcept {
+  // Dotted-quad fast path: four 1-3 digit octets <= 255 not followed by
+  // another hostname character.
+  if (start < n && is_digit(p[start])) {
+    std::size_t i = start;
+    int parts = 0;
+    while (true) {
+      unsigned v = 0;
+      const std::size_t s0 = i;
+      while (i < n && is_digit(p[i]) && i - s0 < 3) v = v * 10 + static_cast<unsigned>(p[i++] - '0');
+      if (i == s0 || v > 255 || ++parts == 4 || i >= n || p[i] != '.') break;
+      ++i;
+    }
+    if (parts == 4 && (i >= n || !is(p[i], kHost))) {
+      kind = HostKind::ipv4;
+      return i;
+    }
+  }
   // One pass over alnum runs; '-' and '.' are checked against the label
   // rules of valid_hostname() on the way.
   bool ok = true;
