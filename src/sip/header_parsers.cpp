@@ -106,12 +106,6 @@ Fail read_params(Cursor& c, ParamList& out) {
   return {};
 }
 
-Fail expect_end(Cursor& c, const char* reason) noexcept {
-  c.skip_ws();
-  if (!c.done()) return Fail{reason, c.pos};
-  return {};
-}
-
 Status expect_end_status(Cursor& c, const char* what) {
   c.skip_ws();
   if (!c.done()) return value_error(std::string("unexpected character after ") + what, c.pos);
@@ -247,7 +241,7 @@ Fail parse_via_into(std::string_view element, Via& v, bool stop_at_comma) {
   return {};
 }
 
-Fail parse_name_addr_into(std::string_view value, NameAddr& na) {
+Fail parse_name_addr_into(std::string_view value, NameAddr& na, std::size_t* comma) {
   Cursor c{value};
   const std::size_t n = value.size();
   c.skip_ws();
@@ -283,7 +277,13 @@ Fail parse_name_addr_into(std::string_view value, NameAddr& na) {
     if (const char* err = parse_uri_into(na.uri_text, na.uri)) return Fail{err, start, true};
   }
   if (auto f = read_params(c, na.params)) return f;
-  if (auto f = expect_end(c, "unexpected character after address")) return f;
+  c.skip_ws();
+  if (!c.done()) {
+    if (comma == nullptr || c.peek() != ',') return Fail{"unexpected character after address", c.pos};
+    *comma = c.pos;
+  } else if (comma != nullptr) {
+    *comma = value.size();
+  }
   for (const auto& p : na.params) {
     if (p.name.size() == 3 && iequals(p.name, "tag")) {
       na.tag = p.value;
@@ -294,6 +294,31 @@ Fail parse_name_addr_into(std::string_view value, NameAddr& na) {
 }
 
 Fail append_name_addrs(std::string_view value, std::vector<NameAddr>& out) {
+  // Fast path: parse each element in place and let it end at its ','. The
+  // name-addr grammar never steps over a comma that split_list() would cut
+  // at (quotes and <> are honoured the same way), so a success yields the
+  // same elements; on any failure the list is parsed again element by element
+  // as split_list() cuts it, for the exact same error.
+  const std::size_t first = out.size();
+  {
+    const char* p = value.data();
+    const std::size_t n = value.size();
+    std::size_t pos = 0;
+    bool ok = false;
+    while (true) {
+      while (pos < n && (is_wsp(p[pos]) || p[pos] == ',')) ++pos;
+      if (pos >= n) break;
+      std::size_t stop = 0;
+      if (parse_name_addr_into(value.substr(pos), out.emplace_back(), &stop)) {
+        ok = false;
+        break;
+      }
+      ok = true;
+      pos += stop;
+    }
+    if (ok) return {};
+    out.erase(out.begin() + static_cast<std::ptrdiff_t>(first), out.end());
+  }
   std::size_t pos = 0;
   std::string_view item;
   bool any = false;

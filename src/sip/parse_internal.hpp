@@ -41,7 +41,9 @@ ParseError to_error(const Fail& f);
 /// the element may be followed by ',' and the rest of a list.
 Fail parse_via_into(std::string_view element, Via& v, bool stop_at_comma = false);
 /// One name-addr / addr-spec with params, up to the end of `value`.
-Fail parse_name_addr_into(std::string_view value, NameAddr& na);
+/// With `comma` set, the address may also end at a ',' (the rest of a list);
+/// *comma receives the offset where it ended (a ',' or value.size()).
+Fail parse_name_addr_into(std::string_view value, NameAddr& na, std::size_t* comma = nullptr);
 /// Appends every element of a comma-separated address list to `out`;
 /// fails on an empty list.
 Fail append_name_addrs(std::string_view value, std::vector<NameAddr>& out);
