@@ -421,6 +421,10 @@ void Waiter::start_wait(std::chrono::milliseconds timeout, detail::wait_handler 
     return;
   }
   auto st = st_;
+  if (st->handler) {  // one async_wait at a time
+    detail::complete(std::move(handler), boost::system::error_code(asio::error::already_started), Event{});
+    return;
+  }
   st->handler.emplace(std::move(handler));
   if (st->done) {
     st->deliver();
