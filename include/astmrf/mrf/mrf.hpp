@@ -1,0 +1,239 @@
+// The media resource framework (drachtio-astmrf in C++): Asterisk as a media
+// server behind an application's SIP calls.
+//
+//   Mrf mrf(srf);                       // on the application's Srf
+//   auto ms = co_await mrf.async_connect(options, use_awaitable);    // one per Asterisk
+//   auto [endpoint, dialog] = co_await ms->async_connect_caller(req, res, {}, use_awaitable);
+//   co_await ms->ari().channels().play({endpoint->channel_id(), ...}, use_awaitable);
+//
+// Each MediaServer owns a Stasis application `drachtio-<uuid>` on its Asterisk.
+// An Endpoint is one SIP dialog to Asterisk plus the ARI channel it created; they
+// are tied by the From user of the INVITE (a fresh uuid), which Asterisk reports
+// as the StasisStart's channel.caller.number (and by the Call-ID, channel.protocol_id).
+#pragma once
+
+#include <astmrf/ari/client.hpp>
+#include <astmrf/mrf/errors.hpp>
+#include <astmrf/srf/srf.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace astmrf::mrf {
+
+struct AriServerOptions {
+  std::string address;  ///< Asterisk's HTTP address (an IP address)
+  std::uint16_t port{8088};
+  std::string username;
+  std::string password;
+  bool tls{false};
+  ari::TlsOptions tls_options{};
+};
+
+struct SipServerOptions {
+  std::string address;  ///< default: the ARI address
+  std::uint16_t port{5060};
+  sip::Transport transport{sip::Transport::udp};
+};
+
+struct ConnectOptions {
+  AriServerOptions ari;
+  SipServerOptions sip;
+  /// One deadline for the whole setup of an endpoint (INVITE → StasisStart → answer → 200 OK).
+  std::chrono::milliseconds setup_timeout{4000};
+  /// Endpoint setups in flight at once; past it new ones fail fast (MediaServerOverloaded).
+  std::size_t max_pending_setups{256};
+  /// Ask the ARI client to log through this logger (null: spdlog's default).
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+struct EndpointOptions {
+  /// The SDP to offer Asterisk. Empty: an inactive offer pointing at Asterisk's address.
+  std::string remote_sdp;
+  srf::HeaderList headers;
+};
+
+/// Why an endpoint ended; reported once.
+enum class EndpointEnd : std::uint8_t {
+  destroyed,           ///< the application called destroy()
+  asterisk_hangup,     ///< Asterisk sent BYE (e.g. an ARI hangup)
+  left_stasis,         ///< StasisEnd (the channel left the application)
+  media_server_lost,   ///< the channel vanished while ARI was disconnected, or the server went away
+};
+std::string_view to_string(EndpointEnd end) noexcept;
+
+class MediaServer;
+
+class Endpoint : public std::enable_shared_from_this<Endpoint> {
+ public:
+  [[nodiscard]] const std::string& channel_id() const noexcept { return channel_id_; }
+  [[nodiscard]] const std::string& channel_name() const noexcept { return channel_name_; }
+  /// The SIP dialog to Asterisk.
+  [[nodiscard]] const std::shared_ptr<srf::Dialog>& dialog() const noexcept { return dialog_; }
+  /// Asterisk's SDP (what the caller should receive) and ours.
+  [[nodiscard]] const std::string& local_sdp() const noexcept { return dialog_->remote_sdp(); }
+  [[nodiscard]] const std::string& remote_sdp() const noexcept { return dialog_->local_sdp(); }
+  [[nodiscard]] bool destroyed() const noexcept { return end_.has_value(); }
+  [[nodiscard]] std::optional<EndpointEnd> end_reason() const noexcept { return end_; }
+
+  /// Sends BYE to Asterisk (which ends the channel). Idempotent.
+  void destroy();
+  /// Runs once when the endpoint ends, whatever ended it (at once if it has).
+  void on_destroy(std::function<void(EndpointEnd)> handler);
+
+  template <typename CompletionToken>
+  auto async_wait_destroyed(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, EndpointEnd)>(
+        [this](auto handler) { wait_destroyed(EndHandler(std::move(handler))); }, token);
+  }
+
+  // MediaServer internals below.
+  Endpoint(std::weak_ptr<MediaServer> server, boost::asio::any_io_executor executor, std::string channel_id,
+           std::string channel_name, std::shared_ptr<srf::Dialog> dialog);
+  ~Endpoint();
+  void start(ari::Client& ari);
+  void ended(EndpointEnd reason);
+
+ private:
+  using EndHandler = boost::asio::any_completion_handler<void(std::exception_ptr, EndpointEnd)>;
+  void wait_destroyed(EndHandler handler);
+
+  std::weak_ptr<MediaServer> server_;
+  boost::asio::any_io_executor executor_;
+  std::string channel_id_;
+  std::string channel_name_;
+  std::shared_ptr<srf::Dialog> dialog_;
+  ari::Subscription channel_events_;
+  std::optional<EndpointEnd> end_;
+  std::vector<std::function<void(EndpointEnd)>> on_destroy_;
+  std::vector<EndHandler> waiters_;
+};
+
+struct ConnectCallerOptions {
+  srf::HeaderList headers;  ///< extra headers on the 200 OK to the caller
+  /// Hang up the caller when the endpoint ends on Asterisk's side (default), or
+  /// keep the caller's dialog (e.g. to connect it to another media server).
+  bool end_caller_with_endpoint{true};
+  /// Status sent to the caller when the endpoint cannot be set up: Asterisk's
+  /// own rejection is passed on unless mapped here (e.g. {603, 480}).
+  std::map<int, int> status_map;
+};
+
+struct ConnectedCaller {
+  std::shared_ptr<Endpoint> endpoint;
+  std::shared_ptr<srf::Dialog> dialog;  ///< the caller's dialog
+};
+
+class MediaServer : public std::enable_shared_from_this<MediaServer> {
+ public:
+  /// "drachtio-<uuid>": the Stasis application of this server.
+  [[nodiscard]] const std::string& app() const noexcept { return app_; }
+  [[nodiscard]] ari::Client& ari() noexcept { return *ari_; }
+  [[nodiscard]] const ConnectOptions& options() const noexcept { return options_; }
+  /// Endpoints that are up (a live list).
+  [[nodiscard]] std::vector<std::shared_ptr<Endpoint>> endpoints() const;
+  [[nodiscard]] std::size_t pending_setups() const noexcept { return pending_.size(); }
+  [[nodiscard]] bool connected() const noexcept { return !disconnected_; }
+
+  /// INVITE to sip:<app>@<asterisk> with User-Agent: drachtio and a fresh uuid as
+  /// From user; completes when Asterisk's channel is in Stasis and answered and
+  /// the dialog is up. On timeout or failure everything started is undone.
+  template <typename CompletionToken>
+  auto async_create_endpoint(EndpointOptions options, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, std::shared_ptr<Endpoint>)>(
+        [this](auto handler, EndpointOptions o) { start_endpoint(std::move(o), EndpointHandler(std::move(handler))); },
+        token, std::move(options));
+  }
+
+  /// Creates an endpoint with the caller's SDP and answers the caller with
+  /// Asterisk's SDP. The caller's CANCEL tears the Asterisk leg down (the caller
+  /// gets 487); a failure on Asterisk's side gets the caller a final error (503 +
+  /// Retry-After when overloaded or timed out).
+  template <typename CompletionToken>
+  auto async_connect_caller(srf::Request req, srf::Response res, ConnectCallerOptions options,
+                            CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, ConnectedCaller)>(
+        [this](auto handler, srf::Request q, srf::Response s, ConnectCallerOptions o) {
+          start_connect_caller(std::move(q), std::move(s), std::move(o), CallerHandler(std::move(handler)));
+        },
+        token, std::move(req), std::move(res), std::move(options));
+  }
+
+  /// Destroys the endpoints (when asked) and closes the ARI connection, which
+  /// removes the Stasis application. Idempotent.
+  void disconnect(bool destroy_endpoints = true);
+
+  // Mrf internals below.
+  MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, ConnectOptions options, std::string app);
+  ~MediaServer();
+  void start(std::function<void(std::exception_ptr)> done);
+  void forget(const Endpoint& endpoint);
+
+ private:
+  using EndpointHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Endpoint>)>;
+  using CallerHandler = boost::asio::any_completion_handler<void(std::exception_ptr, ConnectedCaller)>;
+  struct Setup;
+  void start_endpoint(EndpointOptions options, EndpointHandler handler);
+  void start_connect_caller(srf::Request req, srf::Response res, ConnectCallerOptions options, CallerHandler handler);
+  std::shared_ptr<Setup> begin_setup(EndpointOptions options,
+                                     std::function<void(std::exception_ptr, std::shared_ptr<Endpoint>)> done);
+  void on_stasis_start(const ari::Event& event);
+  void on_reconcile(const ari::ReconcileReport& report);
+  void finish_setup(const std::shared_ptr<Setup>& setup);
+  void fail_setup(const std::shared_ptr<Setup>& setup, std::exception_ptr error);
+  std::string make_uuid();
+
+  boost::asio::any_io_executor executor_;
+  srf::Srf& srf_;
+  ConnectOptions options_;
+  std::string app_;
+  std::unique_ptr<ari::Client> ari_;
+  ari::Subscription stasis_start_;
+  ari::Subscription reconcile_;
+  std::map<std::string, std::shared_ptr<Setup>> pending_;  // by From user (uuid)
+  std::map<std::string, std::weak_ptr<Endpoint>> endpoints_;  // by channel id
+  std::mt19937_64 rng_{std::random_device{}()};
+  bool disconnected_{false};
+};
+
+class Mrf {
+ public:
+  explicit Mrf(srf::Srf& srf);
+  ~Mrf();
+  Mrf(const Mrf&) = delete;
+  Mrf& operator=(const Mrf&) = delete;
+
+  /// Connects to one Asterisk and starts its Stasis application. Bad options
+  /// fail with std::invalid_argument before any I/O; a wrong password with
+  /// ari::AuthenticationError.
+  template <typename CompletionToken>
+  auto async_connect(ConnectOptions options, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, std::shared_ptr<MediaServer>)>(
+        [this](auto handler, ConnectOptions o) { start_connect(std::move(o), ServerHandler(std::move(handler))); },
+        token, std::move(options));
+  }
+
+  /// The media servers connected through this Mrf (disconnected ones drop out).
+  [[nodiscard]] std::vector<std::shared_ptr<MediaServer>> media_servers() const;
+
+ private:
+  using ServerHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<MediaServer>)>;
+  void start_connect(ConnectOptions options, ServerHandler handler);
+
+  srf::Srf& srf_;
+  // Shared with connects in flight, so that they stay safe if the Mrf goes first.
+  std::shared_ptr<std::vector<std::weak_ptr<MediaServer>>> servers_;
+};
+
+}  // namespace astmrf::mrf

@@ -1,0 +1,91 @@
+#include <astmrf/mrf/mrf.hpp>
+
+#include <boost/asio/ip/address.hpp>
+
+#include <random>
+#include <stdexcept>
+
+#include "srf/completion.hpp"
+
+namespace astmrf::mrf {
+
+namespace {
+
+void validate(const ConnectOptions& options) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(options.ari.address, ec);
+  if (options.ari.address.empty() || ec) {
+    throw std::invalid_argument("mrf: ari.address must be an IP address, not '" + options.ari.address + "'");
+  }
+  if (options.ari.port == 0) throw std::invalid_argument("mrf: ari.port must not be 0");
+  if (options.ari.username.empty()) throw std::invalid_argument("mrf: ari.username is required");
+  if (!options.sip.address.empty()) {
+    boost::asio::ip::make_address(options.sip.address, ec);
+    if (ec) throw std::invalid_argument("mrf: sip.address must be an IP address, not '" + options.sip.address + "'");
+  }
+  if (options.sip.port == 0) throw std::invalid_argument("mrf: sip.port must not be 0");
+  if (options.setup_timeout.count() <= 0) throw std::invalid_argument("mrf: setup_timeout must be positive");
+  if (options.max_pending_setups == 0) throw std::invalid_argument("mrf: max_pending_setups must be at least 1");
+}
+
+std::string app_name() {
+  std::random_device device;
+  std::mt19937_64 rng(device());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string uuid;
+  std::uint64_t bits = rng();
+  for (int i = 0; i < 32; ++i) {
+    if (i == 16) bits = rng();
+    unsigned n = bits & 0xF;
+    bits >>= 4;
+    if (i == 12) n = 4;
+    if (i == 16) n = 8 | (n & 3);
+    if (i == 8 || i == 12 || i == 16 || i == 20) uuid.push_back('-');
+    uuid.push_back(kHex[n]);
+  }
+  return "drachtio-" + uuid;
+}
+
+}  // namespace
+
+Mrf::Mrf(srf::Srf& srf) : srf_(srf), servers_(std::make_shared<std::vector<std::weak_ptr<MediaServer>>>()) {}
+
+Mrf::~Mrf() = default;
+
+std::vector<std::shared_ptr<MediaServer>> Mrf::media_servers() const {
+  std::vector<std::shared_ptr<MediaServer>> out;
+  for (const auto& weak : *servers_) {
+    auto server = weak.lock();
+    if (server && server->connected()) out.push_back(std::move(server));
+  }
+  return out;
+}
+
+void Mrf::start_connect(ConnectOptions options, ServerHandler handler) {
+  auto executor = srf_.get_executor();
+  auto holder = std::make_shared<std::optional<ServerHandler>>(std::move(handler));
+  auto finish = [holder, executor](std::exception_ptr error, std::shared_ptr<MediaServer> server) {
+    if (!holder->has_value()) return;
+    auto h = std::move(**holder);
+    holder->reset();
+    srf::detail::complete(std::move(h), executor, error, std::move(server));
+  };
+  try {
+    validate(options);  // before any I/O
+  } catch (...) {
+    finish(std::current_exception(), nullptr);
+    return;
+  }
+  auto server = std::make_shared<MediaServer>(executor, srf_, std::move(options), app_name());
+  server->start([finish, server, servers = servers_](std::exception_ptr error) {
+    if (error) {
+      server->disconnect(false);
+      finish(error, nullptr);
+      return;
+    }
+    servers->push_back(server);
+    finish(nullptr, server);
+  });
+}
+
+}  // namespace astmrf::mrf
