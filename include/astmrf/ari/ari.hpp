@@ -7,6 +7,7 @@
 #include <astmrf/ari/event.hpp>
 #include <astmrf/ari/generated/models.hpp>
 #include <astmrf/ari/generated/operations.hpp>
+#include <astmrf/ari/helpers.hpp>
 #include <astmrf/ari/ids.hpp>
 #include <astmrf/ari/options.hpp>
 #include <astmrf/ari/request.hpp>

@@ -239,6 +239,37 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
   EXPECT_EQ(client.stats().malformed_events, 0u);
 }
 
+TEST(AriLive, PlayAndCollectWithBargeInOnALiveCall) {
+  asio::io_context ioc;
+  const auto app = astmrf_test::unique_app_name();
+  const auto caller = astmrf_test::random_uuid();
+  ari::Client client(ioc.get_executor(), options(sandbox_url(), {app}));
+  run(ioc, [&]() -> asio::awaitable<void> { co_await client.async_connect(asio::use_awaitable); });
+  std::optional<std::string> channel;
+  auto on_start = client.on_event(EventType::StasisStart, [&](const ari::Event& e) {
+    if (e.as<ari::StasisStart>().channel.caller.number == caller) channel = std::string(e.id(ResourceKind::channel));
+  });
+  const auto scenario = instantiate("live-call.xml.in", "@DTMF_PCAP@", scenario_dir() + "/dtmf-1-hash.pcap");
+  auto sipp = start_sipp({.scenario = scenario, .service = app, .from_user = caller});
+  ASSERT_TRUE(run_until(ioc, [&] { return channel.has_value(); }, 15s));
+  ari::CollectResult result;
+  run(ioc, [&]() -> asio::awaitable<void> {
+    const ari::channels::Answer answer{.channelId = *channel};
+    co_await client.channels().answer(answer, asio::use_awaitable);
+    // sipp sends "1" then "#" two seconds after its ACK, while the 2.7 s prompt still plays.
+    const ari::CollectOptions collect{.channel_id = *channel, .media = {"sound:tt-monkeys"}, .max_digits = 4};
+    result = co_await ari::async_play_and_collect(client, collect, asio::use_awaitable);
+    const ari::channels::Hangup hangup{.channelId = *channel};
+    co_await client.channels().hangup(hangup, asio::use_awaitable);
+  });
+  EXPECT_EQ(result.digits, "1");
+  EXPECT_TRUE(result.terminated);
+  EXPECT_FALSE(result.timed_out);
+  EXPECT_TRUE(run_until(ioc, [&] { return !sipp->running(); }, 15s));
+  auto r = sipp->wait(1s);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
 TEST(AriLive, WrongPasswordIsAnAuthenticationError) {
   asio::io_context ioc;
   auto opts = options(sandbox_url(), {astmrf_test::unique_app_name()});

@@ -145,6 +145,11 @@ HttpReply Asterisk::dispatch(const HttpRequest& r) {
     std::lock_guard lk(mu_);
     auto it = routes_.find(r.method + " " + path);
     if (it != routes_.end()) fn = it->second;
+    for (const auto& [key, f] : routes_) {  // "METHOD /prefix*" routes
+      if (fn) break;
+      const auto prefix = std::string_view(key).substr(0, key.size() - 1);
+      if (!key.empty() && key.back() == '*' && (r.method + " " + path).rfind(prefix, 0) == 0) fn = f;
+    }
   }
   if (!fn) return {404, R"({"message":"Resource not found"})"};
   return fn(r);

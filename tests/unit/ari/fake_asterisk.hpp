@@ -41,7 +41,8 @@ class Asterisk {
   std::uint16_t port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
-  /// Routes "METHOD /ari/path" (without query) to a reply; unmatched → 404 Resource not found.
+  /// Routes "METHOD /ari/path" (without query; a trailing * matches any suffix) to a reply;
+  /// unmatched → 404 Resource not found.
   void route(std::string method_and_path, std::function<HttpReply(const HttpRequest&)> fn);
   void route(std::string method_and_path, unsigned status, std::string body);
 
