@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <string>
+#include <vector>
 
 using namespace astmrf::sip;
 
@@ -56,6 +57,31 @@ TEST(HeaderId, CaseFoldingIsExactPerByte) {
   }
   EXPECT_EQ(header_id("Call\rID"), HeaderId::other);
   EXPECT_EQ(header_id(std::string_view("Max-Forwards\0", 13)), HeaderId::other);
+}
+
+// The parser looks names up with whole-word loads from its padded buffer;
+// it must agree with header_id() for every spelling, also at the very end.
+TEST(HeaderId, ParserAgreesWithHeaderId) {
+  std::vector<std::string> names;
+  for (int i = 1; i < static_cast<int>(HeaderId::count_); ++i) {
+    const std::string name(header_name(static_cast<HeaderId>(i)));
+    std::string upper = name, lower = name;
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    names.insert(names.end(), {name, upper, lower, name + "x", name.substr(0, name.size() - 1) + "_"});
+  }
+  names.insert(names.end(), {"X-Custom-Header-Name-Longer-Than-Twenty", "Q", "V", "a", "Call-Id", "CSEQ"});
+  ParseOptions opt;
+  opt.require_mandatory_headers = false;
+  for (const auto& name : names) {
+    for (const bool last : {false, true}) {
+      const std::string text = "OPTIONS sip:a@b SIP/2.0\r\n" + (last ? std::string() : "Foo: bar\r\n") + name + ":0\r\n\r\n";
+      auto m = parse_message(text, opt);
+      ASSERT_TRUE(m) << name << ": " << m.error().message();
+      EXPECT_EQ(m->headers().back().id, header_id(name)) << name;
+      EXPECT_EQ(m->headers().back().name, name);
+    }
+  }
 }
 
 TEST(Via, AllParts) {
