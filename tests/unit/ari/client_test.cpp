@@ -13,6 +13,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <sstream>
 
 #include "fake_asterisk.hpp"
@@ -350,6 +351,40 @@ TEST(AriEvents, ReconnectsForeverReRegistersAndReconciles) {
   ASSERT_TRUE(run_until(ioc, [&] { return got; }));
   const auto connected = std::count(states.begin(), states.end(), ari::ConnectionState::connected);
   EXPECT_EQ(connected, 2);
+}
+
+TEST(AriEvents, ReconnectBackoffGrowsExponentiallyUpToItsCapWithJitter) {
+  fake::Asterisk server("astmrf", kPassword);
+  asio::io_context ioc;
+  auto opts = options_for(server, {"app1"});
+  opts.reconnect.initial = 40ms;
+  opts.reconnect.max = 200ms;
+  opts.reconnect.multiplier = 2.0;
+  opts.reconnect.jitter = 0.2;
+  ari::Client client(ioc.get_executor(), opts);
+  run(ioc, [&]() -> asio::awaitable<void> { co_await client.async_connect(asio::use_awaitable); });
+  ASSERT_TRUE(server.wait_websockets(1, 2s));
+  server.refuse_websockets(true);
+  server.drop_websockets();
+  // 40, 80, 160, then 200 (capped) for ever: 9 refused attempts take about 1.5 s.
+  ASSERT_TRUE(run_until(ioc, [&] { return server.ws_attempt_times().size() >= 10; }, 5s));
+  const auto times = server.ws_attempt_times();
+  std::vector<double> gaps;
+  for (std::size_t i = 2; i < times.size(); ++i) {
+    gaps.push_back(std::chrono::duration<double, std::milli>(times[i] - times[i - 1]).count());
+  }
+  // gaps[0] follows the 2nd failure (80 ms nominal); each gap = delay * [0.8, 1.2] + connect time.
+  const double nominal[] = {80, 160, 200, 200, 200, 200, 200, 200};
+  bool all_equal = true;
+  for (std::size_t i = 0; i < gaps.size() && i < 8; ++i) {
+    EXPECT_GE(gaps[i], nominal[i] * 0.8 - 5) << "gap " << i;
+    EXPECT_LE(gaps[i], nominal[i] * 1.2 + 60) << "gap " << i;  // scheduling slack on a busy machine
+    if (i > 2 && std::abs(gaps[i] - gaps[2]) > 1.0) all_equal = false;
+  }
+  EXPECT_FALSE(all_equal) << "no jitter";
+  EXPECT_NE(client.state(), ari::ConnectionState::connected);
+  server.refuse_websockets(false);
+  ASSERT_TRUE(run_until(ioc, [&] { return client.state() == ari::ConnectionState::connected; }, 2s));
 }
 
 TEST(AriEvents, SilentPeerIsDetectedByPingDeadline) {

@@ -118,6 +118,10 @@ std::vector<std::string> Asterisk::ws_targets() const {
   std::lock_guard lk(mu_);
   return ws_targets_;
 }
+std::vector<std::chrono::steady_clock::time_point> Asterisk::ws_attempt_times() const {
+  std::lock_guard lk(mu_);
+  return ws_times_;
+}
 std::vector<std::string> Asterisk::ws_authorizations() const {
   std::lock_guard lk(mu_);
   return ws_auth_;
@@ -171,6 +175,7 @@ void Asterisk::serve(int fd) {
       {
         std::lock_guard lk(mu_);
         ws_targets_.push_back(r.target);
+        ws_times_.push_back(std::chrono::steady_clock::now());
         ws_auth_.push_back(r.authorization);
       }
       if (r.authorization != expected_auth_ || refuse_ws_) {

@@ -56,6 +56,8 @@ class Asterisk {
 
   std::vector<HttpRequest> requests() const;
   std::vector<std::string> ws_targets() const;
+  /// When each events WebSocket upgrade request arrived.
+  std::vector<std::chrono::steady_clock::time_point> ws_attempt_times() const;
   std::vector<std::string> ws_authorizations() const;
   std::size_t tcp_accepts() const { return accepts_; }
   std::size_t max_in_flight() const { return max_in_flight_; }
@@ -79,6 +81,7 @@ class Asterisk {
   std::map<std::string, std::function<HttpReply(const HttpRequest&)>> routes_;
   std::vector<HttpRequest> requests_;
   std::vector<std::string> ws_targets_;
+  std::vector<std::chrono::steady_clock::time_point> ws_times_;
   std::vector<std::string> ws_auth_;
   std::vector<std::shared_ptr<WsConn>> ws_;
   std::vector<int> open_fds_;
