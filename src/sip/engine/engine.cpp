@@ -88,13 +88,19 @@ void EngineCore::stop() {
   auto dialogs = std::move(dialogs_);
   server_transactions_.clear();
   client_transactions_.clear();
+  pending_server_transactions_ = 0;
   dialogs_.clear();
   for (auto& [key, t] : servers) {
     t->terminated_ = true;
+    t->on_cancel_ = nullptr;
     if (t->timer_) timer_of(t->timer_)->cancel();
   }
   for (auto& [key, t] : clients) {
+    // A request still waiting for its final response gets one (local 503), so that
+    // no operation above waits forever; then nothing it holds stays referenced.
+    if (t->final_status_ < 200) client_local_failure(*t, 503, "Service Unavailable (engine stopped)");
     t->terminated_ = true;
+    t->handler_ = nullptr;
     if (t->timer_) timer_of(t->timer_)->cancel();
   }
   for (auto& [key, d] : dialogs) end(*d, DialogEndReason::engine_stopped);
@@ -218,7 +224,8 @@ void EngineCore::on_request(Message&& request, const PeerAddress& source) {
     in_dialog_request(dialog, std::move(request), source, std::move(key));
     return;
   }
-  if (server_transactions_.size() >= config_.max_server_transactions) {
+  if (pending_server_transactions_ >= config_.max_pending_server_transactions ||
+      server_transactions_.size() >= config_.max_server_transactions) {
     ++stats_.rejected_overload;
     send_stateless(request, source,
                    ResponseSpec{503, "Service Unavailable",

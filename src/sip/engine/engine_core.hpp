@@ -100,6 +100,7 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   std::unordered_map<std::string, std::shared_ptr<ClientRequest>> client_transactions_;
   std::unordered_map<std::string, std::shared_ptr<Dialog>> dialogs_;
   EngineStats stats_;
+  std::size_t pending_server_transactions_{0};  // created and not finally answered
   bool running_{false};
 };
 

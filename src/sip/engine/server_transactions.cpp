@@ -27,6 +27,7 @@ std::shared_ptr<IncomingRequest> EngineCore::create_server_transaction(Message&&
   transaction->local_tag_ = ids_.tag();
   transaction->timer_ = new_timer();
   server_transactions_[transaction->key_] = transaction;
+  ++pending_server_transactions_;
   return transaction;
 }
 
@@ -113,6 +114,7 @@ std::shared_ptr<Dialog> EngineCore::respond(IncomingRequest& transaction, Respon
   if (spec.status < 200) return dialog;
 
   transaction.final_status_ = spec.status;
+  --pending_server_transactions_;
   auto self = transaction.shared_from_this();
   const bool udp = transaction.source_.transport == Transport::udp;
   const auto timeout = 64 * t1();
@@ -168,6 +170,7 @@ void EngineCore::schedule_server_timer(const std::shared_ptr<IncomingRequest>& t
 void EngineCore::terminate(IncomingRequest& transaction) {
   if (transaction.terminated_) return;
   transaction.terminated_ = true;
+  if (transaction.final_status_ < 200 && pending_server_transactions_ > 0) --pending_server_transactions_;
   if (transaction.timer_) timer_of(transaction.timer_)->cancel();
   auto it = server_transactions_.find(transaction.key_);
   if (it != server_transactions_.end() && it->second.get() == &transaction) server_transactions_.erase(it);

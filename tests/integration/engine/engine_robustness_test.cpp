@@ -140,7 +140,7 @@ TEST(EngineRobustness, MalformedAndOversizedDatagramsDoNotStopTheEngine) {
 
 TEST(EngineRobustness, TooManyTransactionsGet503WithRetryAfter) {
   auto config = EngineHarness::test_config();
-  config.max_server_transactions = 1;
+  config.max_pending_server_transactions = 1;
   EngineHarness harness(config);
   std::vector<std::shared_ptr<IncomingRequest>> held;
   harness.run([&] {

@@ -28,8 +28,12 @@ struct TimerConfig {
 struct EngineConfig {
   std::vector<ListenPoint> listen{{Transport::udp, "127.0.0.1", 5060}};
   TimerConfig timers{};
-  /// Server transactions alive at once; past it new requests get 503 + Retry-After.
-  std::size_t max_server_transactions{100000};
+  /// Requests received and not yet answered with a final response; past it new
+  /// requests get 503 + Retry-After (the application is not keeping up).
+  std::size_t max_pending_server_transactions{10000};
+  /// Server transactions kept at all, answered ones included (they absorb
+  /// retransmissions for up to 64*T1): a hard bound on memory under a flood.
+  std::size_t max_server_transactions{400000};
   /// Largest message accepted (datagram or stream frame).
   std::size_t max_message_size{64 * 1024};
   /// Sent as User-Agent in requests and Server in responses.

@@ -214,7 +214,7 @@ struct EngineStats {
   std::uint64_t retransmissions_sent{0};
   std::uint64_t retransmissions_absorbed{0};
   std::uint64_t parse_errors{0};       ///< unparsable input (dropped or answered 400)
-  std::uint64_t rejected_overload{0};  ///< answered 503 because of max_server_transactions
+  std::uint64_t rejected_overload{0};  ///< answered 503: too many pending (or kept) server transactions
   std::uint64_t stray_responses{0};    ///< responses matching no transaction
   std::size_t server_transactions{0};
   std::size_t client_transactions{0};
