@@ -23,7 +23,8 @@ Message::Message(const Message& other)
     : size_(other.size_),
       status_(other.status_),
       method_id_(other.method_id_),
-      headers_(other.headers_) {
+      headers_(other.headers_),
+      first_(other.first_) {
   if (!other.buf_) return;
   buf_ = std::make_unique_for_overwrite<char[]>(size_ == 0 ? 1 : size_);
   std::memcpy(buf_.get(), other.buf_.get(), size_);
@@ -49,7 +50,10 @@ Message& Message::operator=(const Message& other) {
 }
 
 const HeaderField* Message::find(HeaderId id) const noexcept {
-  for (const auto& h : headers_) {
+  const auto i = static_cast<std::size_t>(id);
+  if (i >= first_.size() || first_[i] == 0) return nullptr;
+  if (first_[i] != 0xffff) return &headers_[first_[i] - 1u];
+  for (const auto& h : headers_) {  // beyond the 65534th header
     if (h.id == id) return &h;
   }
   return nullptr;

@@ -4,6 +4,7 @@
 #include "error_util.hpp"
 #include "header_lookup.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #if defined(__SSE2__)
@@ -275,6 +276,9 @@ class MessageParser {
       const auto id = header_id(name);
       seen |= bit(id);
       headers.push_back(HeaderField{id, name, std::string_view(p_ + i, e - i), line_});
+      if (auto& slot = msg_.first_[static_cast<std::size_t>(id)]; slot == 0) {
+        slot = static_cast<std::uint16_t>(std::min<std::size_t>(headers.size(), 0xffff));  // 0xffff: look it up
+      }
       advance_line();
     }
     if (opt_.require_mandatory_headers) {

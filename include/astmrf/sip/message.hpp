@@ -8,6 +8,7 @@
 #include <astmrf/sip/result.hpp>
 #include <astmrf/sip/uri.hpp>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -123,6 +124,9 @@ class Message {
   std::uint16_t status_{0};
   MethodId method_id_{MethodId::unknown};
   std::vector<HeaderField> headers_;
+  /// 1 + index in headers_ of the first header of each id, 0 when absent:
+  /// find(HeaderId) is one load. Indices, so copies need no rebasing.
+  std::array<std::uint16_t, static_cast<std::size_t>(HeaderId::count_)> first_{};
   std::string_view body_;
 };
 

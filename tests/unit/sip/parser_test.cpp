@@ -202,6 +202,26 @@ TEST(Parser, ErrorColumnPointsAtTheByte) {
   EXPECT_NE(m.error().message().find("line 7, column 12"), std::string::npos);
 }
 
+// find(HeaderId) is an index lookup; past 65534 headers it falls back to a scan.
+TEST(Parser, FindAfterVeryManyHeaders) {
+  std::string text = "OPTIONS sip:a@b SIP/2.0\r\n";
+  for (int i = 0; i < 66000; ++i) text += "X-A:1\r\n";
+  text += "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nf: <sip:a@b>;tag=1\r\n\r\n";
+  ParseOptions opt;
+  opt.max_message_size = text.size();
+  opt.max_header_count = 70000;
+  opt.require_mandatory_headers = false;
+  auto m = parse_message(text, opt);
+  ASSERT_TRUE(m) << m.error().message();
+  ASSERT_NE(m->find(HeaderId::other), nullptr);
+  EXPECT_EQ(m->find(HeaderId::other)->name, "X-A");
+  EXPECT_EQ(m->top_via()->branch, "z9hG4bK1");
+  EXPECT_EQ(m->from()->tag, "1");
+  EXPECT_EQ(m->find(HeaderId::to), nullptr);
+  const Message copy = *m;
+  EXPECT_EQ(copy.header(HeaderId::from).data(), copy.raw().data() + (m->header(HeaderId::from).data() - m->raw().data()));
+}
+
 TEST(Parser, Limits) {
   ParseOptions opt;
   opt.max_header_count = 3;
