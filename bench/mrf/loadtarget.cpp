@@ -1,0 +1,291 @@
+// astmrf-mrf-loadtarget: the embedded SIP engine + Srf + Mrf on ONE thread, as a
+// load target for sipp with a real Asterisk behind it (scripts/bench-mrf).
+//
+// Every INVITE is connected to Asterisk with MediaServer::async_connect_caller
+// (INVITE to Asterisk → StasisStart → answer → 200 → the caller gets Asterisk's
+// SDP); the call is then held until the caller's BYE (which destroys the
+// endpoint). Nothing else is done with the media.
+//
+// Stats go to stderr as one "key=value" line every --stats-interval seconds, on
+// SIGUSR1, on SIGUSR2 (after malloc_trim), and on SIGINT/SIGTERM (which stop the
+// program after disconnecting the media server).
+#include <astmrf/mrf/mrf.hpp>
+#include <astmrf/sip/engine/engine.hpp>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include <malloc.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace asio = boost::asio;
+namespace sip = astmrf::sip;
+namespace srf = astmrf::srf;
+namespace mrf = astmrf::mrf;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+long status_kb(const char* field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  const std::string prefix = std::string(field) + ":";
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) == 0) return std::stol(line.substr(prefix.size()));
+  }
+  return -1;
+}
+
+struct Counters {
+  std::uint64_t invites{0};
+  std::uint64_t connected{0};
+  std::uint64_t failed_overloaded{0};   // MediaServerOverloaded (503 to the caller)
+  std::uint64_t failed_timeout{0};      // MediaSetupTimeout (503)
+  std::uint64_t failed_unavailable{0};  // MediaServerUnavailable (503)
+  std::uint64_t failed_sip{0};          // Asterisk rejected the INVITE (or a local 408/503)
+  std::uint64_t failed_cancelled{0};    // the caller CANCELled
+  std::uint64_t failed_ack_timeout{0};  // the caller never ACKed our 200
+  std::uint64_t failed_other{0};
+  std::uint64_t ended_destroyed{0};     // the caller's BYE (the normal end)
+  std::uint64_t ended_asterisk{0};      // Asterisk's BYE
+  std::uint64_t ended_left_stasis{0};
+  std::uint64_t ended_lost{0};
+};
+
+class LoadTarget {
+ public:
+  struct Options {
+    std::string listen{"127.0.0.1:5070"};
+    std::string ari_address{"127.0.0.1"};
+    std::uint16_t ari_port{8088};
+    std::string ari_user{"astmrf"};
+    std::string ari_password;
+    std::uint16_t asterisk_sip_port{5060};
+    unsigned t1_ms{500};
+    unsigned setup_timeout_ms{4000};
+    std::size_t max_pending_setups{256};
+    std::size_t max_server_transactions{1'000'000};
+    double stats_interval{1.0};
+  };
+
+  LoadTarget(asio::io_context& io, Options options)
+      : io_(io), options_(std::move(options)), engine_(io.get_executor(), engine_config()), app_(engine_),
+        media_(app_), stats_timer_(io), signals_(io, SIGINT, SIGTERM) {}
+
+  void start() {
+    engine_.start();
+    started_ = Clock::now();
+    mrf::ConnectOptions connect;
+    connect.ari = {options_.ari_address, options_.ari_port, options_.ari_user, options_.ari_password, false, {}};
+    connect.sip = {options_.ari_address, options_.asterisk_sip_port, sip::Transport::udp};
+    connect.setup_timeout = std::chrono::milliseconds(options_.setup_timeout_ms);
+    connect.max_pending_setups = options_.max_pending_setups;
+    media_.async_connect(connect, [this](std::exception_ptr error, std::shared_ptr<mrf::MediaServer> server) {
+      if (error) {
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "loadtarget: cannot connect to Asterisk: %s\n", e.what());
+        }
+        exit_code_ = 1;
+        engine_.stop();
+        io_.stop();
+        return;
+      }
+      server_ = std::move(server);
+      app_.invite([this](srf::Request req, srf::Response res) { incoming(std::move(req), std::move(res)); });
+      std::fprintf(stderr, "loadtarget listening on %s, Stasis app %s\n",
+                   engine_.local_address(sip::Transport::udp).to_string().c_str(), server_->app().c_str());
+      std::fflush(stderr);
+    });
+    signals_.async_wait([this](boost::system::error_code ec, int) {
+      if (ec) return;
+      print("final");
+      calls_.clear();
+      if (server_) server_->disconnect();
+      engine_.stop();
+      io_.stop();
+    });
+    wait_usr1();
+    wait_usr2();
+    if (options_.stats_interval > 0) schedule_stats();
+  }
+
+  [[nodiscard]] int exit_code() const noexcept { return exit_code_; }
+
+ private:
+  sip::EngineConfig engine_config() const {
+    sip::EngineConfig config;
+    auto colon = options_.listen.rfind(':');
+    if (colon == std::string::npos) throw CLI::ValidationError("--listen", "expected ADDRESS:PORT");
+    config.listen = {{sip::Transport::udp, options_.listen.substr(0, colon),
+                      static_cast<std::uint16_t>(std::stoul(options_.listen.substr(colon + 1)))}};
+    config.timers.t1 = std::chrono::milliseconds(options_.t1_ms);
+    config.max_server_transactions = options_.max_server_transactions;
+    config.user_agent = "astmrf-mrf-loadtarget";
+    return config;
+  }
+
+  void incoming(srf::Request req, srf::Response res) {
+    ++counters_.invites;
+    server_->async_connect_caller(
+        std::move(req), std::move(res), {}, [this](std::exception_ptr error, mrf::ConnectedCaller call) {
+          if (error) {
+            count_failure(error);
+            return;
+          }
+          ++counters_.connected;
+          // Hold both legs until the caller's BYE: dropping the last reference to a
+          // dialog would hang it up.
+          auto* key = call.endpoint.get();
+          call.endpoint->on_destroy([this, key](mrf::EndpointEnd end) {
+            switch (end) {
+              case mrf::EndpointEnd::destroyed: ++counters_.ended_destroyed; break;
+              case mrf::EndpointEnd::asterisk_hangup: ++counters_.ended_asterisk; break;
+              case mrf::EndpointEnd::left_stasis: ++counters_.ended_left_stasis; break;
+              case mrf::EndpointEnd::media_server_lost: ++counters_.ended_lost; break;
+            }
+            // Not from inside the endpoint's own callback: release it afterwards.
+            asio::post(io_, [this, key] { calls_.erase(key); });
+          });
+          if (!call.endpoint->destroyed()) calls_.emplace(key, std::move(call));
+        });
+  }
+
+  void count_failure(std::exception_ptr error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const mrf::MediaServerOverloaded&) {
+      ++counters_.failed_overloaded;
+    } catch (const mrf::MediaSetupTimeout&) {
+      ++counters_.failed_timeout;
+    } catch (const mrf::MediaServerUnavailable&) {
+      ++counters_.failed_unavailable;
+    } catch (const srf::SipFailure&) {
+      ++counters_.failed_sip;
+    } catch (const srf::RequestCancelled&) {
+      ++counters_.failed_cancelled;
+    } catch (const srf::AckTimeout&) {
+      ++counters_.failed_ack_timeout;
+    } catch (...) {
+      ++counters_.failed_other;
+    }
+  }
+
+  void schedule_stats() {
+    stats_timer_.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::duration<double>(options_.stats_interval)));
+    stats_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      print("periodic");
+      schedule_stats();
+    });
+  }
+
+  void wait_usr1() {
+    usr1_ = std::make_unique<asio::signal_set>(io_, SIGUSR1);
+    usr1_->async_wait([this](boost::system::error_code ec, int) {
+      if (ec) return;
+      print("usr1");
+      wait_usr1();
+    });
+  }
+
+  void wait_usr2() {
+    usr2_ = std::make_unique<asio::signal_set>(io_, SIGUSR2);
+    usr2_->async_wait([this](boost::system::error_code ec, int) {
+      if (ec) return;
+      malloc_trim(0);
+      print("trimmed");
+      wait_usr2();
+    });
+  }
+
+  void print(const char* why) {
+    auto s = engine_.stats();
+    const bool heap_wanted = std::string_view(why) != "periodic";
+    const long heap_kb = heap_wanted ? static_cast<long>(mallinfo2().uordblks / 1024) : -1;
+    const double t = std::chrono::duration<double>(Clock::now() - started_).count();
+    const auto& c = counters_;
+    std::fprintf(stderr,
+                 "stats %s t=%.1f invites=%" PRIu64 " connected=%" PRIu64 " failed_overloaded=%" PRIu64
+                 " failed_timeout=%" PRIu64 " failed_unavailable=%" PRIu64 " failed_sip=%" PRIu64
+                 " failed_cancelled=%" PRIu64 " failed_ack_timeout=%" PRIu64 " failed_other=%" PRIu64
+                 " ended_destroyed=%" PRIu64 " ended_asterisk=%" PRIu64 " ended_left_stasis=%" PRIu64
+                 " ended_lost=%" PRIu64 " held=%zu pending_setups=%zu endpoints=%zu dialogs=%zu server_tx=%zu"
+                 " client_tx=%zu rejected_overload=%" PRIu64 " retx_sent=%" PRIu64 " ari_connected=%d"
+                 " rss_kb=%ld hwm_kb=%ld heap_in_use_kb=%ld\n",
+                 why, t, c.invites, c.connected, c.failed_overloaded, c.failed_timeout, c.failed_unavailable,
+                 c.failed_sip, c.failed_cancelled, c.failed_ack_timeout, c.failed_other, c.ended_destroyed,
+                 c.ended_asterisk, c.ended_left_stasis, c.ended_lost, calls_.size(),
+                 server_ ? server_->pending_setups() : 0, server_ ? server_->endpoints().size() : 0, s.dialogs,
+                 s.server_transactions, s.client_transactions, s.rejected_overload, s.retransmissions_sent,
+                 server_ && server_->ari().state() == astmrf::ari::ConnectionState::connected ? 1 : 0,
+                 status_kb("VmRSS"), status_kb("VmHWM"), heap_kb);
+    std::fflush(stderr);
+  }
+
+  asio::io_context& io_;
+  Options options_;
+  sip::Engine engine_;
+  srf::Srf app_;
+  mrf::Mrf media_;
+  std::shared_ptr<mrf::MediaServer> server_;
+  std::unordered_map<const mrf::Endpoint*, mrf::ConnectedCaller> calls_;
+  asio::steady_timer stats_timer_;
+  asio::signal_set signals_;
+  std::unique_ptr<asio::signal_set> usr1_;
+  std::unique_ptr<asio::signal_set> usr2_;
+  Counters counters_;
+  Clock::time_point started_;
+  int exit_code_{0};
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"Load target for astmrf's Mrf: engine + Srf + Mrf on one thread, every caller connected to Asterisk"};
+  LoadTarget::Options o;
+  cli.add_option("--listen", o.listen, "SIP UDP listen point ADDRESS:PORT")->capture_default_str();
+  cli.add_option("--ari-address", o.ari_address, "Asterisk's address (ARI and SIP)")->capture_default_str();
+  cli.add_option("--ari-port", o.ari_port, "Asterisk's ARI (HTTP) port")->capture_default_str();
+  cli.add_option("--ari-user", o.ari_user, "ARI user")->capture_default_str();
+  cli.add_option("--ari-password", o.ari_password, "ARI password (or env ASTMRF_ARI_PASSWORD)");
+  cli.add_option("--asterisk-sip-port", o.asterisk_sip_port, "Asterisk's SIP (UDP) port")->capture_default_str();
+  cli.add_option("--t1", o.t1_ms, "RFC 3261 T1 in ms")->capture_default_str();
+  cli.add_option("--setup-timeout", o.setup_timeout_ms, "ConnectOptions::setup_timeout in ms")->capture_default_str();
+  cli.add_option("--max-pending-setups", o.max_pending_setups, "ConnectOptions::max_pending_setups (past it: 503)")
+      ->capture_default_str();
+  cli.add_option("--max-server-transactions", o.max_server_transactions, "EngineConfig::max_server_transactions")
+      ->capture_default_str();
+  cli.add_option("--stats-interval", o.stats_interval, "seconds between stats lines on stderr (0: off)")
+      ->capture_default_str();
+  CLI11_PARSE(cli, argc, argv);
+  if (o.ari_password.empty()) {
+    if (const char* env = std::getenv("ASTMRF_ARI_PASSWORD")) o.ari_password = env;
+  }
+  spdlog::set_level(spdlog::level::warn);
+  try {
+    asio::io_context io{1};
+    LoadTarget target(io, o);
+    target.start();
+    io.run();
+    return target.exit_code();
+  } catch (const std::exception& e) {
+    std::cerr << "astmrf-mrf-loadtarget: " << e.what() << "\n";
+    return 1;
+  }
+}
