@@ -75,8 +75,10 @@ class Socket final : public EventSocket, public std::enable_shared_from_this<Soc
     std::visit(
         [](auto& ws) {
           if constexpr (!std::is_same_v<std::decay_t<decltype(ws)>, std::monostate>) {
-            boost::system::error_code ignored;
-            beast::get_lowest_layer(ws).socket().close(ignored);
+            // basic_stream::close (not socket().close): it also cancels the stream's
+            // timer, so a read in flight completes with operation_aborted and Beast's
+            // read op never sees a zero-byte success.
+            beast::get_lowest_layer(ws).close();
           }
         },
         ws_);

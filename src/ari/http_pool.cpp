@@ -94,10 +94,8 @@ class Pool final : public HttpPool, public std::enable_shared_from_this<Pool> {
   void close() override {
     closed_ = true;
     idle_.clear();
-    for (auto* c : busy_) {
-      boost::system::error_code ignored;
-      c->lowest().socket().close(ignored);
-    }
+    // basic_stream::close also cancels the stream's timer (see event_socket.cpp).
+    for (auto* c : busy_) c->lowest().close();
     for (auto* p : waiting_) p->timer.cancel();
   }
 
