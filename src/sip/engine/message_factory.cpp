@@ -185,32 +185,32 @@ std::string build_response(const Message& request, const PeerAddress& source, co
   return builder.str();
 }
 
-std::string build_non2xx_ack(const Message& invite, const Message& response) {
-  auto builder = MessageBuilder::request("ACK", invite.request_uri());
+namespace {
+
+// ACK for a non-2xx and CANCEL share the INVITE's Request-URI, top Via (so the
+// same branch), From, Call-ID, CSeq number and Route set (RFC 3261 17.1.1.3, 9.1).
+std::string same_transaction_request(std::string_view method, const Message& invite, std::string_view to) {
+  auto builder = MessageBuilder::request(method, invite.request_uri());
   auto vias = invite.values(HeaderId::via);
   if (!vias.empty()) builder.add(HeaderId::via, vias.front());
   builder.add(HeaderId::max_forwards, "70");
   builder.add(HeaderId::from, invite.header(HeaderId::from));
-  builder.add(HeaderId::to, response.header(HeaderId::to));
+  builder.add(HeaderId::to, to);
   builder.add(HeaderId::call_id, invite.header(HeaderId::call_id));
   auto cseq = invite.cseq();
-  builder.add(HeaderId::cseq, std::to_string(cseq ? cseq->number : 1) + " ACK");
+  builder.add(HeaderId::cseq, std::to_string(cseq ? cseq->number : 1) + " " + std::string(method));
   for (auto route : invite.values(HeaderId::route)) builder.add(HeaderId::route, route);
   return builder.str();
 }
 
+}  // namespace
+
+std::string build_non2xx_ack(const Message& invite, const Message& response) {
+  return same_transaction_request("ACK", invite, response.header(HeaderId::to));
+}
+
 std::string build_cancel(const Message& invite) {
-  auto builder = MessageBuilder::request("CANCEL", invite.request_uri());
-  auto vias = invite.values(HeaderId::via);
-  if (!vias.empty()) builder.add(HeaderId::via, vias.front());
-  builder.add(HeaderId::max_forwards, "70");
-  builder.add(HeaderId::from, invite.header(HeaderId::from));
-  builder.add(HeaderId::to, invite.header(HeaderId::to));
-  builder.add(HeaderId::call_id, invite.header(HeaderId::call_id));
-  auto cseq = invite.cseq();
-  builder.add(HeaderId::cseq, std::to_string(cseq ? cseq->number : 1) + " CANCEL");
-  for (auto route : invite.values(HeaderId::route)) builder.add(HeaderId::route, route);
-  return builder.str();
+  return same_transaction_request("CANCEL", invite, invite.header(HeaderId::to));
 }
 
 }  // namespace astmrf::sip::detail

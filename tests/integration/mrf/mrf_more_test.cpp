@@ -17,6 +17,7 @@
 #include "astmrf_test/process.hpp"
 #include "astmrf_test/sandbox.hpp"
 #include "astmrf_test/sipp.hpp"
+#include "mrf_support.hpp"
 
 namespace {
 
@@ -28,34 +29,12 @@ namespace ari = astmrf::ari;
 using astmrf::sip::Transport;
 using astmrf_test::EngineHarness;
 using astmrf_test::EventLog;
+using astmrf_test::channels_of;
+using astmrf_test::describe;
+using astmrf_test::sandbox_options;
 
-std::string describe(std::exception_ptr error) {
-  if (!error) return "ok";
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& other) {
-    return std::string("error ") + other.what();
-  }
-}
 
-mrf::ConnectOptions sandbox_options(std::uint16_t ari_port, std::uint16_t sip_port) {
-  const auto& box = astmrf_test::sandbox();
-  mrf::ConnectOptions options;
-  options.ari = {"127.0.0.1", ari_port, box.ari_user, box.ari_password, false, {}};
-  options.sip = {"127.0.0.1", sip_port, Transport::udp};
-  return options;
-}
 
-std::size_t channels_of(const astmrf_test::AriProbe& probe, const std::string& app) {
-  auto result = probe.request("GET", "/ari/channels");
-  if (result.status != 200) return 0;  // Asterisk is down: it holds nothing
-  const auto channels = result.json();
-  std::size_t count = 0;
-  for (const auto& channel : channels.as_array()) {
-    if (channel.at("dialplan").at("exten").as_string() == app) ++count;
-  }
-  return count;
-}
 
 class MrfMoreTest : public testing::Test {
  protected:

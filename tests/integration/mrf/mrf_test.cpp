@@ -14,6 +14,7 @@
 #include "astmrf_test/process.hpp"
 #include "astmrf_test/sandbox.hpp"
 #include "astmrf_test/sipp.hpp"
+#include "mrf_support.hpp"
 
 namespace {
 
@@ -25,41 +26,13 @@ namespace ari = astmrf::ari;
 using astmrf::sip::Transport;
 using astmrf_test::EngineHarness;
 using astmrf_test::EventLog;
+using astmrf_test::channels_of;
+using astmrf_test::describe;
+using astmrf_test::sandbox_options;
 using astmrf_test::SippCall;
 
-std::string describe(std::exception_ptr error) {
-  if (!error) return "ok";
-  try {
-    std::rethrow_exception(error);
-  } catch (const srf::SipFailure& failure) {
-    return "SipFailure " + std::to_string(failure.status());
-  } catch (const srf::RequestCancelled&) {
-    return "RequestCancelled";
-  } catch (const mrf::MediaSetupTimeout&) {
-    return "MediaSetupTimeout";
-  } catch (const std::exception& other) {
-    return std::string("error ") + other.what();
-  }
-}
 
-mrf::ConnectOptions sandbox_options(std::uint16_t ari_port, std::uint16_t sip_port) {
-  const auto& box = astmrf_test::sandbox();
-  mrf::ConnectOptions options;
-  options.ari = {"127.0.0.1", ari_port, box.ari_user, box.ari_password, false, {}};
-  options.sip = {"127.0.0.1", sip_port, Transport::udp};
-  return options;
-}
 
-// Channels on Asterisk that belong to `app` (their dialplan exten is the app name).
-std::size_t channels_of(const astmrf_test::AriProbe& probe, const std::string& app) {
-  auto result = probe.request("GET", "/ari/channels");
-  const auto channels = result.json();
-  std::size_t count = 0;
-  for (const auto& channel : channels.as_array()) {
-    if (channel.at("dialplan").at("exten").as_string() == app) ++count;
-  }
-  return count;
-}
 
 class MrfTest : public testing::Test {
  protected:
