@@ -95,7 +95,10 @@ Srf::Srf(sip::Engine& engine) : Srf(make_engine_backend(engine)) {}
 Srf::~Srf() = default;
 
 void Srf::use(Middleware middleware) { impl_->middleware.push_back(std::move(middleware)); }
-void Srf::on(const std::string& method, Handler handler) { impl_->handlers[method] = std::move(handler); }
+void Srf::on(const std::string& method, Handler handler) {
+  impl_->handlers[method] = std::move(handler);
+  impl_->backend->route(method);
+}
 boost::asio::any_io_executor Srf::get_executor() const { return impl_->executor; }
 
 // ------------------------------------------------------------------ UAS

@@ -81,6 +81,9 @@ class SignalingBackend {
   virtual void on_request(BackendRequestHandler handler) = 0;
   virtual std::shared_ptr<BackendClientTransaction> send_request(RequestSpec spec, BackendResponseHandler handler,
                                                                  bool manual_ack) = 0;
+  /// The application handles requests of this method (Srf::on): a drachtio-server
+  /// backend asks the server for them. The engine gets every request anyway.
+  virtual void route(const std::string& /*method*/) {}
 };
 
 /// The embedded SIP engine as a backend (the engine must outlive the Srf).
