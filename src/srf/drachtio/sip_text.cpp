@@ -1,0 +1,79 @@
+#include "sip_text.hpp"
+
+#include <astmrf/sip/builder.hpp>
+#include <astmrf/sip/errors.hpp>
+
+namespace astmrf::srf::drachtio {
+
+namespace {
+
+// The checks of MessageBuilder (no CR/LF in values) without its canonical
+// ordering: drachtio reads the text as is.
+void add_line(std::string& out, std::string_view name, std::string_view value) {
+  if (name.find_first_of("\r\n:") != std::string_view::npos || value.find_first_of("\r\n") != std::string_view::npos) {
+    throw sip::HeaderInjectionError(std::string(name), "CR, LF or ':' inside header " + std::string(name));
+  }
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
+void finish(std::string& out, const sip::HeaderList& headers, const std::string& content_type,
+            const std::string& body) {
+  for (const auto& [name, value] : headers) {
+    if (name == "Content-Length" || name == "Content-Type") continue;
+    add_line(out, name, value);
+  }
+  if (!body.empty()) add_line(out, "Content-Type", content_type.empty() ? "application/sdp" : content_type);
+  add_line(out, "Content-Length", std::to_string(body.size()));
+  out += "\r\n";
+  out += body;
+}
+
+void check_token(std::string_view what, std::string_view text) {
+  if (text.empty() || text.find_first_of(" \r\n") != std::string_view::npos) {
+    throw sip::HeaderInjectionError(std::string(what), "invalid " + std::string(what) + ": '" + std::string(text) + "'");
+  }
+}
+
+}  // namespace
+
+std::string bare_response(const sip::Message& request, const sip::ResponseSpec& spec) {
+  if (spec.status < 100 || spec.status > 699) throw sip::HeaderInjectionError("status", "invalid status code");
+  std::string reason = spec.reason.empty() ? std::string(sip::default_reason(spec.status)) : spec.reason;
+  if (reason.find_first_of("\r\n") != std::string::npos) throw sip::HeaderInjectionError("reason-phrase", "CR/LF in the reason");
+  std::string out = "SIP/2.0 " + std::to_string(spec.status) + " " + reason + "\r\n";
+  add_line(out, "Call-ID", request.call_id());
+  add_line(out, "CSeq", request.header(sip::HeaderId::cseq));
+  add_line(out, "From", request.header(sip::HeaderId::from));
+  add_line(out, "To", request.header(sip::HeaderId::to));
+  finish(out, spec.headers, spec.content_type, spec.body);
+  return out;
+}
+
+std::string bare_request(const sip::RequestSpec& spec) {
+  check_token("method", spec.method);
+  check_token("Request-URI", spec.uri);
+  std::string out = spec.method + " " + spec.uri + " SIP/2.0\r\n";
+  if (!spec.from.empty()) {
+    std::string from = spec.from_display.empty() ? "" : "\"" + spec.from_display + "\" ";
+    add_line(out, "From", from + "<" + spec.from + ">");
+  }
+  if (!spec.to.empty()) add_line(out, "To", "<" + spec.to + ">");
+  finish(out, spec.headers, spec.content_type, spec.body);
+  return out;
+}
+
+std::string in_dialog_request(const std::string& method, const sip::HeaderList& headers,
+                              const std::string& content_type, const std::string& body) {
+  check_token("method", method);
+  std::string out = method + " sip:placeholder SIP/2.0\r\n";
+  finish(out, headers, content_type, body);
+  return out;
+}
+
+sip::Message local_response(int status, const std::string& reason, const std::string& method) {
+  return sip::MessageBuilder::response(status, reason)
+      .add(sip::HeaderId::cseq, "1 " + method)
+      .build();
+}
+
+}  // namespace astmrf::srf::drachtio
