@@ -91,7 +91,9 @@ TEST_F(DrachtioUas, Reject) {
 TEST_F(DrachtioUas, CallerCancels) {
   const auto transcript = load_transcript("uas-cancel");
   make_app();
-  app->invite([this](srf::Request req, srf::Response) {
+  std::vector<srf::Request> held;  // an application holds the requests it has not answered yet
+  app->invite([this, &held](srf::Request req, srf::Response) {
+    held.push_back(req);
     req.on_cancel([this] { notes.push_back("cancelled"); });
   });
   run(play(server, transcript), [&] { return notes.size() == 1; });
