@@ -194,6 +194,18 @@ void DrachtioBackend::on_state(Connection& connection, ConnectionState state, co
     }
     for (auto& transaction : lost) transaction->fail_locally(503, "connection to drachtio-server lost");
   }
+  if (state == ConnectionState::closed) {
+    // For good (outbound connection over, or close()): what lived on it is gone.
+    // A connection that will reconnect keeps its dialogs: drachtio-server still has them.
+    std::erase_if(server_transactions_, [&](const auto& entry) {
+      return entry.second->connection().lock().get() == &connection;
+    });
+    std::vector<std::shared_ptr<DrachtioDialog>> orphans;
+    for (auto& [id, dialog] : dialogs_) {
+      if (dialog->connection().lock().get() == &connection) orphans.push_back(dialog);
+    }
+    for (auto& dialog : orphans) dialog->end(DialogEndReason::engine_stopped);
+  }
   if (event_handler_) event_handler_(ConnectionEvent{connection.name(), state, detail});
   if (acceptor_ && state == ConnectionState::closed) {
     // An outbound connection is over: forget it (after this callback returns).
@@ -235,6 +247,10 @@ std::shared_ptr<Connection> DrachtioBackend::pick_connection() {
 std::shared_ptr<BackendClientTransaction> DrachtioBackend::send_request(RequestSpec spec,
                                                                         BackendResponseHandler handler,
                                                                         bool manual_ack) {
+  if (!spec.destination.empty()) {
+    // drachtio-server decides where requests go (its own outbound proxy settings).
+    throw Error("UacOptions::proxy is not supported over drachtio-server; configure the proxy in drachtio-server");
+  }
   auto connection = pick_connection();
   auto transaction = std::make_shared<DrachtioClientTransaction>(weak_from_this(), connection, spec.method, spec.uri,
                                                                  std::move(handler), manual_ack, nullptr);

@@ -43,6 +43,7 @@ class DrachtioDialog final : public BackendDialog, public std::enable_shared_fro
   void incoming(const std::shared_ptr<BackendServerTransaction>& transaction);
   void end(DialogEndReason reason);
   [[nodiscard]] bool was_acked() const noexcept { return acked_; }
+  [[nodiscard]] const std::weak_ptr<Connection>& connection() const noexcept { return connection_; }
 
   std::string call_id_, local_tag_, remote_tag_, local_uri_, remote_uri_;
   std::string ack_uri_;  ///< UAC: the Request-URI of the INVITE, for the ACK
@@ -74,6 +75,7 @@ class DrachtioServerTransaction final : public BackendServerTransaction,
 
   /// drachtio already answered the CANCEL (200) and the INVITE (487).
   void cancel_received();
+  [[nodiscard]] const std::weak_ptr<Connection>& connection() const noexcept { return connection_; }
 
  private:
   std::weak_ptr<DrachtioBackend> backend_;
