@@ -12,10 +12,12 @@ namespace {
 
 const std::string kCallee = "sip:test@127.0.0.1:5090";
 
-asio::awaitable<void> play(ScriptedServer& server, const std::vector<CapturedFrame>& transcript,
-                           std::set<int> skip = {}) {
+asio::awaitable<void> play(ScriptedServer& server, const std::vector<CapturedFrame>& transcript, std::set<int> skip) {
   co_await server.accept();
   co_await server.replay(transcript, 1, 0, skip);
+}
+asio::awaitable<void> play(ScriptedServer& server, const std::vector<CapturedFrame>& transcript) {
+  return play(server, transcript, std::set<int>{});
 }
 
 std::string body_of(const std::vector<CapturedFrame>& transcript, int index) {
@@ -54,7 +56,8 @@ class DrachtioUac : public DrachtioScenario {
     options.on_provisional = [this](const astmrf::sip::Message&) {
       cancel.emit(asio::cancellation_type::terminal);
     };
-    auto dialog = co_await app->async_create_uac(uri, options, asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
+    auto token = asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable);
+    auto dialog = co_await app->async_create_uac(uri, options, token);
     dialogs.push_back(dialog);
   }
 

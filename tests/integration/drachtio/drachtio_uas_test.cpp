@@ -5,10 +5,14 @@
 namespace astmrf_test::drachtio {
 namespace {
 
-asio::awaitable<void> play(ScriptedServer& server, const std::vector<CapturedFrame>& transcript, int from = 1,
-                           int to = 0, std::set<int> skip = {}) {
+asio::awaitable<void> play(ScriptedServer& server, const std::vector<CapturedFrame>& transcript, int from, int to,
+                           std::set<int> skip) {
   co_await server.accept();
   co_await server.replay(transcript, from, to, skip);
+}
+asio::awaitable<void> play(ScriptedServer& server, const std::vector<CapturedFrame>& transcript, int from = 1,
+                           int to = 0) {
+  return play(server, transcript, from, to, std::set<int>{});
 }
 
 /// The SDP body of a captured app frame: the application under test sends the same.

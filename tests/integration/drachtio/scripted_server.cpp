@@ -141,8 +141,8 @@ asio::awaitable<void> ScriptedServer::accept() {
 asio::awaitable<void> ScriptedServer::connect(std::uint16_t port) {
   drop();
   asio::ip::tcp::socket socket(ioc_);
-  co_await socket.async_connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
-                                asio::use_awaitable);
+  const asio::ip::tcp::endpoint app(asio::ip::make_address("127.0.0.1"), port);
+  co_await socket.async_connect(app, asio::use_awaitable);
   decoder_ = wire::FrameDecoder();
   stream_ = std::make_unique<Stream>(std::move(socket), *plain_);
 }
@@ -211,7 +211,8 @@ asio::awaitable<void> ScriptedServer::replay(const std::vector<CapturedFrame>& t
       auto it = ids.find(expected.fields[2]);
       if (it != ids.end()) expected.fields[2] = it->second;
     }
-    co_await write(wire::encode(expected));
+    std::string bytes = wire::encode(expected);
+    co_await write(bytes);
   }
 }
 

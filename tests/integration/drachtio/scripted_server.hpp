@@ -55,8 +55,13 @@ class ScriptedServer {
   void drop();
 
   /// Replays frames [from, to] (1-based, inclusive; 0 = to the end) except `skip`.
-  boost::asio::awaitable<void> replay(const std::vector<CapturedFrame>& transcript, int from = 1, int to = 0,
-                                      std::set<int> skip = {});
+  boost::asio::awaitable<void> replay(const std::vector<CapturedFrame>& transcript, int from, int to,
+                                      std::set<int> skip);
+  // Not a coroutine: the empty set is made here, never as a temporary of a co_await
+  // expression (g++ 12 destroys those twice).
+  boost::asio::awaitable<void> replay(const std::vector<CapturedFrame>& transcript, int from = 1, int to = 0) {
+    return replay(transcript, from, to, std::set<int>{});
+  }
 
   /// Captured app msgId -> the application's real one.
   std::map<std::string, std::string> ids;
