@@ -16,14 +16,21 @@ void add_line(std::string& out, std::string_view name, std::string_view value) {
   out.append(name).append(": ").append(value).append("\r\n");
 }
 
-void finish(std::string& out, const sip::HeaderList& headers, const std::string& content_type,
-            const std::string& body) {
+bool is_sdp(const std::string& content_type) { return content_type.empty() || content_type == "application/sdp"; }
+
+void add_headers(std::string& out, const sip::HeaderList& headers) {
   for (const auto& [name, value] : headers) {
     if (name == "Content-Length" || name == "Content-Type") continue;
     add_line(out, name, value);
   }
-  if (!body.empty()) add_line(out, "Content-Type", content_type.empty() ? "application/sdp" : content_type);
-  add_line(out, "Content-Length", std::to_string(body.size()));
+}
+
+// drachtio names an SDP body itself; any other type must be given.
+void add_content_type(std::string& out, const std::string& content_type, const std::string& body) {
+  if (!body.empty() && !is_sdp(content_type)) add_line(out, "Content-Type", content_type);
+}
+
+void add_body(std::string& out, const std::string& body) {
   out += "\r\n";
   out += body;
 }
@@ -39,13 +46,18 @@ void check_token(std::string_view what, std::string_view text) {
 std::string bare_response(const sip::Message& request, const sip::ResponseSpec& spec) {
   if (spec.status < 100 || spec.status > 699) throw sip::HeaderInjectionError("status", "invalid status code");
   std::string reason = spec.reason.empty() ? std::string(sip::default_reason(spec.status)) : spec.reason;
-  if (reason.find_first_of("\r\n") != std::string::npos) throw sip::HeaderInjectionError("reason-phrase", "CR/LF in the reason");
+  if (reason.find_first_of("\r\n") != std::string::npos) {
+    throw sip::HeaderInjectionError("reason-phrase", "CR/LF in the reason");
+  }
   std::string out = "SIP/2.0 " + std::to_string(spec.status) + " " + reason + "\r\n";
   add_line(out, "Call-ID", request.call_id());
-  add_line(out, "CSeq", request.header(sip::HeaderId::cseq));
-  add_line(out, "From", request.header(sip::HeaderId::from));
-  add_line(out, "To", request.header(sip::HeaderId::to));
-  finish(out, spec.headers, spec.content_type, spec.body);
+  add_line(out, "cseq", request.header(sip::HeaderId::cseq));
+  add_line(out, "from", request.header(sip::HeaderId::from));
+  add_line(out, "to", request.header(sip::HeaderId::to));
+  add_content_type(out, spec.content_type, spec.body);
+  add_line(out, "Content-Length", std::to_string(spec.body.size()));
+  add_headers(out, spec.headers);
+  add_body(out, spec.body);
   return out;
 }
 
@@ -53,12 +65,15 @@ std::string bare_request(const sip::RequestSpec& spec) {
   check_token("method", spec.method);
   check_token("Request-URI", spec.uri);
   std::string out = spec.method + " " + spec.uri + " SIP/2.0\r\n";
+  add_headers(out, spec.headers);
   if (!spec.from.empty()) {
     std::string from = spec.from_display.empty() ? "" : "\"" + spec.from_display + "\" ";
     add_line(out, "From", from + "<" + spec.from + ">");
   }
   if (!spec.to.empty()) add_line(out, "To", "<" + spec.to + ">");
-  finish(out, spec.headers, spec.content_type, spec.body);
+  add_content_type(out, spec.content_type, spec.body);
+  add_line(out, "Content-Length", std::to_string(spec.body.size()));
+  add_body(out, spec.body);
   return out;
 }
 
@@ -66,7 +81,10 @@ std::string in_dialog_request(const std::string& method, const sip::HeaderList& 
                               const std::string& content_type, const std::string& body) {
   check_token("method", method);
   std::string out = method + " sip:placeholder SIP/2.0\r\n";
-  finish(out, headers, content_type, body);
+  add_headers(out, headers);
+  add_content_type(out, content_type, body);
+  add_line(out, "Content-Length", std::to_string(body.size()));
+  add_body(out, body);
   return out;
 }
 

@@ -148,7 +148,7 @@ TEST_F(DrachtioUas, Options) {
   make_app();
   app->invite([](srf::Request, srf::Response res) { res.send(500); });
   app->options([this](srf::Request, srf::Response res) {
-    res.send(200, srf::ResponseOptions{{}, {{"Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"}}, {}, {}});
+    res.send(200, srf::ResponseOptions{{}, {{"allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"}}, {}, {}});
     notes.push_back("options");
   });
   run(play(server, transcript), [&] { return notes.size() == 1; });

@@ -1,6 +1,6 @@
 // A drachtio-server played from a captured transcript: the server's frames are
 // sent as captured, the application's frames are read and checked against the
-// captured ones (same type and fields, same SIP start line, headers and body),
+// captured ones byte for byte (all but the message id),
 // over a real TCP (or TLS) socket on 127.0.0.1. Ids made by the application
 // (message ids) are mapped to the captured ones; everything else the server made
 // (transaction ids, dialog ids, tags, Call-IDs) is replayed as captured.
@@ -77,8 +77,8 @@ class ScriptedServer {
   int accepted_{0};
 };
 
-/// Checks that the application's frame matches the captured one; throws with the
-/// difference otherwise. Learns the msgId mapping into `ids`.
+/// Checks that the application's frame is the captured one, byte for byte except
+/// its message id; throws with both otherwise. Learns the msgId mapping into `ids`.
 void check_app_frame(const wire::Frame& actual, const wire::Frame& expected, std::map<std::string, std::string>& ids);
 
 /// Makes a self-signed certificate for 127.0.0.1 in `dir` (cert.pem, key.pem).

@@ -23,10 +23,17 @@ const char* kInvite =
 TEST(DrachtioSipText, BareResponseCarriesTheRequestIdentity) {
   auto request = sip::parse_message(kInvite).value();
   auto text = bare_response(request, sip::ResponseSpec{200, {}, {{"X-App", "ref-uas"}}, "application/sdp", "v=0\r\n"});
+  // drachtio-srf's layout; drachtio-server adds Content-Type for an SDP body.
   EXPECT_EQ(text,
-            "SIP/2.0 200 OK\r\nCall-ID: 1-1@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
-            "From: sipp <sip:sipp@127.0.0.1:5070>;tag=abc\r\nTo: test <sip:test@127.0.0.1:5080>\r\n"
-            "X-App: ref-uas\r\nContent-Type: application/sdp\r\nContent-Length: 5\r\n\r\nv=0\r\n");
+            "SIP/2.0 200 OK\r\nCall-ID: 1-1@127.0.0.1\r\ncseq: 1 INVITE\r\n"
+            "from: sipp <sip:sipp@127.0.0.1:5070>;tag=abc\r\nto: test <sip:test@127.0.0.1:5080>\r\n"
+            "Content-Length: 5\r\nX-App: ref-uas\r\n\r\nv=0\r\n");
+}
+
+TEST(DrachtioSipText, OtherBodiesNameTheirType) {
+  EXPECT_EQ(in_dialog_request("INFO", {}, "application/dtmf-relay", "Signal=5\r\n"),
+            "INFO sip:placeholder SIP/2.0\r\nContent-Type: application/dtmf-relay\r\nContent-Length: 10\r\n\r\n"
+            "Signal=5\r\n");
 }
 
 TEST(DrachtioSipText, NewRequestHasNoCallIdTagsOrCSeq) {
@@ -37,8 +44,8 @@ TEST(DrachtioSipText, NewRequestHasNoCallIdTagsOrCSeq) {
   spec.from_tag = "ignored";
   spec.headers = {{"User-Agent", "drachtio"}};
   EXPECT_EQ(bare_request(spec),
-            "INVITE sip:test@127.0.0.1:5090 SIP/2.0\r\nFrom: <sip:abc-uuid@localhost>\r\n"
-            "User-Agent: drachtio\r\nContent-Length: 0\r\n\r\n");
+            "INVITE sip:test@127.0.0.1:5090 SIP/2.0\r\nUser-Agent: drachtio\r\n"
+            "From: <sip:abc-uuid@localhost>\r\nContent-Length: 0\r\n\r\n");
 }
 
 TEST(DrachtioSipText, InDialogRequestUsesThePlaceholder) {
