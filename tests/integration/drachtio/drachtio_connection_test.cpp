@@ -133,11 +133,6 @@ TEST_P(DrachtioMalformed, ClosesAndReconnects) {
   auto options = fast_reconnect();
   options.max_frame_bytes = 4096;
   make_app(options);
-  std::vector<std::string> details;
-  backend->on_event([&](const dr::ConnectionEvent& event) {
-    events.push_back(std::string(dr::to_string(event.state)));
-    details.push_back(event.detail);
-  });
   run(send_garbage(server, auth, GetParam()), [&] { return std::count(events.begin(), events.end(), "ready") == 2; });
   EXPECT_EQ(server.accepted(), 2);
   EXPECT_EQ(events.back(), "ready");

@@ -63,6 +63,7 @@ class DrachtioScenario : public testing::Test {
     backend = dr::make_backend(ioc.get_executor(), options);
     backend->on_event([this](const dr::ConnectionEvent& event) {
       events.push_back(std::string(dr::to_string(event.state)));
+      details.push_back(event.detail);
     });
     app = std::make_unique<srf::Srf>(backend);
   }
@@ -97,7 +98,8 @@ class DrachtioScenario : public testing::Test {
   std::shared_ptr<dr::Backend> backend;
   std::unique_ptr<srf::Srf> app;
   std::vector<std::shared_ptr<srf::Dialog>> dialogs;
-  std::vector<std::string> events;
+  std::vector<std::string> events;   ///< connection states, in order
+  std::vector<std::string> details;  ///< and why
   std::vector<std::string> outcomes;
   std::vector<std::string> notes;
   std::string connect_result;
