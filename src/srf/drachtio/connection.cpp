@@ -1,5 +1,7 @@
 #include "connection.hpp"
 
+#include "backoff.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/write.hpp>
@@ -43,7 +45,7 @@ Connection::Connection(asio::any_io_executor executor, ServerAddress server, Set
       resolver_(executor_),
       retry_timer_(executor_),
       ping_timer_(executor_),
-      next_delay_(settings_.backoff.initial),
+      next_delay_(std::max(settings_.backoff.initial, std::chrono::milliseconds(1))),
       decoder_(settings_.max_frame_bytes) {}
 
 Connection::Connection(asio::ip::tcp::socket socket, Settings settings, Callbacks callbacks)
@@ -151,7 +153,7 @@ void Connection::authenticate(std::uint64_t generation) {
     if (!self || !frame || generation != self->generation_) return;
     const auto verdict = frame->field(3);
     if (verdict == "OK") {
-      self->next_delay_ = self->settings_.backoff.initial;
+      self->next_delay_ = std::max(self->settings_.backoff.initial, std::chrono::milliseconds(1));
       // drachtio answers each route; nothing waits for those answers (they are
       // pipelined ahead of any request the server could send).
       if (self->callbacks_.routes && !self->outbound_) {
@@ -312,9 +314,7 @@ void Connection::drop(const std::string& why) {
   }
   if (outbound_ || state_ != ConnectionState::disconnected) return;
   const auto delay = next_delay_;
-  next_delay_ = std::min(settings_.backoff.max,
-                         std::chrono::milliseconds(static_cast<std::int64_t>(
-                             static_cast<double>(next_delay_.count()) * settings_.backoff.multiplier)));
+  next_delay_ = next_backoff(next_delay_, settings_.backoff);
   retry_timer_.expires_after(delay);
   std::weak_ptr<Connection> weak = weak_from_this();
   retry_timer_.async_wait([weak](error_code ec) {

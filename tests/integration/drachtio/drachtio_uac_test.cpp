@@ -108,5 +108,39 @@ TEST_F(DrachtioUac, UnreachableIsALocalFailure) {
   EXPECT_EQ(outcomes, std::vector<std::string>{"SipFailure 503 local"});
 }
 
+asio::awaitable<void> call_now(srf::Srf& app, std::vector<std::string>& notes) {
+  std::string uri = kCallee;
+  srf::UacOptions options;
+  try {
+    auto dialog = co_await app.async_create_uac(uri, options, asio::use_awaitable);
+  } catch (const srf::SipFailure& failure) {
+    notes.push_back(std::to_string(failure.status()) + (failure.local() ? " local" : ""));
+  }
+}
+
+// No drachtio-server connected: the call fails at once with a local 503, nothing waits.
+TEST_F(DrachtioUac, NoServerIsALocal503) {
+  make_app();
+  spawn_app(call_now(*app, notes));
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (outcomes.empty() && ioc.run_one_until(deadline) > 0) {
+  }
+  EXPECT_EQ(notes, std::vector<std::string>{"503 local"});
+}
+
+// UacOptions::proxy cannot be honoured over drachtio: refused, not ignored.
+TEST_F(DrachtioUac, ProxyOptionIsRefused) {
+  make_app();
+  bool refused = false;
+  srf::UacOptions options;
+  options.proxy = "udp:127.0.0.1:5060";
+  app->async_create_uac(kCallee, options,
+                        [&](std::exception_ptr error, std::shared_ptr<srf::Dialog>) {
+                          refused = describe(error).find("not supported over drachtio") != std::string::npos;
+                        });
+  ioc.run_for(1s);
+  EXPECT_TRUE(refused);
+}
+
 }  // namespace
 }  // namespace astmrf_test::drachtio

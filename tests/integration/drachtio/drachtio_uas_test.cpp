@@ -154,6 +154,22 @@ TEST_F(DrachtioUas, Options) {
   run(play(server, transcript), [&] { return notes.size() == 1; });
 }
 
+// A method handled only once the connection is up is routed then.
+TEST_F(DrachtioUas, RouteAddedWhileConnected) {
+  const auto transcript = load_transcript("uas-options");
+  make_app();
+  app->invite([](srf::Request, srf::Response res) { res.send(500); });
+  backend->async_connect([this](std::exception_ptr error) {
+    connect_result = describe(error);
+    app->options([this](srf::Request, srf::Response res) {
+      res.send(200, srf::ResponseOptions{{}, {{"allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"}}, {}, {}});
+      notes.push_back("options");
+    });
+  });
+  run(play(server, transcript), [&] { return notes.size() == 1; }, false);
+  EXPECT_EQ(connect_result, "ok");
+}
+
 TEST_F(DrachtioUas, CallDetailRecords) {
   const auto transcript = load_transcript("uas-invite-answer-bye-with-cdr");
   dr::Options options;
