@@ -142,14 +142,9 @@ std::shared_ptr<BackendDialog> DrachtioServerTransaction::respond(ResponseSpec r
     if (!dialog) return;
     if (frame && frame->field(kVerdict) == "OK") {
       // The 2xx as sent carries our To-tag.
-      auto pos = frame->sip.empty() ? std::string::npos : 0;
-      if (pos != std::string::npos) {
-        sip::ParseOptions options;
-        options.require_mandatory_headers = false;
-        if (auto sent_message = sip::parse_message(frame->sip, options)) {
-          dialog->local_tag_ = tag_of(*sent_message, true);
-        }
-      }
+      sip::ParseOptions options;
+      options.require_mandatory_headers = false;
+      if (auto sent_message = sip::parse_message(frame->sip, options)) dialog->local_tag_ = tag_of(*sent_message, true);
       return;
     }
     // Refused (e.g. the CANCEL won the race: "unknown transaction") or lost.

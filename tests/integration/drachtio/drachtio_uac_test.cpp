@@ -73,6 +73,9 @@ TEST_F(DrachtioUac, CallThenHangUp) {
   ASSERT_EQ(dialogs.size(), 1U);
   // The dialog's identity comes from drachtio's frames.
   EXPECT_EQ(dialogs[0]->call_id(), "2a354513-643a-1240-5eb7-b641734f23c4");
+  EXPECT_EQ(dialogs[0]->id(), "2a354513-643a-1240-5eb7-b641734f23c4;from-tag=25Zjar29QcX6D");
+  EXPECT_EQ(dialogs[0]->local_tag(), "25Zjar29QcX6D");
+  EXPECT_EQ(dialogs[0]->remote_tag(), "31747SIPpTag011");
 }
 
 TEST_F(DrachtioUac, InfoInDialog) {

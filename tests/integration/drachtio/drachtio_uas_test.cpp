@@ -58,6 +58,11 @@ TEST_F(DrachtioUas, AnswerThenCallerHangsUp) {
   EXPECT_EQ(connect_result, "ok");
   EXPECT_EQ(outcomes, std::vector<std::string>{"ok"});
   EXPECT_EQ(notes, std::vector<std::string>{"ended by remote"});
+  // The dialog's identity is drachtio's: its id, our tag from the 200 as sent.
+  ASSERT_EQ(dialogs.size(), 1U);
+  EXPECT_EQ(dialogs[0]->id(), "1-25391@127.0.0.1;from-tag=25391SIPpTag001");
+  EXPECT_EQ(dialogs[0]->local_tag(), "SmvKt4aajvmyN");
+  EXPECT_EQ(dialogs[0]->remote_tag(), "25391SIPpTag001");
 }
 
 TEST_F(DrachtioUas, RingThenAnswer) {
