@@ -13,11 +13,9 @@
 
 #include <astmrf/srf/backend.hpp>
 #include <astmrf/srf/errors.hpp>
-
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -40,10 +38,10 @@ struct ServerAddress {
 ServerAddress parse_server_address(std::string_view spec);
 
 struct TlsOptions {
-  bool verify_peer{true};        ///< verify the chain and the host name
-  std::string ca_file;           ///< PEM file of trusted CAs (e.g. a self-signed certificate)
+  bool verify_peer{true};               ///< verify the chain and the host name
+  std::string ca_file;                  ///< PEM file of trusted CAs (e.g. a self-signed certificate)
   bool use_default_verify_paths{true};  ///< also trust the system CA store
-  std::string server_name;       ///< name to verify and send as SNI; default: the host
+  std::string server_name;              ///< name to verify and send as SNI; default: the host
 };
 
 /// Reconnection after a lost connection: retried forever, exponential, capped.
@@ -93,12 +91,12 @@ class BackendClosed : public Error {
 };
 
 enum class ConnectionState : std::uint8_t {
-  connecting,     ///< TCP (and TLS) set-up or waiting for the reconnect delay
+  connecting,  ///< TCP (and TLS) set-up or waiting for the reconnect delay
   authenticating,
-  ready,          ///< authenticated and routed
-  disconnected,   ///< lost; a reconnection is scheduled
-  auth_failed,    ///< final
-  closed,         ///< close() or an outbound connection ended
+  ready,         ///< authenticated and routed
+  disconnected,  ///< lost; a reconnection is scheduled
+  auth_failed,   ///< final
+  closed,        ///< close() or an outbound connection ended
 };
 std::string_view to_string(ConnectionState state) noexcept;
 
@@ -114,8 +112,8 @@ struct Cdr {
   std::string type;    ///< "cdr:attempt", "cdr:start" or "cdr:stop"
   std::string source;  ///< "network" or "application"
   std::string time;
-  std::string extra;   ///< cdr:start: role ("uas"/"uac"); cdr:stop: reason ("normal-release"...)
-  std::string message; ///< the SIP message (INVITE, 200 OK or BYE)
+  std::string extra;    ///< cdr:start: role ("uas"/"uac"); cdr:stop: reason ("normal-release"...)
+  std::string message;  ///< the SIP message (INVITE, 200 OK or BYE)
 };
 
 class Backend : public SignalingBackend {

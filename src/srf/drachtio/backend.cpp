@@ -1,7 +1,6 @@
 // The drachtio backend: connections to the servers (inbound) or from them
 // (outbound), and the dispatch of their frames to transactions and dialogs.
 #include <astmrf/sip/parser.hpp>
-
 #include <boost/asio/post.hpp>
 
 #include "backend_impl.hpp"
@@ -31,12 +30,18 @@ std::string lower(std::string text) {
 
 std::string_view to_string(ConnectionState state) noexcept {
   switch (state) {
-    case ConnectionState::connecting: return "connecting";
-    case ConnectionState::authenticating: return "authenticating";
-    case ConnectionState::ready: return "ready";
-    case ConnectionState::disconnected: return "disconnected";
-    case ConnectionState::auth_failed: return "auth_failed";
-    case ConnectionState::closed: return "closed";
+    case ConnectionState::connecting:
+      return "connecting";
+    case ConnectionState::authenticating:
+      return "authenticating";
+    case ConnectionState::ready:
+      return "ready";
+    case ConnectionState::disconnected:
+      return "disconnected";
+    case ConnectionState::auth_failed:
+      return "auth_failed";
+    case ConnectionState::closed:
+      return "closed";
   }
   return "unknown";
 }
@@ -148,8 +153,8 @@ void DrachtioBackend::start_connect(ConnectHandler handler) {
     connect_timer_->async_wait([weak](error_code ec) {
       auto self = weak.lock();
       if (ec || !self) return;
-      self->finish_connect_waiters(std::make_exception_ptr(
-          ConnectTimeout("not every drachtio-server was ready within the connect time-out")));
+      self->finish_connect_waiters(
+          std::make_exception_ptr(ConnectTimeout("not every drachtio-server was ready within the connect time-out")));
     });
   }
   check_connect_waiters();
@@ -197,9 +202,8 @@ void DrachtioBackend::on_state(Connection& connection, ConnectionState state, co
   if (state == ConnectionState::closed) {
     // For good (outbound connection over, or close()): what lived on it is gone.
     // A connection that will reconnect keeps its dialogs: drachtio-server still has them.
-    std::erase_if(server_transactions_, [&](const auto& entry) {
-      return entry.second->connection().lock().get() == &connection;
-    });
+    std::erase_if(server_transactions_,
+                  [&](const auto& entry) { return entry.second->connection().lock().get() == &connection; });
     std::vector<std::shared_ptr<DrachtioDialog>> orphans;
     for (auto& [id, dialog] : dialogs_) {
       if (dialog->connection().lock().get() == &connection) orphans.push_back(dialog);
@@ -256,9 +260,8 @@ std::shared_ptr<BackendClientTransaction> DrachtioBackend::send_request(RequestS
                                                                  std::move(handler), manual_ack, nullptr);
   // drachtio makes Call-ID, tags and CSeq: the spec's are not sent.
   std::string text = bare_request(spec);
-  if (!connection || !connection->send({"sip", "", ""}, std::move(text), [transaction](const wire::Frame* frame) {
-        transaction->confirmed(frame);
-      })) {
+  if (!connection || !connection->send({"sip", "", ""}, std::move(text),
+                                       [transaction](const wire::Frame* frame) { transaction->confirmed(frame); })) {
     transaction->fail_locally(503, "no drachtio-server connected");
   }
   return transaction;
@@ -335,8 +338,8 @@ void DrachtioBackend::on_request_frame(Connection& connection, const wire::Frame
           .respond(ResponseSpec{481, "Call/Transaction Does Not Exist", {}, {}, {}});
       return;
     }
-    auto transaction = std::make_shared<DrachtioServerTransaction>(self, weak_connection, txn_id, std::move(message),
-                                                                   source, dialog);
+    auto transaction =
+        std::make_shared<DrachtioServerTransaction>(self, weak_connection, txn_id, std::move(message), source, dialog);
     if (method == "BYE") {
       transaction->respond(ResponseSpec{200, {}, {}, {}, {}});
       dialog->end(DialogEndReason::remote_bye);

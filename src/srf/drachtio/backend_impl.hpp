@@ -3,10 +3,8 @@
 #pragma once
 
 #include <astmrf/srf/drachtio.hpp>
-
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-
 #include <map>
 #include <memory>
 #include <optional>

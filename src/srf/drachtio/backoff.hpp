@@ -1,9 +1,8 @@
 // Reconnection delays: exponential, capped (never zero, never above the cap).
 #pragma once
 
-#include <astmrf/srf/drachtio.hpp>
-
 #include <algorithm>
+#include <astmrf/srf/drachtio.hpp>
 #include <chrono>
 
 namespace astmrf::srf::drachtio {

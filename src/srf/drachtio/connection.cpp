@@ -1,14 +1,13 @@
 #include "connection.hpp"
 
-#include "backoff.hpp"
+#include <openssl/ssl.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/write.hpp>
 
-#include <openssl/ssl.h>
-
-#include <algorithm>
+#include "backoff.hpp"
 
 namespace astmrf::srf::drachtio {
 
@@ -103,17 +102,18 @@ void Connection::connect() {
   stream_ = std::make_unique<Stream>(executor_, *tls_context_);
   set_state(ConnectionState::connecting, name_);
   auto self = shared_from_this();
-  resolver_.async_resolve(
-      server_.host, std::to_string(server_.port),
-      [self, generation](error_code ec, const asio::ip::tcp::resolver::results_type& results) {
-        if (generation != self->generation_ || self->state_ == ConnectionState::closed) return;
-        if (ec) return self->drop("resolve " + self->server_.host + ": " + ec.message());
-        asio::async_connect(self->socket(), results, [self, generation](error_code ec2, const auto&) {
-          if (generation != self->generation_ || self->state_ == ConnectionState::closed) return;
-          if (ec2) return self->drop("connect " + self->name_ + ": " + ec2.message());
-          self->on_connected(generation);
-        });
-      });
+  resolver_.async_resolve(server_.host, std::to_string(server_.port),
+                          [self, generation](error_code ec, const asio::ip::tcp::resolver::results_type& results) {
+                            if (generation != self->generation_ || self->state_ == ConnectionState::closed) return;
+                            if (ec) return self->drop("resolve " + self->server_.host + ": " + ec.message());
+                            asio::async_connect(
+                                self->socket(), results, [self, generation](error_code ec2, const auto&) {
+                                  if (generation != self->generation_ || self->state_ == ConnectionState::closed)
+                                    return;
+                                  if (ec2) return self->drop("connect " + self->name_ + ": " + ec2.message());
+                                  self->on_connected(generation);
+                                });
+                          });
 }
 
 void Connection::on_connected(std::uint64_t generation) {

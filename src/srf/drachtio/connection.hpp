@@ -5,12 +5,10 @@
 #pragma once
 
 #include <astmrf/srf/drachtio.hpp>
-
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <deque>
 #include <functional>
 #include <map>

@@ -1,5 +1,4 @@
 #include <astmrf/srf/drachtio.hpp>
-
 #include <charconv>
 #include <stdexcept>
 
@@ -21,7 +20,8 @@ ServerAddress parse_server_address(std::string_view spec) {
   unsigned port = 0;
   auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
-    throw std::invalid_argument("drachtio server '" + std::string(spec) + "': bad port '" + std::string(port_text) + "'");
+    throw std::invalid_argument("drachtio server '" + std::string(spec) + "': bad port '" + std::string(port_text) +
+                                "'");
   }
   address.port = static_cast<std::uint16_t>(port);
   address.secret = std::string(spec.substr(second + 1));

@@ -37,7 +37,8 @@ void add_body(std::string& out, const std::string& body) {
 
 void check_token(std::string_view what, std::string_view text) {
   if (text.empty() || text.find_first_of(" \r\n") != std::string_view::npos) {
-    throw sip::HeaderInjectionError(std::string(what), "invalid " + std::string(what) + ": '" + std::string(text) + "'");
+    throw sip::HeaderInjectionError(std::string(what),
+                                    "invalid " + std::string(what) + ": '" + std::string(text) + "'");
   }
 }
 
@@ -89,9 +90,7 @@ std::string in_dialog_request(const std::string& method, const sip::HeaderList& 
 }
 
 sip::Message local_response(int status, const std::string& reason, const std::string& method) {
-  return sip::MessageBuilder::response(status, reason)
-      .add(sip::HeaderId::cseq, "1 " + method)
-      .build();
+  return sip::MessageBuilder::response(status, reason).add(sip::HeaderId::cseq, "1 " + method).build();
 }
 
 }  // namespace astmrf::srf::drachtio

@@ -6,7 +6,6 @@
 
 #include <astmrf/sip/engine/outgoing.hpp>
 #include <astmrf/sip/message.hpp>
-
 #include <string>
 
 namespace astmrf::srf::drachtio {

@@ -34,9 +34,8 @@ std::shared_ptr<BackendClientTransaction> DrachtioDialog::request(RequestSpec sp
                                                                  std::move(handler), true, shared_from_this());
   auto connection = connection_.lock();
   std::string text = in_dialog_request(spec.method, spec.headers, spec.content_type, spec.body);
-  if (!connection || !connection->send({"sip", "", id_}, std::move(text), [transaction](const wire::Frame* frame) {
-        transaction->confirmed(frame);
-      })) {
+  if (!connection || !connection->send({"sip", "", id_}, std::move(text),
+                                       [transaction](const wire::Frame* frame) { transaction->confirmed(frame); })) {
     transaction->fail_locally(503, "drachtio-server not connected");
   }
   return transaction;
@@ -136,20 +135,21 @@ std::shared_ptr<BackendDialog> DrachtioServerTransaction::respond(ResponseSpec r
   }
   auto connection = connection_.lock();
   std::weak_ptr<DrachtioDialog> weak_dialog = created;
-  const bool sent = connection && connection->send({"sip", txn_id_, ""}, std::move(text),
-                                                   [weak_dialog](const wire::Frame* frame) {
-    auto dialog = weak_dialog.lock();
-    if (!dialog) return;
-    if (frame && frame->field(kVerdict) == "OK") {
-      // The 2xx as sent carries our To-tag.
-      sip::ParseOptions options;
-      options.require_mandatory_headers = false;
-      if (auto sent_message = sip::parse_message(frame->sip, options)) dialog->local_tag_ = tag_of(*sent_message, true);
-      return;
-    }
-    // Refused (e.g. the CANCEL won the race: "unknown transaction") or lost.
-    dialog->end(DialogEndReason::cancelled);
-  });
+  const bool sent =
+      connection && connection->send({"sip", txn_id_, ""}, std::move(text), [weak_dialog](const wire::Frame* frame) {
+        auto dialog = weak_dialog.lock();
+        if (!dialog) return;
+        if (frame && frame->field(kVerdict) == "OK") {
+          // The 2xx as sent carries our To-tag.
+          sip::ParseOptions options;
+          options.require_mandatory_headers = false;
+          if (auto sent_message = sip::parse_message(frame->sip, options))
+            dialog->local_tag_ = tag_of(*sent_message, true);
+          return;
+        }
+        // Refused (e.g. the CANCEL won the race: "unknown transaction") or lost.
+        dialog->end(DialogEndReason::cancelled);
+      });
   if (!created) return dialog_;
   if (auto backend = backend_.lock()) backend->add_dialog(created);
   if (!sent) {

@@ -2,7 +2,6 @@
 // (re-authenticated, re-routed, and on TLS when TLS was asked for), a refused
 // secret (final, no retry), malformed frames, outbound mode and several servers.
 #include <boost/asio/ssl.hpp>
-
 #include <filesystem>
 
 #include "harness.hpp"
@@ -121,7 +120,8 @@ TEST_F(DrachtioConnection, WrongSecretIsFinal) {
 
 class DrachtioMalformed : public DrachtioConnection, public testing::WithParamInterface<std::string> {};
 
-asio::awaitable<void> send_garbage(ScriptedServer& server, const std::vector<CapturedFrame>& auth, std::string garbage) {
+asio::awaitable<void> send_garbage(ScriptedServer& server, const std::vector<CapturedFrame>& auth,
+                                   std::string garbage) {
   co_await play(server, auth, 1, 2);
   co_await server.write(garbage);
   co_await server.expect_closed();
@@ -185,7 +185,8 @@ TEST_F(DrachtioConnection, SeveralServers) {
   run(play(second, call), [&] { return outcomes.size() == 1 && first_done; });
   EXPECT_EQ(connect_result, "ok");
   EXPECT_EQ(outcomes, std::vector<std::string>{"ok"});
-  EXPECT_EQ(backend->states(), (std::vector<dr::ConnectionState>{dr::ConnectionState::ready, dr::ConnectionState::ready}));
+  EXPECT_EQ(backend->states(),
+            (std::vector<dr::ConnectionState>{dr::ConnectionState::ready, dr::ConnectionState::ready}));
 }
 
 // TLS: a local TLS endpoint with a certificate made now. The server drops the
@@ -226,7 +227,8 @@ TEST_F(DrachtioTls, StaysOnTlsAcrossReconnects) {
   options.backoff.initial = 5ms;
   auto backend = dr::make_backend(ioc.get_executor(), options);
   std::vector<std::string> states;
-  backend->on_event([&](const dr::ConnectionEvent& event) { states.push_back(std::string(dr::to_string(event.state))); });
+  backend->on_event(
+      [&](const dr::ConnectionEvent& event) { states.push_back(std::string(dr::to_string(event.state))); });
   srf::Srf app(backend);
   app.invite([](srf::Request, srf::Response res) { res.send(486); });
   std::string connected;

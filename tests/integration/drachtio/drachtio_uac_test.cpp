@@ -53,9 +53,7 @@ class DrachtioUac : public DrachtioScenario {
   asio::awaitable<void> call_then_cancel(srf::UacOptions options) {
     co_await backend->async_connect(asio::use_awaitable);
     std::string uri = kCallee;
-    options.on_provisional = [this](const astmrf::sip::Message&) {
-      cancel.emit(asio::cancellation_type::terminal);
-    };
+    options.on_provisional = [this](const astmrf::sip::Message&) { cancel.emit(asio::cancellation_type::terminal); };
     auto token = asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable);
     auto dialog = co_await app->async_create_uac(uri, options, token);
     dialogs.push_back(dialog);
@@ -137,10 +135,9 @@ TEST_F(DrachtioUac, ProxyOptionIsRefused) {
   bool refused = false;
   srf::UacOptions options;
   options.proxy = "udp:127.0.0.1:5060";
-  app->async_create_uac(kCallee, options,
-                        [&](std::exception_ptr error, std::shared_ptr<srf::Dialog>) {
-                          refused = describe(error).find("not supported over drachtio") != std::string::npos;
-                        });
+  app->async_create_uac(kCallee, options, [&](std::exception_ptr error, std::shared_ptr<srf::Dialog>) {
+    refused = describe(error).find("not supported over drachtio") != std::string::npos;
+  });
   ioc.run_for(1s);
   EXPECT_TRUE(refused);
 }

@@ -43,7 +43,8 @@ class DrachtioUas : public DrachtioScenario {
     notes.push_back("ended by " + std::string(srf::to_string(info.who)));
   }
 
-  void answer_every_invite(const std::string& sdp, bool hang_up = false, srf::HeaderList headers = {{"X-App", "ref-uas"}}) {
+  void answer_every_invite(const std::string& sdp, bool hang_up = false,
+                           srf::HeaderList headers = {{"X-App", "ref-uas"}}) {
     app->invite([this, sdp, hang_up, headers](srf::Request req, srf::Response res) {
       spawn_app(answer(req, res, srf::UasOptions{sdp, headers}, hang_up));
     });
@@ -171,7 +172,8 @@ TEST_F(DrachtioUas, RouteAddedWhileConnected) {
       notes.push_back("options");
     });
   });
-  run(play(server, transcript), [&] { return notes.size() == 1; }, false);
+  run(
+      play(server, transcript), [&] { return notes.size() == 1; }, false);
   EXPECT_EQ(connect_result, "ok");
 }
 

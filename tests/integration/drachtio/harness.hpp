@@ -7,10 +7,8 @@
 
 #include <astmrf/srf/drachtio.hpp>
 #include <astmrf/srf/srf.hpp>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <chrono>
 #include <functional>
 #include <optional>

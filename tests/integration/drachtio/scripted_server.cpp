@@ -1,17 +1,16 @@
 #include "scripted_server.hpp"
 
-#include "astmrf_test/process.hpp"
-
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
-
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+
+#include "astmrf_test/process.hpp"
 
 namespace astmrf_test::drachtio {
 
@@ -106,7 +105,8 @@ asio::awaitable<wire::Frame> ScriptedServer::read() {
   while (true) {
     auto status = decoder_.next(frame);
     if (status == wire::FrameDecoder::Status::frame) co_return frame;
-    if (status == wire::FrameDecoder::Status::error) throw std::runtime_error("app sent a bad frame: " + decoder_.error());
+    if (status == wire::FrameDecoder::Status::error)
+      throw std::runtime_error("app sent a bad frame: " + decoder_.error());
     std::size_t n = tls_ ? co_await stream_->async_read_some(asio::buffer(buffer), asio::use_awaitable)
                          : co_await stream_->next_layer().async_read_some(asio::buffer(buffer), asio::use_awaitable);
     decoder_.feed(std::string_view(buffer.data(), n));
@@ -121,10 +121,10 @@ asio::awaitable<void> ScriptedServer::expect_closed() {
       throw std::runtime_error("expected the application to close, got: " + std::string(frame.type()));
     }
     boost::system::error_code ec;
-    std::size_t n = tls_ ? co_await stream_->async_read_some(asio::buffer(buffer),
-                                                             asio::redirect_error(asio::use_awaitable, ec))
-                         : co_await stream_->next_layer().async_read_some(
-                               asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    std::size_t n =
+        tls_ ? co_await stream_->async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec))
+             : co_await stream_->next_layer().async_read_some(asio::buffer(buffer),
+                                                              asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
     decoder_.feed(std::string_view(buffer.data(), n));
   }
@@ -164,10 +164,10 @@ asio::awaitable<void> ScriptedServer::replay(const std::vector<CapturedFrame>& t
 
 void make_self_signed(const std::string& dir) {
   std::filesystem::create_directories(dir);
-  auto result = astmrf_test::run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/key.pem",
-                                  "-out", dir + "/cert.pem", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
-                                  "subjectAltName=IP:127.0.0.1"},
-                                 std::chrono::seconds(60));
+  auto result = astmrf_test::run(
+      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/key.pem", "-out",
+       dir + "/cert.pem", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
+      std::chrono::seconds(60));
   if (result.exit_code != 0) throw std::runtime_error("openssl could not make a certificate: " + result.output);
 }
 

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-
 #include <filesystem>
 #include <fstream>
 
@@ -89,7 +88,8 @@ TEST(DrachtioFrameCodec, StreamsDecodeInAnyChunking) {
         stream += c.frame;
         expected.push_back(c.frame);
       }
-      for (std::size_t chunk : {std::size_t{1}, std::size_t{3}, std::size_t{64}, std::size_t{1000}, stream.size() + 1}) {
+      for (std::size_t chunk :
+           {std::size_t{1}, std::size_t{3}, std::size_t{64}, std::size_t{1000}, stream.size() + 1}) {
         wire::FrameDecoder decoder;
         std::vector<std::string> got;
         for (std::size_t at = 0; at < stream.size(); at += chunk) {

@@ -1,7 +1,6 @@
 #include <gtest/gtest.h>
 
 #include <astmrf/srf/drachtio.hpp>
-
 #include <vector>
 
 namespace {
@@ -20,7 +19,8 @@ TEST(DrachtioServerAddress, SecretMayContainColons) {
 }
 
 TEST(DrachtioServerAddress, InvalidSpecsThrow) {
-  for (const char* spec : {"", "host", "host:9022", ":9022:s", "host:port:s", "host:0:s", "host:70000:s", "host:9022:"}) {
+  for (const char* spec :
+       {"", "host", "host:9022", ":9022:s", "host:port:s", "host:0:s", "host:70000:s", "host:9022:"}) {
     EXPECT_THROW(parse_server_address(spec), std::invalid_argument) << spec;
   }
 }
