@@ -211,8 +211,8 @@ void DrachtioBackend::on_state(Connection& connection, ConnectionState state, co
     for (auto& dialog : orphans) dialog->end(DialogEndReason::engine_stopped);
   }
   if (event_handler_) event_handler_(ConnectionEvent{connection.name(), state, detail});
-  if (acceptor_ && state == ConnectionState::closed) {
-    // An outbound connection is over: forget it (after this callback returns).
+  if (acceptor_ && (state == ConnectionState::closed || state == ConnectionState::auth_failed)) {
+    // An outbound connection is over (or refused our secret): forget it, after this callback returns.
     std::weak_ptr<DrachtioBackend> weak = shared_from_this();
     defer([weak, raw = &connection] {
       auto self = weak.lock();
