@@ -93,7 +93,7 @@ class BackendClosed : public Error {
 enum class ConnectionState : std::uint8_t {
   connecting,  ///< TCP (and TLS) set-up or waiting for the reconnect delay
   authenticating,
-  ready,         ///< authenticated and routed
+  ready,         ///< authenticated; its routes sent
   disconnected,  ///< lost; a reconnection is scheduled
   auth_failed,   ///< final
   closed,        ///< close() or an outbound connection ended
@@ -118,7 +118,8 @@ struct Cdr {
 
 class Backend : public SignalingBackend {
  public:
-  /// Completes when every server is authenticated and routed. Fails with
+  /// Completes when every server has accepted the secret (routes are sent right
+  /// after, ahead of any request the server could deliver). Fails with
   /// AuthenticationFailed (final), ConnectTimeout or BackendClosed.
   template <typename CompletionToken>
   auto async_connect(CompletionToken&& token) {

@@ -57,6 +57,16 @@ TEST_F(DrachtioConnection, PingKeepAlive) {
   EXPECT_EQ(connect_result, "ok");
 }
 
+TEST_F(DrachtioConnection, AuthenticateWithTags) {
+  const auto transcript = load_transcript("authenticate-with-tags");
+  dr::Options options;
+  options.ping_interval = 0ms;
+  options.tags = {"conf-app", "test"};
+  make_app(options);
+  run(play(server, transcript), [&] { return !connect_result.empty(); });
+  EXPECT_EQ(connect_result, "ok");
+}
+
 // A ping left unanswered closes the connection; the backend reconnects.
 asio::awaitable<void> ignore_ping(ScriptedServer& server, const std::vector<CapturedFrame>& ping) {
   co_await play(server, ping, 1, 2);
