@@ -3,7 +3,7 @@
 // Mrf's connect_caller, plays a prompt, collects DTMF digits, reads them back and
 // hangs up. Calls are spread round robin over the --asterisk media servers.
 //
-//   ASTMRF_ARI_PASSWORD=secret astmrf-ivr --listen 127.0.0.1:5080 \
+//   ASTMRF_ARI_PASSWORD=secret astmrf-ivr --listen 127.0.0.1:5080
 //       --ari-url http://127.0.0.1:8088 --ari-user asterisk --media-sip 127.0.0.1:5060
 //
 // Logs are key=value lines (spdlog, UTC times) with call_id and channel_id.
@@ -67,6 +67,7 @@ class IvrApp {
       try {
         auto server = co_await media_->async_connect(connect, asio::use_awaitable);
         log_->info("event=media_server_up {} app={}", where, server->app());
+        watch_stasis(*server);
         pool_.add(std::move(server));
       } catch (const std::exception& e) {
         log_->error("event=media_server_failed {} error=\"{}\"", where, e.what());
@@ -82,6 +83,7 @@ class IvrApp {
     if (stopping_) return;
     stopping_ = true;
     log_->info("event=stopping why={} calls_in_progress={}", why, started_ - finished_);
+    stasis_events_.clear();
     pool_.disconnect_all();  // ends every endpoint, and with it its caller (BYE)
     signals_.cancel();
     // Let the BYEs and the ARI close go out, then stop listening.
@@ -94,6 +96,17 @@ class IvrApp {
   }
 
  private:
+  // Channels entering and leaving the application, for the log (a call's own
+  // events are logged by its dialogue, with its call id).
+  void watch_stasis(mrf::MediaServer& server) {
+    for (auto type : {astmrf::ari::EventType::StasisStart, astmrf::ari::EventType::StasisEnd}) {
+      stasis_events_.push_back(server.ari().on_event(type, [this](const astmrf::ari::Event& event) {
+        log_->info("event=ari type={} channel_id={} app={}", event.type_name(),
+                   event.id(astmrf::ari::ResourceKind::channel), event.application());
+      }));
+    }
+  }
+
   void on_invite(srf::Request req, srf::Response res) {
     if (stopping_ || (options_.max_calls != 0 && started_ >= options_.max_calls)) {
       res.send(503);
@@ -128,6 +141,7 @@ class IvrApp {
   std::unique_ptr<ivr::Signaling> signaling_;
   std::unique_ptr<mrf::Mrf> media_;
   ivr::MediaPool pool_;
+  std::vector<astmrf::ari::Subscription> stasis_events_;
   unsigned started_{0};
   unsigned finished_{0};
   bool stopping_{false};

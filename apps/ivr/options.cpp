@@ -88,7 +88,6 @@ std::optional<IvrOptions> parse_command_line(int argc, char** argv, int& exit_co
   app.add_option("--ari-user", o.ari_user, "ARI user");
   app.add_option("--ari-password", o.ari_password, "ARI password (better: the environment variable)")
       ->envname("ASTMRF_ARI_PASSWORD")
-      ->capture_default_str(false)
       ->default_str("");
   app.add_option("--media-sip", o.media_sip, "Asterisk's SIP address (HOST:PORT) for the media legs");
   app.add_option("--asterisk", o.asterisk,
