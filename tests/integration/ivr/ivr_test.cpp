@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -54,11 +55,17 @@ std::vector<std::string> field_of(const std::string& log, const std::string& eve
   return values;
 }
 
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+}
+
 std::size_t channels_of(const astmrf_test::AriProbe& probe, const std::string& app) {
   const auto result = probe.request("GET", "/ari/channels");
   if (result.status != 200) return 0;
+  const auto channels = result.json();  // named: the loop must not outlive it
   std::size_t count = 0;
-  for (const auto& channel : result.json().as_array())
+  for (const auto& channel : channels.as_array())
     if (channel.at("dialplan").at("exten").as_string() == app) ++count;
   return count;
 }
@@ -127,8 +134,8 @@ class IvrTest : public testing::Test {
     std::stringstream text;
     text << in.rdbuf();
     auto scenario = text.str();
-    scenario.replace(scenario.find("@DTMF_PCAP@"), 11, pcap);
-    scenario.replace(scenario.find("@PROMPT_MS@"), 11, std::to_string(prompt_ms));
+    replace_all(scenario, "@DTMF_PCAP@", pcap);
+    replace_all(scenario, "@PROMPT_MS@", std::to_string(prompt_ms));
     const auto path = temp_path(".xml");
     std::ofstream(path) << scenario;
     return path;
