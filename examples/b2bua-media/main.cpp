@@ -22,6 +22,8 @@ namespace mrf = astmrf::mrf;
 namespace srf = astmrf::srf;
 namespace ari = astmrf::ari;
 
+namespace {
+
 asio::awaitable<void> bridge_call(srf::Srf& app, std::shared_ptr<mrf::MediaServer> server, std::string target,
                                   srf::Request req, srf::Response res) {
   // 1. Asterisk's side for B: an endpoint offered A's codecs, so that Asterisk answers with
@@ -71,6 +73,8 @@ asio::awaitable<void> bridge_call(srf::Srf& app, std::shared_ptr<mrf::MediaServe
   co_await api.bridges().destroy(destroy, asio::use_awaitable);
   std::cout << "call " << req.call_id() << " ended\n";
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {

@@ -22,6 +22,8 @@ namespace mrf = astmrf::mrf;
 namespace srf = astmrf::srf;
 namespace ari = astmrf::ari;
 
+namespace {
+
 asio::awaitable<void> play_monkeys(std::shared_ptr<mrf::MediaServer> server, srf::Request req, srf::Response res) {
   mrf::ConnectCallerOptions options;  // named objects in co_await calls: see docs/srf.md on g++ 12
   auto call = co_await server->async_connect_caller(req, res, options, asio::use_awaitable);
@@ -33,6 +35,8 @@ asio::awaitable<void> play_monkeys(std::shared_ptr<mrf::MediaServer> server, srf
   auto ended = co_await call.endpoint->async_wait_destroyed(asio::use_awaitable);
   std::cout << "call " << req.call_id() << " ended: " << mrf::to_string(ended) << "\n";
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   const char* password = std::getenv("ARI_PASSWORD");

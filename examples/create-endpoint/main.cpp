@@ -14,6 +14,8 @@
 namespace asio = boost::asio;
 namespace mrf = astmrf::mrf;
 
+namespace {
+
 asio::awaitable<void> create_one(mrf::Mrf& media, mrf::ConnectOptions options) {
   auto server = co_await media.async_connect(options, asio::use_awaitable);
   mrf::EndpointOptions endpoint_options;  // no SDP: Asterisk gets an inactive offer
@@ -28,6 +30,8 @@ asio::awaitable<void> create_one(mrf::Mrf& media, mrf::ConnectOptions options) {
   std::cout << "ended: " << mrf::to_string(co_await endpoint->async_wait_destroyed(asio::use_awaitable)) << "\n";
   server->disconnect();
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   const char* password = std::getenv("ARI_PASSWORD");
