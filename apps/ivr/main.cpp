@@ -83,12 +83,12 @@ class IvrApp {
     if (stopping_) return;
     stopping_ = true;
     log_->info("event=stopping why={} calls_in_progress={}", why, started_ - finished_);
-    stasis_events_.clear();
     pool_.disconnect_all();  // ends every endpoint, and with it its caller (BYE)
     signals_.cancel();
     // Let the BYEs and the ARI close go out, then stop listening.
     auto timer = std::make_shared<asio::steady_timer>(ioc_, 300ms);
     timer->async_wait([this, timer](boost::system::error_code) {
+      stasis_events_.clear();
       if (signaling_) signaling_->stop();
       media_.reset();
       ioc_.stop();
