@@ -83,11 +83,14 @@ class IvrApp {
     if (stopping_) return;
     stopping_ = true;
     log_->info("event=stopping why={} calls_in_progress={}", why, started_ - finished_);
-    pool_.disconnect_all();  // ends every endpoint, and with it its caller (BYE)
+    // Calls in progress end now (each endpoint's end BYEs its caller); with none, the
+    // last call's StasisEnd still gets logged before the ARI connection closes.
+    if (started_ != finished_) pool_.disconnect_all();
     signals_.cancel();
-    // Let the BYEs and the ARI close go out, then stop listening.
+    // Let the BYEs and the last events through, then stop listening.
     auto timer = std::make_shared<asio::steady_timer>(ioc_, 300ms);
     timer->async_wait([this, timer](boost::system::error_code) {
+      pool_.disconnect_all();  // removes the Stasis applications
       stasis_events_.clear();
       if (signaling_) signaling_->stop();
       media_.reset();
