@@ -9,6 +9,7 @@
 #include <boost/asio/ip/udp.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -89,14 +90,14 @@ class IvrTest : public testing::Test {
   }
 
   // Starts the IVR and waits until it is ready for calls.
-  void start_ivr(unsigned max_calls, std::vector<std::string> extra = {}) {
+  void start_ivr(unsigned max_calls, std::vector<std::string> extra = {}, int first_digit_timeout_ms = 4000) {
     port = free_port();
     std::vector<std::string> argv{IVR_BINARY,
                                   "--listen", "127.0.0.1:" + std::to_string(port),
                                   "--ari-user", box.ari_user,
                                   "--ari-password", box.ari_password,
                                   "--max-calls", std::to_string(max_calls),
-                                  "--first-digit-timeout-ms", "4000",
+                                  "--first-digit-timeout-ms", std::to_string(first_digit_timeout_ms),
                                   "--log-level", "debug"};
     if (std::find(extra.begin(), extra.end(), "--asterisk") == extra.end()) {
       argv.insert(argv.end(), {"--ari-url", "http://127.0.0.1:" + std::to_string(box.ari_port), "--media-sip",
@@ -113,8 +114,8 @@ class IvrTest : public testing::Test {
   }
 
   // The IVR's whole log once it has handled its calls and exited.
-  std::string wait_ivr() {
-    auto result = ivr->wait(40s);
+  std::string wait_ivr(std::chrono::seconds timeout = 40s) {
+    auto result = ivr->wait(timeout);
     EXPECT_EQ(result.exit_code, 0) << result.output;
     return result.output;
   }
@@ -192,6 +193,34 @@ TEST_F(IvrTest, TheCallerHangsUpDuringThePrompt) {
   EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"caller_hangup"}) << log;
   EXPECT_TRUE(field_of(log, "media op=play what=readback", "media").empty()) << log;
   EXPECT_EQ(log.find("level=error"), std::string::npos) << log;
+}
+
+TEST_F(IvrTest, NoDigitInTimeGetsAGoodbye) {
+  start_ivr(1, {}, 1000);
+  const auto result = astmrf_test::run_sipp(caller(std::string(ENGINE_SIPP_DIR) + "/uac-invite-wait-bye.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;  // the IVR hung up
+  const auto log = wait_ivr();
+  EXPECT_EQ(field_of(log, "digits", "complete"), std::vector<std::string>{"timeout"}) << log;
+  EXPECT_EQ(field_of(log, "media op=play what=readback", "media"), std::vector<std::string>{"\"sound:goodbye\""})
+      << log;
+  EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"no_input"}) << log;
+}
+
+TEST_F(IvrTest, SigtermHangsUpTheCallsInProgress) {
+  start_ivr(0, {}, 30000);
+  astmrf_test::SippProcess sipp(caller(std::string(ENGINE_SIPP_DIR) + "/uac-invite-wait-bye.xml"));
+  bool connected = false;
+  for (int i = 0; i < 200 && !connected; ++i) {
+    connected = ivr->output().find("event=connected") != std::string::npos;
+    if (!connected) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(connected) << ivr->output();
+  ::kill(ivr->pid(), SIGTERM);
+  const auto result = sipp.wait();
+  EXPECT_EQ(result.exit_code, 0) << result.output;  // the caller got the IVR's BYE
+  const auto log = wait_ivr(10s);
+  EXPECT_EQ(field_of(log, "stopping", "calls_in_progress"), std::vector<std::string>{"1"}) << log;
+  EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"caller_hangup"}) << log;
 }
 
 TEST_F(IvrTest, CallsAreSpreadRoundRobinOverMediaServers) {
