@@ -76,13 +76,19 @@ class Dialogue {
     watch_call();
 
     CallOutcome outcome;
+    std::string error;
     try {
       outcome = co_await dialogue();
     } catch (const std::exception& e) {
-      // A request that failed because the caller left is a hang-up, not a failure.
+      error = e.what();
+    }
+    if (!error.empty()) {
+      // A request that failed because the caller left is a hang-up, not a failure; the
+      // ARI error may come before the news of the BYE, so give that a moment.
+      if (!state_->ended) co_await state_->wait_until(Clock::now() + std::chrono::milliseconds(500));
       outcome.result = state_->ended ? CallResult::caller_hangup : CallResult::failed;
       if (!state_->ended)
-        log_->warn("event=media_error call_id={} channel_id={} error=\"{}\"", call_id_, channel_, e.what());
+        log_->warn("event=media_error call_id={} channel_id={} error=\"{}\"", call_id_, channel_, error);
     }
     outcome.digits = state_->digits;
     if (outcome.result == CallResult::caller_hangup) {
