@@ -21,6 +21,7 @@ std::string_view to_string(CallResult result) noexcept {
     case CallResult::completed: return "completed";
     case CallResult::no_input: return "no_input";
     case CallResult::caller_hangup: return "caller_hangup";
+    case CallResult::media_ended: return "media_ended";
     case CallResult::not_connected: return "not_connected";
     case CallResult::failed: return "failed";
   }
@@ -44,7 +45,8 @@ struct CallState {
   std::string digits;
   Clock::time_point last_digit{};
   bool ended{false};        // either leg is gone
-  std::string ended_by;     // who ended it, for the log
+  bool caller_left{false};  // the caller's BYE (or its dialog failing) ended it
+  std::string ended_by;     // what ended it, for the log
   bool playing{false};
   Clock::time_point playback_end{};
 };
@@ -86,13 +88,16 @@ class Dialogue {
       // A request that failed because the caller left is a hang-up, not a failure; the
       // ARI error may come before the news of the BYE, so give that a moment.
       if (!state_->ended) co_await state_->wait_until(Clock::now() + std::chrono::milliseconds(500));
-      outcome.result = state_->ended ? CallResult::caller_hangup : CallResult::failed;
+      outcome.result = state_->ended ? CallResult::caller_hangup : CallResult::failed;  // refined below
       if (!state_->ended)
         log_->warn("event=media_error call_id={} channel_id={} error=\"{}\"", call_id_, channel_, error);
     }
     outcome.digits = state_->digits;
+    if (outcome.result == CallResult::caller_hangup && !state_->caller_left) outcome.result = CallResult::media_ended;
     if (outcome.result == CallResult::caller_hangup) {
-      log_->info("event=caller_hangup call_id={} channel_id={} by={}", call_id_, channel_, state_->ended_by);
+      log_->info("event=caller_hangup call_id={} channel_id={}", call_id_, channel_);
+    } else if (outcome.result == CallResult::media_ended) {
+      log_->info("event=media_ended call_id={} channel_id={} by={}", call_id_, channel_, state_->ended_by);
     } else {
       log_->info("event=hangup call_id={} channel_id={}", call_id_, channel_);
       call_.dialog->destroy();
@@ -116,7 +121,11 @@ class Dialogue {
     call_.dialog->on_destroy([weak, log = log_, call_id = call_id_](const srf::DestroyedInfo& info) {
       log->info("event=sip_dialog_end call_id={} who={} reason={}", call_id, srf::to_string(info.who),
                 sip::to_string(info.reason));
-      if (auto st = weak.lock(); st && !st->ended) {
+      auto st = weak.lock();
+      if (!st) return;
+      // Mrf ends the endpoint first on a caller's BYE: note who left even if it is known to be over.
+      st->caller_left = st->caller_left || info.who != srf::DestroyedInfo::Who::local;
+      if (!st->ended) {
         st->ended = true;
         st->ended_by = "caller_" + std::string(sip::to_string(info.reason));
         st->notify();
@@ -138,8 +147,9 @@ class Dialogue {
       }
     });
     if (call_.dialog->destroyed() || call_.endpoint->destroyed()) {
-      state_->ended = true;  // the caller left between the answer and now
-      state_->ended_by = "caller";
+      state_->ended = true;  // a leg ended between the answer and now
+      state_->caller_left = call_.dialog->destroyed();
+      state_->ended_by = "before_the_dialogue";
     }
   }
 

@@ -28,6 +28,7 @@ enum class CallResult : std::uint8_t {
   completed,       ///< digits read back, we hung up
   no_input,        ///< no digit in time, we said goodbye and hung up
   caller_hangup,   ///< the caller left first
+  media_ended,     ///< the Asterisk side ended first (shutdown, ARI hangup, media server lost)
   not_connected,   ///< the call never reached Asterisk (the caller got an error status)
   failed,          ///< an ARI request failed; we hung up
 };

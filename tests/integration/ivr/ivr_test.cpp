@@ -220,7 +220,7 @@ TEST_F(IvrTest, SigtermHangsUpTheCallsInProgress) {
   EXPECT_EQ(result.exit_code, 0) << result.output;  // the caller got the IVR's BYE
   const auto log = wait_ivr(10s);
   EXPECT_EQ(field_of(log, "stopping", "calls_in_progress"), std::vector<std::string>{"1"}) << log;
-  EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"caller_hangup"}) << log;
+  EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"media_ended"}) << log;
 }
 
 TEST_F(IvrTest, CallsAreSpreadRoundRobinOverMediaServers) {
