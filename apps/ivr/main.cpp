@@ -112,6 +112,7 @@ class IvrApp {
 
   void on_invite(srf::Request req, srf::Response res) {
     if (stopping_ || (options_.max_calls != 0 && started_ >= options_.max_calls)) {
+      log_->info("event=rejected call_id={} status=503 why=stopping", req.call_id());
       res.send(503);
       return;
     }
@@ -133,7 +134,8 @@ class IvrApp {
                          log_->error("event=call_error error=\"{}\"", e.what());
                        }
                      }
-                     if (options_.max_calls != 0 && ++finished_ >= options_.max_calls) stop("max_calls");
+                     ++finished_;
+                     if (options_.max_calls != 0 && finished_ >= options_.max_calls) stop("max_calls");
                    });
   }
 
