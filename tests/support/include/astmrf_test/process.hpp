@@ -29,6 +29,8 @@ class Process {
   // True while the child runs.
   bool running();
   pid_t pid() const { return pid_; }
+  // What the child has written so far (it may still be writing).
+  std::string output() const { return read_output(); }
 
  private:
   std::string read_output() const;

@@ -1,0 +1,48 @@
+// One caller's dialogue: connect to Asterisk, prompt, collect DTMF digits, read
+// them back, hang up. The caller may hang up at any moment; the call then ends
+// without further media requests.
+#pragma once
+
+#include <astmrf/mrf/mrf.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace astmrf::ivr {
+
+struct DialogueOptions {
+  std::vector<std::string> prompt;
+  std::size_t max_digits{10};
+  char terminator{'#'};
+  std::chrono::milliseconds first_digit_timeout{8000};  ///< counted from the end of the prompt
+  std::chrono::milliseconds inter_digit_timeout{4000};
+  std::chrono::milliseconds media_timeout{60000};       ///< bound on any one playback
+};
+
+enum class CallResult : std::uint8_t {
+  completed,       ///< digits read back, we hung up
+  no_input,        ///< no digit in time, we said goodbye and hung up
+  caller_hangup,   ///< the caller left first
+  media_ended,     ///< the Asterisk side ended first (shutdown, ARI hangup, media server lost)
+  not_connected,   ///< the call never reached Asterisk (the caller got an error status)
+  failed,          ///< an ARI request failed; we hung up
+};
+std::string_view to_string(CallResult result) noexcept;
+
+struct CallOutcome {
+  CallResult result{CallResult::failed};
+  std::string digits;
+};
+
+/// Runs the whole call on `server`. Every log line carries call_id (the caller's
+/// Call-ID) and, once known, channel_id.
+boost::asio::awaitable<CallOutcome> run_call(std::shared_ptr<mrf::MediaServer> server, srf::Request req,
+                                             srf::Response res, DialogueOptions options,
+                                             std::shared_ptr<spdlog::logger> log);
+
+}  // namespace astmrf::ivr

@@ -1,0 +1,118 @@
+#include "options.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <stdexcept>
+
+namespace astmrf::ivr {
+
+namespace {
+
+std::uint16_t parse_port(const std::string& text, const std::string& context) {
+  std::size_t used = 0;
+  unsigned long value = 0;
+  try {
+    value = std::stoul(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty() || value == 0 || value > 65535)
+    throw std::invalid_argument("bad port '" + text + "' in '" + context + "'");
+  return static_cast<std::uint16_t>(value);
+}
+
+// http://HOST[:PORT][/ari] -> the ARI address (8088 / 8089 by default).
+MediaServerAddress parse_ari_url(const std::string& url) {
+  MediaServerAddress server;
+  std::string rest;
+  if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else if (url.rfind("https://", 0) == 0) {
+    rest = url.substr(8);
+    server.ari_tls = true;
+  } else {
+    throw std::invalid_argument("ARI URL '" + url + "' must start with http:// or https://");
+  }
+  if (const auto slash = rest.find('/'); slash != std::string::npos) {
+    const auto path = rest.substr(slash);
+    if (path != "/" && path != "/ari" && path != "/ari/")
+      throw std::invalid_argument("ARI URL '" + url + "': unexpected path " + path);
+    rest.resize(slash);
+  }
+  if (rest.find('@') != std::string::npos)
+    throw std::invalid_argument("ARI URL '" + url + "': put credentials in --ari-user/--ari-password");
+  const auto colon = rest.rfind(':');
+  server.ari.host = rest.substr(0, colon);
+  server.ari.port = colon == std::string::npos ? (server.ari_tls ? 8089 : 8088) : parse_port(rest.substr(colon + 1), url);
+  if (server.ari.host.empty()) throw std::invalid_argument("ARI URL '" + url + "' has no host");
+  return server;
+}
+
+}  // namespace
+
+HostPort parse_host_port(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    throw std::invalid_argument("expected HOST:PORT, got '" + text + "'");
+  return {text.substr(0, colon), parse_port(text.substr(colon + 1), text)};
+}
+
+std::vector<MediaServerAddress> media_servers(const IvrOptions& options) {
+  std::vector<MediaServerAddress> servers;
+  if (options.asterisk.empty()) {
+    auto server = parse_ari_url(options.ari_url);
+    server.sip = parse_host_port(options.media_sip);
+    servers.push_back(server);
+    return servers;
+  }
+  for (const auto& entry : options.asterisk) {
+    const auto comma = entry.find(',');
+    auto server = parse_ari_url(entry.substr(0, comma));
+    // Without a SIP address: the ARI host on the --media-sip port.
+    server.sip = comma == std::string::npos ? HostPort{server.ari.host, parse_host_port(options.media_sip).port}
+                                            : parse_host_port(entry.substr(comma + 1));
+    servers.push_back(server);
+  }
+  return servers;
+}
+
+std::optional<IvrOptions> parse_command_line(int argc, char** argv, int& exit_code) {
+  IvrOptions o;
+  CLI::App app{
+      "astmrf-ivr: answers each call through Asterisk, plays a prompt, collects DTMF digits, "
+      "reads them back and hangs up."};
+  app.option_defaults()->always_capture_default();
+  app.add_option("--listen", o.listen, "SIP listen address of the embedded engine (UDP and TCP)");
+  app.add_option("--drachtio", o.drachtio, "use a drachtio-server instead of the embedded engine: host:port:secret");
+  app.add_option("--ari-url", o.ari_url, "Asterisk's ARI base URL (an IP address)");
+  app.add_option("--ari-user", o.ari_user, "ARI user");
+  app.add_option("--ari-password", o.ari_password, "ARI password (better: the environment variable)")
+      ->envname("ASTMRF_ARI_PASSWORD")
+      ->default_str("");
+  app.add_option("--media-sip", o.media_sip, "Asterisk's SIP address (HOST:PORT) for the media legs");
+  app.add_option("--asterisk", o.asterisk,
+                 "a media server as ARI_URL[,SIP_HOST:PORT]; repeat to spread calls round robin "
+                 "(replaces --ari-url/--media-sip; same ARI user and password)");
+  app.add_option("--prompt", o.prompt, "media played when the call is answered (ARI media URIs)");
+  app.add_option("--max-digits", o.max_digits, "digits collected at most ('#' ends earlier)")
+      ->check(CLI::Range(1, 32));
+  unsigned first_ms = static_cast<unsigned>(o.first_digit_timeout.count());
+  unsigned inter_ms = static_cast<unsigned>(o.inter_digit_timeout.count());
+  app.add_option("--first-digit-timeout-ms", first_ms, "wait for the first digit after the prompt");
+  app.add_option("--inter-digit-timeout-ms", inter_ms, "wait for each next digit");
+  app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--max-calls", o.max_calls, "exit after this many calls (0: run until SIGINT/SIGTERM)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    exit_code = app.exit(e);
+    return std::nullopt;
+  }
+  o.first_digit_timeout = std::chrono::milliseconds(first_ms);
+  o.inter_digit_timeout = std::chrono::milliseconds(inter_ms);
+  exit_code = 0;
+  return o;
+}
+
+}  // namespace astmrf::ivr

@@ -1,0 +1,51 @@
+// The IVR's command line (CLI11) and the media servers it names.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace astmrf::ivr {
+
+struct HostPort {
+  std::string host;
+  std::uint16_t port{0};
+};
+
+/// One Asterisk: where its ARI and its SIP are.
+struct MediaServerAddress {
+  HostPort ari;
+  bool ari_tls{false};
+  HostPort sip;
+};
+
+struct IvrOptions {
+  std::string listen{"127.0.0.1:5080"};  ///< embedded SIP engine: UDP and TCP on this address
+  std::string drachtio;                  ///< host:port:secret of a drachtio-server (instead of the engine)
+  std::string ari_url{"http://127.0.0.1:8088"};
+  std::string ari_user{"asterisk"};
+  std::string ari_password;              ///< never logged
+  std::string media_sip{"127.0.0.1:5060"};
+  std::vector<std::string> asterisk;     ///< "ARI_URL[,SIP_HOST:PORT]" each; overrides --ari-url/--media-sip
+  std::vector<std::string> prompt{"sound:hello-world", "sound:vm-enter-num-to-call"};
+  std::size_t max_digits{10};
+  std::chrono::milliseconds first_digit_timeout{8000};
+  std::chrono::milliseconds inter_digit_timeout{4000};
+  std::string log_level{"info"};
+  unsigned max_calls{0};                 ///< exit after this many calls (0: run until SIGINT/SIGTERM)
+};
+
+/// Parses argv. Returns nothing when the program must exit at once (--help, a
+/// bad option) with `exit_code`.
+std::optional<IvrOptions> parse_command_line(int argc, char** argv, int& exit_code);
+
+/// "host:port" (host an IPv4 address or a name; the port is required).
+HostPort parse_host_port(const std::string& text);
+
+/// The media servers to spread calls over, in round-robin order. Throws
+/// std::invalid_argument on a malformed URL or address.
+std::vector<MediaServerAddress> media_servers(const IvrOptions& options);
+
+}  // namespace astmrf::ivr

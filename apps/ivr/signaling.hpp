@@ -1,0 +1,48 @@
+// The choice of signaling backend, in one place: the embedded SIP engine (default)
+// or a drachtio-server (--drachtio host:port:secret).
+#pragma once
+
+#include <astmrf/sip/engine/engine.hpp>
+#include <astmrf/srf/srf.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <string>
+
+namespace astmrf::ivr {
+
+struct SignalingOptions {
+  std::string listen;    ///< HOST:PORT for the embedded engine
+  std::string drachtio;  ///< host:port:secret; when set, the drachtio-server is used instead
+};
+
+/// The application's Srf and what carries it.
+class Signaling {
+ public:
+  Signaling(std::unique_ptr<sip::Engine> engine, std::shared_ptr<srf::SignalingBackend> backend,
+            std::string description);
+  ~Signaling();
+  Signaling(const Signaling&) = delete;
+  Signaling& operator=(const Signaling&) = delete;
+
+  [[nodiscard]] srf::Srf& srf() noexcept { return *srf_; }
+  /// "embedded SIP engine on udp+tcp 127.0.0.1:5080" (never the drachtio secret).
+  [[nodiscard]] const std::string& description() const noexcept { return description_; }
+  /// Stops listening (the embedded engine ends its dialogs without sending).
+  void stop();
+
+ private:
+  std::unique_ptr<sip::Engine> engine_;  // null on drachtio
+  std::unique_ptr<srf::Srf> srf_;
+  std::string description_;
+};
+
+/// Opens the backend the options name, and connects it when it is remote.
+/// Throws std::runtime_error when it cannot (a port in use, drachtio unreachable,
+/// or a build without the drachtio backend).
+boost::asio::awaitable<std::unique_ptr<Signaling>> open_signaling(boost::asio::any_io_executor executor,
+                                                                 SignalingOptions options);
+
+}  // namespace astmrf::ivr

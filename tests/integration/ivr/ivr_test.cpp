@@ -1,0 +1,258 @@
+// The demo IVR (apps/ivr) as a black box: a real sipp caller, the real program, the
+// real Asterisk sandbox. The IVR's key=value log lines are what is checked; every
+// test also checks that no channel of the IVR's Stasis application is left on
+// Asterisk and that the ARI password never shows in the log.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "astmrf_test/ari_probe.hpp"
+#include "astmrf_test/process.hpp"
+#include "astmrf_test/sandbox.hpp"
+#include "astmrf_test/sipp.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using astmrf_test::Process;
+using astmrf_test::ProcessResult;
+using astmrf_test::SippCall;
+
+// A port free on 127.0.0.1 for both UDP and TCP (the IVR listens on both).
+std::uint16_t free_port() {
+  boost::asio::io_context ioc;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    boost::asio::ip::udp::socket udp(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    const auto port = udp.local_endpoint().port();
+    boost::system::error_code ec;
+    boost::asio::ip::tcp::acceptor tcp(ioc);
+    tcp.open(boost::asio::ip::tcp::v4());
+    tcp.bind({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+    if (!ec) return port;
+  }
+  throw std::runtime_error("no free port");
+}
+
+// Values of `key=` on the log lines of one event type, in order.
+std::vector<std::string> field_of(const std::string& log, const std::string& event, const std::string& key) {
+  std::vector<std::string> values;
+  std::istringstream lines(log);
+  const std::regex field(" " + key + "=(\"[^\"]*\"|\\S+)");
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(" event=" + event + " ") == std::string::npos && !line.ends_with(" event=" + event)) continue;
+    std::smatch match;
+    if (std::regex_search(line, match, field)) values.push_back(match[1]);
+  }
+  return values;
+}
+
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+}
+
+std::size_t channels_of(const astmrf_test::AriProbe& probe, const std::string& app) {
+  const auto result = probe.request("GET", "/ari/channels");
+  if (result.status != 200) return 0;
+  const auto channels = result.json();  // named: the loop must not outlive it
+  std::size_t count = 0;
+  for (const auto& channel : channels.as_array())
+    if (channel.at("dialplan").at("exten").as_string() == app) ++count;
+  return count;
+}
+
+class IvrTest : public testing::Test {
+ protected:
+  void TearDown() override {
+    const auto output = ivr ? ivr->output() : std::string();
+    EXPECT_EQ(output.find(box.ari_password), std::string::npos) << "the ARI password is in the log";
+    // Leak probe: once the IVR is gone, none of its apps' channels may be left.
+    ivr.reset();
+    for (const auto& app : field_of(output, "media_server_up", "app")) {
+      std::size_t left = 1;
+      for (int i = 0; i < 100 && left != 0; ++i) {
+        left = channels_of(probe, app);
+        if (left != 0) std::this_thread::sleep_for(50ms);
+      }
+      EXPECT_EQ(left, 0u) << "channels of " << app << " left on Asterisk";
+    }
+    for (const auto& path : temp_files) std::remove(path.c_str());
+  }
+
+  // Starts the IVR and waits until it is ready for calls.
+  void start_ivr(unsigned max_calls, std::vector<std::string> extra = {}, int first_digit_timeout_ms = 4000) {
+    port = free_port();
+    std::vector<std::string> argv{IVR_BINARY,
+                                  "--listen", "127.0.0.1:" + std::to_string(port),
+                                  "--ari-user", box.ari_user,
+                                  "--ari-password", box.ari_password,
+                                  "--max-calls", std::to_string(max_calls),
+                                  "--first-digit-timeout-ms", std::to_string(first_digit_timeout_ms),
+                                  "--log-level", "debug"};
+    if (std::find(extra.begin(), extra.end(), "--asterisk") == extra.end()) {
+      argv.insert(argv.end(), {"--ari-url", "http://127.0.0.1:" + std::to_string(box.ari_port), "--media-sip",
+                               "127.0.0.1:" + std::to_string(box.sip_port)});
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ivr = std::make_unique<Process>(argv);
+    for (int i = 0; i < 200; ++i) {
+      if (ivr->output().find("event=ready") != std::string::npos) return;
+      if (!ivr->running()) break;
+      std::this_thread::sleep_for(50ms);
+    }
+    FAIL() << "the IVR did not become ready:\n" << ivr->output();
+  }
+
+  // The IVR's whole log once it has handled its calls and exited.
+  std::string wait_ivr(std::chrono::seconds timeout = 40s) {
+    auto result = ivr->wait(timeout);
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    return result.output;
+  }
+
+  std::string temp_path(const std::string& suffix) {
+    auto path = "/tmp/astmrf-ivr-test-" + astmrf_test::random_uuid() + suffix;
+    temp_files.push_back(path);
+    return path;
+  }
+
+  // A scenario that waits `prompt_ms` after the ACK, then sends `digits` as RFC 4733 events.
+  std::string dtmf_scenario(const std::string& digits, int prompt_ms) {
+    const auto pcap = temp_path(".pcap");
+    auto made = astmrf_test::run({IVR_PYTHON, IVR_GEN_DTMF_PCAP, digits, pcap}, 20s);
+    EXPECT_EQ(made.exit_code, 0) << made.output;
+    std::ifstream in(std::string(IVR_SIPP_DIR) + "/ivr-dtmf.xml.in");
+    std::stringstream text;
+    text << in.rdbuf();
+    auto scenario = text.str();
+    replace_all(scenario, "@DTMF_PCAP@", pcap);
+    replace_all(scenario, "@PROMPT_MS@", std::to_string(prompt_ms));
+    const auto path = temp_path(".xml");
+    std::ofstream(path) << scenario;
+    return path;
+  }
+
+  SippCall caller(const std::string& scenario) {
+    SippCall call;
+    call.scenario = scenario.find('/') == std::string::npos ? std::string(IVR_SIPP_DIR) + "/" + scenario : scenario;
+    call.remote = "127.0.0.1:" + std::to_string(port);
+    // A media port of our own: sipp binds it, and other sipps may run beside this one.
+    call.extra_args = {"-mp", std::to_string(free_port() & ~1)};
+    return call;
+  }
+
+  const astmrf_test::Sandbox& box = astmrf_test::sandbox();
+  astmrf_test::AriProbe probe = astmrf_test::AriProbe::for_sandbox();
+  std::unique_ptr<Process> ivr;
+  std::uint16_t port{0};
+  std::vector<std::string> temp_files;
+};
+
+TEST_F(IvrTest, DigitsAreCollectedFromRfc4733EventsAndReadBack) {
+  start_ivr(1);
+  const auto result = astmrf_test::run_sipp(caller(dtmf_scenario("1234#", 4000)));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  const auto log = wait_ivr();
+  // Asterisk reported each digit as ChannelDtmfReceived (what sipp sent in RTP).
+  EXPECT_EQ(field_of(log, "ari type=ChannelDtmfReceived", "digit"),
+            (std::vector<std::string>{"1", "2", "3", "4", "#"}))
+      << log;
+  EXPECT_EQ(field_of(log, "digits", "digits"), std::vector<std::string>{"1234"}) << log;
+  EXPECT_EQ(field_of(log, "media op=play what=readback", "media"),
+            std::vector<std::string>{"\"sound:you-entered,digits:1234,sound:goodbye\""})
+      << log;
+  EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"completed"}) << log;
+  EXPECT_EQ(log.find("op=stop_prompt"), std::string::npos) << "digits came after the prompt\n" << log;
+}
+
+TEST_F(IvrTest, ADigitDuringThePromptStopsIt) {
+  start_ivr(1);
+  const auto result = astmrf_test::run_sipp(caller(dtmf_scenario("42#", 500)));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  const auto log = wait_ivr();
+  EXPECT_NE(log.find("op=stop_prompt"), std::string::npos) << log;
+  EXPECT_EQ(field_of(log, "digits", "digits"), std::vector<std::string>{"42"}) << log;
+  EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"completed"}) << log;
+}
+
+TEST_F(IvrTest, TheCallerHangsUpDuringThePrompt) {
+  start_ivr(1);
+  const auto result = astmrf_test::run_sipp(caller("ivr-hangup-during-prompt.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  const auto log = wait_ivr();
+  EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"caller_hangup"}) << log;
+  EXPECT_TRUE(field_of(log, "media op=play what=readback", "media").empty()) << log;
+  EXPECT_EQ(log.find("level=error"), std::string::npos) << log;
+}
+
+TEST_F(IvrTest, NoDigitInTimeGetsAGoodbye) {
+  start_ivr(1, {}, 1000);
+  const auto result = astmrf_test::run_sipp(caller(std::string(ENGINE_SIPP_DIR) + "/uac-invite-wait-bye.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;  // the IVR hung up
+  const auto log = wait_ivr();
+  EXPECT_EQ(field_of(log, "digits", "complete"), std::vector<std::string>{"timeout"}) << log;
+  EXPECT_EQ(field_of(log, "media op=play what=readback", "media"), std::vector<std::string>{"\"sound:goodbye\""})
+      << log;
+  EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"no_input"}) << log;
+}
+
+TEST_F(IvrTest, SigtermHangsUpTheCallsInProgress) {
+  start_ivr(0, {}, 30000);
+  astmrf_test::SippProcess sipp(caller(std::string(ENGINE_SIPP_DIR) + "/uac-invite-wait-bye.xml"));
+  bool connected = false;
+  for (int i = 0; i < 200 && !connected; ++i) {
+    connected = ivr->output().find("event=connected") != std::string::npos;
+    if (!connected) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(connected) << ivr->output();
+  ::kill(ivr->pid(), SIGTERM);
+  const auto result = sipp.wait();
+  EXPECT_EQ(result.exit_code, 0) << result.output;  // the caller got the IVR's BYE
+  const auto log = wait_ivr(10s);
+  EXPECT_EQ(field_of(log, "stopping", "calls_in_progress"), std::vector<std::string>{"1"}) << log;
+  EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"media_ended"}) << log;
+}
+
+TEST_F(IvrTest, CallsAreSpreadRoundRobinOverMediaServers) {
+  const auto entry = "http://127.0.0.1:" + std::to_string(box.ari_port) + ",127.0.0.1:" + std::to_string(box.sip_port);
+  start_ivr(2, {"--asterisk", entry, "--asterisk", entry});  // two Stasis apps on one Asterisk
+  EXPECT_EQ(field_of(ivr->output(), "media_server_up", "app").size(), 2u) << ivr->output();
+  for (int call = 0; call < 2; ++call) {
+    const auto result = astmrf_test::run_sipp(caller("ivr-hangup-during-prompt.xml"));
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+  }
+  const auto log = wait_ivr();
+  const auto used = field_of(log, "invite", "media_server");
+  ASSERT_EQ(used.size(), 2u) << log;
+  EXPECT_NE(used[0], used[1]) << log;
+}
+
+TEST_F(IvrTest, DrachtioNeedsTheDrachtioBackend) {
+  auto result = astmrf_test::run({IVR_BINARY, "--drachtio", "127.0.0.1:9022:cymru", "--ari-password",
+                                  box.ari_password, "--ari-url",
+                                  "http://127.0.0.1:" + std::to_string(box.ari_port)},
+                                 20s);
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("built without the drachtio backend"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("cymru"), std::string::npos) << "the drachtio secret is in the log";
+}
+
+TEST_F(IvrTest, HelpListsTheOptions) {
+  auto result = astmrf_test::run({IVR_BINARY, "--help"}, 10s);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  for (const char* option : {"--listen", "--drachtio", "--ari-url", "--ari-user", "--ari-password", "--media-sip",
+                             "--asterisk", "--log-level"})
+    EXPECT_NE(result.output.find(option), std::string::npos) << option << "\n" << result.output;
+}
+
+}  // namespace
