@@ -185,7 +185,8 @@ void DrachtioClientTransaction::confirmed(const wire::Frame* frame) {
 }
 
 void DrachtioClientTransaction::cancel() {
-  if (done_ || method_ != "INVITE" || cancel_requested_) return;
+  // Only an initial INVITE is cancelled (a re-INVITE runs to its final response).
+  if (done_ || method_ != "INVITE" || in_dialog_ || cancel_requested_) return;
   cancel_requested_ = true;
   if (!txn_id_.empty()) send_cancel();
 }
