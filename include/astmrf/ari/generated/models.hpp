@@ -35,8 +35,8 @@ void decode(const boost::json::value& v, Application& out);
 
 /// Caller identification
 struct CallerID {
-  std::string name{};
-  std::string number{};
+  std::string name{};  ///< `name` (string)
+  std::string number{};  ///< `number` (string)
 };
 void decode(const boost::json::value& v, CallerID& out);
 
@@ -55,10 +55,10 @@ struct Channel {
   std::string id{};  ///< Unique identifier of the channel.
   std::string protocol_id{};  ///< Protocol id from underlying channel driver (i.e. Call-ID for chan_pjsip; will be empty if not applicable or not implemented by driver).
   std::string name{};  ///< Name of the channel (i.e. SIP/foo-0000a7e3)
-  std::string state{};
-  CallerID caller{};
-  CallerID connected{};
-  std::string accountcode{};
+  std::string state{};  ///< `state` (string)
+  CallerID caller{};  ///< `caller` (CallerID)
+  CallerID connected{};  ///< `connected` (CallerID)
+  std::string accountcode{};  ///< `accountcode` (string)
   DialplanCEP dialplan{};  ///< Current location in the dialplan
   std::string creationtime{};  ///< Timestamp when channel was created
   std::string language{};  ///< The default spoken language
@@ -74,8 +74,8 @@ struct ApplicationMoveFailed {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Channel channel{};
-  std::string destination{};
+  Channel channel{};  ///< `channel` (Channel)
+  std::string destination{};  ///< `destination` (string)
   std::vector<std::string> args{};  ///< Arguments to the application
 };
 void decode(const boost::json::value& v, ApplicationMoveFailed& out);
@@ -121,7 +121,7 @@ void decode(const boost::json::value& v, BuildInfo& out);
 /// Info about Asterisk
 struct SystemInfo {
   std::string version{};  ///< Asterisk version.
-  std::string entity_id{};
+  std::string entity_id{};  ///< `entity_id` (string)
 };
 void decode(const boost::json::value& v, SystemInfo& out);
 
@@ -231,7 +231,7 @@ struct BridgeCreated {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Bridge bridge{};
+  Bridge bridge{};  ///< `bridge` (Bridge)
 };
 void decode(const boost::json::value& v, BridgeCreated& out);
 
@@ -241,7 +241,7 @@ struct BridgeDestroyed {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Bridge bridge{};
+  Bridge bridge{};  ///< `bridge` (Bridge)
 };
 void decode(const boost::json::value& v, BridgeDestroyed& out);
 
@@ -251,8 +251,8 @@ struct BridgeMerged {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Bridge bridge{};
-  Bridge bridge_from{};
+  Bridge bridge{};  ///< `bridge` (Bridge)
+  Bridge bridge_from{};  ///< `bridge_from` (Bridge)
 };
 void decode(const boost::json::value& v, BridgeMerged& out);
 
@@ -262,8 +262,8 @@ struct BridgeVideoSourceChanged {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Bridge bridge{};
-  std::string old_video_source_id{};
+  Bridge bridge{};  ///< `bridge` (Bridge)
+  std::string old_video_source_id{};  ///< `old_video_source_id` (string)
 };
 void decode(const boost::json::value& v, BridgeVideoSourceChanged& out);
 
@@ -318,7 +318,7 @@ struct ChannelCreated {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Channel channel{};
+  Channel channel{};  ///< `channel` (Channel)
 };
 void decode(const boost::json::value& v, ChannelCreated& out);
 
@@ -331,7 +331,7 @@ struct ChannelDestroyed {
   std::int64_t cause{};  ///< Integer representation of the cause of the hangup
   std::string cause_txt{};  ///< Text representation of the cause of the hangup
   std::optional<std::int64_t> tech_cause{};  ///< Integer representation of the technology-specific off-nominal cause of the hangup.
-  Channel channel{};
+  Channel channel{};  ///< `channel` (Channel)
 };
 void decode(const boost::json::value& v, ChannelDestroyed& out);
 
@@ -365,8 +365,8 @@ struct ChannelEnteredBridge {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Bridge bridge{};
-  std::optional<Channel> channel{};
+  Bridge bridge{};  ///< `bridge` (Bridge)
+  std::optional<Channel> channel{};  ///< `channel` (Channel)
 };
 void decode(const boost::json::value& v, ChannelEnteredBridge& out);
 
@@ -400,8 +400,8 @@ struct ChannelLeftBridge {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Bridge bridge{};
-  Channel channel{};
+  Bridge bridge{};  ///< `bridge` (Bridge)
+  Channel channel{};  ///< `channel` (Channel)
 };
 void decode(const boost::json::value& v, ChannelLeftBridge& out);
 
@@ -411,7 +411,7 @@ struct ChannelStateChange {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Channel channel{};
+  Channel channel{};  ///< `channel` (Channel)
 };
 void decode(const boost::json::value& v, ChannelStateChange& out);
 
@@ -456,7 +456,7 @@ void decode(const boost::json::value& v, RequiredDestination& out);
 
 /// transfer destination requested by transferee
 struct ReferTo {
-  RequiredDestination requested_destination{};
+  RequiredDestination requested_destination{};  ///< `requested_destination` (RequiredDestination)
   std::optional<Channel> destination_channel{};  ///< The Channel Object, that is to be replaced
   std::optional<Channel> connected_channel{};  ///< Channel, connected to the to be replaced channel
   std::optional<Bridge> bridge{};  ///< Bridge connecting both destination channels
@@ -550,8 +550,8 @@ struct ContactStatusChange {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Endpoint endpoint{};
-  ContactInfo contact_info{};
+  Endpoint endpoint{};  ///< `endpoint` (Endpoint)
+  ContactInfo contact_info{};  ///< `contact_info` (ContactInfo)
 };
 void decode(const boost::json::value& v, ContactStatusChange& out);
 
@@ -598,14 +598,14 @@ struct EndpointStateChange {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Endpoint endpoint{};
+  Endpoint endpoint{};  ///< `endpoint` (Endpoint)
 };
 void decode(const boost::json::value& v, EndpointStateChange& out);
 
 /// Identifies the format and language of a sound file
 struct FormatLangPair {
-  std::string language{};
-  std::string format{};
+  std::string language{};  ///< `language` (string)
+  std::string format{};  ///< `format` (string)
 };
 void decode(const boost::json::value& v, FormatLangPair& out);
 
@@ -614,7 +614,7 @@ struct LiveRecording {
   std::string name{};  ///< Base name for the recording
   std::string format{};  ///< Recording format (wav, gsm, etc.)
   std::string target_uri{};  ///< URI for the channel or bridge being recorded
-  std::string state{};
+  std::string state{};  ///< `state` (string)
   std::optional<std::int64_t> duration{};  ///< Duration in seconds of the recording
   std::optional<std::int64_t> talking_duration{};  ///< Duration of talking, in seconds, detected in the recording. This is only available if the recording was initiated with a non-zero maxSilenceSeconds.
   std::optional<std::int64_t> silence_duration{};  ///< Duration of silence, in seconds, detected in the recording. This is only available if the recording was initiated with a non-zero maxSilenceSeconds.
@@ -673,8 +673,8 @@ struct PeerStatusChange {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Endpoint endpoint{};
-  Peer peer{};
+  Endpoint endpoint{};  ///< `endpoint` (Endpoint)
+  Peer peer{};  ///< `peer` (Peer)
 };
 void decode(const boost::json::value& v, PeerStatusChange& out);
 
@@ -843,7 +843,7 @@ struct StasisEnd {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Channel channel{};
+  Channel channel{};  ///< `channel` (Channel)
 };
 void decode(const boost::json::value& v, StasisEnd& out);
 
@@ -854,15 +854,15 @@ struct StasisStart {
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
   std::vector<std::string> args{};  ///< Arguments to the application
-  Channel channel{};
-  std::optional<Channel> replace_channel{};
+  Channel channel{};  ///< `channel` (Channel)
+  std::optional<Channel> replace_channel{};  ///< `replace_channel` (Channel)
 };
 void decode(const boost::json::value& v, StasisStart& out);
 
 /// A past recording that may be played back.
 struct StoredRecording {
-  std::string name{};
-  std::string format{};
+  std::string name{};  ///< `name` (string)
+  std::string format{};  ///< `format` (string)
 };
 void decode(const boost::json::value& v, StoredRecording& out);
 
@@ -881,8 +881,8 @@ struct TextMessageReceived {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  TextMessage message{};
-  std::optional<Endpoint> endpoint{};
+  TextMessage message{};  ///< `message` (TextMessage)
+  std::optional<Endpoint> endpoint{};  ///< `endpoint` (Endpoint)
 };
 void decode(const boost::json::value& v, TextMessageReceived& out);
 

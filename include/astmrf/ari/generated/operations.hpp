@@ -110,6 +110,7 @@ Request make_request(const asterisk::SetGlobalVar& p);
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class AsteriskApi {
  public:
+  /// Operations on `client`; obtained from Client::asterisk().
   explicit AsteriskApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /asterisk/config/dynamic/{configClass}/{objectType}/{id}
@@ -207,7 +208,7 @@ struct SendMessage {
   std::string to{};  ///< The endpoint resource or technology specific URI to send the message to. Valid resources are pjsip, and xmpp.
   std::string from{};  ///< The endpoint resource or technology specific identity to send this message from. Valid resources are pjsip, and xmpp.
   std::string body{};  ///< The body of the message
-  std::optional<boost::json::value> variables{};
+  std::optional<boost::json::value> variables{};  ///< `variables` (containers)
 };
 /// POST /endpoints/refer: Refer an endpoint or technology URI to some technology URI or endpoint.
 struct Refer {
@@ -232,7 +233,7 @@ struct SendMessageToEndpoint {
   std::string resource{};  ///< ID of the endpoint
   std::string from{};  ///< The endpoint resource or technology specific identity to send this message from. Valid resources are pjsip and xmpp.
   std::string body{};  ///< The body of the message
-  std::optional<boost::json::value> variables{};
+  std::optional<boost::json::value> variables{};  ///< `variables` (containers)
 };
 /// POST /endpoints/{tech}/{resource}/refer: Refer an endpoint or technology URI to some technology URI or endpoint.
 struct ReferToEndpoint {
@@ -257,6 +258,7 @@ Request make_request(const endpoints::ReferToEndpoint& p);
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class EndpointsApi {
  public:
+  /// Operations on `client`; obtained from Client::endpoints().
   explicit EndpointsApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /endpoints
@@ -578,6 +580,7 @@ Request make_request(const channels::Transfer_progress& p);
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class ChannelsApi {
  public:
+  /// Operations on `client`; obtained from Client::channels().
   explicit ChannelsApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /channels
@@ -898,6 +901,7 @@ Request make_request(const bridges::Record& p);
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class BridgesApi {
  public:
+  /// Operations on `client`; obtained from Client::bridges().
   explicit BridgesApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /bridges
@@ -1064,6 +1068,7 @@ Request make_request(const recordings::Unmute& p);
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class RecordingsApi {
  public:
+  /// Operations on `client`; obtained from Client::recordings().
   explicit RecordingsApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /recordings/stored
@@ -1151,6 +1156,7 @@ Request make_request(const sounds::Get& p);
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class SoundsApi {
  public:
+  /// Operations on `client`; obtained from Client::sounds().
   explicit SoundsApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /sounds
@@ -1193,6 +1199,7 @@ Request make_request(const playbacks::Control& p);
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class PlaybacksApi {
  public:
+  /// Operations on `client`; obtained from Client::playbacks().
   explicit PlaybacksApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /playbacks/{playbackId}
@@ -1244,6 +1251,7 @@ Request make_request(const device_states::Delete& p);
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class DeviceStatesApi {
  public:
+  /// Operations on `client`; obtained from Client::device_states().
   explicit DeviceStatesApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /deviceStates
@@ -1301,6 +1309,7 @@ Request make_request(const mailboxes::Delete& p);
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class MailboxesApi {
  public:
+  /// Operations on `client`; obtained from Client::mailboxes().
   explicit MailboxesApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /mailboxes
@@ -1351,6 +1360,7 @@ Request make_request(const events::ClaimChannel& p);
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class EventsApi {
  public:
+  /// Operations on `client`; obtained from Client::events().
   explicit EventsApi(Client& client) noexcept : client_(&client) {}
 
   /// POST /events/user/{eventName}
@@ -1404,6 +1414,7 @@ Request make_request(const applications::Filter& p);
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class ApplicationsApi {
  public:
+  /// Operations on `client`; obtained from Client::applications().
   explicit ApplicationsApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /applications
