@@ -1,7 +1,8 @@
 # API reference: `cmake --build <dir> --target astmrf_docs` runs Doxygen over the
 # public headers (include/astmrf) into <dir>/docs/api/html. Every undocumented
 # public declaration is a warning, listed in <dir>/docs/api/warnings.log.
-# ASTMRF_DOCS_WERROR makes a warning fail the target.
+# ASTMRF_DOCS_WERROR makes a warning fail the target; the docs.api test
+# (tests/docs) always does.
 find_package(Doxygen OPTIONAL_COMPONENTS dot)
 if(NOT DOXYGEN_FOUND)
   message(STATUS "Doxygen not found: no astmrf_docs target (scripts/setup-deps installs it)")
@@ -27,7 +28,8 @@ set(DOXYGEN_HIDE_UNDOC_RELATIONS NO)
 set(DOXYGEN_WARN_IF_UNDOCUMENTED YES)
 set(DOXYGEN_WARN_IF_DOC_ERROR YES)
 set(DOXYGEN_WARN_NO_PARAMDOC NO)
-set(DOXYGEN_WARN_LOGFILE ${PROJECT_BINARY_DIR}/docs/api/warnings.log)
+set(ASTMRF_DOCS_WARN_LOG ${PROJECT_BINARY_DIR}/docs/api/warnings.log)
+set(DOXYGEN_WARN_LOGFILE ${ASTMRF_DOCS_WARN_LOG})
 set(DOXYGEN_QUIET YES)
 # Implementation details that headers must show the compiler but that are no API.
 set(DOXYGEN_EXCLUDE_SYMBOLS "*::detail" "*::detail::*" "*::impl" "*::impl::*")
