@@ -59,6 +59,7 @@ using wait_handler = boost::asio::any_completion_handler<void(boost::system::err
 
 /// State of the events WebSocket, published through Client::on_state.
 enum class ConnectionState : std::uint8_t { disconnected, connecting, connected, closed };
+/// The state's name, e.g. "connected".
 std::string_view to_string(ConnectionState s) noexcept;
 
 /// Why a resource subscription ended without being reset by its owner.

@@ -22,7 +22,9 @@ namespace astmrf::ari {
 
 /// The kinds of resources events are dispatched by.
 enum class ResourceKind : std::uint8_t { channel, bridge, playback, recording, endpoint, device_state };
+/// The number of ResourceKind values.
 inline constexpr std::size_t kResourceKinds = 6;
+/// The kind's name, e.g. "channel".
 std::string_view to_string(ResourceKind kind) noexcept;
 
 /// A reference from an event to a resource: the event field and the resource id.
