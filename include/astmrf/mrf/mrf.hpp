@@ -85,6 +85,7 @@ enum class EndpointEnd : std::uint8_t {
   left_stasis,         ///< StasisEnd (the channel left the application)
   media_server_lost,   ///< the channel vanished while ARI was disconnected, or the server went away
 };
+/// The reason's name, e.g. "asterisk_hangup".
 std::string_view to_string(EndpointEnd end) noexcept;
 
 class MediaServer;
