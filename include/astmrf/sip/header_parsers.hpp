@@ -112,13 +112,21 @@ struct AuthParams {
 /// trimming whitespace and skipping empty elements.
 std::vector<std::string_view> split_list(std::string_view value);
 
+/// Parses a Via header value (one or more comma-separated elements).
 Result<std::vector<Via>> parse_via_list(std::string_view value);
+/// Parses one Via element.
 Result<Via> parse_via(std::string_view element);
+/// Parses a From/To-style value: a name-addr or addr-spec with header parameters.
 Result<NameAddr> parse_name_addr(std::string_view value);
+/// Parses a comma-separated list of name-addrs (Route, Record-Route...).
 Result<std::vector<NameAddr>> parse_name_addr_list(std::string_view value);
+/// Parses a Contact value: `*` or a list of addresses.
 Result<ContactList> parse_contact_list(std::string_view value);
+/// Parses a CSeq value.
 Result<CSeq> parse_cseq(std::string_view value);
+/// Parses a Content-Type value.
 Result<MediaType> parse_media_type(std::string_view value);
+/// Parses a challenge or credentials value: the scheme and its auth-params.
 Result<AuthParams> parse_auth_params(std::string_view value);
 /// Token list such as Allow, Supported, Require; every element must be a token.
 Result<std::vector<std::string_view>> parse_token_list(std::string_view value);

@@ -17,6 +17,7 @@
 
 namespace astmrf::sip {
 
+/// The methods the library knows (unknown for extension methods).
 enum class MethodId : std::uint8_t {
   unknown, invite, ack, bye, cancel, options, register_, prack, subscribe, notify,
   publish, info, refer, message, update

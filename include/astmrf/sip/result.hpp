@@ -58,6 +58,7 @@ class [[nodiscard]] Result {
 /// Result of an operation that yields nothing but success or a ParseError.
 using Status = Result<std::monostate>;
 
+/// A successful Status.
 inline Status ok() { return Status(std::monostate{}); }
 
 }  // namespace astmrf::sip

@@ -13,7 +13,9 @@
 
 namespace astmrf::sip::sdp {
 
+/// The media direction attributes (RFC 3264 5.1).
 enum class Direction : std::uint8_t { sendrecv, sendonly, recvonly, inactive };
+/// The attribute's name, e.g. "sendonly".
 std::string_view to_string(Direction d) noexcept;
 
 /// The origin line, `o=<username> <sess-id> <sess-version> <nettype> <addrtype> <address>`.

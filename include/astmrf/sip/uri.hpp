@@ -14,7 +14,9 @@
 
 namespace astmrf::sip {
 
+/// The URI schemes the parser tells apart.
 enum class UriScheme : std::uint8_t { sip, sips, tel, other };
+/// What a host part is.
 enum class HostKind : std::uint8_t { none, hostname, ipv4, ipv6 };
 
 /// One `name[=value]` parameter; value is empty when absent (has_value false).

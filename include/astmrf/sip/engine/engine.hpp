@@ -38,6 +38,7 @@ enum class DialogEndReason : std::uint8_t {
   cancelled,        ///< a 2xx raced our CANCEL; the engine sent ACK + BYE
   engine_stopped,   ///< Engine::stop() or the engine's destruction
 };
+/// The reason's name, e.g. "remote_bye".
 std::string_view to_string(DialogEndReason reason) noexcept;
 
 /// Called for each response to a request the application sent: provisional ones,

@@ -10,6 +10,7 @@
 
 namespace astmrf::sip {
 
+/// Extra headers, as (name, value) pairs, in order.
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 /// A response the application sends (IncomingRequest::respond).

@@ -9,6 +9,7 @@
 
 namespace astmrf::sip {
 
+/// The SIP transports of the engine.
 enum class Transport : std::uint8_t { udp, tcp };
 
 /// "UDP" / "TCP", as written in a Via header.
