@@ -28,6 +28,7 @@ class BackendServerTransaction;
 /// final (a locally made 408/503 when the peer never answered or was unreachable).
 using BackendResponseHandler =
     std::function<void(const sip::Message& response, const std::shared_ptr<BackendDialog>& dialog)>;
+/// Receives a request with its server transaction.
 using BackendRequestHandler = std::function<void(const std::shared_ptr<BackendServerTransaction>&)>;
 
 /// A request Srf sent through a backend, while it has not completed.

@@ -28,6 +28,7 @@ struct DestroyedInfo {
   /// How it ended, in the backend's terms.
   DialogEndReason reason{DialogEndReason::engine_stopped};
 };
+/// The name, e.g. "remote".
 std::string_view to_string(DestroyedInfo::Who who) noexcept;
 
 /// What Dialog::async_request sends besides the method.
