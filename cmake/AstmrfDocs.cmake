@@ -43,8 +43,11 @@ set(DOXYGEN_INCLUDED_BY_GRAPH NO)
 set(DOXYGEN_DOT_IMAGE_FORMAT svg)
 set(DOXYGEN_USE_MDFILE_AS_MAINPAGE ${PROJECT_SOURCE_DIR}/docs/api-mainpage.md)
 
+# api-namespaces.dox documents the namespaces, which makes Doxygen check their
+# free functions, enums and aliases too.
 doxygen_add_docs(astmrf_docs_run
-  ${PROJECT_SOURCE_DIR}/docs/api-mainpage.md ${PROJECT_SOURCE_DIR}/include/astmrf
+  ${PROJECT_SOURCE_DIR}/docs/api-mainpage.md ${PROJECT_SOURCE_DIR}/docs/api-namespaces.dox
+  ${PROJECT_SOURCE_DIR}/include/astmrf
   COMMENT "Doxygen: API reference in ${PROJECT_BINARY_DIR}/docs/api/html")
 # The warnings log is rewritten by each run; report it, and fail on it if asked.
 add_custom_target(astmrf_docs
