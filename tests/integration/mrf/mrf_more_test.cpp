@@ -33,53 +33,7 @@ using astmrf_test::channels_of;
 using astmrf_test::describe;
 using astmrf_test::sandbox_options;
 
-
-
-
-class MrfMoreTest : public testing::Test {
- protected:
-  MrfMoreTest() {
-    harness.run([&] {
-      app = std::make_unique<srf::Srf>(harness.engine());
-      media = std::make_unique<mrf::Mrf>(*app);
-      return 0;
-    });
-  }
-
-  ~MrfMoreTest() override {
-    harness.run([&] {
-      held.clear();
-      for (auto& s : media->media_servers()) s->disconnect();
-      media.reset();
-      app.reset();
-      return 0;
-    });
-  }
-
-  std::shared_ptr<mrf::MediaServer> connect(mrf::ConnectOptions options) {
-    return harness.run([&] { return media->async_connect(options, asio::use_future); }).get();
-  }
-
-  void expect_nothing_left(const std::shared_ptr<mrf::MediaServer>& ms, const astmrf_test::AriProbe& ari) {
-    bool clean = false;
-    std::string state;
-    for (int i = 0; i < 250 && !clean; ++i) {
-      state = harness.run([&] {
-        return std::to_string(ms->endpoints().size()) + " endpoints, " + std::to_string(ms->pending_setups()) +
-               " pending, " + std::to_string(harness.engine().stats().dialogs) + " dialogs";
-      });
-      clean = state == "0 endpoints, 0 pending, 0 dialogs" && channels_of(ari, ms->app()) == 0;
-      if (!clean) std::this_thread::sleep_for(20ms);
-    }
-    EXPECT_TRUE(clean) << "left behind: " << state << ", " << channels_of(ari, ms->app()) << " channels on Asterisk";
-  }
-
-  EventLog log;
-  EngineHarness harness;
-  std::unique_ptr<srf::Srf> app;
-  std::unique_ptr<mrf::Mrf> media;
-  std::vector<std::shared_ptr<void>> held;  // engine thread only
-};
+using MrfMoreTest = astmrf_test::MrfFixture;
 
 TEST_F(MrfMoreTest, CallerHangsUpDuringAPlayback) {
   auto probe = astmrf_test::AriProbe::for_sandbox();

@@ -1,14 +1,23 @@
 // What the Mrf integration tests share: error descriptions for the event log,
-// sandbox connect options, and the leak probe (channels of an app on Asterisk).
+// sandbox connect options, the leak probe (channels of an app on Asterisk), and the
+// fixture that runs an Srf + Mrf on the engine harness's thread.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <astmrf/mrf/mrf.hpp>
 
+#include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 
+#include <chrono>
 #include <exception>
+#include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "../engine/engine_harness.hpp"
 #include "astmrf_test/ari_probe.hpp"
 #include "astmrf_test/sandbox.hpp"
 
@@ -48,5 +57,57 @@ inline std::size_t channels_of(const AriProbe& probe, const std::string& app) {
   }
   return count;
 }
+
+/// An Srf and an Mrf on the engine harness's thread; `held` keeps what the test's
+/// application holds (touched on that thread only).
+class MrfFixture : public testing::Test {
+ protected:
+  MrfFixture() {
+    harness.run([&] {
+      app = std::make_unique<astmrf::srf::Srf>(harness.engine());
+      media = std::make_unique<astmrf::mrf::Mrf>(*app);
+      return 0;
+    });
+  }
+
+  ~MrfFixture() override {
+    harness.run([&] {
+      held.clear();
+      for (auto& s : media->media_servers()) s->disconnect();
+      media.reset();
+      app.reset();
+      return 0;
+    });
+  }
+
+  std::shared_ptr<astmrf::mrf::MediaServer> connect(astmrf::mrf::ConnectOptions options) {
+    auto future = harness.run([&] { return media->async_connect(options, boost::asio::use_future); });
+    return future.get();
+  }
+
+  /// The leak check: no endpoint, no pending setup, no engine dialog, no channel of the app
+  /// on Asterisk (waits up to 5 s for the last BYE/StasisEnd to land).
+  void expect_nothing_left(const std::shared_ptr<astmrf::mrf::MediaServer>& ms, const AriProbe& ari) {
+    using namespace std::chrono_literals;
+    if (!ms) return;
+    bool clean = false;
+    std::string state;
+    for (int i = 0; i < 250 && !clean; ++i) {
+      state = harness.run([&] {
+        return std::to_string(ms->endpoints().size()) + " endpoints, " + std::to_string(ms->pending_setups()) +
+               " pending, " + std::to_string(harness.engine().stats().dialogs) + " dialogs";
+      });
+      clean = state == "0 endpoints, 0 pending, 0 dialogs" && channels_of(ari, ms->app()) == 0;
+      if (!clean) std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_TRUE(clean) << "left behind: " << state << ", " << channels_of(ari, ms->app()) << " channels on Asterisk";
+  }
+
+  EventLog log;
+  EngineHarness harness;
+  std::unique_ptr<astmrf::srf::Srf> app;
+  std::unique_ptr<astmrf::mrf::Mrf> media;
+  std::vector<std::shared_ptr<void>> held;  // engine thread only
+};
 
 }  // namespace astmrf_test

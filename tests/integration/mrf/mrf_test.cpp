@@ -31,50 +31,17 @@ using astmrf_test::describe;
 using astmrf_test::sandbox_options;
 using astmrf_test::SippCall;
 
-
-
-
-class MrfTest : public testing::Test {
+class MrfTest : public astmrf_test::MrfFixture {
  protected:
-  MrfTest() {
-    harness.run([&] {
-      app = std::make_unique<srf::Srf>(harness.engine());
-      media = std::make_unique<mrf::Mrf>(*app);
-      return 0;
-    });
-    server = connect(sandbox_options(astmrf_test::sandbox().ari_port, astmrf_test::sandbox().sip_port));
-  }
+  MrfTest() { server = connect(sandbox_options(astmrf_test::sandbox().ari_port, astmrf_test::sandbox().sip_port)); }
 
   ~MrfTest() override {
     expect_nothing_left(server, probe);
     harness.run([&] {
       held.clear();
-      for (auto& s : media->media_servers()) s->disconnect();
       server.reset();
-      media.reset();
-      app.reset();
       return 0;
     });
-  }
-
-  std::shared_ptr<mrf::MediaServer> connect(mrf::ConnectOptions options) {
-    auto future = harness.run([&] { return media->async_connect(options, asio::use_future); });
-    return future.get();
-  }
-
-  void expect_nothing_left(const std::shared_ptr<mrf::MediaServer>& ms, const astmrf_test::AriProbe& ari) {
-    if (!ms) return;
-    bool clean = false;
-    std::string state;
-    for (int i = 0; i < 150 && !clean; ++i) {
-      state = harness.run([&] {
-        return std::to_string(ms->endpoints().size()) + " endpoints, " + std::to_string(ms->pending_setups()) +
-               " pending, " + std::to_string(harness.engine().stats().dialogs) + " dialogs";
-      });
-      clean = state == "0 endpoints, 0 pending, 0 dialogs" && channels_of(ari, ms->app()) == 0;
-      if (!clean) std::this_thread::sleep_for(20ms);
-    }
-    EXPECT_TRUE(clean) << "left behind: " << state << ", " << channels_of(ari, ms->app()) << " channels on Asterisk";
   }
 
   SippCall caller(const std::string& scenario) {
@@ -102,13 +69,8 @@ class MrfTest : public testing::Test {
     });
   }
 
-  EventLog log;
-  EngineHarness harness;
   astmrf_test::AriProbe probe = astmrf_test::AriProbe::for_sandbox();
-  std::unique_ptr<srf::Srf> app;
-  std::unique_ptr<mrf::Mrf> media;
   std::shared_ptr<mrf::MediaServer> server;
-  std::vector<std::shared_ptr<void>> held;  // engine thread only
 };
 
 TEST_F(MrfTest, BadOptionsFailBeforeAnyIo) {
