@@ -7,6 +7,7 @@
 
 namespace astmrf::ari {
 
+/// One operation of Asterisk's ARI api-docs.
 struct OperationInfo {
   std::string_view method;    ///< "GET", "POST"...
   std::string_view path;      ///< "/channels/{channelId}/play"
@@ -15,6 +16,7 @@ struct OperationInfo {
   bool typed;                 ///< a typed method exists (false: the events WebSocket, owned by Client)
 };
 
+/// Every operation of the api-docs this library was generated from, and whether it is typed.
 std::span<const OperationInfo> operation_catalog() noexcept;
 
 }  // namespace astmrf::ari

@@ -59,6 +59,7 @@ using wait_handler = boost::asio::any_completion_handler<void(boost::system::err
 
 /// State of the events WebSocket, published through Client::on_state.
 enum class ConnectionState : std::uint8_t { disconnected, connecting, connected, closed };
+/// The state's name, e.g. "connected".
 std::string_view to_string(ConnectionState s) noexcept;
 
 /// Why a resource subscription ended without being reset by its owner.
@@ -91,15 +92,20 @@ struct ClientStats {
 class Subscription {
  public:
   Subscription() = default;
+  /// Made by Client for a registration.
   Subscription(std::weak_ptr<detail::Registry> registry, std::uint64_t id) noexcept
       : registry_(std::move(registry)), id_(id) {}
+  /// Takes over `o`'s registration.
   Subscription(Subscription&& o) noexcept : registry_(std::move(o.registry_)), id_(std::exchange(o.id_, 0)) {}
+  /// Drops the current registration and takes over `o`'s.
   Subscription& operator=(Subscription&& o) noexcept;
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
   ~Subscription() { reset(); }
 
+  /// Removes the handler now. Idempotent.
   void reset() noexcept;
+  /// True while the handler is registered (false after reset(), or once the resource ended).
   bool active() const noexcept;
 
  private:
@@ -113,8 +119,11 @@ class Subscription {
 class Waiter {
  public:
   Waiter() = default;
+  /// Made by Client::expect.
   explicit Waiter(std::shared_ptr<detail::WaitState> st) noexcept : st_(std::move(st)) {}
+  /// Takes over the wait.
   Waiter(Waiter&&) noexcept = default;
+  /// Releases the current wait and takes over another.
   Waiter& operator=(Waiter&&) noexcept;
   ~Waiter() { release(); }
 
@@ -139,12 +148,21 @@ class Waiter {
   std::shared_ptr<detail::WaitState> st_;
 };
 
+/// The ARI client: REST calls over a pool of keep-alive HTTP/1.1 connections, and the events
+/// WebSocket of the Stasis applications in ClientOptions::apps, kept up forever (reconnect with
+/// backoff, then reconcile). Events are dispatched by type and by resource id. It belongs to
+/// the executor it is built with and starts no thread.
 class Client {
  public:
+  /// The executor everything runs on.
   using executor_type = boost::asio::any_io_executor;
+  /// Receives an event.
   using EventHandler = std::function<void(const Event&)>;
+  /// Told once why a resource subscription ended.
   using EndHandler = std::function<void(EndReason)>;
+  /// Told each connection state change and its cause.
   using StateHandler = std::function<void(ConnectionState, boost::system::error_code)>;
+  /// Told what vanished while the events WebSocket was down.
   using ReconcileHandler = std::function<void(const ReconcileReport&)>;
 
   /// Throws std::invalid_argument on a bad URL (unsupported scheme, credentials in the URL).
@@ -153,7 +171,9 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
+  /// The executor the client belongs to.
   executor_type get_executor() const noexcept;
+  /// The options it was built with.
   const ClientOptions& options() const noexcept;
 
   /// Checks the credentials with a REST call (401 → AuthenticationError at once), opens the events
@@ -238,11 +258,13 @@ class Client {
 
   // ---- connection ---------------------------------------------------------------------------
 
+  /// The state of the events WebSocket connection.
   ConnectionState state() const noexcept;
   /// Called on every state change (the error says why a connection was lost or failed).
   [[nodiscard]] Subscription on_state(StateHandler handler);
   /// Called after each reconnect with what vanished during the gap (also when nothing did).
   [[nodiscard]] Subscription on_reconcile(ReconcileHandler handler);
+  /// Counters: events, malformed and unknown events, connects, live subscriptions.
   ClientStats stats() const noexcept;
 
   /// A new client-chosen id ("pb-lx3k2a-4f0c..."): use it for channelId, playbackId, recording
@@ -250,16 +272,27 @@ class Client {
   std::string make_id(std::string_view prefix);
 
   // ---- typed resources (generated/operations.hpp) --------------------------------------------
+  /// /asterisk operations (info, modules, logging, global variables).
   AsteriskApi asterisk() noexcept;
+  /// /endpoints operations.
   EndpointsApi endpoints() noexcept;
+  /// /channels operations (originate, answer, play, record, hangup...).
   ChannelsApi channels() noexcept;
+  /// /bridges operations.
   BridgesApi bridges() noexcept;
+  /// /recordings operations.
   RecordingsApi recordings() noexcept;
+  /// /sounds operations.
   SoundsApi sounds() noexcept;
+  /// /playbacks operations.
   PlaybacksApi playbacks() noexcept;
+  /// /deviceStates operations.
   DeviceStatesApi device_states() noexcept;
+  /// /mailboxes operations.
   MailboxesApi mailboxes() noexcept;
+  /// /events operations (user events).
   EventsApi events() noexcept;
+  /// /applications operations (subscriptions, event filters).
   ApplicationsApi applications() noexcept;
 
   /// Implementation of async_call (explicitly instantiated for every result type).

@@ -23,6 +23,7 @@ namespace astmrf::ari {
 /// (connection failure, timeout: see TransportError).
 class Error : public std::runtime_error {
  public:
+  /// `status`: the HTTP status (0: none); `message`: Asterisk's message; `method` and `path`: the request.
   Error(unsigned status, std::string message, std::string method, std::string path);
 
   /// HTTP status code (0 when the request got no response).
@@ -67,6 +68,7 @@ class ServiceUnavailable : public Error { using Error::Error; };
 /// No HTTP response: the connection failed, was closed, or the request timed out.
 class TransportError : public Error {
  public:
+  /// `ec`: the I/O error; `message`: a description; `method` and `path`: the request.
   TransportError(boost::system::error_code ec, std::string message, std::string method, std::string path);
   /// The underlying I/O error (ari::errc::timed_out for a request timeout).
   boost::system::error_code code() const noexcept { return code_; }
@@ -89,10 +91,14 @@ enum class errc {
   handshake_failed,   ///< the events WebSocket upgrade was refused
 };
 
+/// The "astmrf.ari" error category.
 const boost::system::error_category& category() noexcept;
+/// Makes an error_code of the "astmrf.ari" category.
 boost::system::error_code make_error_code(errc e) noexcept;
 
 }  // namespace astmrf::ari
 
+/// \cond INTERNAL
 template <>
 struct boost::system::is_error_code_enum<astmrf::ari::errc> : std::true_type {};
+/// \endcond

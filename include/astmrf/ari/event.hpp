@@ -22,11 +22,14 @@ namespace astmrf::ari {
 
 /// The kinds of resources events are dispatched by.
 enum class ResourceKind : std::uint8_t { channel, bridge, playback, recording, endpoint, device_state };
+/// The number of ResourceKind values.
 inline constexpr std::size_t kResourceKinds = 6;
+/// The kind's name, e.g. "channel".
 std::string_view to_string(ResourceKind kind) noexcept;
 
 /// A reference from an event to a resource: the event field and the resource id.
 struct ResourceRef {
+  /// The kind of resource.
   ResourceKind kind{};
   std::string_view field;  ///< "channel", "peer", "bridge", "playback", "recording"...
   std::string_view id;     ///< channel/bridge/playback id, recording name, "tech/resource", device name
@@ -36,6 +39,8 @@ namespace detail {
 struct EventData;
 }
 
+/// One ARI event, parsed once and shared by every handler it is dispatched to; the typed
+/// view of a known event type is as<T>().
 class Event {
  public:
   Event() = default;
@@ -44,11 +49,15 @@ class Event {
   /// empty Event and sets `ec` (errc::malformed_event).
   static Event parse(std::string_view text, boost::system::error_code& ec);
 
+  /// False for an empty (default or failed to parse) event.
   explicit operator bool() const noexcept { return d_ != nullptr; }
+  /// The event's type (EventType::Unknown for types this library does not know).
   EventType type() const noexcept;
   /// The `type` field as sent (meaningful also for types unknown to this library).
   std::string_view type_name() const noexcept;
+  /// The Stasis application the event was sent for.
   std::string_view application() const noexcept;
+  /// The `timestamp` field as sent by Asterisk.
   std::string_view timestamp() const noexcept;
   /// The whole event object.
   const boost::json::object& json() const noexcept;

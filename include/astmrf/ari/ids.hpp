@@ -10,10 +10,13 @@
 
 namespace astmrf::ari {
 
+/// Makes client-chosen ids, `<prefix>-<ms base36>-<96 random bits>`: unique across processes and
+/// restarts, so they can be chosen before the request that creates the resource.
 class IdGenerator {
  public:
   /// Seeds from std::random_device.
   IdGenerator();
+  /// A new id starting with `prefix`.
   std::string next(std::string_view prefix);
 
  private:

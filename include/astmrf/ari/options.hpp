@@ -25,8 +25,11 @@ struct TlsOptions {
 
 /// Reconnection of the events WebSocket: retried forever, exponential, capped, jittered.
 struct BackoffOptions {
+  /// Delay before the first reconnect attempt.
   std::chrono::milliseconds initial{200};
+  /// Cap of the delay.
   std::chrono::milliseconds max{10'000};
+  /// Growth of the delay per failed attempt.
   double multiplier = 2.0;
   double jitter = 0.2;  ///< each delay is drawn uniformly in [d*(1-jitter), d*(1+jitter)]
 };
@@ -37,10 +40,12 @@ struct EventFilter {
   std::vector<std::string> disallowed;  ///< event types to drop
 };
 
+/// Options of an ari::Client.
 struct ClientOptions {
   /// Base URL of Asterisk's HTTP server: "http://127.0.0.1:8088" or "https://host:8089".
   /// A trailing "/ari" is accepted. Credentials in the URL are rejected (use user/password).
   std::string url;
+  /// An ari.conf user.
   std::string user;
   std::string password;  ///< sent only in the Basic Authorization header; never logged
   /// Stasis applications registered by the events WebSocket. Empty: REST only, no events.
@@ -58,7 +63,9 @@ struct ClientOptions {
   /// WebSocket liveness: a ping is sent after half of this without traffic, and the connection is
   /// declared dead (and reconnected) when nothing at all arrived for this long.
   std::chrono::milliseconds ws_idle_timeout{10'000};
+  /// Reconnection delays of the events WebSocket.
   BackoffOptions reconnect;
+  /// Certificate checks for https:// URLs.
   TlsOptions tls;
   /// Logger; null uses spdlog's default logger.
   std::shared_ptr<spdlog::logger> logger;

@@ -7,6 +7,7 @@
 
 namespace astmrf::mrf {
 
+/// Base of the errors of astmrf::mrf (an srf::Error, so one catch covers both).
 class Error : public srf::Error {
  public:
   using srf::Error::Error;
@@ -15,6 +16,7 @@ class Error : public srf::Error {
 /// The endpoint was not up within the setup timeout (StasisStart and 200 OK).
 class MediaSetupTimeout : public Error {
  public:
+  /// `what`: the reason, for logs.
   explicit MediaSetupTimeout(const std::string& what) : Error(what) {}
 };
 
@@ -22,12 +24,14 @@ class MediaSetupTimeout : public Error {
 /// new calls are refused fast instead of piling up.
 class MediaServerOverloaded : public Error {
  public:
+  /// `what`: the reason, for logs.
   explicit MediaServerOverloaded(const std::string& what) : Error(what) {}
 };
 
 /// The media server was disconnected or its ARI connection is not up.
 class MediaServerUnavailable : public Error {
  public:
+  /// `what`: the reason, for logs.
   explicit MediaServerUnavailable(const std::string& what) : Error(what) {}
 };
 

@@ -32,23 +32,35 @@
 
 namespace astmrf::mrf {
 
+/// How to reach one Asterisk's ARI (its http.conf and ari.conf).
 struct AriServerOptions {
   std::string address;  ///< Asterisk's HTTP address (an IP address)
+  /// Asterisk's HTTP port (http.conf `bindport`; the TLS port with `tls`).
   std::uint16_t port{8088};
+  /// An ari.conf user.
   std::string username;
+  /// Its password: sent in the Basic Authorization header only, never logged.
   std::string password;
+  /// https:// and wss:// instead of http:// and ws://.
   bool tls{false};
+  /// Certificate checks when `tls` is on.
   ari::TlsOptions tls_options{};
 };
 
+/// Where Asterisk's pjsip listens for the application's INVITEs.
 struct SipServerOptions {
   std::string address;  ///< default: the ARI address
+  /// A pjsip.conf transport's port.
   std::uint16_t port{5060};
+  /// The transport of the INVITEs to Asterisk.
   sip::Transport transport{sip::Transport::udp};
 };
 
+/// What Mrf::async_connect needs to attach one Asterisk.
 struct ConnectOptions {
+  /// The ARI connection.
   AriServerOptions ari;
+  /// Asterisk's SIP address (its address defaults to the ARI one).
   SipServerOptions sip;
   /// One deadline for the whole setup of an endpoint (INVITE → StasisStart → answer → 200 OK).
   std::chrono::milliseconds setup_timeout{4000};
@@ -58,9 +70,11 @@ struct ConnectOptions {
   std::shared_ptr<spdlog::logger> logger;
 };
 
+/// Options of MediaServer::async_create_endpoint.
 struct EndpointOptions {
   /// The SDP to offer Asterisk. Empty: an inactive offer pointing at Asterisk's address.
   std::string remote_sdp;
+  /// Extra headers on the INVITE to Asterisk.
   srf::HeaderList headers;
 };
 
@@ -71,20 +85,29 @@ enum class EndpointEnd : std::uint8_t {
   left_stasis,         ///< StasisEnd (the channel left the application)
   media_server_lost,   ///< the channel vanished while ARI was disconnected, or the server went away
 };
+/// The reason's name, e.g. "asterisk_hangup".
 std::string_view to_string(EndpointEnd end) noexcept;
 
 class MediaServer;
 
+/// One media leg on Asterisk: the SIP dialog to Asterisk plus the ARI channel it
+/// created in the server's Stasis application. The application holds it (shared_ptr);
+/// dropping the last reference ends the dialog, whose BYE ends the channel.
 class Endpoint : public std::enable_shared_from_this<Endpoint> {
  public:
+  /// The ARI channel's id, for ari::Client calls (play, record, bridge...).
   [[nodiscard]] const std::string& channel_id() const noexcept { return channel_id_; }
+  /// The channel's name, e.g. `PJSIP/drachtio-00000001`.
   [[nodiscard]] const std::string& channel_name() const noexcept { return channel_name_; }
   /// The SIP dialog to Asterisk.
   [[nodiscard]] const std::shared_ptr<srf::Dialog>& dialog() const noexcept { return dialog_; }
   /// Asterisk's SDP (what the caller should receive) and ours.
   [[nodiscard]] const std::string& local_sdp() const noexcept { return dialog_->remote_sdp(); }
+  /// The SDP sent to Asterisk (the caller's, with connect_caller).
   [[nodiscard]] const std::string& remote_sdp() const noexcept { return dialog_->local_sdp(); }
+  /// Whether the endpoint has ended.
   [[nodiscard]] bool destroyed() const noexcept { return end_.has_value(); }
+  /// Why it ended, once it has.
   [[nodiscard]] std::optional<EndpointEnd> end_reason() const noexcept { return end_; }
 
   /// Sends BYE to Asterisk (which ends the channel). Idempotent.
@@ -93,17 +116,20 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   void on_destroy(std::function<void(EndpointEnd)> handler);
 
   template <typename CompletionToken>
+  /// Completes with `(std::exception_ptr, EndpointEnd)` when the endpoint ends (at once if it has).
   auto async_wait_destroyed(CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, EndpointEnd)>(
         [this](auto handler) { wait_destroyed(EndHandler(std::move(handler))); }, token);
   }
 
+  /// \cond INTERNAL
   // MediaServer internals below.
   Endpoint(std::weak_ptr<MediaServer> server, boost::asio::any_io_executor executor, std::string channel_id,
            std::string channel_name, std::shared_ptr<srf::Dialog> dialog);
   ~Endpoint();
   void start(ari::Client& ari);
   void ended(EndpointEnd reason);
+  /// \endcond
 
  private:
   using EndHandler = boost::asio::any_completion_handler<void(std::exception_ptr, EndpointEnd)>;
@@ -120,6 +146,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   std::vector<EndHandler> waiters_;
 };
 
+/// Options of MediaServer::async_connect_caller.
 struct ConnectCallerOptions {
   srf::HeaderList headers;  ///< extra headers on the 200 OK to the caller
   /// Hang up the caller when the endpoint ends on Asterisk's side (default), or
@@ -130,23 +157,31 @@ struct ConnectCallerOptions {
   std::map<int, int> status_map;
 };
 
+/// What MediaServer::async_connect_caller yields: the two legs, which end together.
 struct ConnectedCaller {
+  /// The Asterisk leg.
   std::shared_ptr<Endpoint> endpoint;
   std::shared_ptr<srf::Dialog> dialog;  ///< the caller's dialog
 };
 
+/// One Asterisk attached through Mrf::async_connect: its ARI client and its own Stasis
+/// application `drachtio-<uuid>`. It creates endpoints and connects callers to them.
 class MediaServer : public std::enable_shared_from_this<MediaServer> {
  public:
   /// "drachtio-<uuid>": the Stasis application of this server.
   [[nodiscard]] const std::string& app() const noexcept { return app_; }
+  /// The ARI client of this server: media operations on the endpoints' channels.
   [[nodiscard]] ari::Client& ari() noexcept { return *ari_; }
+  /// The options it was connected with.
   [[nodiscard]] const ConnectOptions& options() const noexcept { return options_; }
   /// Endpoints that are up (a live list).
   [[nodiscard]] std::vector<std::shared_ptr<Endpoint>> endpoints() const;
+  /// Endpoint setups in flight (bounded by ConnectOptions::max_pending_setups).
   [[nodiscard]] std::size_t pending_setups() const noexcept { return pending_.size(); }
+  /// False once disconnect() was called.
   [[nodiscard]] bool connected() const noexcept { return !disconnected_; }
 
-  /// INVITE to sip:<app>@<asterisk> with User-Agent: drachtio and a fresh uuid as
+  /// INVITE to `sip:<app>@<asterisk>` with `User-Agent: drachtio` and a fresh uuid as
   /// From user; completes when Asterisk's channel is in Stasis and answered and
   /// the dialog is up. On timeout or failure everything started is undone.
   template <typename CompletionToken>
@@ -174,11 +209,13 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   /// removes the Stasis application. Idempotent.
   void disconnect(bool destroy_endpoints = true);
 
+  /// \cond INTERNAL
   // Mrf internals below.
   MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, ConnectOptions options, std::string app);
   ~MediaServer();
   void start(std::function<void(std::exception_ptr)> done);
   void forget(const Endpoint& endpoint);
+  /// \endcond
 
  private:
   using EndpointHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Endpoint>)>;
@@ -207,8 +244,11 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   bool disconnected_{false};
 };
 
+/// The media resource framework on an application's Srf: attaches Asterisk servers,
+/// one MediaServer each. It belongs to the Srf's executor.
 class Mrf {
  public:
+  /// On `srf`, which must outlive the Mrf.
   explicit Mrf(srf::Srf& srf);
   ~Mrf();
   Mrf(const Mrf&) = delete;

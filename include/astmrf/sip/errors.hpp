@@ -40,6 +40,7 @@ std::string_view to_string(ParseErrc code) noexcept;
 /// A parse failure: what (code + reason) and where (1-based line/column of the
 /// offending text in the input, and the header it belongs to, if any).
 struct ParseError {
+  /// What kind of failure.
   ParseErrc code{ParseErrc::bad_start_line};
   std::string reason;   ///< e.g. "CSeq number is not a 32-bit integer"
   std::uint32_t line{0};    ///< 0 when not applicable
@@ -59,7 +60,9 @@ class SipError : public std::invalid_argument {
 /// Thrown by Result<T>::value() when the result holds an error.
 class ParseFailure : public SipError {
  public:
+  /// An exception carrying `err`.
   explicit ParseFailure(ParseError err) : SipError(err.message()), error_(std::move(err)) {}
+  /// The parse error.
   [[nodiscard]] const ParseError& error() const noexcept { return error_; }
 
  private:
@@ -70,6 +73,7 @@ class ParseFailure : public SipError {
 /// wire text (header injection), or a name/method/URI is not valid.
 class HeaderInjectionError : public SipError {
  public:
+  /// `field`: the offending header name or part; `what_arg`: the message.
   HeaderInjectionError(std::string field, const std::string& what_arg)
       : SipError(what_arg), field_(std::move(field)) {}
   /// The header name (or "request-uri", "method", "reason-phrase").

@@ -8,6 +8,7 @@
 
 namespace astmrf::sip {
 
+/// The headers the parser knows by name (full and compact forms), for lookups without string compares.
 enum class HeaderId : std::uint8_t {
   other = 0,  ///< extension header: compare by name
   accept,

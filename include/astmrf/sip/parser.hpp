@@ -10,9 +10,13 @@
 
 namespace astmrf::sip {
 
+/// Limits and checks of parse_message().
 struct ParseOptions {
+  /// Largest message accepted, in bytes.
   std::size_t max_message_size{64 * 1024};
+  /// Most header lines accepted.
   std::size_t max_header_count{256};
+  /// Longest header line accepted, in bytes.
   std::size_t max_line_length{8 * 1024};
   /// Reject messages without Via, From, To, Call-ID and CSeq (RFC 3261 8.1.1).
   bool require_mandatory_headers{true};

@@ -14,24 +14,34 @@
 
 namespace astmrf::sip {
 
+/// Bounds on what a stream peer may send in one message.
 struct FramerLimits {
   std::size_t max_message_size{64 * 1024};  ///< header section + body
+  /// Header lines per message.
   std::size_t max_header_count{256};
+  /// Bytes per header line.
   std::size_t max_line_length{8 * 1024};
 };
 
+/// One result of StreamFramer::next().
 struct Frame {
+  /// What next() found.
   enum class Kind {
     need_more,       ///< no complete message buffered: feed more bytes
     message,         ///< `message` holds the next message
     keepalive_ping,  ///< a CRLFCRLF ping was consumed: answer with CRLF
   };
+  /// What was found.
   Kind kind{Kind::need_more};
+  /// The message, when kind is Kind::message.
   Message message;
 };
 
+/// Extracts complete SIP messages from a TCP/TLS byte stream: partial reads,
+/// pipelined messages, RFC 5626 keep-alives. After an error the stream is out of sync.
 class StreamFramer {
  public:
+  /// A framer with these limits, parsing each message with `options`.
   explicit StreamFramer(FramerLimits limits = {}, ParseOptions options = {});
 
   /// Appends received bytes. Fails (and stays failed) when the bytes
@@ -43,6 +53,7 @@ class StreamFramer {
 
   /// Bytes buffered but not yet returned as a frame.
   [[nodiscard]] std::size_t buffered() const noexcept { return buf_.size() - pos_; }
+  /// True after an error (errors are sticky: close the connection).
   [[nodiscard]] bool failed() const noexcept { return failed_; }
 
  private:

@@ -19,33 +19,57 @@
 
 namespace astmrf::srf {
 
+/// Who ended a dialog, and the SIP engine's reason.
 struct DestroyedInfo {
+  /// `local`: this application (destroy(), a dropped last reference); `remote`: the peer's BYE; `system`: the backend (no ACK, time-out, transport loss, shutdown).
   enum class Who : std::uint8_t { local, remote, system };
+  /// Who ended it.
   Who who{Who::system};
+  /// How it ended, in the backend's terms.
   DialogEndReason reason{DialogEndReason::engine_stopped};
 };
+/// The name, e.g. "remote".
 std::string_view to_string(DestroyedInfo::Who who) noexcept;
 
+/// What Dialog::async_request sends besides the method.
 struct RequestOptions {
+  /// Extra headers.
   HeaderList headers;
+  /// Content-Type of the body (none when empty).
   std::string content_type;
+  /// The message body.
   std::string body;
 };
 
+/// A SIP dialog (INVITE usage) of the application, as UAS or UAC. Shared by the
+/// application; dropping the last reference to a dialog that is up sends BYE.
+/// Belongs to the Srf's executor.
 class Dialog : public std::enable_shared_from_this<Dialog> {
  public:
+  /// Which side of the INVITE this application was.
   enum class Role : std::uint8_t { uac, uas };
 
+  /// The backend's dialog id (Call-ID and tags).
   [[nodiscard]] std::string id() const { return backend_->id(); }
+  /// The dialog's Call-ID.
   [[nodiscard]] std::string call_id() const { return backend_->call_id(); }
+  /// Our tag (From tag as UAC, To tag as UAS).
   [[nodiscard]] std::string local_tag() const { return backend_->local_tag(); }
+  /// The peer's tag.
   [[nodiscard]] std::string remote_tag() const { return backend_->remote_tag(); }
+  /// Our URI (From as UAC, To as UAS).
   [[nodiscard]] std::string local_uri() const { return backend_->local_uri(); }
+  /// The peer's URI.
   [[nodiscard]] std::string remote_uri() const { return backend_->remote_uri(); }
+  /// UAC or UAS.
   [[nodiscard]] Role role() const noexcept { return role_; }
+  /// Our current SDP.
   [[nodiscard]] const std::string& local_sdp() const noexcept { return local_sdp_; }
+  /// The peer's current SDP.
   [[nodiscard]] const std::string& remote_sdp() const noexcept { return remote_sdp_; }
+  /// Whether the dialog has ended.
   [[nodiscard]] bool destroyed() const noexcept { return destroyed_.has_value(); }
+  /// Who ended it and why, once it has.
   [[nodiscard]] std::optional<DestroyedInfo> destroyed_info() const noexcept { return destroyed_; }
 
   /// Sends BYE (with optional headers) and ends the dialog. Idempotent.
@@ -90,11 +114,13 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   auto async_hold(CompletionToken&& token) {
     return async_modify(with_direction("sendonly"), std::forward<CompletionToken>(token));
   }
+  /// Takes the peer off hold (local SDP with a=sendrecv).
   template <typename CompletionToken>
   auto async_unhold(CompletionToken&& token) {
     return async_modify(with_direction("sendrecv"), std::forward<CompletionToken>(token));
   }
 
+  /// \cond INTERNAL
   // Srf internals below; applications get dialogs from Srf.
   Dialog(std::shared_ptr<BackendDialog> backend, Role role, std::string local_sdp, std::string remote_sdp,
          boost::asio::any_io_executor executor);
@@ -103,6 +129,7 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   void set_local_sdp(std::string sdp) { local_sdp_ = std::move(sdp); }
   [[nodiscard]] const std::shared_ptr<BackendDialog>& backend() const { return backend_; }
 
+   /// \endcond
  private:
   using DestroyedHandler = boost::asio::any_completion_handler<void(std::exception_ptr, DestroyedInfo)>;
   using MessageHandler = boost::asio::any_completion_handler<void(std::exception_ptr, sip::Message)>;

@@ -17,13 +17,17 @@ class Error : public std::runtime_error {
 /// `local` is then true, e.g. 408 when nobody answered).
 class SipFailure : public Error {
  public:
+  /// `status` and `reason` of the final response; `local` when the backend made it up.
   SipFailure(int status, std::string reason, bool local)
       : Error("SIP " + std::to_string(status) + " " + reason + (local ? " (local)" : "")),
         status_(status),
         reason_(std::move(reason)),
         local_(local) {}
+  /// The final response's status code.
   [[nodiscard]] int status() const noexcept { return status_; }
+  /// Its reason phrase.
   [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
+  /// True when no peer sent it: the backend made it up (408 time-out, 503 unreachable).
   [[nodiscard]] bool local() const noexcept { return local_; }
 
  private:
@@ -41,6 +45,7 @@ class RequestCancelled : public Error {
 /// The application cancelled its own INVITE (token, cancellation slot or time-out).
 class CallCancelled : public Error {
  public:
+  /// `why`: what cancelled it (cancellation slot, time-out).
   explicit CallCancelled(const std::string& why) : Error("the call was cancelled: " + why) {}
 };
 

@@ -18,15 +18,24 @@ namespace detail {
 struct ServerState;
 }
 
+/// An incoming request, as the handler receives it (a cheap shared handle).
+/// Its Response answers it.
 class Request {
  public:
+  /// Made by Srf for each incoming request.
   explicit Request(std::shared_ptr<detail::ServerState> state) : state_(std::move(state)) {}
 
+  /// The parsed message, typed headers included.
   [[nodiscard]] const sip::Message& msg() const;
+  /// The method, e.g. "INVITE".
   [[nodiscard]] std::string_view method() const { return msg().method(); }
+  /// The Request-URI.
   [[nodiscard]] std::string_view uri() const { return msg().request_uri(); }
+  /// The first value of header `name` (compact forms included); empty when absent.
   [[nodiscard]] std::string_view header(std::string_view name) const { return msg().header(name); }
+  /// The body (e.g. the SDP offer).
   [[nodiscard]] std::string_view body() const { return msg().body(); }
+  /// The Call-ID.
   [[nodiscard]] std::string_view call_id() const { return msg().call_id(); }
   /// "udp:1.2.3.4:5060"
   [[nodiscard]] std::string source() const;
@@ -44,7 +53,9 @@ class Request {
         [this](auto handler) { wait_cancelled(CancelHandler(std::move(handler))); }, token);
   }
 
+  /// \cond INTERNAL
   [[nodiscard]] const std::shared_ptr<detail::ServerState>& state() const { return state_; }
+/// \endcond
 
  private:
   using CancelHandler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
@@ -52,20 +63,27 @@ class Request {
   std::shared_ptr<detail::ServerState> state_;
 };
 
+/// What Response::send sends besides the status.
 struct ResponseOptions {
   std::string reason;  ///< empty: the status's default phrase
+  /// Extra headers.
   HeaderList headers;
+  /// Content-Type of the body (none when empty).
   std::string content_type;
+  /// The message body.
   std::string body;
 };
 
+/// The answer side of an incoming request: provisional and final responses.
 class Response {
  public:
+  /// Made by Srf for each incoming request.
   explicit Response(std::shared_ptr<detail::ServerState> state) : state_(std::move(state)) {}
   /// Sends a provisional or final response. After a CANCEL a final response is
   /// silently dropped (the caller already got 487). Throws std::logic_error for a
   /// second final response, sip::HeaderInjectionError for CR/LF/NUL in a header.
   void send(int status, ResponseOptions options = {});
+  /// True once a final response was sent (by the application, or 487 after a CANCEL).
   [[nodiscard]] bool finished() const;
 
  private:

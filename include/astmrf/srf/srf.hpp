@@ -25,34 +25,45 @@
 
 namespace astmrf::srf {
 
+/// A request handler: one per method, called with the request and its response.
 using Handler = std::function<void(Request, Response)>;
 /// Middleware sees every request first; it answers it, or calls next().
 using Middleware = std::function<void(Request&, Response&, const std::function<void()>& next)>;
 
+/// Options of Srf::async_create_uas.
 struct UasOptions {
   std::string local_sdp;  ///< the SDP answer sent in the 200 OK
+  /// Extra headers on the 200 OK.
   HeaderList headers;
 };
 
+/// Digest credentials (RFC 7616) for a challenged request.
 struct DigestCredentials {
+  /// The user name of the challenge's realm.
   std::string username;
+  /// Its password (never logged).
   std::string password;
 };
 
+/// Options of Srf::async_create_uac.
 struct UacOptions {
   /// The SDP offer. Empty: late offer — the 2xx carries the offer and the ACK the
   /// answer, made by `answer_late_offer` (no body when it is unset).
   std::string local_sdp;
+  /// With an empty local_sdp: makes the answer, carried by the ACK, from the 2xx's offer.
   std::function<std::string(const std::string& offer)> answer_late_offer;
+  /// Extra headers on the INVITE.
   HeaderList headers;
   std::string from;   ///< From URI (default: the backend's)
   std::string to;     ///< To URI (default: the Request-URI)
   std::string proxy;  ///< send via "udp:IP:PORT" / "tcp:IP:PORT" instead of the URI's host
   std::optional<DigestCredentials> auth;  ///< answers one 401/407 challenge (MD5, SHA-256)
   std::chrono::milliseconds timeout{0};   ///< give up (CANCEL) after this; 0: never
+  /// Called with each provisional response (1xx).
   std::function<void(const sip::Message&)> on_provisional;
 };
 
+/// Options of Srf::async_create_b2bua.
 struct B2buaOptions {
   /// The B leg. An empty local_sdp offers the caller's SDP.
   UacOptions uac;
@@ -61,13 +72,18 @@ struct B2buaOptions {
   bool end_together{true};          ///< a BYE on either leg ends the other
 };
 
+/// What Srf::async_create_b2bua yields: both dialogs.
 struct B2buaLegs {
   std::shared_ptr<Dialog> uas;  ///< the caller's leg (A)
   std::shared_ptr<Dialog> uac;  ///< the leg this side placed (B)
 };
 
+/// The application's signaling API (drachtio-srf's Srf): request handlers and
+/// middleware, UAS, UAC and B2BUA dialogs. It runs on a SignalingBackend (the
+/// embedded SIP engine by default) and belongs to the backend's executor.
 class Srf {
  public:
+  /// On any signaling backend (e.g. a drachtio-server connection).
   explicit Srf(std::shared_ptr<SignalingBackend> backend);
   /// On the embedded engine (which must outlive the Srf).
   explicit Srf(sip::Engine& engine);
@@ -75,16 +91,27 @@ class Srf {
   Srf(const Srf&) = delete;
   Srf& operator=(const Srf&) = delete;
 
+  /// Adds a middleware; middlewares run in order, before the handlers.
   void use(Middleware middleware);
+  /// The handler of `method`'s requests (one per method; a later call replaces it).
   void on(const std::string& method, Handler handler);
+  /// The handler of INVITE requests.
   void invite(Handler handler) { on("INVITE", std::move(handler)); }
+  /// The handler of REGISTER requests.
   void register_(Handler handler) { on("REGISTER", std::move(handler)); }
+  /// The handler of OPTIONS requests (without one, OPTIONS gets 200 with Allow).
   void options(Handler handler) { on("OPTIONS", std::move(handler)); }
+  /// The handler of INFO requests outside dialogs.
   void info(Handler handler) { on("INFO", std::move(handler)); }
+  /// The handler of MESSAGE requests.
   void message(Handler handler) { on("MESSAGE", std::move(handler)); }
+  /// The handler of SUBSCRIBE requests.
   void subscribe(Handler handler) { on("SUBSCRIBE", std::move(handler)); }
+  /// The handler of NOTIFY requests outside dialogs.
   void notify(Handler handler) { on("NOTIFY", std::move(handler)); }
+  /// The handler of REFER requests outside dialogs.
   void refer(Handler handler) { on("REFER", std::move(handler)); }
+  /// The handler of PUBLISH requests.
   void publish(Handler handler) { on("PUBLISH", std::move(handler)); }
 
   /// Answers `req` with 200 OK + options.local_sdp and completes when the ACK
@@ -125,6 +152,7 @@ class Srf {
         token, std::move(req), std::move(res), std::move(uri), std::move(options));
   }
 
+  /// The backend's executor: Srf, its requests and dialogs are used from there.
   [[nodiscard]] boost::asio::any_io_executor get_executor() const;
 
  private:

@@ -19,6 +19,7 @@ struct AdditionalParam {
   std::string parameter_name{};  ///< Name of the parameter
   std::string parameter_value{};  ///< Value of the parameter
 };
+/// Fills `out` from a AdditionalParam JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, AdditionalParam& out);
 
 /// Details of a Stasis application
@@ -31,13 +32,15 @@ struct Application {
   boost::json::array events_allowed{};  ///< Event types sent to the application.
   boost::json::array events_disallowed{};  ///< Event types not sent to the application.
 };
+/// Fills `out` from a Application JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, Application& out);
 
 /// Caller identification
 struct CallerID {
-  std::string name{};
-  std::string number{};
+  std::string name{};  ///< `name` (string)
+  std::string number{};  ///< `number` (string)
 };
+/// Fills `out` from a CallerID JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, CallerID& out);
 
 /// Dialplan location (context/extension/priority)
@@ -48,6 +51,7 @@ struct DialplanCEP {
   std::string app_name{};  ///< Name of current dialplan application
   std::string app_data{};  ///< Parameter of current dialplan application
 };
+/// Fills `out` from a DialplanCEP JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, DialplanCEP& out);
 
 /// A specific communication connection between Asterisk and an Endpoint.
@@ -55,10 +59,10 @@ struct Channel {
   std::string id{};  ///< Unique identifier of the channel.
   std::string protocol_id{};  ///< Protocol id from underlying channel driver (i.e. Call-ID for chan_pjsip; will be empty if not applicable or not implemented by driver).
   std::string name{};  ///< Name of the channel (i.e. SIP/foo-0000a7e3)
-  std::string state{};
-  CallerID caller{};
-  CallerID connected{};
-  std::string accountcode{};
+  std::string state{};  ///< `state` (string)
+  CallerID caller{};  ///< `caller` (CallerID)
+  CallerID connected{};  ///< `connected` (CallerID)
+  std::string accountcode{};  ///< `accountcode` (string)
   DialplanCEP dialplan{};  ///< Current location in the dialplan
   std::string creationtime{};  ///< Timestamp when channel was created
   std::string language{};  ///< The default spoken language
@@ -66,6 +70,7 @@ struct Channel {
   std::string caller_rdnis{};  ///< The Caller ID RDNIS
   std::string tenantid{};  ///< The Tenant ID for the channel
 };
+/// Fills `out` from a Channel JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, Channel& out);
 
 /// Notification that trying to move a channel to another Stasis application failed.
@@ -74,10 +79,11 @@ struct ApplicationMoveFailed {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Channel channel{};
-  std::string destination{};
+  Channel channel{};  ///< `channel` (Channel)
+  std::string destination{};  ///< `destination` (string)
   std::vector<std::string> args{};  ///< Arguments to the application
 };
+/// Fills `out` from a ApplicationMoveFailed JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ApplicationMoveFailed& out);
 
 /// Notification that a Stasis app has been registered.
@@ -87,6 +93,7 @@ struct ApplicationRegistered {
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
 };
+/// Fills `out` from a ApplicationRegistered JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ApplicationRegistered& out);
 
 /// Notification that another WebSocket has taken over for an application.
@@ -96,6 +103,7 @@ struct ApplicationReplaced {
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
 };
+/// Fills `out` from a ApplicationReplaced JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ApplicationReplaced& out);
 
 /// Notification that a Stasis app has been unregistered.
@@ -105,6 +113,7 @@ struct ApplicationUnregistered {
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
 };
+/// Fills `out` from a ApplicationUnregistered JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ApplicationUnregistered& out);
 
 /// Info about how Asterisk was built
@@ -116,13 +125,15 @@ struct BuildInfo {
   std::string date{};  ///< Date and time when Asterisk was built.
   std::string user{};  ///< Username that build Asterisk
 };
+/// Fills `out` from a BuildInfo JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, BuildInfo& out);
 
 /// Info about Asterisk
 struct SystemInfo {
   std::string version{};  ///< Asterisk version.
-  std::string entity_id{};
+  std::string entity_id{};  ///< `entity_id` (string)
 };
+/// Fills `out` from a SystemInfo JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, SystemInfo& out);
 
 /// Effective user/group id
@@ -130,6 +141,7 @@ struct SetId {
   std::string user{};  ///< Effective user id.
   std::string group{};  ///< Effective group id.
 };
+/// Fills `out` from a SetId JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, SetId& out);
 
 /// Info about Asterisk configuration
@@ -141,6 +153,7 @@ struct ConfigInfo {
   std::optional<double> max_load{};  ///< Maximum load avg on system.
   SetId setid{};  ///< Effective user/group id for running Asterisk.
 };
+/// Fills `out` from a ConfigInfo JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ConfigInfo& out);
 
 /// Info about Asterisk status
@@ -148,6 +161,7 @@ struct StatusInfo {
   std::string startup_time{};  ///< Time when Asterisk was started.
   std::string last_reload_time{};  ///< Time when Asterisk was last reloaded.
 };
+/// Fills `out` from a StatusInfo JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, StatusInfo& out);
 
 /// Asterisk system information
@@ -157,6 +171,7 @@ struct AsteriskInfo {
   std::optional<ConfigInfo> config{};  ///< Info about Asterisk configuration
   std::optional<StatusInfo> status{};  ///< Info about Asterisk status
 };
+/// Fills `out` from a AsteriskInfo JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, AsteriskInfo& out);
 
 /// Asterisk ping information
@@ -165,6 +180,7 @@ struct AsteriskPing {
   std::string ping{};  ///< Always string value is pong
   std::string timestamp{};  ///< The timestamp string of request received time
 };
+/// Fills `out` from a AsteriskPing JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, AsteriskPing& out);
 
 /// The merging of media from one or more channels.
@@ -181,6 +197,7 @@ struct Bridge {
   std::string creationtime{};  ///< Timestamp when bridge was created
   boost::json::object bridgevars{};  ///< Bridge variables
 };
+/// Fills `out` from a Bridge JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, Bridge& out);
 
 /// Notification that an attended transfer has occurred.
@@ -206,6 +223,7 @@ struct BridgeAttendedTransfer {
   std::optional<Channel> destination_threeway_channel{};  ///< Transferer channel that survived the threeway result
   std::optional<Bridge> destination_threeway_bridge{};  ///< Bridge that survived the threeway result
 };
+/// Fills `out` from a BridgeAttendedTransfer JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, BridgeAttendedTransfer& out);
 
 /// Notification that a blind transfer has occurred.
@@ -223,6 +241,7 @@ struct BridgeBlindTransfer {
   bool is_external{};  ///< Whether the transfer was externally initiated or not
   std::optional<Bridge> bridge{};  ///< The bridge being transferred
 };
+/// Fills `out` from a BridgeBlindTransfer JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, BridgeBlindTransfer& out);
 
 /// Notification that a bridge has been created.
@@ -231,8 +250,9 @@ struct BridgeCreated {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Bridge bridge{};
+  Bridge bridge{};  ///< `bridge` (Bridge)
 };
+/// Fills `out` from a BridgeCreated JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, BridgeCreated& out);
 
 /// Notification that a bridge has been destroyed.
@@ -241,8 +261,9 @@ struct BridgeDestroyed {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Bridge bridge{};
+  Bridge bridge{};  ///< `bridge` (Bridge)
 };
+/// Fills `out` from a BridgeDestroyed JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, BridgeDestroyed& out);
 
 /// Notification that one bridge has merged into another.
@@ -251,9 +272,10 @@ struct BridgeMerged {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Bridge bridge{};
-  Bridge bridge_from{};
+  Bridge bridge{};  ///< `bridge` (Bridge)
+  Bridge bridge_from{};  ///< `bridge_from` (Bridge)
 };
+/// Fills `out` from a BridgeMerged JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, BridgeMerged& out);
 
 /// Notification that the source of video in a bridge has changed.
@@ -262,9 +284,10 @@ struct BridgeVideoSourceChanged {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Bridge bridge{};
-  std::string old_video_source_id{};
+  Bridge bridge{};  ///< `bridge` (Bridge)
+  std::string old_video_source_id{};  ///< `old_video_source_id` (string)
 };
+/// Fills `out` from a BridgeVideoSourceChanged JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, BridgeVideoSourceChanged& out);
 
 /// Notification that a channel is being broadcast to ARI applications for claiming.
@@ -277,6 +300,7 @@ struct CallBroadcast {
   std::string caller{};  ///< The caller ID number.
   std::string called{};  ///< The called number.
 };
+/// Fills `out` from a CallBroadcast JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, CallBroadcast& out);
 
 /// Notification that a broadcast channel has been successfully claimed by an ARI application.
@@ -288,6 +312,7 @@ struct CallClaimed {
   Channel channel{};  ///< The channel that was claimed.
   std::string winner_app{};  ///< The name of the ARI application that claimed the channel.
 };
+/// Fills `out` from a CallClaimed JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, CallClaimed& out);
 
 /// Channel changed Caller ID.
@@ -300,6 +325,7 @@ struct ChannelCallerId {
   std::string caller_presentation_txt{};  ///< The text representation of the Caller Presentation value.
   Channel channel{};  ///< The channel that changed Caller ID.
 };
+/// Fills `out` from a ChannelCallerId JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelCallerId& out);
 
 /// Channel changed Connected Line.
@@ -310,6 +336,7 @@ struct ChannelConnectedLine {
   std::string timestamp{};  ///< Time at which this event was created.
   Channel channel{};  ///< The channel whose connected line has changed.
 };
+/// Fills `out` from a ChannelConnectedLine JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelConnectedLine& out);
 
 /// Notification that a channel has been created.
@@ -318,8 +345,9 @@ struct ChannelCreated {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Channel channel{};
+  Channel channel{};  ///< `channel` (Channel)
 };
+/// Fills `out` from a ChannelCreated JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelCreated& out);
 
 /// Notification that a channel has been destroyed.
@@ -331,8 +359,9 @@ struct ChannelDestroyed {
   std::int64_t cause{};  ///< Integer representation of the cause of the hangup
   std::string cause_txt{};  ///< Text representation of the cause of the hangup
   std::optional<std::int64_t> tech_cause{};  ///< Integer representation of the technology-specific off-nominal cause of the hangup.
-  Channel channel{};
+  Channel channel{};  ///< `channel` (Channel)
 };
+/// Fills `out` from a ChannelDestroyed JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelDestroyed& out);
 
 /// Channel changed location in the dialplan.
@@ -345,6 +374,7 @@ struct ChannelDialplan {
   std::string dialplan_app{};  ///< The application about to be executed.
   std::string dialplan_app_data{};  ///< The data to be passed to the application.
 };
+/// Fills `out` from a ChannelDialplan JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelDialplan& out);
 
 /// DTMF received on a channel.
@@ -357,6 +387,7 @@ struct ChannelDtmfReceived {
   std::int64_t duration_ms{};  ///< Number of milliseconds DTMF was received
   Channel channel{};  ///< The channel on which DTMF was received
 };
+/// Fills `out` from a ChannelDtmfReceived JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelDtmfReceived& out);
 
 /// Notification that a channel has entered a bridge.
@@ -365,9 +396,10 @@ struct ChannelEnteredBridge {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Bridge bridge{};
-  std::optional<Channel> channel{};
+  Bridge bridge{};  ///< `bridge` (Bridge)
+  std::optional<Channel> channel{};  ///< `channel` (Channel)
 };
+/// Fills `out` from a ChannelEnteredBridge JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelEnteredBridge& out);
 
 /// A hangup was requested on the channel.
@@ -381,6 +413,7 @@ struct ChannelHangupRequest {
   std::optional<bool> soft{};  ///< Whether the hangup request was a soft hangup request.
   Channel channel{};  ///< The channel on which the hangup was requested.
 };
+/// Fills `out` from a ChannelHangupRequest JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelHangupRequest& out);
 
 /// A channel initiated a media hold.
@@ -392,6 +425,7 @@ struct ChannelHold {
   Channel channel{};  ///< The channel that initiated the hold event.
   std::string musicclass{};  ///< The music on hold class that the initiator requested.
 };
+/// Fills `out` from a ChannelHold JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelHold& out);
 
 /// Notification that a channel has left a bridge.
@@ -400,9 +434,10 @@ struct ChannelLeftBridge {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Bridge bridge{};
-  Channel channel{};
+  Bridge bridge{};  ///< `bridge` (Bridge)
+  Channel channel{};  ///< `channel` (Channel)
 };
+/// Fills `out` from a ChannelLeftBridge JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelLeftBridge& out);
 
 /// Notification of a channel's state change.
@@ -411,8 +446,9 @@ struct ChannelStateChange {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Channel channel{};
+  Channel channel{};  ///< `channel` (Channel)
 };
+/// Fills `out` from a ChannelStateChange JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelStateChange& out);
 
 /// Talking is no longer detected on the channel.
@@ -424,6 +460,7 @@ struct ChannelTalkingFinished {
   Channel channel{};  ///< The channel on which talking completed.
   std::int64_t duration{};  ///< The length of time, in milliseconds, that talking was detected on the channel
 };
+/// Fills `out` from a ChannelTalkingFinished JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelTalkingFinished& out);
 
 /// Talking was detected on the channel.
@@ -434,6 +471,7 @@ struct ChannelTalkingStarted {
   std::string timestamp{};  ///< Time at which this event was created.
   Channel channel{};  ///< The channel on which talking started.
 };
+/// Fills `out` from a ChannelTalkingStarted JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelTalkingStarted& out);
 
 /// Tone was detected on the channel.
@@ -444,6 +482,7 @@ struct ChannelToneDetected {
   std::string timestamp{};  ///< Time at which this event was created.
   Channel channel{};  ///< The channel the tone was detected on.
 };
+/// Fills `out` from a ChannelToneDetected JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelToneDetected& out);
 
 /// Information about the requested destination
@@ -452,15 +491,17 @@ struct RequiredDestination {
   std::string destination{};  ///< Destination User Part. Only for Blind transfer. Mutually exclusive to protocol_id
   std::vector<AdditionalParam> additional_protocol_params{};  ///< List of additional protocol specific information
 };
+/// Fills `out` from a RequiredDestination JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, RequiredDestination& out);
 
 /// transfer destination requested by transferee
 struct ReferTo {
-  RequiredDestination requested_destination{};
+  RequiredDestination requested_destination{};  ///< `requested_destination` (RequiredDestination)
   std::optional<Channel> destination_channel{};  ///< The Channel Object, that is to be replaced
   std::optional<Channel> connected_channel{};  ///< Channel, connected to the to be replaced channel
   std::optional<Bridge> bridge{};  ///< Bridge connecting both destination channels
 };
+/// Fills `out` from a ReferTo JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ReferTo& out);
 
 /// transfer destination requested by transferee
@@ -469,6 +510,7 @@ struct ReferredBy {
   std::optional<Channel> connected_channel{};  ///< Channel, Connected to the channel, receiving the transfer request on.
   std::optional<Bridge> bridge{};  ///< Bridge connecting both Channels
 };
+/// Fills `out` from a ReferredBy JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ReferredBy& out);
 
 /// transfer on a channel.
@@ -481,6 +523,7 @@ struct ChannelTransfer {
   ReferTo refer_to{};  ///< Refer-To information with optionally both affected channels
   ReferredBy referred_by{};  ///< Referred-By SIP Header according rfc3892
 };
+/// Fills `out` from a ChannelTransfer JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelTransfer& out);
 
 /// A channel initiated a media unhold.
@@ -491,6 +534,7 @@ struct ChannelUnhold {
   std::string timestamp{};  ///< Time at which this event was created.
   Channel channel{};  ///< The channel that initiated the unhold event.
 };
+/// Fills `out` from a ChannelUnhold JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelUnhold& out);
 
 /// An external device that may offer/accept calls to/from Asterisk.
@@ -500,6 +544,7 @@ struct Endpoint {
   std::string state{};  ///< Endpoint's state
   std::vector<std::string> channel_ids{};  ///< Id's of channels associated with this endpoint
 };
+/// Fills `out` from a Endpoint JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, Endpoint& out);
 
 /// User-generated event with additional user-defined fields in the object.
@@ -514,6 +559,7 @@ struct ChannelUserevent {
   std::optional<Endpoint> endpoint{};  ///< A endpoint that is signaled with the user event.
   boost::json::object userevent{};  ///< Custom Userevent data
 };
+/// Fills `out` from a ChannelUserevent JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelUserevent& out);
 
 /// Channel variable changed.
@@ -526,6 +572,7 @@ struct ChannelVarset {
   std::string value{};  ///< The new value of the variable.
   std::optional<Channel> channel{};  ///< The channel on which the variable was set.
 };
+/// Fills `out` from a ChannelVarset JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ChannelVarset& out);
 
 /// A key/value pair that makes up part of a configuration object.
@@ -533,6 +580,7 @@ struct ConfigTuple {
   std::string attribute{};  ///< A configuration object attribute.
   std::string value{};  ///< The value for the attribute.
 };
+/// Fills `out` from a ConfigTuple JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ConfigTuple& out);
 
 /// Detailed information about a contact on an endpoint.
@@ -542,6 +590,7 @@ struct ContactInfo {
   std::string aor{};  ///< The Address of Record this contact belongs to.
   std::string roundtrip_usec{};  ///< Current round trip time, in microseconds, for the contact.
 };
+/// Fills `out` from a ContactInfo JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ContactInfo& out);
 
 /// The state of a contact on an endpoint has changed.
@@ -550,9 +599,10 @@ struct ContactStatusChange {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Endpoint endpoint{};
-  ContactInfo contact_info{};
+  Endpoint endpoint{};  ///< `endpoint` (Endpoint)
+  ContactInfo contact_info{};  ///< `contact_info` (ContactInfo)
 };
+/// Fills `out` from a ContactStatusChange JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, ContactStatusChange& out);
 
 /// Represents the state of a device.
@@ -560,6 +610,7 @@ struct DeviceState {
   std::string name{};  ///< Name of the device.
   std::string state{};  ///< Device's state
 };
+/// Fills `out` from a DeviceState JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, DeviceState& out);
 
 /// Notification that a device state has changed.
@@ -570,6 +621,7 @@ struct DeviceStateChanged {
   std::string timestamp{};  ///< Time at which this event was created.
   DeviceState device_state{};  ///< Device state object
 };
+/// Fills `out` from a DeviceStateChanged JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, DeviceStateChanged& out);
 
 /// Dialing state has changed.
@@ -585,11 +637,13 @@ struct Dial {
   std::string dialstring{};  ///< The dial string for calling the peer channel.
   std::string dialstatus{};  ///< Current status of the dialing attempt to the peer.
 };
+/// Fills `out` from a Dial JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, Dial& out);
 
 /// Dialed channel information.
 struct Dialed {
 };
+/// Fills `out` from a Dialed JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, Dialed& out);
 
 /// Endpoint state changed.
@@ -598,15 +652,17 @@ struct EndpointStateChange {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Endpoint endpoint{};
+  Endpoint endpoint{};  ///< `endpoint` (Endpoint)
 };
+/// Fills `out` from a EndpointStateChange JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, EndpointStateChange& out);
 
 /// Identifies the format and language of a sound file
 struct FormatLangPair {
-  std::string language{};
-  std::string format{};
+  std::string language{};  ///< `language` (string)
+  std::string format{};  ///< `format` (string)
 };
+/// Fills `out` from a FormatLangPair JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, FormatLangPair& out);
 
 /// A recording that is in progress
@@ -614,12 +670,13 @@ struct LiveRecording {
   std::string name{};  ///< Base name for the recording
   std::string format{};  ///< Recording format (wav, gsm, etc.)
   std::string target_uri{};  ///< URI for the channel or bridge being recorded
-  std::string state{};
+  std::string state{};  ///< `state` (string)
   std::optional<std::int64_t> duration{};  ///< Duration in seconds of the recording
   std::optional<std::int64_t> talking_duration{};  ///< Duration of talking, in seconds, detected in the recording. This is only available if the recording was initiated with a non-zero maxSilenceSeconds.
   std::optional<std::int64_t> silence_duration{};  ///< Duration of silence, in seconds, detected in the recording. This is only available if the recording was initiated with a non-zero maxSilenceSeconds.
   std::string cause{};  ///< Cause for recording failure if failed
 };
+/// Fills `out` from a LiveRecording JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, LiveRecording& out);
 
 /// Details of an Asterisk log channel
@@ -629,6 +686,7 @@ struct LogChannel {
   std::string status{};  ///< Whether or not a log type is enabled
   std::string configuration{};  ///< The various log levels
 };
+/// Fills `out` from a LogChannel JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, LogChannel& out);
 
 /// Represents the state of a mailbox.
@@ -637,6 +695,7 @@ struct Mailbox {
   std::int64_t old_messages{};  ///< Count of old messages in the mailbox.
   std::int64_t new_messages{};  ///< Count of new messages in the mailbox.
 };
+/// Fills `out` from a Mailbox JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, Mailbox& out);
 
 /// Error event sent when required params are missing.
@@ -645,6 +704,7 @@ struct MissingParams {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::vector<std::string> params{};  ///< A list of the missing parameters
 };
+/// Fills `out` from a MissingParams JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, MissingParams& out);
 
 /// Details of an Asterisk module
@@ -655,6 +715,7 @@ struct Module {
   std::string status{};  ///< The running status of this module
   std::string support_level{};  ///< The support state of this module
 };
+/// Fills `out` from a Module JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, Module& out);
 
 /// Detailed information about a remote peer that communicates with Asterisk.
@@ -665,6 +726,7 @@ struct Peer {
   std::string port{};  ///< The port of the peer.
   std::string time{};  ///< The last known time the peer was contacted.
 };
+/// Fills `out` from a Peer JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, Peer& out);
 
 /// The state of a peer associated with an endpoint has changed.
@@ -673,9 +735,10 @@ struct PeerStatusChange {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Endpoint endpoint{};
-  Peer peer{};
+  Endpoint endpoint{};  ///< `endpoint` (Endpoint)
+  Peer peer{};  ///< `peer` (Peer)
 };
+/// Fills `out` from a PeerStatusChange JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, PeerStatusChange& out);
 
 /// Object representing the playback of media to a channel
@@ -687,6 +750,7 @@ struct Playback {
   std::string language{};  ///< For media types that support multiple languages, the language requested for playback.
   std::string state{};  ///< Current state of the playback operation.
 };
+/// Fills `out` from a Playback JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, Playback& out);
 
 /// Event showing the continuation of a media playback operation from one media URI to the next in the list.
@@ -697,6 +761,7 @@ struct PlaybackContinuing {
   std::string timestamp{};  ///< Time at which this event was created.
   Playback playback{};  ///< Playback control object
 };
+/// Fills `out` from a PlaybackContinuing JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, PlaybackContinuing& out);
 
 /// Event showing the completion of a media playback operation.
@@ -707,6 +772,7 @@ struct PlaybackFinished {
   std::string timestamp{};  ///< Time at which this event was created.
   Playback playback{};  ///< Playback control object
 };
+/// Fills `out` from a PlaybackFinished JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, PlaybackFinished& out);
 
 /// Event showing the start of a media playback operation.
@@ -717,6 +783,7 @@ struct PlaybackStarted {
   std::string timestamp{};  ///< Time at which this event was created.
   Playback playback{};  ///< Playback control object
 };
+/// Fills `out` from a PlaybackStarted JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, PlaybackStarted& out);
 
 /// REST over Websocket header
@@ -724,6 +791,7 @@ struct RESTHeader {
   std::string name{};  ///< Header name
   std::string value{};  ///< Header value
 };
+/// Fills `out` from a RESTHeader JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, RESTHeader& out);
 
 /// REST over Websocket Query String Parameter
@@ -731,6 +799,7 @@ struct RESTQueryStringParameter {
   std::string name{};  ///< Parameter name
   std::string value{};  ///< Parameter value
 };
+/// Fills `out` from a RESTQueryStringParameter JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, RESTQueryStringParameter& out);
 
 /// REST over Websocket Request.
@@ -744,6 +813,7 @@ struct RESTRequest {
   std::vector<RESTQueryStringParameter> query_strings{};  ///< Request query string parameters.
   std::string message_body{};  ///< Request message body. Only content types application/json and application/x-www-form-urlencoded are supported.
 };
+/// Fills `out` from a RESTRequest JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, RESTRequest& out);
 
 /// REST over Websocket Response.
@@ -760,6 +830,7 @@ struct RESTResponse {
   std::string content_type{};  ///< The Content-Type of the message body.
   std::string message_body{};  ///< Response message body
 };
+/// Fills `out` from a RESTResponse JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, RESTResponse& out);
 
 /// A statistics of a RTP.
@@ -797,6 +868,7 @@ struct RTPstat {
   std::int64_t rxoctetcount{};  ///< Number of octets received.
   std::string channel_uniqueid{};  ///< The Asterisk channel's unique ID that owns this instance.
 };
+/// Fills `out` from a RTPstat JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, RTPstat& out);
 
 /// Event showing failure of a recording operation.
@@ -807,6 +879,7 @@ struct RecordingFailed {
   std::string timestamp{};  ///< Time at which this event was created.
   LiveRecording recording{};  ///< Recording control object
 };
+/// Fills `out` from a RecordingFailed JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, RecordingFailed& out);
 
 /// Event showing the completion of a recording operation.
@@ -817,6 +890,7 @@ struct RecordingFinished {
   std::string timestamp{};  ///< Time at which this event was created.
   LiveRecording recording{};  ///< Recording control object
 };
+/// Fills `out` from a RecordingFinished JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, RecordingFinished& out);
 
 /// Event showing the start of a recording operation.
@@ -827,6 +901,7 @@ struct RecordingStarted {
   std::string timestamp{};  ///< Time at which this event was created.
   LiveRecording recording{};  ///< Recording control object
 };
+/// Fills `out` from a RecordingStarted JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, RecordingStarted& out);
 
 /// A media file that may be played back.
@@ -835,6 +910,7 @@ struct Sound {
   std::string text{};  ///< Text description of the sound, usually the words spoken.
   std::vector<FormatLangPair> formats{};  ///< The formats and languages in which this sound is available.
 };
+/// Fills `out` from a Sound JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, Sound& out);
 
 /// Notification that a channel has left a Stasis application.
@@ -843,8 +919,9 @@ struct StasisEnd {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  Channel channel{};
+  Channel channel{};  ///< `channel` (Channel)
 };
+/// Fills `out` from a StasisEnd JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, StasisEnd& out);
 
 /// Notification that a channel has entered a Stasis application.
@@ -854,16 +931,18 @@ struct StasisStart {
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
   std::vector<std::string> args{};  ///< Arguments to the application
-  Channel channel{};
-  std::optional<Channel> replace_channel{};
+  Channel channel{};  ///< `channel` (Channel)
+  std::optional<Channel> replace_channel{};  ///< `replace_channel` (Channel)
 };
+/// Fills `out` from a StasisStart JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, StasisStart& out);
 
 /// A past recording that may be played back.
 struct StoredRecording {
-  std::string name{};
-  std::string format{};
+  std::string name{};  ///< `name` (string)
+  std::string format{};  ///< `format` (string)
 };
+/// Fills `out` from a StoredRecording JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, StoredRecording& out);
 
 /// A text message.
@@ -873,6 +952,7 @@ struct TextMessage {
   std::string body{};  ///< The text of the message.
   boost::json::object variables{};  ///< Technology specific key/value pairs (JSON object) associated with the message.
 };
+/// Fills `out` from a TextMessage JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, TextMessage& out);
 
 /// A text message was received from an endpoint.
@@ -881,21 +961,24 @@ struct TextMessageReceived {
   std::string asterisk_id{};  ///< The unique ID for the Asterisk instance that raised this event.
   std::string application{};  ///< Name of the application receiving the event.
   std::string timestamp{};  ///< Time at which this event was created.
-  TextMessage message{};
-  std::optional<Endpoint> endpoint{};
+  TextMessage message{};  ///< `message` (TextMessage)
+  std::optional<Endpoint> endpoint{};  ///< `endpoint` (Endpoint)
 };
+/// Fills `out` from a TextMessageReceived JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, TextMessageReceived& out);
 
 /// The value of a channel variable
 struct Variable {
   std::string value{};  ///< The value of the variable requested
 };
+/// Fills `out` from a Variable JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, Variable& out);
 
 /// A dictionary of channel variables
 struct Variables {
   boost::json::object variables{};  ///< A dictionary of channel variables
 };
+/// Fills `out` from a Variables JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, Variables& out);
 
 /// Every event type named in events.json (plus Unknown for anything else).

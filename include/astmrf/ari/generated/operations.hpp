@@ -89,27 +89,44 @@ struct SetGlobalVar {
 };
 }  // namespace asterisk
 
+/// The REST request of GET /asterisk/config/dynamic/{configClass}/{objectType}/{id}, from its parameters.
 Request make_request(const asterisk::GetObject& p);
+/// The REST request of PUT /asterisk/config/dynamic/{configClass}/{objectType}/{id}, from its parameters.
 Request make_request(const asterisk::UpdateObject& p);
+/// The REST request of DELETE /asterisk/config/dynamic/{configClass}/{objectType}/{id}, from its parameters.
 Request make_request(const asterisk::DeleteObject& p);
+/// The REST request of GET /asterisk/info, from its parameters.
 Request make_request(const asterisk::GetInfo& p);
+/// The REST request of GET /asterisk/ping, from its parameters.
 Request make_request(const asterisk::Ping& p);
+/// The REST request of GET /asterisk/modules, from its parameters.
 Request make_request(const asterisk::ListModules& p);
+/// The REST request of GET /asterisk/modules/{moduleName}, from its parameters.
 Request make_request(const asterisk::GetModule& p);
+/// The REST request of POST /asterisk/modules/{moduleName}, from its parameters.
 Request make_request(const asterisk::LoadModule& p);
+/// The REST request of DELETE /asterisk/modules/{moduleName}, from its parameters.
 Request make_request(const asterisk::UnloadModule& p);
+/// The REST request of PUT /asterisk/modules/{moduleName}, from its parameters.
 Request make_request(const asterisk::ReloadModule& p);
+/// The REST request of GET /asterisk/logging, from its parameters.
 Request make_request(const asterisk::ListLogChannels& p);
+/// The REST request of POST /asterisk/logging/{logChannelName}, from its parameters.
 Request make_request(const asterisk::AddLog& p);
+/// The REST request of DELETE /asterisk/logging/{logChannelName}, from its parameters.
 Request make_request(const asterisk::DeleteLog& p);
+/// The REST request of PUT /asterisk/logging/{logChannelName}/rotate, from its parameters.
 Request make_request(const asterisk::RotateLog& p);
+/// The REST request of GET /asterisk/variable, from its parameters.
 Request make_request(const asterisk::GetGlobalVar& p);
+/// The REST request of POST /asterisk/variable, from its parameters.
 Request make_request(const asterisk::SetGlobalVar& p);
 
 /// Typed `asterisk` operations. Every call takes a completion token; it completes with
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class AsteriskApi {
  public:
+  /// Operations on `client`; obtained from Client::asterisk().
   explicit AsteriskApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /asterisk/config/dynamic/{configClass}/{objectType}/{id}
@@ -207,7 +224,7 @@ struct SendMessage {
   std::string to{};  ///< The endpoint resource or technology specific URI to send the message to. Valid resources are pjsip, and xmpp.
   std::string from{};  ///< The endpoint resource or technology specific identity to send this message from. Valid resources are pjsip, and xmpp.
   std::string body{};  ///< The body of the message
-  std::optional<boost::json::value> variables{};
+  std::optional<boost::json::value> variables{};  ///< `variables` (containers)
 };
 /// POST /endpoints/refer: Refer an endpoint or technology URI to some technology URI or endpoint.
 struct Refer {
@@ -232,7 +249,7 @@ struct SendMessageToEndpoint {
   std::string resource{};  ///< ID of the endpoint
   std::string from{};  ///< The endpoint resource or technology specific identity to send this message from. Valid resources are pjsip and xmpp.
   std::string body{};  ///< The body of the message
-  std::optional<boost::json::value> variables{};
+  std::optional<boost::json::value> variables{};  ///< `variables` (containers)
 };
 /// POST /endpoints/{tech}/{resource}/refer: Refer an endpoint or technology URI to some technology URI or endpoint.
 struct ReferToEndpoint {
@@ -245,18 +262,26 @@ struct ReferToEndpoint {
 };
 }  // namespace endpoints
 
+/// The REST request of GET /endpoints, from its parameters.
 Request make_request(const endpoints::List& p);
+/// The REST request of PUT /endpoints/sendMessage, from its parameters.
 Request make_request(const endpoints::SendMessage& p);
+/// The REST request of POST /endpoints/refer, from its parameters.
 Request make_request(const endpoints::Refer& p);
+/// The REST request of GET /endpoints/{tech}, from its parameters.
 Request make_request(const endpoints::ListByTech& p);
+/// The REST request of GET /endpoints/{tech}/{resource}, from its parameters.
 Request make_request(const endpoints::Get& p);
+/// The REST request of PUT /endpoints/{tech}/{resource}/sendMessage, from its parameters.
 Request make_request(const endpoints::SendMessageToEndpoint& p);
+/// The REST request of POST /endpoints/{tech}/{resource}/refer, from its parameters.
 Request make_request(const endpoints::ReferToEndpoint& p);
 
 /// Typed `endpoints` operations. Every call takes a completion token; it completes with
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class EndpointsApi {
  public:
+  /// Operations on `client`; obtained from Client::endpoints().
   explicit EndpointsApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /endpoints
@@ -538,46 +563,82 @@ struct Transfer_progress {
 };
 }  // namespace channels
 
+/// The REST request of GET /channels, from its parameters.
 Request make_request(const channels::List& p);
+/// The REST request of POST /channels, from its parameters.
 Request make_request(const channels::Originate& p);
+/// The REST request of POST /channels/create, from its parameters.
 Request make_request(const channels::Create& p);
+/// The REST request of GET /channels/{channelId}, from its parameters.
 Request make_request(const channels::Get& p);
+/// The REST request of POST /channels/{channelId}, from its parameters.
 Request make_request(const channels::OriginateWithId& p);
+/// The REST request of DELETE /channels/{channelId}, from its parameters.
 Request make_request(const channels::Hangup& p);
+/// The REST request of POST /channels/{channelId}/continue, from its parameters.
 Request make_request(const channels::ContinueInDialplan& p);
+/// The REST request of POST /channels/{channelId}/move, from its parameters.
 Request make_request(const channels::Move& p);
+/// The REST request of POST /channels/{channelId}/redirect, from its parameters.
 Request make_request(const channels::Redirect& p);
+/// The REST request of POST /channels/{channelId}/answer, from its parameters.
 Request make_request(const channels::Answer& p);
+/// The REST request of POST /channels/{channelId}/ring, from its parameters.
 Request make_request(const channels::Ring& p);
+/// The REST request of DELETE /channels/{channelId}/ring, from its parameters.
 Request make_request(const channels::RingStop& p);
+/// The REST request of POST /channels/{channelId}/progress, from its parameters.
 Request make_request(const channels::Progress& p);
+/// The REST request of POST /channels/{channelId}/dtmf, from its parameters.
 Request make_request(const channels::SendDTMF& p);
+/// The REST request of POST /channels/{channelId}/mute, from its parameters.
 Request make_request(const channels::Mute& p);
+/// The REST request of DELETE /channels/{channelId}/mute, from its parameters.
 Request make_request(const channels::Unmute& p);
+/// The REST request of POST /channels/{channelId}/hold, from its parameters.
 Request make_request(const channels::Hold& p);
+/// The REST request of DELETE /channels/{channelId}/hold, from its parameters.
 Request make_request(const channels::Unhold& p);
+/// The REST request of POST /channels/{channelId}/moh, from its parameters.
 Request make_request(const channels::StartMoh& p);
+/// The REST request of DELETE /channels/{channelId}/moh, from its parameters.
 Request make_request(const channels::StopMoh& p);
+/// The REST request of POST /channels/{channelId}/silence, from its parameters.
 Request make_request(const channels::StartSilence& p);
+/// The REST request of DELETE /channels/{channelId}/silence, from its parameters.
 Request make_request(const channels::StopSilence& p);
+/// The REST request of POST /channels/{channelId}/play, from its parameters.
 Request make_request(const channels::Play& p);
+/// The REST request of POST /channels/{channelId}/play/{playbackId}, from its parameters.
 Request make_request(const channels::PlayWithId& p);
+/// The REST request of POST /channels/{channelId}/record, from its parameters.
 Request make_request(const channels::Record& p);
+/// The REST request of GET /channels/{channelId}/variable, from its parameters.
 Request make_request(const channels::GetChannelVar& p);
+/// The REST request of POST /channels/{channelId}/variable, from its parameters.
 Request make_request(const channels::SetChannelVar& p);
+/// The REST request of GET /channels/{channelId}/variables, from its parameters.
 Request make_request(const channels::GetChannelVars& p);
+/// The REST request of POST /channels/{channelId}/variables, from its parameters.
 Request make_request(const channels::SetChannelVars& p);
+/// The REST request of POST /channels/{channelId}/snoop, from its parameters.
 Request make_request(const channels::SnoopChannel& p);
+/// The REST request of POST /channels/{channelId}/snoop/{snoopId}, from its parameters.
 Request make_request(const channels::SnoopChannelWithId& p);
+/// The REST request of POST /channels/{channelId}/dial, from its parameters.
 Request make_request(const channels::Dial& p);
+/// The REST request of GET /channels/{channelId}/rtp_statistics, from its parameters.
 Request make_request(const channels::Rtpstatistics& p);
+/// The REST request of POST /channels/externalMedia, from its parameters.
 Request make_request(const channels::ExternalMedia& p);
+/// The REST request of POST /channels/{channelId}/transfer_progress, from its parameters.
 Request make_request(const channels::Transfer_progress& p);
 
 /// Typed `channels` operations. Every call takes a completion token; it completes with
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class ChannelsApi {
  public:
+  /// Operations on `client`; obtained from Client::channels().
   explicit ChannelsApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /channels
@@ -875,29 +936,48 @@ struct Record {
 };
 }  // namespace bridges
 
+/// The REST request of GET /bridges, from its parameters.
 Request make_request(const bridges::List& p);
+/// The REST request of POST /bridges, from its parameters.
 Request make_request(const bridges::Create& p);
+/// The REST request of POST /bridges/{bridgeId}, from its parameters.
 Request make_request(const bridges::CreateWithId& p);
+/// The REST request of GET /bridges/{bridgeId}, from its parameters.
 Request make_request(const bridges::Get& p);
+/// The REST request of DELETE /bridges/{bridgeId}, from its parameters.
 Request make_request(const bridges::Destroy& p);
+/// The REST request of GET /bridges/{bridgeId}/variable, from its parameters.
 Request make_request(const bridges::GetBridgeVar& p);
+/// The REST request of POST /bridges/{bridgeId}/variable, from its parameters.
 Request make_request(const bridges::SetBridgeVar& p);
+/// The REST request of GET /bridges/{bridgeId}/variables, from its parameters.
 Request make_request(const bridges::GetBridgeVars& p);
+/// The REST request of POST /bridges/{bridgeId}/variables, from its parameters.
 Request make_request(const bridges::SetBridgeVars& p);
+/// The REST request of POST /bridges/{bridgeId}/addChannel, from its parameters.
 Request make_request(const bridges::AddChannel& p);
+/// The REST request of POST /bridges/{bridgeId}/removeChannel, from its parameters.
 Request make_request(const bridges::RemoveChannel& p);
+/// The REST request of POST /bridges/{bridgeId}/videoSource/{channelId}, from its parameters.
 Request make_request(const bridges::SetVideoSource& p);
+/// The REST request of DELETE /bridges/{bridgeId}/videoSource, from its parameters.
 Request make_request(const bridges::ClearVideoSource& p);
+/// The REST request of POST /bridges/{bridgeId}/moh, from its parameters.
 Request make_request(const bridges::StartMoh& p);
+/// The REST request of DELETE /bridges/{bridgeId}/moh, from its parameters.
 Request make_request(const bridges::StopMoh& p);
+/// The REST request of POST /bridges/{bridgeId}/play, from its parameters.
 Request make_request(const bridges::Play& p);
+/// The REST request of POST /bridges/{bridgeId}/play/{playbackId}, from its parameters.
 Request make_request(const bridges::PlayWithId& p);
+/// The REST request of POST /bridges/{bridgeId}/record, from its parameters.
 Request make_request(const bridges::Record& p);
 
 /// Typed `bridges` operations. Every call takes a completion token; it completes with
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class BridgesApi {
  public:
+  /// Operations on `client`; obtained from Client::bridges().
   explicit BridgesApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /bridges
@@ -1047,23 +1127,36 @@ struct Unmute {
 };
 }  // namespace recordings
 
+/// The REST request of GET /recordings/stored, from its parameters.
 Request make_request(const recordings::ListStored& p);
+/// The REST request of GET /recordings/stored/{recordingName}, from its parameters.
 Request make_request(const recordings::GetStored& p);
+/// The REST request of DELETE /recordings/stored/{recordingName}, from its parameters.
 Request make_request(const recordings::DeleteStored& p);
+/// The REST request of GET /recordings/stored/{recordingName}/file, from its parameters.
 Request make_request(const recordings::GetStoredFile& p);
+/// The REST request of POST /recordings/stored/{recordingName}/copy, from its parameters.
 Request make_request(const recordings::CopyStored& p);
+/// The REST request of GET /recordings/live/{recordingName}, from its parameters.
 Request make_request(const recordings::GetLive& p);
+/// The REST request of DELETE /recordings/live/{recordingName}, from its parameters.
 Request make_request(const recordings::Cancel& p);
+/// The REST request of POST /recordings/live/{recordingName}/stop, from its parameters.
 Request make_request(const recordings::Stop& p);
+/// The REST request of POST /recordings/live/{recordingName}/pause, from its parameters.
 Request make_request(const recordings::Pause& p);
+/// The REST request of DELETE /recordings/live/{recordingName}/pause, from its parameters.
 Request make_request(const recordings::Unpause& p);
+/// The REST request of POST /recordings/live/{recordingName}/mute, from its parameters.
 Request make_request(const recordings::Mute& p);
+/// The REST request of DELETE /recordings/live/{recordingName}/mute, from its parameters.
 Request make_request(const recordings::Unmute& p);
 
 /// Typed `recordings` operations. Every call takes a completion token; it completes with
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class RecordingsApi {
  public:
+  /// Operations on `client`; obtained from Client::recordings().
   explicit RecordingsApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /recordings/stored
@@ -1144,13 +1237,16 @@ struct Get {
 };
 }  // namespace sounds
 
+/// The REST request of GET /sounds, from its parameters.
 Request make_request(const sounds::List& p);
+/// The REST request of GET /sounds/{soundId}, from its parameters.
 Request make_request(const sounds::Get& p);
 
 /// Typed `sounds` operations. Every call takes a completion token; it completes with
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class SoundsApi {
  public:
+  /// Operations on `client`; obtained from Client::sounds().
   explicit SoundsApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /sounds
@@ -1185,14 +1281,18 @@ struct Control {
 };
 }  // namespace playbacks
 
+/// The REST request of GET /playbacks/{playbackId}, from its parameters.
 Request make_request(const playbacks::Get& p);
+/// The REST request of DELETE /playbacks/{playbackId}, from its parameters.
 Request make_request(const playbacks::Stop& p);
+/// The REST request of POST /playbacks/{playbackId}/control, from its parameters.
 Request make_request(const playbacks::Control& p);
 
 /// Typed `playbacks` operations. Every call takes a completion token; it completes with
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class PlaybacksApi {
  public:
+  /// Operations on `client`; obtained from Client::playbacks().
   explicit PlaybacksApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /playbacks/{playbackId}
@@ -1235,15 +1335,20 @@ struct Delete {
 };
 }  // namespace device_states
 
+/// The REST request of GET /deviceStates, from its parameters.
 Request make_request(const device_states::List& p);
+/// The REST request of GET /deviceStates/{deviceName}, from its parameters.
 Request make_request(const device_states::Get& p);
+/// The REST request of PUT /deviceStates/{deviceName}, from its parameters.
 Request make_request(const device_states::Update& p);
+/// The REST request of DELETE /deviceStates/{deviceName}, from its parameters.
 Request make_request(const device_states::Delete& p);
 
 /// Typed `deviceStates` operations. Every call takes a completion token; it completes with
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class DeviceStatesApi {
  public:
+  /// Operations on `client`; obtained from Client::device_states().
   explicit DeviceStatesApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /deviceStates
@@ -1292,15 +1397,20 @@ struct Delete {
 };
 }  // namespace mailboxes
 
+/// The REST request of GET /mailboxes, from its parameters.
 Request make_request(const mailboxes::List& p);
+/// The REST request of GET /mailboxes/{mailboxName}, from its parameters.
 Request make_request(const mailboxes::Get& p);
+/// The REST request of PUT /mailboxes/{mailboxName}, from its parameters.
 Request make_request(const mailboxes::Update& p);
+/// The REST request of DELETE /mailboxes/{mailboxName}, from its parameters.
 Request make_request(const mailboxes::Delete& p);
 
 /// Typed `mailboxes` operations. Every call takes a completion token; it completes with
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class MailboxesApi {
  public:
+  /// Operations on `client`; obtained from Client::mailboxes().
   explicit MailboxesApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /mailboxes
@@ -1344,13 +1454,16 @@ struct ClaimChannel {
 };
 }  // namespace events
 
+/// The REST request of POST /events/user/{eventName}, from its parameters.
 Request make_request(const events::UserEvent& p);
+/// The REST request of POST /events/claim, from its parameters.
 Request make_request(const events::ClaimChannel& p);
 
 /// Typed `events` operations. Every call takes a completion token; it completes with
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class EventsApi {
  public:
+  /// Operations on `client`; obtained from Client::events().
   explicit EventsApi(Client& client) noexcept : client_(&client) {}
 
   /// POST /events/user/{eventName}
@@ -1394,16 +1507,22 @@ struct Filter {
 };
 }  // namespace applications
 
+/// The REST request of GET /applications, from its parameters.
 Request make_request(const applications::List& p);
+/// The REST request of GET /applications/{applicationName}, from its parameters.
 Request make_request(const applications::Get& p);
+/// The REST request of POST /applications/{applicationName}/subscription, from its parameters.
 Request make_request(const applications::Subscribe& p);
+/// The REST request of DELETE /applications/{applicationName}/subscription, from its parameters.
 Request make_request(const applications::Unsubscribe& p);
+/// The REST request of PUT /applications/{applicationName}/eventFilter, from its parameters.
 Request make_request(const applications::Filter& p);
 
 /// Typed `applications` operations. Every call takes a completion token; it completes with
 /// `(std::exception_ptr[, result])`, the exception being an ari::Error subclass on an ARI failure.
 class ApplicationsApi {
  public:
+  /// Operations on `client`; obtained from Client::applications().
   explicit ApplicationsApi(Client& client) noexcept : client_(&client) {}
 
   /// GET /applications

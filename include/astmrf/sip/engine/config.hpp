@@ -13,7 +13,9 @@ namespace astmrf::sip {
 
 /// One listening socket: UDP, or a TCP acceptor (IPv4 or IPv6 address).
 struct ListenPoint {
+  /// UDP socket or TCP acceptor.
   Transport transport{Transport::udp};
+  /// The IP address to bind (no host names).
   std::string address{"127.0.0.1"};
   std::uint16_t port{5060};  ///< 0: the system picks one (see Engine::local_address)
 };
@@ -25,8 +27,11 @@ struct TimerConfig {
   std::chrono::milliseconds t4{5000};  ///< time a message stays in the network
 };
 
+/// What an Engine listens on and how it behaves under load.
 struct EngineConfig {
+  /// The sockets to open at start().
   std::vector<ListenPoint> listen{{Transport::udp, "127.0.0.1", 5060}};
+  /// RFC 3261 timer base values (T1, T2, T4).
   TimerConfig timers{};
   /// Requests received and not yet answered with a final response; past it new
   /// requests get 503 + Retry-After (the application is not keeping up).

@@ -38,6 +38,7 @@ enum class DialogEndReason : std::uint8_t {
   cancelled,        ///< a 2xx raced our CANCEL; the engine sent ACK + BYE
   engine_stopped,   ///< Engine::stop() or the engine's destruction
 };
+/// The reason's name, e.g. "remote_bye".
 std::string_view to_string(DialogEndReason reason) noexcept;
 
 /// Called for each response to a request the application sent: provisional ones,
@@ -49,12 +50,17 @@ using ResponseHandler = std::function<void(const Message& response, const std::s
 /// A request received by the engine, with its server transaction.
 class IncomingRequest : public std::enable_shared_from_this<IncomingRequest> {
  public:
+  /// The request as received.
   [[nodiscard]] const Message& message() const noexcept { return message_; }
+  /// Where it came from (transport, address, port).
   [[nodiscard]] const PeerAddress& source() const noexcept { return source_; }
   /// The dialog the request belongs to (in-dialog requests), or the one a 2xx created.
   [[nodiscard]] std::shared_ptr<Dialog> dialog() const { return dialog_.lock(); }
+  /// True once the peer CANCELled it (the engine answered 487).
   [[nodiscard]] bool cancelled() const noexcept { return cancelled_; }
+  /// True once a final response was sent.
   [[nodiscard]] bool final_sent() const noexcept { return final_status_ >= 200; }
+  /// The final response's status, 0 before one.
   [[nodiscard]] int final_status() const noexcept { return final_status_; }
 
   /// Runs when the peer CANCELs this INVITE before a final response; the engine
@@ -66,9 +72,11 @@ class IncomingRequest : public std::enable_shared_from_this<IncomingRequest> {
   /// after a final response, sip::HeaderInjectionError on CR/LF/NUL in a header.
   std::shared_ptr<Dialog> respond(ResponseSpec response);
 
+  /// \cond INTERNAL
   // Engine internals below; not for applications.
   IncomingRequest(std::weak_ptr<EngineCore> core, Message message, PeerAddress source);
   ~IncomingRequest();
+  /// \endcond
 
  private:
   friend class EngineCore;
@@ -93,7 +101,9 @@ class ClientRequest : public std::enable_shared_from_this<ClientRequest> {
  public:
   /// The request as sent.
   [[nodiscard]] const Message& request() const noexcept { return request_; }
+  /// True once a final response arrived (or was made up locally).
   [[nodiscard]] bool completed() const noexcept { return final_status_ >= 200; }
+  /// The final response's status, 0 before one.
   [[nodiscard]] int final_status() const noexcept { return final_status_; }
   /// True when the final response was made up locally (timeout, transport error).
   [[nodiscard]] bool local_failure() const noexcept { return local_failure_; }
@@ -103,10 +113,12 @@ class ClientRequest : public std::enable_shared_from_this<ClientRequest> {
   /// and reported to the handler as a local 487. Idempotent.
   void cancel();
 
+  /// \cond INTERNAL
   // Engine internals below; not for applications.
   ClientRequest(std::weak_ptr<EngineCore> core, Message request, PeerAddress destination,
                 ResponseHandler handler);
   ~ClientRequest();
+  /// \endcond
 
  private:
   friend class EngineCore;
@@ -131,23 +143,36 @@ class ClientRequest : public std::enable_shared_from_this<ClientRequest> {
 /// A SIP dialog (RFC 3261 section 12) created by a 2xx to an INVITE.
 class Dialog : public std::enable_shared_from_this<Dialog> {
  public:
+  /// Which side sent the INVITE: this engine (uac) or the peer (uas).
   enum class Role : std::uint8_t { uac, uas };
+  /// The dialog's life: waiting for the ACK of its 2xx, confirmed, terminated.
   enum class State : std::uint8_t {
     confirming,  ///< 2xx sent or received, ACK not yet
     confirmed,
     terminated,
   };
 
+  /// UAC or UAS.
   [[nodiscard]] Role role() const noexcept { return role_; }
+  /// Its current state.
   [[nodiscard]] State state() const noexcept { return state_; }
+  /// The Call-ID.
   [[nodiscard]] const std::string& call_id() const noexcept { return call_id_; }
+  /// Our tag.
   [[nodiscard]] const std::string& local_tag() const noexcept { return local_tag_; }
+  /// The peer's tag.
   [[nodiscard]] const std::string& remote_tag() const noexcept { return remote_tag_; }
+  /// Our URI (From as UAC, To as UAS).
   [[nodiscard]] const std::string& local_uri() const noexcept { return local_uri_; }
+  /// The peer's URI.
   [[nodiscard]] const std::string& remote_uri() const noexcept { return remote_uri_; }
+  /// Where in-dialog requests go: the peer's Contact (refreshed by re-INVITE).
   [[nodiscard]] const std::string& remote_target() const noexcept { return remote_target_; }
+  /// The route set from Record-Route, in the order of the Route headers to send.
   [[nodiscard]] const std::vector<std::string>& route_set() const noexcept { return route_set_; }
+  /// The transport address requests are sent to.
   [[nodiscard]] const PeerAddress& peer() const noexcept { return peer_; }
+  /// Why it ended, once it has.
   [[nodiscard]] std::optional<DialogEndReason> end_reason() const noexcept { return end_reason_; }
   /// "<Call-ID>;local=<tag>;remote=<tag>": unique per dialog.
   [[nodiscard]] std::string id() const;
@@ -170,9 +195,11 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   /// SDP answer of a late offer). Later 2xx retransmissions get the same ACK.
   void ack(std::string content_type = {}, std::string body = {});
 
+  /// \cond INTERNAL
   // Engine internals below; not for applications.
   explicit Dialog(std::weak_ptr<EngineCore> core);
   ~Dialog();
+  /// \endcond
 
  private:
   friend class EngineCore;
@@ -202,28 +229,42 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   bool incoming_invite_pending_{false};
 };
 
+/// Options of Engine::send_request for an INVITE.
 struct InviteOptions {
   /// Leave the ACK for the 2xx to the application (Dialog::ack), e.g. to carry
   /// the SDP answer when the INVITE had no offer. Default: the engine ACKs at once.
   bool manual_ack{false};
 };
 
+/// Counters and gauges of an Engine.
 struct EngineStats {
+  /// Messages parsed from the network.
   std::uint64_t messages_received{0};
+  /// Messages sent, retransmissions included.
   std::uint64_t messages_sent{0};
+  /// Retransmissions this engine sent (UDP timers).
   std::uint64_t retransmissions_sent{0};
+  /// Retransmitted requests absorbed by a transaction (its last response re-sent).
   std::uint64_t retransmissions_absorbed{0};
   std::uint64_t parse_errors{0};       ///< unparsable input (dropped or answered 400)
   std::uint64_t rejected_overload{0};  ///< answered 503: too many pending (or kept) server transactions
   std::uint64_t stray_responses{0};    ///< responses matching no transaction
+  /// Server transactions alive.
   std::size_t server_transactions{0};
+  /// Client transactions alive.
   std::size_t client_transactions{0};
+  /// Dialogs alive.
   std::size_t dialogs{0};
+  /// TCP connections open.
   std::size_t tcp_connections{0};
 };
 
+/// The embedded SIP engine: transports (UDP, TCP), RFC 3261 transactions and
+/// dialogs, in process. It runs on the executor it is given, starts no thread,
+/// and does nothing until start().
 class Engine {
  public:
+  /// An engine on `executor` with `config`'s listen points and timers (nothing opened yet).
   Engine(boost::asio::any_io_executor executor, EngineConfig config);
   ~Engine();
   Engine(const Engine&) = delete;
@@ -247,7 +288,9 @@ class Engine {
   std::shared_ptr<ClientRequest> send_request(RequestSpec spec, ResponseHandler handler,
                                               InviteOptions options = {});
 
+  /// Its counters.
   [[nodiscard]] EngineStats stats() const;
+  /// The executor it runs on.
   [[nodiscard]] boost::asio::any_io_executor get_executor() const;
 
  private:

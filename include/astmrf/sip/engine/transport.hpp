@@ -9,6 +9,7 @@
 
 namespace astmrf::sip {
 
+/// The SIP transports of the engine.
 enum class Transport : std::uint8_t { udp, tcp };
 
 /// "UDP" / "TCP", as written in a Via header.
@@ -19,13 +20,18 @@ std::string_view uri_param(Transport transport) noexcept;
 /// Where a message came from or goes to. For TCP, `connection` names the connection a
 /// request arrived on, so that its responses go back over it (0: any connection).
 struct PeerAddress {
+  /// UDP or TCP.
   Transport transport{Transport::udp};
+  /// The IP address.
   boost::asio::ip::address address;
+  /// The port.
   std::uint16_t port{0};
+  /// TCP: the id of the connection a request arrived on (0: any connection).
   std::uint64_t connection{0};
 
   /// "udp:127.0.0.1:5060", "tcp:[::1]:5060".
   [[nodiscard]] std::string to_string() const;
+  /// Same transport, address and port (the connection is not compared).
   friend bool operator==(const PeerAddress& a, const PeerAddress& b) noexcept {
     return a.transport == b.transport && a.address == b.address && a.port == b.port;
   }

@@ -1,0 +1,131 @@
+# `cmake --install`: headers, the module libraries, a CMake package
+# (find_package(astmrf CONFIG) → astmrf::astmrf) and a pkg-config file.
+# CPack (cmake/AstmrfPackaging.cmake) packages what these rules install.
+#
+# The module CMakeLists describe the build tree only (include dirs under the source
+# tree, the private astmrf::flags warnings). astmrf_prepare_export() turns that into
+# install-tree usage requirements here, in one place, so that a new module library
+# needs no install code of its own: everything astmrf::astmrf links is exported.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(ASTMRF_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/astmrf)
+
+# Appends to `out_var`, dependencies first, the project's own library targets
+# that `target` links (itself included). Imported targets are the dependencies'
+# business (find_dependency); astmrf::flags is the build's own warning set.
+function(astmrf_collect_libraries target out_var)
+  set(found ${${out_var}})
+  if(TARGET ${target})
+    get_target_property(aliased ${target} ALIASED_TARGET)
+    if(aliased)
+      set(target ${aliased})
+    endif()
+    get_target_property(imported ${target} IMPORTED)
+    if(NOT imported AND NOT target STREQUAL "astmrf_flags" AND NOT target IN_LIST found)
+      get_target_property(links ${target} INTERFACE_LINK_LIBRARIES)
+      if(links)
+        foreach(link IN LISTS links)
+          string(REGEX REPLACE "^\\$<LINK_ONLY:(.*)>$" "\\1" link "${link}")
+          astmrf_collect_libraries(${link} found)
+        endforeach()
+      endif()
+      list(APPEND found ${target})
+    endif()
+  endif()
+  set(${out_var} ${found} PARENT_SCOPE)
+endfunction()
+
+# Rewrites the build-tree usage requirements of `target` for the export:
+# the source include directory becomes a BUILD_INTERFACE one (install(TARGETS ...
+# INCLUDES DESTINATION) adds the installed one), and the private warning flags,
+# which CMake records as $<LINK_ONLY:astmrf::flags> on a static library, stay
+# in the build tree.
+function(astmrf_prepare_export target)
+  get_target_property(includes ${target} INTERFACE_INCLUDE_DIRECTORIES)
+  if(includes)
+    set(rewritten "")
+    foreach(dir IN LISTS includes)
+      if(dir MATCHES "^${PROJECT_SOURCE_DIR}/" OR dir MATCHES "^${PROJECT_BINARY_DIR}/")
+        set(dir "$<BUILD_INTERFACE:${dir}>")
+      endif()
+      list(APPEND rewritten "${dir}")
+    endforeach()
+    set_target_properties(${target} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${rewritten}")
+  endif()
+  get_target_property(links ${target} INTERFACE_LINK_LIBRARIES)
+  if(links)
+    list(FILTER links EXCLUDE REGEX "^(\\$<LINK_ONLY:)?astmrf(::|_)flags>?$")
+    set_target_properties(${target} PROPERTIES INTERFACE_LINK_LIBRARIES "${links}")
+  endif()
+  # astmrf_sip → astmrf::sip, the same names as the build tree's aliases.
+  string(REGEX REPLACE "^astmrf_" "" export_name ${target})
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${export_name})
+endfunction()
+
+astmrf_collect_libraries(astmrf ASTMRF_EXPORTED_LIBRARIES)
+foreach(library IN LISTS ASTMRF_EXPORTED_LIBRARIES)
+  astmrf_prepare_export(${library})
+endforeach()
+
+if(ASTMRF_SANITIZE)
+  # Instrumented libraries need the sanitizer runtimes in whatever links them.
+  target_link_options(astmrf_asio INTERFACE
+    $<INSTALL_INTERFACE:-fsanitize=address,undefined>)
+endif()
+
+install(TARGETS ${ASTMRF_EXPORTED_LIBRARIES}
+  EXPORT astmrfTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/astmrf
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev
+  FILES_MATCHING PATTERN "*.hpp")
+install(EXPORT astmrfTargets
+  NAMESPACE astmrf::
+  DESTINATION ${ASTMRF_INSTALL_CMAKEDIR} COMPONENT dev)
+
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/astmrfConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/astmrfConfig.cmake
+  INSTALL_DESTINATION ${ASTMRF_INSTALL_CMAKEDIR})
+# 0.x: a minor release may change the API.
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/astmrfConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/astmrfConfig.cmake ${PROJECT_BINARY_DIR}/astmrfConfigVersion.cmake
+  DESTINATION ${ASTMRF_INSTALL_CMAKEDIR} COMPONENT dev)
+
+# pkg-config: the libraries in link order (dependents first), the compile
+# definitions every consumer needs (Asio/Beast separate compilation), and the
+# dependencies (Boost ships no .pc files: its two compiled libraries are named).
+set(pc_libs "")
+set(pc_definitions "")
+foreach(library IN LISTS ASTMRF_EXPORTED_LIBRARIES)
+  get_target_property(type ${library} TYPE)
+  if(type STREQUAL "STATIC_LIBRARY")
+    list(PREPEND pc_libs "-l${library}")
+  endif()
+  get_target_property(definitions ${library} INTERFACE_COMPILE_DEFINITIONS)
+  if(definitions)
+    foreach(definition IN LISTS definitions)
+      list(APPEND pc_definitions "-D${definition}")
+    endforeach()
+  endif()
+endforeach()
+list(REMOVE_DUPLICATES pc_definitions)
+list(APPEND pc_libs -lboost_json -lboost_url -pthread)
+if(ASTMRF_SANITIZE)
+  list(APPEND pc_libs -fsanitize=address,undefined)
+endif()
+list(JOIN pc_libs " " ASTMRF_PC_LIBS)
+list(JOIN pc_definitions " " ASTMRF_PC_CFLAGS)
+file(RELATIVE_PATH ASTMRF_PC_PREFIX_FROM_PCFILEDIR
+  ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig ${CMAKE_INSTALL_PREFIX})
+string(REGEX REPLACE "/$" "" ASTMRF_PC_PREFIX_FROM_PCFILEDIR "${ASTMRF_PC_PREFIX_FROM_PCFILEDIR}")
+configure_file(${PROJECT_SOURCE_DIR}/cmake/astmrf.pc.in ${PROJECT_BINARY_DIR}/astmrf.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/astmrf.pc
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
+
+# The Asterisk configuration that the library's call flow relies on, as a reference
+# for deployments (docs/asterisk-config.md). @PLACEHOLDERS@ are filled in per site.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/config/asterisk/
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/astmrf/asterisk COMPONENT tools)
