@@ -29,14 +29,15 @@ namespace astmrf::srf::drachtio {
 
 /// Where a drachtio-server listens for applications (its "admin" port).
 struct ServerAddress {
-  std::string host;
-  std::uint16_t port{9022};
-  std::string secret;
+  std::string host;          ///< name or address of drachtio-server
+  std::uint16_t port{9022};  ///< its application port
+  std::string secret;        ///< the shared secret of `authenticate`
 };
 
 /// "host:port:secret" (the secret may itself contain ':'); throws std::invalid_argument.
 ServerAddress parse_server_address(std::string_view spec);
 
+/// How a TLS connection to drachtio-server is verified.
 struct TlsOptions {
   bool verify_peer{true};               ///< verify the chain and the host name
   std::string ca_file;                  ///< PEM file of trusted CAs (e.g. a self-signed certificate)
@@ -46,25 +47,29 @@ struct TlsOptions {
 
 /// Reconnection after a lost connection: retried forever, exponential, capped.
 struct BackoffOptions {
-  std::chrono::milliseconds initial{200};
-  std::chrono::milliseconds max{10'000};
-  double multiplier{2.0};
+  std::chrono::milliseconds initial{200};  ///< the first delay (and the one after a success)
+  std::chrono::milliseconds max{10'000};   ///< the cap
+  double multiplier{2.0};                  ///< growth from one attempt to the next
 };
 
+/// Inbound mode: which drachtio-servers to connect to, and how.
 struct Options {
-  ServerAddress server;
+  ServerAddress server;  ///< the (first) drachtio-server
+
   /// More drachtio-servers served by the same Srf (same tags, TLS and timers).
   std::vector<ServerAddress> additional_servers;
   std::vector<std::string> tags;  ///< sent with `authenticate`
   bool tls{false};                ///< TLS on every connection, reconnections included
-  TlsOptions tls_options;
+  TlsOptions tls_options;         ///< verification when `tls` is set
+
   /// Keep-alive: a `ping` this often; 0 disables it.
   std::chrono::milliseconds ping_interval{30'000};
   /// A ping unanswered for this long closes the connection (then reconnects).
   std::chrono::milliseconds ping_timeout{10'000};
   /// How long async_connect waits for every server (the backend keeps trying after).
   std::chrono::milliseconds connect_timeout{10'000};
-  BackoffOptions backoff;
+  BackoffOptions backoff;  ///< reconnection delays
+
   /// Subscribe to cdr:attempt, cdr:start and cdr:stop (see Backend::on_cdr).
   bool cdrs{false};
   /// Frames larger than this are a protocol error (the connection is closed and reopened).
@@ -74,6 +79,7 @@ struct Options {
 /// The secret was refused (`NO|incorrect secret`). Final: never retried.
 class AuthenticationFailed : public Error {
  public:
+  /// `server_message`: drachtio's reason ("incorrect secret").
   explicit AuthenticationFailed(const std::string& server_message)
       : Error("drachtio-server refused the secret: " + server_message) {}
 };
@@ -81,6 +87,7 @@ class AuthenticationFailed : public Error {
 /// async_connect: not every server was reachable in time (retries go on).
 class ConnectTimeout : public Error {
  public:
+  /// `what`: which servers were not ready.
   explicit ConnectTimeout(const std::string& what) : Error(what) {}
 };
 
@@ -90,6 +97,7 @@ class BackendClosed : public Error {
   BackendClosed() : Error("the drachtio backend is closed") {}
 };
 
+/// Where one connection to drachtio-server stands.
 enum class ConnectionState : std::uint8_t {
   connecting,  ///< TCP (and TLS) set-up or waiting for the reconnect delay
   authenticating,
@@ -98,24 +106,26 @@ enum class ConnectionState : std::uint8_t {
   auth_failed,   ///< final
   closed,        ///< close() or an outbound connection ended
 };
+/// "connecting", "authenticating", "ready", "disconnected", "auth_failed" or "closed".
 std::string_view to_string(ConnectionState state) noexcept;
 
 /// Every state change of every connection: nothing is lost silently.
 struct ConnectionEvent {
-  std::string server;  ///< "host:port"
-  ConnectionState state{ConnectionState::connecting};
-  std::string detail;  ///< why (error text, server version...)
+  std::string server;                                  ///< "host:port"
+  ConnectionState state{ConnectionState::connecting};  ///< the new state
+  std::string detail;                                  ///< why (error text, server version...)
 };
 
 /// A call detail record as drachtio-server sends it (Options::cdrs).
 struct Cdr {
-  std::string type;    ///< "cdr:attempt", "cdr:start" or "cdr:stop"
-  std::string source;  ///< "network" or "application"
-  std::string time;
+  std::string type;     ///< "cdr:attempt", "cdr:start" or "cdr:stop"
+  std::string source;   ///< "network" or "application"
+  std::string time;     ///< time of day, as drachtio writes it (HH:MM:SS.micro)
   std::string extra;    ///< cdr:start: role ("uas"/"uac"); cdr:stop: reason ("normal-release"...)
   std::string message;  ///< the SIP message (INVITE, 200 OK or BYE)
 };
 
+/// A SignalingBackend over drachtio-server connections (give it to `Srf`).
 class Backend : public SignalingBackend {
  public:
   /// Completes when every server has accepted the secret (routes are sent right
@@ -128,13 +138,17 @@ class Backend : public SignalingBackend {
   }
   /// Closes every connection; no reconnection. Pending requests get a local 503.
   virtual void close() = 0;
+  /// Every connection state change (see ConnectionEvent).
   virtual void on_event(std::function<void(const ConnectionEvent&)> handler) = 0;
+  /// The CDRs drachtio sends (Options::cdrs).
   virtual void on_cdr(std::function<void(const Cdr&)> handler) = 0;
   /// The state of every connection, in Options order (outbound: accepted ones).
   [[nodiscard]] virtual std::vector<ConnectionState> states() const = 0;
 
  protected:
+  /// The type-erased handler of async_connect.
   using ConnectHandler = boost::asio::any_completion_handler<void(std::exception_ptr)>;
+  /// The body of async_connect.
   virtual void start_connect(ConnectHandler handler) = 0;
 };
 
@@ -144,15 +158,17 @@ std::shared_ptr<Backend> make_backend(boost::asio::any_io_executor executor, Opt
 /// Outbound mode: drachtio-server connects here (its <request-handlers> route
 /// to this address). Each accepted connection is authenticated with `secret`.
 struct ListenerOptions {
-  std::string host{"127.0.0.1"};
-  std::uint16_t port{0};  ///< 0: an ephemeral port (see Listener::port)
-  std::string secret;
-  std::vector<std::string> tags;
-  std::size_t max_frame_bytes{1024 * 1024};
+  std::string host{"127.0.0.1"};             ///< address to listen on
+  std::uint16_t port{0};                     ///< 0: an ephemeral port (see Listener::port)
+  std::string secret;                        ///< sent with `authenticate` on each connection
+  std::vector<std::string> tags;             ///< sent with `authenticate`
+  std::size_t max_frame_bytes{1024 * 1024};  ///< a bigger frame closes that connection
 };
 
+/// Outbound mode: a Backend whose connections are opened by drachtio-server.
 class Listener : public Backend {
  public:
+  /// The port it listens on (the ephemeral one when ListenerOptions::port was 0).
   [[nodiscard]] virtual std::uint16_t port() const = 0;
 };
 
