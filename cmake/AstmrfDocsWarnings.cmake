@@ -3,6 +3,9 @@
 # Runs Doxygen first when DOXYGEN is given (the docs.api test), then prints how
 # many warnings the run left, and fails with WERROR.
 if(DOXYGEN)
+  # Doxygen makes only the last level of OUTPUT_DIRECTORY: a fresh build tree has no docs/ yet.
+  get_filename_component(out_dir ${LOG} DIRECTORY)
+  file(MAKE_DIRECTORY ${out_dir})
   execute_process(COMMAND ${DOXYGEN} ${DOXYFILE} RESULT_VARIABLE status)
   if(NOT status EQUAL 0)
     message(FATAL_ERROR "doxygen ${DOXYFILE} failed (${status})")

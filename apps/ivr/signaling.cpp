@@ -2,17 +2,20 @@
 
 #include "options.hpp"
 
+#include <astmrf/srf/drachtio.hpp>
+
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <stdexcept>
 
 namespace astmrf::ivr {
 
-Signaling::Signaling(std::unique_ptr<sip::Engine> engine, std::shared_ptr<srf::SignalingBackend> backend,
-                     std::string description)
-    : engine_(std::move(engine)), description_(std::move(description)) {
-  srf_ = engine_ ? std::make_unique<srf::Srf>(*engine_) : std::make_unique<srf::Srf>(std::move(backend));
-}
+Signaling::Signaling(std::unique_ptr<sip::Engine> engine, std::string description)
+    : engine_(std::move(engine)), srf_(std::make_unique<srf::Srf>(*engine_)), description_(std::move(description)) {}
+
+Signaling::Signaling(std::shared_ptr<srf::drachtio::Backend> drachtio, std::string description)
+    : drachtio_(std::move(drachtio)), srf_(std::make_unique<srf::Srf>(drachtio_)), description_(std::move(description)) {}
 
 Signaling::~Signaling() {
   srf_.reset();  // before the engine it runs on
@@ -20,6 +23,7 @@ Signaling::~Signaling() {
 
 void Signaling::stop() {
   if (engine_) engine_->stop();
+  if (drachtio_) drachtio_->close();
 }
 
 namespace {
@@ -35,18 +39,39 @@ std::unique_ptr<Signaling> open_embedded_engine(boost::asio::any_io_executor exe
   } catch (const boost::system::system_error& e) {
     throw std::runtime_error("cannot listen on " + listen + ": " + e.code().message());
   }
-  return std::make_unique<Signaling>(std::move(engine), nullptr, "embedded SIP engine on udp+tcp " + listen);
+  return std::make_unique<Signaling>(std::move(engine), "embedded SIP engine on udp+tcp " + listen);
+}
+
+// Errors name the server as host:port only: the secret never reaches a log.
+boost::asio::awaitable<std::unique_ptr<Signaling>> open_drachtio(boost::asio::any_io_executor executor,
+                                                                 const std::string& spec) {
+  srf::drachtio::Options options;
+  try {
+    options.server = srf::drachtio::parse_server_address(spec);
+  } catch (const std::invalid_argument&) {
+    throw std::runtime_error("--drachtio: expected host:port:secret");
+  }
+  const auto server = options.server.host + ":" + std::to_string(options.server.port);
+  options.connect_timeout = std::chrono::seconds(5);
+  auto backend = srf::drachtio::make_backend(std::move(executor), std::move(options));
+  auto signaling = std::make_unique<Signaling>(backend, "drachtio-server " + server);
+  try {
+    co_await backend->async_connect(boost::asio::use_awaitable);
+  } catch (const srf::drachtio::AuthenticationFailed&) {
+    backend->close();
+    throw std::runtime_error("drachtio-server " + server + " refused the secret");
+  } catch (const std::exception& e) {
+    backend->close();
+    throw std::runtime_error("cannot use drachtio-server " + server + ": " + e.what());
+  }
+  co_return signaling;
 }
 
 }  // namespace
 
 boost::asio::awaitable<std::unique_ptr<Signaling>> open_signaling(boost::asio::any_io_executor executor,
                                                                  SignalingOptions options) {
-  if (!options.drachtio.empty()) {
-    // The drachtio-server backend (issue #8) plugs in here: parse the address,
-    // make the backend, co_await its async_connect, wrap it in a Signaling.
-    throw std::runtime_error("--drachtio: this astmrf-ivr was built without the drachtio backend");
-  }
+  if (!options.drachtio.empty()) co_return co_await open_drachtio(std::move(executor), options.drachtio);
   co_return open_embedded_engine(std::move(executor), options.listen);
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <astmrf/sip/engine/engine.hpp>
+#include <astmrf/srf/drachtio.hpp>
 #include <astmrf/srf/srf.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -21,8 +22,8 @@ struct SignalingOptions {
 /// The application's Srf and what carries it.
 class Signaling {
  public:
-  Signaling(std::unique_ptr<sip::Engine> engine, std::shared_ptr<srf::SignalingBackend> backend,
-            std::string description);
+  Signaling(std::unique_ptr<sip::Engine> engine, std::string description);
+  Signaling(std::shared_ptr<srf::drachtio::Backend> drachtio, std::string description);
   ~Signaling();
   Signaling(const Signaling&) = delete;
   Signaling& operator=(const Signaling&) = delete;
@@ -30,18 +31,20 @@ class Signaling {
   [[nodiscard]] srf::Srf& srf() noexcept { return *srf_; }
   /// "embedded SIP engine on udp+tcp 127.0.0.1:5080" (never the drachtio secret).
   [[nodiscard]] const std::string& description() const noexcept { return description_; }
-  /// Stops listening (the embedded engine ends its dialogs without sending).
+  /// Stops listening (the embedded engine ends its dialogs without sending; a
+  /// drachtio connection is closed).
   void stop();
 
  private:
-  std::unique_ptr<sip::Engine> engine_;  // null on drachtio
+  std::unique_ptr<sip::Engine> engine_;               // null on drachtio
+  std::shared_ptr<srf::drachtio::Backend> drachtio_;  // null on the engine
   std::unique_ptr<srf::Srf> srf_;
   std::string description_;
 };
 
 /// Opens the backend the options name, and connects it when it is remote.
-/// Throws std::runtime_error when it cannot (a port in use, drachtio unreachable,
-/// or a build without the drachtio backend).
+/// Throws std::runtime_error when it cannot (a port in use, drachtio-server
+/// unreachable or refusing the secret).
 boost::asio::awaitable<std::unique_ptr<Signaling>> open_signaling(boost::asio::any_io_executor executor,
                                                                  SignalingOptions options);
 
