@@ -18,7 +18,9 @@ struct EventData {
   // monotonic resource makes freeing the document trivial.
   alignas(std::max_align_t) unsigned char arena[kArena];
   boost::json::monotonic_resource resource{arena, kArena};
-  boost::json::value doc;
+  // On the arena from the start: assigning a parsed value to a value on another resource would
+  // deep-copy the whole document to the heap.
+  boost::json::value doc = boost::json::value(boost::json::storage_ptr(&resource));
   EventType type = EventType::Unknown;
   std::string_view type_name;
   std::string_view application;
@@ -98,7 +100,7 @@ std::string_view to_string(ResourceKind kind) noexcept {
 Event Event::parse(std::string_view text, boost::system::error_code& ec) {
   ec.clear();
   auto data = std::make_shared<detail::EventData>();
-  data->doc = boost::json::parse(text, ec, boost::json::storage_ptr(&data->resource));
+  data->doc = boost::json::parse(text, ec, data->doc.storage());
   if (ec) return {};
   const auto* o = data->doc.if_object();
   if (o == nullptr) {
