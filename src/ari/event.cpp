@@ -12,6 +12,8 @@ namespace astmrf::ari {
 namespace detail {
 
 struct EventData {
+  // User-provided: make_shared value-initializes, which would zero the 6 KB arena first.
+  EventData() {}  // NOLINT(modernize-use-equals-default)
   static constexpr std::size_t kMaxRefs = 8;
   static constexpr std::size_t kArena = 6 * 1024;  // holds the DOM of a typical event (0.3-2.2 KB text)
   // One allocation per event: the arena for the parsed document lives in the same block, and the
