@@ -236,9 +236,14 @@ void EngineCore::on_request(Message&& request, const PeerAddress& source) {
     respond(*transaction, ResponseSpec{501, "Not Implemented", {}, {}, {}});
     return;
   }
-  if (transaction->is_invite_) respond(*transaction, ResponseSpec{100, "Trying", {}, {}, {}});
   auto handler = request_handler_;  // a copy: the handler may replace itself
   deliver(transaction, handler, 501);
+  // The 100 after the handler: one that forwards the INVITE at once (the Mrf's
+  // connect_caller) gets its INVITE out one send earlier; one that answered at once
+  // needs no 100.
+  if (transaction->is_invite_ && transaction->last_response_.empty() && !transaction->terminated_) {
+    respond(*transaction, ResponseSpec{100, "Trying", {}, {}, {}});
+  }
 }
 
 void EngineCore::on_response(Message&& response, const PeerAddress&) {
