@@ -238,11 +238,8 @@ void EngineCore::on_request(Message&& request, const PeerAddress& source) {
   }
   auto handler = request_handler_;  // a copy: the handler may replace itself
   deliver(transaction, handler, 501);
-  // The 100 after the handler: one that forwards the INVITE at once (the Mrf's
-  // connect_caller) gets its INVITE out one send earlier; one that answered at once
-  // needs no 100.
   if (transaction->is_invite_ && transaction->last_response_.empty() && !transaction->terminated_) {
-    respond(*transaction, ResponseSpec{100, "Trying", {}, {}, {}});
+    schedule_trying(transaction);
   }
 }
 
