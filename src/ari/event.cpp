@@ -1,85 +1,235 @@
 #include <astmrf/ari/error.hpp>
 #include <astmrf/ari/event.hpp>
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 
 #include <array>
 #include <cstddef>
+#include <deque>
+#include <functional>
+#include <string>
 
 namespace astmrf::ari {
 
 namespace detail {
 
-struct EventData {
-  static constexpr std::size_t kMaxRefs = 8;
+// The parsed document, built only when a handler asks for it (json(), as<T>()):
+// most events (ChannelVarset, state changes, StasisEnd...) are dispatched on their
+// type and resource ids alone, which one scan of the text yields.
+struct EventDom {
+  EventDom() {}  // user-provided: no zeroing of the arena by value-initialization
   static constexpr std::size_t kArena = 6 * 1024;  // holds the DOM of a typical event (0.3-2.2 KB text)
-  // One allocation per event: the arena for the parsed document lives in the same block, and the
-  // monotonic resource makes freeing the document trivial.
   alignas(std::max_align_t) unsigned char arena[kArena];
   boost::json::monotonic_resource resource{arena, kArena};
-  boost::json::value doc;
+  // On the arena from the start: assigning a parsed value to a value on another resource would
+  // deep-copy the whole document to the heap.
+  boost::json::value doc = boost::json::value(boost::json::storage_ptr(&resource));
+};
+
+struct EventData {
+  static constexpr std::size_t kMaxRefs = 8;
+  std::string text;  // the event as received: the views below point into it (or into `unescaped`)
   EventType type = EventType::Unknown;
   std::string_view type_name;
   std::string_view application;
   std::string_view timestamp;
   std::array<ResourceRef, kMaxRefs> refs{};
   std::size_t nrefs = 0;
-  std::string endpoint_key;  // "tech/resource": the only id not present verbatim in the document
+  std::string endpoint_key;           // "tech/resource": the only id not present verbatim in the text
+  std::deque<std::string> unescaped;  // the strings of interest that had escapes
+  mutable std::unique_ptr<EventDom> dom;
 };
 
 }  // namespace detail
 
 namespace {
 
-std::string_view string_field(const boost::json::object& o, std::string_view key) noexcept {
-  if (const auto* v = o.if_contains(key); v != nullptr && v->is_string()) {
-    const auto& s = v->get_string();
-    return {s.data(), s.size()};
-  }
-  return {};
-}
+namespace json = boost::json;
 
 bool ends_with(std::string_view s, std::string_view suffix) noexcept {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-// Finds the resources an event refers to from its top-level fields.
-void collect_refs(detail::EventData& d, const boost::json::object& o) {
-  for (const auto& kv : o) {
-    const auto* obj = kv.value().if_object();
-    if (obj == nullptr || d.nrefs == detail::EventData::kMaxRefs) continue;
-    const std::string_view field = kv.key();
+// SAX handler: validates the whole text (as a full parse would) but keeps only the top-level
+// strings and, for each top-level object field, what names the resource it refers to.
+class Scanner {
+ public:
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+
+  explicit Scanner(detail::EventData& d) : d_(d) {}
+
+  bool top_is_object() const noexcept { return top_is_object_; }
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+
+  bool on_object_begin(boost::system::error_code&) {
+    if (depth_ == 0) top_is_object_ = true;
+    if (depth_ == 1 && top_is_object_) {
+      in_ref_ = true;
+      ref_ = Candidate{};
+      ref_.field = key_;
+    }
+    ++depth_;
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    --depth_;
+    if (depth_ == 1 && in_ref_) {
+      in_ref_ = false;
+      add_ref();
+    }
+    value_done();
+    return true;
+  }
+  bool on_array_begin(boost::system::error_code&) {
+    ++depth_;
+    return true;
+  }
+  bool on_array_end(std::size_t, boost::system::error_code&) {
+    --depth_;
+    value_done();
+    return true;
+  }
+
+  bool on_key_part(json::string_view s, std::size_t, boost::system::error_code&) {
+    if (wanted_key()) partial_.append(s.data(), s.size());
+    has_partial_ = true;
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, boost::system::error_code&) {
+    if (wanted_key()) {
+      const auto key = finish(s);
+      if (depth_ == 1) {
+        key_ = key;
+      } else {
+        inner_key_ = key;
+        if (inner_key_ == "caller") ref_.has_caller = true;
+        if (inner_key_ == "id") ref_.has_id = true;
+      }
+    }
+    reset_partial();
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t, boost::system::error_code&) {
+    if (wanted_string()) partial_.append(s.data(), s.size());
+    has_partial_ = true;
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, boost::system::error_code&) {
+    if (wanted_string()) {
+      const auto value = finish(s);
+      if (depth_ == 1) {
+        if (key_ == "type") d_.type_name = value;
+        else if (key_ == "application") d_.application = value;
+        else if (key_ == "timestamp") d_.timestamp = value;
+      } else if (inner_key_ == "id") {
+        ref_.id = value;
+      } else if (inner_key_ == "name") {
+        ref_.name = value;
+      } else if (inner_key_ == "technology") {
+        ref_.technology = value;
+      } else if (inner_key_ == "resource") {
+        ref_.resource = value;
+      }
+    }
+    reset_partial();
+    value_done();
+    return true;
+  }
+  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t, json::string_view, boost::system::error_code&) { return value_done(); }
+  bool on_uint64(std::uint64_t, json::string_view, boost::system::error_code&) { return value_done(); }
+  bool on_double(double, json::string_view, boost::system::error_code&) { return value_done(); }
+  bool on_bool(bool, boost::system::error_code&) { return value_done(); }
+  bool on_null(boost::system::error_code&) { return value_done(); }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+
+ private:
+  struct Candidate {
+    std::string_view field, id, name, technology, resource;
+    bool has_caller = false;
+    bool has_id = false;
+  };
+
+  // Keys of the top-level object, and keys directly inside one of its object fields.
+  bool wanted_key() const noexcept { return top_is_object_ && (depth_ == 1 || (depth_ == 2 && in_ref_)); }
+  // String values directly under those keys.
+  bool wanted_string() const noexcept { return wanted_key(); }
+
+  bool value_done() {
+    if (depth_ == 2) inner_key_ = {};
+    return true;
+  }
+
+  // The complete string: a view into the event's text when the parser gave one (no escapes),
+  // else a stable copy.
+  std::string_view finish(json::string_view last) {
+    const char* begin = d_.text.data();
+    const char* end = begin + d_.text.size();
+    const std::less_equal<const char*> le;
+    if (!has_partial_ && le(begin, last.data()) && le(last.data() + last.size(), end)) {
+      return {last.data(), last.size()};
+    }
+    partial_.append(last.data(), last.size());
+    return d_.unescaped.emplace_back(std::move(partial_));
+  }
+  void reset_partial() {
+    partial_.clear();
+    has_partial_ = false;
+  }
+
+  // The same rules as for a parsed document: the field name says the kind, else an object with
+  // "caller" and "id" is a channel (channel, peer, caller, forwarded, replace_channel...).
+  void add_ref() {
+    if (d_.nrefs == detail::EventData::kMaxRefs) return;
+    const std::string_view field = ref_.field;
     ResourceRef ref{};
     ref.field = field;
     if (field == "playback") {
       ref.kind = ResourceKind::playback;
-      ref.id = string_field(*obj, "id");
+      ref.id = ref_.id;
     } else if (field == "recording") {
       ref.kind = ResourceKind::recording;
-      ref.id = string_field(*obj, "name");
+      ref.id = ref_.name;
     } else if (field == "device_state") {
       ref.kind = ResourceKind::device_state;
-      ref.id = string_field(*obj, "name");
+      ref.id = ref_.name;
     } else if (field == "endpoint") {
-      if (!d.endpoint_key.empty()) continue;
-      d.endpoint_key.append(string_field(*obj, "technology"));
-      d.endpoint_key.push_back('/');
-      d.endpoint_key.append(string_field(*obj, "resource"));
+      if (!d_.endpoint_key.empty()) return;
+      d_.endpoint_key.append(ref_.technology);
+      d_.endpoint_key.push_back('/');
+      d_.endpoint_key.append(ref_.resource);
       ref.kind = ResourceKind::endpoint;
-      ref.id = d.endpoint_key;
+      ref.id = d_.endpoint_key;
     } else if (field == "bridge" || ends_with(field, "_bridge") || field == "bridge_from") {
       ref.kind = ResourceKind::bridge;
-      ref.id = string_field(*obj, "id");
-    } else if (obj->contains("caller") && obj->contains("id")) {
-      ref.kind = ResourceKind::channel;  // channel, peer, caller, forwarded, replace_channel, transferee...
-      ref.id = string_field(*obj, "id");
+      ref.id = ref_.id;
+    } else if (ref_.has_caller && ref_.has_id) {
+      ref.kind = ResourceKind::channel;
+      ref.id = ref_.id;
     } else {
-      continue;
+      return;
     }
-    if (!ref.id.empty()) d.refs[d.nrefs++] = ref;
+    if (!ref.id.empty()) d_.refs[d_.nrefs++] = ref;
   }
-}
+
+  detail::EventData& d_;
+  int depth_ = 0;
+  bool top_is_object_ = false;
+  bool in_ref_ = false;
+  std::string_view key_;        // the current top-level key
+  std::string_view inner_key_;  // the current key inside a top-level object field
+  Candidate ref_;
+  std::string partial_;
+  bool has_partial_ = false;
+};
 
 }  // namespace
 
@@ -98,22 +248,19 @@ std::string_view to_string(ResourceKind kind) noexcept {
 Event Event::parse(std::string_view text, boost::system::error_code& ec) {
   ec.clear();
   auto data = std::make_shared<detail::EventData>();
-  data->doc = boost::json::parse(text, ec, boost::json::storage_ptr(&data->resource));
+  data->text.assign(text);
+  json::basic_parser<Scanner> parser(json::parse_options{}, *data);
+  const auto used = parser.write_some(false, data->text.data(), data->text.size(), ec);
   if (ec) return {};
-  const auto* o = data->doc.if_object();
-  if (o == nullptr) {
-    ec = errc::malformed_event;
+  if (used != data->text.size()) {
+    ec = json::error::extra_data;
     return {};
   }
-  data->type_name = string_field(*o, "type");
-  if (data->type_name.empty()) {
+  if (!parser.handler().top_is_object() || data->type_name.empty()) {
     ec = errc::malformed_event;
     return {};
   }
   data->type = event_type_from_string(data->type_name);
-  data->application = string_field(*o, "application");
-  data->timestamp = string_field(*o, "timestamp");
-  collect_refs(*data, *o);
   Event e;
   e.d_ = std::move(data);
   return e;
@@ -126,13 +273,21 @@ std::string_view Event::timestamp() const noexcept { return d_ ? d_->timestamp :
 
 const boost::json::value& Event::value() const noexcept {
   static const boost::json::value null_value;
-  return d_ ? d_->doc : null_value;
+  if (!d_) return null_value;
+  if (!d_->dom) {
+    // The text was validated by the scan: parsing it again cannot fail.
+    auto dom = std::make_unique<detail::EventDom>();
+    boost::system::error_code ec;
+    dom->doc = boost::json::parse(d_->text, ec, dom->doc.storage());
+    d_->dom = std::move(dom);
+  }
+  return d_->dom->doc;
 }
 
 const boost::json::object& Event::json() const noexcept {
   static const boost::json::object empty;
-  if (!d_) return empty;
-  return d_->doc.get_object();
+  const auto* o = value().if_object();
+  return o != nullptr ? *o : empty;
 }
 
 std::span<const ResourceRef> Event::resources() const noexcept {

@@ -10,6 +10,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
 
 #include "srf/completion.hpp"
 
@@ -180,25 +181,46 @@ std::shared_ptr<MediaServer::Setup> MediaServer::begin_setup(
   return setup;
 }
 
+namespace {
+
+std::string_view string_field(const boost::json::object* o, std::string_view key) noexcept {
+  if (o == nullptr) return {};
+  const auto* v = o->if_contains(key);
+  const auto* s = v != nullptr ? v->if_string() : nullptr;
+  return s != nullptr ? std::string_view(s->data(), s->size()) : std::string_view{};
+}
+
+const boost::json::object* object_field(const boost::json::object* o, std::string_view key) noexcept {
+  if (o == nullptr) return nullptr;
+  const auto* v = o->if_contains(key);
+  return v != nullptr ? v->if_object() : nullptr;
+}
+
+}  // namespace
+
 void MediaServer::on_stasis_start(const ari::Event& event) {
-  auto start = event.as<ari::StasisStart>();
-  const auto& channel = start.channel;
-  auto it = pending_.find(channel.caller.number);
+  // Only the four fields a setup needs, read in place: decoding the whole
+  // ari::StasisStart (every channel field, its variables, the args) cost as much
+  // as parsing the event.
+  const auto* channel = object_field(&event.json(), "channel");
+  const auto channel_id = string_field(channel, "id");
+  if (channel_id.empty()) return;
+  auto it = pending_.find(std::string(string_field(object_field(channel, "caller"), "number")));
   if (it == pending_.end()) {
     // Not a call of ours (or one that already failed): it must not stay in Stasis.
-    ari_->channels().hangup(ari::channels::Hangup{channel.id, {}, {}}, [](std::exception_ptr) {});
+    ari_->channels().hangup(ari::channels::Hangup{std::string(channel_id), {}, {}}, [](std::exception_ptr) {});
     return;
   }
   auto setup = it->second;
-  setup->channel_id = channel.id;
-  setup->channel_name = channel.name;
-  setup->protocol_id = channel.protocol_id;
+  setup->channel_id = channel_id;
+  setup->channel_name = string_field(channel, "name");
+  setup->protocol_id = string_field(channel, "protocol_id");
   if (setup->dialog) {
     finish_setup(setup);
     return;
   }
   std::weak_ptr<MediaServer> weak = weak_from_this();
-  ari_->channels().answer(ari::channels::Answer{channel.id}, [weak, setup](std::exception_ptr error) {
+  ari_->channels().answer(ari::channels::Answer{setup->channel_id}, [weak, setup](std::exception_ptr error) {
     if (!error) return;  // Asterisk now sends its 200 OK
     if (auto self = weak.lock()) self->fail_setup(setup, error);
   });

@@ -5,13 +5,37 @@
 #include "chars.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 namespace astmrf::sip {
 namespace {
 
 using namespace detail;
 
+// True when one of the 8 bytes of `word` is zero (the classic SWAR test).
+constexpr bool has_zero_byte(std::uint64_t word) noexcept {
+  return ((word - 0x0101010101010101ULL) & ~word & 0x8080808080808080ULL) != 0;
+}
+
+// True when `value` may hold CR, LF or NUL: 8 bytes per step, as every header of
+// every message built goes through here.
+bool may_hold_line_break(std::string_view value) noexcept {
+  constexpr std::uint64_t kCr = 0x0D0D0D0D0D0D0D0DULL, kLf = 0x0A0A0A0A0A0A0A0AULL;
+  std::size_t i = 0;
+  for (; i + 8 <= value.size(); i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, value.data() + i, sizeof word);
+    if (has_zero_byte(word) || has_zero_byte(word ^ kCr) || has_zero_byte(word ^ kLf)) return true;
+  }
+  for (; i < value.size(); ++i) {
+    if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0') return true;
+  }
+  return false;
+}
+
 void check_value(std::string_view field, std::string_view value) {
+  if (!may_hold_line_break(value)) return;
   for (std::size_t i = 0; i < value.size(); ++i) {
     const char c = value[i];
     if (c == '\r' || c == '\n' || c == '\0') {

@@ -65,6 +65,9 @@ struct ConnectOptions {
   /// One deadline for the whole setup of an endpoint (INVITE → StasisStart → answer → 200 OK).
   std::chrono::milliseconds setup_timeout{4000};
   /// Endpoint setups in flight at once; past it new ones fail fast (MediaServerOverloaded).
+  /// Think of it as call rate × the setup time to ride out: 256 is 0.6 s of setups at 400
+  /// calls/s, so an Asterisk run near that rate, which stalls for about a second when
+  /// saturated, wants ~rate × 2 s (docs/BENCHMARKS.md, Mrf).
   std::size_t max_pending_setups{256};
   /// Ask the ARI client to log through this logger (null: spdlog's default).
   std::shared_ptr<spdlog::logger> logger;

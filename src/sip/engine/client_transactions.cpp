@@ -22,10 +22,6 @@ void ClientRequest::cancel() {
 
 namespace {
 
-std::string host_text(const boost::asio::ip::address& address) {
-  return address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-}
-
 bool creates_dialog_or_refreshes_target(std::string_view method) {
   return method == "INVITE" || method == "SUBSCRIBE" || method == "REFER" || method == "UPDATE" ||
          method == "NOTIFY";
@@ -48,7 +44,7 @@ std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, Respon
   auto builder = MessageBuilder::request(spec.method, spec.uri);
   builder.add(HeaderId::via, detail::make_via(local, ids_.branch()));
   builder.add(HeaderId::max_forwards, "70");
-  std::string from = spec.from.empty() ? "sip:astmrf@" + host_text(local.address) : spec.from;
+  std::string from = spec.from.empty() ? "sip:astmrf@" + detail::host_text(local.address) : spec.from;
   std::string from_header;
   if (!spec.from_display.empty()) from_header = "\"" + spec.from_display + "\" ";
   from_header += "<" + from + ">;tag=" + (spec.from_tag.empty() ? ids_.tag() : spec.from_tag);

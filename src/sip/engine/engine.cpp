@@ -16,8 +16,7 @@ std::string_view via_name(Transport transport) noexcept { return transport == Tr
 std::string_view uri_param(Transport transport) noexcept { return transport == Transport::tcp ? "tcp" : "udp"; }
 
 std::string PeerAddress::to_string() const {
-  std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-  return std::string(uri_param(transport)) + ":" + host + ":" + std::to_string(port);
+  return std::string(uri_param(transport)) + ":" + detail::host_text(address) + ":" + std::to_string(port);
 }
 
 std::string_view to_string(DialogEndReason reason) noexcept {
@@ -237,9 +236,11 @@ void EngineCore::on_request(Message&& request, const PeerAddress& source) {
     respond(*transaction, ResponseSpec{501, "Not Implemented", {}, {}, {}});
     return;
   }
-  if (transaction->is_invite_) respond(*transaction, ResponseSpec{100, "Trying", {}, {}, {}});
   auto handler = request_handler_;  // a copy: the handler may replace itself
   deliver(transaction, handler, 501);
+  if (transaction->is_invite_ && transaction->last_response_.empty() && !transaction->terminated_) {
+    schedule_trying(transaction);
+  }
 }
 
 void EngineCore::on_response(Message&& response, const PeerAddress&) {

@@ -46,6 +46,7 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
                const std::function<void(const std::shared_ptr<IncomingRequest>&)>& handler,
                int default_status);
   void terminate(IncomingRequest& transaction);
+  void schedule_trying(const std::shared_ptr<IncomingRequest>& transaction);
   void schedule_server_timer(const std::shared_ptr<IncomingRequest>& transaction,
                              std::chrono::milliseconds interval, Clock::time_point deadline);
 

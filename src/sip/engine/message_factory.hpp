@@ -27,6 +27,11 @@ class IdGenerator {
   std::mt19937_64 engine_;
 };
 
+/// "127.0.0.1", "::1": the address's text, without sprintf for IPv4.
+std::string ip_text(const boost::asio::ip::address& address);
+/// ip_text, with brackets for IPv6 (the host part of a URI or Via).
+std::string host_text(const boost::asio::ip::address& address);
+
 /// "SIP/2.0/UDP 127.0.0.1:5060;branch=...;rport"
 std::string make_via(const PeerAddress& local, std::string_view branch);
 /// "sip:127.0.0.1:5060" (+ ";transport=tcp" for TCP)

@@ -167,6 +167,24 @@ void EngineCore::schedule_server_timer(const std::shared_ptr<IncomingRequest>& t
   });
 }
 
+// RFC 3261 17.2.1: a 100 Trying is owed only when the application has not responded within
+// 200 ms. An INVITE answered sooner (the Mrf's, in a few ms) costs no 100: one message built,
+// sent and received less per call. A response sent meanwhile re-arms or leaves the timer, and
+// the check below then finds last_response_ set.
+void EngineCore::schedule_trying(const std::shared_ptr<IncomingRequest>& transaction) {
+  if (config_.timers.trying.count() <= 0) {
+    respond(*transaction, ResponseSpec{100, "Trying", {}, {}, {}});
+    return;
+  }
+  auto timer = timer_of(transaction->timer_);
+  timer->expires_after(config_.timers.trying);
+  timer->async_wait([weak = std::weak_ptr<IncomingRequest>(transaction)](boost::system::error_code ec) {
+    auto t = weak.lock();
+    if (ec || !t || t->terminated_ || !t->last_response_.empty()) return;
+    if (auto core = t->core_.lock()) core->respond(*t, ResponseSpec{100, "Trying", {}, {}, {}});
+  });
+}
+
 void EngineCore::terminate(IncomingRequest& transaction) {
   if (transaction.terminated_) return;
   transaction.terminated_ = true;

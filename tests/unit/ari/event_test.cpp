@@ -34,6 +34,74 @@ TEST(AriEvent, EveryRecordedEventDecodesWithItsResources) {
   }
 }
 
+namespace {
+// The resources an event refers to, found the slow way: a walk over the parsed document.
+std::vector<std::pair<ari::ResourceKind, std::string>> resources_from_document(const boost::json::object& o) {
+  auto str = [](const boost::json::object& obj, const char* key) -> std::string {
+    const auto* v = obj.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  std::vector<std::pair<ari::ResourceKind, std::string>> out;
+  for (const auto& kv : o) {
+    const auto* obj = kv.value().if_object();
+    if (obj == nullptr) continue;
+    const std::string field(kv.key());
+    std::pair<ari::ResourceKind, std::string> ref;
+    if (field == "playback") {
+      ref = {ari::ResourceKind::playback, str(*obj, "id")};
+    } else if (field == "recording" || field == "device_state") {
+      ref = {field == "recording" ? ari::ResourceKind::recording : ari::ResourceKind::device_state, str(*obj, "name")};
+    } else if (field == "endpoint") {
+      ref = {ari::ResourceKind::endpoint, str(*obj, "technology") + "/" + str(*obj, "resource")};
+    } else if (field == "bridge" || field == "bridge_from" ||
+               (field.size() > 7 && field.substr(field.size() - 7) == "_bridge")) {
+      ref = {ari::ResourceKind::bridge, str(*obj, "id")};
+    } else if (obj->contains("caller") && obj->contains("id")) {
+      ref = {ari::ResourceKind::channel, str(*obj, "id")};
+    } else {
+      continue;
+    }
+    if (!ref.second.empty()) out.push_back(ref);
+  }
+  return out;
+}
+}  // namespace
+
+TEST(AriEvent, TheScanFindsTheSameResourcesAsTheDocument) {
+  int events = 0;
+  for (const char* file : {"scenario-caller-hangup.events.jsonl", "scenario-ari-hangup.events.jsonl",
+                           "observer-subscribeall-caller-hangup.jsonl", "rest-probes-live-channel.jsonl",
+                           "bridge-events.jsonl"}) {
+    for (const auto& text : fake::fixture_events(file)) {
+      boost::system::error_code ec;
+      auto e = ari::Event::parse(text, ec);
+      ASSERT_FALSE(ec) << text;
+      std::vector<std::pair<ari::ResourceKind, std::string>> scanned;
+      for (const auto& r : e.resources()) scanned.emplace_back(r.kind, std::string(r.id));
+      EXPECT_EQ(scanned, resources_from_document(e.json())) << text;
+      EXPECT_EQ(e.type_name(), std::string_view(e.json().at("type").as_string())) << text;
+      ++events;
+    }
+  }
+  EXPECT_GT(events, 10);
+}
+
+TEST(AriEvent, EscapedStringsAndNestedObjectsAreHandled) {
+  boost::system::error_code ec;
+  auto e = ari::Event::parse(
+      R"({"args":[{"id":"not-a-ref","caller":{}}],"type":"Stasis\u0053tart","application":"a\/b",)"
+      R"("channel":{"dialplan":{"id":"deep"},"id":"chan\"1","caller":{"number":"x"}},"n":1.5,"f":false})",
+      ec);
+  ASSERT_FALSE(ec);
+  EXPECT_EQ(e.type(), ari::EventType::StasisStart);
+  EXPECT_EQ(e.application(), "a/b");
+  ASSERT_EQ(e.resources().size(), 1U);
+  EXPECT_EQ(e.id(ari::ResourceKind::channel), "chan\"1");
+  EXPECT_EQ(e.resources()[0].field, "channel");
+  EXPECT_FALSE(ari::Event::parse(R"({"type":"StasisStart"} x)", ec));
+  EXPECT_TRUE(ec);
+}
+
 TEST(AriEvent, TypedViewsAreDecodedOnDemand) {
   boost::system::error_code ec;
   auto e = ari::Event::parse(boost::json::serialize(boost::json::parse(fake::fixture("stasis-start.json"))), ec);

@@ -25,6 +25,9 @@ struct TimerConfig {
   std::chrono::milliseconds t1{500};   ///< round-trip estimate
   std::chrono::milliseconds t2{4000};  ///< cap of non-INVITE and 2xx retransmit intervals
   std::chrono::milliseconds t4{5000};  ///< time a message stays in the network
+  /// 100 Trying to an INVITE only if nothing was sent within this time (RFC 3261 17.2.1:
+  /// owed after 200 ms); 0: at once, after the request handler returns.
+  std::chrono::milliseconds trying{100};
 };
 
 /// What an Engine listens on and how it behaves under load.

@@ -279,8 +279,9 @@ class Engine {
   /// The address a listen point of that transport is bound to (port resolved).
   [[nodiscard]] PeerAddress local_address(Transport transport) const;
 
-  /// New requests outside any dialog (the engine has already sent 100 Trying to
-  /// an INVITE). Without a handler the engine answers 501.
+  /// New requests outside any dialog. The engine sends 100 Trying to an INVITE that
+  /// got no response within TimerConfig::trying (100 ms; RFC 3261 17.2.1). Without a
+  /// handler the engine answers 501.
   void on_request(std::function<void(const std::shared_ptr<IncomingRequest>&)> handler);
 
   /// Sends a request outside any dialog. Throws std::invalid_argument for a
