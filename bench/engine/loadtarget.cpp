@@ -19,13 +19,14 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "astmrf_bench/stats_reporter.hpp"
+
 #include <malloc.h>
 
 #include <chrono>
 #include <cinttypes>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -59,16 +60,6 @@ struct Counters {
   std::uint64_t calls_active{0};
 };
 
-long status_kb(const char* field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  const std::string prefix = std::string(field) + ":";
-  while (std::getline(in, line)) {
-    if (line.rfind(prefix, 0) == 0) return std::stol(line.substr(prefix.size()));
-  }
-  return -1;
-}
-
 // "127.0.0.1:5060" -> listen point.
 sip::ListenPoint listen_point(sip::Transport transport, const std::string& text) {
   auto colon = text.rfind(':');
@@ -95,8 +86,9 @@ class LoadTarget {
   };
 
   LoadTarget(asio::io_context& io, Options options)
-      : io_(io), options_(std::move(options)), engine_(io.get_executor(), config()), stats_timer_(io),
-        pace_timer_(io), signals_(io, SIGINT, SIGTERM) {}
+      : io_(io), options_(std::move(options)), engine_(io.get_executor(), config()),
+        pace_timer_(io), signals_(io, SIGINT, SIGTERM),
+        reporter_(io, options_.stats_interval, [this](const char* why) { print(why); }) {}
 
   void start() {
     engine_.start();
@@ -114,9 +106,7 @@ class LoadTarget {
       engine_.stop();
       io_.stop();
     });
-    wait_usr1();
-    wait_usr2();
-    if (options_.stats_interval > 0) schedule_stats();
+    reporter_.start();
     if (!options_.call_uri.empty()) pace();
   }
 
@@ -207,37 +197,6 @@ class LoadTarget {
   }
 
   // ---- stats
-  void schedule_stats() {
-    stats_timer_.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::duration<double>(options_.stats_interval)));
-    stats_timer_.async_wait([this](boost::system::error_code ec) {
-      if (ec) return;
-      print("periodic");
-      schedule_stats();
-    });
-  }
-
-  void wait_usr1() {
-    usr1_ = std::make_unique<asio::signal_set>(io_, SIGUSR1);
-    usr1_->async_wait([this](boost::system::error_code ec, int) {
-      if (ec) return;
-      print("usr1");
-      wait_usr1();
-    });
-  }
-
-  // SIGUSR2: give the heap's free memory back to the system (malloc_trim), then
-  // print: tells memory the allocator keeps from memory the engine holds.
-  void wait_usr2() {
-    usr2_ = std::make_unique<asio::signal_set>(io_, SIGUSR2);
-    usr2_->async_wait([this](boost::system::error_code ec, int) {
-      if (ec) return;
-      malloc_trim(0);
-      print("trimmed");
-      wait_usr2();
-    });
-  }
-
   void print(const char* why) {
     auto s = engine_.stats();
     const bool idle = s.server_transactions == 0 && s.client_transactions == 0 && s.dialogs == 0;
@@ -258,18 +217,16 @@ class LoadTarget {
                  s.client_transactions, s.dialogs, s.tcp_connections, counters_.invites_answered,
                  counters_.dialogs_ended, counters_.ended_remote_bye, counters_.ended_local_bye,
                  counters_.ended_other, counters_.other_requests, counters_.calls_placed,
-                 counters_.calls_answered, counters_.calls_failed, status_kb("VmRSS"), status_kb("VmHWM"), heap_kb);
+                 counters_.calls_answered, counters_.calls_failed, astmrf_bench::proc_status_kb("VmRSS"), astmrf_bench::proc_status_kb("VmHWM"), heap_kb);
     std::fflush(stderr);
   }
 
   asio::io_context& io_;
   Options options_;
   sip::Engine engine_;
-  asio::steady_timer stats_timer_;
   asio::steady_timer pace_timer_;
   asio::signal_set signals_;
-  std::unique_ptr<asio::signal_set> usr1_;
-  std::unique_ptr<asio::signal_set> usr2_;
+  astmrf_bench::StatsReporter reporter_;
   Counters counters_;
   Clock::time_point started_;
 };

@@ -13,33 +13,19 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
+
+#include "astmrf_bench/stats_reporter.hpp"
 
 #include <cinttypes>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
 
 namespace asio = boost::asio;
 namespace ari = astmrf::ari;
-
-namespace {
-
-long status_kb(const char* field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  const std::string prefix = std::string(field) + ":";
-  while (std::getline(in, line)) {
-    if (line.rfind(prefix, 0) == 0) return std::stol(line.substr(prefix.size()));
-  }
-  return -1;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App cli{"Ceiling for scripts/bench-mrf: an ari::Client that answers every StasisStart"};
@@ -80,7 +66,8 @@ int main(int argc, char** argv) {
                  "stats %s stasis_start=%" PRIu64 " answered=%" PRIu64 " answer_failed=%" PRIu64
                  " stasis_end=%" PRIu64 " ari_connected=%d rss_kb=%ld hwm_kb=%ld\n",
                  why, started, answered, answer_failed, ended,
-                 client.state() == ari::ConnectionState::connected ? 1 : 0, status_kb("VmRSS"), status_kb("VmHWM"));
+                 client.state() == ari::ConnectionState::connected ? 1 : 0, astmrf_bench::proc_status_kb("VmRSS"),
+                 astmrf_bench::proc_status_kb("VmHWM"));
     std::fflush(stderr);
   };
   int rc = 0;
@@ -105,26 +92,8 @@ int main(int argc, char** argv) {
     client.close();
     io.stop();
   });
-  asio::signal_set usr1(io, SIGUSR1);
-  std::function<void()> wait_usr1 = [&] {
-    usr1.async_wait([&](boost::system::error_code ec, int) {
-      if (ec) return;
-      print("usr1");
-      wait_usr1();
-    });
-  };
-  wait_usr1();
-  asio::steady_timer timer(io);
-  std::function<void()> tick = [&] {
-    if (stats_interval <= 0) return;
-    timer.expires_after(std::chrono::milliseconds(static_cast<long>(stats_interval * 1000)));
-    timer.async_wait([&](boost::system::error_code ec) {
-      if (ec) return;
-      print("periodic");
-      tick();
-    });
-  };
-  tick();
+  astmrf_bench::StatsReporter reporter(io, stats_interval, print);
+  reporter.start();
   io.run();
   return rc;
 }

@@ -16,8 +16,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
+
+#include "astmrf_bench/stats_reporter.hpp"
 
 #include <malloc.h>
 
@@ -25,7 +26,6 @@
 #include <cinttypes>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -38,16 +38,6 @@ namespace mrf = astmrf::mrf;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-long status_kb(const char* field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  const std::string prefix = std::string(field) + ":";
-  while (std::getline(in, line)) {
-    if (line.rfind(prefix, 0) == 0) return std::stol(line.substr(prefix.size()));
-  }
-  return -1;
-}
 
 struct Counters {
   std::uint64_t invites{0};
@@ -83,7 +73,8 @@ class LoadTarget {
 
   LoadTarget(asio::io_context& io, Options options)
       : io_(io), options_(std::move(options)), engine_(io.get_executor(), engine_config()), app_(engine_),
-        media_(app_), stats_timer_(io), signals_(io, SIGINT, SIGTERM) {}
+        media_(app_), signals_(io, SIGINT, SIGTERM),
+        reporter_(io, options_.stats_interval, [this](const char* why) { print(why); }) {}
 
   void start() {
     engine_.start();
@@ -119,9 +110,7 @@ class LoadTarget {
       engine_.stop();
       io_.stop();
     });
-    wait_usr1();
-    wait_usr2();
-    if (options_.stats_interval > 0) schedule_stats();
+    reporter_.start();
   }
 
   [[nodiscard]] int exit_code() const noexcept { return exit_code_; }
@@ -185,35 +174,6 @@ class LoadTarget {
     }
   }
 
-  void schedule_stats() {
-    stats_timer_.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::duration<double>(options_.stats_interval)));
-    stats_timer_.async_wait([this](boost::system::error_code ec) {
-      if (ec) return;
-      print("periodic");
-      schedule_stats();
-    });
-  }
-
-  void wait_usr1() {
-    usr1_ = std::make_unique<asio::signal_set>(io_, SIGUSR1);
-    usr1_->async_wait([this](boost::system::error_code ec, int) {
-      if (ec) return;
-      print("usr1");
-      wait_usr1();
-    });
-  }
-
-  void wait_usr2() {
-    usr2_ = std::make_unique<asio::signal_set>(io_, SIGUSR2);
-    usr2_->async_wait([this](boost::system::error_code ec, int) {
-      if (ec) return;
-      malloc_trim(0);
-      print("trimmed");
-      wait_usr2();
-    });
-  }
-
   void print(const char* why) {
     auto s = engine_.stats();
     const bool heap_wanted = std::string_view(why) != "periodic";
@@ -234,7 +194,7 @@ class LoadTarget {
                  server_ ? server_->pending_setups() : 0, server_ ? server_->endpoints().size() : 0, s.dialogs,
                  s.server_transactions, s.client_transactions, s.rejected_overload, s.retransmissions_sent,
                  server_ && server_->ari().state() == astmrf::ari::ConnectionState::connected ? 1 : 0,
-                 status_kb("VmRSS"), status_kb("VmHWM"), heap_kb);
+                 astmrf_bench::proc_status_kb("VmRSS"), astmrf_bench::proc_status_kb("VmHWM"), heap_kb);
     std::fflush(stderr);
   }
 
@@ -245,10 +205,8 @@ class LoadTarget {
   mrf::Mrf media_;
   std::shared_ptr<mrf::MediaServer> server_;
   std::unordered_map<const mrf::Endpoint*, mrf::ConnectedCaller> calls_;
-  asio::steady_timer stats_timer_;
   asio::signal_set signals_;
-  std::unique_ptr<asio::signal_set> usr1_;
-  std::unique_ptr<asio::signal_set> usr2_;
+  astmrf_bench::StatsReporter reporter_;
   Counters counters_;
   Clock::time_point started_;
   int exit_code_{0};
