@@ -75,6 +75,7 @@ void MediaServer::start(std::function<void(std::exception_ptr)> done) {
   client.password = options_.ari.password;
   client.apps = {app_};
   client.tls = options_.ari.tls_options;
+  client.event_filter = options_.event_filter;
   client.logger = options_.logger;
   ari_ = std::make_unique<ari::Client>(executor_, std::move(client));
   std::weak_ptr<MediaServer> weak = weak_from_this();

@@ -69,6 +69,12 @@ struct ConnectOptions {
   /// calls/s, so an Asterisk run near that rate, which stalls for about a second when
   /// saturated, wants ~rate × 2 s (docs/BENCHMARKS.md, Mrf).
   std::size_t max_pending_setups{256};
+  /// Event types of the app that Asterisk filters out before sending (ARI
+  /// `PUT /applications/{app}/eventFilter`, re-applied after every reconnect). Default: no
+  /// ChannelVarset, which is 5 of the 9 events of every call (the RTPAUDIOQOS* variables set at
+  /// hangup) and which the Mrf never reads; not sending them saves Asterisk's and the app's CPU.
+  /// Clear `disallowed` to receive them on `MediaServer::ari()`.
+  ari::EventFilter event_filter{{}, {"ChannelVarset"}};
   /// Ask the ARI client to log through this logger (null: spdlog's default).
   std::shared_ptr<spdlog::logger> logger;
 };

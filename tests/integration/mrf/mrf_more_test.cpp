@@ -1,6 +1,6 @@
-// More Mrf end-to-end tests (issue 7): the caller hangs up during a playback, and
-// the ARI WebSocket is lost (Asterisk killed) and comes back while an endpoint is
-// up. Same rule as mrf_test.cpp: after every test nothing may be left.
+// More Mrf end-to-end tests (issue 7): the caller hangs up during a playback, the
+// ARI WebSocket is lost (Asterisk killed) and comes back while an endpoint is up, and
+// the app's event filter. Same rule as mrf_test.cpp: after every test nothing may be left.
 #include <gtest/gtest.h>
 
 #include <astmrf/ari/generated/operations.hpp>
@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 
 #include <csignal>
+#include <future>
 #include <regex>
 
 #include "../engine/engine_harness.hpp"
@@ -129,6 +130,66 @@ TEST_F(MrfMoreTest, AriLostAndBackWithAnEndpointUpEndsItAsMediaServerLost) {
       return 0;
     });
   }
+}
+
+// ChannelVarset events of an endpoint's channel seen by the app, up to its StasisEnd:
+// one set by ARI (report_events) plus those Asterisk sets at hangup (RTPAUDIOQOS*).
+class MrfEventFilterTest : public astmrf_test::MrfFixture {
+ protected:
+  std::size_t varsets_until_stasis_end(const mrf::ConnectOptions& options) {
+    auto probe = astmrf_test::AriProbe::for_sandbox();
+    auto server = connect(options);
+    auto endpoint = harness.run([&] { return server->async_create_endpoint({}, asio::use_future); }).get();
+    EXPECT_TRUE(endpoint);
+    if (!endpoint) return 0;
+    auto varsets = std::make_shared<std::size_t>(0);
+    auto ended = std::make_shared<std::promise<void>>();
+    std::vector<ari::Subscription> subscriptions;
+    harness.run([&] {
+      const std::string id = endpoint->channel_id();
+      auto& client = server->ari();
+      subscriptions.push_back(client.on_event(ari::EventType::ChannelVarset, [varsets, id](const ari::Event& e) {
+        if (e.id(ari::ResourceKind::channel) == id) ++*varsets;
+      }));
+      subscriptions.push_back(client.on_event(ari::EventType::StasisEnd, [ended, id](const ari::Event& e) {
+        if (e.id(ari::ResourceKind::channel) == id) ended->set_value();
+      }));
+      return 0;
+    });
+    auto set = harness.run([&] {
+      return server->ari().channels().set_channel_var(
+          ari::channels::SetChannelVar{endpoint->channel_id(), "ASTMRF_MARK", "1", true}, asio::use_future);
+    });
+    EXPECT_NO_THROW(set.get());
+    harness.run([&] {
+      endpoint->destroy();
+      return 0;
+    });
+    EXPECT_EQ(ended->get_future().wait_for(10s), std::future_status::ready) << "no StasisEnd";
+    const std::size_t seen = harness.run([&] {
+      subscriptions.clear();
+      endpoint.reset();
+      return *varsets;
+    });
+    expect_nothing_left(server, probe);
+    harness.run([&] {
+      server->disconnect();
+      server.reset();
+      return 0;
+    });
+    return seen;
+  }
+};
+
+TEST_F(MrfEventFilterTest, ChannelVarsetIsFilteredOutByDefault) {
+  auto options = sandbox_options(astmrf_test::sandbox().ari_port, astmrf_test::sandbox().sip_port);
+  EXPECT_EQ(varsets_until_stasis_end(options), 0u);
+}
+
+TEST_F(MrfEventFilterTest, AnEmptyEventFilterDeliversChannelVarset) {
+  auto options = sandbox_options(astmrf_test::sandbox().ari_port, astmrf_test::sandbox().sip_port);
+  options.event_filter = {};
+  EXPECT_GE(varsets_until_stasis_end(options), 1u);
 }
 
 }  // namespace
