@@ -96,10 +96,49 @@ std::string_view default_reason(int status) noexcept {
   }
 }
 
+MessageBuilder::MessageBuilder() {
+  // Typical messages of a call: ~12 headers and ~700 bytes of text with an SDP body.
+  text_.reserve(1024);
+  fields_.reserve(16);
+}
+
+std::uint32_t MessageBuilder::store(std::string_view text) {
+  if (text_.size() + text.size() > UINT32_MAX) throw HeaderInjectionError("message", "message too large");
+  const auto offset = static_cast<std::uint32_t>(text_.size());
+  text_ += text;
+  return offset;
+}
+
+std::string_view MessageBuilder::name_of(const Field& f) const noexcept {
+  if (f.name_size == 0) return header_name(f.id);
+  return std::string_view(text_).substr(f.name_offset, f.name_size);
+}
+
+std::string_view MessageBuilder::value_of(const Field& f) const noexcept {
+  return std::string_view(text_).substr(f.value_offset, f.value_size);
+}
+
 MessageBuilder::Field MessageBuilder::make_field(HeaderId id, std::string_view name, std::string_view value) {
   check_token("header name", name);
   check_value(name, value);
-  return Field{id, std::string(name), std::string(trim(value))};
+  value = trim(value);
+  Field f{id, 0, 0, 0, static_cast<std::uint32_t>(value.size())};
+  if (id == HeaderId::other) {
+    f.name_size = static_cast<std::uint32_t>(name.size());
+    f.name_offset = store(name);
+  }
+  f.value_offset = store(value);
+  return f;
+}
+
+void MessageBuilder::push_unchecked(HeaderId id, std::string_view name, std::string_view value) {
+  Field f{id, 0, 0, 0, static_cast<std::uint32_t>(value.size())};
+  if (id == HeaderId::other) {
+    f.name_size = static_cast<std::uint32_t>(name.size());
+    f.name_offset = store(name);
+  }
+  f.value_offset = store(value);
+  fields_.push_back(f);
 }
 
 MessageBuilder MessageBuilder::request(std::string_view method, std::string_view request_uri) {
@@ -110,11 +149,11 @@ MessageBuilder MessageBuilder::request(std::string_view method, std::string_view
     throw HeaderInjectionError("request-uri", "Request-URI '" + std::string(request_uri) + "' is not a URI");
   }
   MessageBuilder b;
-  b.start_line_.reserve(method.size() + request_uri.size() + 10);
-  b.start_line_ += method;
-  b.start_line_ += ' ';
-  b.start_line_ += request_uri;
-  b.start_line_ += " SIP/2.0";
+  b.text_ += method;
+  b.text_ += ' ';
+  b.text_ += request_uri;
+  b.text_ += " SIP/2.0";
+  b.start_line_size_ = static_cast<std::uint32_t>(b.text_.size());
   return b;
 }
 
@@ -124,8 +163,12 @@ MessageBuilder MessageBuilder::response(int status, std::string_view reason) {
   }
   check_value("reason-phrase", reason);
   MessageBuilder b;
-  b.start_line_ = "SIP/2.0 " + std::to_string(status) + " ";
-  b.start_line_ += reason.empty() ? default_reason(status) : reason;
+  const char code[4] = {static_cast<char>('0' + status / 100), static_cast<char>('0' + status / 10 % 10),
+                        static_cast<char>('0' + status % 10), ' '};
+  b.text_ += "SIP/2.0 ";
+  b.text_.append(code, sizeof code);
+  b.text_ += reason.empty() ? default_reason(status) : reason;
+  b.start_line_size_ = static_cast<std::uint32_t>(b.text_.size());
   return b;
 }
 
@@ -139,22 +182,23 @@ MessageBuilder MessageBuilder::response_to(const Message& req, int status, std::
       case HeaderId::from:
       case HeaderId::call_id:
       case HeaderId::cseq:
-        b.fields_.push_back(Field{h.id, std::string(header_name(h.id)), std::string(h.value)});
+        b.push_unchecked(h.id, {}, h.value);
         break;
       case HeaderId::record_route:
-        if (copy_rr) b.fields_.push_back(Field{h.id, std::string(header_name(h.id)), std::string(h.value)});
+        if (copy_rr) b.push_unchecked(h.id, {}, h.value);
         break;
       case HeaderId::to: {
-        std::string value(h.value);
+        Field f{h.id, 0, 0, b.store(h.value), static_cast<std::uint32_t>(h.value.size())};
         if (!to_tag.empty() && status != 100) {
           auto to = parse_name_addr(h.value);
           if (to && to->tag.empty()) {
             check_value("To tag", to_tag);
-            value += ";tag=";
-            value += to_tag;
+            b.text_ += ";tag=";
+            b.text_ += to_tag;
+            f.value_size = static_cast<std::uint32_t>(b.text_.size() - f.value_offset);
           }
         }
-        b.fields_.push_back(Field{h.id, "To", std::move(value)});
+        b.fields_.push_back(f);
         break;
       }
       default:
@@ -168,9 +212,10 @@ MessageBuilder MessageBuilder::from_message(const Message& msg) {
   MessageBuilder b = msg.is_request() ? request(msg.method(), msg.request_uri()) : response(msg.status(), msg.reason());
   for (const auto& h : msg.headers()) {
     if (h.id == HeaderId::content_length) continue;
-    b.fields_.push_back(Field{h.id, std::string(h.id == HeaderId::other ? h.name : header_name(h.id)), std::string(h.value)});
+    b.push_unchecked(h.id, h.name, h.value);
   }
-  b.body_ = std::string(msg.body());
+  b.body_size_ = static_cast<std::uint32_t>(msg.body().size());
+  b.body_offset_ = b.store(msg.body());
   return b;
 }
 
@@ -202,14 +247,14 @@ MessageBuilder& MessageBuilder::remove(HeaderId id) {
 MessageBuilder& MessageBuilder::remove(std::string_view name) {
   const auto id = header_id(name);
   if (id != HeaderId::other) return remove(id);
-  std::erase_if(fields_, [name](const Field& f) { return f.id == HeaderId::other && iequals(f.name, name); });
+  std::erase_if(fields_, [&](const Field& f) { return f.id == HeaderId::other && iequals(name_of(f), name); });
   return *this;
 }
 
 MessageBuilder& MessageBuilder::set(HeaderId id, std::string_view value) {
   auto f = make_field(id, header_name(id), value);  // validate before removing
   remove(id);
-  fields_.push_back(std::move(f));
+  fields_.push_back(f);
   return *this;
 }
 
@@ -217,7 +262,7 @@ MessageBuilder& MessageBuilder::set(std::string_view name, std::string_view valu
   const auto id = header_id(name);
   auto f = make_field(id, id == HeaderId::other ? name : header_name(id), value);
   remove(name);
-  fields_.push_back(std::move(f));
+  fields_.push_back(f);
   return *this;
 }
 
@@ -227,27 +272,36 @@ MessageBuilder& MessageBuilder::body(std::string_view content_type, std::string_
   } else {
     set(HeaderId::content_type, content_type);
   }
-  body_ = std::string(body);
+  body_size_ = static_cast<std::uint32_t>(body.size());
+  body_offset_ = store(body);
   return *this;
 }
 
 std::string MessageBuilder::str() const {
-  std::size_t size = start_line_.size() + body_.size() + 32;
-  for (const auto& f : fields_) size += f.name.size() + f.value.size() + 4;
+  std::size_t size = start_line_size_ + body_size_ + 40;
+  for (const auto& f : fields_) size += name_of(f).size() + f.value_size + 4;
   std::string out;
   out.reserve(size);
-  out += start_line_;
+  out.append(text_.data(), start_line_size_);
   out += "\r\n";
   for (const auto& f : fields_) {
-    out += f.name;
+    out += name_of(f);
     out += ": ";
-    out += f.value;
+    out += value_of(f);
     out += "\r\n";
   }
+  char digits[16];
+  char* end = digits + sizeof digits;
+  char* p = end;
+  std::uint32_t n = body_size_;
+  do {
+    *--p = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
   out += "Content-Length: ";
-  out += std::to_string(body_.size());
+  out.append(p, static_cast<std::size_t>(end - p));
   out += "\r\n\r\n";
-  out += body_;
+  out.append(text_.data() + body_offset_, body_size_);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <astmrf/sip/header_id.hpp>
 #include <astmrf/sip/message.hpp>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,17 +58,30 @@ class MessageBuilder {
   [[nodiscard]] Message build() const;
 
  private:
+  // One header. Its value (and the name of an unknown header) live in text_, so that a
+  // message is built with a few allocations instead of two per header.
   struct Field {
     HeaderId id;
-    std::string name;
-    std::string value;
+    std::uint32_t name_offset;  // into text_; name_size 0: header_name(id)
+    std::uint32_t name_size;
+    std::uint32_t value_offset;
+    std::uint32_t value_size;
   };
-  MessageBuilder() = default;
-  static Field make_field(HeaderId id, std::string_view name, std::string_view value);
+  MessageBuilder();
+  // Appends to text_ and returns where it starts.
+  std::uint32_t store(std::string_view text);
+  // A checked field (its text stored); `name` is kept only for HeaderId::other.
+  Field make_field(HeaderId id, std::string_view name, std::string_view value);
+  // Stores the field without checks (values copied from a parsed message).
+  void push_unchecked(HeaderId id, std::string_view name, std::string_view value);
+  std::string_view name_of(const Field& f) const noexcept;
+  std::string_view value_of(const Field& f) const noexcept;
 
-  std::string start_line_;
+  std::string text_;  // start line, then values, unknown names and the body, in any order
+  std::uint32_t start_line_size_ = 0;  // the start line is text_'s first bytes
   std::vector<Field> fields_;
-  std::string body_;
+  std::uint32_t body_offset_ = 0;
+  std::uint32_t body_size_ = 0;
 };
 
 }  // namespace astmrf::sip
