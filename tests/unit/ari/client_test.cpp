@@ -111,6 +111,55 @@ TEST(AriClient, ConnectsAndMakesTypedCalls) {
   EXPECT_EQ(server.tcp_accepts(), 1u);
 }
 
+TEST(AriClient, RequestsAreHttp11WithHostAuthorizationAndContentLength) {
+  fake::Asterisk server("astmrf", kPassword);
+  server.route("POST /ari/channels/c1/variable", 204, "");
+  server.route("PUT /ari/applications/app1/eventFilter", 200, R"({"name":"app1"})");
+  server.route("GET /ari/channels", 200, "[]");
+  server.route("DELETE /ari/channels/c1", 204, "");
+  asio::io_context ioc;
+  ari::Client client(ioc.get_executor(), options_for(server));
+  run(ioc, [&]() -> asio::awaitable<void> {
+    ari::Request post{boost::beast::http::verb::post, "/channels/c1/variable?variable=X&value=1", "", {}};
+    co_await client.async_request(post, asio::use_awaitable);
+    ari::Request put{boost::beast::http::verb::put, "/applications/app1/eventFilter", R"({"allowed":[]})", {}};
+    co_await client.async_request(put, asio::use_awaitable);
+    ari::Request get{boost::beast::http::verb::get, "/channels", "", {}};
+    co_await client.async_request(get, asio::use_awaitable);
+    ari::Request del{boost::beast::http::verb::delete_, "/channels/c1", "", {}};
+    co_await client.async_request(del, asio::use_awaitable);
+  });
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 4u);
+  for (const auto& r : reqs) {
+    EXPECT_EQ(r.version, 11u);
+    EXPECT_EQ(r.host, "127.0.0.1:" + std::to_string(server.port()));
+    EXPECT_EQ(r.authorization.rfind("Basic ", 0), 0u);
+  }
+  EXPECT_EQ(reqs[0].target, "/ari/channels/c1/variable?variable=X&value=1");
+  EXPECT_EQ(reqs[0].content_length, "0");
+  EXPECT_EQ(reqs[1].content_type, "application/json");
+  EXPECT_EQ(reqs[1].content_length, "14");
+  EXPECT_EQ(reqs[1].body, R"({"allowed":[]})");
+  EXPECT_EQ(reqs[2].content_length, "");
+  EXPECT_EQ(reqs[3].method, "DELETE");
+  EXPECT_EQ(server.tcp_accepts(), 1u);
+}
+
+TEST(AriClient, ATargetWithSpacesOrLineBreaksIsRefusedBeforeAnyIo) {
+  fake::Asterisk server("astmrf", kPassword);
+  asio::io_context ioc;
+  ari::Client client(ioc.get_executor(), options_for(server));
+  for (const char* target : {"/channels HTTP/1.1\r\nX-Injected: 1", "/chan nels", "/a\tb"}) {
+    ari::Request bad{boost::beast::http::verb::get, target, "", {}};
+    auto fut = client.async_request(bad, asio::use_future);
+    ASSERT_TRUE(run_until(ioc, [&] { return fut.wait_for(0s) == std::future_status::ready; }));
+    EXPECT_THROW(fut.get(), std::invalid_argument) << target;
+  }
+  EXPECT_TRUE(server.requests().empty());
+  EXPECT_EQ(server.tcp_accepts(), 0u);
+}
+
 TEST(AriClient, CallbacksAndFuturesWorkToo) {
   fake::Asterisk server("astmrf", kPassword);
   server.route("GET /ari/channels", 200, "[]");

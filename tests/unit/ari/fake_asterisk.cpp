@@ -169,8 +169,15 @@ void Asterisk::serve(int fd) {
     http::request<http::string_body> req;
     http::read(sock, buf, req, ec);
     if (ec) return;
-    HttpRequest r{std::string(req.method_string()), std::string(req.target()), req.body(),
-                  std::string(req[http::field::authorization])};
+    HttpRequest r;
+    r.method = req.method_string();
+    r.target = req.target();
+    r.body = req.body();
+    r.authorization = req[http::field::authorization];
+    r.host = req[http::field::host];
+    r.content_type = req[http::field::content_type];
+    r.content_length = req[http::field::content_length];
+    r.version = req.version();
     if (websocket::is_upgrade(req)) {
       {
         std::lock_guard lk(mu_);

@@ -24,6 +24,10 @@ struct HttpRequest {
   std::string target;  // as sent: /ari/...
   std::string body;
   std::string authorization;
+  std::string host;
+  std::string content_type;
+  std::string content_length;  // as sent; empty when absent
+  unsigned version = 0;        // 11 for HTTP/1.1
 };
 
 struct HttpReply {
