@@ -10,6 +10,9 @@
 #include <deque>
 #include <functional>
 #include <string>
+#include <vector>
+#include <stdexcept>
+#include <span>
 
 namespace astmrf::ari {
 
@@ -231,6 +234,125 @@ class Scanner {
   bool has_partial_ = false;
 };
 
+// Finds string members by path (object members only) in one pass, and stops once every
+// path has been found: what Event::find_strings does when no document has been built.
+class PathScanner {
+ public:
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t kMaxDepth = 8;
+
+  PathScanner(const std::vector<std::vector<std::string>>& paths, std::span<std::string> out)
+      : paths_(paths), out_(out), found_(paths.size(), false) {}
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code&) {
+    ++depth_;
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    --depth_;
+    return true;
+  }
+  bool on_array_begin(boost::system::error_code&) {
+    ++depth_;
+    ++arrays_;
+    return true;
+  }
+  bool on_array_end(std::size_t, boost::system::error_code&) {
+    --depth_;
+    --arrays_;
+    return true;
+  }
+  bool on_key_part(json::string_view s, std::size_t, boost::system::error_code&) {
+    partial_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, boost::system::error_code&) {
+    if (depth_ >= 1 && static_cast<std::size_t>(depth_) <= kMaxDepth) {
+      auto& key = keys_[static_cast<std::size_t>(depth_ - 1)];
+      key.assign(partial_);
+      key.append(s.data(), s.size());
+    }
+    partial_.clear();
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t, boost::system::error_code&) {
+    partial_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, boost::system::error_code&) {
+    bool more = true;
+    if (arrays_ == 0 && static_cast<std::size_t>(depth_) <= kMaxDepth) {
+      for (std::size_t i = 0; i < paths_.size(); ++i) {
+        if (!found_[i] && matches(paths_[i])) {
+          out_[i].assign(partial_);
+          out_[i].append(s.data(), s.size());
+          found_[i] = true;
+          more = ++nfound_ < paths_.size();
+        }
+      }
+    }
+    partial_.clear();
+    return more;  // false ends the parse early: everything asked for was found
+  }
+  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t, json::string_view, boost::system::error_code&) { return true; }
+  bool on_uint64(std::uint64_t, json::string_view, boost::system::error_code&) { return true; }
+  bool on_double(double, json::string_view, boost::system::error_code&) { return true; }
+  bool on_bool(bool, boost::system::error_code&) { return true; }
+  bool on_null(boost::system::error_code&) { return true; }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+
+ private:
+  bool matches(const std::vector<std::string>& path) const {
+    if (path.size() != static_cast<std::size_t>(depth_)) return false;
+    for (std::size_t d = 0; d < path.size(); ++d) {
+      if (keys_[d] != path[d]) return false;
+    }
+    return true;
+  }
+
+  const std::vector<std::vector<std::string>>& paths_;
+  std::span<std::string> out_;
+  std::vector<bool> found_;
+  std::size_t nfound_ = 0;
+  int depth_ = 0;
+  int arrays_ = 0;  // members inside arrays are never matched
+  std::array<std::string, kMaxDepth> keys_;
+  std::string partial_;
+};
+
+// "/channel/caller/number" → {"channel", "caller", "number"} (RFC 6901: ~1 is '/', ~0 is '~').
+std::vector<std::string> split_pointer(std::string_view pointer) {
+  if (pointer.empty() || pointer.front() != '/') {
+    throw std::invalid_argument("ari: JSON pointer '" + std::string(pointer) + "' does not start with '/'");
+  }
+  std::vector<std::string> path;
+  std::size_t start = 1;
+  for (;;) {
+    const auto slash = pointer.find('/', start);
+    std::string segment;
+    const auto raw = pointer.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '~' && i + 1 < raw.size() && (raw[i + 1] == '0' || raw[i + 1] == '1')) {
+        segment.push_back(raw[i + 1] == '0' ? '~' : '/');
+        ++i;
+      } else {
+        segment.push_back(raw[i]);
+      }
+    }
+    path.push_back(std::move(segment));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return path;
+}
+
 }  // namespace
 
 std::string_view to_string(ResourceKind kind) noexcept {
@@ -288,6 +410,30 @@ const boost::json::object& Event::json() const noexcept {
   static const boost::json::object empty;
   const auto* o = value().if_object();
   return o != nullptr ? *o : empty;
+}
+
+void Event::find_strings(std::span<const std::string_view> pointers, std::span<std::string> out) const {
+  if (out.size() != pointers.size()) throw std::invalid_argument("ari: find_strings needs one output per pointer");
+  std::vector<std::vector<std::string>> paths;
+  paths.reserve(pointers.size());
+  for (const auto pointer : pointers) paths.push_back(split_pointer(pointer));
+  for (auto& o : out) o.clear();
+  if (!d_) return;
+  if (d_->dom) {  // already built: look there
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      const boost::json::value* v = &d_->dom->doc;
+      for (const auto& key : paths[i]) {
+        const auto* o = v->if_object();
+        v = o != nullptr ? o->if_contains(key) : nullptr;
+        if (v == nullptr) break;
+      }
+      if (v != nullptr && v->is_string()) out[i].assign(v->get_string().data(), v->get_string().size());
+    }
+    return;
+  }
+  json::basic_parser<PathScanner> parser(json::parse_options{}, paths, out);
+  boost::system::error_code ec;  // the text was validated when the event was parsed; an early stop sets ec
+  parser.write_some(false, d_->text.data(), d_->text.size(), ec);
 }
 
 std::span<const ResourceRef> Event::resources() const noexcept {

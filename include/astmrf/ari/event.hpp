@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace astmrf::ari {
@@ -59,8 +60,13 @@ class Event {
   std::string_view application() const noexcept;
   /// The `timestamp` field as sent by Asterisk.
   std::string_view timestamp() const noexcept;
-  /// The whole event object.
+  /// The whole event object (built on first use: the text is only scanned when parsed).
   const boost::json::object& json() const noexcept;
+  /// String members by JSON Pointer (RFC 6901, object members only, e.g. "/channel/caller/number"),
+  /// read in one pass over the text without building the document; `out[i]` is "" when
+  /// `pointers[i]` names no string. Cheaper than json() for a few fields of a large event.
+  /// Throws std::invalid_argument for a pointer not starting with '/' or mismatched sizes.
+  void find_strings(std::span<const std::string_view> pointers, std::span<std::string> out) const;
   /// Resources the event refers to, in document order.
   std::span<const ResourceRef> resources() const noexcept;
   /// The id of the first resource of `kind` (e.g. channel id), empty if none.

@@ -6,6 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 
+#include <array>
+
 #include "fake_asterisk.hpp"
 
 namespace ari = astmrf::ari;
@@ -113,6 +115,49 @@ TEST(AriEvent, TypedViewsAreDecodedOnDemand) {
   EXPECT_EQ(s.channel.dialplan.exten, "drachtio-test1");
   EXPECT_EQ(e.id(ari::ResourceKind::channel), s.channel.id);
   EXPECT_EQ(e.application(), "drachtio-test1");
+}
+
+TEST(AriEvent, FindStringsReadsMembersByPointerWithOrWithoutTheDocument) {
+  static constexpr std::array<std::string_view, 6> kPointers{"/channel/id", "/channel/caller/number", "/channel/name",
+                                                             "/channel/protocol_id", "/channel/nope", "/type"};
+  // Every StasisStart of the captures: the scan gives what the document holds.
+  int checked = 0;
+  for (const char* file : {"scenario-caller-hangup.events.jsonl", "scenario-ari-hangup.events.jsonl"}) {
+    for (const auto& text : fake::fixture_events(file)) {
+      boost::system::error_code ec;
+      auto scanned = ari::Event::parse(text, ec);
+      ASSERT_FALSE(ec);
+      if (scanned.type() != ari::EventType::StasisStart) continue;
+      std::array<std::string, 6> by_scan;
+      scanned.find_strings(kPointers, by_scan);
+      auto start = scanned.as<ari::StasisStart>();  // builds the document
+      EXPECT_EQ(by_scan[0], start.channel.id);
+      EXPECT_EQ(by_scan[1], start.channel.caller.number);
+      EXPECT_EQ(by_scan[2], start.channel.name);
+      EXPECT_EQ(by_scan[3], start.channel.protocol_id);
+      EXPECT_EQ(by_scan[4], "");
+      EXPECT_EQ(by_scan[5], "StasisStart");
+      std::array<std::string, 6> by_document;
+      scanned.find_strings(kPointers, by_document);  // the document exists now
+      EXPECT_EQ(by_scan, by_document);
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 0);
+
+  boost::system::error_code ec;
+  auto e = ari::Event::parse(
+      R"({"type":"X","args":[{"id":"in-array"}],"a":{"b":{"c":"deep"},"n":1,"id":"A\"1\u0041"},"a~/b":"odd"})", ec);
+  ASSERT_FALSE(ec);
+  static constexpr std::array<std::string_view, 5> kOthers{"/a/b/c", "/a/n", "/a/id", "/args/0/id", "/a~0~1b"};
+  std::array<std::string, 5> found;
+  e.find_strings(kOthers, found);
+  EXPECT_EQ(found, (std::array<std::string, 5>{"deep", "", "A\"1A", "", "odd"}));
+  static constexpr std::array<std::string_view, 1> kBad{"channel/id"};
+  std::array<std::string, 1> one;
+  EXPECT_THROW(e.find_strings(kBad, one), std::invalid_argument);
+  std::array<std::string, 2> two;
+  EXPECT_THROW(e.find_strings(kOthers, two), std::invalid_argument);
 }
 
 TEST(AriEvent, BridgeEventsReferToBridgeAndChannel) {
