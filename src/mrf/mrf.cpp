@@ -2,8 +2,11 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include <algorithm>
 #include <random>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 
 #include "srf/completion.hpp"
 
@@ -26,6 +29,16 @@ void validate(const ConnectOptions& options) {
   if (options.sip.port == 0) throw std::invalid_argument("mrf: sip.port must not be 0");
   if (options.setup_timeout.count() <= 0) throw std::invalid_argument("mrf: setup_timeout must be positive");
   if (options.max_pending_setups == 0) throw std::invalid_argument("mrf: max_pending_setups must be at least 1");
+  // The Mrf ties dialogs to channels with these two; a filter without them would hang every setup.
+  const auto& filter = options.event_filter;
+  for (const std::string_view needed : {"StasisStart", "StasisEnd"}) {
+    const bool dropped = std::find(filter.disallowed.begin(), filter.disallowed.end(), needed) != filter.disallowed.end();
+    const bool not_allowed = !filter.allowed.empty() &&
+                             std::find(filter.allowed.begin(), filter.allowed.end(), needed) == filter.allowed.end();
+    if (dropped || not_allowed) {
+      throw std::invalid_argument("mrf: event_filter must let " + std::string(needed) + " through");
+    }
+  }
 }
 
 std::string app_name() {

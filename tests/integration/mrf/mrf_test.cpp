@@ -78,6 +78,12 @@ TEST_F(MrfTest, BadOptionsFailBeforeAnyIo) {
   options.ari.address = "not-an-address";
   EXPECT_THROW(connect(options), std::invalid_argument);
   options = sandbox_options(astmrf_test::sandbox().ari_port, astmrf_test::sandbox().sip_port);
+  options.event_filter.disallowed.push_back("StasisEnd");  // the Mrf could never end an endpoint
+  EXPECT_THROW(connect(options), std::invalid_argument);
+  options = sandbox_options(astmrf_test::sandbox().ari_port, astmrf_test::sandbox().sip_port);
+  options.event_filter.allowed = {"StasisEnd", "PlaybackFinished"};  // no StasisStart: no setup could finish
+  EXPECT_THROW(connect(options), std::invalid_argument);
+  options = sandbox_options(astmrf_test::sandbox().ari_port, astmrf_test::sandbox().sip_port);
   options.ari.password += "-wrong";
   EXPECT_THROW(connect(options), ari::AuthenticationError);
   EXPECT_EQ(harness.run([&] { return media->media_servers().size(); }), 1u);
