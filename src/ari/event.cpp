@@ -7,7 +7,7 @@
 
 #include <array>
 #include <cstddef>
-#include <deque>
+#include <list>
 #include <functional>
 #include <string>
 #include <vector>
@@ -41,7 +41,9 @@ struct EventData {
   std::array<ResourceRef, kMaxRefs> refs{};
   std::size_t nrefs = 0;
   std::string endpoint_key;           // "tech/resource": the only id not present verbatim in the text
-  std::deque<std::string> unescaped;  // the strings of interest that had escapes
+  // The strings of interest that had escapes (rare). A list: stable addresses, and unlike a deque
+  // it allocates nothing while empty.
+  std::list<std::string> unescaped;
   mutable std::unique_ptr<EventDom> dom;
 };
 
