@@ -1,14 +1,17 @@
 // Events transport: one WebSocket connection to /ari/events (ws:// or wss://) with the Basic
-// Authorization header on the upgrade, and ping/pong liveness (Beast's idle timeout + keep-alive
-// pings). Reconnecting is the client's job: it creates a new EventSocket each time.
+// Authorization header on the upgrade, and ping/pong liveness: a ping after half the idle timeout
+// without traffic, the connection declared dead after a whole one. Reconnecting is the client's
+// job: it creates a new EventSocket each time.
 #include "transport.hpp"
 
 #include <astmrf/ari/error.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -16,6 +19,9 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <variant>
 
 namespace astmrf::ari::detail {
@@ -34,7 +40,7 @@ using TlsWs = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
 
 class Socket final : public EventSocket, public std::enable_shared_from_this<Socket> {
  public:
-  explicit Socket(Shared shared) : s_(std::move(shared)) {
+  explicit Socket(Shared shared) : s_(std::move(shared)), liveness_(s_.executor) {
     if (s_.tls) {
       ws_.emplace<TlsWs>(s_.executor, *s_.tls);
     } else {
@@ -62,8 +68,13 @@ class Socket final : public EventSocket, public std::enable_shared_from_this<Soc
     asio::co_spawn(
         s_.executor,
         [self, fn = std::move(on_message)]() -> asio::awaitable<boost::system::error_code> {
-          if (auto* p = std::get_if<PlainWs>(&self->ws_)) co_return co_await self->read_loop(*p, fn);
-          co_return co_await self->read_loop(std::get<TlsWs>(self->ws_), fn);
+          if (auto* p = std::get_if<PlainWs>(&self->ws_)) {
+            asio::co_spawn(self->s_.executor, self->watch(*p), asio::detached);
+            co_return co_await self->read_loop(*p, fn);
+          }
+          auto& tls = std::get<TlsWs>(self->ws_);
+          asio::co_spawn(self->s_.executor, self->watch(tls), asio::detached);
+          co_return co_await self->read_loop(tls, fn);
         },
         [h = std::move(handler)](std::exception_ptr e, boost::system::error_code ec) mutable {
           if (e) ec = asio::error::operation_aborted;
@@ -72,6 +83,8 @@ class Socket final : public EventSocket, public std::enable_shared_from_this<Soc
   }
 
   void close() override {
+    stopped_ = true;
+    liveness_.cancel();
     std::visit(
         [](auto& ws) {
           if constexpr (!std::is_same_v<std::decay_t<decltype(ws)>, std::monostate>) {
@@ -113,13 +126,15 @@ class Socket final : public EventSocket, public std::enable_shared_from_this<Soc
       auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::client, use_tuple);
       if (hec) fail(hec, target, "TLS handshake with " + s_.target.host_header);
     }
-    // From here Beast's WebSocket timeouts apply: handshake deadline, then idle timeout with pings.
+    // From here Beast's handshake deadline applies. Liveness is ours (watch): Beast's idle timeout
+    // re-arms a timer on every frame, which cost more than the rest of reading an event.
     lowest.expires_never();
     websocket::stream_base::timeout to{};
     to.handshake_timeout = opts.connect_timeout;
-    to.idle_timeout = opts.ws_idle_timeout;
-    to.keep_alive_pings = true;
+    to.idle_timeout = websocket::stream_base::none();
+    to.keep_alive_pings = false;
     ws.set_option(to);
+    ws.control_callback([this](websocket::frame_type, beast::string_view) { ++activity_; });
     ws.set_option(websocket::stream_base::decorator([auth = s_.authorization](websocket::request_type& req) {
       req.set(http::field::authorization, auth);
       req.set(http::field::user_agent, "astmrf-ari");
@@ -140,15 +155,52 @@ class Socket final : public EventSocket, public std::enable_shared_from_this<Soc
     for (;;) {
       buffer_.consume(buffer_.size());
       auto [ec, n] = co_await ws.async_read(buffer_, use_tuple);
-      if (ec) co_return ec;
+      if (ec) {
+        stopped_ = true;
+        liveness_.cancel();
+        co_return silent_ ? make_error_code(beast::error::timeout) : ec;
+      }
+      ++activity_;
       const auto data = buffer_.cdata();
       fn(std::string_view(static_cast<const char*>(data.data()), n));
+    }
+  }
+
+  // Every half idle timeout: traffic since the last look (a message, a ping or a pong) keeps the
+  // connection; none sends a ping; none again closes it, which ends the read with `timeout`.
+  template <typename Ws>
+  asio::awaitable<void> watch(Ws& ws) {
+    auto self = shared_from_this();
+    const auto half = std::max(s_.options->ws_idle_timeout / 2, std::chrono::milliseconds(1));
+    std::uint64_t seen = activity_;
+    bool pinged = false;
+    for (;;) {
+      liveness_.expires_after(half);
+      auto [ec] = co_await liveness_.async_wait(use_tuple);
+      if (ec || stopped_) co_return;
+      if (activity_ != seen) {
+        seen = activity_;
+        pinged = false;
+        continue;
+      }
+      if (pinged) {
+        silent_ = true;
+        beast::get_lowest_layer(ws).close();
+        co_return;
+      }
+      pinged = true;
+      auto [pec] = co_await ws.async_ping({}, use_tuple);
+      if (pec || stopped_) co_return;  // a failed ping fails the read too, which reports it
     }
   }
 
   Shared s_;
   std::variant<std::monostate, PlainWs, TlsWs> ws_;
   beast::flat_buffer buffer_;
+  asio::steady_timer liveness_;
+  std::uint64_t activity_ = 0;  // messages and control frames received
+  bool silent_ = false;         // closed by watch(): nothing arrived for a whole idle timeout
+  bool stopped_ = false;        // closed, or the read ended: watch() must end too
 };
 
 }  // namespace

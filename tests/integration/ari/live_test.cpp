@@ -279,6 +279,22 @@ TEST(AriLive, WrongPasswordIsAnAuthenticationError) {
                ari::AuthenticationError);
 }
 
+TEST(AriLive, AnIdleConnectionIsKeptAliveByPingsAsteriskAnswers) {
+  // No event for ten idle timeouts: the client pings, Asterisk answers, the socket stays.
+  asio::io_context ioc;
+  auto opts = options(sandbox_url(), {astmrf_test::unique_app_name()});
+  opts.ws_idle_timeout = 200ms;
+  ari::Client client(ioc.get_executor(), opts);
+  run(ioc, [&]() -> asio::awaitable<void> { co_await client.async_connect(asio::use_awaitable); });
+  ioc.restart();
+  ioc.run_for(2s);
+  EXPECT_EQ(client.stats().connects, 1u);
+  EXPECT_EQ(client.state(), ari::ConnectionState::connected);
+  client.close();
+  ioc.restart();
+  ioc.run_for(100ms);
+}
+
 TEST(AriLive, SubscriptionsExpireWithTheirChannelsOverAThousandCalls) {
   asio::io_context ioc;
   const auto app = astmrf_test::unique_app_name();
