@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "engine_core.hpp"
+#include "timer_coalescing.hpp"
 
 namespace astmrf::sip {
 
@@ -94,8 +95,10 @@ std::shared_ptr<ClientRequest> EngineCore::start_client_transaction(std::string 
 void EngineCore::schedule_client_timer(const std::shared_ptr<ClientRequest>& transaction,
                                        std::chrono::milliseconds interval, Clock::time_point deadline) {
   auto timer = timer_of(transaction->timer_);
+  const auto now = Clock::now();
   auto next = deadline;
-  if (interval.count() > 0) next = std::min(deadline, Clock::now() + interval);
+  if (interval.count() > 0) next = std::min(deadline, now + interval);
+  if (next == deadline) next = detail::coalesced<Clock>(deadline, now);  // a bound, not a retransmission
   timer->expires_at(next);
   timer->async_wait([weak = std::weak_ptr<ClientRequest>(transaction), interval, deadline](boost::system::error_code ec) {
     auto t = weak.lock();
