@@ -39,21 +39,38 @@ std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, Respon
     throw std::invalid_argument("cannot send to '" + (spec.destination.empty() ? spec.uri : spec.destination) +
                                 "': a SIP URI or destination with an IP address is needed (the engine does no DNS)");
   }
-  const PeerAddress local = local_for(destination->transport);
+  const PeerAddress& local = local_for(destination->transport);
 
   auto builder = MessageBuilder::request(spec.method, spec.uri);
-  builder.add(HeaderId::via, detail::make_via(local, ids_.branch()));
+  builder.add(HeaderId::via, detail::make_via(local, ids_));
   builder.add(HeaderId::max_forwards, "70");
-  std::string from = spec.from.empty() ? "sip:astmrf@" + detail::host_text(local.address) : spec.from;
-  std::string from_header;
-  if (!spec.from_display.empty()) from_header = "\"" + spec.from_display + "\" ";
-  from_header += "<" + from + ">;tag=" + (spec.from_tag.empty() ? ids_.tag() : spec.from_tag);
-  builder.add(HeaderId::from, from_header);
-  builder.add(HeaderId::to, "<" + (spec.to.empty() ? spec.uri : spec.to) + ">");
+  // Each header value is built in one reserved string: no a + b + c temporaries.
+  std::string text;
+  text.reserve(128);
+  if (!spec.from_display.empty()) text.append("\"").append(spec.from_display).append("\" ");
+  text += '<';
+  if (spec.from.empty()) {
+    text += "sip:astmrf@";
+    detail::append_host(text, local.address);
+  } else {
+    text += spec.from;
+  }
+  text += ">;tag=";
+  if (spec.from_tag.empty()) text += ids_.tag();
+  else text += spec.from_tag;
+  builder.add(HeaderId::from, text);
+  text.clear();
+  text.append("<").append(spec.to.empty() ? spec.uri : spec.to).append(">");
+  builder.add(HeaderId::to, text);
   builder.add(HeaderId::call_id, spec.call_id.empty() ? ids_.call_id() : spec.call_id);
-  builder.add(HeaderId::cseq, std::to_string(spec.cseq == 0 ? 1 : spec.cseq) + " " + spec.method);
+  text.clear();
+  detail::append_uint(text, spec.cseq == 0 ? 1 : spec.cseq);
+  text.append(" ").append(spec.method);
+  builder.add(HeaderId::cseq, text);
   if (creates_dialog_or_refreshes_target(spec.method) && detail::find_header(spec.headers, "Contact") == nullptr) {
-    builder.add(HeaderId::contact, "<" + detail::contact_uri(local) + ">");
+    text.clear();
+    text.append("<").append(local_contact(destination->transport)).append(">");
+    builder.add(HeaderId::contact, text);
   }
   if (detail::find_header(spec.headers, "User-Agent") == nullptr) builder.add("User-Agent", config_.user_agent);
   for (const auto& [name, value] : spec.headers) builder.add(name, value);
@@ -77,7 +94,7 @@ std::shared_ptr<ClientRequest> EngineCore::start_client_transaction(std::string 
   transaction->dialog_ = dialog;
   auto via = transaction->request_.top_via();
   transaction->key_.append(via->branch).append("|").append(transaction->request_.method());
-  client_transactions_[transaction->key_] = transaction;
+  insert_keyed(client_transactions_, transaction->key_, transaction);
 
   std::weak_ptr<ClientRequest> weak = transaction;
   send(destination, transaction->wire_, [weak](boost::system::error_code ec) {

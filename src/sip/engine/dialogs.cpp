@@ -44,10 +44,13 @@ namespace {
 // Where in-dialog requests go: the first route if there is a route set (loose
 // routing), else the remote target.
 PeerAddress dialog_destination(const Dialog& dialog, const PeerAddress& fallback) {
-  std::string target = dialog.remote_target();
+  std::string_view target = dialog.remote_target();
+  std::optional<NameAddr> route;  // holds views into the route set: no copy of the target
   if (!dialog.route_set().empty()) {
-    auto route = parse_name_addr(dialog.route_set().front());
-    if (route) target = std::string(route->uri_text);
+    if (auto parsed = parse_name_addr(dialog.route_set().front())) {
+      route = std::move(*parsed);
+      target = route->uri_text;
+    }
   }
   auto destination = detail::destination_from_uri(target, fallback.transport);
   if (!destination) return fallback;
@@ -55,11 +58,34 @@ PeerAddress dialog_destination(const Dialog& dialog, const PeerAddress& fallback
   return *destination;
 }
 
+// Via, Max-Forwards, From, To, Call-ID and CSeq of a request within `dialog`
+// (RFC 3261 12.2.1.1), each value built in one string.
+void add_dialog_headers(MessageBuilder& builder, const Dialog& dialog, const PeerAddress& local,
+                        detail::IdGenerator& ids, std::uint32_t cseq, std::string_view method) {
+  builder.add(HeaderId::via, detail::make_via(local, ids));
+  builder.add(HeaderId::max_forwards, "70");
+  std::string text;
+  text.reserve(std::max(dialog.local_uri().size() + dialog.local_tag().size(),
+                        dialog.remote_uri().size() + dialog.remote_tag().size()) + 8);
+  text.append("<").append(dialog.local_uri()).append(">;tag=").append(dialog.local_tag());
+  builder.add(HeaderId::from, text);
+  text.clear();
+  text.append("<").append(dialog.remote_uri()).append(">;tag=").append(dialog.remote_tag());
+  builder.add(HeaderId::to, text);
+  builder.add(HeaderId::call_id, dialog.call_id());
+  text.clear();
+  detail::append_uint(text, cseq);
+  text.append(" ").append(method);
+  builder.add(HeaderId::cseq, text);
+}
+
 }  // namespace
 
 std::shared_ptr<Dialog> EngineCore::find_dialog(std::string_view call_id, std::string_view local_tag,
                                                 std::string_view remote_tag) const {
-  auto it = dialogs_.find(dialog_key(call_id, local_tag, remote_tag));
+  lookup_key_.clear();
+  append_dialog_key(lookup_key_, call_id, local_tag, remote_tag);
+  auto it = dialogs_.find(lookup_key_);
   return it == dialogs_.end() ? nullptr : it->second;
 }
 
@@ -85,7 +111,8 @@ std::shared_ptr<Dialog> EngineCore::create_uas_dialog(IncomingRequest& invite, c
   dialog->local_contact_ = local_contact(invite.source_.transport);
   dialog->peer_ = dialog_destination(*dialog, invite.source_);
   dialog->timer_ = new_timer();
-  dialogs_[dialog_key(dialog->call_id_, dialog->local_tag_, dialog->remote_tag_)] = dialog;
+  append_dialog_key(dialog->key_, dialog->call_id_, dialog->local_tag_, dialog->remote_tag_);
+  insert_keyed(dialogs_, dialog->key_, dialog);
   return dialog;
 }
 
@@ -110,7 +137,8 @@ std::shared_ptr<Dialog> EngineCore::create_uac_dialog(ClientRequest& invite, con
   dialog->local_contact_ = local_contact(invite.destination_.transport);
   dialog->peer_ = dialog_destination(*dialog, invite.destination_);
   dialog->timer_ = new_timer();
-  dialogs_[dialog_key(dialog->call_id_, dialog->local_tag_, dialog->remote_tag_)] = dialog;
+  append_dialog_key(dialog->key_, dialog->call_id_, dialog->local_tag_, dialog->remote_tag_);
+  insert_keyed(dialogs_, dialog->key_, dialog);
   return dialog;
 }
 
@@ -200,12 +228,7 @@ void EngineCore::dialog_ack(Dialog& dialog, const Message& ack) {
 void EngineCore::send_ack(Dialog& dialog, std::uint32_t cseq, std::string_view content_type, std::string_view body) {
   const PeerAddress destination = dialog_destination(dialog, dialog.peer_);
   auto builder = MessageBuilder::request("ACK", dialog.remote_target_);
-  builder.add(HeaderId::via, detail::make_via(local_for(destination.transport), ids_.branch()));
-  builder.add(HeaderId::max_forwards, "70");
-  builder.add(HeaderId::from, "<" + dialog.local_uri_ + ">;tag=" + dialog.local_tag_);
-  builder.add(HeaderId::to, "<" + dialog.remote_uri_ + ">;tag=" + dialog.remote_tag_);
-  builder.add(HeaderId::call_id, dialog.call_id_);
-  builder.add(HeaderId::cseq, std::to_string(cseq) + " ACK");
+  add_dialog_headers(builder, dialog, local_for(destination.transport), ids_, cseq, "ACK");
   for (const auto& route : dialog.route_set_) builder.add(HeaderId::route, route);
   if (!body.empty() || !content_type.empty()) builder.body(content_type, body);
   dialog.last_ack_ = builder.str();
@@ -225,17 +248,15 @@ std::shared_ptr<ClientRequest> EngineCore::dialog_request(Dialog& dialog, Reques
   }
   const PeerAddress destination = dialog_destination(dialog, dialog.peer_);
   auto builder = MessageBuilder::request(spec.method, dialog.remote_target_);
-  builder.add(HeaderId::via, detail::make_via(local_for(destination.transport), ids_.branch()));
-  builder.add(HeaderId::max_forwards, "70");
-  builder.add(HeaderId::from, "<" + dialog.local_uri_ + ">;tag=" + dialog.local_tag_);
-  builder.add(HeaderId::to, "<" + dialog.remote_uri_ + ">;tag=" + dialog.remote_tag_);
-  builder.add(HeaderId::call_id, dialog.call_id_);
-  builder.add(HeaderId::cseq, std::to_string(++dialog.local_cseq_) + " " + spec.method);
+  add_dialog_headers(builder, dialog, local_for(destination.transport), ids_, ++dialog.local_cseq_, spec.method);
   for (const auto& route : dialog.route_set_) builder.add(HeaderId::route, route);
   const bool target_refresh = invite || spec.method == "UPDATE" || spec.method == "SUBSCRIBE" ||
                               spec.method == "REFER" || spec.method == "NOTIFY";
   if (target_refresh && detail::find_header(spec.headers, "Contact") == nullptr) {
-    builder.add(HeaderId::contact, "<" + dialog.local_contact_ + ">");
+    std::string contact;
+    contact.reserve(dialog.local_contact_.size() + 2);
+    contact.append("<").append(dialog.local_contact_).append(">");
+    builder.add(HeaderId::contact, contact);
   }
   if (detail::find_header(spec.headers, "User-Agent") == nullptr) builder.add("User-Agent", config_.user_agent);
   for (const auto& [name, value] : spec.headers) builder.add(name, value);
@@ -268,7 +289,7 @@ void EngineCore::end(Dialog& dialog, DialogEndReason reason) {
   dialog.pending_2xx_.clear();
   dialog.awaiting_manual_ack_ = false;
   if (dialog.timer_) timer_of(dialog.timer_)->cancel();
-  auto it = dialogs_.find(dialog_key(dialog.call_id_, dialog.local_tag_, dialog.remote_tag_));
+  auto it = dialogs_.find(dialog.key_);
   if (it != dialogs_.end() && it->second.get() == &dialog) dialogs_.erase(it);
   // Handlers often capture the dialog: drop them so nothing keeps it alive.
   dialog.on_request_ = nullptr;

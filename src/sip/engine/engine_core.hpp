@@ -6,6 +6,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -33,12 +34,12 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   void on_response(Message&& response, const PeerAddress& source);
   void reject_unparsable(std::string_view raw, const ParseError& error, const PeerAddress& source);
   void send_stateless(const Message& request, const PeerAddress& source, ResponseSpec spec);
-  void send(const PeerAddress& destination, std::string data, detail::TransportLayer::SendHandler done = {});
+  void send(const PeerAddress& destination, std::string_view data, detail::TransportLayer::SendHandler done = {});
 
   // ---- server transactions (server_transactions.cpp)
   std::shared_ptr<IncomingRequest> create_server_transaction(Message&& request, const PeerAddress& source,
                                                              std::string key);
-  bool absorb_retransmission(const std::string& key, const Message& request);
+  bool absorb_retransmission(std::string_view key, const Message& request);
   void handle_cancel(Message&& cancel, const PeerAddress& source);
   void handle_ack_for_non2xx(IncomingRequest& transaction, const Message& ack);
   std::shared_ptr<Dialog> respond(IncomingRequest& transaction, ResponseSpec spec);
@@ -88,18 +89,38 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   std::chrono::milliseconds t1() const { return config_.timers.t1; }
   std::chrono::milliseconds t2() const { return config_.timers.t2; }
   std::chrono::milliseconds t4() const { return config_.timers.t4; }
-  PeerAddress local_for(Transport transport) const { return transport_.local_address(transport); }
-  std::string local_contact(Transport transport) const { return detail::contact_uri(local_for(transport)); }
-  static std::string dialog_key(std::string_view call_id, std::string_view local_tag, std::string_view remote_tag);
+  // The sockets are bound by start(): their addresses are asked for once, not per message.
+  const PeerAddress& local_for(Transport transport) const { return local_points_[index(transport)].address; }
+  const std::string& local_contact(Transport transport) const { return local_points_[index(transport)].contact; }
+  static std::size_t index(Transport transport) { return transport == Transport::tcp ? 1 : 0; }
+  static void append_dialog_key(std::string& out, std::string_view call_id, std::string_view local_tag,
+                                std::string_view remote_tag);
+  // Puts `value` under `key` (a view of value's own key_), replacing any entry with that key.
+  template <class Map, class Value>
+  static void insert_keyed(Map& map, std::string_view key, Value value) {
+    auto [it, inserted] = map.try_emplace(key, value);
+    if (!inserted) {
+      map.erase(it);  // the old key views the old value's text: replace the whole entry
+      map.emplace(key, std::move(value));
+    }
+  }
 
   boost::asio::any_io_executor executor_;
   EngineConfig config_;
   detail::TransportLayer transport_;
   detail::IdGenerator ids_;
   std::function<void(const std::shared_ptr<IncomingRequest>&)> request_handler_;
-  std::unordered_map<std::string, std::shared_ptr<IncomingRequest>> server_transactions_;
-  std::unordered_map<std::string, std::shared_ptr<ClientRequest>> client_transactions_;
-  std::unordered_map<std::string, std::shared_ptr<Dialog>> dialogs_;
+  // Each key views the key_ text of the object its entry holds (alive while the entry
+  // is): no key copied per insert. Look-ups build their key in lookup_key_.
+  std::unordered_map<std::string_view, std::shared_ptr<IncomingRequest>> server_transactions_;
+  std::unordered_map<std::string_view, std::shared_ptr<ClientRequest>> client_transactions_;
+  std::unordered_map<std::string_view, std::shared_ptr<Dialog>> dialogs_;
+  mutable std::string lookup_key_;  // reused: a look-up allocates nothing once it has grown
+  struct LocalPoint {
+    PeerAddress address;
+    std::string contact;  // contact_uri(address)
+  };
+  std::array<LocalPoint, 2> local_points_;  // by index(transport)
   EngineStats stats_;
   std::size_t pending_server_transactions_{0};  // created and not finally answered
   bool running_{false};

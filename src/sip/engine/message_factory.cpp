@@ -15,21 +15,41 @@ namespace asio = boost::asio;
 
 IdGenerator::IdGenerator() : engine_(std::random_device{}()) {}
 
-std::string IdGenerator::hex(std::size_t digits) {
+void IdGenerator::append_hex(std::string& out, std::size_t digits) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(digits, '0');
   std::uint64_t bits = 0;
   for (std::size_t i = 0; i < digits; ++i) {
     if (i % 16 == 0) bits = engine_();
-    out[i] = kHex[bits & 0xF];
+    out.push_back(kHex[bits & 0xF]);
     bits >>= 4;
   }
+}
+
+std::string IdGenerator::tag() {
+  std::string out;
+  out.reserve(16);
+  append_hex(out, 16);
   return out;
 }
 
-std::string IdGenerator::tag() { return hex(16); }
-std::string IdGenerator::branch() { return "z9hG4bK" + hex(20); }
-std::string IdGenerator::call_id() { return hex(32); }
+std::string IdGenerator::branch() {
+  std::string out;
+  append_branch(out);
+  return out;
+}
+
+void IdGenerator::append_branch(std::string& out) {
+  out.reserve(out.size() + 27);
+  out += "z9hG4bK";
+  append_hex(out, 20);
+}
+
+std::string IdGenerator::call_id() {
+  std::string out;
+  out.reserve(32);
+  append_hex(out, 32);
+  return out;
+}
 
 std::string ip_text(const asio::ip::address& address) {
   // address::to_string goes through inet_ntop and sprintf (~1.8K instructions); it
@@ -49,7 +69,36 @@ std::string ip_text(const asio::ip::address& address) {
 }
 
 std::string host_text(const asio::ip::address& address) {
-  return address.is_v6() ? "[" + address.to_string() + "]" : ip_text(address);
+  std::string text;
+  append_host(text, address);
+  return text;
+}
+
+void append_host(std::string& out, const asio::ip::address& address) {
+  if (address.is_v6()) {
+    out.append("[").append(address.to_string()).append("]");
+    return;
+  }
+  // Same digits as ip_text, written in place: no temporary string.
+  const auto bytes = address.to_v4().to_bytes();
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const unsigned b = bytes[i];
+    if (i != 0) out.push_back('.');
+    if (b >= 100) out.push_back(static_cast<char>('0' + b / 100));
+    if (b >= 10) out.push_back(static_cast<char>('0' + b / 10 % 10));
+    out.push_back(static_cast<char>('0' + b % 10));
+  }
+}
+
+void append_host_ip(std::string& out, const asio::ip::address& address) {
+  if (address.is_v6()) out += address.to_string();
+  else append_host(out, address);
+}
+
+void append_uint(std::string& out, std::uint64_t value) {
+  char digits[20];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+  out.append(digits, end);
 }
 
 namespace {
@@ -73,21 +122,49 @@ bool is_dialog_creating(const Message& request, int status) {
 
 }  // namespace
 
-std::string make_via(const PeerAddress& local, std::string_view branch) {
-  std::string via = "SIP/2.0/";
+namespace {
+
+// "SIP/2.0/UDP host:port;branch=" — every byte of a Via but the branch and ";rport".
+void append_via_start(std::string& via, const PeerAddress& local) {
+  via += "SIP/2.0/";
   via += via_name(local.transport);
   via += ' ';
-  via += host_text(local.address);
+  append_host(via, local.address);
   via += ':';
-  via += std::to_string(local.port);
+  append_uint(via, local.port);
   via += ";branch=";
+}
+
+// Room for the longest IPv4 Via: one allocation for the whole value.
+constexpr std::size_t kViaReserve = 80;
+
+}  // namespace
+
+std::string make_via(const PeerAddress& local, std::string_view branch) {
+  std::string via;
+  via.reserve(kViaReserve + branch.size());
+  append_via_start(via, local);
   via += branch;
   via += ";rport";
   return via;
 }
 
+std::string make_via(const PeerAddress& local, IdGenerator& ids) {
+  std::string via;
+  via.reserve(kViaReserve);
+  append_via_start(via, local);
+  ids.append_branch(via);
+  via += ";rport";
+  return via;
+}
+
 std::string contact_uri(const PeerAddress& local) {
-  std::string uri = "sip:" + host_text(local.address) + ":" + std::to_string(local.port);
+  std::string uri;
+  uri.reserve(64);
+  uri += "sip:";
+  append_host(uri, local.address);
+  uri += ':';
+  append_uint(uri, local.port);
   if (local.transport == Transport::tcp) uri += ";transport=tcp";
   return uri;
 }
@@ -157,22 +234,36 @@ std::string build_response(const Message& request, const PeerAddress& source, co
   for (auto via : vias) {
     if (first) {
       first = false;
-      std::string top(via);
       auto parsed = parse_via(via);
-      if (parsed) {
-        const std::string address = ip_text(source.address);
-        if (parsed->received.empty() && parsed->host != address) top += ";received=" + address;
-        if (parsed->has_rport && !parsed->rport) {
-          // Replace the bare ";rport" by ";rport=<port>".
-          auto pos = top.find(";rport");
-          while (pos != std::string::npos) {
-            auto end = pos + 6;
-            if (end == top.size() || top[end] == ';' || top[end] == ' ') {
-              top.insert(end, "=" + std::to_string(source.port));
-              break;
-            }
-            pos = top.find(";rport", end);
+      if (!parsed) {
+        builder.add(HeaderId::via, via);
+        continue;
+      }
+      // The top Via with ";received=" appended and a bare ";rport" given its value,
+      // built in one reserved string.
+      std::string top;
+      top.reserve(via.size() + 64);
+      top += via;
+      if (parsed->received.empty()) {
+        const std::size_t mark = top.size();
+        top += ";received=";
+        const std::size_t address = top.size();
+        append_host_ip(top, source.address);
+        if (std::string_view(top).substr(address) == parsed->host) top.resize(mark);
+      }
+      if (parsed->has_rport && !parsed->rport) {
+        // Replace the bare ";rport" by ";rport=<port>".
+        auto pos = top.find(";rport");
+        while (pos != std::string::npos) {
+          auto end = pos + 6;
+          if (end == top.size() || top[end] == ';' || top[end] == ' ') {
+            char digits[8];
+            digits[0] = '=';
+            auto [last, ec] = std::to_chars(digits + 1, digits + sizeof digits, source.port);
+            top.insert(end, digits, static_cast<std::size_t>(last - digits));
+            break;
           }
+          pos = top.find(";rport", end);
         }
       }
       builder.add(HeaderId::via, top);
@@ -181,19 +272,26 @@ std::string build_response(const Message& request, const PeerAddress& source, co
     }
   }
   builder.add(HeaderId::from, request.header(HeaderId::from));
-  std::string to(request.header(HeaderId::to));
+  const std::string_view to = request.header(HeaderId::to);
+  std::string to_with_tag;
   if (spec.status > 100 && !to_tag.empty()) {
     auto parsed = request.to();
-    if (parsed && parsed->tag.empty()) to += ";tag=" + std::string(to_tag);
+    if (parsed && parsed->tag.empty()) {
+      to_with_tag.reserve(to.size() + 5 + to_tag.size());
+      to_with_tag.append(to).append(";tag=").append(to_tag);
+    }
   }
-  builder.add(HeaderId::to, to);
+  builder.add(HeaderId::to, to_with_tag.empty() ? to : std::string_view(to_with_tag));
   builder.add(HeaderId::call_id, request.header(HeaderId::call_id));
   builder.add(HeaderId::cseq, request.header(HeaderId::cseq));
   if (is_dialog_creating(request, spec.status)) {
     for (auto rr : request.values(HeaderId::record_route)) builder.add(HeaderId::record_route, rr);
     if (!contact.empty() && find_header(spec.headers, "Contact") == nullptr &&
         find_header(spec.headers, "m") == nullptr) {
-      builder.add(HeaderId::contact, "<" + std::string(contact) + ">");
+      std::string value;
+      value.reserve(contact.size() + 2);
+      value.append("<").append(contact).append(">");
+      builder.add(HeaderId::contact, value);
     }
   }
   if (!server.empty() && find_header(spec.headers, "Server") == nullptr) builder.add("Server", server);

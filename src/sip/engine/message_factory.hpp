@@ -22,8 +22,11 @@ class IdGenerator {
   std::string tag();     ///< 16 hex digits
   std::string branch();  ///< "z9hG4bK" + 20 hex digits (RFC 3261 magic cookie)
   std::string call_id(); ///< 32 hex digits
+  /// branch(), appended to `out` (no temporary string).
+  void append_branch(std::string& out);
+
  private:
-  std::string hex(std::size_t digits);
+  void append_hex(std::string& out, std::size_t digits);
   std::mt19937_64 engine_;
 };
 
@@ -31,9 +34,17 @@ class IdGenerator {
 std::string ip_text(const boost::asio::ip::address& address);
 /// ip_text, with brackets for IPv6 (the host part of a URI or Via).
 std::string host_text(const boost::asio::ip::address& address);
+/// host_text, appended to `out`.
+void append_host(std::string& out, const boost::asio::ip::address& address);
+/// ip_text, appended to `out`.
+void append_host_ip(std::string& out, const boost::asio::ip::address& address);
+/// Decimal digits of `value`, appended to `out`.
+void append_uint(std::string& out, std::uint64_t value);
 
 /// "SIP/2.0/UDP 127.0.0.1:5060;branch=...;rport"
 std::string make_via(const PeerAddress& local, std::string_view branch);
+/// make_via with a new branch from `ids`, written in place.
+std::string make_via(const PeerAddress& local, IdGenerator& ids);
 /// "sip:127.0.0.1:5060" (+ ";transport=tcp" for TCP)
 std::string contact_uri(const PeerAddress& local);
 

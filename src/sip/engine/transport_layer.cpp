@@ -267,7 +267,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
     });
   }
 
-  void send(const PeerAddress& destination, std::string data, SendHandler done) {
+  void send(const PeerAddress& destination, std::string_view data, SendHandler done) {
     if (stopped) {
       if (done) asio::post(executor, [done] { done(asio::error::operation_aborted); });
       return;
@@ -278,11 +278,13 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
         if (done) asio::post(executor, [done] { done(asio::error::address_family_not_supported); });
         return;
       }
-      auto buffer = std::make_shared<std::string>(std::move(data));
-      socket->async_send_to(asio::buffer(*buffer), udp::endpoint(destination.address, destination.port),
-                            [buffer, done](error_code ec, std::size_t) {
-                              if (done) done(ec);
-                            });
+      // A datagram goes out at once (async_send_to would also try it at once): sent
+      // synchronously, it needs no copy of the text, no shared buffer and no
+      // completion. `done` still runs later, from the executor, as before.
+      error_code ec;
+      socket->send_to(asio::buffer(data.data(), data.size()), udp::endpoint(destination.address, destination.port), 0,
+                      ec);
+      if (done) asio::post(executor, [done = std::move(done), ec] { done(ec); });
       return;
     }
     auto c = connection_to(destination);
@@ -296,7 +298,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
       add(c);
       connect(c);
     }
-    write(c, std::move(data), std::move(done));
+    write(c, std::string(data), std::move(done));
   }
 
   PeerAddress local_address(Transport transport) const {
@@ -328,8 +330,8 @@ TransportLayer::~TransportLayer() { impl_->stop(); }
 void TransportLayer::start() { impl_->start(); }
 void TransportLayer::stop() { impl_->stop(); }
 
-void TransportLayer::send(const PeerAddress& destination, std::string data, SendHandler done) {
-  impl_->send(destination, std::move(data), std::move(done));
+void TransportLayer::send(const PeerAddress& destination, std::string_view data, SendHandler done) {
+  impl_->send(destination, data, std::move(done));
 }
 
 PeerAddress TransportLayer::local_address(Transport transport) const { return impl_->local_address(transport); }
