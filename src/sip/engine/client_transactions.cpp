@@ -4,6 +4,8 @@
 #include <astmrf/sip/builder.hpp>
 #include <astmrf/sip/parser.hpp>
 
+#include <boost/asio/post.hpp>
+
 #include <stdexcept>
 
 #include "engine_core.hpp"
@@ -96,13 +98,19 @@ std::shared_ptr<ClientRequest> EngineCore::start_client_transaction(std::string 
   transaction->key_.append(via->branch).append("|").append(transaction->request_.method());
   insert_keyed(client_transactions_, transaction->key_, transaction);
 
-  std::weak_ptr<ClientRequest> weak = transaction;
-  send(destination, transaction->wire_, [weak](boost::system::error_code ec) {
+  auto failed = [weak = std::weak_ptr<ClientRequest>(transaction)](boost::system::error_code ec) {
     if (!ec) return;
     auto t = weak.lock();
     if (!t) return;
     if (auto core = t->core_.lock()) core->client_local_failure(*t, 503, "Service Unavailable (transport error)");
-  });
+  };
+  if (destination.transport == Transport::udp) {
+    // A datagram's failure is known at once: report it from the executor, as a
+    // completion would, without a std::function per request.
+    if (auto ec = send(destination, transaction->wire_)) boost::asio::post(executor_, [failed, ec] { failed(ec); });
+  } else {
+    send(destination, transaction->wire_, failed);
+  }
   const bool udp = destination.transport == Transport::udp;
   schedule_client_timer(transaction, udp ? t1() : std::chrono::milliseconds(0), Clock::now() + 64 * t1());
   return transaction;
@@ -182,8 +190,8 @@ void EngineCore::client_response(ClientRequest& transaction, Message&& response)
       return;
     }
     dialog->outgoing_invite_pending_ = false;
-    if (auto contact = response.contacts(); contact && !contact->contacts.empty()) {
-      dialog->remote_target_ = std::string(contact->contacts.front().uri_text);  // target refresh
+    if (auto contact = detail::first_contact_uri(response, contacts_scratch_)) {
+      dialog->remote_target_ = *contact;  // target refresh
     }
     auto cseq = transaction.request_.cseq();
     if (transaction.cancel_requested_) {

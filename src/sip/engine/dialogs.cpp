@@ -100,10 +100,9 @@ std::shared_ptr<Dialog> EngineCore::create_uas_dialog(IncomingRequest& invite, c
   dialog->remote_tag_ = std::string(from->tag);
   dialog->local_uri_ = std::string(to->uri_text);
   dialog->remote_uri_ = std::string(from->uri_text);
-  auto contacts = request.contacts();
-  dialog->remote_target_ = contacts && !contacts->contacts.empty() ? std::string(contacts->contacts.front().uri_text)
-                                                                    : std::string(from->uri_text);
-  for (auto rr : request.values(HeaderId::record_route)) dialog->route_set_.emplace_back(rr);
+  auto contact = detail::first_contact_uri(request, contacts_scratch_);
+  dialog->remote_target_ = contact ? *contact : from->uri_text;
+  detail::for_each_value(request, HeaderId::record_route, [&](std::string_view rr) { dialog->route_set_.emplace_back(rr); });
   if (auto cseq = request.cseq()) {
     dialog->remote_cseq_ = cseq->number;
     dialog->remote_cseq_set_ = true;
@@ -128,9 +127,8 @@ std::shared_ptr<Dialog> EngineCore::create_uac_dialog(ClientRequest& invite, con
   dialog->remote_tag_ = std::string(to->tag);
   dialog->local_uri_ = std::string(from->uri_text);
   dialog->remote_uri_ = std::string(to->uri_text);
-  auto contacts = response.contacts();
-  dialog->remote_target_ = contacts && !contacts->contacts.empty() ? std::string(contacts->contacts.front().uri_text)
-                                                                    : std::string(request.request_uri());
+  auto contact = detail::first_contact_uri(response, contacts_scratch_);
+  dialog->remote_target_ = contact ? *contact : request.request_uri();
   auto record_routes = response.values(HeaderId::record_route);
   for (auto it = record_routes.rbegin(); it != record_routes.rend(); ++it) dialog->route_set_.emplace_back(*it);
   if (auto cseq = request.cseq()) dialog->local_cseq_ = cseq->number;

@@ -117,9 +117,10 @@ void EngineCore::stop() {
   for (auto& [key, d] : dialogs) end(*d, DialogEndReason::engine_stopped);
 }
 
-void EngineCore::send(const PeerAddress& destination, std::string_view data, detail::TransportLayer::SendHandler done) {
+boost::system::error_code EngineCore::send(const PeerAddress& destination, std::string_view data,
+                                           detail::TransportLayer::SendHandler done) {
   ++stats_.messages_sent;
-  transport_.send(destination, data, std::move(done));
+  return transport_.send(destination, data, std::move(done));
 }
 
 void EngineCore::on_input(std::string_view raw, Result<Message>* parsed, const PeerAddress& source) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "message_factory.hpp"
 #include "transport_layer.hpp"
@@ -34,7 +35,8 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   void on_response(Message&& response, const PeerAddress& source);
   void reject_unparsable(std::string_view raw, const ParseError& error, const PeerAddress& source);
   void send_stateless(const Message& request, const PeerAddress& source, ResponseSpec spec);
-  void send(const PeerAddress& destination, std::string_view data, detail::TransportLayer::SendHandler done = {});
+  boost::system::error_code send(const PeerAddress& destination, std::string_view data,
+                                 detail::TransportLayer::SendHandler done = {});
 
   // ---- server transactions (server_transactions.cpp)
   std::shared_ptr<IncomingRequest> create_server_transaction(Message&& request, const PeerAddress& source,
@@ -115,7 +117,8 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   std::unordered_map<std::string_view, std::shared_ptr<IncomingRequest>> server_transactions_;
   std::unordered_map<std::string_view, std::shared_ptr<ClientRequest>> client_transactions_;
   std::unordered_map<std::string_view, std::shared_ptr<Dialog>> dialogs_;
-  mutable std::string lookup_key_;  // reused: a look-up allocates nothing once it has grown
+  mutable std::string lookup_key_;
+  std::vector<NameAddr> contacts_scratch_;  // first_contact_uri's list, reused  // reused: a look-up allocates nothing once it has grown
   struct LocalPoint {
     PeerAddress address;
     std::string contact;  // contact_uri(address)

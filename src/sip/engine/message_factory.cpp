@@ -218,6 +218,27 @@ PeerAddress response_destination(const Via& top_via, const PeerAddress& source) 
   return out;
 }
 
+std::optional<std::string_view> first_contact_uri(const Message& message, std::vector<NameAddr>& scratch) {
+  // The checks of Message::contacts(), into a reused list.
+  scratch.clear();
+  bool any = false;
+  bool star = false;
+  for (const auto& h : message.headers()) {
+    if (h.id != HeaderId::contact) continue;
+    any = true;
+    std::string_view value = h.value;
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (value == "*") {
+      star = true;
+    } else if (append_name_addrs(h.value, scratch)) {
+      return std::nullopt;
+    }
+  }
+  if (!any || star || scratch.empty()) return std::nullopt;
+  return scratch.front().uri_text;
+}
+
 const std::string* find_header(const HeaderList& headers, std::string_view name) {
   for (const auto& [n, v] : headers) {
     if (iequals(n, name)) return &v;
@@ -229,15 +250,14 @@ std::string build_response(const Message& request, const PeerAddress& source, co
                            std::string_view to_tag, std::string_view contact, std::string_view server) {
   auto builder = MessageBuilder::response(spec.status, spec.reason);
   // Via: every value in order; the top one gets received and rport (RFC 3581).
-  auto vias = request.values(HeaderId::via);
   bool first = true;
-  for (auto via : vias) {
+  for_each_value(request, HeaderId::via, [&](std::string_view via) {
     if (first) {
       first = false;
       auto parsed = parse_via(via);
       if (!parsed) {
         builder.add(HeaderId::via, via);
-        continue;
+        return;
       }
       // The top Via with ";received=" appended and a bare ";rport" given its value,
       // built in one reserved string.
@@ -270,7 +290,7 @@ std::string build_response(const Message& request, const PeerAddress& source, co
     } else {
       builder.add(HeaderId::via, via);
     }
-  }
+  });
   builder.add(HeaderId::from, request.header(HeaderId::from));
   const std::string_view to = request.header(HeaderId::to);
   std::string to_with_tag;
@@ -285,7 +305,7 @@ std::string build_response(const Message& request, const PeerAddress& source, co
   builder.add(HeaderId::call_id, request.header(HeaderId::call_id));
   builder.add(HeaderId::cseq, request.header(HeaderId::cseq));
   if (is_dialog_creating(request, spec.status)) {
-    for (auto rr : request.values(HeaderId::record_route)) builder.add(HeaderId::record_route, rr);
+    for_each_value(request, HeaderId::record_route, [&](std::string_view rr) { builder.add(HeaderId::record_route, rr); });
     if (!contact.empty() && find_header(spec.headers, "Contact") == nullptr &&
         find_header(spec.headers, "m") == nullptr) {
       std::string value;

@@ -12,6 +12,9 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "../parse_internal.hpp"
 
 namespace astmrf::sip::detail {
 
@@ -68,6 +71,27 @@ std::string build_response(const Message& request, const PeerAddress& source, co
 std::string build_non2xx_ack(const Message& invite, const Message& response);
 /// CANCEL for an INVITE (RFC 3261 9.1).
 std::string build_cancel(const Message& invite);
+
+/// Calls f(value) for every value of header `id`, as Message::values(id) lists
+/// them, without building the list.
+template <class F>
+void for_each_value(const Message& message, HeaderId id, F&& f) {
+  const bool list = is_list_header(id);
+  for (const auto& h : message.headers()) {
+    if (h.id != id) continue;
+    if (!list) {
+      f(h.value);
+      continue;
+    }
+    std::size_t pos = 0;
+    std::string_view item;
+    while (next_list_item(h.value, pos, item)) f(item);
+  }
+}
+
+/// The URI text of the first Contact, exactly when message.contacts() succeeds
+/// with an address; `scratch` holds the parsed list (reused: no allocation once grown).
+std::optional<std::string_view> first_contact_uri(const Message& message, std::vector<NameAddr>& scratch);
 
 /// The first value of a header in `spec.headers`, by case-insensitive name.
 const std::string* find_header(const HeaderList& headers, std::string_view name);

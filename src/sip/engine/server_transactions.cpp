@@ -124,8 +124,8 @@ std::shared_ptr<Dialog> EngineCore::respond(IncomingRequest& transaction, Respon
       if (!dialog) {
         dialog = create_uas_dialog(transaction, transaction.last_response_);
         transaction.dialog_ = dialog;
-      } else if (auto contacts = transaction.message_.contacts(); contacts && !contacts->contacts.empty()) {
-        dialog->remote_target_ = std::string(contacts->contacts.front().uri_text);  // target refresh
+      } else if (auto contact = detail::first_contact_uri(transaction.message_, contacts_scratch_)) {
+        dialog->remote_target_ = *contact;  // target refresh
       }
       auto cseq = transaction.message_.cseq();
       send_2xx_reliably(*dialog, transaction.last_response_, cseq ? cseq->number : 0);

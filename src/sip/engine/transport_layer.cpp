@@ -267,16 +267,16 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
     });
   }
 
-  void send(const PeerAddress& destination, std::string_view data, SendHandler done) {
+  error_code send(const PeerAddress& destination, std::string_view data, SendHandler done) {
     if (stopped) {
       if (done) asio::post(executor, [done] { done(asio::error::operation_aborted); });
-      return;
+      return asio::error::operation_aborted;
     }
     if (destination.transport == Transport::udp) {
       auto* socket = udp_socket_for(destination.address);
       if (socket == nullptr) {
         if (done) asio::post(executor, [done] { done(asio::error::address_family_not_supported); });
-        return;
+        return asio::error::address_family_not_supported;
       }
       // A datagram goes out at once (async_send_to would also try it at once): sent
       // synchronously, it needs no copy of the text, no shared buffer and no
@@ -285,13 +285,13 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
       socket->send_to(asio::buffer(data.data(), data.size()), udp::endpoint(destination.address, destination.port), 0,
                       ec);
       if (done) asio::post(executor, [done = std::move(done), ec] { done(ec); });
-      return;
+      return ec;
     }
     auto c = connection_to(destination);
     if (!c) {
       if (acceptors.empty() && udp_points.empty()) {
         if (done) asio::post(executor, [done] { done(asio::error::not_connected); });
-        return;
+        return asio::error::not_connected;
       }
       c = std::make_shared<Connection>(tcp::socket(executor), next_connection_id++, limits());
       c->remote = tcp::endpoint(destination.address, destination.port);
@@ -299,6 +299,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
       connect(c);
     }
     write(c, std::string(data), std::move(done));
+    return {};
   }
 
   PeerAddress local_address(Transport transport) const {
@@ -330,8 +331,9 @@ TransportLayer::~TransportLayer() { impl_->stop(); }
 void TransportLayer::start() { impl_->start(); }
 void TransportLayer::stop() { impl_->stop(); }
 
-void TransportLayer::send(const PeerAddress& destination, std::string_view data, SendHandler done) {
-  impl_->send(destination, data, std::move(done));
+boost::system::error_code TransportLayer::send(const PeerAddress& destination, std::string_view data,
+                                               SendHandler done) {
+  return impl_->send(destination, data, std::move(done));
 }
 
 PeerAddress TransportLayer::local_address(Transport transport) const { return impl_->local_address(transport); }
