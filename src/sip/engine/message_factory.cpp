@@ -197,7 +197,10 @@ std::optional<PeerAddress> destination_from_uri(std::string_view uri_text, Trans
   if (uri->host_kind != HostKind::ipv4 && uri->host_kind != HostKind::ipv6) return std::nullopt;
   PeerAddress out;
   boost::system::error_code ec;
-  out.address = asio::ip::make_address(std::string(uri->host), ec);
+  // The URI parser already knows the family: skip make_address's IPv6 attempt on IPv4 text.
+  const std::string host(uri->host);
+  if (uri->host_kind == HostKind::ipv4) out.address = asio::ip::make_address_v4(host, ec);
+  else out.address = asio::ip::make_address_v6(host, ec);
   if (ec) return std::nullopt;
   out.port = uri->has_port ? uri->port : 5060;
   out.transport = fallback;
@@ -247,7 +250,8 @@ const std::string* find_header(const HeaderList& headers, std::string_view name)
 }
 
 std::string build_response(const Message& request, const PeerAddress& source, const ResponseSpec& spec,
-                           std::string_view to_tag, std::string_view contact, std::string_view server) {
+                           std::string_view to_tag, std::string_view contact, std::string_view server,
+                           std::optional<PeerAddress>* destination) {
   auto builder = MessageBuilder::response(spec.status, spec.reason);
   // Via: every value in order; the top one gets received and rport (RFC 3581).
   bool first = true;
@@ -259,6 +263,7 @@ std::string build_response(const Message& request, const PeerAddress& source, co
         builder.add(HeaderId::via, via);
         return;
       }
+      if (destination != nullptr) *destination = response_destination(*parsed, source);
       // The top Via with ";received=" appended and a bare ";rport" given its value,
       // built in one reserved string.
       std::string top;

@@ -103,11 +103,14 @@ std::shared_ptr<Dialog> EngineCore::respond(IncomingRequest& transaction, Respon
   if (spec.status < 100 || spec.status > 699) {
     throw std::invalid_argument("SIP status must be 100..699, not " + std::to_string(spec.status));
   }
-  auto via = transaction.message_.top_via();
   const bool dialog_creating = transaction.is_invite_ && spec.status >= 200 && spec.status < 300;
+  // build_response parses the top Via anyway: it gives the destination too.
+  std::optional<PeerAddress> destination;
   std::string wire = detail::build_response(transaction.message_, transaction.source_, spec, transaction.local_tag_,
-                                            local_contact(transaction.source_.transport), config_.user_agent);
-  send(detail::response_destination(*via, transaction.source_), wire);
+                                            local_contact(transaction.source_.transport), config_.user_agent,
+                                            &destination);
+  if (!destination) destination = detail::response_destination(*transaction.message_.top_via(), transaction.source_);
+  send(*destination, wire);
   transaction.last_response_ = std::move(wire);
 
   std::shared_ptr<Dialog> dialog = transaction.dialog_.lock();

@@ -2,6 +2,7 @@
 
 #include <astmrf/sip/stream_framer.hpp>
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
@@ -9,6 +10,8 @@
 #include <boost/system/system_error.hpp>
 
 #include <array>
+#include <cstddef>
+#include <new>
 #include <deque>
 #include <map>
 #include <unordered_map>
@@ -33,6 +36,40 @@ constexpr std::size_t kDatagramBuffer = 65536;
 // scripts/bench-sip-engine on a loaded machine). 4 MiB rides out ~150 ms.
 constexpr int kUdpReceiveBuffer = 4 * 1024 * 1024;
 
+// Memory for the one receive operation in flight on a UDP point. Asio frees an
+// operation before running its handler, which then starts the next receive: one
+// block serves every datagram, where the default per-thread cache is usually taken
+// by the timers and posts the handler starts meanwhile (a heap allocation per datagram).
+class ReceiveMemory {
+ public:
+  void* allocate(std::size_t size) {
+    if (in_use_ || size > sizeof storage_) return ::operator new(size);
+    in_use_ = true;
+    return storage_;
+  }
+  void deallocate(void* p) noexcept {
+    if (p == storage_) in_use_ = false;
+    else ::operator delete(p);
+  }
+
+ private:
+  alignas(std::max_align_t) unsigned char storage_[512];
+  bool in_use_{false};
+};
+
+template <class T>
+struct ReceiveAllocator {
+  using value_type = T;
+  explicit ReceiveAllocator(ReceiveMemory& m) noexcept : memory(&m) {}
+  template <class U>
+  ReceiveAllocator(const ReceiveAllocator<U>& other) noexcept : memory(other.memory) {}
+  T* allocate(std::size_t n) { return static_cast<T*>(memory->allocate(sizeof(T) * n)); }
+  void deallocate(T* p, std::size_t) noexcept { memory->deallocate(p); }
+  template <class U>
+  bool operator==(const ReceiveAllocator<U>& other) const noexcept { return memory == other.memory; }
+  ReceiveMemory* memory;
+};
+
 }  // namespace
 
 struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl> {
@@ -41,6 +78,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
     udp::socket socket;
     std::array<char, kDatagramBuffer> buffer{};
     udp::endpoint sender;
+    ReceiveMemory receive_memory;
   };
 
   struct Connection : std::enable_shared_from_this<Connection> {
@@ -116,7 +154,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
   void receive(UdpPoint& point) {
     point.socket.async_receive_from(
         asio::buffer(point.buffer), point.sender,
-        [self = shared_from_this(), &point](error_code ec, std::size_t size) {
+        asio::bind_allocator(ReceiveAllocator<void>(point.receive_memory), [self = shared_from_this(), &point](error_code ec, std::size_t size) {
           if (self->stopped || ec == asio::error::operation_aborted) return;
           if (!ec && size <= self->config.max_message_size) {
             PeerAddress source{Transport::udp, point.sender.address(), point.sender.port(), 0};
@@ -124,7 +162,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
           }
           // ICMP errors surface as receive errors on some systems: keep serving.
           if (!self->stopped) self->receive(point);
-        });
+        }));
   }
 
   udp::socket* udp_socket_for(const asio::ip::address& destination) {
