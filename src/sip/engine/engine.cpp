@@ -177,7 +177,8 @@ void EngineCore::send_stateless(const Message& request, const PeerAddress& sourc
   if (!via) return;
   std::string wire;
   try {
-    wire = detail::build_response(request, source, spec, ids_.tag(), {}, config_.user_agent);
+    std::string to_tag;
+    wire = detail::build_response(request, source, spec, to_tag, ids_, {}, config_.user_agent);
   } catch (const SipError&) {
     return;  // the request's own headers cannot be echoed safely
   }

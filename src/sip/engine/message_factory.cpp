@@ -250,7 +250,7 @@ const std::string* find_header(const HeaderList& headers, std::string_view name)
 }
 
 std::string build_response(const Message& request, const PeerAddress& source, const ResponseSpec& spec,
-                           std::string_view to_tag, std::string_view contact, std::string_view server,
+                           std::string& to_tag, IdGenerator& ids, std::string_view contact, std::string_view server,
                            std::optional<PeerAddress>* destination) {
   auto builder = MessageBuilder::response(spec.status, spec.reason);
   // Via: every value in order; the top one gets received and rport (RFC 3581).
@@ -299,9 +299,10 @@ std::string build_response(const Message& request, const PeerAddress& source, co
   builder.add(HeaderId::from, request.header(HeaderId::from));
   const std::string_view to = request.header(HeaderId::to);
   std::string to_with_tag;
-  if (spec.status > 100 && !to_tag.empty()) {
+  if (spec.status > 100) {
     auto parsed = request.to();
     if (parsed && parsed->tag.empty()) {
+      if (to_tag.empty()) to_tag = ids.tag();  // drawn when first needed: most requests carry one
       to_with_tag.reserve(to.size() + 5 + to_tag.size());
       to_with_tag.append(to).append(";tag=").append(to_tag);
     }

@@ -61,12 +61,13 @@ std::optional<PeerAddress> destination_from_uri(std::string_view uri, Transport 
 PeerAddress response_destination(const Via& top_via, const PeerAddress& source);
 
 /// The text of a response to `request`: every Via (the top one with received /
-/// rport filled in, RFC 3581), From, To (with `to_tag` if it had none), Call-ID,
+/// rport filled in, RFC 3581), From, To (with `to_tag` if it had none; an empty
+/// `to_tag` is then set to a new tag from `ids`), Call-ID,
 /// CSeq, Record-Route for dialog-creating responses, then `spec`'s headers and
 /// body; Contact and Server added unless `spec` has them. `destination`, when
 /// given, receives response_destination() of the top Via (untouched if it does not parse).
 std::string build_response(const Message& request, const PeerAddress& source, const ResponseSpec& spec,
-                           std::string_view to_tag, std::string_view contact, std::string_view server,
+                           std::string& to_tag, IdGenerator& ids, std::string_view contact, std::string_view server,
                            std::optional<PeerAddress>* destination = nullptr);
 
 /// ACK for a non-2xx final response (RFC 3261 17.1.1.3): same branch as the INVITE.

@@ -24,7 +24,6 @@ std::shared_ptr<IncomingRequest> EngineCore::create_server_transaction(Message&&
   auto transaction = std::make_shared<IncomingRequest>(weak_from_this(), std::move(request), source);
   transaction->key_ = std::move(key);
   transaction->is_invite_ = transaction->message_.method_id() == MethodId::invite;
-  transaction->local_tag_ = ids_.tag();
   transaction->timer_ = new_timer();
   insert_keyed(server_transactions_, transaction->key_, transaction);
   ++pending_server_transactions_;
@@ -106,7 +105,7 @@ std::shared_ptr<Dialog> EngineCore::respond(IncomingRequest& transaction, Respon
   const bool dialog_creating = transaction.is_invite_ && spec.status >= 200 && spec.status < 300;
   // build_response parses the top Via anyway: it gives the destination too.
   std::optional<PeerAddress> destination;
-  std::string wire = detail::build_response(transaction.message_, transaction.source_, spec, transaction.local_tag_,
+  std::string wire = detail::build_response(transaction.message_, transaction.source_, spec, transaction.local_tag_, ids_,
                                             local_contact(transaction.source_.transport), config_.user_agent,
                                             &destination);
   if (!destination) destination = detail::response_destination(*transaction.message_.top_via(), transaction.source_);
