@@ -79,6 +79,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
     std::array<char, kDatagramBuffer> buffer{};
     udp::endpoint sender;
     ReceiveMemory receive_memory;
+    bool v4{true};  // the bound address's family: known at bind, not asked per send
   };
 
   struct Connection : std::enable_shared_from_this<Connection> {
@@ -123,6 +124,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
         udp::endpoint local(address, point.port);
         p->socket.open(local.protocol());
         p->socket.bind(local);
+        p->v4 = local.address().is_v4();
         error_code ignored;  // a smaller buffer still works
         p->socket.set_option(udp::socket::receive_buffer_size(kUdpReceiveBuffer), ignored);
         udp_points.push_back(std::move(p));
@@ -167,9 +169,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
 
   udp::socket* udp_socket_for(const asio::ip::address& destination) {
     for (auto& p : udp_points) {
-      error_code ec;
-      auto local = p->socket.local_endpoint(ec);
-      if (!ec && local.address().is_v4() == destination.is_v4()) return &p->socket;
+      if (p->socket.is_open() && p->v4 == destination.is_v4()) return &p->socket;
     }
     return udp_points.empty() ? nullptr : &udp_points.front()->socket;
   }
