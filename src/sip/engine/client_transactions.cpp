@@ -44,7 +44,8 @@ std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, Respon
   const PeerAddress& local = local_for(destination->transport);
 
   auto builder = MessageBuilder::request(spec.method, spec.uri);
-  builder.add(HeaderId::via, detail::make_via(local, ids_));
+  const std::string via = detail::make_via(local, ids_);
+  builder.add(HeaderId::via, via);
   builder.add(HeaderId::max_forwards, "70");
   // Each header value is built in one reserved string: no a + b + c temporaries.
   std::string text;
@@ -80,7 +81,7 @@ std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, Respon
   std::string wire = builder.str();
   auto message = parse_message(wire);
   auto transaction = start_client_transaction(std::move(wire), std::move(message).value(), *destination,
-                                              std::move(handler), nullptr);
+                                              std::move(handler), nullptr, detail::own_via_branch(via));
   transaction->manual_ack_ = options.manual_ack;
   return transaction;
 }
@@ -88,14 +89,17 @@ std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, Respon
 std::shared_ptr<ClientRequest> EngineCore::start_client_transaction(std::string wire, Message request,
                                                                     const PeerAddress& destination,
                                                                     ResponseHandler handler,
-                                                                    const std::shared_ptr<Dialog>& dialog) {
+                                                                    const std::shared_ptr<Dialog>& dialog,
+                                                                    std::string_view branch) {
   auto transaction = std::make_shared<ClientRequest>(weak_from_this(), std::move(request), destination,
                                                      std::move(handler));
   transaction->wire_ = std::move(wire);
   transaction->timer_ = new_timer();
   transaction->dialog_ = dialog;
-  auto via = transaction->request_.top_via();
-  transaction->key_.append(via->branch).append("|").append(transaction->request_.method());
+  // A Via we wrote gives its branch without a parse; a CANCEL's (copied from the INVITE) is parsed.
+  if (branch.empty()) branch = transaction->request_.top_via()->branch;
+  transaction->key_.reserve(branch.size() + 1 + transaction->request_.method().size());
+  transaction->key_.append(branch).append("|").append(transaction->request_.method());
   insert_keyed(client_transactions_, transaction->key_, transaction);
 
   auto failed = [weak = std::weak_ptr<ClientRequest>(transaction)](boost::system::error_code ec) {

@@ -60,9 +60,11 @@ PeerAddress dialog_destination(const Dialog& dialog, const PeerAddress& fallback
 
 // Via, Max-Forwards, From, To, Call-ID and CSeq of a request within `dialog`
 // (RFC 3261 12.2.1.1), each value built in one string.
-void add_dialog_headers(MessageBuilder& builder, const Dialog& dialog, const PeerAddress& local,
-                        detail::IdGenerator& ids, std::uint32_t cseq, std::string_view method) {
-  builder.add(HeaderId::via, detail::make_via(local, ids));
+// Returns the Via value (its branch keys the client transaction).
+std::string add_dialog_headers(MessageBuilder& builder, const Dialog& dialog, const PeerAddress& local,
+                               detail::IdGenerator& ids, std::uint32_t cseq, std::string_view method) {
+  std::string via = detail::make_via(local, ids);
+  builder.add(HeaderId::via, via);
   builder.add(HeaderId::max_forwards, "70");
   std::string text;
   text.reserve(std::max(dialog.local_uri().size() + dialog.local_tag().size(),
@@ -77,6 +79,7 @@ void add_dialog_headers(MessageBuilder& builder, const Dialog& dialog, const Pee
   detail::append_uint(text, cseq);
   text.append(" ").append(method);
   builder.add(HeaderId::cseq, text);
+  return via;
 }
 
 }  // namespace
@@ -246,7 +249,8 @@ std::shared_ptr<ClientRequest> EngineCore::dialog_request(Dialog& dialog, Reques
   }
   const PeerAddress destination = dialog_destination(dialog, dialog.peer_);
   auto builder = MessageBuilder::request(spec.method, dialog.remote_target_);
-  add_dialog_headers(builder, dialog, local_for(destination.transport), ids_, ++dialog.local_cseq_, spec.method);
+  const std::string via =
+      add_dialog_headers(builder, dialog, local_for(destination.transport), ids_, ++dialog.local_cseq_, spec.method);
   for (const auto& route : dialog.route_set_) builder.add(HeaderId::route, route);
   const bool target_refresh = invite || spec.method == "UPDATE" || spec.method == "SUBSCRIBE" ||
                               spec.method == "REFER" || spec.method == "NOTIFY";
@@ -262,7 +266,8 @@ std::shared_ptr<ClientRequest> EngineCore::dialog_request(Dialog& dialog, Reques
   std::string wire = builder.str();
   auto message = parse_message(wire);
   auto transaction = start_client_transaction(std::move(wire), std::move(message).value(), destination,
-                                              std::move(handler), dialog.shared_from_this());
+                                              std::move(handler), dialog.shared_from_this(),
+                                              detail::own_via_branch(via));
   if (invite) dialog.outgoing_invite_pending_ = true;
   return transaction;
 }

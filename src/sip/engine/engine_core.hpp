@@ -58,7 +58,8 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   std::shared_ptr<ClientRequest> start_client_transaction(std::string wire, Message request,
                                                           const PeerAddress& destination,
                                                           ResponseHandler handler,
-                                                          const std::shared_ptr<Dialog>& dialog);
+                                                          const std::shared_ptr<Dialog>& dialog,
+                                                          std::string_view branch = {});
   void client_response(ClientRequest& transaction, Message&& response);
   void client_final(ClientRequest& transaction, const Message& response, const std::shared_ptr<Dialog>& dialog);
   void client_local_failure(ClientRequest& transaction, int status, std::string_view reason);

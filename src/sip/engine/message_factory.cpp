@@ -158,6 +158,11 @@ std::string make_via(const PeerAddress& local, IdGenerator& ids) {
   return via;
 }
 
+std::string_view own_via_branch(std::string_view via) {
+  const auto start = via.find(";branch=") + 8;
+  return via.substr(start, via.find(';', start) - start);
+}
+
 std::string contact_uri(const PeerAddress& local) {
   std::string uri;
   uri.reserve(64);

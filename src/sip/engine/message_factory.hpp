@@ -48,6 +48,8 @@ void append_uint(std::string& out, std::uint64_t value);
 std::string make_via(const PeerAddress& local, std::string_view branch);
 /// make_via with a new branch from `ids`, written in place.
 std::string make_via(const PeerAddress& local, IdGenerator& ids);
+/// The branch of a Via that make_via wrote (what parsing it would give, without the parse).
+std::string_view own_via_branch(std::string_view via);
 /// "sip:127.0.0.1:5060" (+ ";transport=tcp" for TCP)
 std::string contact_uri(const PeerAddress& local);
 
