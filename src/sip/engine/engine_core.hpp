@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <memory>
+#include <memory_resource>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -113,11 +114,14 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   detail::TransportLayer transport_;
   detail::IdGenerator ids_;
   std::function<void(const std::shared_ptr<IncomingRequest>&)> request_handler_;
+  // The tables' nodes come from a pool (declared first: it outlives them), so an entry
+  // costs no malloc once the pool has grown to the number of calls up at once.
+  std::pmr::unsynchronized_pool_resource table_pool_;
   // Each key views the key_ text of the object its entry holds (alive while the entry
   // is): no key copied per insert. Look-ups build their key in lookup_key_.
-  std::unordered_map<std::string_view, std::shared_ptr<IncomingRequest>> server_transactions_;
-  std::unordered_map<std::string_view, std::shared_ptr<ClientRequest>> client_transactions_;
-  std::unordered_map<std::string_view, std::shared_ptr<Dialog>> dialogs_;
+  std::pmr::unordered_map<std::string_view, std::shared_ptr<IncomingRequest>> server_transactions_{&table_pool_};
+  std::pmr::unordered_map<std::string_view, std::shared_ptr<ClientRequest>> client_transactions_{&table_pool_};
+  std::pmr::unordered_map<std::string_view, std::shared_ptr<Dialog>> dialogs_{&table_pool_};
   mutable std::string lookup_key_;
   std::vector<NameAddr> contacts_scratch_;  // first_contact_uri's list, reused  // reused: a look-up allocates nothing once it has grown
   struct LocalPoint {
