@@ -172,15 +172,27 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
   void send(const std::string& auth_header = {}, const std::string& auth_value = {}) {
     RequestSpec spec;
     spec.method = "INVITE";
-    spec.uri = uri;
-    spec.from = options.from;
-    spec.to = options.to;
-    spec.call_id = call_id;
-    spec.from_tag = from_tag;
     spec.cseq = cseq;
-    spec.headers = options.headers;
+    if (options.auth) {
+      // A challenge may need the request again (with credentials): copy its parts.
+      spec.uri = uri;
+      spec.from = options.from;
+      spec.to = options.to;
+      spec.call_id = call_id;
+      spec.from_tag = from_tag;
+      spec.headers = options.headers;
+      spec.destination = options.proxy;
+    } else {
+      // Sent once: the parts move into the request (nothing reads them afterwards).
+      spec.uri = std::move(uri);
+      spec.from = std::move(options.from);
+      spec.to = std::move(options.to);
+      spec.call_id = std::move(call_id);
+      spec.from_tag = std::move(from_tag);
+      spec.headers = std::move(options.headers);
+      spec.destination = std::move(options.proxy);
+    }
     if (!auth_header.empty()) spec.headers.emplace_back(auth_header, auth_value);
-    spec.destination = options.proxy;
     if (!options.local_sdp.empty()) {
       spec.content_type = "application/sdp";
       spec.body = options.local_sdp;
@@ -266,7 +278,7 @@ void Srf::start_uac(std::string uri, UacOptions options, DialogHandler handler) 
   call->executor = impl_->executor;
   call->call_id = impl_->random_hex(32);
   call->from_tag = impl_->random_hex(16);
-  call->cnonce = impl_->random_hex(16);
+  if (call->options.auth) call->cnonce = impl_->random_hex(16);  // only digest uses it
   call->slot = boost::asio::get_associated_cancellation_slot(handler);
   call->handler.emplace(std::move(handler));
   std::weak_ptr<UacCall> weak = call;

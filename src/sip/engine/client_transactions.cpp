@@ -4,6 +4,8 @@
 #include <astmrf/sip/builder.hpp>
 #include <astmrf/sip/parser.hpp>
 
+#include <boost/asio/post.hpp>
+
 #include <stdexcept>
 
 #include "engine_core.hpp"
@@ -40,21 +42,39 @@ std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, Respon
     throw std::invalid_argument("cannot send to '" + (spec.destination.empty() ? spec.uri : spec.destination) +
                                 "': a SIP URI or destination with an IP address is needed (the engine does no DNS)");
   }
-  const PeerAddress local = local_for(destination->transport);
+  const PeerAddress& local = local_for(destination->transport);
 
   auto builder = MessageBuilder::request(spec.method, spec.uri);
-  builder.add(HeaderId::via, detail::make_via(local, ids_.branch()));
+  const std::string via = detail::make_via(local, ids_);
+  builder.add(HeaderId::via, via);
   builder.add(HeaderId::max_forwards, "70");
-  std::string from = spec.from.empty() ? "sip:astmrf@" + detail::host_text(local.address) : spec.from;
-  std::string from_header;
-  if (!spec.from_display.empty()) from_header = "\"" + spec.from_display + "\" ";
-  from_header += "<" + from + ">;tag=" + (spec.from_tag.empty() ? ids_.tag() : spec.from_tag);
-  builder.add(HeaderId::from, from_header);
-  builder.add(HeaderId::to, "<" + (spec.to.empty() ? spec.uri : spec.to) + ">");
+  // Each header value is built in one reserved string: no a + b + c temporaries.
+  std::string text;
+  text.reserve(128);
+  if (!spec.from_display.empty()) text.append("\"").append(spec.from_display).append("\" ");
+  text += '<';
+  if (spec.from.empty()) {
+    text += "sip:astmrf@";
+    detail::append_host(text, local.address);
+  } else {
+    text += spec.from;
+  }
+  text += ">;tag=";
+  if (spec.from_tag.empty()) text += ids_.tag();
+  else text += spec.from_tag;
+  builder.add(HeaderId::from, text);
+  text.clear();
+  text.append("<").append(spec.to.empty() ? spec.uri : spec.to).append(">");
+  builder.add(HeaderId::to, text);
   builder.add(HeaderId::call_id, spec.call_id.empty() ? ids_.call_id() : spec.call_id);
-  builder.add(HeaderId::cseq, std::to_string(spec.cseq == 0 ? 1 : spec.cseq) + " " + spec.method);
+  text.clear();
+  detail::append_uint(text, spec.cseq == 0 ? 1 : spec.cseq);
+  text.append(" ").append(spec.method);
+  builder.add(HeaderId::cseq, text);
   if (creates_dialog_or_refreshes_target(spec.method) && detail::find_header(spec.headers, "Contact") == nullptr) {
-    builder.add(HeaderId::contact, "<" + detail::contact_uri(local) + ">");
+    text.clear();
+    text.append("<").append(local_contact(destination->transport)).append(">");
+    builder.add(HeaderId::contact, text);
   }
   if (detail::find_header(spec.headers, "User-Agent") == nullptr) builder.add("User-Agent", config_.user_agent);
   for (const auto& [name, value] : spec.headers) builder.add(name, value);
@@ -62,7 +82,7 @@ std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, Respon
   std::string wire = builder.str();
   auto message = parse_message(wire);
   auto transaction = start_client_transaction(std::move(wire), std::move(message).value(), *destination,
-                                              std::move(handler), nullptr);
+                                              std::move(handler), nullptr, detail::own_via_branch(via));
   transaction->manual_ack_ = options.manual_ack;
   return transaction;
 }
@@ -70,23 +90,32 @@ std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, Respon
 std::shared_ptr<ClientRequest> EngineCore::start_client_transaction(std::string wire, Message request,
                                                                     const PeerAddress& destination,
                                                                     ResponseHandler handler,
-                                                                    const std::shared_ptr<Dialog>& dialog) {
+                                                                    const std::shared_ptr<Dialog>& dialog,
+                                                                    std::string_view branch) {
   auto transaction = std::make_shared<ClientRequest>(weak_from_this(), std::move(request), destination,
                                                      std::move(handler));
   transaction->wire_ = std::move(wire);
   transaction->timer_ = new_timer();
   transaction->dialog_ = dialog;
-  auto via = transaction->request_.top_via();
-  transaction->key_.append(via->branch).append("|").append(transaction->request_.method());
-  client_transactions_[transaction->key_] = transaction;
+  // A Via we wrote gives its branch without a parse; a CANCEL's (copied from the INVITE) is parsed.
+  if (branch.empty()) branch = transaction->request_.top_via()->branch;
+  transaction->key_.reserve(branch.size() + 1 + transaction->request_.method().size());
+  transaction->key_.append(branch).append("|").append(transaction->request_.method());
+  insert_keyed(client_transactions_, transaction->key_, transaction);
 
-  std::weak_ptr<ClientRequest> weak = transaction;
-  send(destination, transaction->wire_, [weak](boost::system::error_code ec) {
+  auto failed = [weak = std::weak_ptr<ClientRequest>(transaction)](boost::system::error_code ec) {
     if (!ec) return;
     auto t = weak.lock();
     if (!t) return;
     if (auto core = t->core_.lock()) core->client_local_failure(*t, 503, "Service Unavailable (transport error)");
-  });
+  };
+  if (destination.transport == Transport::udp) {
+    // A datagram's failure is known at once: report it from the executor, as a
+    // completion would, without a std::function per request.
+    if (auto ec = send(destination, transaction->wire_)) boost::asio::post(executor_, [failed, ec] { failed(ec); });
+  } else {
+    send(destination, transaction->wire_, failed);
+  }
   const bool udp = destination.transport == Transport::udp;
   schedule_client_timer(transaction, udp ? t1() : std::chrono::milliseconds(0), Clock::now() + 64 * t1());
   return transaction;
@@ -168,8 +197,8 @@ void EngineCore::client_response(ClientRequest& transaction, Message&& response)
       return;
     }
     dialog->outgoing_invite_pending_ = false;
-    if (auto contact = response.contacts(); contact && !contact->contacts.empty()) {
-      dialog->remote_target_ = std::string(contact->contacts.front().uri_text);  // target refresh
+    if (auto contact = detail::first_contact_uri(response, contacts_scratch_)) {
+      dialog->remote_target_ = *contact;  // target refresh
     }
     auto cseq = transaction.request_.cseq();
     if (transaction.cancel_requested_) {

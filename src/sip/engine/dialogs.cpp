@@ -44,10 +44,13 @@ namespace {
 // Where in-dialog requests go: the first route if there is a route set (loose
 // routing), else the remote target.
 PeerAddress dialog_destination(const Dialog& dialog, const PeerAddress& fallback) {
-  std::string target = dialog.remote_target();
+  std::string_view target = dialog.remote_target();
+  std::optional<NameAddr> route;  // holds views into the route set: no copy of the target
   if (!dialog.route_set().empty()) {
-    auto route = parse_name_addr(dialog.route_set().front());
-    if (route) target = std::string(route->uri_text);
+    if (auto parsed = parse_name_addr(dialog.route_set().front())) {
+      route = std::move(*parsed);
+      target = route->uri_text;
+    }
   }
   auto destination = detail::destination_from_uri(target, fallback.transport);
   if (!destination) return fallback;
@@ -55,11 +58,37 @@ PeerAddress dialog_destination(const Dialog& dialog, const PeerAddress& fallback
   return *destination;
 }
 
+// Via, Max-Forwards, From, To, Call-ID and CSeq of a request within `dialog`
+// (RFC 3261 12.2.1.1), each value built in one string.
+// Returns the Via value (its branch keys the client transaction).
+std::string add_dialog_headers(MessageBuilder& builder, const Dialog& dialog, const PeerAddress& local,
+                               detail::IdGenerator& ids, std::uint32_t cseq, std::string_view method) {
+  std::string via = detail::make_via(local, ids);
+  builder.add(HeaderId::via, via);
+  builder.add(HeaderId::max_forwards, "70");
+  std::string text;
+  text.reserve(std::max(dialog.local_uri().size() + dialog.local_tag().size(),
+                        dialog.remote_uri().size() + dialog.remote_tag().size()) + 8);
+  text.append("<").append(dialog.local_uri()).append(">;tag=").append(dialog.local_tag());
+  builder.add(HeaderId::from, text);
+  text.clear();
+  text.append("<").append(dialog.remote_uri()).append(">;tag=").append(dialog.remote_tag());
+  builder.add(HeaderId::to, text);
+  builder.add(HeaderId::call_id, dialog.call_id());
+  text.clear();
+  detail::append_uint(text, cseq);
+  text.append(" ").append(method);
+  builder.add(HeaderId::cseq, text);
+  return via;
+}
+
 }  // namespace
 
 std::shared_ptr<Dialog> EngineCore::find_dialog(std::string_view call_id, std::string_view local_tag,
                                                 std::string_view remote_tag) const {
-  auto it = dialogs_.find(dialog_key(call_id, local_tag, remote_tag));
+  lookup_key_.clear();
+  append_dialog_key(lookup_key_, call_id, local_tag, remote_tag);
+  auto it = dialogs_.find(lookup_key_);
   return it == dialogs_.end() ? nullptr : it->second;
 }
 
@@ -74,10 +103,9 @@ std::shared_ptr<Dialog> EngineCore::create_uas_dialog(IncomingRequest& invite, c
   dialog->remote_tag_ = std::string(from->tag);
   dialog->local_uri_ = std::string(to->uri_text);
   dialog->remote_uri_ = std::string(from->uri_text);
-  auto contacts = request.contacts();
-  dialog->remote_target_ = contacts && !contacts->contacts.empty() ? std::string(contacts->contacts.front().uri_text)
-                                                                    : std::string(from->uri_text);
-  for (auto rr : request.values(HeaderId::record_route)) dialog->route_set_.emplace_back(rr);
+  auto contact = detail::first_contact_uri(request, contacts_scratch_);
+  dialog->remote_target_ = contact ? *contact : from->uri_text;
+  detail::for_each_value(request, HeaderId::record_route, [&](std::string_view rr) { dialog->route_set_.emplace_back(rr); });
   if (auto cseq = request.cseq()) {
     dialog->remote_cseq_ = cseq->number;
     dialog->remote_cseq_set_ = true;
@@ -85,7 +113,8 @@ std::shared_ptr<Dialog> EngineCore::create_uas_dialog(IncomingRequest& invite, c
   dialog->local_contact_ = local_contact(invite.source_.transport);
   dialog->peer_ = dialog_destination(*dialog, invite.source_);
   dialog->timer_ = new_timer();
-  dialogs_[dialog_key(dialog->call_id_, dialog->local_tag_, dialog->remote_tag_)] = dialog;
+  append_dialog_key(dialog->key_, dialog->call_id_, dialog->local_tag_, dialog->remote_tag_);
+  insert_keyed(dialogs_, dialog->key_, dialog);
   return dialog;
 }
 
@@ -101,16 +130,16 @@ std::shared_ptr<Dialog> EngineCore::create_uac_dialog(ClientRequest& invite, con
   dialog->remote_tag_ = std::string(to->tag);
   dialog->local_uri_ = std::string(from->uri_text);
   dialog->remote_uri_ = std::string(to->uri_text);
-  auto contacts = response.contacts();
-  dialog->remote_target_ = contacts && !contacts->contacts.empty() ? std::string(contacts->contacts.front().uri_text)
-                                                                    : std::string(request.request_uri());
+  auto contact = detail::first_contact_uri(response, contacts_scratch_);
+  dialog->remote_target_ = contact ? *contact : request.request_uri();
   auto record_routes = response.values(HeaderId::record_route);
   for (auto it = record_routes.rbegin(); it != record_routes.rend(); ++it) dialog->route_set_.emplace_back(*it);
   if (auto cseq = request.cseq()) dialog->local_cseq_ = cseq->number;
   dialog->local_contact_ = local_contact(invite.destination_.transport);
   dialog->peer_ = dialog_destination(*dialog, invite.destination_);
   dialog->timer_ = new_timer();
-  dialogs_[dialog_key(dialog->call_id_, dialog->local_tag_, dialog->remote_tag_)] = dialog;
+  append_dialog_key(dialog->key_, dialog->call_id_, dialog->local_tag_, dialog->remote_tag_);
+  insert_keyed(dialogs_, dialog->key_, dialog);
   return dialog;
 }
 
@@ -200,12 +229,7 @@ void EngineCore::dialog_ack(Dialog& dialog, const Message& ack) {
 void EngineCore::send_ack(Dialog& dialog, std::uint32_t cseq, std::string_view content_type, std::string_view body) {
   const PeerAddress destination = dialog_destination(dialog, dialog.peer_);
   auto builder = MessageBuilder::request("ACK", dialog.remote_target_);
-  builder.add(HeaderId::via, detail::make_via(local_for(destination.transport), ids_.branch()));
-  builder.add(HeaderId::max_forwards, "70");
-  builder.add(HeaderId::from, "<" + dialog.local_uri_ + ">;tag=" + dialog.local_tag_);
-  builder.add(HeaderId::to, "<" + dialog.remote_uri_ + ">;tag=" + dialog.remote_tag_);
-  builder.add(HeaderId::call_id, dialog.call_id_);
-  builder.add(HeaderId::cseq, std::to_string(cseq) + " ACK");
+  add_dialog_headers(builder, dialog, local_for(destination.transport), ids_, cseq, "ACK");
   for (const auto& route : dialog.route_set_) builder.add(HeaderId::route, route);
   if (!body.empty() || !content_type.empty()) builder.body(content_type, body);
   dialog.last_ack_ = builder.str();
@@ -225,17 +249,16 @@ std::shared_ptr<ClientRequest> EngineCore::dialog_request(Dialog& dialog, Reques
   }
   const PeerAddress destination = dialog_destination(dialog, dialog.peer_);
   auto builder = MessageBuilder::request(spec.method, dialog.remote_target_);
-  builder.add(HeaderId::via, detail::make_via(local_for(destination.transport), ids_.branch()));
-  builder.add(HeaderId::max_forwards, "70");
-  builder.add(HeaderId::from, "<" + dialog.local_uri_ + ">;tag=" + dialog.local_tag_);
-  builder.add(HeaderId::to, "<" + dialog.remote_uri_ + ">;tag=" + dialog.remote_tag_);
-  builder.add(HeaderId::call_id, dialog.call_id_);
-  builder.add(HeaderId::cseq, std::to_string(++dialog.local_cseq_) + " " + spec.method);
+  const std::string via =
+      add_dialog_headers(builder, dialog, local_for(destination.transport), ids_, ++dialog.local_cseq_, spec.method);
   for (const auto& route : dialog.route_set_) builder.add(HeaderId::route, route);
   const bool target_refresh = invite || spec.method == "UPDATE" || spec.method == "SUBSCRIBE" ||
                               spec.method == "REFER" || spec.method == "NOTIFY";
   if (target_refresh && detail::find_header(spec.headers, "Contact") == nullptr) {
-    builder.add(HeaderId::contact, "<" + dialog.local_contact_ + ">");
+    std::string contact;
+    contact.reserve(dialog.local_contact_.size() + 2);
+    contact.append("<").append(dialog.local_contact_).append(">");
+    builder.add(HeaderId::contact, contact);
   }
   if (detail::find_header(spec.headers, "User-Agent") == nullptr) builder.add("User-Agent", config_.user_agent);
   for (const auto& [name, value] : spec.headers) builder.add(name, value);
@@ -243,7 +266,8 @@ std::shared_ptr<ClientRequest> EngineCore::dialog_request(Dialog& dialog, Reques
   std::string wire = builder.str();
   auto message = parse_message(wire);
   auto transaction = start_client_transaction(std::move(wire), std::move(message).value(), destination,
-                                              std::move(handler), dialog.shared_from_this());
+                                              std::move(handler), dialog.shared_from_this(),
+                                              detail::own_via_branch(via));
   if (invite) dialog.outgoing_invite_pending_ = true;
   return transaction;
 }
@@ -268,7 +292,7 @@ void EngineCore::end(Dialog& dialog, DialogEndReason reason) {
   dialog.pending_2xx_.clear();
   dialog.awaiting_manual_ack_ = false;
   if (dialog.timer_) timer_of(dialog.timer_)->cancel();
-  auto it = dialogs_.find(dialog_key(dialog.call_id_, dialog.local_tag_, dialog.remote_tag_));
+  auto it = dialogs_.find(dialog.key_);
   if (it != dialogs_.end() && it->second.get() == &dialog) dialogs_.erase(it);
   // Handlers often capture the dialog: drop them so nothing keeps it alive.
   dialog.on_request_ = nullptr;

@@ -34,21 +34,29 @@ std::string_view to_string(DialogEndReason reason) noexcept {
 
 namespace {
 
-std::string server_key(const Message& request, const Via& via) {
+// The server transaction key (RFC 3261 17.2.3), written to `key`.
+void server_key(std::string& key, const Message& request, const Via& via) {
   std::string_view method = request.method_id() == MethodId::ack ? std::string_view("INVITE") : request.method();
-  std::string key;
+  key.clear();
   if (via.branch.starts_with("z9hG4bK")) {
-    key.reserve(via.branch.size() + 32 + method.size());
-    key.append(via.branch).append("|").append(via.sent_by()).append("|").append(method);
-    return key;
+    key.append(via.branch).append("|");
+    if (via.host_kind == HostKind::ipv6) key.append("[").append(via.host).append("]");
+    else key.append(via.host);
+    if (via.has_port) {
+      key += ':';
+      detail::append_uint(key, via.port);
+    }
+    key.append("|").append(method);
+    return;
   }
   // RFC 2543 peers: no magic cookie, so match by dialog-ish fields.
   auto from = request.from();
   auto cseq = request.cseq();
   key.append("2543|").append(request.call_id()).append("|");
   if (from) key.append(from->tag);
-  key.append("|").append(std::to_string(cseq ? cseq->number : 0)).append("|").append(method);
-  return key;
+  key.append("|");
+  detail::append_uint(key, cseq ? cseq->number : 0);
+  key.append("|").append(method);
 }
 
 }  // namespace
@@ -66,15 +74,19 @@ EngineCore::EngineCore(boost::asio::any_io_executor executor, EngineConfig confi
 
 EngineCore::~EngineCore() = default;
 
-std::string EngineCore::dialog_key(std::string_view call_id, std::string_view local_tag, std::string_view remote_tag) {
-  std::string key;
-  key.reserve(call_id.size() + local_tag.size() + remote_tag.size() + 2);
-  key.append(call_id).append("|").append(local_tag).append("|").append(remote_tag);
-  return key;
+void EngineCore::append_dialog_key(std::string& out, std::string_view call_id, std::string_view local_tag,
+                                   std::string_view remote_tag) {
+  out.reserve(out.size() + call_id.size() + local_tag.size() + remote_tag.size() + 2);
+  out.append(call_id).append("|").append(local_tag).append("|").append(remote_tag);
 }
 
 void EngineCore::start() {
   transport_.start();
+  for (auto transport : {Transport::udp, Transport::tcp}) {
+    auto& point = local_points_[index(transport)];
+    point.address = transport_.local_address(transport);
+    point.contact = detail::contact_uri(point.address);
+  }
   running_ = true;
 }
 
@@ -105,9 +117,10 @@ void EngineCore::stop() {
   for (auto& [key, d] : dialogs) end(*d, DialogEndReason::engine_stopped);
 }
 
-void EngineCore::send(const PeerAddress& destination, std::string data, detail::TransportLayer::SendHandler done) {
+boost::system::error_code EngineCore::send(const PeerAddress& destination, std::string_view data,
+                                           detail::TransportLayer::SendHandler done) {
   ++stats_.messages_sent;
-  transport_.send(destination, std::move(data), std::move(done));
+  return transport_.send(destination, data, std::move(done));
 }
 
 void EngineCore::on_input(std::string_view raw, Result<Message>* parsed, const PeerAddress& source) {
@@ -164,7 +177,8 @@ void EngineCore::send_stateless(const Message& request, const PeerAddress& sourc
   if (!via) return;
   std::string wire;
   try {
-    wire = detail::build_response(request, source, spec, ids_.tag(), {}, config_.user_agent);
+    std::string to_tag;
+    wire = detail::build_response(request, source, spec, to_tag, ids_, {}, config_.user_agent);
   } catch (const SipError&) {
     return;  // the request's own headers cannot be echoed safely
   }
@@ -194,9 +208,9 @@ void EngineCore::on_request(Message&& request, const PeerAddress& source) {
     return;
   }
 
-  std::string key = server_key(request, *via);
+  server_key(lookup_key_, request, *via);
   if (request.method_id() == MethodId::ack) {
-    auto it = server_transactions_.find(key);
+    auto it = server_transactions_.find(lookup_key_);
     if (it != server_transactions_.end()) {
       auto transaction = it->second;
       if (transaction->final_status_ >= 300) {
@@ -209,7 +223,8 @@ void EngineCore::on_request(Message&& request, const PeerAddress& source) {
     }
     return;  // an ACK matching nothing is dropped (RFC 3261 17.2.3)
   }
-  if (absorb_retransmission(key, request)) return;
+  if (absorb_retransmission(lookup_key_, request)) return;
+  std::string key = lookup_key_;  // the new transaction's own copy
   if (request.method_id() == MethodId::cancel) {
     handle_cancel(std::move(request), source);
     return;
@@ -250,9 +265,9 @@ void EngineCore::on_response(Message&& response, const PeerAddress&) {
     ++stats_.parse_errors;
     return;
   }
-  std::string key;
-  key.append(via->branch).append("|").append(cseq->method);
-  auto it = client_transactions_.find(key);
+  lookup_key_.clear();
+  lookup_key_.append(via->branch).append("|").append(cseq->method);
+  auto it = client_transactions_.find(lookup_key_);
   if (it != client_transactions_.end()) {
     auto transaction = it->second;  // keeps it alive through the handler
     client_response(*transaction, std::move(response));
@@ -275,7 +290,7 @@ Engine::~Engine() { core_->stop(); }
 void Engine::start() { core_->start(); }
 void Engine::stop() { core_->stop(); }
 
-PeerAddress Engine::local_address(Transport transport) const { return core_->local_for(transport); }
+PeerAddress Engine::local_address(Transport transport) const { return core_->transport_.local_address(transport); }
 
 void Engine::on_request(std::function<void(const std::shared_ptr<IncomingRequest>&)> handler) {
   core_->request_handler_ = std::move(handler);

@@ -6,10 +6,13 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
 #include <chrono>
 #include <memory>
+#include <memory_resource>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "message_factory.hpp"
 #include "transport_layer.hpp"
@@ -33,12 +36,13 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   void on_response(Message&& response, const PeerAddress& source);
   void reject_unparsable(std::string_view raw, const ParseError& error, const PeerAddress& source);
   void send_stateless(const Message& request, const PeerAddress& source, ResponseSpec spec);
-  void send(const PeerAddress& destination, std::string data, detail::TransportLayer::SendHandler done = {});
+  boost::system::error_code send(const PeerAddress& destination, std::string_view data,
+                                 detail::TransportLayer::SendHandler done = {});
 
   // ---- server transactions (server_transactions.cpp)
   std::shared_ptr<IncomingRequest> create_server_transaction(Message&& request, const PeerAddress& source,
                                                              std::string key);
-  bool absorb_retransmission(const std::string& key, const Message& request);
+  bool absorb_retransmission(std::string_view key, const Message& request);
   void handle_cancel(Message&& cancel, const PeerAddress& source);
   void handle_ack_for_non2xx(IncomingRequest& transaction, const Message& ack);
   std::shared_ptr<Dialog> respond(IncomingRequest& transaction, ResponseSpec spec);
@@ -55,7 +59,8 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   std::shared_ptr<ClientRequest> start_client_transaction(std::string wire, Message request,
                                                           const PeerAddress& destination,
                                                           ResponseHandler handler,
-                                                          const std::shared_ptr<Dialog>& dialog);
+                                                          const std::shared_ptr<Dialog>& dialog,
+                                                          std::string_view branch = {});
   void client_response(ClientRequest& transaction, Message&& response);
   void client_final(ClientRequest& transaction, const Message& response, const std::shared_ptr<Dialog>& dialog);
   void client_local_failure(ClientRequest& transaction, int status, std::string_view reason);
@@ -88,18 +93,42 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   std::chrono::milliseconds t1() const { return config_.timers.t1; }
   std::chrono::milliseconds t2() const { return config_.timers.t2; }
   std::chrono::milliseconds t4() const { return config_.timers.t4; }
-  PeerAddress local_for(Transport transport) const { return transport_.local_address(transport); }
-  std::string local_contact(Transport transport) const { return detail::contact_uri(local_for(transport)); }
-  static std::string dialog_key(std::string_view call_id, std::string_view local_tag, std::string_view remote_tag);
+  // The sockets are bound by start(): their addresses are asked for once, not per message.
+  const PeerAddress& local_for(Transport transport) const { return local_points_[index(transport)].address; }
+  const std::string& local_contact(Transport transport) const { return local_points_[index(transport)].contact; }
+  static std::size_t index(Transport transport) { return transport == Transport::tcp ? 1 : 0; }
+  static void append_dialog_key(std::string& out, std::string_view call_id, std::string_view local_tag,
+                                std::string_view remote_tag);
+  // Puts `value` under `key` (a view of value's own key_), replacing any entry with that key.
+  template <class Map, class Value>
+  static void insert_keyed(Map& map, std::string_view key, Value value) {
+    auto [it, inserted] = map.try_emplace(key, value);
+    if (!inserted) {
+      map.erase(it);  // the old key views the old value's text: replace the whole entry
+      map.emplace(key, std::move(value));
+    }
+  }
 
   boost::asio::any_io_executor executor_;
   EngineConfig config_;
   detail::TransportLayer transport_;
   detail::IdGenerator ids_;
   std::function<void(const std::shared_ptr<IncomingRequest>&)> request_handler_;
-  std::unordered_map<std::string, std::shared_ptr<IncomingRequest>> server_transactions_;
-  std::unordered_map<std::string, std::shared_ptr<ClientRequest>> client_transactions_;
-  std::unordered_map<std::string, std::shared_ptr<Dialog>> dialogs_;
+  // The tables' nodes come from a pool (declared first: it outlives them), so an entry
+  // costs no malloc once the pool has grown to the number of calls up at once.
+  std::pmr::unsynchronized_pool_resource table_pool_;
+  // Each key views the key_ text of the object its entry holds (alive while the entry
+  // is): no key copied per insert. Look-ups build their key in lookup_key_.
+  std::pmr::unordered_map<std::string_view, std::shared_ptr<IncomingRequest>> server_transactions_{&table_pool_};
+  std::pmr::unordered_map<std::string_view, std::shared_ptr<ClientRequest>> client_transactions_{&table_pool_};
+  std::pmr::unordered_map<std::string_view, std::shared_ptr<Dialog>> dialogs_{&table_pool_};
+  mutable std::string lookup_key_;
+  std::vector<NameAddr> contacts_scratch_;  // first_contact_uri's list, reused  // reused: a look-up allocates nothing once it has grown
+  struct LocalPoint {
+    PeerAddress address;
+    std::string contact;  // contact_uri(address)
+  };
+  std::array<LocalPoint, 2> local_points_;  // by index(transport)
   EngineStats stats_;
   std::size_t pending_server_transactions_{0};  // created and not finally answered
   bool running_{false};

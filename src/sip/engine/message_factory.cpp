@@ -15,21 +15,41 @@ namespace asio = boost::asio;
 
 IdGenerator::IdGenerator() : engine_(std::random_device{}()) {}
 
-std::string IdGenerator::hex(std::size_t digits) {
+void IdGenerator::append_hex(std::string& out, std::size_t digits) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(digits, '0');
   std::uint64_t bits = 0;
   for (std::size_t i = 0; i < digits; ++i) {
     if (i % 16 == 0) bits = engine_();
-    out[i] = kHex[bits & 0xF];
+    out.push_back(kHex[bits & 0xF]);
     bits >>= 4;
   }
+}
+
+std::string IdGenerator::tag() {
+  std::string out;
+  out.reserve(16);
+  append_hex(out, 16);
   return out;
 }
 
-std::string IdGenerator::tag() { return hex(16); }
-std::string IdGenerator::branch() { return "z9hG4bK" + hex(20); }
-std::string IdGenerator::call_id() { return hex(32); }
+std::string IdGenerator::branch() {
+  std::string out;
+  append_branch(out);
+  return out;
+}
+
+void IdGenerator::append_branch(std::string& out) {
+  out.reserve(out.size() + 27);
+  out += "z9hG4bK";
+  append_hex(out, 20);
+}
+
+std::string IdGenerator::call_id() {
+  std::string out;
+  out.reserve(32);
+  append_hex(out, 32);
+  return out;
+}
 
 std::string ip_text(const asio::ip::address& address) {
   // address::to_string goes through inet_ntop and sprintf (~1.8K instructions); it
@@ -49,7 +69,36 @@ std::string ip_text(const asio::ip::address& address) {
 }
 
 std::string host_text(const asio::ip::address& address) {
-  return address.is_v6() ? "[" + address.to_string() + "]" : ip_text(address);
+  std::string text;
+  append_host(text, address);
+  return text;
+}
+
+void append_host(std::string& out, const asio::ip::address& address) {
+  if (address.is_v6()) {
+    out.append("[").append(address.to_string()).append("]");
+    return;
+  }
+  // Same digits as ip_text, written in place: no temporary string.
+  const auto bytes = address.to_v4().to_bytes();
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const unsigned b = bytes[i];
+    if (i != 0) out.push_back('.');
+    if (b >= 100) out.push_back(static_cast<char>('0' + b / 100));
+    if (b >= 10) out.push_back(static_cast<char>('0' + b / 10 % 10));
+    out.push_back(static_cast<char>('0' + b % 10));
+  }
+}
+
+void append_host_ip(std::string& out, const asio::ip::address& address) {
+  if (address.is_v6()) out += address.to_string();
+  else append_host(out, address);
+}
+
+void append_uint(std::string& out, std::uint64_t value) {
+  char digits[20];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+  out.append(digits, end);
 }
 
 namespace {
@@ -73,21 +122,54 @@ bool is_dialog_creating(const Message& request, int status) {
 
 }  // namespace
 
-std::string make_via(const PeerAddress& local, std::string_view branch) {
-  std::string via = "SIP/2.0/";
+namespace {
+
+// "SIP/2.0/UDP host:port;branch=" — every byte of a Via but the branch and ";rport".
+void append_via_start(std::string& via, const PeerAddress& local) {
+  via += "SIP/2.0/";
   via += via_name(local.transport);
   via += ' ';
-  via += host_text(local.address);
+  append_host(via, local.address);
   via += ':';
-  via += std::to_string(local.port);
+  append_uint(via, local.port);
   via += ";branch=";
+}
+
+// Room for the longest IPv4 Via: one allocation for the whole value.
+constexpr std::size_t kViaReserve = 80;
+
+}  // namespace
+
+std::string make_via(const PeerAddress& local, std::string_view branch) {
+  std::string via;
+  via.reserve(kViaReserve + branch.size());
+  append_via_start(via, local);
   via += branch;
   via += ";rport";
   return via;
 }
 
+std::string make_via(const PeerAddress& local, IdGenerator& ids) {
+  std::string via;
+  via.reserve(kViaReserve);
+  append_via_start(via, local);
+  ids.append_branch(via);
+  via += ";rport";
+  return via;
+}
+
+std::string_view own_via_branch(std::string_view via) {
+  const auto start = via.find(";branch=") + 8;
+  return via.substr(start, via.find(';', start) - start);
+}
+
 std::string contact_uri(const PeerAddress& local) {
-  std::string uri = "sip:" + host_text(local.address) + ":" + std::to_string(local.port);
+  std::string uri;
+  uri.reserve(64);
+  uri += "sip:";
+  append_host(uri, local.address);
+  uri += ':';
+  append_uint(uri, local.port);
   if (local.transport == Transport::tcp) uri += ";transport=tcp";
   return uri;
 }
@@ -120,7 +202,10 @@ std::optional<PeerAddress> destination_from_uri(std::string_view uri_text, Trans
   if (uri->host_kind != HostKind::ipv4 && uri->host_kind != HostKind::ipv6) return std::nullopt;
   PeerAddress out;
   boost::system::error_code ec;
-  out.address = asio::ip::make_address(std::string(uri->host), ec);
+  // The URI parser already knows the family: skip make_address's IPv6 attempt on IPv4 text.
+  const std::string host(uri->host);
+  if (uri->host_kind == HostKind::ipv4) out.address = asio::ip::make_address_v4(host, ec);
+  else out.address = asio::ip::make_address_v6(host, ec);
   if (ec) return std::nullopt;
   out.port = uri->has_port ? uri->port : 5060;
   out.transport = fallback;
@@ -141,6 +226,27 @@ PeerAddress response_destination(const Via& top_via, const PeerAddress& source) 
   return out;
 }
 
+std::optional<std::string_view> first_contact_uri(const Message& message, std::vector<NameAddr>& scratch) {
+  // The checks of Message::contacts(), into a reused list.
+  scratch.clear();
+  bool any = false;
+  bool star = false;
+  for (const auto& h : message.headers()) {
+    if (h.id != HeaderId::contact) continue;
+    any = true;
+    std::string_view value = h.value;
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (value == "*") {
+      star = true;
+    } else if (append_name_addrs(h.value, scratch)) {
+      return std::nullopt;
+    }
+  }
+  if (!any || star || scratch.empty()) return std::nullopt;
+  return scratch.front().uri_text;
+}
+
 const std::string* find_header(const HeaderList& headers, std::string_view name) {
   for (const auto& [n, v] : headers) {
     if (iequals(n, name)) return &v;
@@ -149,51 +255,74 @@ const std::string* find_header(const HeaderList& headers, std::string_view name)
 }
 
 std::string build_response(const Message& request, const PeerAddress& source, const ResponseSpec& spec,
-                           std::string_view to_tag, std::string_view contact, std::string_view server) {
+                           std::string& to_tag, IdGenerator& ids, std::string_view contact, std::string_view server,
+                           std::optional<PeerAddress>* destination) {
   auto builder = MessageBuilder::response(spec.status, spec.reason);
   // Via: every value in order; the top one gets received and rport (RFC 3581).
-  auto vias = request.values(HeaderId::via);
   bool first = true;
-  for (auto via : vias) {
+  for_each_value(request, HeaderId::via, [&](std::string_view via) {
     if (first) {
       first = false;
-      std::string top(via);
       auto parsed = parse_via(via);
-      if (parsed) {
-        const std::string address = ip_text(source.address);
-        if (parsed->received.empty() && parsed->host != address) top += ";received=" + address;
-        if (parsed->has_rport && !parsed->rport) {
-          // Replace the bare ";rport" by ";rport=<port>".
-          auto pos = top.find(";rport");
-          while (pos != std::string::npos) {
-            auto end = pos + 6;
-            if (end == top.size() || top[end] == ';' || top[end] == ' ') {
-              top.insert(end, "=" + std::to_string(source.port));
-              break;
-            }
-            pos = top.find(";rport", end);
+      if (!parsed) {
+        builder.add(HeaderId::via, via);
+        return;
+      }
+      if (destination != nullptr) *destination = response_destination(*parsed, source);
+      // The top Via with ";received=" appended and a bare ";rport" given its value,
+      // built in one reserved string.
+      std::string top;
+      top.reserve(via.size() + 64);
+      top += via;
+      if (parsed->received.empty()) {
+        const std::size_t mark = top.size();
+        top += ";received=";
+        const std::size_t address = top.size();
+        append_host_ip(top, source.address);
+        if (std::string_view(top).substr(address) == parsed->host) top.resize(mark);
+      }
+      if (parsed->has_rport && !parsed->rport) {
+        // Replace the bare ";rport" by ";rport=<port>".
+        auto pos = top.find(";rport");
+        while (pos != std::string::npos) {
+          auto end = pos + 6;
+          if (end == top.size() || top[end] == ';' || top[end] == ' ') {
+            char digits[8];
+            digits[0] = '=';
+            auto [last, ec] = std::to_chars(digits + 1, digits + sizeof digits, source.port);
+            top.insert(end, digits, static_cast<std::size_t>(last - digits));
+            break;
           }
+          pos = top.find(";rport", end);
         }
       }
       builder.add(HeaderId::via, top);
     } else {
       builder.add(HeaderId::via, via);
     }
-  }
+  });
   builder.add(HeaderId::from, request.header(HeaderId::from));
-  std::string to(request.header(HeaderId::to));
-  if (spec.status > 100 && !to_tag.empty()) {
+  const std::string_view to = request.header(HeaderId::to);
+  std::string to_with_tag;
+  if (spec.status > 100) {
     auto parsed = request.to();
-    if (parsed && parsed->tag.empty()) to += ";tag=" + std::string(to_tag);
+    if (parsed && parsed->tag.empty()) {
+      if (to_tag.empty()) to_tag = ids.tag();  // drawn when first needed: most requests carry one
+      to_with_tag.reserve(to.size() + 5 + to_tag.size());
+      to_with_tag.append(to).append(";tag=").append(to_tag);
+    }
   }
-  builder.add(HeaderId::to, to);
+  builder.add(HeaderId::to, to_with_tag.empty() ? to : std::string_view(to_with_tag));
   builder.add(HeaderId::call_id, request.header(HeaderId::call_id));
   builder.add(HeaderId::cseq, request.header(HeaderId::cseq));
   if (is_dialog_creating(request, spec.status)) {
-    for (auto rr : request.values(HeaderId::record_route)) builder.add(HeaderId::record_route, rr);
+    for_each_value(request, HeaderId::record_route, [&](std::string_view rr) { builder.add(HeaderId::record_route, rr); });
     if (!contact.empty() && find_header(spec.headers, "Contact") == nullptr &&
         find_header(spec.headers, "m") == nullptr) {
-      builder.add(HeaderId::contact, "<" + std::string(contact) + ">");
+      std::string value;
+      value.reserve(contact.size() + 2);
+      value.append("<").append(contact).append(">");
+      builder.add(HeaderId::contact, value);
     }
   }
   if (!server.empty() && find_header(spec.headers, "Server") == nullptr) builder.add("Server", server);

@@ -25,14 +25,13 @@ std::shared_ptr<IncomingRequest> EngineCore::create_server_transaction(Message&&
   auto transaction = std::make_shared<IncomingRequest>(weak_from_this(), std::move(request), source);
   transaction->key_ = std::move(key);
   transaction->is_invite_ = transaction->message_.method_id() == MethodId::invite;
-  transaction->local_tag_ = ids_.tag();
   transaction->timer_ = new_timer();
-  server_transactions_[transaction->key_] = transaction;
+  insert_keyed(server_transactions_, transaction->key_, transaction);
   ++pending_server_transactions_;
   return transaction;
 }
 
-bool EngineCore::absorb_retransmission(const std::string& key, const Message&) {
+bool EngineCore::absorb_retransmission(std::string_view key, const Message&) {
   auto it = server_transactions_.find(key);
   if (it == server_transactions_.end()) return false;
   auto& transaction = *it->second;
@@ -104,12 +103,15 @@ std::shared_ptr<Dialog> EngineCore::respond(IncomingRequest& transaction, Respon
   if (spec.status < 100 || spec.status > 699) {
     throw std::invalid_argument("SIP status must be 100..699, not " + std::to_string(spec.status));
   }
-  auto via = transaction.message_.top_via();
   const bool dialog_creating = transaction.is_invite_ && spec.status >= 200 && spec.status < 300;
-  std::string wire = detail::build_response(transaction.message_, transaction.source_, spec, transaction.local_tag_,
-                                            local_contact(transaction.source_.transport), config_.user_agent);
-  send(detail::response_destination(*via, transaction.source_), wire);
-  transaction.last_response_ = wire;
+  // build_response parses the top Via anyway: it gives the destination too.
+  std::optional<PeerAddress> destination;
+  std::string wire = detail::build_response(transaction.message_, transaction.source_, spec, transaction.local_tag_, ids_,
+                                            local_contact(transaction.source_.transport), config_.user_agent,
+                                            &destination);
+  if (!destination) destination = detail::response_destination(*transaction.message_.top_via(), transaction.source_);
+  send(*destination, wire);
+  transaction.last_response_ = std::move(wire);
 
   std::shared_ptr<Dialog> dialog = transaction.dialog_.lock();
   if (spec.status < 200) return dialog;
@@ -123,13 +125,13 @@ std::shared_ptr<Dialog> EngineCore::respond(IncomingRequest& transaction, Respon
     if (dialog) dialog->incoming_invite_pending_ = false;  // a re-INVITE is answered
     if (dialog_creating) {
       if (!dialog) {
-        dialog = create_uas_dialog(transaction, wire);
+        dialog = create_uas_dialog(transaction, transaction.last_response_);
         transaction.dialog_ = dialog;
-      } else if (auto contacts = transaction.message_.contacts(); contacts && !contacts->contacts.empty()) {
-        dialog->remote_target_ = std::string(contacts->contacts.front().uri_text);  // target refresh
+      } else if (auto contact = detail::first_contact_uri(transaction.message_, contacts_scratch_)) {
+        dialog->remote_target_ = *contact;  // target refresh
       }
       auto cseq = transaction.message_.cseq();
-      send_2xx_reliably(*dialog, wire, cseq ? cseq->number : 0);
+      send_2xx_reliably(*dialog, transaction.last_response_, cseq ? cseq->number : 0);
       // "Accepted" (RFC 6026): absorb INVITE retransmissions (re-sending the 2xx).
       schedule_server_timer(self, std::chrono::milliseconds(0), Clock::now() + timeout);
     } else {

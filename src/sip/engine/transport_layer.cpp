@@ -2,6 +2,7 @@
 
 #include <astmrf/sip/stream_framer.hpp>
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
@@ -9,6 +10,8 @@
 #include <boost/system/system_error.hpp>
 
 #include <array>
+#include <cstddef>
+#include <new>
 #include <deque>
 #include <map>
 #include <unordered_map>
@@ -33,6 +36,40 @@ constexpr std::size_t kDatagramBuffer = 65536;
 // scripts/bench-sip-engine on a loaded machine). 4 MiB rides out ~150 ms.
 constexpr int kUdpReceiveBuffer = 4 * 1024 * 1024;
 
+// Memory for the one receive operation in flight on a UDP point. Asio frees an
+// operation before running its handler, which then starts the next receive: one
+// block serves every datagram, where the default per-thread cache is usually taken
+// by the timers and posts the handler starts meanwhile (a heap allocation per datagram).
+class ReceiveMemory {
+ public:
+  void* allocate(std::size_t size) {
+    if (in_use_ || size > sizeof storage_) return ::operator new(size);
+    in_use_ = true;
+    return storage_;
+  }
+  void deallocate(void* p) noexcept {
+    if (p == storage_) in_use_ = false;
+    else ::operator delete(p);
+  }
+
+ private:
+  alignas(std::max_align_t) unsigned char storage_[512];
+  bool in_use_{false};
+};
+
+template <class T>
+struct ReceiveAllocator {
+  using value_type = T;
+  explicit ReceiveAllocator(ReceiveMemory& m) noexcept : memory(&m) {}
+  template <class U>
+  ReceiveAllocator(const ReceiveAllocator<U>& other) noexcept : memory(other.memory) {}
+  T* allocate(std::size_t n) { return static_cast<T*>(memory->allocate(sizeof(T) * n)); }
+  void deallocate(T* p, std::size_t) noexcept { memory->deallocate(p); }
+  template <class U>
+  bool operator==(const ReceiveAllocator<U>& other) const noexcept { return memory == other.memory; }
+  ReceiveMemory* memory;
+};
+
 }  // namespace
 
 struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl> {
@@ -41,6 +78,8 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
     udp::socket socket;
     std::array<char, kDatagramBuffer> buffer{};
     udp::endpoint sender;
+    ReceiveMemory receive_memory;
+    bool v4{true};  // the bound address's family: known at bind, not asked per send
   };
 
   struct Connection : std::enable_shared_from_this<Connection> {
@@ -85,6 +124,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
         udp::endpoint local(address, point.port);
         p->socket.open(local.protocol());
         p->socket.bind(local);
+        p->v4 = local.address().is_v4();
         error_code ignored;  // a smaller buffer still works
         p->socket.set_option(udp::socket::receive_buffer_size(kUdpReceiveBuffer), ignored);
         udp_points.push_back(std::move(p));
@@ -116,7 +156,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
   void receive(UdpPoint& point) {
     point.socket.async_receive_from(
         asio::buffer(point.buffer), point.sender,
-        [self = shared_from_this(), &point](error_code ec, std::size_t size) {
+        asio::bind_allocator(ReceiveAllocator<void>(point.receive_memory), [self = shared_from_this(), &point](error_code ec, std::size_t size) {
           if (self->stopped || ec == asio::error::operation_aborted) return;
           if (!ec && size <= self->config.max_message_size) {
             PeerAddress source{Transport::udp, point.sender.address(), point.sender.port(), 0};
@@ -124,14 +164,12 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
           }
           // ICMP errors surface as receive errors on some systems: keep serving.
           if (!self->stopped) self->receive(point);
-        });
+        }));
   }
 
   udp::socket* udp_socket_for(const asio::ip::address& destination) {
     for (auto& p : udp_points) {
-      error_code ec;
-      auto local = p->socket.local_endpoint(ec);
-      if (!ec && local.address().is_v4() == destination.is_v4()) return &p->socket;
+      if (p->socket.is_open() && p->v4 == destination.is_v4()) return &p->socket;
     }
     return udp_points.empty() ? nullptr : &udp_points.front()->socket;
   }
@@ -267,36 +305,39 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
     });
   }
 
-  void send(const PeerAddress& destination, std::string data, SendHandler done) {
+  error_code send(const PeerAddress& destination, std::string_view data, SendHandler done) {
     if (stopped) {
       if (done) asio::post(executor, [done] { done(asio::error::operation_aborted); });
-      return;
+      return asio::error::operation_aborted;
     }
     if (destination.transport == Transport::udp) {
       auto* socket = udp_socket_for(destination.address);
       if (socket == nullptr) {
         if (done) asio::post(executor, [done] { done(asio::error::address_family_not_supported); });
-        return;
+        return asio::error::address_family_not_supported;
       }
-      auto buffer = std::make_shared<std::string>(std::move(data));
-      socket->async_send_to(asio::buffer(*buffer), udp::endpoint(destination.address, destination.port),
-                            [buffer, done](error_code ec, std::size_t) {
-                              if (done) done(ec);
-                            });
-      return;
+      // A datagram goes out at once (async_send_to would also try it at once): sent
+      // synchronously, it needs no copy of the text, no shared buffer and no
+      // completion. `done` still runs later, from the executor, as before.
+      error_code ec;
+      socket->send_to(asio::buffer(data.data(), data.size()), udp::endpoint(destination.address, destination.port), 0,
+                      ec);
+      if (done) asio::post(executor, [done = std::move(done), ec] { done(ec); });
+      return ec;
     }
     auto c = connection_to(destination);
     if (!c) {
       if (acceptors.empty() && udp_points.empty()) {
         if (done) asio::post(executor, [done] { done(asio::error::not_connected); });
-        return;
+        return asio::error::not_connected;
       }
       c = std::make_shared<Connection>(tcp::socket(executor), next_connection_id++, limits());
       c->remote = tcp::endpoint(destination.address, destination.port);
       add(c);
       connect(c);
     }
-    write(c, std::move(data), std::move(done));
+    write(c, std::string(data), std::move(done));
+    return {};
   }
 
   PeerAddress local_address(Transport transport) const {
@@ -328,8 +369,9 @@ TransportLayer::~TransportLayer() { impl_->stop(); }
 void TransportLayer::start() { impl_->start(); }
 void TransportLayer::stop() { impl_->stop(); }
 
-void TransportLayer::send(const PeerAddress& destination, std::string data, SendHandler done) {
-  impl_->send(destination, std::move(data), std::move(done));
+boost::system::error_code TransportLayer::send(const PeerAddress& destination, std::string_view data,
+                                               SendHandler done) {
+  return impl_->send(destination, data, std::move(done));
 }
 
 PeerAddress TransportLayer::local_address(Transport transport) const { return impl_->local_address(transport); }

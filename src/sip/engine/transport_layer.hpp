@@ -39,7 +39,10 @@ class TransportLayer {
   /// Sends `data` to `destination`. For TCP it uses the connection the peer
   /// opened (destination.connection), else an open connection to that address,
   /// else a new one. `done` (optional) reports failure to reach the peer.
-  void send(const PeerAddress& destination, std::string data, SendHandler done = {});
+  /// The text is copied only when it has to wait (TCP); UDP sends it at once.
+  /// Returns a failure known at once (UDP: the send's own result); TCP failures
+  /// come later, to `done` only.
+  boost::system::error_code send(const PeerAddress& destination, std::string_view data, SendHandler done = {});
 
   [[nodiscard]] PeerAddress local_address(Transport transport) const;
   [[nodiscard]] bool has(Transport transport) const;

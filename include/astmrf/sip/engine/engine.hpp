@@ -208,6 +208,7 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   State state_{State::confirming};
   std::string call_id_, local_tag_, remote_tag_;
   std::string local_uri_, remote_uri_, remote_target_, local_contact_;
+  std::string key_;  // the engine's dialog table key (its entry views this text)
   std::vector<std::string> route_set_;  // in the order to put in Route headers
   PeerAddress peer_;
   std::uint32_t local_cseq_{0};
