@@ -306,6 +306,7 @@ EngineStats Engine::stats() const {
   stats.client_transactions = core_->client_transactions_.size();
   stats.dialogs = core_->dialogs_.size();
   stats.tcp_connections = core_->transport_.tcp_connections();
+  stats.udp_send_dropped = core_->transport_.udp_send_dropped();
   return stats;
 }
 

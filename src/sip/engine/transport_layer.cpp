@@ -109,6 +109,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
   std::map<std::pair<asio::ip::address, std::uint16_t>, std::uint64_t> by_remote;
   std::uint64_t next_connection_id{1};
   bool stopped{false};
+  std::uint64_t udp_dropped{0};  // datagrams not sent: send buffer full
 
   FramerLimits limits() const {
     FramerLimits l;
@@ -124,6 +125,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
         udp::endpoint local(address, point.port);
         p->socket.open(local.protocol());
         p->socket.bind(local);
+        p->socket.non_blocking(true);  // send() must never block the event loop
         p->v4 = local.address().is_v4();
         error_code ignored;  // a smaller buffer still works
         p->socket.set_option(udp::socket::receive_buffer_size(kUdpReceiveBuffer), ignored);
@@ -318,10 +320,16 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
       }
       // A datagram goes out at once (async_send_to would also try it at once): sent
       // synchronously, it needs no copy of the text, no shared buffer and no
-      // completion. `done` still runs later, from the executor, as before.
+      // completion. `done` still runs later, from the executor, as before. The socket
+      // is non-blocking: with its send buffer full the datagram is dropped, as the
+      // network could have dropped it, and the transaction's retransmissions cover it.
       error_code ec;
       socket->send_to(asio::buffer(data.data(), data.size()), udp::endpoint(destination.address, destination.port), 0,
                       ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        ++udp_dropped;
+        ec = {};
+      }
       if (done) asio::post(executor, [done = std::move(done), ec] { done(ec); });
       return ec;
     }
@@ -381,5 +389,6 @@ bool TransportLayer::has(Transport transport) const {
 }
 
 std::size_t TransportLayer::tcp_connections() const { return impl_->connections.size(); }
+std::uint64_t TransportLayer::udp_send_dropped() const { return impl_->udp_dropped; }
 
 }  // namespace astmrf::sip::detail

@@ -12,6 +12,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -47,6 +48,8 @@ class TransportLayer {
   [[nodiscard]] PeerAddress local_address(Transport transport) const;
   [[nodiscard]] bool has(Transport transport) const;
   [[nodiscard]] std::size_t tcp_connections() const;
+  /// Datagrams not sent because the socket's send buffer was full.
+  [[nodiscard]] std::uint64_t udp_send_dropped() const;
 
  private:
   struct Impl;

@@ -250,6 +250,9 @@ struct EngineStats {
   std::uint64_t parse_errors{0};       ///< unparsable input (dropped or answered 400)
   std::uint64_t rejected_overload{0};  ///< answered 503: too many pending (or kept) server transactions
   std::uint64_t stray_responses{0};    ///< responses matching no transaction
+  /// Datagrams dropped because the socket's send buffer was full (the event loop never waits
+  /// to send; UDP retransmissions cover the loss).
+  std::uint64_t udp_send_dropped{0};
   /// Server transactions alive.
   std::size_t server_transactions{0};
   /// Client transactions alive.
