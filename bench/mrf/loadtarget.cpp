@@ -66,7 +66,7 @@ class LoadTarget {
     std::uint16_t asterisk_sip_port{5060};
     unsigned t1_ms{500};
     unsigned setup_timeout_ms{4000};
-    std::size_t max_pending_setups{256};
+    std::size_t max_pending_setups{1024};  // the Mrf's default
     std::size_t max_server_transactions{1'000'000};
     double stats_interval{1.0};
   };

@@ -65,10 +65,11 @@ struct ConnectOptions {
   /// One deadline for the whole setup of an endpoint (INVITE → StasisStart → answer → 200 OK).
   std::chrono::milliseconds setup_timeout{4000};
   /// Endpoint setups in flight at once; past it new ones fail fast (MediaServerOverloaded).
-  /// Think of it as call rate × the setup time to ride out: 256 is 0.6 s of setups at 400
-  /// calls/s, so an Asterisk run near that rate, which stalls for about a second when
-  /// saturated, wants ~rate × 2 s (docs/BENCHMARKS.md, Mrf).
-  std::size_t max_pending_setups{256};
+  /// Think of it as call rate × the setup time to ride out, and keep it below what Asterisk
+  /// sets up within setup_timeout: 1024 rides out the ~1-2 s stalls of an Asterisk saturated
+  /// at 400-450 calls/s and is still a queue Asterisk clears in 4 s at 256 calls/s or more
+  /// (docs/BENCHMARKS.md, Mrf). A slower Asterisk wants less.
+  std::size_t max_pending_setups{1024};
   /// Event types of the app that Asterisk filters out before sending (ARI
   /// `PUT /applications/{app}/eventFilter`, re-applied after every reconnect). Default: no
   /// ChannelVarset, which is 5 of the 9 events of every call (the RTPAUDIOQOS* variables set at
