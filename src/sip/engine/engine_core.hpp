@@ -122,8 +122,8 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   std::pmr::unordered_map<std::string_view, std::shared_ptr<IncomingRequest>> server_transactions_{&table_pool_};
   std::pmr::unordered_map<std::string_view, std::shared_ptr<ClientRequest>> client_transactions_{&table_pool_};
   std::pmr::unordered_map<std::string_view, std::shared_ptr<Dialog>> dialogs_{&table_pool_};
-  mutable std::string lookup_key_;
-  std::vector<NameAddr> contacts_scratch_;  // first_contact_uri's list, reused  // reused: a look-up allocates nothing once it has grown
+  mutable std::string lookup_key_;  // reused: a look-up allocates nothing once it has grown
+  std::vector<NameAddr> contacts_scratch_;  // first_contact_uri's list, reused: no allocation once grown
   struct LocalPoint {
     PeerAddress address;
     std::string contact;  // contact_uri(address)
