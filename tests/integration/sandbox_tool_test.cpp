@@ -8,6 +8,9 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
+
 #include "astmrf_test/process.hpp"
 #include "astmrf_test/sandbox.hpp"
 
@@ -53,9 +56,20 @@ TEST(SandboxTool, RefusesAnAriPortThatIsTaken) {
 
 TEST(SandboxTool, RefusesToRunWithoutRoot) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop to another user";
-  auto result = astmrf_test::run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                  astmrf_test::sandbox().tool, "up", "--name", "not-root-test"},
-                                 30s);
+  // A copy in a directory anyone can enter: the checkout itself may sit below one that only
+  // root may traverse (a mktemp -d clone), and the check must be reached, not the path denied.
+  char dir_template[] = "/tmp/astmrf-notroot-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  const std::filesystem::path dir(dir_template);
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                                        std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                                        std::filesystem::perms::others_exec);
+  const auto tool = dir / "asterisk-sandbox";
+  std::filesystem::copy_file(astmrf_test::sandbox().tool, tool);
+  auto result = astmrf_test::run(
+      {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", tool.string(), "up", "--name", "not-root-test"},
+      30s);
+  std::filesystem::remove_all(dir);
   EXPECT_NE(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("must be run as root"), std::string::npos) << result.output;
 }
