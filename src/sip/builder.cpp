@@ -5,6 +5,7 @@
 #include "chars.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 
@@ -290,16 +291,11 @@ std::string MessageBuilder::str() const {
     out += value_of(f);
     out += "\r\n";
   }
-  char digits[16];
-  char* end = digits + sizeof digits;
-  char* p = end;
-  std::uint32_t n = body_size_;
-  do {
-    *--p = static_cast<char>('0' + n % 10);
-    n /= 10;
-  } while (n != 0);
+  char digits[10];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, body_size_);
+  static_cast<void>(ec);  // ten digits hold any uint32
   out += "Content-Length: ";
-  out.append(p, static_cast<std::size_t>(end - p));
+  out.append(digits, end);
   out += "\r\n\r\n";
   out.append(text_.data() + body_offset_, body_size_);
   return out;
