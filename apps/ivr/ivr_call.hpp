@@ -21,16 +21,16 @@ struct DialogueOptions {
   char terminator{'#'};
   std::chrono::milliseconds first_digit_timeout{8000};  ///< counted from the end of the prompt
   std::chrono::milliseconds inter_digit_timeout{4000};
-  std::chrono::milliseconds media_timeout{60000};       ///< bound on any one playback
+  std::chrono::milliseconds media_timeout{60000};  ///< bound on any one playback
 };
 
 enum class CallResult : std::uint8_t {
-  completed,       ///< digits read back, we hung up
-  no_input,        ///< no digit in time, we said goodbye and hung up
-  caller_hangup,   ///< the caller left first
-  media_ended,     ///< the Asterisk side ended first (shutdown, ARI hangup, media server lost)
-  not_connected,   ///< the call never reached Asterisk (the caller got an error status)
-  failed,          ///< an ARI request failed; we hung up
+  completed,      ///< digits read back, we hung up
+  no_input,       ///< no digit in time, we said goodbye and hung up
+  caller_hangup,  ///< the caller left first
+  media_ended,    ///< the Asterisk side ended first (shutdown, ARI hangup, media server lost)
+  not_connected,  ///< the call never reached Asterisk (the caller got an error status)
+  failed,         ///< an ARI request failed; we hung up
 };
 std::string_view to_string(CallResult result) noexcept;
 

@@ -62,8 +62,8 @@ class IvrApp {
       connect.ari = {address.ari.host, address.ari.port, options_.ari_user, options_.ari_password, address.ari_tls, {}};
       connect.sip = {address.sip.host, address.sip.port, astmrf::sip::Transport::udp};
       connect.logger = log_;
-      const auto where = fmt::format("ari={}:{} sip={}:{}", address.ari.host, address.ari.port, address.sip.host,
-                                     address.sip.port);
+      const auto where =
+          fmt::format("ari={}:{} sip={}:{}", address.ari.host, address.ari.port, address.sip.host, address.sip.port);
       try {
         auto server = co_await media_->async_connect(connect, asio::use_awaitable);
         log_->info("event=media_server_up {} app={}", where, server->app());
@@ -75,7 +75,8 @@ class IvrApp {
     }
     if (pool_.servers().empty()) throw std::runtime_error("no media server could be reached");
 
-    signaling_->srf().invite([this](srf::Request req, srf::Response res) { on_invite(std::move(req), std::move(res)); });
+    signaling_->srf().invite(
+        [this](srf::Request req, srf::Response res) { on_invite(std::move(req), std::move(res)); });
     log_->info("event=ready media_servers={}", pool_.servers().size());
   }
 
@@ -123,8 +124,8 @@ class IvrApp {
       return;
     }
     ++started_;
-    ivr::DialogueOptions dialogue{options_.prompt, options_.max_digits, '#', options_.first_digit_timeout,
-                                  options_.inter_digit_timeout, 60s};
+    ivr::DialogueOptions dialogue{
+        options_.prompt, options_.max_digits, '#', options_.first_digit_timeout, options_.inter_digit_timeout, 60s};
     asio::co_spawn(ioc_, ivr::run_call(server, req, res, dialogue, log_),
                    [this](std::exception_ptr error, ivr::CallOutcome) {
                      if (error) {

@@ -43,7 +43,8 @@ MediaServerAddress parse_ari_url(const std::string& url) {
     throw std::invalid_argument("ARI URL '" + url + "': put credentials in --ari-user/--ari-password");
   const auto colon = rest.rfind(':');
   server.ari.host = rest.substr(0, colon);
-  server.ari.port = colon == std::string::npos ? (server.ari_tls ? 8089 : 8088) : parse_port(rest.substr(colon + 1), url);
+  server.ari.port =
+      colon == std::string::npos ? (server.ari_tls ? 8089 : 8088) : parse_port(rest.substr(colon + 1), url);
   if (server.ari.host.empty()) throw std::invalid_argument("ARI URL '" + url + "' has no host");
   return server;
 }
@@ -52,8 +53,7 @@ MediaServerAddress parse_ari_url(const std::string& url) {
 
 HostPort parse_host_port(const std::string& text) {
   const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0)
-    throw std::invalid_argument("expected HOST:PORT, got '" + text + "'");
+  if (colon == std::string::npos || colon == 0) throw std::invalid_argument("expected HOST:PORT, got '" + text + "'");
   return {text.substr(0, colon), parse_port(text.substr(colon + 1), text)};
 }
 
@@ -94,8 +94,7 @@ std::optional<IvrOptions> parse_command_line(int argc, char** argv, int& exit_co
                  "a media server as ARI_URL[,SIP_HOST:PORT]; repeat to spread calls round robin "
                  "(replaces --ari-url/--media-sip; same ARI user and password)");
   app.add_option("--prompt", o.prompt, "media played when the call is answered (ARI media URIs)");
-  app.add_option("--max-digits", o.max_digits, "digits collected at most ('#' ends earlier)")
-      ->check(CLI::Range(1, 32));
+  app.add_option("--max-digits", o.max_digits, "digits collected at most ('#' ends earlier)")->check(CLI::Range(1, 32));
   unsigned first_ms = static_cast<unsigned>(o.first_digit_timeout.count());
   unsigned inter_ms = static_cast<unsigned>(o.inter_digit_timeout.count());
   app.add_option("--first-digit-timeout-ms", first_ms, "wait for the first digit after the prompt");

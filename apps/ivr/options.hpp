@@ -26,15 +26,15 @@ struct IvrOptions {
   std::string drachtio;                  ///< host:port:secret of a drachtio-server (instead of the engine)
   std::string ari_url{"http://127.0.0.1:8088"};
   std::string ari_user{"asterisk"};
-  std::string ari_password;              ///< never logged
+  std::string ari_password;  ///< never logged
   std::string media_sip{"127.0.0.1:5060"};
-  std::vector<std::string> asterisk;     ///< "ARI_URL[,SIP_HOST:PORT]" each; overrides --ari-url/--media-sip
+  std::vector<std::string> asterisk;  ///< "ARI_URL[,SIP_HOST:PORT]" each; overrides --ari-url/--media-sip
   std::vector<std::string> prompt{"sound:hello-world", "sound:vm-enter-num-to-call"};
   std::size_t max_digits{10};
   std::chrono::milliseconds first_digit_timeout{8000};
   std::chrono::milliseconds inter_digit_timeout{4000};
   std::string log_level{"info"};
-  unsigned max_calls{0};                 ///< exit after this many calls (0: run until SIGINT/SIGTERM)
+  unsigned max_calls{0};  ///< exit after this many calls (0: run until SIGINT/SIGTERM)
 };
 
 /// Parses argv. Returns nothing when the program must exit at once (--help, a

@@ -15,7 +15,9 @@ Signaling::Signaling(std::unique_ptr<sip::Engine> engine, std::string descriptio
     : engine_(std::move(engine)), srf_(std::make_unique<srf::Srf>(*engine_)), description_(std::move(description)) {}
 
 Signaling::Signaling(std::shared_ptr<srf::drachtio::Backend> drachtio, std::string description)
-    : drachtio_(std::move(drachtio)), srf_(std::make_unique<srf::Srf>(drachtio_)), description_(std::move(description)) {}
+    : drachtio_(std::move(drachtio)),
+      srf_(std::make_unique<srf::Srf>(drachtio_)),
+      description_(std::move(description)) {}
 
 Signaling::~Signaling() {
   srf_.reset();  // before the engine it runs on
@@ -31,7 +33,8 @@ namespace {
 std::unique_ptr<Signaling> open_embedded_engine(boost::asio::any_io_executor executor, const std::string& listen) {
   const auto address = parse_host_port(listen);
   sip::EngineConfig config;
-  config.listen = {{sip::Transport::udp, address.host, address.port}, {sip::Transport::tcp, address.host, address.port}};
+  config.listen = {{sip::Transport::udp, address.host, address.port},
+                   {sip::Transport::tcp, address.host, address.port}};
   config.user_agent = "astmrf-ivr";
   auto engine = std::make_unique<sip::Engine>(executor, config);
   try {
@@ -70,7 +73,7 @@ boost::asio::awaitable<std::unique_ptr<Signaling>> open_drachtio(boost::asio::an
 }  // namespace
 
 boost::asio::awaitable<std::unique_ptr<Signaling>> open_signaling(boost::asio::any_io_executor executor,
-                                                                 SignalingOptions options) {
+                                                                  SignalingOptions options) {
   if (!options.drachtio.empty()) co_return co_await open_drachtio(std::move(executor), options.drachtio);
   co_return open_embedded_engine(std::move(executor), options.listen);
 }

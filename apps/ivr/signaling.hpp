@@ -46,6 +46,6 @@ class Signaling {
 /// Throws std::runtime_error when it cannot (a port in use, drachtio-server
 /// unreachable or refusing the secret).
 boost::asio::awaitable<std::unique_ptr<Signaling>> open_signaling(boost::asio::any_io_executor executor,
-                                                                 SignalingOptions options);
+                                                                  SignalingOptions options);
 
 }  // namespace astmrf::ivr

@@ -5,7 +5,6 @@
 #include <astmrf/ari/ari.hpp>
 
 #include <benchmark/benchmark.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <spdlog/sinks/null_sink.h>
@@ -76,7 +75,9 @@ void BM_DecodeDispatch(benchmark::State& state) {
   std::uint64_t seen = 0;
   std::uint64_t per_channel = 0;
   auto all = client.on_event([&](const ari::Event&) { ++seen; });
-  auto starts = client.on_event(ari::EventType::StasisStart, [&](const ari::Event& e) { benchmark::DoNotOptimize(e.id(ari::ResourceKind::channel)); });
+  auto starts = client.on_event(ari::EventType::StasisStart, [&](const ari::Event& e) {
+    benchmark::DoNotOptimize(e.id(ari::ResourceKind::channel));
+  });
   std::vector<ari::Subscription> subs;
   for (std::int64_t i = 0; i < state.range(0); ++i) {
     subs.push_back(client.subscribe(ari::ResourceKind::channel, "idle-" + std::to_string(i), [](const ari::Event&) {}));

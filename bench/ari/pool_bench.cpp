@@ -10,10 +10,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <vector>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace ari = astmrf::ari;
 
@@ -53,8 +53,7 @@ int main(int argc, char** argv) {
     }
     ioc.run();
     const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    std::printf("%10zu %12.1f %12.0f %12zu%s\n", pool, ms, ok / (ms / 1000.0), pool,
-                failed != 0 ? " (failures!)" : "");
+    std::printf("%10zu %12.1f %12.0f %12zu%s\n", pool, ms, ok / (ms / 1000.0), pool, failed != 0 ? " (failures!)" : "");
     if (failed != 0) std::printf("   %d calls failed\n", failed);
   }
   // Head-of-line blocking: fast pings issued together with slow GET /sounds (Asterisk scans the

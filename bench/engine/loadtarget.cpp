@@ -12,16 +12,14 @@
 // "key=value" line every --stats-interval seconds (heap_in_use_kb=-1 there: it
 // is costly), on SIGUSR1, on SIGUSR2 (after
 // malloc_trim), and on SIGINT/SIGTERM (which stop the program).
+#include "astmrf_bench/stats_reporter.hpp"
+
 #include <astmrf/sip/engine/engine.hpp>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include "astmrf_bench/stats_reporter.hpp"
-
-#include <malloc.h>
 
 #include <chrono>
 #include <cinttypes>
@@ -31,6 +29,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include <malloc.h>
 
 namespace asio = boost::asio;
 namespace sip = astmrf::sip;
@@ -86,8 +86,11 @@ class LoadTarget {
   };
 
   LoadTarget(asio::io_context& io, Options options)
-      : io_(io), options_(std::move(options)), engine_(io.get_executor(), config()),
-        pace_timer_(io), signals_(io, SIGINT, SIGTERM),
+      : io_(io),
+        options_(std::move(options)),
+        engine_(io.get_executor(), config()),
+        pace_timer_(io),
+        signals_(io, SIGINT, SIGTERM),
         reporter_(io, options_.stats_interval, [this](const char* why) { print(why); }) {}
 
   void start() {
@@ -142,9 +145,12 @@ class LoadTarget {
   void watch(sip::Dialog& dialog) {
     dialog.on_end([this](sip::DialogEndReason reason) {
       ++counters_.dialogs_ended;
-      if (reason == sip::DialogEndReason::remote_bye) ++counters_.ended_remote_bye;
-      else if (reason == sip::DialogEndReason::local_bye) ++counters_.ended_local_bye;
-      else ++counters_.ended_other;
+      if (reason == sip::DialogEndReason::remote_bye)
+        ++counters_.ended_remote_bye;
+      else if (reason == sip::DialogEndReason::local_bye)
+        ++counters_.ended_local_bye;
+      else
+        ++counters_.ended_other;
       if (counters_.calls_active > 0 && !options_.call_uri.empty()) --counters_.calls_active;
     });
   }
@@ -181,19 +187,21 @@ class LoadTarget {
     spec.uri = options_.call_uri;
     spec.content_type = "application/sdp";
     spec.body = kSdp;
-    engine_.send_request(std::move(spec), [this](const sip::Message& response,
-                                                 const std::shared_ptr<sip::Dialog>& dialog) {
-      if (response.status() < 200) return;
-      if (response.status() >= 300 || !dialog) {
-        ++counters_.calls_failed;
-        --counters_.calls_active;
-        return;
-      }
-      ++counters_.calls_answered;
-      watch(*dialog);
-      if (options_.hold_ms == 0) dialog->bye();
-      else hang_up_later(dialog);
-    });
+    engine_.send_request(std::move(spec),
+                         [this](const sip::Message& response, const std::shared_ptr<sip::Dialog>& dialog) {
+                           if (response.status() < 200) return;
+                           if (response.status() >= 300 || !dialog) {
+                             ++counters_.calls_failed;
+                             --counters_.calls_active;
+                             return;
+                           }
+                           ++counters_.calls_answered;
+                           watch(*dialog);
+                           if (options_.hold_ms == 0)
+                             dialog->bye();
+                           else
+                             hang_up_later(dialog);
+                         });
   }
 
   // ---- stats
@@ -213,11 +221,11 @@ class LoadTarget {
                  " other_requests=%" PRIu64 " placed=%" PRIu64 " uac_ok=%" PRIu64 " uac_failed=%" PRIu64
                  " rss_kb=%ld hwm_kb=%ld heap_in_use_kb=%ld\n",
                  why, t, s.messages_received, s.messages_sent, s.retransmissions_sent, s.retransmissions_absorbed,
-                 s.parse_errors, s.rejected_overload, s.stray_responses, s.server_transactions,
-                 s.client_transactions, s.dialogs, s.tcp_connections, counters_.invites_answered,
-                 counters_.dialogs_ended, counters_.ended_remote_bye, counters_.ended_local_bye,
-                 counters_.ended_other, counters_.other_requests, counters_.calls_placed,
-                 counters_.calls_answered, counters_.calls_failed, astmrf_bench::proc_status_kb("VmRSS"), astmrf_bench::proc_status_kb("VmHWM"), heap_kb);
+                 s.parse_errors, s.rejected_overload, s.stray_responses, s.server_transactions, s.client_transactions,
+                 s.dialogs, s.tcp_connections, counters_.invites_answered, counters_.dialogs_ended,
+                 counters_.ended_remote_bye, counters_.ended_local_bye, counters_.ended_other, counters_.other_requests,
+                 counters_.calls_placed, counters_.calls_answered, counters_.calls_failed,
+                 astmrf_bench::proc_status_kb("VmRSS"), astmrf_bench::proc_status_kb("VmHWM"), heap_kb);
     std::fflush(stderr);
   }
 

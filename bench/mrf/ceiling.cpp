@@ -6,6 +6,8 @@
 //
 // Stats go to stderr ("key=value") every --stats-interval seconds, on SIGUSR1,
 // and on SIGINT/SIGTERM (which stop the program).
+#include "astmrf_bench/stats_reporter.hpp"
+
 #include <astmrf/ari/client.hpp>
 #include <astmrf/ari/generated/models.hpp>
 #include <astmrf/ari/generated/operations.hpp>
@@ -14,8 +16,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
-
-#include "astmrf_bench/stats_reporter.hpp"
 
 #include <cinttypes>
 #include <csignal>
@@ -59,15 +59,14 @@ int main(int argc, char** argv) {
     ++started;
     // The channel's id from the scan every event gets: nothing else is decoded.
     ari::channels::Answer answer{std::string(event.id(ari::ResourceKind::channel))};
-    client.channels().answer(std::move(answer), [&](std::exception_ptr error) {
-      ++(error ? answer_failed : answered);
-    });
+    client.channels().answer(std::move(answer),
+                             [&](std::exception_ptr error) { ++(error ? answer_failed : answered); });
   });
   auto on_end = client.on_event(ari::EventType::StasisEnd, [&](const ari::Event&) { ++ended; });
   auto print = [&](const char* why) {
     std::fprintf(stderr,
-                 "stats %s stasis_start=%" PRIu64 " answered=%" PRIu64 " answer_failed=%" PRIu64
-                 " stasis_end=%" PRIu64 " ari_connected=%d rss_kb=%ld hwm_kb=%ld\n",
+                 "stats %s stasis_start=%" PRIu64 " answered=%" PRIu64 " answer_failed=%" PRIu64 " stasis_end=%" PRIu64
+                 " ari_connected=%d rss_kb=%ld hwm_kb=%ld\n",
                  why, started, answered, answer_failed, ended,
                  client.state() == ari::ConnectionState::connected ? 1 : 0, astmrf_bench::proc_status_kb("VmRSS"),
                  astmrf_bench::proc_status_kb("VmHWM"));

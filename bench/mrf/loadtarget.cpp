@@ -9,6 +9,8 @@
 // Stats go to stderr as one "key=value" line every --stats-interval seconds, on
 // SIGUSR1, on SIGUSR2 (after malloc_trim), and on SIGINT/SIGTERM (which stop the
 // program after disconnecting the media server).
+#include "astmrf_bench/stats_reporter.hpp"
+
 #include <astmrf/mrf/mrf.hpp>
 #include <astmrf/sip/engine/engine.hpp>
 
@@ -18,10 +20,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
-#include "astmrf_bench/stats_reporter.hpp"
-
-#include <malloc.h>
-
 #include <chrono>
 #include <cinttypes>
 #include <csignal>
@@ -30,6 +28,8 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+
+#include <malloc.h>
 
 namespace asio = boost::asio;
 namespace sip = astmrf::sip;
@@ -49,8 +49,8 @@ struct Counters {
   std::uint64_t failed_cancelled{0};    // the caller CANCELled
   std::uint64_t failed_ack_timeout{0};  // the caller never ACKed our 200
   std::uint64_t failed_other{0};
-  std::uint64_t ended_destroyed{0};     // the caller's BYE (the normal end)
-  std::uint64_t ended_asterisk{0};      // Asterisk's BYE
+  std::uint64_t ended_destroyed{0};  // the caller's BYE (the normal end)
+  std::uint64_t ended_asterisk{0};   // Asterisk's BYE
   std::uint64_t ended_left_stasis{0};
   std::uint64_t ended_lost{0};
 };
@@ -72,8 +72,12 @@ class LoadTarget {
   };
 
   LoadTarget(asio::io_context& io, Options options)
-      : io_(io), options_(std::move(options)), engine_(io.get_executor(), engine_config()), app_(engine_),
-        media_(app_), signals_(io, SIGINT, SIGTERM),
+      : io_(io),
+        options_(std::move(options)),
+        engine_(io.get_executor(), engine_config()),
+        app_(engine_),
+        media_(app_),
+        signals_(io, SIGINT, SIGTERM),
         reporter_(io, options_.stats_interval, [this](const char* why) { print(why); }) {}
 
   void start() {
@@ -130,28 +134,28 @@ class LoadTarget {
 
   void incoming(srf::Request req, srf::Response res) {
     ++counters_.invites;
-    server_->async_connect_caller(
-        std::move(req), std::move(res), {}, [this](std::exception_ptr error, mrf::ConnectedCaller call) {
-          if (error) {
-            count_failure(error);
-            return;
-          }
-          ++counters_.connected;
-          // Hold both legs until the caller's BYE: dropping the last reference to a
-          // dialog would hang it up.
-          auto* key = call.endpoint.get();
-          call.endpoint->on_destroy([this, key](mrf::EndpointEnd end) {
-            switch (end) {
-              case mrf::EndpointEnd::destroyed: ++counters_.ended_destroyed; break;
-              case mrf::EndpointEnd::asterisk_hangup: ++counters_.ended_asterisk; break;
-              case mrf::EndpointEnd::left_stasis: ++counters_.ended_left_stasis; break;
-              case mrf::EndpointEnd::media_server_lost: ++counters_.ended_lost; break;
-            }
-            // Not from inside the endpoint's own callback: release it afterwards.
-            asio::post(io_, [this, key] { calls_.erase(key); });
-          });
-          if (!call.endpoint->destroyed()) calls_.emplace(key, std::move(call));
-        });
+    server_->async_connect_caller(std::move(req), std::move(res), {},
+                                  [this](std::exception_ptr error, mrf::ConnectedCaller call) {
+                                    if (error) {
+                                      count_failure(error);
+                                      return;
+                                    }
+                                    ++counters_.connected;
+                                    // Hold both legs until the caller's BYE: dropping the last reference to a
+                                    // dialog would hang it up.
+                                    auto* key = call.endpoint.get();
+                                    call.endpoint->on_destroy([this, key](mrf::EndpointEnd end) {
+                                      switch (end) {
+                                        case mrf::EndpointEnd::destroyed: ++counters_.ended_destroyed; break;
+                                        case mrf::EndpointEnd::asterisk_hangup: ++counters_.ended_asterisk; break;
+                                        case mrf::EndpointEnd::left_stasis: ++counters_.ended_left_stasis; break;
+                                        case mrf::EndpointEnd::media_server_lost: ++counters_.ended_lost; break;
+                                      }
+                                      // Not from inside the endpoint's own callback: release it afterwards.
+                                      asio::post(io_, [this, key] { calls_.erase(key); });
+                                    });
+                                    if (!call.endpoint->destroyed()) calls_.emplace(key, std::move(call));
+                                  });
   }
 
   void count_failure(std::exception_ptr error) {
@@ -185,8 +189,10 @@ class LoadTarget {
                  " failed_timeout=%" PRIu64 " failed_unavailable=%" PRIu64 " failed_sip=%" PRIu64
                  " failed_cancelled=%" PRIu64 " failed_ack_timeout=%" PRIu64 " failed_other=%" PRIu64
                  " ended_destroyed=%" PRIu64 " ended_asterisk=%" PRIu64 " ended_left_stasis=%" PRIu64
-                 " ended_lost=%" PRIu64 " held=%zu pending_setups=%zu endpoints=%zu dialogs=%zu server_tx=%zu"
-                 " client_tx=%zu rejected_overload=%" PRIu64 " retx_sent=%" PRIu64 " ari_connected=%d"
+                 " ended_lost=%" PRIu64
+                 " held=%zu pending_setups=%zu endpoints=%zu dialogs=%zu server_tx=%zu"
+                 " client_tx=%zu rejected_overload=%" PRIu64 " retx_sent=%" PRIu64
+                 " ari_connected=%d"
                  " rss_kb=%ld hwm_kb=%ld heap_in_use_kb=%ld\n",
                  why, t, c.invites, c.connected, c.failed_overloaded, c.failed_timeout, c.failed_unavailable,
                  c.failed_sip, c.failed_cancelled, c.failed_ack_timeout, c.failed_other, c.ended_destroyed,

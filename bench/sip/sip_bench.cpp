@@ -1,12 +1,12 @@
 // astmrf::sip parser throughput on the corpus. One iteration parses every
 // corpus message once; items_per_second is messages per second.
+#include "corpus.hpp"
+
 #include <astmrf/sip/parser.hpp>
 
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
-
-#include "corpus.hpp"
 
 namespace {
 

@@ -1,16 +1,16 @@
 // sofia-sip-ua (the SIP stack inside drachtio-server and FreeSWITCH) on the
 // same corpus, measured the same way as sip_bench.cpp. msg_make() copies the
 // text and parses every header it knows into its C structures.
+#include "corpus.hpp"
+
 #include <benchmark/benchmark.h>
+
+#include <cstdlib>
 
 #include <sofia-sip/msg.h>
 #include <sofia-sip/sip.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/su_alloc.h>
-
-#include <cstdlib>
-
-#include "corpus.hpp"
 
 namespace {
 
@@ -43,7 +43,8 @@ void BM_ParseAccess(benchmark::State& state) {
     for (const auto& text : msgs) {
       msg_t* msg = parse(text);
       sip_t* sip = sip_object(msg);
-      if (sip->sip_via == nullptr || sip->sip_from == nullptr || sip->sip_to == nullptr || sip->sip_cseq == nullptr) std::abort();
+      if (sip->sip_via == nullptr || sip->sip_from == nullptr || sip->sip_to == nullptr || sip->sip_cseq == nullptr)
+        std::abort();
       benchmark::DoNotOptimize(sip->sip_via->v_branch);
       benchmark::DoNotOptimize(sip->sip_from->a_tag);
       benchmark::DoNotOptimize(sip->sip_to->a_tag);

@@ -82,7 +82,10 @@ int main(int argc, char** argv) {
     }
   });
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code, int) { client.close(); ioc.stop(); });
+  signals.async_wait([&](boost::system::error_code, int) {
+    client.close();
+    ioc.stop();
+  });
   ioc.run();
   return status;
 }

@@ -78,14 +78,19 @@ asio::awaitable<void> bridge_call(srf::Srf& app, std::shared_ptr<mrf::MediaServe
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: ARI_PASSWORD=... " << argv[0] << " TARGET_HOST:PORT [ARI_USER] [ARI_PORT] [ASTERISK_SIP_PORT]\n";
+    std::cerr << "usage: ARI_PASSWORD=... " << argv[0]
+              << " TARGET_HOST:PORT [ARI_USER] [ARI_PORT] [ASTERISK_SIP_PORT]\n";
     return 2;
   }
   const std::string target = argv[1];
   const char* password = std::getenv("ARI_PASSWORD");
   mrf::ConnectOptions options;
-  options.ari = {"127.0.0.1", static_cast<std::uint16_t>(argc > 3 ? std::atoi(argv[3]) : 8088),
-                 argc > 2 ? argv[2] : "asterisk", password != nullptr ? password : "", false, {}};
+  options.ari = {"127.0.0.1",
+                 static_cast<std::uint16_t>(argc > 3 ? std::atoi(argv[3]) : 8088),
+                 argc > 2 ? argv[2] : "asterisk",
+                 password != nullptr ? password : "",
+                 false,
+                 {}};
   options.sip = {"127.0.0.1", static_cast<std::uint16_t>(argc > 4 ? std::atoi(argv[4]) : 5060), {}};
 
   asio::io_context ioc;

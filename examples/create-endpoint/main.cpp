@@ -24,7 +24,8 @@ asio::awaitable<void> create_one(mrf::Mrf& media, mrf::ConnectOptions options) {
   std::cout << "endpoint on " << server->app() << "\n"
             << "  ARI channel: " << endpoint->channel_id() << " (" << endpoint->channel_name() << ")\n"
             << "  SIP dialog:  " << endpoint->dialog()->call_id() << "\n"
-            << "  Asterisk's SDP:\n" << endpoint->local_sdp() << "\n";
+            << "  Asterisk's SDP:\n"
+            << endpoint->local_sdp() << "\n";
 
   endpoint->destroy();  // BYE: Asterisk hangs the channel up
   std::cout << "ended: " << mrf::to_string(co_await endpoint->async_wait_destroyed(asio::use_awaitable)) << "\n";
@@ -36,8 +37,12 @@ asio::awaitable<void> create_one(mrf::Mrf& media, mrf::ConnectOptions options) {
 int main(int argc, char** argv) {
   const char* password = std::getenv("ARI_PASSWORD");
   mrf::ConnectOptions options;
-  options.ari = {"127.0.0.1", static_cast<std::uint16_t>(argc > 2 ? std::atoi(argv[2]) : 8088),
-                 argc > 1 ? argv[1] : "asterisk", password != nullptr ? password : "", false, {}};
+  options.ari = {"127.0.0.1",
+                 static_cast<std::uint16_t>(argc > 2 ? std::atoi(argv[2]) : 8088),
+                 argc > 1 ? argv[1] : "asterisk",
+                 password != nullptr ? password : "",
+                 false,
+                 {}};
   options.sip = {"127.0.0.1", static_cast<std::uint16_t>(argc > 3 ? std::atoi(argv[3]) : 5060), {}};
 
   asio::io_context ioc;

@@ -34,8 +34,8 @@ int main() {
           auto dialog = co_await app.async_create_uas(req, res, options, asio::use_awaitable);
           std::cout << "answered " << dialog->call_id() << "\n";
           auto ended = co_await dialog->async_wait_destroyed(asio::use_awaitable);
-          std::cout << "call ended by " << srf::to_string(ended.who) << " ("
-                    << astmrf::sip::to_string(ended.reason) << ")\n";
+          std::cout << "call ended by " << srf::to_string(ended.who) << " (" << astmrf::sip::to_string(ended.reason)
+                    << ")\n";
         },
         [](std::exception_ptr error) {
           if (!error) return;

@@ -5,14 +5,16 @@
 //
 //   example-srf-either-backend                         # SIP on 127.0.0.1:5080
 //   example-srf-either-backend --drachtio 127.0.0.1:9022:cymru [--tls --ca-file ca.pem]
-#include <CLI/CLI.hpp>
 #include <astmrf/sip/engine/engine.hpp>
 #include <astmrf/srf/drachtio.hpp>
 #include <astmrf/srf/srf.hpp>
+
+#include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
 #include <iostream>
 
 namespace asio = boost::asio;

@@ -1,6 +1,7 @@
 // ari::Client: connection life cycle (connect, reconnect forever with backoff, re-registration,
 // reconcile), event intake, handler registration and waits.
 #include "client_impl.hpp"
+#include "decode.hpp"
 
 #include <astmrf/ari/generated/models.hpp>
 
@@ -16,8 +17,6 @@
 
 #include <algorithm>
 #include <unordered_set>
-
-#include "decode.hpp"
 
 namespace astmrf::ari {
 
@@ -266,12 +265,10 @@ asio::awaitable<void> ClientImpl::run_events() {
   auto delay = opts.reconnect.initial;
   for (;;) {
     auto sock = ws;
-    auto [ec] = co_await asio::async_initiate<const asio::as_tuple_t<asio::use_awaitable_t<>>,
-                                              void(boost::system::error_code)>(
-        [&](auto h) {
-          sock->run([this](std::string_view text) { on_message(text); }, std::move(h));
-        },
-        asio::as_tuple(asio::use_awaitable));
+    auto [ec] =
+        co_await asio::async_initiate<const asio::as_tuple_t<asio::use_awaitable_t<>>, void(boost::system::error_code)>(
+            [&](auto h) { sock->run([this](std::string_view text) { on_message(text); }, std::move(h)); },
+            asio::as_tuple(asio::use_awaitable));
     if (closed) co_return;
     log->warn("ari: events WebSocket lost ({}); reconnecting", ec.message());
     set_state(ConnectionState::disconnected, ec);
@@ -280,8 +277,8 @@ asio::awaitable<void> ClientImpl::run_events() {
       backoff_.expires_after(jittered(delay));
       co_await backoff_.async_wait(asio::as_tuple(asio::use_awaitable));
       if (closed) co_return;
-      delay = std::min(std::chrono::milliseconds(static_cast<std::int64_t>(
-                           static_cast<double>(delay.count()) * std::max(1.0, opts.reconnect.multiplier))),
+      delay = std::min(std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(delay.count()) *
+                                                                           std::max(1.0, opts.reconnect.multiplier))),
                        opts.reconnect.max);
       set_state(ConnectionState::connecting, {});
       try {
@@ -328,8 +325,7 @@ asio::awaitable<void> ClientImpl::reconcile() {
       if (!alive.contains(id)) report.lost_bridges.push_back(std::move(id));
     }
   }
-  auto probe = [&](ResourceKind kind, std::string_view path,
-                   std::vector<std::string>& lost) -> asio::awaitable<void> {
+  auto probe = [&](ResourceKind kind, std::string_view path, std::vector<std::string>& lost) -> asio::awaitable<void> {
     for (auto& id : registry->tracked(kind)) {
       try {
         co_await call(RequestBuilder(verb::get).literal(path).segment(id).finish());
@@ -449,9 +445,8 @@ void Client::close() { impl_->close(); }
 
 void Client::start_connect(detail::call_handler<void> handler) {
   auto impl = impl_;
-  asio::co_spawn(impl->ex, impl->connect_first(), [h = std::move(handler)](std::exception_ptr e) mutable {
-    detail::complete(std::move(h), e);
-  });
+  asio::co_spawn(impl->ex, impl->connect_first(),
+                 [h = std::move(handler)](std::exception_ptr e) mutable { detail::complete(std::move(h), e); });
 }
 
 void Client::start_source(bool add, std::string app, std::string source, detail::call_handler<void> handler) {

@@ -7,12 +7,12 @@
 
 #include <array>
 #include <cstddef>
-#include <list>
 #include <functional>
+#include <list>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
-#include <stdexcept>
-#include <span>
 
 namespace astmrf::ari {
 
@@ -22,7 +22,7 @@ namespace detail {
 // most events (ChannelVarset, state changes, StasisEnd...) are dispatched on their
 // type and resource ids alone, which one scan of the text yields.
 struct EventDom {
-  EventDom() {}  // user-provided: no zeroing of the arena by value-initialization
+  EventDom() {}                                    // user-provided: no zeroing of the arena by value-initialization
   static constexpr std::size_t kArena = 6 * 1024;  // holds the DOM of a typical event (0.3-2.2 KB text)
   alignas(std::max_align_t) unsigned char arena[kArena];
   boost::json::monotonic_resource resource{arena, kArena};
@@ -40,7 +40,7 @@ struct EventData {
   std::string_view timestamp;
   std::array<ResourceRef, kMaxRefs> refs{};
   std::size_t nrefs = 0;
-  std::string endpoint_key;           // "tech/resource": the only id not present verbatim in the text
+  std::string endpoint_key;  // "tech/resource": the only id not present verbatim in the text
   // The strings of interest that had escapes (rare). A list: stable addresses, and unlike a deque
   // it allocates nothing while empty.
   std::list<std::string> unescaped;
@@ -130,9 +130,12 @@ class Scanner {
     if (wanted_string()) {
       const auto value = finish(s);
       if (depth_ == 1) {
-        if (key_ == "type") d_.type_name = value;
-        else if (key_ == "application") d_.application = value;
-        else if (key_ == "timestamp") d_.timestamp = value;
+        if (key_ == "type")
+          d_.type_name = value;
+        else if (key_ == "application")
+          d_.application = value;
+        else if (key_ == "timestamp")
+          d_.timestamp = value;
       } else if (inner_key_ == "id") {
         ref_.id = value;
       } else if (inner_key_ == "name") {
@@ -456,8 +459,7 @@ bool Event::ends(const ResourceRef& ref) const noexcept {
       return ref.field == "channel" && (type() == EventType::StasisEnd || type() == EventType::ChannelDestroyed);
     case ResourceKind::bridge: return ref.field == "bridge" && type() == EventType::BridgeDestroyed;
     case ResourceKind::playback: return type() == EventType::PlaybackFinished;
-    case ResourceKind::recording:
-      return type() == EventType::RecordingFinished || type() == EventType::RecordingFailed;
+    case ResourceKind::recording: return type() == EventType::RecordingFinished || type() == EventType::RecordingFailed;
     case ResourceKind::endpoint:
     case ResourceKind::device_state: return false;
   }

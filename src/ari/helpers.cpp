@@ -1,7 +1,7 @@
+#include "client_impl.hpp"
+
 #include <astmrf/ari/generated/operations.hpp>
 #include <astmrf/ari/helpers.hpp>
-
-#include "client_impl.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -85,8 +85,8 @@ asio::awaitable<CollectResult> collect(Client& client, CollectOptions o) {
     if (!st->prompt_done && st->digits.empty()) {
       st->wake.expires_at(clock::time_point::max());  // until the prompt ends or a digit comes
     } else {
-      const auto deadline = st->digits.empty() ? st->prompt_done_at + o.first_digit_timeout
-                                               : st->last_digit_at + o.inter_digit_timeout;
+      const auto deadline =
+          st->digits.empty() ? st->prompt_done_at + o.first_digit_timeout : st->last_digit_at + o.inter_digit_timeout;
       if (clock::now() >= deadline) {
         result.timed_out = true;
         break;

@@ -80,7 +80,8 @@ struct Pending {
 
 bool stale_connection(const boost::system::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-         ec == asio::error::broken_pipe || ec == asio::error::connection_aborted || ec == asio::ssl::error::stream_truncated;
+         ec == asio::error::broken_pipe || ec == asio::error::connection_aborted ||
+         ec == asio::ssl::error::stream_truncated;
 }
 
 class Pool final : public HttpPool, public std::enable_shared_from_this<Pool> {
@@ -91,10 +92,9 @@ class Pool final : public HttpPool, public std::enable_shared_from_this<Pool> {
                        "\r\nUser-Agent: astmrf-ari\r\n") {}
 
   void request(Request r, ResponseHandler handler) override {
-    asio::co_spawn(s_.executor, run(shared_from_this(), std::move(r)),
-                   [h = std::move(handler)](std::exception_ptr e, Response resp) mutable {
-                     std::move(h)(e, std::move(resp));
-                   });
+    asio::co_spawn(
+        s_.executor, run(shared_from_this(), std::move(r)),
+        [h = std::move(handler)](std::exception_ptr e, Response resp) mutable { std::move(h)(e, std::move(resp)); });
   }
 
   void close() override {

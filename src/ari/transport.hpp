@@ -43,7 +43,7 @@ struct Shared {
   Target target;
   std::shared_ptr<boost::asio::ssl::context> tls;  // null for http
   std::string authorization;                       // "Basic ..."; never logged
-  std::shared_ptr<const ClientOptions> options;  // a copy: transports may outlive the client
+  std::shared_ptr<const ClientOptions> options;    // a copy: transports may outlive the client
 };
 
 /// Keep-alive HTTP/1.1 connections used concurrently (up to pool_size), with per-request deadlines.

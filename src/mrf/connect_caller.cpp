@@ -1,8 +1,8 @@
 // connect_caller: an endpoint with the caller's SDP, then the caller answered
 // with Asterisk's SDP; the two legs then end together.
-#include <astmrf/mrf/mrf.hpp>
-
 #include "srf/completion.hpp"
+
+#include <astmrf/mrf/mrf.hpp>
 
 namespace astmrf::mrf {
 

@@ -1,8 +1,8 @@
 // Endpoint: one SIP dialog to Asterisk plus the ARI channel it created; it ends
 // once, for the first of: destroy(), Asterisk's BYE, StasisEnd, loss of the server.
-#include <astmrf/mrf/mrf.hpp>
-
 #include "srf/completion.hpp"
+
+#include <astmrf/mrf/mrf.hpp>
 
 namespace astmrf::mrf {
 

@@ -1,17 +1,16 @@
 // MediaServer: one Asterisk, one Stasis application. Endpoint setup ties an
 // outgoing INVITE to the channel that StasisStart reports, in either order of
 // StasisStart and 200 OK, under one deadline, and undoes everything on failure.
-#include <astmrf/mrf/mrf.hpp>
+#include "srf/completion.hpp"
 
 #include <astmrf/ari/generated/models.hpp>
 #include <astmrf/ari/generated/operations.hpp>
+#include <astmrf/mrf/mrf.hpp>
 #include <astmrf/sip/sdp.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include "srf/completion.hpp"
 
 #include <array>
 #include <string>
@@ -133,8 +132,8 @@ std::shared_ptr<MediaServer::Setup> MediaServer::begin_setup(
   }
   if (pending_.size() >= options_.max_pending_setups) {
     setup->finished = true;
-    setup->done(std::make_exception_ptr(MediaServerOverloaded(
-                    std::to_string(pending_.size()) + " endpoint setups already pending on " + app_)),
+    setup->done(std::make_exception_ptr(MediaServerOverloaded(std::to_string(pending_.size()) +
+                                                              " endpoint setups already pending on " + app_)),
                 nullptr);
     return setup;
   }
@@ -150,8 +149,8 @@ std::shared_ptr<MediaServer::Setup> MediaServer::begin_setup(
     auto self = weak.lock();
     auto s = weak_setup.lock();
     if (self && s) {
-      self->fail_setup(s, std::make_exception_ptr(MediaSetupTimeout(
-                              "the endpoint was not up within " + std::to_string(ms) + " ms")));
+      self->fail_setup(s, std::make_exception_ptr(
+                              MediaSetupTimeout("the endpoint was not up within " + std::to_string(ms) + " ms")));
     }
   });
 
@@ -166,22 +165,22 @@ std::shared_ptr<MediaServer::Setup> MediaServer::begin_setup(
   uac.from = "sip:" + setup->uuid + "@" + sip.address;
   srf_.async_create_uac(
       std::move(uri), std::move(uac),
-      boost::asio::bind_cancellation_slot(
-          setup->cancel_uac.slot(), [weak, setup](std::exception_ptr error, std::shared_ptr<srf::Dialog> dialog) {
-            auto self = weak.lock();
-            if (setup->finished || !self) {
-              if (dialog) dialog->destroy();  // a late 200 OK: end it at once
-              return;
-            }
-            if (error) {
-              self->fail_setup(setup, error);
-              return;
-            }
-            setup->dialog = std::move(dialog);
-            // With answer-on-StasisStart the channel is known already; a dialplan
-            // that answers first gets us here before the StasisStart.
-            if (!setup->channel_id.empty()) self->finish_setup(setup);
-          }));
+      boost::asio::bind_cancellation_slot(setup->cancel_uac.slot(),
+                                          [weak, setup](std::exception_ptr error, std::shared_ptr<srf::Dialog> dialog) {
+                                            auto self = weak.lock();
+                                            if (setup->finished || !self) {
+                                              if (dialog) dialog->destroy();  // a late 200 OK: end it at once
+                                              return;
+                                            }
+                                            if (error) {
+                                              self->fail_setup(setup, error);
+                                              return;
+                                            }
+                                            setup->dialog = std::move(dialog);
+                                            // With answer-on-StasisStart the channel is known already; a dialplan
+                                            // that answers first gets us here before the StasisStart.
+                                            if (!setup->channel_id.empty()) self->finish_setup(setup);
+                                          }));
   return setup;
 }
 
@@ -225,8 +224,8 @@ void MediaServer::finish_setup(const std::shared_ptr<Setup>& setup) {
   setup->finished = true;
   pending_.erase(setup->uuid);
   if (setup->timer) setup->timer->cancel();
-  auto endpoint = std::make_shared<Endpoint>(weak_from_this(), executor_, setup->channel_id, setup->channel_name,
-                                             setup->dialog);
+  auto endpoint =
+      std::make_shared<Endpoint>(weak_from_this(), executor_, setup->channel_id, setup->channel_name, setup->dialog);
   endpoint->start(*ari_);
   endpoints_[setup->channel_id] = endpoint;
   auto done = std::move(setup->done);
@@ -259,12 +258,13 @@ void MediaServer::on_reconcile(const ari::ReconcileReport& report) {
 
 void MediaServer::start_endpoint(EndpointOptions options, EndpointHandler handler) {
   auto holder = std::make_shared<std::optional<EndpointHandler>>(std::move(handler));
-  begin_setup(std::move(options), [holder, ex = executor_](std::exception_ptr error, std::shared_ptr<Endpoint> endpoint) {
-    if (!holder->has_value()) return;
-    auto h = std::move(**holder);
-    holder->reset();
-    srf::detail::complete(std::move(h), ex, error, std::move(endpoint));
-  });
+  begin_setup(std::move(options),
+              [holder, ex = executor_](std::exception_ptr error, std::shared_ptr<Endpoint> endpoint) {
+                if (!holder->has_value()) return;
+                auto h = std::move(**holder);
+                holder->reset();
+                srf::detail::complete(std::move(h), ex, error, std::move(endpoint));
+              });
 }
 
 }  // namespace astmrf::mrf

@@ -1,3 +1,5 @@
+#include "srf/completion.hpp"
+
 #include <astmrf/mrf/mrf.hpp>
 
 #include <boost/asio/ip/address.hpp>
@@ -7,8 +9,6 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-
-#include "srf/completion.hpp"
 
 namespace astmrf::mrf {
 
@@ -32,7 +32,8 @@ void validate(const ConnectOptions& options) {
   // The Mrf ties dialogs to channels with these two; a filter without them would hang every setup.
   const auto& filter = options.event_filter;
   for (const std::string_view needed : {"StasisStart", "StasisEnd"}) {
-    const bool dropped = std::find(filter.disallowed.begin(), filter.disallowed.end(), needed) != filter.disallowed.end();
+    const bool dropped =
+        std::find(filter.disallowed.begin(), filter.disallowed.end(), needed) != filter.disallowed.end();
     const bool not_allowed = !filter.allowed.empty() &&
                              std::find(filter.allowed.begin(), filter.allowed.end(), needed) == filter.allowed.end();
     if (dropped || not_allowed) {

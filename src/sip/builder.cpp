@@ -1,8 +1,7 @@
-#include <astmrf/sip/builder.hpp>
-
-#include <astmrf/sip/parser.hpp>
-
 #include "chars.hpp"
+
+#include <astmrf/sip/builder.hpp>
+#include <astmrf/sip/parser.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -41,8 +40,9 @@ void check_value(std::string_view field, std::string_view value) {
     const char c = value[i];
     if (c == '\r' || c == '\n' || c == '\0') {
       const char* what = c == '\r' ? "CR" : (c == '\n' ? "LF" : "NUL");
-      throw HeaderInjectionError(std::string(field), "refusing " + std::string(what) + " at offset " + std::to_string(i) +
-                                 " in " + std::string(field) + " (header injection)");
+      throw HeaderInjectionError(std::string(field), "refusing " + std::string(what) + " at offset " +
+                                                         std::to_string(i) + " in " + std::string(field) +
+                                                         " (header injection)");
     }
   }
 }
@@ -173,18 +173,17 @@ MessageBuilder MessageBuilder::response(int status, std::string_view reason) {
   return b;
 }
 
-MessageBuilder MessageBuilder::response_to(const Message& req, int status, std::string_view reason, std::string_view to_tag) {
+MessageBuilder MessageBuilder::response_to(const Message& req, int status, std::string_view reason,
+                                           std::string_view to_tag) {
   auto b = response(status, reason);
-  const bool copy_rr = status > 100 && status < 300 &&
-                       (req.method_id() == MethodId::invite || req.method_id() == MethodId::subscribe);
+  const bool copy_rr =
+      status > 100 && status < 300 && (req.method_id() == MethodId::invite || req.method_id() == MethodId::subscribe);
   for (const auto& h : req.headers()) {
     switch (h.id) {
       case HeaderId::via:
       case HeaderId::from:
       case HeaderId::call_id:
-      case HeaderId::cseq:
-        b.push_unchecked(h.id, {}, h.value);
-        break;
+      case HeaderId::cseq: b.push_unchecked(h.id, {}, h.value); break;
       case HeaderId::record_route:
         if (copy_rr) b.push_unchecked(h.id, {}, h.value);
         break;
@@ -202,8 +201,7 @@ MessageBuilder MessageBuilder::response_to(const Message& req, int status, std::
         b.fields_.push_back(f);
         break;
       }
-      default:
-        break;
+      default: break;
     }
   }
   return b;
@@ -235,7 +233,8 @@ MessageBuilder& MessageBuilder::add(std::string_view name, std::string_view valu
 }
 
 MessageBuilder& MessageBuilder::prepend(HeaderId id, std::string_view value) {
-  if (id == HeaderId::other || id == HeaderId::content_length) throw HeaderInjectionError("header name", "cannot prepend this header id");
+  if (id == HeaderId::other || id == HeaderId::content_length)
+    throw HeaderInjectionError("header name", "cannot prepend this header id");
   fields_.insert(fields_.begin(), make_field(id, header_name(id), value));
   return *this;
 }

@@ -26,11 +26,11 @@ enum CharClass : std::uint32_t {
   kWsp = 1 << 12,         // SP / HTAB
   kParamValue = 1 << 13,  // unquoted generic-param value: token / host chars ":[]"
   kQText = 1 << 14,       // inside a quoted-string without escape: not '"', '\\' or a control below 0x20 (HTAB allowed)
-  kListSpecial = 1 << 15, // what split_list must look at: ',' '"' '<' '>' '\\'
-  kAddrStop = 1 << 16,    // ends an addr-spec without <>: ';' ',' SP HTAB
-  kScheme = 1 << 17,      // scheme chars: alnum / "+-."
+  kListSpecial = 1 << 15,  // what split_list must look at: ',' '"' '<' '>' '\\'
+  kAddrStop = 1 << 16,     // ends an addr-spec without <>: ';' ',' SP HTAB
+  kScheme = 1 << 17,       // scheme chars: alnum / "+-."
   kAlpha = 1 << 18,
-  kVisible = 1 << 19,     // neither whitespace nor a control: > 0x20 and not DEL
+  kVisible = 1 << 19,  // neither whitespace nor a control: > 0x20 and not DEL
 };
 
 constexpr std::array<std::uint32_t, 256> make_table() {
@@ -41,7 +41,8 @@ constexpr std::array<std::uint32_t, 256> make_table() {
   for (int c = 0; c < 256; ++c) {
     const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     const bool digit = c >= '0' && c <= '9';
-    if (alpha || digit) t[static_cast<std::size_t>(c)] |= kAlnum | kToken | kUnreserved | kHost | kWord | kParamValue | kScheme;
+    if (alpha || digit)
+      t[static_cast<std::size_t>(c)] |= kAlnum | kToken | kUnreserved | kHost | kWord | kParamValue | kScheme;
     if (alpha) t[static_cast<std::size_t>(c)] |= kAlpha;
     if (c > 0x20 && c != 0x7f) t[static_cast<std::size_t>(c)] |= kVisible;
     if ((c >= 0x20 && c != '"' && c != '\\') || c == '\t') t[static_cast<std::size_t>(c)] |= kQText;
@@ -67,9 +68,7 @@ constexpr std::array<std::uint32_t, 256> make_table() {
 
 inline constexpr auto kCharTable = make_table();
 
-constexpr bool is(char c, std::uint32_t cls) noexcept {
-  return (kCharTable[static_cast<unsigned char>(c)] & cls) != 0;
-}
+constexpr bool is(char c, std::uint32_t cls) noexcept { return (kCharTable[static_cast<unsigned char>(c)] & cls) != 0; }
 /// Index of the first byte in [i, n) that is not in `cls`, or n. Unrolled by
 /// four so that most bytes cost a load, a table lookup and a test.
 inline std::size_t skip_class(const char* p, std::size_t i, std::size_t n, std::uint32_t cls) noexcept {

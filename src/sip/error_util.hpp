@@ -8,8 +8,8 @@
 
 namespace astmrf::sip::detail {
 
-inline ParseError make_error(ParseErrc code, std::string reason, std::uint32_t line = 0,
-                             std::uint32_t column = 0, std::string_view header = {}) {
+inline ParseError make_error(ParseErrc code, std::string reason, std::uint32_t line = 0, std::uint32_t column = 0,
+                             std::string_view header = {}) {
   return ParseError{code, std::move(reason), line, column, std::string(header)};
 }
 

@@ -1,6 +1,6 @@
-#include <astmrf/sip/header_id.hpp>
-
 #include "header_lookup.hpp"
+
+#include <astmrf/sip/header_id.hpp>
 
 namespace astmrf::sip {
 

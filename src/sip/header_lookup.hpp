@@ -12,7 +12,6 @@
 
 namespace astmrf::sip::detail {
 
-
 struct Entry {
   std::string_view name;
   char compact;
@@ -163,7 +162,6 @@ inline bool folded_equals(std::string_view name, const Folded& f) noexcept {
   const std::size_t rem = len - k * 8;
   return rem == 0 || (load_tail(p + k * 8, rem) | f.mask[k]) == f.lower[k];
 }
-
 
 inline HeaderId lookup_header_id(std::string_view name) noexcept {
   if (name.empty() || name.size() > kMaxLen) return HeaderId::other;

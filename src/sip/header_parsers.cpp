@@ -1,10 +1,9 @@
-#include <astmrf/sip/header_parsers.hpp>
-
-#include <astmrf/sip/header_id.hpp>
-
 #include "chars.hpp"
 #include "error_util.hpp"
 #include "parse_internal.hpp"
+
+#include <astmrf/sip/header_id.hpp>
+#include <astmrf/sip/header_parsers.hpp>
 
 namespace astmrf::sip {
 namespace {
@@ -131,8 +130,10 @@ bool next_list_item(std::string_view value, std::size_t& pos, std::string_view& 
       if (i >= n) break;
       const char ch = value[i];
       if (quoted) {
-        if (ch == '\\') ++i;
-        else if (ch == '"') quoted = false;
+        if (ch == '\\')
+          ++i;
+        else if (ch == '"')
+          quoted = false;
       } else if (ch == ',') {
         if (!angle) break;
       } else if (ch == '"') {
@@ -234,8 +235,7 @@ Fail parse_via_into(std::string_view element, Via& v, bool stop_at_comma) {
           if (!parse_uint(p.value, 255, ttl)) return Fail{"ttl is not in 0..255", 0};
         }
         break;
-      default:
-        break;
+      default: break;
     }
   }
   return {};
@@ -336,7 +336,6 @@ Fail append_name_addrs(std::string_view value, std::vector<NameAddr>& out) {
 
 }  // namespace detail
 
-
 std::optional<std::string_view> find_param(const ParamList& params, std::string_view name) {
   for (const auto& p : params) {
     if (iequals(p.name, name)) return p.value;
@@ -429,7 +428,8 @@ Result<CSeq> parse_cseq(std::string_view value) {
   c.skip_ws();
   const auto start = c.pos;
   std::uint64_t n = 0;
-  if (!parse_uint(c.take_while(kDigit), 0x7fffffffULL, n)) return value_error("CSeq number is not an integer below 2^31", start);
+  if (!parse_uint(c.take_while(kDigit), 0x7fffffffULL, n))
+    return value_error("CSeq number is not an integer below 2^31", start);
   if (!is_wsp(c.peek())) return value_error("whitespace expected after CSeq number", c.pos);
   c.skip_ws();
   CSeq cs;

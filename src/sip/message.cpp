@@ -1,8 +1,8 @@
-#include <astmrf/sip/message.hpp>
-
 #include "chars.hpp"
 #include "error_util.hpp"
 #include "parse_internal.hpp"
+
+#include <astmrf/sip/message.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -151,8 +151,10 @@ Result<Via> Message::top_via() const {
   for (; end < v.size(); ++end) {
     const char c = v[end];
     if (quoted) {
-      if (c == '\\') ++end;
-      else if (c == '"') quoted = false;
+      if (c == '\\')
+        ++end;
+      else if (c == '"')
+        quoted = false;
     } else if (c == '"') {
       quoted = true;
     } else if (c == ',') {
@@ -290,8 +292,9 @@ Status Message::validate() const {
     }
   }
   // Single-valued headers that a message may carry at most once.
-  static constexpr HeaderId kSingle[] = {HeaderId::from, HeaderId::to, HeaderId::call_id, HeaderId::cseq,
-                                         HeaderId::max_forwards, HeaderId::content_type, HeaderId::expires};
+  static constexpr HeaderId kSingle[] = {HeaderId::from,   HeaderId::to,           HeaderId::call_id,
+                                         HeaderId::cseq,   HeaderId::max_forwards, HeaderId::content_type,
+                                         HeaderId::expires};
   for (auto id : kSingle) {
     if (count(id) > 1) {
       const HeaderField* second = nullptr;
@@ -358,7 +361,9 @@ Status Message::validate() const {
   } else if (is_request() && cs->method != method_) {
     const auto* h = find(HeaderId::cseq);
     return locate(make_error(ParseErrc::bad_header_value, "CSeq method '" + std::string(cs->method) +
-                             "' does not match the request method '" + std::string(method_) + "'"), *h);
+                                                              "' does not match the request method '" +
+                                                              std::string(method_) + "'"),
+                  *h);
   }
   if (auto v = vias(); !v) return std::move(v).error();
   if (has(HeaderId::contact)) {

@@ -1,8 +1,8 @@
-#include <astmrf/sip/parser.hpp>
-
 #include "chars.hpp"
 #include "error_util.hpp"
 #include "header_lookup.hpp"
+
+#include <astmrf/sip/parser.hpp>
 
 #include <algorithm>
 #include <bit>
@@ -82,8 +82,7 @@ MethodId method_id(std::string_view m) noexcept {
     case 9:
       if (m == "SUBSCRIBE") return MethodId::subscribe;
       break;
-    default:
-      break;
+    default: break;
   }
   return MethodId::unknown;
 }
@@ -98,8 +97,9 @@ class MessageParser {
 
   Result<Message> run() {
     if (n_ > opt_.max_message_size) {
-      return make_error(ParseErrc::message_too_large, "message of " + std::to_string(n_) +
-                        " bytes exceeds the limit of " + std::to_string(opt_.max_message_size));
+      return make_error(
+          ParseErrc::message_too_large,
+          "message of " + std::to_string(n_) + " bytes exceeds the limit of " + std::to_string(opt_.max_message_size));
     }
     // RFC 3261 7.5: ignore CRLFs before the start line.
     while (pos_ < n_ && (p_[pos_] == '\r' || p_[pos_] == '\n')) {
@@ -140,13 +140,17 @@ class MessageParser {
       next_ = e + 1;  // bare LF: tolerated line end
     } else {
       return error_at(ParseErrc::control_character,
-                      "control character 0x" + std::to_string(static_cast<unsigned>(static_cast<unsigned char>(p_[e]))) +
-                      " (decimal) in header section", e);
+                      "control character 0x" +
+                          std::to_string(static_cast<unsigned>(static_cast<unsigned char>(p_[e]))) +
+                          " (decimal) in header section",
+                      e);
     }
     line_end_ = e;
     if (line_end_ - pos_ > opt_.max_line_length) {
-      return error_at(ParseErrc::line_too_long, "line of " + std::to_string(line_end_ - pos_) +
-                      " bytes exceeds the limit of " + std::to_string(opt_.max_line_length), pos_);
+      return error_at(ParseErrc::line_too_long,
+                      "line of " + std::to_string(line_end_ - pos_) + " bytes exceeds the limit of " +
+                          std::to_string(opt_.max_line_length),
+                      pos_);
     }
     return ok();
   }
@@ -188,14 +192,16 @@ class MessageParser {
     const auto dot = v.find('.');
     if (v.size() > 4 && iequals(v.substr(0, 4), "SIP/") && dot != std::string_view::npos && dot > 4 &&
         dot + 1 < v.size() && all_of(v.substr(4, dot - 4), kDigit) && all_of(v.substr(dot + 1), kDigit)) {
-      return error_at(ParseErrc::unsupported_version, "SIP version " + std::string(v.substr(4)) + " is not supported", col);
+      return error_at(ParseErrc::unsupported_version, "SIP version " + std::string(v.substr(4)) + " is not supported",
+                      col);
     }
     return error_at(ParseErrc::bad_version, "malformed SIP version '" + std::string(v) + "'", col);
   }
 
   Status status_line(std::string_view line) {
     const auto sp = line.find(' ');
-    if (sp == std::string_view::npos) return error_at(ParseErrc::bad_start_line, "status line has no status code", pos_ + line.size());
+    if (sp == std::string_view::npos)
+      return error_at(ParseErrc::bad_start_line, "status line has no status code", pos_ + line.size());
     if (auto st = check_version(line.substr(0, sp), pos_); !st) return st;
     const auto code = line.substr(sp + 1, 3);
     if (code.size() != 3 || !all_of(code, kDigit) || code[0] < '1' || code[0] > '6') {
@@ -223,15 +229,19 @@ class MessageParser {
     const auto method = line.substr(0, i);
     const auto uri_start = i + 1;
     const auto last_sp = line.rfind(' ');
-    if (last_sp <= uri_start) return error_at(ParseErrc::bad_request_uri, "Request-URI and SIP version expected", pos_ + uri_start);
+    if (last_sp <= uri_start)
+      return error_at(ParseErrc::bad_request_uri, "Request-URI and SIP version expected", pos_ + uri_start);
     const auto uri = line.substr(uri_start, last_sp - uri_start);
     if (is_wsp(uri.front())) {
-      return error_at(ParseErrc::bad_request_uri, "Request-Line elements must be separated by a single SP", pos_ + uri_start);
+      return error_at(ParseErrc::bad_request_uri, "Request-Line elements must be separated by a single SP",
+                      pos_ + uri_start);
     }
     if (const auto j = skip_class(uri.data(), 0, uri.size(), kVisible); j != uri.size()) {
-      return error_at(ParseErrc::bad_request_uri, "whitespace or control character inside the Request-URI", pos_ + uri_start + j);
+      return error_at(ParseErrc::bad_request_uri, "whitespace or control character inside the Request-URI",
+                      pos_ + uri_start + j);
     }
-    if (uri.find(':') == std::string_view::npos) return error_at(ParseErrc::bad_request_uri, "Request-URI has no scheme", pos_ + uri_start);
+    if (uri.find(':') == std::string_view::npos)
+      return error_at(ParseErrc::bad_request_uri, "Request-URI has no scheme", pos_ + uri_start);
     const auto version = line.substr(last_sp + 1);
     if (auto st = check_version(version, pos_ + last_sp + 1); !st) return st;
     msg_.method_ = method;
@@ -271,7 +281,8 @@ class MessageParser {
       std::size_t e = line_end_;
       while (e > i && is_wsp(p_[e - 1])) --e;
       if (headers.size() >= opt_.max_header_count) {
-        return error_at(ParseErrc::too_many_headers, "more than " + std::to_string(opt_.max_header_count) + " headers", pos_, name);
+        return error_at(ParseErrc::too_many_headers, "more than " + std::to_string(opt_.max_header_count) + " headers",
+                        pos_, name);
       }
       const auto id = header_id(name);
       seen |= bit(id);
@@ -282,10 +293,12 @@ class MessageParser {
       advance_line();
     }
     if (opt_.require_mandatory_headers) {
-      static constexpr HeaderId kRequired[] = {HeaderId::via, HeaderId::from, HeaderId::to, HeaderId::call_id, HeaderId::cseq};
+      static constexpr HeaderId kRequired[] = {HeaderId::via, HeaderId::from, HeaderId::to, HeaderId::call_id,
+                                               HeaderId::cseq};
       for (auto id : kRequired) {
         if ((seen & bit(id)) == 0) {
-          return make_error(ParseErrc::missing_header, "mandatory header " + std::string(header_name(id)) + " is missing");
+          return make_error(ParseErrc::missing_header,
+                            "mandatory header " + std::string(header_name(id)) + " is missing");
         }
       }
     }
@@ -332,13 +345,15 @@ class MessageParser {
       }
       std::uint64_t len = 0;
       if (!parse_uint(cl->value, 0xffffffffULL, len)) {
-        return make_error(ParseErrc::bad_content_length, "Content-Length '" + std::string(cl->value) + "' is not a decimal number",
-                          cl->line, static_cast<std::uint32_t>(cl->value.data() - cl->name.data() + 1), cl->name);
+        return make_error(ParseErrc::bad_content_length,
+                          "Content-Length '" + std::string(cl->value) + "' is not a decimal number", cl->line,
+                          static_cast<std::uint32_t>(cl->value.data() - cl->name.data() + 1), cl->name);
       }
       if (len > available) {
-        return make_error(ParseErrc::body_truncated, "Content-Length " + std::to_string(len) + " exceeds the " +
-                          std::to_string(available) + " body bytes available", cl->line,
-                          static_cast<std::uint32_t>(cl->value.data() - cl->name.data() + 1), cl->name);
+        return make_error(ParseErrc::body_truncated,
+                          "Content-Length " + std::to_string(len) + " exceeds the " + std::to_string(available) +
+                              " body bytes available",
+                          cl->line, static_cast<std::uint32_t>(cl->value.data() - cl->name.data() + 1), cl->name);
       }
       msg_.body_ = std::string_view(body_start, static_cast<std::size_t>(len));
     } else {

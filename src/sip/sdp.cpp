@@ -1,9 +1,8 @@
-#include <astmrf/sip/sdp.hpp>
-
-#include <astmrf/sip/header_id.hpp>
-
 #include "chars.hpp"
 #include "error_util.hpp"
+
+#include <astmrf/sip/header_id.hpp>
+#include <astmrf/sip/sdp.hpp>
 
 #include <algorithm>
 
@@ -189,7 +188,8 @@ void Media::reorder_codecs(const std::vector<std::string_view>& preferred) {
     }
     return preferred.size();
   };
-  std::stable_sort(formats.begin(), formats.end(), [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
+  std::stable_sort(formats.begin(), formats.end(),
+                   [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
 }
 
 const Attribute* SessionDescription::attribute(std::string_view name) const {
@@ -223,7 +223,8 @@ std::string SessionDescription::to_string() const {
   }
   for (const auto& t : times) out += "t=" + t + "\r\n";
   for (const auto& [type, value] : lines) {
-    if (type != 'i' && type != 'u' && type != 'e' && type != 'p' && type != 'b') out += std::string(1, type) + '=' + value + "\r\n";
+    if (type != 'i' && type != 'u' && type != 'e' && type != 'p' && type != 'b')
+      out += std::string(1, type) + '=' + value + "\r\n";
   }
   for (const auto& a : attributes) append_attr(out, a);
   for (const auto& m : media) {
@@ -280,7 +281,8 @@ Result<SessionDescription> parse(std::string_view text) {
       case 'o': {
         const auto f = split_ws(value);
         if (f.size() != 6 || m != nullptr) return sdp_error("o= needs 6 fields at session level", line_no, type);
-        sd.origin = Origin{std::string(f[0]), std::string(f[1]), std::string(f[2]), std::string(f[3]), std::string(f[4]), std::string(f[5])};
+        sd.origin = Origin{std::string(f[0]), std::string(f[1]), std::string(f[2]),
+                           std::string(f[3]), std::string(f[4]), std::string(f[5])};
         have_o = true;
         break;
       }
@@ -322,9 +324,7 @@ Result<SessionDescription> parse(std::string_view text) {
         sd.media.push_back(std::move(media));
         break;
       }
-      default:
-        (m != nullptr ? m->lines : sd.lines).emplace_back(type, std::string(value));
-        break;
+      default: (m != nullptr ? m->lines : sd.lines).emplace_back(type, std::string(value)); break;
     }
   }
   if (!have_v) return make_error(ParseErrc::bad_sdp, "empty SDP", 0, 0);
@@ -343,8 +343,10 @@ SessionDescription make_inactive_offer(std::string_view address, std::uint16_t p
   Media m;
   m.port = port;
   m.formats = {"0", "8", "101"};
-  m.attributes = {{"rtpmap", "0 PCMU/8000", true}, {"rtpmap", "8 PCMA/8000", true},
-                  {"rtpmap", "101 telephone-event/8000", true}, {"fmtp", "101 0-16", true}};
+  m.attributes = {{"rtpmap", "0 PCMU/8000", true},
+                  {"rtpmap", "8 PCMA/8000", true},
+                  {"rtpmap", "101 telephone-event/8000", true},
+                  {"fmtp", "101 0-16", true}};
   m.set_direction(Direction::inactive);
   sd.media.push_back(std::move(m));
   return sd;

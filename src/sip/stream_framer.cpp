@@ -1,9 +1,8 @@
-#include <astmrf/sip/stream_framer.hpp>
-
-#include <astmrf/sip/header_id.hpp>
-
 #include "chars.hpp"
 #include "error_util.hpp"
+
+#include <astmrf/sip/header_id.hpp>
+#include <astmrf/sip/stream_framer.hpp>
 
 #include <cstring>
 
@@ -42,8 +41,8 @@ ParseError StreamFramer::fail(ParseErrc code, std::string reason) {
 Status StreamFramer::feed(std::string_view bytes) {
   if (failed_) return error_;
   if (buffered() > limits_.max_message_size) {
-    return fail(ParseErrc::message_too_large, "more than " + std::to_string(limits_.max_message_size) +
-                " bytes buffered without a complete message");
+    return fail(ParseErrc::message_too_large,
+                "more than " + std::to_string(limits_.max_message_size) + " bytes buffered without a complete message");
   }
   if (pos_ != 0 && (pos_ == buf_.size() || pos_ >= buf_.size() / 2)) {
     buf_.erase(0, pos_);
@@ -68,7 +67,7 @@ Result<Frame> StreamFramer::scan_headers() {
     const std::string_view line(base + line_start_, end - line_start_);
     if (line.size() > limits_.max_line_length) {
       return fail(ParseErrc::line_too_long, "line of " + std::to_string(line.size()) + " bytes exceeds the limit of " +
-                  std::to_string(limits_.max_line_length));
+                                                std::to_string(limits_.max_line_length));
     }
     scan_ = lf + 1;
     line_start_ = scan_;
@@ -83,20 +82,22 @@ Result<Frame> StreamFramer::scan_headers() {
     if (auto v = content_length_value(line)) {
       std::uint64_t n = 0;
       if (!parse_uint(*v, limits_.max_message_size, n)) {
-        return fail(ParseErrc::bad_content_length, "Content-Length '" + std::string(*v) +
-                    "' is not a number within the message size limit");
+        return fail(ParseErrc::bad_content_length,
+                    "Content-Length '" + std::string(*v) + "' is not a number within the message size limit");
       }
-      if (has_content_length_ && n != content_length_) return fail(ParseErrc::duplicate_header, "conflicting Content-Length values");
+      if (has_content_length_ && n != content_length_)
+        return fail(ParseErrc::duplicate_header, "conflicting Content-Length values");
       has_content_length_ = true;
       content_length_ = static_cast<std::size_t>(n);
     }
   }
   if (avail - line_start_ > limits_.max_line_length) {
-    return fail(ParseErrc::line_too_long, "unterminated line exceeds the limit of " + std::to_string(limits_.max_line_length));
+    return fail(ParseErrc::line_too_long,
+                "unterminated line exceeds the limit of " + std::to_string(limits_.max_line_length));
   }
   if (avail > limits_.max_message_size) {
-    return fail(ParseErrc::message_too_large, "header section exceeds the message size limit of " +
-                std::to_string(limits_.max_message_size));
+    return fail(ParseErrc::message_too_large,
+                "header section exceeds the message size limit of " + std::to_string(limits_.max_message_size));
   }
   return Frame{};
 }
@@ -127,8 +128,9 @@ Result<Frame> StreamFramer::next() {
     if (!has_content_length_) return fail(ParseErrc::missing_header, "Content-Length is required on stream transports");
     total_ = head_end_ + content_length_;
     if (total_ > limits_.max_message_size) {
-      return fail(ParseErrc::message_too_large, "message of " + std::to_string(total_) + " bytes exceeds the limit of " +
-                  std::to_string(limits_.max_message_size));
+      return fail(ParseErrc::message_too_large, "message of " + std::to_string(total_) +
+                                                    " bytes exceeds the limit of " +
+                                                    std::to_string(limits_.max_message_size));
     }
   }
   if (buf_.size() - pos_ < total_) return Frame{};

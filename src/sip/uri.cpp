@@ -1,10 +1,9 @@
-#include <astmrf/sip/uri.hpp>
-
-#include <astmrf/sip/header_id.hpp>
-
 #include "chars.hpp"
 #include "error_util.hpp"
 #include "parse_internal.hpp"
+
+#include <astmrf/sip/header_id.hpp>
+#include <astmrf/sip/uri.hpp>
 
 namespace astmrf::sip {
 namespace detail {
@@ -53,9 +52,7 @@ bool valid_hostname(std::string_view s) noexcept {
 
 // True when every byte of s is in `cls` or a valid %HH escape, and s is not
 // empty; a table lookup per byte.
-inline bool escaped_run(std::string_view s, std::uint32_t cls) noexcept {
-  return !s.empty() && all_escaped_of(s, cls);
-}
+inline bool escaped_run(std::string_view s, std::uint32_t cls) noexcept { return !s.empty() && all_escaped_of(s, cls); }
 
 // Validates ";name[=value]" items (params, `s` without the leading ';') or
 // "name=value&..." (headers) in one pass.
@@ -302,7 +299,8 @@ const char* parse_uri_into(std::string_view text, Uri& uri) noexcept {
     const auto semi = rest.find(';');
     uri.user = rest.substr(0, semi);
     if (uri.user.empty()) return "empty telephone number";
-    if (!all_escaped_of(uri.user.substr(uri.user[0] == '+' ? 1 : 0), kPhone)) return "invalid character in telephone number";
+    if (!all_escaped_of(uri.user.substr(uri.user[0] == '+' ? 1 : 0), kPhone))
+      return "invalid character in telephone number";
     if (semi != std::string_view::npos) {
       if (const char* err = parse_params_and_headers(rest.substr(semi), uri)) return err;
     }
@@ -367,13 +365,20 @@ std::optional<std::string_view> Uri::param(std::string_view name) const {
 
 std::vector<Param> Uri::param_list() const {
   std::vector<Param> out;
-  if (params.size() > 1) for_each_item(params.substr(1), ';', [&](const Param& p) { out.push_back(p); return false; });
+  if (params.size() > 1)
+    for_each_item(params.substr(1), ';', [&](const Param& p) {
+      out.push_back(p);
+      return false;
+    });
   return out;
 }
 
 std::vector<Param> Uri::header_list() const {
   std::vector<Param> out;
-  for_each_item(headers, '&', [&](const Param& p) { out.push_back(p); return false; });
+  for_each_item(headers, '&', [&](const Param& p) {
+    out.push_back(p);
+    return false;
+  });
   return out;
 }
 

@@ -1,12 +1,12 @@
 // A back-to-back user agent built from the two halves Srf already has: a UAC
 // toward B, then a UAS toward the caller with B's SDP, tied together.
+#include "completion.hpp"
+#include "server_state.hpp"
+
 #include <astmrf/srf/srf.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-
-#include "completion.hpp"
-#include "server_state.hpp"
 
 namespace astmrf::srf {
 
@@ -54,8 +54,8 @@ void Srf::start_b2bua(Request req, Response res, std::string uri, B2buaOptions o
       if (status <= 100 || res.finished()) return;
       std::string content_type;
       if (!provisional.body().empty()) content_type = "application/sdp";
-      res.send(status, ResponseOptions{std::string(provisional.reason()), {}, content_type,
-                                       std::string(provisional.body())});
+      res.send(status,
+               ResponseOptions{std::string(provisional.reason()), {}, content_type, std::string(provisional.body())});
     };
   }
   // The caller's CANCEL cancels B.
@@ -68,9 +68,8 @@ void Srf::start_b2bua(Request req, Response res, std::string uri, B2buaOptions o
   const bool end_together = options.end_together;
   start_uac(std::move(uri), std::move(uac),
             DialogHandler(boost::asio::bind_cancellation_slot(
-                state->cancel_b.slot(),
-                [state, req, res, uas_headers, end_together](std::exception_ptr error,
-                                                                   std::shared_ptr<Dialog> b) mutable {
+                state->cancel_b.slot(), [state, req, res, uas_headers, end_together](
+                                            std::exception_ptr error, std::shared_ptr<Dialog> b) mutable {
                   if (error) {
                     if (req.cancelled()) {
                       state->finish(std::make_exception_ptr(RequestCancelled()), {});
@@ -91,17 +90,17 @@ void Srf::start_b2bua(Request req, Response res, std::string uri, B2buaOptions o
                     return;
                   }
                   UasOptions uas{b->remote_sdp(), std::move(uas_headers)};
-                  detail::answer_uas(state->executor, req, std::move(uas),
-                            DialogHandler([state, b, end_together](std::exception_ptr uas_error,
-                                                                   std::shared_ptr<Dialog> a) {
-                              if (uas_error) {
-                                b->destroy();  // the caller is gone: do not leave B up
-                                state->finish(uas_error, {});
-                                return;
-                              }
-                              if (end_together) tie_legs(a, b);
-                              state->finish(nullptr, B2buaLegs{a, b});
-                            }));
+                  detail::answer_uas(
+                      state->executor, req, std::move(uas),
+                      DialogHandler([state, b, end_together](std::exception_ptr uas_error, std::shared_ptr<Dialog> a) {
+                        if (uas_error) {
+                          b->destroy();  // the caller is gone: do not leave B up
+                          state->finish(uas_error, {});
+                          return;
+                        }
+                        if (end_together) tie_legs(a, b);
+                        state->finish(nullptr, B2buaLegs{a, b});
+                      }));
                 })));
 }
 

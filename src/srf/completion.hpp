@@ -16,9 +16,8 @@ void complete(Handler handler, const Executor& fallback, Args... args) {
   // the executor it is associated with (a coroutine's, a strand...).
   boost::asio::post(fallback, [h = std::move(handler), fallback, ... a = std::move(args)]() mutable {
     auto executor = boost::asio::get_associated_executor(h, fallback);
-    boost::asio::dispatch(executor, [h2 = std::move(h), ... a2 = std::move(a)]() mutable {
-      std::move(h2)(std::move(a2)...);
-    });
+    boost::asio::dispatch(executor,
+                          [h2 = std::move(h), ... a2 = std::move(a)]() mutable { std::move(h2)(std::move(a2)...); });
   });
 }
 

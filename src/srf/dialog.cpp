@@ -1,12 +1,11 @@
+#include "completion.hpp"
+#include "server_state.hpp"
+
+#include <astmrf/sip/sdp.hpp>
 #include <astmrf/srf/dialog.hpp>
 #include <astmrf/srf/errors.hpp>
 
-#include <astmrf/sip/sdp.hpp>
-
 #include <stdexcept>
-
-#include "completion.hpp"
-#include "server_state.hpp"
 
 namespace astmrf::srf {
 
@@ -39,8 +38,10 @@ void Dialog::attach() {
     if (auto self = weak.lock()) self->ended(reason);
   });
   backend_->on_request([weak](const std::shared_ptr<BackendServerTransaction>& transaction) {
-    if (auto self = weak.lock()) self->incoming(transaction);
-    else transaction->respond(ResponseSpec{481, "Call/Transaction Does Not Exist", {}, {}, {}});
+    if (auto self = weak.lock())
+      self->incoming(transaction);
+    else
+      transaction->respond(ResponseSpec{481, "Call/Transaction Does Not Exist", {}, {}, {}});
   });
   backend_->on_ack([](const sip::Message&) {});
 }
@@ -138,13 +139,13 @@ void Dialog::start_request(std::string method, RequestOptions options, MessageHa
   spec.body = std::move(options.body);
   std::shared_ptr<BackendClientTransaction> transaction;
   try {
-    transaction = backend_->request(std::move(spec), [holder, ex = executor_](const sip::Message& response,
-                                                                              const std::shared_ptr<BackendDialog>&) {
-      if (response.status() < 200 || !holder->has_value()) return;
-      auto h = std::move(**holder);
-      holder->reset();
-      detail::complete(std::move(h), ex, std::exception_ptr{}, response);
-    });
+    transaction = backend_->request(
+        std::move(spec), [holder, ex = executor_](const sip::Message& response, const std::shared_ptr<BackendDialog>&) {
+          if (response.status() < 200 || !holder->has_value()) return;
+          auto h = std::move(**holder);
+          holder->reset();
+          detail::complete(std::move(h), ex, std::exception_ptr{}, response);
+        });
   } catch (...) {
     fail(std::current_exception());
     return;
@@ -161,7 +162,8 @@ void Dialog::start_modify(std::string sdp, SdpHandler handler) {
                 [holder, weak, sdp, ex = executor_](std::exception_ptr error, sip::Message response) mutable {
                   auto h = std::move(**holder);
                   if (!error && response.status() >= 300) {
-                    error = std::make_exception_ptr(SipFailure(response.status(), std::string(response.reason()), false));
+                    error =
+                        std::make_exception_ptr(SipFailure(response.status(), std::string(response.reason()), false));
                   }
                   std::string remote;
                   if (!error) {

@@ -33,9 +33,12 @@ bool offers_auth(std::string_view qop) {
 
 std::optional<std::string> hash_hex(std::string_view algorithm, std::string_view data) {
   const EVP_MD* md = nullptr;
-  if (algorithm.empty() || iequals(algorithm, "MD5")) md = EVP_md5();
-  else if (iequals(algorithm, "SHA-256")) md = EVP_sha256();
-  else return std::nullopt;
+  if (algorithm.empty() || iequals(algorithm, "MD5"))
+    md = EVP_md5();
+  else if (iequals(algorithm, "SHA-256"))
+    md = EVP_sha256();
+  else
+    return std::nullopt;
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   if (EVP_Digest(data.data(), data.size(), digest, &size, md, nullptr) != 1) return std::nullopt;
@@ -56,7 +59,8 @@ std::optional<std::string> digest_credentials(const sip::AuthParams& challenge, 
   const std::string_view algorithm = challenge.param("algorithm").value_or("MD5");
   const bool qop_auth = offers_auth(challenge.param("qop").value_or(""));
 
-  auto ha1 = hash_hex(algorithm, std::string(input.username) + ":" + std::string(realm) + ":" + std::string(input.password));
+  auto ha1 =
+      hash_hex(algorithm, std::string(input.username) + ":" + std::string(realm) + ":" + std::string(input.password));
   auto ha2 = hash_hex(algorithm, std::string(input.method) + ":" + std::string(input.uri));
   if (!ha1 || !ha2) return std::nullopt;
   std::string to_hash = *ha1 + ":" + std::string(nonce) + ":";
@@ -66,8 +70,8 @@ std::optional<std::string> digest_credentials(const sip::AuthParams& challenge, 
   if (!response) return std::nullopt;
 
   std::string value = "Digest username=\"" + std::string(input.username) + "\", realm=\"" + std::string(realm) +
-                      "\", nonce=\"" + std::string(nonce) + "\", uri=\"" + std::string(input.uri) +
-                      "\", response=\"" + *response + "\", algorithm=" + std::string(algorithm);
+                      "\", nonce=\"" + std::string(nonce) + "\", uri=\"" + std::string(input.uri) + "\", response=\"" +
+                      *response + "\", algorithm=" + std::string(algorithm);
   if (qop_auth) {
     value += ", qop=auth, nc=" + std::string(input.nc) + ", cnonce=\"" + std::string(input.cnonce) + "\"";
   }

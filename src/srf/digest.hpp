@@ -11,11 +11,11 @@
 namespace astmrf::srf::detail {
 
 struct DigestInput {
-  std::string_view method;    ///< "INVITE"
-  std::string_view uri;       ///< the Request-URI
+  std::string_view method;  ///< "INVITE"
+  std::string_view uri;     ///< the Request-URI
   std::string_view username;
   std::string_view password;
-  std::string_view cnonce;    ///< client nonce (random)
+  std::string_view cnonce;  ///< client nonce (random)
   std::string_view nc{"00000001"};
 };
 

@@ -1,11 +1,11 @@
+#include "completion.hpp"
+#include "server_state.hpp"
+
 #include <astmrf/srf/request.hpp>
 
 #include <boost/asio/error.hpp>
 
 #include <stdexcept>
-
-#include "completion.hpp"
-#include "server_state.hpp"
 
 namespace astmrf::srf {
 

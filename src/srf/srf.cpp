@@ -1,3 +1,7 @@
+#include "completion.hpp"
+#include "digest.hpp"
+#include "server_state.hpp"
+
 #include <astmrf/srf/srf.hpp>
 
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -6,10 +10,6 @@
 #include <map>
 #include <random>
 #include <vector>
-
-#include "completion.hpp"
-#include "digest.hpp"
-#include "server_state.hpp"
 
 namespace astmrf::srf {
 
@@ -85,8 +85,10 @@ void Srf::Impl::dispatch(const std::shared_ptr<BackendServerTransaction>& transa
 Srf::Srf(std::shared_ptr<SignalingBackend> backend) : impl_(std::make_shared<Impl>(std::move(backend))) {
   std::weak_ptr<Impl> weak = impl_;
   impl_->backend->on_request([weak](const std::shared_ptr<BackendServerTransaction>& transaction) {
-    if (auto impl = weak.lock()) impl->dispatch(transaction);
-    else transaction->respond(ResponseSpec{503, "Service Unavailable", {}, {}, {}});
+    if (auto impl = weak.lock())
+      impl->dispatch(transaction);
+    else
+      transaction->respond(ResponseSpec{503, "Service Unavailable", {}, {}, {}});
   });
 }
 
@@ -103,12 +105,14 @@ boost::asio::any_io_executor Srf::get_executor() const { return impl_->executor;
 
 // ------------------------------------------------------------------ UAS
 
-void Srf::start_uas(Request req, Response /*res: shares req's transaction*/, UasOptions options, DialogHandler handler) {
+void Srf::start_uas(Request req, Response /*res: shares req's transaction*/, UasOptions options,
+                    DialogHandler handler) {
   detail::answer_uas(impl_->executor, std::move(req), std::move(options), std::move(handler));
 }
 
-void detail::answer_uas(const boost::asio::any_io_executor& executor, Request req, UasOptions options,
-                        boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Dialog>)> handler) {
+void detail::answer_uas(
+    const boost::asio::any_io_executor& executor, Request req, UasOptions options,
+    boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Dialog>)> handler) {
   using UasHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Dialog>)>;
   auto holder = std::make_shared<std::optional<UasHandler>>(std::move(handler));
   auto finish = [holder, executor](std::exception_ptr error, std::shared_ptr<Dialog> dialog) {
@@ -124,7 +128,8 @@ void detail::answer_uas(const boost::asio::any_io_executor& executor, Request re
   }
   std::shared_ptr<BackendDialog> backend;
   try {
-    backend = transaction->respond(ResponseSpec{200, {}, std::move(options.headers), "application/sdp", options.local_sdp});
+    backend =
+        transaction->respond(ResponseSpec{200, {}, std::move(options.headers), "application/sdp", options.local_sdp});
   } catch (...) {
     finish(std::current_exception(), nullptr);
     return;
@@ -245,8 +250,8 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
       local = options.answer_late_offer ? options.answer_late_offer(remote) : std::string{};
       backend_dialog->ack(local.empty() ? std::string{} : "application/sdp", local);
     }
-    auto dialog = std::make_shared<Dialog>(backend_dialog, Dialog::Role::uac, std::move(local), std::move(remote),
-                                           executor);
+    auto dialog =
+        std::make_shared<Dialog>(backend_dialog, Dialog::Role::uac, std::move(local), std::move(remote), executor);
     dialog->attach();
     finish(nullptr, std::move(dialog));
   }

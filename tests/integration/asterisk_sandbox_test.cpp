@@ -2,13 +2,12 @@
 // credentials, and the drachtio routing (identify by User-Agent, dialplan _drachtio.,
 // Stasis(${EXTEN})) delivers a sipp call to the right Stasis application with the
 // From user as caller number.
-#include <gtest/gtest.h>
-
-#include <boost/json.hpp>
-
 #include "astmrf_test/ari_probe.hpp"
 #include "astmrf_test/sandbox.hpp"
 #include "astmrf_test/sipp.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -92,9 +91,8 @@ TEST(AsteriskSandbox, StasisStartCarriesTheFromUserAsCallerNumber) {
   EXPECT_EQ(answer.status, 204u) << answer.body;
 
   // sipp ACKs, holds, hangs up: the app sees the channel leave Stasis.
-  auto end = events.wait_for("StasisEnd", 10s, [&](const boost::json::object& event) {
-    return channel_id(event) == id;
-  });
+  auto end =
+      events.wait_for("StasisEnd", 10s, [&](const boost::json::object& event) { return channel_id(event) == id; });
   EXPECT_TRUE(end.has_value()) << "no StasisEnd for channel " << id;
 
   auto result = sipp.wait(20s);

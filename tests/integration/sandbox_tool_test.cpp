@@ -1,18 +1,17 @@
 // The sandbox tool's failure paths: each one ends with a clear message and a
 // non-zero exit, and starts nothing.
-#include <gtest/gtest.h>
+#include "astmrf_test/process.hpp"
+#include "astmrf_test/sandbox.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
-
-#include <unistd.h>
+#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
 
-#include "astmrf_test/process.hpp"
-#include "astmrf_test/sandbox.hpp"
+#include <unistd.h>
 
 namespace {
 
@@ -38,8 +37,7 @@ TEST(SandboxTool, RefusesASipPortThatIsTaken) {
   auto ari_port = std::to_string(free_port<asio::ip::tcp>(ioc));
   auto result = sandbox_tool({"up", "--name", "port-taken-test", "--sip-port", port, "--ari-port", ari_port});
   EXPECT_NE(result.exit_code, 0) << result.output;
-  EXPECT_NE(result.output.find("port " + port + "/udp (sip) is already in use"), std::string::npos)
-      << result.output;
+  EXPECT_NE(result.output.find("port " + port + "/udp (sip) is already in use"), std::string::npos) << result.output;
   EXPECT_NE(sandbox_tool({"status", "--name", "port-taken-test"}).exit_code, 0);
 }
 
@@ -50,8 +48,7 @@ TEST(SandboxTool, RefusesAnAriPortThatIsTaken) {
   auto sip_port = std::to_string(free_port<asio::ip::udp>(ioc));
   auto result = sandbox_tool({"up", "--name", "port-taken-test", "--sip-port", sip_port, "--ari-port", port});
   EXPECT_NE(result.exit_code, 0) << result.output;
-  EXPECT_NE(result.output.find("port " + port + "/tcp (ari) is already in use"), std::string::npos)
-      << result.output;
+  EXPECT_NE(result.output.find("port " + port + "/tcp (ari) is already in use"), std::string::npos) << result.output;
 }
 
 TEST(SandboxTool, RefusesToRunWithoutRoot) {
@@ -77,8 +74,7 @@ TEST(SandboxTool, RefusesToRunWithoutRoot) {
 TEST(SandboxTool, RejectsMalformedOptions) {
   auto bad_range = sandbox_tool({"up", "--name", "bad-options-test", "--rtp-ports", "2000-1000"});
   EXPECT_NE(bad_range.exit_code, 0);
-  EXPECT_NE(bad_range.output.find("--rtp-ports '2000-1000' must be FROM-TO"), std::string::npos)
-      << bad_range.output;
+  EXPECT_NE(bad_range.output.find("--rtp-ports '2000-1000' must be FROM-TO"), std::string::npos) << bad_range.output;
 
   auto bad_port = sandbox_tool({"up", "--name", "bad-options-test", "--sip-port", "70000"});
   EXPECT_NE(bad_port.exit_code, 0);

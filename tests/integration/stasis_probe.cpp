@@ -3,6 +3,10 @@
 // Stasis app → answered, a prompt played, hung up through ARI. It prints a timeline
 // and one result line, and exits 0 only when every step happened as expected and
 // nothing was left on Asterisk.
+#include "astmrf_test/ari_probe.hpp"
+#include "astmrf_test/sandbox.hpp"
+#include "astmrf_test/sipp.hpp"
+
 #include <boost/json.hpp>
 
 #include <chrono>
@@ -11,10 +15,6 @@
 #include <iostream>
 #include <sstream>
 #include <string>
-
-#include "astmrf_test/ari_probe.hpp"
-#include "astmrf_test/sandbox.hpp"
-#include "astmrf_test/sipp.hpp"
 
 namespace {
 
@@ -124,8 +124,8 @@ bool probe() {
 
   const std::string playback = "pb-" + astmrf_test::random_uuid();
   auto play = ari.request("POST", "/ari/channels/" + id + "/play/" + playback + "?media=sound:hello-world");
-  line("ARI", "POST /channels/" + id + "/play/" + playback + "?media=sound:hello-world -> " +
-                  std::to_string(play.status));
+  line("ARI",
+       "POST /channels/" + id + "/play/" + playback + "?media=sound:hello-world -> " + std::to_string(play.status));
   if (play.status != 201) return fail("play failed");
   auto finished = await(events, "PlaybackFinished", [&](const boost::json::object& event) {
     return event.at("playback").at("id").as_string() == playback;
@@ -147,9 +147,10 @@ bool probe() {
   line("ARI", "GET /channels -> " + std::to_string(left) + " channel(s) left");
   if (left != 0) return fail("channels left on Asterisk");
 
-  std::printf("RESULT: OK - call %s entered Stasis app %s, was matched by its From user, answered, "
-              "heard hello-world, was hung up by ARI; nothing left on Asterisk\n",
-              id.c_str(), app.c_str());
+  std::printf(
+      "RESULT: OK - call %s entered Stasis app %s, was matched by its From user, answered, "
+      "heard hello-world, was hung up by ARI; nothing left on Asterisk\n",
+      id.c_str(), app.c_str());
   return true;
 }
 

@@ -1,11 +1,13 @@
 #include "astmrf_test/ari_probe.hpp"
 
+#include "astmrf_test/sandbox.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/detail/base64.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -13,8 +15,6 @@
 
 #include <deque>
 #include <stdexcept>
-
-#include "astmrf_test/sandbox.hpp"
 
 namespace astmrf_test {
 
@@ -87,9 +87,8 @@ struct EventStream::Impl {
 EventStream::EventStream(const AriProbe& ari, std::string_view app) : impl_(std::make_unique<Impl>()) {
   tcp::resolver resolver(impl_->ioc);
   beast::get_lowest_layer(impl_->ws).connect(resolver.resolve(ari.host(), std::to_string(ari.port())));
-  impl_->ws.set_option(websocket::stream_base::decorator([auth = ari.basic_auth()](websocket::request_type& req) {
-    req.set(http::field::authorization, auth);
-  }));
+  impl_->ws.set_option(websocket::stream_base::decorator(
+      [auth = ari.basic_auth()](websocket::request_type& req) { req.set(http::field::authorization, auth); }));
   std::string target = "/ari/events?app=" + std::string(app);
   impl_->ws.handshake(ari.host() + ":" + std::to_string(ari.port()), target);
   impl_->read_next();
@@ -118,9 +117,8 @@ std::optional<boost::json::object> EventStream::next(std::chrono::milliseconds t
   return event;
 }
 
-std::optional<boost::json::object> EventStream::wait_for(
-    std::string_view type, std::chrono::milliseconds timeout,
-    const std::function<bool(const boost::json::object&)>& match) {
+std::optional<boost::json::object> EventStream::wait_for(std::string_view type, std::chrono::milliseconds timeout,
+                                                         const std::function<bool(const boost::json::object&)>& match) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());

@@ -45,8 +45,8 @@ std::string random_uuid() {
   for (int i = 0; i < 32; ++i) {
     if (i == 8 || i == 12 || i == 16 || i == 20) out.push_back('-');
     unsigned n = nibble(engine);
-    if (i == 12) n = 4;                 // version 4
-    if (i == 16) n = 8 | (n & 3);       // RFC 4122 variant
+    if (i == 12) n = 4;            // version 4
+    if (i == 16) n = 8 | (n & 3);  // RFC 4122 variant
     out.push_back(hex[n]);
   }
   return out;

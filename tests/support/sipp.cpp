@@ -1,11 +1,12 @@
 #include "astmrf_test/sipp.hpp"
 
+#include "astmrf_test/sandbox.hpp"
+
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <unistd.h>
 
-#include "astmrf_test/sandbox.hpp"
+#include <unistd.h>
 
 namespace astmrf_test {
 namespace {
@@ -20,18 +21,26 @@ std::string make_trace_path() {
 
 std::vector<std::string> command_for(const SippCall& call, const std::string& trace_path) {
   const auto& box = sandbox();
-  std::string scenario = call.scenario.find('/') == std::string::npos
-                             ? box.sipp_dir + "/" + call.scenario
-                             : call.scenario;
-  std::string remote = call.remote.empty()
-                           ? box.sip_host + ":" + std::to_string(box.sip_port)
-                           : call.remote;
-  std::vector<std::string> argv{box.sipp,   remote,          "-sf",   scenario,
-                                "-i",       "127.0.0.1",     "-t",    call.transport,
-                                "-m",       std::to_string(call.calls),             "-nostdin",
-                                "-timeout", std::to_string(call.timeout.count()) + "s",
-                                "-timeout_error",            "-trace_msg",
-                                "-message_file",             trace_path};
+  std::string scenario =
+      call.scenario.find('/') == std::string::npos ? box.sipp_dir + "/" + call.scenario : call.scenario;
+  std::string remote = call.remote.empty() ? box.sip_host + ":" + std::to_string(box.sip_port) : call.remote;
+  std::vector<std::string> argv{box.sipp,
+                                remote,
+                                "-sf",
+                                scenario,
+                                "-i",
+                                "127.0.0.1",
+                                "-t",
+                                call.transport,
+                                "-m",
+                                std::to_string(call.calls),
+                                "-nostdin",
+                                "-timeout",
+                                std::to_string(call.timeout.count()) + "s",
+                                "-timeout_error",
+                                "-trace_msg",
+                                "-message_file",
+                                trace_path};
   if (!call.service.empty()) {
     argv.insert(argv.end(), {"-s", call.service});
   }
@@ -45,8 +54,7 @@ std::vector<std::string> command_for(const SippCall& call, const std::string& tr
 }  // namespace
 
 SippProcess::SippProcess(const SippCall& call)
-    : trace_path_(make_trace_path()),
-      process_(std::make_unique<Process>(command_for(call, trace_path_))) {}
+    : trace_path_(make_trace_path()), process_(std::make_unique<Process>(command_for(call, trace_path_))) {}
 
 SippProcess::~SippProcess() {
   process_.reset();

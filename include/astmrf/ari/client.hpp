@@ -215,8 +215,7 @@ class Client {
   /// The subscription expires by itself after the resource's terminal event (delivered first), or
   /// when reconcile finds the resource gone; `on_end` is then called once with the reason.
   /// A subscribed resource is "tracked": reconcile checks it after a reconnect.
-  [[nodiscard]] Subscription subscribe(ResourceKind kind, std::string id, EventHandler handler,
-                                       EndHandler on_end = {});
+  [[nodiscard]] Subscription subscribe(ResourceKind kind, std::string id, EventHandler handler, EndHandler on_end = {});
   /// Registers a wait for the next event of one of `types` about a resource (any type if empty).
   /// Register it BEFORE the request that triggers the event.
   [[nodiscard]] Waiter expect(ResourceKind kind, std::string id, std::vector<EventType> types);

@@ -43,27 +43,49 @@ class Error : public std::runtime_error {
 };
 
 /// 400: a parameter is missing or invalid (also "Channel not found" in addChannel).
-class BadRequest : public Error { using Error::Error; };
+class BadRequest : public Error {
+  using Error::Error;
+};
 /// 401: wrong user or password. Raised by async_connect before anything else is attempted.
-class AuthenticationError : public Error { using Error::Error; };
+class AuthenticationError : public Error {
+  using Error::Error;
+};
 /// 403: the ARI user is read-only, or the operation is forbidden.
-class Forbidden : public Error { using Error::Error; };
+class Forbidden : public Error {
+  using Error::Error;
+};
 /// 404: the resource (channel, bridge, playback...) does not exist (any more).
-class NotFound : public Error { using Error::Error; };
+class NotFound : public Error {
+  using Error::Error;
+};
 /// 405: the method is not allowed on this path.
-class MethodNotAllowed : public Error { using Error::Error; };
+class MethodNotAllowed : public Error {
+  using Error::Error;
+};
 /// 409: conflict: duplicate id, recording name in use, channel in a wrong state.
-class Conflict : public Error { using Error::Error; };
+class Conflict : public Error {
+  using Error::Error;
+};
 /// 412: precondition failed (e.g. channel not in a state that allows the operation).
-class PreconditionFailed : public Error { using Error::Error; };
+class PreconditionFailed : public Error {
+  using Error::Error;
+};
 /// 422: unprocessable: e.g. the channel is not in a Stasis application, bad recording format.
-class UnprocessableEntity : public Error { using Error::Error; };
+class UnprocessableEntity : public Error {
+  using Error::Error;
+};
 /// 500: Asterisk failed internally (also: play without media, record without name).
-class ServerError : public Error { using Error::Error; };
+class ServerError : public Error {
+  using Error::Error;
+};
 /// 501: not implemented by this Asterisk.
-class NotImplemented : public Error { using Error::Error; };
+class NotImplemented : public Error {
+  using Error::Error;
+};
 /// 503: Asterisk is shutting down or the service is unavailable.
-class ServiceUnavailable : public Error { using Error::Error; };
+class ServiceUnavailable : public Error {
+  using Error::Error;
+};
 
 /// No HTTP response: the connection failed, was closed, or the request timed out.
 class TransportError : public Error {

@@ -14,10 +14,10 @@ namespace astmrf::ari {
 struct CollectOptions {
   /// The channel to play to and collect from.
   std::string channel_id{};
-  std::vector<std::string> media{};  ///< prompt ("sound:x", ...); empty: no prompt
-  std::size_t max_digits = 1;      ///< collection ends when this many digits arrived
-  std::string terminators = "#";   ///< a digit among these ends collection (not included)
-  bool barge_in = true;            ///< the first digit stops the prompt
+  std::vector<std::string> media{};                     ///< prompt ("sound:x", ...); empty: no prompt
+  std::size_t max_digits = 1;                           ///< collection ends when this many digits arrived
+  std::string terminators = "#";                        ///< a digit among these ends collection (not included)
+  bool barge_in = true;                                 ///< the first digit stops the prompt
   std::chrono::milliseconds first_digit_timeout{5000};  ///< from the end of the prompt
   /// Gap allowed between two digits.
   std::chrono::milliseconds inter_digit_timeout{3000};

@@ -16,11 +16,11 @@ namespace astmrf::ari {
 /// TLS settings, used when the URL is https:// (the events WebSocket then uses wss://).
 /// The same settings apply to every connection and every reconnect: TLS is never dropped.
 struct TlsOptions {
-  bool verify_peer = true;            ///< verify the certificate chain and the host name
-  std::string ca_file;                ///< PEM file of trusted CAs (e.g. a self-signed certificate)
-  std::string ca_path;                ///< directory of trusted CAs (hashed names)
+  bool verify_peer = true;               ///< verify the certificate chain and the host name
+  std::string ca_file;                   ///< PEM file of trusted CAs (e.g. a self-signed certificate)
+  std::string ca_path;                   ///< directory of trusted CAs (hashed names)
   bool use_default_verify_paths = true;  ///< also trust the system CA store
-  std::string server_name;            ///< name to verify and send as SNI; defaults to the URL host
+  std::string server_name;               ///< name to verify and send as SNI; defaults to the URL host
 };
 
 /// Reconnection of the events WebSocket: retried forever, exponential, capped, jittered.

@@ -90,10 +90,10 @@ struct EndpointOptions {
 
 /// Why an endpoint ended; reported once.
 enum class EndpointEnd : std::uint8_t {
-  destroyed,           ///< the application called destroy()
-  asterisk_hangup,     ///< Asterisk sent BYE (e.g. an ARI hangup)
-  left_stasis,         ///< StasisEnd (the channel left the application)
-  media_server_lost,   ///< the channel vanished while ARI was disconnected, or the server went away
+  destroyed,          ///< the application called destroy()
+  asterisk_hangup,    ///< Asterisk sent BYE (e.g. an ARI hangup)
+  left_stasis,        ///< StasisEnd (the channel left the application)
+  media_server_lost,  ///< the channel vanished while ARI was disconnected, or the server went away
 };
 /// The reason's name, e.g. "asterisk_hangup".
 std::string_view to_string(EndpointEnd end) noexcept;
@@ -248,7 +248,7 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   std::unique_ptr<ari::Client> ari_;
   ari::Subscription stasis_start_;
   ari::Subscription reconcile_;
-  std::map<std::string, std::shared_ptr<Setup>> pending_;  // by From user (uuid)
+  std::map<std::string, std::shared_ptr<Setup>> pending_;     // by From user (uuid)
   std::map<std::string, std::weak_ptr<Endpoint>> endpoints_;  // by channel id
   std::mt19937_64 rng_{std::random_device{}()};
   bool disconnected_{false};

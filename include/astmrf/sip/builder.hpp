@@ -77,7 +77,7 @@ class MessageBuilder {
   std::string_view name_of(const Field& f) const noexcept;
   std::string_view value_of(const Field& f) const noexcept;
 
-  std::string text_;  // start line, then values, unknown names and the body, in any order
+  std::string text_;                   // start line, then values, unknown names and the body, in any order
   std::uint32_t start_line_size_ = 0;  // the start line is text_'s first bytes
   std::vector<Field> fields_;
   std::uint32_t body_offset_ = 0;

@@ -42,10 +42,10 @@ std::string_view to_string(ParseErrc code) noexcept;
 struct ParseError {
   /// What kind of failure.
   ParseErrc code{ParseErrc::bad_start_line};
-  std::string reason;   ///< e.g. "CSeq number is not a 32-bit integer"
+  std::string reason;       ///< e.g. "CSeq number is not a 32-bit integer"
   std::uint32_t line{0};    ///< 0 when not applicable
   std::uint32_t column{0};  ///< 0 when not applicable
-  std::string header;   ///< header name as written, empty for the start line/body
+  std::string header;       ///< header name as written, empty for the start line/body
 
   /// "bad_header_value: CSeq number ... (header CSeq, line 5, column 7)".
   [[nodiscard]] std::string message() const;
@@ -74,8 +74,7 @@ class ParseFailure : public SipError {
 class HeaderInjectionError : public SipError {
  public:
   /// `field`: the offending header name or part; `what_arg`: the message.
-  HeaderInjectionError(std::string field, const std::string& what_arg)
-      : SipError(what_arg), field_(std::move(field)) {}
+  HeaderInjectionError(std::string field, const std::string& what_arg) : SipError(what_arg), field_(std::move(field)) {}
   /// The header name (or "request-uri", "method", "reason-phrase").
   [[nodiscard]] const std::string& field() const noexcept { return field_; }
 

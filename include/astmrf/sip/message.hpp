@@ -19,8 +19,21 @@ namespace astmrf::sip {
 
 /// The methods the library knows (unknown for extension methods).
 enum class MethodId : std::uint8_t {
-  unknown, invite, ack, bye, cancel, options, register_, prack, subscribe, notify,
-  publish, info, refer, message, update
+  unknown,
+  invite,
+  ack,
+  bye,
+  cancel,
+  options,
+  register_,
+  prack,
+  subscribe,
+  notify,
+  publish,
+  info,
+  refer,
+  message,
+  update
 };
 
 /// Maps a method name (case-sensitive, as RFC 3261 requires) to its id.

@@ -16,7 +16,7 @@ template <class T>
 class [[nodiscard]] Result {
  public:
   /// A success holding `value`.
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}           // NOLINT
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
   /// A failure holding `error`.
   Result(ParseError error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
   /// A default-constructed value, built in place (no temporary to move).
@@ -28,11 +28,20 @@ class [[nodiscard]] Result {
   explicit operator bool() const noexcept { return has_value(); }
 
   /// The value; throws ParseFailure on a failure.
-  T& value() & { check(); return std::get<0>(v_); }
+  T& value() & {
+    check();
+    return std::get<0>(v_);
+  }
   /// The value; throws ParseFailure on a failure.
-  const T& value() const& { check(); return std::get<0>(v_); }
+  const T& value() const& {
+    check();
+    return std::get<0>(v_);
+  }
   /// The value, moved out; throws ParseFailure on a failure.
-  T&& value() && { check(); return std::get<0>(std::move(v_)); }
+  T&& value() && {
+    check();
+    return std::get<0>(std::move(v_));
+  }
 
   /// value().
   T& operator*() & { return value(); }

@@ -63,14 +63,14 @@ class StreamFramer {
   FramerLimits limits_;
   ParseOptions options_;
   std::string buf_;
-  std::size_t pos_{0};        // start of the current (unframed) message
-  std::size_t scan_{0};       // where the header scan resumes, relative to pos_
-  std::size_t line_start_{0}; // start of the line being scanned, relative to pos_
+  std::size_t pos_{0};         // start of the current (unframed) message
+  std::size_t scan_{0};        // where the header scan resumes, relative to pos_
+  std::size_t line_start_{0};  // start of the line being scanned, relative to pos_
   std::size_t lines_{0};
-  std::size_t head_end_{0};   // 0 until the blank line is found (relative)
-  std::size_t total_{0};      // head + Content-Length once known
+  std::size_t head_end_{0};  // 0 until the blank line is found (relative)
+  std::size_t total_{0};     // head + Content-Length once known
   bool failed_{false};
-  int keepalive_lfs_{0};       // LFs of a keep-alive seen so far, across reads
+  int keepalive_lfs_{0};  // LFs of a keep-alive seen so far, across reads
   std::size_t content_length_{0};
   bool has_content_length_{false};
   ParseError error_;

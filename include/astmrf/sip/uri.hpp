@@ -77,16 +77,16 @@ struct Uri {
   std::string_view password;     ///< still %-escaped
   /// Whether a password was given (it may be empty).
   bool has_password{false};
-  std::string_view host;         ///< IPv6 without brackets
+  std::string_view host;  ///< IPv6 without brackets
   /// What the host is (name, IPv4, IPv6).
   HostKind host_kind{HostKind::none};
-  std::uint16_t port{0};         ///< 0 when absent
+  std::uint16_t port{0};  ///< 0 when absent
   /// Whether a port was given.
   bool has_port{false};
-  std::string_view params;       ///< raw ";a=b;c" (leading ';' included), or empty
-  std::string_view headers;      ///< raw "a=b&c=d" (after '?'), or empty
-  std::string_view opaque;       ///< other schemes: everything after "scheme:"
-  std::string_view text;         ///< the whole URI as parsed
+  std::string_view params;   ///< raw ";a=b;c" (leading ';' included), or empty
+  std::string_view headers;  ///< raw "a=b&c=d" (after '?'), or empty
+  std::string_view opaque;   ///< other schemes: everything after "scheme:"
+  std::string_view text;     ///< the whole URI as parsed
 
   /// Case-insensitive lookup of a URI parameter; nullopt if absent, an empty
   /// view for a parameter without value (e.g. ";lr").

@@ -21,7 +21,8 @@ namespace astmrf::srf {
 
 /// Who ended a dialog, and the SIP engine's reason.
 struct DestroyedInfo {
-  /// `local`: this application (destroy(), a dropped last reference); `remote`: the peer's BYE; `system`: the backend (no ACK, time-out, transport loss, shutdown).
+  /// `local`: this application (destroy(), a dropped last reference); `remote`: the peer's BYE; `system`: the backend
+  /// (no ACK, time-out, transport loss, shutdown).
   enum class Who : std::uint8_t { local, remote, system };
   /// Who ended it.
   Who who{Who::system};
@@ -129,7 +130,7 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   void set_local_sdp(std::string sdp) { local_sdp_ = std::move(sdp); }
   [[nodiscard]] const std::shared_ptr<BackendDialog>& backend() const { return backend_; }
 
-   /// \endcond
+  /// \endcond
  private:
   using DestroyedHandler = boost::asio::any_completion_handler<void(std::exception_ptr, DestroyedInfo)>;
   using MessageHandler = boost::asio::any_completion_handler<void(std::exception_ptr, sip::Message)>;

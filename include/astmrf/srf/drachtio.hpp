@@ -13,9 +13,11 @@
 
 #include <astmrf/srf/backend.hpp>
 #include <astmrf/srf/errors.hpp>
+
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <exception>

@@ -55,7 +55,7 @@ class Request {
 
   /// \cond INTERNAL
   [[nodiscard]] const std::shared_ptr<detail::ServerState>& state() const { return state_; }
-/// \endcond
+  /// \endcond
 
  private:
   using CancelHandler = boost::asio::any_completion_handler<void(boost::system::error_code)>;

@@ -54,9 +54,9 @@ struct UacOptions {
   std::function<std::string(const std::string& offer)> answer_late_offer;
   /// Extra headers on the INVITE.
   HeaderList headers;
-  std::string from;   ///< From URI (default: the backend's)
-  std::string to;     ///< To URI (default: the Request-URI)
-  std::string proxy;  ///< send via "udp:IP:PORT" / "tcp:IP:PORT" instead of the URI's host
+  std::string from;                       ///< From URI (default: the backend's)
+  std::string to;                         ///< To URI (default: the Request-URI)
+  std::string proxy;                      ///< send via "udp:IP:PORT" / "tcp:IP:PORT" instead of the URI's host
   std::optional<DigestCredentials> auth;  ///< answers one 401/407 challenge (MD5, SHA-256)
   std::chrono::milliseconds timeout{0};   ///< give up (CANCEL) after this; 0: never
   /// Called with each provisional response (1xx).
@@ -67,9 +67,9 @@ struct UacOptions {
 struct B2buaOptions {
   /// The B leg. An empty local_sdp offers the caller's SDP.
   UacOptions uac;
-  HeaderList uas_headers;           ///< extra headers on the 200 OK to the caller
-  bool relay_provisionals{true};    ///< 180/183 (with SDP) from B go to the caller
-  bool end_together{true};          ///< a BYE on either leg ends the other
+  HeaderList uas_headers;         ///< extra headers on the 200 OK to the caller
+  bool relay_provisionals{true};  ///< 180/183 (with SDP) from B go to the caller
+  bool end_together{true};        ///< a BYE on either leg ends the other
 };
 
 /// What Srf::async_create_b2bua yields: both dialogs.
@@ -143,8 +143,7 @@ class Srf {
   /// relayed to the caller (status and reason), and BYE on either leg ends the
   /// other (options.end_together). Completes once both legs are up.
   template <typename CompletionToken>
-  auto async_create_b2bua(Request req, Response res, std::string uri, B2buaOptions options,
-                          CompletionToken&& token) {
+  auto async_create_b2bua(Request req, Response res, std::string uri, B2buaOptions options, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, B2buaLegs)>(
         [this](auto handler, Request q, Response s, std::string u, B2buaOptions o) {
           start_b2bua(std::move(q), std::move(s), std::move(u), std::move(o), LegsHandler(std::move(handler)));

@@ -1,15 +1,15 @@
 // Client transactions (RFC 3261 17.1): requests the application sends, their
 // retransmission over UDP (timers A/E), time-outs (B/F), absorption of
 // retransmitted finals (D/K), ACK for non-2xx, and CANCEL (section 9.1).
+#include "engine_core.hpp"
+#include "timer_coalescing.hpp"
+
 #include <astmrf/sip/builder.hpp>
 #include <astmrf/sip/parser.hpp>
 
 #include <boost/asio/post.hpp>
 
 #include <stdexcept>
-
-#include "engine_core.hpp"
-#include "timer_coalescing.hpp"
 
 namespace astmrf::sip {
 
@@ -26,8 +26,7 @@ void ClientRequest::cancel() {
 namespace {
 
 bool creates_dialog_or_refreshes_target(std::string_view method) {
-  return method == "INVITE" || method == "SUBSCRIBE" || method == "REFER" || method == "UPDATE" ||
-         method == "NOTIFY";
+  return method == "INVITE" || method == "SUBSCRIBE" || method == "REFER" || method == "UPDATE" || method == "NOTIFY";
 }
 
 }  // namespace
@@ -60,8 +59,10 @@ std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, Respon
     text += spec.from;
   }
   text += ">;tag=";
-  if (spec.from_tag.empty()) text += ids_.tag();
-  else text += spec.from_tag;
+  if (spec.from_tag.empty())
+    text += ids_.tag();
+  else
+    text += spec.from_tag;
   builder.add(HeaderId::from, text);
   text.clear();
   text.append("<").append(spec.to.empty() ? spec.uri : spec.to).append(">");
@@ -92,8 +93,8 @@ std::shared_ptr<ClientRequest> EngineCore::start_client_transaction(std::string 
                                                                     ResponseHandler handler,
                                                                     const std::shared_ptr<Dialog>& dialog,
                                                                     std::string_view branch) {
-  auto transaction = std::make_shared<ClientRequest>(weak_from_this(), std::move(request), destination,
-                                                     std::move(handler));
+  auto transaction =
+      std::make_shared<ClientRequest>(weak_from_this(), std::move(request), destination, std::move(handler));
   transaction->wire_ = std::move(wire);
   transaction->timer_ = new_timer();
   transaction->dialog_ = dialog;
@@ -129,32 +130,33 @@ void EngineCore::schedule_client_timer(const std::shared_ptr<ClientRequest>& tra
   if (interval.count() > 0) next = std::min(deadline, now + interval);
   if (next == deadline) next = detail::coalesced<Clock>(deadline, now);  // a bound, not a retransmission
   timer->expires_at(next);
-  timer->async_wait([weak = std::weak_ptr<ClientRequest>(transaction), interval, deadline](boost::system::error_code ec) {
-    auto t = weak.lock();
-    if (ec || !t || t->terminated_) return;
-    auto core = t->core_.lock();
-    if (!core) return;
-    if (Clock::now() >= deadline) {
-      if (t->final_status_ >= 200) {
-        core->terminate(*t);  // timer D / K: retransmitted finals no longer expected
-      } else if (t->cancel_requested_) {
-        core->client_local_failure(*t, 487, "Request Terminated (no final response after CANCEL)");
-      } else {
-        core->client_local_failure(*t, 408, "Request Timeout");  // timer B / F
-      }
-      return;
-    }
-    // Timer A (INVITE, doubling) stops at the first provisional; timer E keeps
-    // going at T2 once a provisional arrived (RFC 3261 17.1.2.2).
-    const bool invite = t->request_.method_id() == MethodId::invite;
-    if (!(invite && t->provisional_seen_) && t->final_status_ < 200) {
-      ++core->stats_.retransmissions_sent;
-      core->send(t->destination_, t->wire_);
-    }
-    auto next_interval = invite ? 2 * interval : std::min(2 * interval, core->t2());
-    if (!invite && t->provisional_seen_) next_interval = core->t2();
-    core->schedule_client_timer(t, next_interval, deadline);
-  });
+  timer->async_wait(
+      [weak = std::weak_ptr<ClientRequest>(transaction), interval, deadline](boost::system::error_code ec) {
+        auto t = weak.lock();
+        if (ec || !t || t->terminated_) return;
+        auto core = t->core_.lock();
+        if (!core) return;
+        if (Clock::now() >= deadline) {
+          if (t->final_status_ >= 200) {
+            core->terminate(*t);  // timer D / K: retransmitted finals no longer expected
+          } else if (t->cancel_requested_) {
+            core->client_local_failure(*t, 487, "Request Terminated (no final response after CANCEL)");
+          } else {
+            core->client_local_failure(*t, 408, "Request Timeout");  // timer B / F
+          }
+          return;
+        }
+        // Timer A (INVITE, doubling) stops at the first provisional; timer E keeps
+        // going at T2 once a provisional arrived (RFC 3261 17.1.2.2).
+        const bool invite = t->request_.method_id() == MethodId::invite;
+        if (!(invite && t->provisional_seen_) && t->final_status_ < 200) {
+          ++core->stats_.retransmissions_sent;
+          core->send(t->destination_, t->wire_);
+        }
+        auto next_interval = invite ? 2 * interval : std::min(2 * interval, core->t2());
+        if (!invite && t->provisional_seen_) next_interval = core->t2();
+        core->schedule_client_timer(t, next_interval, deadline);
+      });
 }
 
 void EngineCore::client_response(ClientRequest& transaction, Message&& response) {
@@ -229,13 +231,16 @@ void EngineCore::client_response(ClientRequest& transaction, Message&& response)
                           Clock::now() + (udp ? std::chrono::milliseconds(32000) : std::chrono::milliseconds(0)));
   } else {
     // Timer K.
-    schedule_client_timer(self, std::chrono::milliseconds(0), Clock::now() + (udp ? t4() : std::chrono::milliseconds(0)));
+    schedule_client_timer(self, std::chrono::milliseconds(0),
+                          Clock::now() + (udp ? t4() : std::chrono::milliseconds(0)));
   }
   if (transaction.handler_) transaction.handler_(response, nullptr);
   if (dialog && dialog->state_ != Dialog::State::terminated) {
     // RFC 3261 12.2.1.2: 481 and 408 to an in-dialog request end the dialog.
-    if (status == 481) end(*dialog, DialogEndReason::remote_gone);
-    else if (status == 408) end(*dialog, DialogEndReason::request_timeout);
+    if (status == 481)
+      end(*dialog, DialogEndReason::remote_gone);
+    else if (status == 408)
+      end(*dialog, DialogEndReason::request_timeout);
   }
 }
 
@@ -268,8 +273,9 @@ void EngineCore::send_cancel(ClientRequest& transaction) {
   transaction.cancel_sent_ = true;
   std::string wire = detail::build_cancel(transaction.request_);
   auto message = parse_message(wire);
-  start_client_transaction(std::move(wire), std::move(message).value(), transaction.destination_,
-                           [](const Message&, const std::shared_ptr<Dialog>&) {}, nullptr);
+  start_client_transaction(
+      std::move(wire), std::move(message).value(), transaction.destination_,
+      [](const Message&, const std::shared_ptr<Dialog>&) {}, nullptr);
   // No final response within 64*T1 after the CANCEL: give up on the INVITE.
   schedule_client_timer(transaction.shared_from_this(), std::chrono::milliseconds(0), Clock::now() + 64 * t1());
 }

@@ -1,13 +1,13 @@
 // Dialogs (RFC 3261 section 12): creation from a 2xx on either side, reliable
 // 2xx until ACK (13.3.1.4), ACK for a received 2xx, in-dialog requests both ways,
 // re-INVITE glare (14.1/14.2), BYE, and the one end report every dialog gives.
+#include "engine_core.hpp"
+
 #include <astmrf/sip/builder.hpp>
 #include <astmrf/sip/parser.hpp>
 
 #include <algorithm>
 #include <stdexcept>
-
-#include "engine_core.hpp"
 
 namespace astmrf::sip {
 
@@ -68,7 +68,8 @@ std::string add_dialog_headers(MessageBuilder& builder, const Dialog& dialog, co
   builder.add(HeaderId::max_forwards, "70");
   std::string text;
   text.reserve(std::max(dialog.local_uri().size() + dialog.local_tag().size(),
-                        dialog.remote_uri().size() + dialog.remote_tag().size()) + 8);
+                        dialog.remote_uri().size() + dialog.remote_tag().size()) +
+               8);
   text.append("<").append(dialog.local_uri()).append(">;tag=").append(dialog.local_tag());
   builder.add(HeaderId::from, text);
   text.clear();
@@ -105,7 +106,8 @@ std::shared_ptr<Dialog> EngineCore::create_uas_dialog(IncomingRequest& invite, c
   dialog->remote_uri_ = std::string(from->uri_text);
   auto contact = detail::first_contact_uri(request, contacts_scratch_);
   dialog->remote_target_ = contact ? *contact : from->uri_text;
-  detail::for_each_value(request, HeaderId::record_route, [&](std::string_view rr) { dialog->route_set_.emplace_back(rr); });
+  detail::for_each_value(request, HeaderId::record_route,
+                         [&](std::string_view rr) { dialog->route_set_.emplace_back(rr); });
   if (auto cseq = request.cseq()) {
     dialog->remote_cseq_ = cseq->number;
     dialog->remote_cseq_set_ = true;
@@ -265,9 +267,9 @@ std::shared_ptr<ClientRequest> EngineCore::dialog_request(Dialog& dialog, Reques
   if (!spec.body.empty() || !spec.content_type.empty()) builder.body(spec.content_type, spec.body);
   std::string wire = builder.str();
   auto message = parse_message(wire);
-  auto transaction = start_client_transaction(std::move(wire), std::move(message).value(), destination,
-                                              std::move(handler), dialog.shared_from_this(),
-                                              detail::own_via_branch(via));
+  auto transaction =
+      start_client_transaction(std::move(wire), std::move(message).value(), destination, std::move(handler),
+                               dialog.shared_from_this(), detail::own_via_branch(via));
   if (invite) dialog.outgoing_invite_pending_ = true;
   return transaction;
 }

@@ -1,14 +1,13 @@
 // The engine's front: construction, start/stop, and the dispatch of every message
 // received to a transaction, a dialog, or the application.
-#include <astmrf/sip/engine/engine.hpp>
+#include "engine_core.hpp"
 
+#include <astmrf/sip/engine/engine.hpp>
 #include <astmrf/sip/parser.hpp>
 
 #include <boost/asio/post.hpp>
 
 #include <stdexcept>
-
-#include "engine_core.hpp"
 
 namespace astmrf::sip {
 
@@ -40,8 +39,10 @@ void server_key(std::string& key, const Message& request, const Via& via) {
   key.clear();
   if (via.branch.starts_with("z9hG4bK")) {
     key.append(via.branch).append("|");
-    if (via.host_kind == HostKind::ipv6) key.append("[").append(via.host).append("]");
-    else key.append(via.host);
+    if (via.host_kind == HostKind::ipv6)
+      key.append("[").append(via.host).append("]");
+    else
+      key.append(via.host);
     if (via.has_port) {
       key += ':';
       detail::append_uint(key, via.port);
@@ -66,11 +67,10 @@ void server_key(std::string& key, const Message& request, const Via& via) {
 EngineCore::EngineCore(boost::asio::any_io_executor executor, EngineConfig config)
     : executor_(executor),
       config_(std::move(config)),
-      transport_(executor, config_,
-                 detail::TransportLayer::Callbacks{
-                     [this](std::string_view raw, Result<Message>* parsed, const PeerAddress& source) {
-                       on_input(raw, parsed, source);
-                     }}) {}
+      transport_(
+          executor, config_,
+          detail::TransportLayer::Callbacks{[this](std::string_view raw, Result<Message>* parsed,
+                                                   const PeerAddress& source) { on_input(raw, parsed, source); }}) {}
 
 EngineCore::~EngineCore() = default;
 
@@ -137,16 +137,20 @@ void EngineCore::on_input(std::string_view raw, Result<Message>* parsed, const P
       reject_unparsable(raw.substr(start), message.error(), source);
       return;
     }
-    if (message->is_request()) on_request(std::move(*message), source);
-    else on_response(std::move(*message), source);
+    if (message->is_request())
+      on_request(std::move(*message), source);
+    else
+      on_response(std::move(*message), source);
     return;
   }
   if (!*parsed) {
     ++stats_.parse_errors;  // the stream is closed by the transport
     return;
   }
-  if ((*parsed)->is_request()) on_request(std::move(**parsed), source);
-  else on_response(std::move(**parsed), source);
+  if ((*parsed)->is_request())
+    on_request(std::move(**parsed), source);
+  else
+    on_response(std::move(**parsed), source);
 }
 
 void EngineCore::reject_unparsable(std::string_view raw, const ParseError& error, const PeerAddress& source) {
@@ -158,8 +162,7 @@ void EngineCore::reject_unparsable(std::string_view raw, const ParseError& error
   lenient.max_message_size = config_.max_message_size;
   auto message = parse_message(raw, lenient);
   if (!message || !message->is_request() || message->method_id() == MethodId::ack) return;
-  if (!message->top_via() || !message->cseq() || !message->from() || !message->to() ||
-      message->call_id().empty()) {
+  if (!message->top_via() || !message->cseq() || !message->from() || !message->to() || message->call_id().empty()) {
     return;
   }
   ResponseSpec spec;
@@ -241,9 +244,10 @@ void EngineCore::on_request(Message&& request, const PeerAddress& source) {
   if (pending_server_transactions_ >= config_.max_pending_server_transactions ||
       server_transactions_.size() >= config_.max_server_transactions) {
     ++stats_.rejected_overload;
-    send_stateless(request, source,
-                   ResponseSpec{503, "Service Unavailable",
-                                {{"Retry-After", std::to_string(config_.retry_after_seconds)}}, {}, {}});
+    send_stateless(
+        request, source,
+        ResponseSpec{
+            503, "Service Unavailable", {{"Retry-After", std::to_string(config_.retry_after_seconds)}}, {}, {}});
     return;
   }
   auto transaction = create_server_transaction(std::move(request), source, std::move(key));

@@ -2,6 +2,9 @@
 // server_transactions.cpp, client_transactions.cpp and dialogs.cpp.
 #pragma once
 
+#include "message_factory.hpp"
+#include "transport_layer.hpp"
+
 #include <astmrf/sip/engine/engine.hpp>
 
 #include <boost/asio/steady_timer.hpp>
@@ -13,9 +16,6 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
-
-#include "message_factory.hpp"
-#include "transport_layer.hpp"
 
 namespace astmrf::sip {
 
@@ -47,18 +47,16 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   void handle_ack_for_non2xx(IncomingRequest& transaction, const Message& ack);
   std::shared_ptr<Dialog> respond(IncomingRequest& transaction, ResponseSpec spec);
   void deliver(const std::shared_ptr<IncomingRequest>& transaction,
-               const std::function<void(const std::shared_ptr<IncomingRequest>&)>& handler,
-               int default_status);
+               const std::function<void(const std::shared_ptr<IncomingRequest>&)>& handler, int default_status);
   void terminate(IncomingRequest& transaction);
   void schedule_trying(const std::shared_ptr<IncomingRequest>& transaction);
-  void schedule_server_timer(const std::shared_ptr<IncomingRequest>& transaction,
-                             std::chrono::milliseconds interval, Clock::time_point deadline);
+  void schedule_server_timer(const std::shared_ptr<IncomingRequest>& transaction, std::chrono::milliseconds interval,
+                             Clock::time_point deadline);
 
   // ---- client transactions (client_transactions.cpp)
   std::shared_ptr<ClientRequest> send_request(RequestSpec spec, ResponseHandler handler, InviteOptions options);
   std::shared_ptr<ClientRequest> start_client_transaction(std::string wire, Message request,
-                                                          const PeerAddress& destination,
-                                                          ResponseHandler handler,
+                                                          const PeerAddress& destination, ResponseHandler handler,
                                                           const std::shared_ptr<Dialog>& dialog,
                                                           std::string_view branch = {});
   void client_response(ClientRequest& transaction, Message&& response);
@@ -122,7 +120,7 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   std::pmr::unordered_map<std::string_view, std::shared_ptr<IncomingRequest>> server_transactions_{&table_pool_};
   std::pmr::unordered_map<std::string_view, std::shared_ptr<ClientRequest>> client_transactions_{&table_pool_};
   std::pmr::unordered_map<std::string_view, std::shared_ptr<Dialog>> dialogs_{&table_pool_};
-  mutable std::string lookup_key_;  // reused: a look-up allocates nothing once it has grown
+  mutable std::string lookup_key_;          // reused: a look-up allocates nothing once it has grown
   std::vector<NameAddr> contacts_scratch_;  // first_contact_uri's list, reused: no allocation once grown
   struct LocalPoint {
     PeerAddress address;

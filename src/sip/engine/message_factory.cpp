@@ -206,14 +206,18 @@ std::optional<PeerAddress> destination_from_uri(std::string_view uri_text, Trans
   boost::system::error_code ec;
   // The URI parser already knows the family: skip make_address's IPv6 attempt on IPv4 text.
   const std::string host(uri->host);
-  if (uri->host_kind == HostKind::ipv4) out.address = asio::ip::make_address_v4(host, ec);
-  else out.address = asio::ip::make_address_v6(host, ec);
+  if (uri->host_kind == HostKind::ipv4)
+    out.address = asio::ip::make_address_v4(host, ec);
+  else
+    out.address = asio::ip::make_address_v6(host, ec);
   if (ec) return std::nullopt;
   out.port = uri->has_port ? uri->port : 5060;
   out.transport = fallback;
   if (auto transport = uri->param("transport")) {
-    if (iequals(*transport, "tcp")) out.transport = Transport::tcp;
-    else if (iequals(*transport, "udp")) out.transport = Transport::udp;
+    if (iequals(*transport, "tcp"))
+      out.transport = Transport::tcp;
+    else if (iequals(*transport, "udp"))
+      out.transport = Transport::udp;
   }
   return out;
 }
@@ -318,7 +322,8 @@ std::string build_response(const Message& request, const PeerAddress& source, co
   builder.add(HeaderId::call_id, request.header(HeaderId::call_id));
   builder.add(HeaderId::cseq, request.header(HeaderId::cseq));
   if (is_dialog_creating(request, spec.status)) {
-    for_each_value(request, HeaderId::record_route, [&](std::string_view rr) { builder.add(HeaderId::record_route, rr); });
+    for_each_value(request, HeaderId::record_route,
+                   [&](std::string_view rr) { builder.add(HeaderId::record_route, rr); });
     if (!contact.empty() && find_header(spec.headers, "Contact") == nullptr &&
         find_header(spec.headers, "m") == nullptr) {
       std::string value;

@@ -2,6 +2,8 @@
 // start of every request) and computes where responses and requests go.
 #pragma once
 
+#include "../parse_internal.hpp"
+
 #include <astmrf/sip/engine/outgoing.hpp>
 #include <astmrf/sip/engine/transport.hpp>
 #include <astmrf/sip/header_parsers.hpp>
@@ -14,17 +16,15 @@
 #include <string_view>
 #include <vector>
 
-#include "../parse_internal.hpp"
-
 namespace astmrf::sip::detail {
 
 /// Random identifiers: tags, branches, Call-IDs. One generator per engine.
 class IdGenerator {
  public:
   IdGenerator();
-  std::string tag();     ///< 16 hex digits
-  std::string branch();  ///< "z9hG4bK" + 20 hex digits (RFC 3261 magic cookie)
-  std::string call_id(); ///< 32 hex digits
+  std::string tag();      ///< 16 hex digits
+  std::string branch();   ///< "z9hG4bK" + 20 hex digits (RFC 3261 magic cookie)
+  std::string call_id();  ///< 32 hex digits
   /// branch(), appended to `out` (no temporary string).
   void append_branch(std::string& out);
 

@@ -1,9 +1,9 @@
 // Server transactions (RFC 3261 17.2): INVITE and non-INVITE, retransmission of
 // the last response over UDP, absorption of retransmitted requests, CANCEL.
-#include <stdexcept>
-
 #include "engine_core.hpp"
 #include "timer_coalescing.hpp"
+
+#include <stdexcept>
 
 namespace astmrf::sip {
 
@@ -97,8 +97,7 @@ std::shared_ptr<Dialog> EngineCore::respond(IncomingRequest& transaction, Respon
   if (transaction.terminated_) return nullptr;
   if (transaction.final_sent()) {
     if (transaction.cancelled_) return nullptr;  // the CANCEL won the race; the caller got 487
-    throw std::logic_error("a final response was already sent to this " +
-                           std::string(transaction.message_.method()));
+    throw std::logic_error("a final response was already sent to this " + std::string(transaction.message_.method()));
   }
   if (spec.status < 100 || spec.status > 699) {
     throw std::invalid_argument("SIP status must be 100..699, not " + std::to_string(spec.status));
@@ -106,9 +105,9 @@ std::shared_ptr<Dialog> EngineCore::respond(IncomingRequest& transaction, Respon
   const bool dialog_creating = transaction.is_invite_ && spec.status >= 200 && spec.status < 300;
   // build_response parses the top Via anyway: it gives the destination too.
   std::optional<PeerAddress> destination;
-  std::string wire = detail::build_response(transaction.message_, transaction.source_, spec, transaction.local_tag_, ids_,
-                                            local_contact(transaction.source_.transport), config_.user_agent,
-                                            &destination);
+  std::string wire =
+      detail::build_response(transaction.message_, transaction.source_, spec, transaction.local_tag_, ids_,
+                             local_contact(transaction.source_.transport), config_.user_agent, &destination);
   if (!destination) destination = detail::response_destination(*transaction.message_.top_via(), transaction.source_);
   send(*destination, wire);
   transaction.last_response_ = std::move(wire);
@@ -154,22 +153,23 @@ void EngineCore::schedule_server_timer(const std::shared_ptr<IncomingRequest>& t
   if (interval.count() > 0) next = std::min(deadline, now + interval);
   if (next == deadline) next = detail::coalesced<Clock>(deadline, now);  // a bound, not a retransmission
   timer->expires_at(next);
-  timer->async_wait([weak = std::weak_ptr<IncomingRequest>(transaction), interval, deadline](boost::system::error_code ec) {
-    auto t = weak.lock();
-    if (ec || !t || t->terminated_) return;
-    auto core = t->core_.lock();
-    if (!core) return;
-    if (Clock::now() >= deadline) {
-      core->terminate(*t);
-      return;
-    }
-    if (!t->confirmed_ && !t->last_response_.empty()) {
-      auto via = t->message_.top_via();
-      ++core->stats_.retransmissions_sent;
-      core->send(detail::response_destination(*via, t->source_), t->last_response_);
-    }
-    core->schedule_server_timer(t, std::min(2 * interval, core->t2()), deadline);
-  });
+  timer->async_wait(
+      [weak = std::weak_ptr<IncomingRequest>(transaction), interval, deadline](boost::system::error_code ec) {
+        auto t = weak.lock();
+        if (ec || !t || t->terminated_) return;
+        auto core = t->core_.lock();
+        if (!core) return;
+        if (Clock::now() >= deadline) {
+          core->terminate(*t);
+          return;
+        }
+        if (!t->confirmed_ && !t->last_response_.empty()) {
+          auto via = t->message_.top_via();
+          ++core->stats_.retransmissions_sent;
+          core->send(detail::response_destination(*via, t->source_), t->last_response_);
+        }
+        core->schedule_server_timer(t, std::min(2 * interval, core->t2()), deadline);
+      });
 }
 
 // RFC 3261 17.2.1: a 100 Trying is owed only when the application has not responded within

@@ -11,9 +11,9 @@
 
 #include <array>
 #include <cstddef>
-#include <new>
 #include <deque>
 #include <map>
+#include <new>
 #include <unordered_map>
 #include <vector>
 
@@ -48,8 +48,10 @@ class ReceiveMemory {
     return storage_;
   }
   void deallocate(void* p) noexcept {
-    if (p == storage_) in_use_ = false;
-    else ::operator delete(p);
+    if (p == storage_)
+      in_use_ = false;
+    else
+      ::operator delete(p);
   }
 
  private:
@@ -66,7 +68,9 @@ struct ReceiveAllocator {
   T* allocate(std::size_t n) { return static_cast<T*>(memory->allocate(sizeof(T) * n)); }
   void deallocate(T* p, std::size_t) noexcept { memory->deallocate(p); }
   template <class U>
-  bool operator==(const ReceiveAllocator<U>& other) const noexcept { return memory == other.memory; }
+  bool operator==(const ReceiveAllocator<U>& other) const noexcept {
+    return memory == other.memory;
+  }
   ReceiveMemory* memory;
 };
 
@@ -158,15 +162,16 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
   void receive(UdpPoint& point) {
     point.socket.async_receive_from(
         asio::buffer(point.buffer), point.sender,
-        asio::bind_allocator(ReceiveAllocator<void>(point.receive_memory), [self = shared_from_this(), &point](error_code ec, std::size_t size) {
-          if (self->stopped || ec == asio::error::operation_aborted) return;
-          if (!ec && size <= self->config.max_message_size) {
-            PeerAddress source{Transport::udp, point.sender.address(), point.sender.port(), 0};
-            self->callbacks.on_input(std::string_view(point.buffer.data(), size), nullptr, source);
-          }
-          // ICMP errors surface as receive errors on some systems: keep serving.
-          if (!self->stopped) self->receive(point);
-        }));
+        asio::bind_allocator(ReceiveAllocator<void>(point.receive_memory),
+                             [self = shared_from_this(), &point](error_code ec, std::size_t size) {
+                               if (self->stopped || ec == asio::error::operation_aborted) return;
+                               if (!ec && size <= self->config.max_message_size) {
+                                 PeerAddress source{Transport::udp, point.sender.address(), point.sender.port(), 0};
+                                 self->callbacks.on_input(std::string_view(point.buffer.data(), size), nullptr, source);
+                               }
+                               // ICMP errors surface as receive errors on some systems: keep serving.
+                               if (!self->stopped) self->receive(point);
+                             }));
   }
 
   udp::socket* udp_socket_for(const asio::ip::address& destination) {

@@ -1,10 +1,11 @@
 // The drachtio backend: connections to the servers (inbound) or from them
 // (outbound), and the dispatch of their frames to transactions and dialogs.
-#include <astmrf/sip/parser.hpp>
-#include <boost/asio/post.hpp>
-
 #include "backend_impl.hpp"
 #include "sip_text.hpp"
+
+#include <astmrf/sip/parser.hpp>
+
+#include <boost/asio/post.hpp>
 
 namespace astmrf::srf::drachtio {
 
@@ -30,18 +31,12 @@ std::string lower(std::string text) {
 
 std::string_view to_string(ConnectionState state) noexcept {
   switch (state) {
-    case ConnectionState::connecting:
-      return "connecting";
-    case ConnectionState::authenticating:
-      return "authenticating";
-    case ConnectionState::ready:
-      return "ready";
-    case ConnectionState::disconnected:
-      return "disconnected";
-    case ConnectionState::auth_failed:
-      return "auth_failed";
-    case ConnectionState::closed:
-      return "closed";
+    case ConnectionState::connecting: return "connecting";
+    case ConnectionState::authenticating: return "authenticating";
+    case ConnectionState::ready: return "ready";
+    case ConnectionState::disconnected: return "disconnected";
+    case ConnectionState::auth_failed: return "auth_failed";
+    case ConnectionState::closed: return "closed";
   }
   return "unknown";
 }

@@ -2,17 +2,19 @@
 // mean for transactions and dialogs (see docs/drachtio.md, "Semantics").
 #pragma once
 
+#include "connection.hpp"
+
 #include <astmrf/srf/drachtio.hpp>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include "connection.hpp"
 
 namespace astmrf::srf::drachtio {
 

@@ -1,8 +1,9 @@
 // Reconnection delays: exponential, capped (never zero, never above the cap).
 #pragma once
 
-#include <algorithm>
 #include <astmrf/srf/drachtio.hpp>
+
+#include <algorithm>
 #include <chrono>
 
 namespace astmrf::srf::drachtio {

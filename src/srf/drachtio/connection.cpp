@@ -1,13 +1,13 @@
 #include "connection.hpp"
 
-#include <openssl/ssl.h>
+#include "backoff.hpp"
 
-#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/write.hpp>
+#include <openssl/ssl.h>
 
-#include "backoff.hpp"
+#include <algorithm>
 
 namespace astmrf::srf::drachtio {
 

@@ -4,11 +4,15 @@
 // the same transport: a TLS connection is never re-opened as plain TCP).
 #pragma once
 
+#include "frame_codec.hpp"
+
 #include <astmrf/srf/drachtio.hpp>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
+
 #include <deque>
 #include <functional>
 #include <map>
@@ -16,8 +20,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include "frame_codec.hpp"
 
 namespace astmrf::srf::drachtio {
 

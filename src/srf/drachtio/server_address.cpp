@@ -1,4 +1,5 @@
 #include <astmrf/srf/drachtio.hpp>
+
 #include <charconv>
 #include <stdexcept>
 

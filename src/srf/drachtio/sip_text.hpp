@@ -6,6 +6,7 @@
 
 #include <astmrf/sip/engine/outgoing.hpp>
 #include <astmrf/sip/message.hpp>
+
 #include <string>
 
 namespace astmrf::srf::drachtio {

@@ -1,10 +1,10 @@
 // Dialogs and transactions as drachtio-server keeps them: the server owns the SIP
 // state (Via, tags, CSeq, retransmissions, ACK of non-2xx, CANCEL answers); these
 // objects only map it onto the SignalingBackend interface.
-#include <astmrf/sip/parser.hpp>
-
 #include "backend_impl.hpp"
 #include "sip_text.hpp"
+
+#include <astmrf/sip/parser.hpp>
 
 namespace astmrf::srf::drachtio {
 

@@ -3,13 +3,13 @@
 // frame must re-encode to bytes that decode to the same frame (the input may
 // differ only in leading zeros of the length), and the decoder must never hold
 // more than one frame plus one read.
+#include "frame_codec.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
-
-#include "frame_codec.hpp"
 
 using namespace astmrf::srf::drachtio::wire;
 

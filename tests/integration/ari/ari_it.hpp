@@ -2,13 +2,15 @@
 // io_context, and sipp started directly (own argv: call count, rate, media port).
 #pragma once
 
-#include <astmrf/ari/ari.hpp>
+#include "astmrf_test/process.hpp"
+#include "astmrf_test/sandbox.hpp"
 
-#include <gtest/gtest.h>
+#include <astmrf/ari/ari.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdio>
@@ -18,9 +20,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include "astmrf_test/process.hpp"
-#include "astmrf_test/sandbox.hpp"
 
 namespace ari_it {
 
@@ -132,10 +131,29 @@ inline std::unique_ptr<Sipp> start_sipp(const SippArgs& a) {
   const auto media_port = 40000 + 2 * static_cast<int>(rd() % 5000);
   std::vector<std::string> argv{box.sipp,
                                 box.sip_host + ":" + std::to_string(a.sip_port ? a.sip_port : box.sip_port),
-                                "-sf", a.scenario, "-s", a.service, "-i", "127.0.0.1", "-t", "u1",
-                                "-m", std::to_string(a.calls), "-r", std::to_string(a.rate), "-l", "200",
-                                "-mp", std::to_string(media_port), "-key", "from_user", a.from_user,
-                                "-nostdin", "-timeout", std::to_string(a.seconds) + "s", "-timeout_error"};
+                                "-sf",
+                                a.scenario,
+                                "-s",
+                                a.service,
+                                "-i",
+                                "127.0.0.1",
+                                "-t",
+                                "u1",
+                                "-m",
+                                std::to_string(a.calls),
+                                "-r",
+                                std::to_string(a.rate),
+                                "-l",
+                                "200",
+                                "-mp",
+                                std::to_string(media_port),
+                                "-key",
+                                "from_user",
+                                a.from_user,
+                                "-nostdin",
+                                "-timeout",
+                                std::to_string(a.seconds) + "s",
+                                "-timeout_error"};
   auto trace = "/tmp/astmrf-ari-sipp-" + astmrf_test::random_uuid() + ".log";
   if (a.calls == 1) argv.insert(argv.end(), {"-trace_msg", "-message_file", trace});
   return std::make_unique<Sipp>(std::move(argv), trace);

@@ -4,6 +4,8 @@
 // the test. Every channel id is chosen by the test and listened for before the request.
 //
 // Parameter structs are named variables: see live_test.cpp about GCC 12 and co_await temporaries.
+#include "ari_it.hpp"
+
 #include <boost/asio/ip/udp.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -13,8 +15,6 @@
 #include <map>
 #include <optional>
 #include <vector>
-
-#include "ari_it.hpp"
 
 namespace {
 
@@ -54,19 +54,14 @@ ari::Subscription record_channels(ari::Client& client, ChannelLog& log) {
         log.seen[id].push_back(what);
         break;
       }
-      case EventType::StasisEnd:
-        log.seen[id].push_back("StasisEnd@" + e.as<ari::StasisEnd>().application);
-        break;
-      case EventType::ChannelDestroyed:
-        log.seen[id].push_back("ChannelDestroyed");
-        break;
+      case EventType::StasisEnd: log.seen[id].push_back("StasisEnd@" + e.as<ari::StasisEnd>().application); break;
+      case EventType::ChannelDestroyed: log.seen[id].push_back("ChannelDestroyed"); break;
       case EventType::Dial: {
         auto d = e.as<ari::Dial>();
         if (!d.dialstatus.empty()) log.seen[d.peer.id].push_back("Dial:" + d.dialstatus);
         break;
       }
-      default:
-        break;
+      default: break;
     }
   });
 }
@@ -90,7 +85,8 @@ class AriChannelLifecycle : public ::testing::Test {
         }
       });
       if (left.empty() || std::chrono::steady_clock::now() >= deadline) break;
-      run_until(ioc_, [] { return false; }, 100ms);
+      run_until(
+          ioc_, [] { return false; }, 100ms);
     }
     for (const auto& ch : left) ADD_FAILURE() << "channel left on Asterisk: " << ch;
   }

@@ -2,13 +2,13 @@
 //
 // Note for readers: with GCC 12 a braced temporary inside a co_await expression is destroyed
 // twice (a compiler bug), so every parameter struct below is a named variable.
+#include "ari_it.hpp"
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 
 #include <map>
 #include <set>
-
-#include "ari_it.hpp"
 
 namespace {
 
@@ -29,10 +29,11 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
     auto s = e.as<ari::StasisStart>();
     if (s.channel.caller.number == caller && !start) start = std::move(s);
   });
-  const auto scenario =
-      instantiate("live-call.xml.in", "@DTMF_PCAP@", scenario_dir() + "/dtmf-1-hash.pcap");
+  const auto scenario = instantiate("live-call.xml.in", "@DTMF_PCAP@", scenario_dir() + "/dtmf-1-hash.pcap");
   auto sipp = start_sipp({.scenario = scenario, .service = app, .from_user = caller});
-  ASSERT_TRUE(run_until(ioc, [&] { return start.has_value(); }, 15s)) << "no StasisStart";
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return start.has_value(); }, 15s))
+      << "no StasisStart";
   const std::string id = start->channel.id;
   EXPECT_EQ(start->channel.state, "Ring");
   EXPECT_EQ(start->channel.dialplan.exten, app);
@@ -56,176 +57,176 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
     return "step '" + step + "', channel events: " + all;
   };
   try {
-  run(ioc, [&]() -> asio::awaitable<void> {
-    // ring, answer, get
-    step = "ring, answer, get";
-    const ari::channels::Ring ring{.channelId = id};
-    co_await client.channels().ring(ring, asio::use_awaitable);
-    const ari::channels::Answer answer{.channelId = id};
-    co_await client.channels().answer(answer, asio::use_awaitable);
-    const ari::channels::Get get{.channelId = id};
-    auto ch = co_await client.channels().get(get, asio::use_awaitable);
-    EXPECT_EQ(ch.state, std::string("Up"));
-    done["answer"] = true;
+    run(ioc, [&]() -> asio::awaitable<void> {
+      // ring, answer, get
+      step = "ring, answer, get";
+      const ari::channels::Ring ring{.channelId = id};
+      co_await client.channels().ring(ring, asio::use_awaitable);
+      const ari::channels::Answer answer{.channelId = id};
+      co_await client.channels().answer(answer, asio::use_awaitable);
+      const ari::channels::Get get{.channelId = id};
+      auto ch = co_await client.channels().get(get, asio::use_awaitable);
+      EXPECT_EQ(ch.state, std::string("Up"));
+      done["answer"] = true;
 
-    // variables
-    step = "variables";
-    const ari::channels::SetChannelVar setvar{.channelId = id, .variable = "ASTMRF_TEST", .value = "42"};
-    co_await client.channels().set_channel_var(setvar, asio::use_awaitable);
-    const ari::channels::GetChannelVar getvar{.channelId = id, .variable = "ASTMRF_TEST"};
-    auto var = co_await client.channels().get_channel_var(getvar, asio::use_awaitable);
-    EXPECT_EQ(var.value, std::string("42"));
-    const ari::channels::GetChannelVar ua{.channelId = id, .variable = "PJSIP_HEADER(read,User-Agent)"};
-    EXPECT_EQ((co_await client.channels().get_channel_var(ua, asio::use_awaitable)).value, std::string("drachtio"));
-    done["variables"] = true;
+      // variables
+      step = "variables";
+      const ari::channels::SetChannelVar setvar{.channelId = id, .variable = "ASTMRF_TEST", .value = "42"};
+      co_await client.channels().set_channel_var(setvar, asio::use_awaitable);
+      const ari::channels::GetChannelVar getvar{.channelId = id, .variable = "ASTMRF_TEST"};
+      auto var = co_await client.channels().get_channel_var(getvar, asio::use_awaitable);
+      EXPECT_EQ(var.value, std::string("42"));
+      const ari::channels::GetChannelVar ua{.channelId = id, .variable = "PJSIP_HEADER(read,User-Agent)"};
+      EXPECT_EQ((co_await client.channels().get_channel_var(ua, asio::use_awaitable)).value, std::string("drachtio"));
+      done["variables"] = true;
 
-    // play with a client-chosen id; the waits exist before the request
-    step = "play with a client-chosen id; the waits exist before the request";
-    const auto pb_id = client.make_id("pb");
-    auto pb_started = client.expect(ResourceKind::playback, pb_id, {EventType::PlaybackStarted});
-    auto pb_finished = client.expect(ResourceKind::playback, pb_id, {EventType::PlaybackFinished});
-    const ari::channels::PlayWithId play{.channelId = id, .playbackId = pb_id, .media = {"sound:hello-world"}};
-    auto pb = co_await client.channels().play_with_id(play, asio::use_awaitable);
-    EXPECT_EQ(pb.id, pb_id);
-    co_await pb_started.async_wait(5s, asio::use_awaitable);
-    auto fin = co_await pb_finished.async_wait(10s, asio::use_awaitable);
-    EXPECT_EQ(fin.as<ari::PlaybackFinished>().playback.state, std::string("done"));
-    const ari::playbacks::Get gone_pb{.playbackId = pb_id};
-    try {
-      co_await client.playbacks().get(gone_pb, asio::use_awaitable);
-      ADD_FAILURE() << "finished playback still there";
-    } catch (const ari::NotFound&) {
-    }
-    done["play"] = true;
-
-    // record + stop, then the stored recording
-    step = "record + stop, then the stored recording";
-    const auto rec = client.make_id("rec");
-    auto rec_started = client.expect(ResourceKind::recording, rec, {EventType::RecordingStarted});
-    auto rec_finished = client.expect(ResourceKind::recording, rec, {EventType::RecordingFinished});
-    const ari::channels::Record record{.channelId = id, .name = rec, .format = "wav", .ifExists = "overwrite"};
-    auto live = co_await client.channels().record(record, asio::use_awaitable);
-    EXPECT_EQ(live.name, rec);
-    co_await rec_started.async_wait(5s, asio::use_awaitable);
-    const ari::recordings::GetLive get_live{.recordingName = rec};
-    EXPECT_EQ((co_await client.recordings().get_live(get_live, asio::use_awaitable)).state, std::string("recording"));
-    const ari::recordings::Stop stop{.recordingName = rec};
-    co_await client.recordings().stop(stop, asio::use_awaitable);
-    co_await rec_finished.async_wait(5s, asio::use_awaitable);
-    const ari::recordings::GetStored stored{.recordingName = rec};
-    auto st = co_await client.recordings().get_stored(stored, asio::use_awaitable);
-    EXPECT_EQ(st.format, std::string("wav"));
-    const ari::recordings::DeleteStored del_stored{.recordingName = rec};
-    co_await client.recordings().delete_stored(del_stored, asio::use_awaitable);
-    done["record"] = true;
-
-    // DTMF from sipp (RFC 4733, sent 2 s after the ACK), then DTMF sent by ARI
-    step = "DTMF from sipp (RFC 4733, sent 2 s after the ACK), then DTMF sent by ARI";
-    asio::steady_timer timer(ioc);
-    for (int i = 0; i < 100 && digits.size() < 2; ++i) {
-      timer.expires_after(100ms);
-      co_await timer.async_wait(asio::use_awaitable);
-    }
-    EXPECT_EQ(digits, std::string("1#"));
-    const ari::channels::SendDTMF dtmf{.channelId = id, .dtmf = "12#", .duration = 100};
-    co_await client.channels().send_dtmf(dtmf, asio::use_awaitable);
-    done["dtmf"] = true;
-
-    // hold, music on hold, mute, silence
-    step = "hold, music on hold, mute, silence";
-    const ari::channels::Hold hold{.channelId = id};
-    co_await client.channels().hold(hold, asio::use_awaitable);
-    const ari::channels::Unhold unhold{.channelId = id};
-    co_await client.channels().unhold(unhold, asio::use_awaitable);
-    const ari::channels::StartMoh moh{.channelId = id};
-    co_await client.channels().start_moh(moh, asio::use_awaitable);
-    const ari::channels::StopMoh nomoh{.channelId = id};
-    co_await client.channels().stop_moh(nomoh, asio::use_awaitable);
-    const ari::channels::Mute mute{.channelId = id, .direction = "both"};
-    co_await client.channels().mute(mute, asio::use_awaitable);
-    const ari::channels::Unmute unmute{.channelId = id, .direction = "both"};
-    co_await client.channels().unmute(unmute, asio::use_awaitable);
-    const ari::channels::StartSilence silence{.channelId = id};
-    co_await client.channels().start_silence(silence, asio::use_awaitable);
-    const ari::channels::StopSilence nosilence{.channelId = id};
-    co_await client.channels().stop_silence(nosilence, asio::use_awaitable);
-    done["hold/moh/mute/silence"] = true;
-
-    // bridge with a client-chosen id: add, play into it, remove, destroy
-    step = "bridge with a client-chosen id: add, play into it, remove, destroy";
-    const auto br = client.make_id("br");
-    std::optional<ari::EndReason> bridge_end;
-    auto bridge_sub = client.subscribe(ResourceKind::bridge, br, {}, [&](ari::EndReason r) { bridge_end = r; });
-    const ari::bridges::CreateWithId create{.bridgeId = br, .type = "mixing"};
-    auto bridge = co_await client.bridges().create_with_id(create, asio::use_awaitable);
-    EXPECT_EQ(bridge.id, br);
-    // The app hears about the bridge only while one of its channels is in it: subscribe explicitly
-    // (POST /applications/{app}/subscription) to get BridgeDestroyed after the channel left.
-    co_await client.async_subscribe_source(app, "bridge:" + br, asio::use_awaitable);
-    auto entered = client.expect(ResourceKind::channel, id, {EventType::ChannelEnteredBridge});
-    const ari::bridges::AddChannel add{.bridgeId = br, .channel = {id}};
-    co_await client.bridges().add_channel(add, asio::use_awaitable);
-    co_await entered.async_wait(5s, asio::use_awaitable);
-    const auto bpb = client.make_id("pb");
-    const ari::bridges::PlayWithId bplay{.bridgeId = br, .playbackId = bpb, .media = {"sound:tt-monkeys"}};
-    auto bp = co_await client.bridges().play_with_id(bplay, asio::use_awaitable);
-    EXPECT_EQ(bp.target_uri, "bridge:" + br);
-    const ari::playbacks::Stop bstop{.playbackId = bpb};
-    co_await client.playbacks().stop(bstop, asio::use_awaitable);
-    auto left = client.expect(ResourceKind::channel, id, {EventType::ChannelLeftBridge});
-    const ari::bridges::RemoveChannel remove{.bridgeId = br, .channel = {id}};
-    co_await client.bridges().remove_channel(remove, asio::use_awaitable);
-    co_await left.async_wait(5s, asio::use_awaitable);
-    auto destroyed = client.expect(ResourceKind::bridge, br, {EventType::BridgeDestroyed});
-    const ari::bridges::Destroy destroy{.bridgeId = br};
-    co_await client.bridges().destroy(destroy, asio::use_awaitable);
-    co_await destroyed.async_wait(5s, asio::use_awaitable);
-    EXPECT_FALSE(bridge_sub.active());
-    EXPECT_EQ(bridge_end, ari::EndReason::ended);
-    done["bridge"] = true;
-
-    // snoop with a client-chosen id: the snoop channel enters our app
-    step = "snoop with a client-chosen id: the snoop channel enters our app";
-    const auto snoop = client.make_id("snoop");
-    auto snoop_start = client.expect(ResourceKind::channel, snoop, {EventType::StasisStart});
-    const ari::channels::SnoopChannelWithId snoop_req{.channelId = id, .snoopId = snoop, .app = app, .spy = "in"};
-    auto snoop_ch = co_await client.channels().snoop_channel_with_id(snoop_req, asio::use_awaitable);
-    EXPECT_EQ(snoop_ch.id, snoop);
-    co_await snoop_start.async_wait(5s, asio::use_awaitable);
-    auto snoop_end = client.expect(ResourceKind::channel, snoop, {EventType::StasisEnd});
-    const ari::channels::Hangup snoop_hangup{.channelId = snoop};
-    co_await client.channels().hangup(snoop_hangup, asio::use_awaitable);
-    co_await snoop_end.async_wait(5s, asio::use_awaitable);
-    done["snoop"] = true;
-
-    // hangup with a reason: StasisEnd ends the channel subscription
-    step = "hangup with a reason: StasisEnd ends the channel subscription";
-    auto end = client.expect(ResourceKind::channel, id, {EventType::StasisEnd});
-    const ari::channels::Hangup hangup{.channelId = id, .reason = "normal"};
-    co_await client.channels().hangup(hangup, asio::use_awaitable);
-    co_await end.async_wait(5s, asio::use_awaitable);
-    done["hangup"] = true;
-
-    // the channel is gone: typed 404
-    step = "the channel is gone: typed 404";
-    // (StasisEnd can precede the channel's destruction by a few milliseconds.)
-    std::optional<std::string> not_found;
-    for (int i = 0; i < 50 && !not_found; ++i) {
+      // play with a client-chosen id; the waits exist before the request
+      step = "play with a client-chosen id; the waits exist before the request";
+      const auto pb_id = client.make_id("pb");
+      auto pb_started = client.expect(ResourceKind::playback, pb_id, {EventType::PlaybackStarted});
+      auto pb_finished = client.expect(ResourceKind::playback, pb_id, {EventType::PlaybackFinished});
+      const ari::channels::PlayWithId play{.channelId = id, .playbackId = pb_id, .media = {"sound:hello-world"}};
+      auto pb = co_await client.channels().play_with_id(play, asio::use_awaitable);
+      EXPECT_EQ(pb.id, pb_id);
+      co_await pb_started.async_wait(5s, asio::use_awaitable);
+      auto fin = co_await pb_finished.async_wait(10s, asio::use_awaitable);
+      EXPECT_EQ(fin.as<ari::PlaybackFinished>().playback.state, std::string("done"));
+      const ari::playbacks::Get gone_pb{.playbackId = pb_id};
       try {
-        co_await client.channels().get(get, asio::use_awaitable);
-        timer.expires_after(20ms);
-        co_await timer.async_wait(asio::use_awaitable);
-      } catch (const ari::NotFound& e) {
-        not_found = e.message();
+        co_await client.playbacks().get(gone_pb, asio::use_awaitable);
+        ADD_FAILURE() << "finished playback still there";
+      } catch (const ari::NotFound&) {
       }
-    }
-    EXPECT_EQ(not_found, std::optional<std::string>("Channel not found"));
-    try {
+      done["play"] = true;
+
+      // record + stop, then the stored recording
+      step = "record + stop, then the stored recording";
+      const auto rec = client.make_id("rec");
+      auto rec_started = client.expect(ResourceKind::recording, rec, {EventType::RecordingStarted});
+      auto rec_finished = client.expect(ResourceKind::recording, rec, {EventType::RecordingFinished});
+      const ari::channels::Record record{.channelId = id, .name = rec, .format = "wav", .ifExists = "overwrite"};
+      auto live = co_await client.channels().record(record, asio::use_awaitable);
+      EXPECT_EQ(live.name, rec);
+      co_await rec_started.async_wait(5s, asio::use_awaitable);
+      const ari::recordings::GetLive get_live{.recordingName = rec};
+      EXPECT_EQ((co_await client.recordings().get_live(get_live, asio::use_awaitable)).state, std::string("recording"));
+      const ari::recordings::Stop stop{.recordingName = rec};
+      co_await client.recordings().stop(stop, asio::use_awaitable);
+      co_await rec_finished.async_wait(5s, asio::use_awaitable);
+      const ari::recordings::GetStored stored{.recordingName = rec};
+      auto st = co_await client.recordings().get_stored(stored, asio::use_awaitable);
+      EXPECT_EQ(st.format, std::string("wav"));
+      const ari::recordings::DeleteStored del_stored{.recordingName = rec};
+      co_await client.recordings().delete_stored(del_stored, asio::use_awaitable);
+      done["record"] = true;
+
+      // DTMF from sipp (RFC 4733, sent 2 s after the ACK), then DTMF sent by ARI
+      step = "DTMF from sipp (RFC 4733, sent 2 s after the ACK), then DTMF sent by ARI";
+      asio::steady_timer timer(ioc);
+      for (int i = 0; i < 100 && digits.size() < 2; ++i) {
+        timer.expires_after(100ms);
+        co_await timer.async_wait(asio::use_awaitable);
+      }
+      EXPECT_EQ(digits, std::string("1#"));
+      const ari::channels::SendDTMF dtmf{.channelId = id, .dtmf = "12#", .duration = 100};
+      co_await client.channels().send_dtmf(dtmf, asio::use_awaitable);
+      done["dtmf"] = true;
+
+      // hold, music on hold, mute, silence
+      step = "hold, music on hold, mute, silence";
+      const ari::channels::Hold hold{.channelId = id};
+      co_await client.channels().hold(hold, asio::use_awaitable);
+      const ari::channels::Unhold unhold{.channelId = id};
+      co_await client.channels().unhold(unhold, asio::use_awaitable);
+      const ari::channels::StartMoh moh{.channelId = id};
+      co_await client.channels().start_moh(moh, asio::use_awaitable);
+      const ari::channels::StopMoh nomoh{.channelId = id};
+      co_await client.channels().stop_moh(nomoh, asio::use_awaitable);
+      const ari::channels::Mute mute{.channelId = id, .direction = "both"};
+      co_await client.channels().mute(mute, asio::use_awaitable);
+      const ari::channels::Unmute unmute{.channelId = id, .direction = "both"};
+      co_await client.channels().unmute(unmute, asio::use_awaitable);
+      const ari::channels::StartSilence silence{.channelId = id};
+      co_await client.channels().start_silence(silence, asio::use_awaitable);
+      const ari::channels::StopSilence nosilence{.channelId = id};
+      co_await client.channels().stop_silence(nosilence, asio::use_awaitable);
+      done["hold/moh/mute/silence"] = true;
+
+      // bridge with a client-chosen id: add, play into it, remove, destroy
+      step = "bridge with a client-chosen id: add, play into it, remove, destroy";
+      const auto br = client.make_id("br");
+      std::optional<ari::EndReason> bridge_end;
+      auto bridge_sub = client.subscribe(ResourceKind::bridge, br, {}, [&](ari::EndReason r) { bridge_end = r; });
+      const ari::bridges::CreateWithId create{.bridgeId = br, .type = "mixing"};
+      auto bridge = co_await client.bridges().create_with_id(create, asio::use_awaitable);
+      EXPECT_EQ(bridge.id, br);
+      // The app hears about the bridge only while one of its channels is in it: subscribe explicitly
+      // (POST /applications/{app}/subscription) to get BridgeDestroyed after the channel left.
+      co_await client.async_subscribe_source(app, "bridge:" + br, asio::use_awaitable);
+      auto entered = client.expect(ResourceKind::channel, id, {EventType::ChannelEnteredBridge});
+      const ari::bridges::AddChannel add{.bridgeId = br, .channel = {id}};
+      co_await client.bridges().add_channel(add, asio::use_awaitable);
+      co_await entered.async_wait(5s, asio::use_awaitable);
+      const auto bpb = client.make_id("pb");
+      const ari::bridges::PlayWithId bplay{.bridgeId = br, .playbackId = bpb, .media = {"sound:tt-monkeys"}};
+      auto bp = co_await client.bridges().play_with_id(bplay, asio::use_awaitable);
+      EXPECT_EQ(bp.target_uri, "bridge:" + br);
+      const ari::playbacks::Stop bstop{.playbackId = bpb};
+      co_await client.playbacks().stop(bstop, asio::use_awaitable);
+      auto left = client.expect(ResourceKind::channel, id, {EventType::ChannelLeftBridge});
+      const ari::bridges::RemoveChannel remove{.bridgeId = br, .channel = {id}};
+      co_await client.bridges().remove_channel(remove, asio::use_awaitable);
+      co_await left.async_wait(5s, asio::use_awaitable);
+      auto destroyed = client.expect(ResourceKind::bridge, br, {EventType::BridgeDestroyed});
+      const ari::bridges::Destroy destroy{.bridgeId = br};
+      co_await client.bridges().destroy(destroy, asio::use_awaitable);
+      co_await destroyed.async_wait(5s, asio::use_awaitable);
+      EXPECT_FALSE(bridge_sub.active());
+      EXPECT_EQ(bridge_end, ari::EndReason::ended);
+      done["bridge"] = true;
+
+      // snoop with a client-chosen id: the snoop channel enters our app
+      step = "snoop with a client-chosen id: the snoop channel enters our app";
+      const auto snoop = client.make_id("snoop");
+      auto snoop_start = client.expect(ResourceKind::channel, snoop, {EventType::StasisStart});
+      const ari::channels::SnoopChannelWithId snoop_req{.channelId = id, .snoopId = snoop, .app = app, .spy = "in"};
+      auto snoop_ch = co_await client.channels().snoop_channel_with_id(snoop_req, asio::use_awaitable);
+      EXPECT_EQ(snoop_ch.id, snoop);
+      co_await snoop_start.async_wait(5s, asio::use_awaitable);
+      auto snoop_end = client.expect(ResourceKind::channel, snoop, {EventType::StasisEnd});
+      const ari::channels::Hangup snoop_hangup{.channelId = snoop};
+      co_await client.channels().hangup(snoop_hangup, asio::use_awaitable);
+      co_await snoop_end.async_wait(5s, asio::use_awaitable);
+      done["snoop"] = true;
+
+      // hangup with a reason: StasisEnd ends the channel subscription
+      step = "hangup with a reason: StasisEnd ends the channel subscription";
+      auto end = client.expect(ResourceKind::channel, id, {EventType::StasisEnd});
+      const ari::channels::Hangup hangup{.channelId = id, .reason = "normal"};
       co_await client.channels().hangup(hangup, asio::use_awaitable);
-      ADD_FAILURE() << "second hangup succeeded";
-    } catch (const ari::NotFound&) {
-    }
-  });
+      co_await end.async_wait(5s, asio::use_awaitable);
+      done["hangup"] = true;
+
+      // the channel is gone: typed 404
+      step = "the channel is gone: typed 404";
+      // (StasisEnd can precede the channel's destruction by a few milliseconds.)
+      std::optional<std::string> not_found;
+      for (int i = 0; i < 50 && !not_found; ++i) {
+        try {
+          co_await client.channels().get(get, asio::use_awaitable);
+          timer.expires_after(20ms);
+          co_await timer.async_wait(asio::use_awaitable);
+        } catch (const ari::NotFound& e) {
+          not_found = e.message();
+        }
+      }
+      EXPECT_EQ(not_found, std::optional<std::string>("Channel not found"));
+      try {
+        co_await client.channels().hangup(hangup, asio::use_awaitable);
+        ADD_FAILURE() << "second hangup succeeded";
+      } catch (const ari::NotFound&) {
+      }
+    });
   } catch (const std::exception& e) {
     FAIL() << e.what() << " at " << trace();
   }
@@ -251,7 +252,8 @@ TEST(AriLive, PlayAndCollectWithBargeInOnALiveCall) {
   });
   const auto scenario = instantiate("live-call.xml.in", "@DTMF_PCAP@", scenario_dir() + "/dtmf-1-hash.pcap");
   auto sipp = start_sipp({.scenario = scenario, .service = app, .from_user = caller});
-  ASSERT_TRUE(run_until(ioc, [&] { return channel.has_value(); }, 15s));
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return channel.has_value(); }, 15s));
   ari::CollectResult result;
   run(ioc, [&]() -> asio::awaitable<void> {
     const ari::channels::Answer answer{.channelId = *channel};
@@ -265,7 +267,8 @@ TEST(AriLive, PlayAndCollectWithBargeInOnALiveCall) {
   EXPECT_EQ(result.digits, "1");
   EXPECT_TRUE(result.terminated);
   EXPECT_FALSE(result.timed_out);
-  EXPECT_TRUE(run_until(ioc, [&] { return !sipp->running(); }, 15s));
+  EXPECT_TRUE(run_until(
+      ioc, [&] { return !sipp->running(); }, 15s));
   auto r = sipp->wait(1s);
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
@@ -324,8 +327,11 @@ TEST(AriLive, SubscriptionsExpireWithTheirChannelsOverAThousandCalls) {
                           .calls = kCalls,
                           .rate = 100,
                           .seconds = 100});
-  ASSERT_TRUE(run_until(ioc, [&] { return ended == kCalls || !sipp->running(); }, 110s));
-  ASSERT_TRUE(run_until(ioc, [&] { return ended == kCalls; }, 10s)) << starts << " starts, " << ended << " ended";
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return ended == kCalls || !sipp->running(); }, 110s));
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return ended == kCalls; }, 10s))
+      << starts << " starts, " << ended << " ended";
   auto result = sipp->wait(10s);
   EXPECT_EQ(result.exit_code, 0) << result.output.substr(0, 4000);
   EXPECT_EQ(starts, kCalls);

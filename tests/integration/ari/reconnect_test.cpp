@@ -15,8 +15,19 @@ constexpr std::uint16_t kAriPort = 28188;
 
 std::vector<std::string> up_args() {
   const auto& box = astmrf_test::sandbox();
-  return {"up", "--name", kName, "--sip-port", std::to_string(kSipPort), "--ari-port", std::to_string(kAriPort),
-          "--rtp-ports", "31000-31499", "--ari-user", box.ari_user, "--ari-password", box.ari_password};
+  return {"up",
+          "--name",
+          kName,
+          "--sip-port",
+          std::to_string(kSipPort),
+          "--ari-port",
+          std::to_string(kAriPort),
+          "--rtp-ports",
+          "31000-31499",
+          "--ari-user",
+          box.ari_user,
+          "--ari-password",
+          box.ari_password};
 }
 
 class AriReconnect : public ::testing::Test {
@@ -50,7 +61,8 @@ TEST_F(AriReconnect, AsteriskRestartReconnectsReRegistersAndReconciles) {
   });
   auto sipp = start_sipp(
       {.scenario = scenario_dir() + "/wait-bye.xml", .service = app, .from_user = caller, .sip_port = kSipPort});
-  ASSERT_TRUE(run_until(ioc, [&] { return channel.has_value(); }, 15s));
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return channel.has_value(); }, 15s));
   std::optional<ari::EndReason> channel_end;
   auto tracked = client.subscribe(ResourceKind::channel, *channel, {}, [&](ari::EndReason r) { channel_end = r; });
   run(ioc, [&]() -> asio::awaitable<void> {
@@ -67,14 +79,18 @@ TEST_F(AriReconnect, AsteriskRestartReconnectsReRegistersAndReconciles) {
   const auto pid = std::to_string(std::stol(status.output.substr(at + 4)));
   auto kill = astmrf_test::run({"kill", "-KILL", pid}, 10s);
   ASSERT_EQ(kill.exit_code, 0) << kill.output;
-  ASSERT_TRUE(run_until(ioc, [&] { return client.state() != ari::ConnectionState::connected; }, 15s));
-  run_until(ioc, [] { return false; }, 2s);  // a few failed attempts while Asterisk is down
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return client.state() != ari::ConnectionState::connected; }, 15s));
+  run_until(
+      ioc, [] { return false; }, 2s);  // a few failed attempts while Asterisk is down
   EXPECT_NE(client.state(), ari::ConnectionState::connected);
 
   // Start it again: reconnect, re-registration, reconcile.
   auto up = sandbox_tool(up_args());
   ASSERT_EQ(up.exit_code, 0) << up.output;
-  ASSERT_TRUE(run_until(ioc, [&] { return report.has_value(); }, 30s)) << "no reconcile after restart";
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return report.has_value(); }, 30s))
+      << "no reconcile after restart";
   EXPECT_EQ(client.state(), ari::ConnectionState::connected);
   EXPECT_EQ(report->lost_channels, std::vector<std::string>{*channel});
   EXPECT_EQ(channel_end, ari::EndReason::vanished);
@@ -95,9 +111,10 @@ TEST_F(AriReconnect, AsteriskRestartReconnectsReRegistersAndReconciles) {
   const auto second = astmrf_test::random_uuid();
   auto sipp2 = start_sipp(
       {.scenario = scenario_dir() + "/reject.xml", .service = app, .from_user = second, .sip_port = kSipPort});
-  ASSERT_TRUE(run_until(ioc, [&] { return std::find(started.begin(), started.end(), second + "-1") != started.end(); },
-                        15s));
-  EXPECT_TRUE(run_until(ioc, [&] { return !sipp2->running(); }, 15s));  // the app's hangup runs here
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return std::find(started.begin(), started.end(), second + "-1") != started.end(); }, 15s));
+  EXPECT_TRUE(run_until(
+      ioc, [&] { return !sipp2->running(); }, 15s));  // the app's hangup runs here
   auto result = sipp2->wait(1s);
   EXPECT_EQ(result.exit_code, 0) << result.output;
 }

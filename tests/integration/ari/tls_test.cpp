@@ -17,11 +17,25 @@ const std::string kDir = "/tmp/astmrf-ari-tls-test";
 
 std::vector<std::string> up_args() {
   const auto& box = astmrf_test::sandbox();
-  return {"up",          "--name",       kName,         "--sip-port",   std::to_string(kSipPort),
-          "--ari-port",  std::to_string(kAriPort),      "--rtp-ports",  "31500-31999",
-          "--ari-user",  box.ari_user,   "--ari-password", box.ari_password,
-          "--tls-port",  std::to_string(kTlsPort),      "--tls-cert",   kDir + "/cert.pem",
-          "--tls-key",   kDir + "/key.pem"};
+  return {"up",
+          "--name",
+          kName,
+          "--sip-port",
+          std::to_string(kSipPort),
+          "--ari-port",
+          std::to_string(kAriPort),
+          "--rtp-ports",
+          "31500-31999",
+          "--ari-user",
+          box.ari_user,
+          "--ari-password",
+          box.ari_password,
+          "--tls-port",
+          std::to_string(kTlsPort),
+          "--tls-cert",
+          kDir + "/cert.pem",
+          "--tls-key",
+          kDir + "/key.pem"};
 }
 
 std::string tls_url() { return "https://127.0.0.1:" + std::to_string(kTlsPort); }
@@ -31,8 +45,8 @@ class AriTls : public ::testing::Test {
   static void SetUpTestSuite() {
     astmrf_test::run({"mkdir", "-p", kDir}, 10s);
     auto cert = astmrf_test::run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                                  kDir + "/key.pem", "-out", kDir + "/cert.pem", "-days", "2", "-subj",
-                                  "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"},
+                                  kDir + "/key.pem", "-out", kDir + "/cert.pem", "-days", "2", "-subj", "/CN=localhost",
+                                  "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"},
                                  60s);
     ASSERT_EQ(cert.exit_code, 0) << cert.output;
     auto r = sandbox_tool(up_args());
@@ -78,8 +92,10 @@ TEST_F(AriTls, TrustedSelfSignedCertificateCarriesRestEventsAndReconnects) {
                             .from_user = astmrf_test::random_uuid(),
                             .sip_port = kSipPort});
     const int before = starts;
-    EXPECT_TRUE(run_until(ioc, [&] { return starts > before; }, 15s));
-    EXPECT_TRUE(run_until(ioc, [&] { return !sipp->running(); }, 15s));  // the app's hangup runs here
+    EXPECT_TRUE(run_until(
+        ioc, [&] { return starts > before; }, 15s));
+    EXPECT_TRUE(run_until(
+        ioc, [&] { return !sipp->running(); }, 15s));  // the app's hangup runs here
     auto result = sipp->wait(1s);
     EXPECT_EQ(result.exit_code, 0) << result.output;
   };
@@ -87,9 +103,11 @@ TEST_F(AriTls, TrustedSelfSignedCertificateCarriesRestEventsAndReconnects) {
 
   // Restart Asterisk: the client comes back over TLS (the URL is https only; nothing else exists).
   ASSERT_EQ(sandbox_tool({"down", "--name", kName}).exit_code, 0);
-  ASSERT_TRUE(run_until(ioc, [&] { return client.state() != ari::ConnectionState::connected; }, 15s));
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return client.state() != ari::ConnectionState::connected; }, 15s));
   ASSERT_EQ(sandbox_tool(up_args()).exit_code, 0);
-  ASSERT_TRUE(run_until(ioc, [&] { return report.has_value(); }, 30s));
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return report.has_value(); }, 30s));
   EXPECT_EQ(client.state(), ari::ConnectionState::connected);
   EXPECT_GE(client.stats().connects, 2u);
   place_call();

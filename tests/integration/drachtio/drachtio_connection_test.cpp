@@ -1,10 +1,11 @@
 // The connection to drachtio-server: ping keep-alive and its deadline, reconnection
 // (re-authenticated, re-routed, and on TLS when TLS was asked for), a refused
 // secret (final, no retry), malformed frames, outbound mode and several servers.
-#include <boost/asio/ssl.hpp>
-#include <filesystem>
-
 #include "harness.hpp"
+
+#include <boost/asio/ssl.hpp>
+
+#include <filesystem>
 
 namespace astmrf_test::drachtio {
 namespace {

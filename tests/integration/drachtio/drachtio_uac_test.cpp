@@ -2,10 +2,10 @@
 // CANCEL against the captured calls. drachtio-srf also sent an ACK for non-2xx
 // finals (refused with NOK: the server ACKs those itself); Srf does not, so those
 // captured frames are skipped.
+#include "harness.hpp"
+
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-
-#include "harness.hpp"
 
 namespace astmrf_test::drachtio {
 namespace {

@@ -1,9 +1,9 @@
 // Srf as a UAS over drachtio-server: the captured calls replayed by a scripted
 // server, answered by ordinary Srf code (Srf::invite, async_create_uas, Dialog).
+#include "harness.hpp"
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-
-#include "harness.hpp"
 
 namespace astmrf_test::drachtio {
 namespace {

@@ -3,19 +3,20 @@
 // both done (bounded, so that a hang is a failure, never a stuck test).
 #pragma once
 
-#include <gtest/gtest.h>
+#include "scripted_server.hpp"
 
 #include <astmrf/srf/drachtio.hpp>
 #include <astmrf/srf/srf.hpp>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "scripted_server.hpp"
 
 namespace astmrf_test::drachtio {
 

@@ -1,16 +1,17 @@
 #include "scripted_server.hpp"
 
-#include <algorithm>
+#include "astmrf_test/process.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
-
-#include "astmrf_test/process.hpp"
 
 namespace astmrf_test::drachtio {
 

@@ -6,17 +6,18 @@
 // (transaction ids, dialog ids, tags, Call-IDs) is replayed as captured.
 #pragma once
 
+#include "frame_codec.hpp"
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
-
-#include "frame_codec.hpp"
 
 namespace astmrf_test::drachtio {
 

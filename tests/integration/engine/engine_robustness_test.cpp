@@ -1,6 +1,7 @@
 // The engine under hostile or lossy input: TCP segmentation, UDP loss, malformed
 // and oversized datagrams, and more new transactions than it may hold.
-#include <gtest/gtest.h>
+#include "astmrf_test/sipp.hpp"
+#include "engine_harness.hpp"
 
 #include <astmrf/sip/engine/engine.hpp>
 #include <astmrf/sip/parser.hpp>
@@ -11,9 +12,7 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
-
-#include "astmrf_test/sipp.hpp"
-#include "engine_harness.hpp"
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -26,10 +25,16 @@ using astmrf_test::EngineHarness;
 
 std::string options(const std::string& branch, const std::string& transport, std::uint16_t port) {
   return "OPTIONS sip:engine@127.0.0.1 SIP/2.0\r\n"
-         "Via: SIP/2.0/" + transport + " 127.0.0.1:" + std::to_string(port) + ";branch=z9hG4bK" + branch + ";rport\r\n"
-         "From: <sip:raw@127.0.0.1>;tag=raw" + branch + "\r\n"
+         "Via: SIP/2.0/" +
+         transport + " 127.0.0.1:" + std::to_string(port) + ";branch=z9hG4bK" + branch +
+         ";rport\r\n"
+         "From: <sip:raw@127.0.0.1>;tag=raw" +
+         branch +
+         "\r\n"
          "To: <sip:engine@127.0.0.1>\r\n"
-         "Call-ID: raw-" + branch + "\r\n"
+         "Call-ID: raw-" +
+         branch +
+         "\r\n"
          "CSeq: 1 OPTIONS\r\n"
          "Max-Forwards: 70\r\n"
          "Content-Length: 0\r\n\r\n";

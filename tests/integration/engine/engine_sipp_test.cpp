@@ -1,11 +1,11 @@
 // The embedded SIP engine against sipp, the real peer: the engine as UAS (sipp
 // calls it) and as UAC (it calls sipp), over UDP and TCP.
-#include <gtest/gtest.h>
+#include "astmrf_test/sipp.hpp"
+#include "engine_harness.hpp"
 
 #include <astmrf/sip/engine/engine.hpp>
 
-#include "astmrf_test/sipp.hpp"
-#include "engine_harness.hpp"
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -112,7 +112,9 @@ TEST_P(EngineTest, CallerCancelsBeforeTheAnswer) {
         auto r = weak.lock();
         log.add(r && r->cancelled() ? "cancelled" : "cancel without state");
         // An answer that comes too late is not sent.
-        if (r) log.add(r->respond(ResponseSpec{200, {}, {}, "application/sdp", kSdp}) ? "late 200 sent" : "late 200 dropped");
+        if (r)
+          log.add(r->respond(ResponseSpec{200, {}, {}, "application/sdp", kSdp}) ? "late 200 sent"
+                                                                                 : "late 200 dropped");
       });
     });
     return 0;
@@ -192,9 +194,8 @@ TEST_P(EngineTest, MissingAckEndsTheCallWithBye) {
 
 TEST_P(EngineTest, AHandlerThatThrowsGives500) {
   harness.run([&] {
-    harness.engine().on_request([](const std::shared_ptr<IncomingRequest>&) {
-      throw std::runtime_error("application bug");
-    });
+    harness.engine().on_request(
+        [](const std::shared_ptr<IncomingRequest>&) { throw std::runtime_error("application bug"); });
     return 0;
   });
   auto result = astmrf_test::run_sipp(caller("uac-invite-500.xml"));
@@ -203,17 +204,19 @@ TEST_P(EngineTest, AHandlerThatThrowsGives500) {
 
 // ------------------------------------------------------------------ engine as UAC
 
-std::shared_ptr<astmrf::sip::ClientRequest> invite(EngineHarness& harness, EventLog& log, const std::string& uri,
-                                                   std::function<void(const Message&, const std::shared_ptr<Dialog>&)> extra = {}) {
+std::shared_ptr<astmrf::sip::ClientRequest> invite(
+    EngineHarness& harness, EventLog& log, const std::string& uri,
+    std::function<void(const Message&, const std::shared_ptr<Dialog>&)> extra = {}) {
   return harness.run([&] {
     RequestSpec spec;
     spec.uri = uri;
     spec.content_type = "application/sdp";
     spec.body = kSdp;
-    return harness.engine().send_request(spec, [&log, extra](const Message& response, const std::shared_ptr<Dialog>& dialog) {
-      log.add("status " + std::to_string(response.status()));
-      if (extra) extra(response, dialog);
-    });
+    return harness.engine().send_request(spec,
+                                         [&log, extra](const Message& response, const std::shared_ptr<Dialog>& dialog) {
+                                           log.add("status " + std::to_string(response.status()));
+                                           if (extra) extra(response, dialog);
+                                         });
   });
 }
 

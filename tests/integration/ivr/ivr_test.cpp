@@ -2,11 +2,15 @@
 // real Asterisk sandbox. The IVR's key=value log lines are what is checked; every
 // test also checks that no channel of the IVR's Stasis application is left on
 // Asterisk and that the ARI password never shows in the log.
-#include <gtest/gtest.h>
+#include "astmrf_test/ari_probe.hpp"
+#include "astmrf_test/process.hpp"
+#include "astmrf_test/sandbox.hpp"
+#include "astmrf_test/sipp.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <csignal>
@@ -15,11 +19,6 @@
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include "astmrf_test/ari_probe.hpp"
-#include "astmrf_test/process.hpp"
-#include "astmrf_test/sandbox.hpp"
-#include "astmrf_test/sipp.hpp"
 
 namespace {
 
@@ -93,12 +92,18 @@ class IvrTest : public testing::Test {
   void start_ivr(unsigned max_calls, std::vector<std::string> extra = {}, int first_digit_timeout_ms = 4000) {
     port = free_port();
     std::vector<std::string> argv{IVR_BINARY,
-                                  "--listen", "127.0.0.1:" + std::to_string(port),
-                                  "--ari-user", box.ari_user,
-                                  "--ari-password", box.ari_password,
-                                  "--max-calls", std::to_string(max_calls),
-                                  "--first-digit-timeout-ms", std::to_string(first_digit_timeout_ms),
-                                  "--log-level", "debug"};
+                                  "--listen",
+                                  "127.0.0.1:" + std::to_string(port),
+                                  "--ari-user",
+                                  box.ari_user,
+                                  "--ari-password",
+                                  box.ari_password,
+                                  "--max-calls",
+                                  std::to_string(max_calls),
+                                  "--first-digit-timeout-ms",
+                                  std::to_string(first_digit_timeout_ms),
+                                  "--log-level",
+                                  "debug"};
     if (std::find(extra.begin(), extra.end(), "--asterisk") == extra.end()) {
       argv.insert(argv.end(), {"--ari-url", "http://127.0.0.1:" + std::to_string(box.ari_port), "--media-sip",
                                "127.0.0.1:" + std::to_string(box.sip_port)});
@@ -164,8 +169,7 @@ TEST_F(IvrTest, DigitsAreCollectedFromRfc4733EventsAndReadBack) {
   EXPECT_EQ(result.exit_code, 0) << result.output;
   const auto log = wait_ivr();
   // Asterisk reported each digit as ChannelDtmfReceived (what sipp sent in RTP).
-  EXPECT_EQ(field_of(log, "ari type=ChannelDtmfReceived", "digit"),
-            (std::vector<std::string>{"1", "2", "3", "4", "#"}))
+  EXPECT_EQ(field_of(log, "ari type=ChannelDtmfReceived", "digit"), (std::vector<std::string>{"1", "2", "3", "4", "#"}))
       << log;
   EXPECT_EQ(field_of(log, "digits", "digits"), std::vector<std::string>{"1234"}) << log;
   EXPECT_EQ(field_of(log, "media op=play what=readback", "media"),
@@ -239,9 +243,8 @@ TEST_F(IvrTest, CallsAreSpreadRoundRobinOverMediaServers) {
 
 // Nothing listens on port 9 (discard): the backend cannot connect within its 5 s.
 TEST_F(IvrTest, AnUnreachableDrachtioServerIsAClearErrorWithoutTheSecret) {
-  auto result = astmrf_test::run({IVR_BINARY, "--drachtio", "127.0.0.1:9:cymru", "--ari-password",
-                                  box.ari_password, "--ari-url",
-                                  "http://127.0.0.1:" + std::to_string(box.ari_port)},
+  auto result = astmrf_test::run({IVR_BINARY, "--drachtio", "127.0.0.1:9:cymru", "--ari-password", box.ari_password,
+                                  "--ari-url", "http://127.0.0.1:" + std::to_string(box.ari_port)},
                                  20s);
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_NE(result.output.find("cannot use drachtio-server 127.0.0.1:9"), std::string::npos) << result.output;

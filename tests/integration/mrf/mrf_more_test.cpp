@@ -1,24 +1,23 @@
 // More Mrf end-to-end tests (issue 7): the caller hangs up during a playback, the
 // ARI WebSocket is lost (Asterisk killed) and comes back while an endpoint is up, and
 // the app's event filter. Same rule as mrf_test.cpp: after every test nothing may be left.
-#include <gtest/gtest.h>
-
-#include <astmrf/ari/generated/operations.hpp>
-#include <astmrf/mrf/mrf.hpp>
-
-#include <boost/asio/use_future.hpp>
-#include <boost/json.hpp>
-
-#include <csignal>
-#include <future>
-#include <regex>
-
 #include "../engine/engine_harness.hpp"
 #include "astmrf_test/ari_probe.hpp"
 #include "astmrf_test/process.hpp"
 #include "astmrf_test/sandbox.hpp"
 #include "astmrf_test/sipp.hpp"
 #include "mrf_support.hpp"
+
+#include <astmrf/ari/generated/operations.hpp>
+#include <astmrf/mrf/mrf.hpp>
+
+#include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <future>
+#include <regex>
 
 namespace {
 
@@ -28,10 +27,10 @@ namespace mrf = astmrf::mrf;
 namespace srf = astmrf::srf;
 namespace ari = astmrf::ari;
 using astmrf::sip::Transport;
-using astmrf_test::EngineHarness;
-using astmrf_test::EventLog;
 using astmrf_test::channels_of;
 using astmrf_test::describe;
+using astmrf_test::EngineHarness;
+using astmrf_test::EventLog;
 using astmrf_test::sandbox_options;
 
 using MrfMoreTest = astmrf_test::MrfFixture;
@@ -46,7 +45,8 @@ TEST_F(MrfMoreTest, CallerHangsUpDuringAPlayback) {
         if (!call.endpoint) return;
         held.push_back(call.endpoint);
         held.push_back(call.dialog);
-        call.endpoint->on_destroy([&](mrf::EndpointEnd end) { log.add("endpoint " + std::string(mrf::to_string(end))); });
+        call.endpoint->on_destroy(
+            [&](mrf::EndpointEnd end) { log.add("endpoint " + std::string(mrf::to_string(end))); });
         auto& ari_client = server->ari();
         std::string playback = ari_client.make_id("pb");
         auto waiter = std::make_shared<ari::Waiter>(
@@ -87,9 +87,13 @@ TEST_F(MrfMoreTest, AriLostAndBackWithAnEndpointUpEndsItAsMediaServerLost) {
   const std::string name = "mrf-reconnect";
   std::uint16_t sip_port = astmrf_test::free_port(Transport::udp);
   std::uint16_t ari_port = astmrf_test::free_port(Transport::tcp);
-  const std::vector<std::string> up = {box.tool, "up", "--name", name, "--sip-port", std::to_string(sip_port),
-                                       "--ari-port", std::to_string(ari_port), "--rtp-ports", "32500-32999",
-                                       "--ari-user", box.ari_user, "--ari-password", box.ari_password};
+  const std::vector<std::string> up = {box.tool,         "up",
+                                       "--name",         name,
+                                       "--sip-port",     std::to_string(sip_port),
+                                       "--ari-port",     std::to_string(ari_port),
+                                       "--rtp-ports",    "32500-32999",
+                                       "--ari-user",     box.ari_user,
+                                       "--ari-password", box.ari_password};
   struct Down {  // whatever happens below, the instance is stopped
     std::string tool, name;
     ~Down() { astmrf_test::run({tool, "down", "--name", name}, 60s); }

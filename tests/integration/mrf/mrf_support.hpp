@@ -3,12 +3,15 @@
 // fixture that runs an Srf + Mrf on the engine harness's thread.
 #pragma once
 
-#include <gtest/gtest.h>
+#include "../engine/engine_harness.hpp"
+#include "astmrf_test/ari_probe.hpp"
+#include "astmrf_test/sandbox.hpp"
 
 #include <astmrf/mrf/mrf.hpp>
 
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
+#include <gtest/gtest.h>
 
 #include <chrono>
 #include <exception>
@@ -16,10 +19,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "../engine/engine_harness.hpp"
-#include "astmrf_test/ari_probe.hpp"
-#include "astmrf_test/sandbox.hpp"
 
 namespace astmrf_test {
 

@@ -1,20 +1,19 @@
 // Mrf end to end: sipp caller → astmrf (embedded engine + Srf + Mrf) → the real
 // Asterisk sandbox. After every test nothing may be left: no channel of the app on
 // Asterisk, no endpoint, no pending setup, no dialog in the engine.
-#include <gtest/gtest.h>
-
-#include <astmrf/ari/generated/operations.hpp>
-#include <astmrf/mrf/mrf.hpp>
-
-#include <boost/asio/use_future.hpp>
-#include <boost/json.hpp>
-
 #include "../engine/engine_harness.hpp"
 #include "astmrf_test/ari_probe.hpp"
 #include "astmrf_test/process.hpp"
 #include "astmrf_test/sandbox.hpp"
 #include "astmrf_test/sipp.hpp"
 #include "mrf_support.hpp"
+
+#include <astmrf/ari/generated/operations.hpp>
+#include <astmrf/mrf/mrf.hpp>
+
+#include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -24,10 +23,10 @@ namespace mrf = astmrf::mrf;
 namespace srf = astmrf::srf;
 namespace ari = astmrf::ari;
 using astmrf::sip::Transport;
-using astmrf_test::EngineHarness;
-using astmrf_test::EventLog;
 using astmrf_test::channels_of;
 using astmrf_test::describe;
+using astmrf_test::EngineHarness;
+using astmrf_test::EventLog;
 using astmrf_test::sandbox_options;
 using astmrf_test::SippCall;
 
@@ -61,7 +60,8 @@ class MrfTest : public astmrf_test::MrfFixture {
           if (!call.endpoint) return;
           held.push_back(call.endpoint);
           held.push_back(call.dialog);
-          call.endpoint->on_destroy([&](mrf::EndpointEnd end) { log.add("endpoint " + std::string(mrf::to_string(end))); });
+          call.endpoint->on_destroy(
+              [&](mrf::EndpointEnd end) { log.add("endpoint " + std::string(mrf::to_string(end))); });
           if (then) then(call);
         });
       });
@@ -211,9 +211,8 @@ TEST_F(MrfTest, ALate200AfterTheTimeoutIsAckedAndEnded) {
   auto hurried = connect(options);
   auto error = harness.run([&] {
     auto future = std::make_shared<std::promise<std::string>>();
-    hurried->async_create_endpoint({}, [future](std::exception_ptr e, std::shared_ptr<mrf::Endpoint>) {
-      future->set_value(describe(e));
-    });
+    hurried->async_create_endpoint(
+        {}, [future](std::exception_ptr e, std::shared_ptr<mrf::Endpoint>) { future->set_value(describe(e)); });
     // Hold the engine's thread past the deadline: the expired timer then runs
     // before anything that follows Asterisk's StasisStart, so the 200 OK (sent
     // once the channel is answered) always arrives after the setup failed.

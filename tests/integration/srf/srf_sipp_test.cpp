@@ -2,7 +2,8 @@
 // Each async API form is used: callbacks, C++20 coroutines (use_awaitable) and
 // futures (use_future). The suite talks to Srf only, so that it can run over any
 // signaling backend.
-#include <gtest/gtest.h>
+#include "../engine/engine_harness.hpp"
+#include "astmrf_test/sipp.hpp"
 
 #include <astmrf/srf/srf.hpp>
 
@@ -10,9 +11,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
-
-#include "../engine/engine_harness.hpp"
-#include "astmrf_test/sipp.hpp"
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -104,14 +103,14 @@ class SrfTest : public testing::Test {
 TEST_F(SrfTest, UasAnswersWithACallbackAndTheCallerHangsUp) {
   harness.run([&] {
     app->invite([&](srf::Request req, srf::Response res) {
-      app->async_create_uas(req, res, srf::UasOptions{kSdp, {}},
-                            [&](std::exception_ptr error, std::shared_ptr<srf::Dialog> dialog) {
-                              log.add("uas " + describe(error));
-                              if (!dialog) return;
-                              log.add(dialog->remote_sdp().find("m=audio") != std::string::npos ? "remote sdp" : "no sdp");
-                              watch(dialog);
-                              keep(dialog);
-                            });
+      app->async_create_uas(
+          req, res, srf::UasOptions{kSdp, {}}, [&](std::exception_ptr error, std::shared_ptr<srf::Dialog> dialog) {
+            log.add("uas " + describe(error));
+            if (!dialog) return;
+            log.add(dialog->remote_sdp().find("m=audio") != std::string::npos ? "remote sdp" : "no sdp");
+            watch(dialog);
+            keep(dialog);
+          });
     });
     return 0;
   });
@@ -151,7 +150,9 @@ TEST_F(SrfTest, UasAnswersInACoroutineAndTheAppHangsUp) {
 
 TEST_F(SrfTest, UasRejects) {
   harness.run([&] {
-    app->invite([](srf::Request, srf::Response res) { res.send(486, srf::ResponseOptions{{}, {{"X-Reason", "busy"}}, {}, {}}); });
+    app->invite([](srf::Request, srf::Response res) {
+      res.send(486, srf::ResponseOptions{{}, {{"X-Reason", "busy"}}, {}, {}});
+    });
     return 0;
   });
   auto result = astmrf_test::run_sipp(caller("uac-invite-reject.xml"));
@@ -165,10 +166,9 @@ TEST_F(SrfTest, CallerCancelsWhileTheAppIsStillWorking) {
       req.async_wait_cancelled([&, req, res](boost::system::error_code ec) mutable {
         log.add(ec ? "not cancelled" : "saw cancel");
         // The app's late answer fails cleanly instead of reaching the caller.
-        app->async_create_uas(req, res, srf::UasOptions{kSdp, {}},
-                              [&](std::exception_ptr error, std::shared_ptr<srf::Dialog>) {
-                                log.add("late uas " + describe(error));
-                              });
+        app->async_create_uas(
+            req, res, srf::UasOptions{kSdp, {}},
+            [&](std::exception_ptr error, std::shared_ptr<srf::Dialog>) { log.add("late uas " + describe(error)); });
       });
     });
     return 0;
@@ -182,22 +182,22 @@ TEST_F(SrfTest, CallerCancelsWhileTheAppIsStillWorking) {
 TEST_F(SrfTest, InfoAndReinviteInTheDialog) {
   harness.run([&] {
     app->invite([&](srf::Request req, srf::Response res) {
-      app->async_create_uas(req, res, srf::UasOptions{kSdp, {}},
-                            [&](std::exception_ptr, std::shared_ptr<srf::Dialog> dialog) {
-                              if (!dialog) return;
-                              dialog->on("INFO", [&](srf::Request info, srf::Response info_res) {
-                                log.add("info " + std::string(info.method()));
-                                info_res.send(200);
-                              });
-                              // re-INVITE: default auto-answer with the current local SDP.
-                              std::weak_ptr<srf::Dialog> weak = dialog;
-                              dialog->on_destroy([&, weak](const srf::DestroyedInfo&) {
-                                if (auto d = weak.lock()) {
-                                  log.add(d->remote_sdp().find("a=sendonly") != std::string::npos ? "held" : "not held");
-                                }
-                              });
-                              keep(dialog);
-                            });
+      app->async_create_uas(
+          req, res, srf::UasOptions{kSdp, {}}, [&](std::exception_ptr, std::shared_ptr<srf::Dialog> dialog) {
+            if (!dialog) return;
+            dialog->on("INFO", [&](srf::Request info, srf::Response info_res) {
+              log.add("info " + std::string(info.method()));
+              info_res.send(200);
+            });
+            // re-INVITE: default auto-answer with the current local SDP.
+            std::weak_ptr<srf::Dialog> weak = dialog;
+            dialog->on_destroy([&, weak](const srf::DestroyedInfo&) {
+              if (auto d = weak.lock()) {
+                log.add(d->remote_sdp().find("a=sendonly") != std::string::npos ? "held" : "not held");
+              }
+            });
+            keep(dialog);
+          });
     });
     return 0;
   });
@@ -359,15 +359,14 @@ class B2buaTest : public SrfTest {
     harness.run([&, port] {
       app->invite([&, port](srf::Request req, srf::Response res) {
         srf::B2buaOptions options;
-        app->async_create_b2bua(req, res, uri_for(port), options,
-                                [&](std::exception_ptr error, srf::B2buaLegs legs) {
-                                  log.add("b2bua " + describe(error));
-                                  if (legs.uas) {
-                                    watch(legs.uas);
-                                    keep(legs.uas);
-                                    keep(legs.uac);
-                                  }
-                                });
+        app->async_create_b2bua(req, res, uri_for(port), options, [&](std::exception_ptr error, srf::B2buaLegs legs) {
+          log.add("b2bua " + describe(error));
+          if (legs.uas) {
+            watch(legs.uas);
+            keep(legs.uas);
+            keep(legs.uac);
+          }
+        });
       });
       return 0;
     });

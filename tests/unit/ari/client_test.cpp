@@ -1,8 +1,8 @@
 // The client against a loopback fake Asterisk: REST, pool, errors, timeouts, the events WebSocket,
 // liveness, reconnect, re-registration and reconcile.
-#include <astmrf/ari/ari.hpp>
+#include "fake_asterisk.hpp"
 
-#include <gtest/gtest.h>
+#include <astmrf/ari/ari.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,13 +10,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
+#include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <cmath>
 #include <sstream>
-
-#include "fake_asterisk.hpp"
 
 namespace ari = astmrf::ari;
 namespace asio = boost::asio;
@@ -80,8 +79,9 @@ TEST(AriClient, ConnectsAndMakesTypedCalls) {
   fake::Asterisk server("astmrf", kPassword);
   server.route("GET /ari/channels/1795697569.29", 200, fake::fixture("channel-get-answered.json"));
   server.route("POST /ari/channels/1795697569.29/answer", 204, "");
-  server.route("POST /ari/channels/1795697569.29/play/pb-1", 201,
-               R"({"id":"pb-1","media_uri":"sound:hello-world","target_uri":"channel:1795697569.29","language":"en","state":"queued"})");
+  server.route(
+      "POST /ari/channels/1795697569.29/play/pb-1", 201,
+      R"({"id":"pb-1","media_uri":"sound:hello-world","target_uri":"channel:1795697569.29","language":"en","state":"queued"})");
   asio::io_context ioc;
   ari::Client client(ioc.get_executor(), options_for(server));
   run(ioc, [&]() -> asio::awaitable<void> {
@@ -324,7 +324,8 @@ TEST(AriEvents, WaitRegisteredBeforeTheCallSeesAnEventThatPrecedesTheResponse) {
   fake::Asterisk* srv = &server;
   server.route("POST /ari/channels/c1/play/pb-9", [srv](const fake::HttpRequest&) {
     // Like Asterisk: PlaybackStarted goes out before the 201.
-    srv->push(R"({"type":"PlaybackStarted","application":"a","timestamp":"t","playback":{"id":"pb-9","state":"playing"}})");
+    srv->push(
+        R"({"type":"PlaybackStarted","application":"a","timestamp":"t","playback":{"id":"pb-9","state":"playing"}})");
     std::this_thread::sleep_for(50ms);
     return fake::HttpReply{201, R"({"id":"pb-9","state":"queued"})"};
   });
@@ -416,7 +417,8 @@ TEST(AriEvents, ReconnectBackoffGrowsExponentiallyUpToItsCapWithJitter) {
   server.refuse_websockets(true);
   server.drop_websockets();
   // 40, 80, 160, then 200 (capped) for ever: 9 refused attempts take about 1.5 s.
-  ASSERT_TRUE(run_until(ioc, [&] { return server.ws_attempt_times().size() >= 10; }, 5s));
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return server.ws_attempt_times().size() >= 10; }, 5s));
   const auto times = server.ws_attempt_times();
   std::vector<double> gaps;
   for (std::size_t i = 2; i < times.size(); ++i) {
@@ -433,7 +435,8 @@ TEST(AriEvents, ReconnectBackoffGrowsExponentiallyUpToItsCapWithJitter) {
   EXPECT_FALSE(all_equal) << "no jitter";
   EXPECT_NE(client.state(), ari::ConnectionState::connected);
   server.refuse_websockets(false);
-  ASSERT_TRUE(run_until(ioc, [&] { return client.state() == ari::ConnectionState::connected; }, 2s));
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return client.state() == ari::ConnectionState::connected; }, 2s));
 }
 
 TEST(AriEvents, SilentPeerIsDetectedByPingDeadline) {
@@ -446,7 +449,8 @@ TEST(AriEvents, SilentPeerIsDetectedByPingDeadline) {
   opts.ws_idle_timeout = 300ms;
   ari::Client client(ioc.get_executor(), opts);
   run(ioc, [&]() -> asio::awaitable<void> { co_await client.async_connect(asio::use_awaitable); });
-  ASSERT_TRUE(run_until(ioc, [&] { return client.stats().connects >= 2; }, 5s));
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return client.stats().connects >= 2; }, 5s));
 }
 
 TEST(AriClient, RejectsBadUrlsWithoutEchoingCredentials) {

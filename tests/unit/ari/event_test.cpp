@@ -1,14 +1,13 @@
 // Event decoding and dispatch by resource id, subscriptions and waits, on recorded event streams.
-#include <astmrf/ari/ari.hpp>
+#include "fake_asterisk.hpp"
 
-#include <gtest/gtest.h>
+#include <astmrf/ari/ari.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
+#include <gtest/gtest.h>
 
 #include <array>
-
-#include "fake_asterisk.hpp"
 
 namespace ari = astmrf::ari;
 using namespace std::chrono_literals;
@@ -71,9 +70,9 @@ std::vector<std::pair<ari::ResourceKind, std::string>> resources_from_document(c
 
 TEST(AriEvent, TheScanFindsTheSameResourcesAsTheDocument) {
   int events = 0;
-  for (const char* file : {"scenario-caller-hangup.events.jsonl", "scenario-ari-hangup.events.jsonl",
-                           "observer-subscribeall-caller-hangup.jsonl", "rest-probes-live-channel.jsonl",
-                           "bridge-events.jsonl"}) {
+  for (const char* file :
+       {"scenario-caller-hangup.events.jsonl", "scenario-ari-hangup.events.jsonl",
+        "observer-subscribeall-caller-hangup.jsonl", "rest-probes-live-channel.jsonl", "bridge-events.jsonl"}) {
     for (const auto& text : fake::fixture_events(file)) {
       boost::system::error_code ec;
       auto e = ari::Event::parse(text, ec);
@@ -118,8 +117,8 @@ TEST(AriEvent, TypedViewsAreDecodedOnDemand) {
 }
 
 TEST(AriEvent, FindStringsReadsMembersByPointerWithOrWithoutTheDocument) {
-  static constexpr std::array<std::string_view, 6> kPointers{"/channel/id", "/channel/caller/number", "/channel/name",
-                                                             "/channel/protocol_id", "/channel/nope", "/type"};
+  static constexpr std::array<std::string_view, 6> kPointers{
+      "/channel/id", "/channel/caller/number", "/channel/name", "/channel/protocol_id", "/channel/nope", "/type"};
   // Every StasisStart of the captures: the scan gives what the document holds.
   int checked = 0;
   for (const char* file : {"scenario-caller-hangup.events.jsonl", "scenario-ari-hangup.events.jsonl"}) {
@@ -270,8 +269,8 @@ TEST(AriDispatch, NoGrowthOverAThousandCalls) {
   int ends = 0;
   for (int call = 0; call < 1000; ++call) {
     const auto id = "chan-" + std::to_string(call);
-    handles.push_back(client.subscribe(ari::ResourceKind::channel, id, [](const ari::Event&) {},
-                                       [&](ari::EndReason) { ++ends; }));
+    handles.push_back(client.subscribe(
+        ari::ResourceKind::channel, id, [](const ari::Event&) {}, [&](ari::EndReason) { ++ends; }));
     auto w = client.expect(ari::ResourceKind::channel, id, {ari::EventType::ChannelDtmfReceived});
     for (auto text : events) {
       for (auto pos = text.find(channel); pos != std::string::npos; pos = text.find(channel, pos + id.size())) {
@@ -350,7 +349,8 @@ TEST(AriWait, CloseCompletesPendingWaits) {
   boost::system::error_code got;
   std::optional<ari::EndReason> reason;
   auto sub = client.subscribe(ari::ResourceKind::bridge, "b", {}, [&](ari::EndReason r) { reason = r; });
-  client.async_wait_for(ari::ResourceKind::bridge, "b", {}, 10s, [&](boost::system::error_code e, ari::Event) { got = e; });
+  client.async_wait_for(ari::ResourceKind::bridge, "b", {}, 10s,
+                        [&](boost::system::error_code e, ari::Event) { got = e; });
   client.close();
   ioc.run();
   EXPECT_EQ(got, ari::errc::closed);

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
 #include <sys/socket.h>
 
 namespace fake {
@@ -186,8 +187,8 @@ void Asterisk::serve(int fd) {
         ws_auth_.push_back(r.authorization);
       }
       if (r.authorization != expected_auth_ || refuse_ws_) {
-        http::response<http::string_body> res{refuse_ws_ ? http::status::service_unavailable : http::status::unauthorized,
-                                              11};
+        http::response<http::string_body> res{
+            refuse_ws_ ? http::status::service_unavailable : http::status::unauthorized, 11};
         res.body() = R"({"message":"Authentication required"})";
         res.prepare_payload();
         http::write(sock, res, ec);

@@ -1,14 +1,13 @@
 // Play-and-collect over the fake Asterisk: DTMF before and after the prompt, barge-in, terminator,
 // first-digit timeout.
+#include "fake_asterisk.hpp"
+
 #include <astmrf/ari/ari.hpp>
 
+#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
-#include <boost/asio/io_context.hpp>
-
 #include <mutex>
-
-#include "fake_asterisk.hpp"
 
 namespace ari = astmrf::ari;
 namespace asio = boost::asio;
@@ -75,8 +74,7 @@ struct Fixture {
 TEST(AriPlayAndCollect, BargeInThenTerminator) {
   Fixture f;
   std::optional<ari::CollectResult> result;
-  ari::async_play_and_collect(*f.client,
-                              {.channel_id = "c1", .media = {"sound:tt-monkeys"}, .max_digits = 4},
+  ari::async_play_and_collect(*f.client, {.channel_id = "c1", .media = {"sound:tt-monkeys"}, .max_digits = 4},
                               [&](std::exception_ptr e, ari::CollectResult r) {
                                 EXPECT_FALSE(e);
                                 result = r;
@@ -98,8 +96,7 @@ TEST(AriPlayAndCollect, FirstDigitTimeoutStartsWhenThePromptEnds) {
   std::optional<ari::CollectResult> result;
   const auto start = std::chrono::steady_clock::now();
   ari::async_play_and_collect(
-      *f.client,
-      {.channel_id = "c1", .media = {"sound:hello-world"}, .max_digits = 2, .first_digit_timeout = 200ms},
+      *f.client, {.channel_id = "c1", .media = {"sound:hello-world"}, .max_digits = 2, .first_digit_timeout = 200ms},
       [&](std::exception_ptr, ari::CollectResult r) { result = r; });
   ASSERT_TRUE(f.run_until([&] { return !f.pb().empty(); }));
   f.run_until([] { return false; }, 300ms);  // the prompt still plays: no timeout yet

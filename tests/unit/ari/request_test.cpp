@@ -1,15 +1,14 @@
 // Requests, errors, ids and the operation catalog: no I/O.
+#include "fake_asterisk.hpp"
+
 #include <astmrf/ari/ari.hpp>
 
-#include <gtest/gtest.h>
-
 #include <boost/json.hpp>
+#include <gtest/gtest.h>
 
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include "fake_asterisk.hpp"
 
 namespace ari = astmrf::ari;
 using boost::beast::http::verb;

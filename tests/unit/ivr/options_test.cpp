@@ -1,7 +1,7 @@
 // The IVR's options: what the command line turns into, and which media servers.
-#include <gtest/gtest.h>
-
 #include "options.hpp"
+
+#include <gtest/gtest.h>
 
 #include <stdexcept>
 #include <string>
@@ -38,10 +38,30 @@ TEST(IvrOptions, DefaultsAreOneLocalAsterisk) {
 
 TEST(IvrOptions, EveryOptionIsRead) {
   int code = -1;
-  auto options = parse({"--listen", "127.0.0.1:5999", "--ari-url", "https://10.0.0.2/ari", "--ari-user", "u",
-                        "--ari-password", "p", "--media-sip", "10.0.0.2:5070", "--max-digits", "3",
-                        "--first-digit-timeout-ms", "100", "--inter-digit-timeout-ms", "200", "--log-level", "debug",
-                        "--max-calls", "2", "--prompt", "sound:beep", "--prompt", "sound:hello"},
+  auto options = parse({"--listen",
+                        "127.0.0.1:5999",
+                        "--ari-url",
+                        "https://10.0.0.2/ari",
+                        "--ari-user",
+                        "u",
+                        "--ari-password",
+                        "p",
+                        "--media-sip",
+                        "10.0.0.2:5070",
+                        "--max-digits",
+                        "3",
+                        "--first-digit-timeout-ms",
+                        "100",
+                        "--inter-digit-timeout-ms",
+                        "200",
+                        "--log-level",
+                        "debug",
+                        "--max-calls",
+                        "2",
+                        "--prompt",
+                        "sound:beep",
+                        "--prompt",
+                        "sound:hello"},
                        code);
   ASSERT_TRUE(options);
   EXPECT_EQ(options->listen, "127.0.0.1:5999");

@@ -78,7 +78,8 @@ TEST(Builder, ResponseToRequest) {
 
 TEST(Builder, EditExistingMessage) {
   auto req = parse_message(
-      "BYE sip:bob@h SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nTo: <sip:bob@h>;tag=2\r\nFrom: <sip:a@h>;tag=1\r\n"
+      "BYE sip:bob@h SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nTo: <sip:bob@h>;tag=2\r\nFrom: "
+      "<sip:a@h>;tag=1\r\n"
       "Call-ID: c\r\nCSeq: 6 BYE\r\nMax-Forwards: 70\r\nX-Old: 1\r\nContent-Length: 0\r\n\r\n");
   ASSERT_TRUE(req);
   auto fwd = MessageBuilder::from_message(*req)

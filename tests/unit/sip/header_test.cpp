@@ -45,7 +45,8 @@ TEST(HeaderId, CaseFoldingIsExactPerByte) {
     for (std::size_t j = 0; j < name.size(); ++j) {
       for (char other : {'\r', '\x0d', '@', '`', '{', '[', '0', '\x80', '\xe1'}) {
         std::string bad = name;
-        if (std::tolower(static_cast<unsigned char>(bad[j])) == std::tolower(static_cast<unsigned char>(other))) continue;
+        if (std::tolower(static_cast<unsigned char>(bad[j])) == std::tolower(static_cast<unsigned char>(other)))
+          continue;
         bad[j] = other;
         EXPECT_NE(header_id(bad), id) << "byte " << j << " of " << name;
       }
@@ -75,7 +76,8 @@ TEST(HeaderId, ParserAgreesWithHeaderId) {
   opt.require_mandatory_headers = false;
   for (const auto& name : names) {
     for (const bool last : {false, true}) {
-      const std::string text = "OPTIONS sip:a@b SIP/2.0\r\n" + (last ? std::string() : "Foo: bar\r\n") + name + ":0\r\n\r\n";
+      const std::string text =
+          "OPTIONS sip:a@b SIP/2.0\r\n" + (last ? std::string() : "Foo: bar\r\n") + name + ":0\r\n\r\n";
       auto m = parse_message(text, opt);
       ASSERT_TRUE(m) << name << ": " << m.error().message();
       EXPECT_EQ(m->headers().back().id, header_id(name)) << name;
@@ -85,7 +87,8 @@ TEST(HeaderId, ParserAgreesWithHeaderId) {
 }
 
 TEST(Via, AllParts) {
-  auto v = parse_via("SIP / 2.0 / UDP  [2001:db8::1]:5062 ; branch=z9hG4bK77 ;received=192.0.2.1;rport=5066;ttl=16;maddr=224.2.0.1");
+  auto v = parse_via(
+      "SIP / 2.0 / UDP  [2001:db8::1]:5062 ; branch=z9hG4bK77 ;received=192.0.2.1;rport=5066;ttl=16;maddr=224.2.0.1");
   ASSERT_TRUE(v) << v.error().message();
   EXPECT_EQ(v->protocol_name, "SIP");
   EXPECT_EQ(v->protocol_version, "2.0");
@@ -107,17 +110,20 @@ TEST(Via, AllParts) {
 }
 
 TEST(Via, Rejects) {
-  for (const char* bad : {"", "SIP/2.0", "SIP/2.0/UDP", "SIP/2.0/UDPhost", "SIP/2.0/UDP host:70000", "SIP/2.0/UDP host;",
-                          "SIP/2.0/UDP host;received=not..ip", "SIP/2.0/UDP host;rport=x", "SIP/2.0/UDP host junk",
-                          "SIP/2.0/UDP [::1"}) {
+  for (const char* bad :
+       {"", "SIP/2.0", "SIP/2.0/UDP", "SIP/2.0/UDPhost", "SIP/2.0/UDP host:70000", "SIP/2.0/UDP host;",
+        "SIP/2.0/UDP host;received=not..ip", "SIP/2.0/UDP host;rport=x", "SIP/2.0/UDP host junk", "SIP/2.0/UDP [::1"}) {
     EXPECT_FALSE(parse_via(bad)) << bad;
   }
 }
 
 TEST(Via, ListInMessage) {
   std::string text = "INVITE sip:x@h SIP/2.0\r\n";
-  for (int i = 0; i < 3; ++i) text += "Via: SIP/2.0/UDP p" + std::to_string(i) + ".example.com;branch=z9hG4bK" + std::to_string(i) + "\r\n";
-  text += "Via: SIP/2.0/UDP a, SIP/2.0/TLS b:5061\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n";
+  for (int i = 0; i < 3; ++i)
+    text += "Via: SIP/2.0/UDP p" + std::to_string(i) + ".example.com;branch=z9hG4bK" + std::to_string(i) + "\r\n";
+  text +=
+      "Via: SIP/2.0/UDP a, SIP/2.0/TLS b:5061\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq: 1 "
+      "INVITE\r\n\r\n";
   auto m = parse_message(text);
   ASSERT_TRUE(m);
   auto vias = m->vias();
@@ -154,8 +160,9 @@ TEST(NameAddr, Forms) {
 }
 
 TEST(NameAddr, Rejects) {
-  for (const char* bad : {"", "\"unterminated <sip:x@h>", "<sip:x@h", "Bob <sip:x@h> extra", "sip:x@h?subject=a",
-                          "<sip:x@h>;", "<sip:x@h>;tag=\"open", "<sip:x@h>, <sip:y@h>", "Bad\x01Name <sip:x@h>", "<not a uri>"}) {
+  for (const char* bad :
+       {"", "\"unterminated <sip:x@h>", "<sip:x@h", "Bob <sip:x@h> extra", "sip:x@h?subject=a", "<sip:x@h>;",
+        "<sip:x@h>;tag=\"open", "<sip:x@h>, <sip:y@h>", "Bad\x01Name <sip:x@h>", "<not a uri>"}) {
     EXPECT_FALSE(parse_name_addr(bad)) << bad;
   }
 }
@@ -169,8 +176,10 @@ TEST(Contact, StarAndList) {
   ASSERT_EQ(list->contacts.size(), 3u);
   EXPECT_EQ(list->contacts[1].display_name, "B, C");
   EXPECT_EQ(list->contacts[2].uri.user, "c");
-  auto m = parse_message("REGISTER sip:h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq: 1 REGISTER\r\n"
-                         "Contact: *\r\nContact: <sip:a@h>\r\n\r\n");
+  auto m = parse_message(
+      "REGISTER sip:h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq: 1 "
+      "REGISTER\r\n"
+      "Contact: *\r\nContact: <sip:a@h>\r\n\r\n");
   ASSERT_TRUE(m);
   EXPECT_FALSE(m->contacts());
 }
@@ -198,15 +207,18 @@ TEST(ContentType, Parse) {
 }
 
 TEST(Auth, ChallengeAndCredentials) {
-  auto ch = parse_auth_params("Digest realm=\"atlanta.example.com\", qop=\"auth,auth-int\", nonce=\"ea9c8e88df84f1cec4341ae6cbe5a359\", opaque=\"\", stale=FALSE, algorithm=MD5");
+  auto ch = parse_auth_params(
+      "Digest realm=\"atlanta.example.com\", qop=\"auth,auth-int\", nonce=\"ea9c8e88df84f1cec4341ae6cbe5a359\", "
+      "opaque=\"\", stale=FALSE, algorithm=MD5");
   ASSERT_TRUE(ch) << ch.error().message();
   EXPECT_EQ(ch->scheme, "Digest");
   EXPECT_EQ(ch->param("realm"), "atlanta.example.com");
   EXPECT_EQ(ch->param("qop"), "auth,auth-int");
   EXPECT_EQ(ch->param("opaque"), "");
   EXPECT_EQ(ch->param("ALGORITHM"), "MD5");
-  auto cr = parse_auth_params("Digest username=\"bob\",realm=\"biloxi.com\",nonce=\"dcd98b\",uri=\"sip:bob@biloxi.com\","
-                              "qop=auth,nc=00000001,cnonce=\"0a4f113b\",response=\"6629fae49393a05397450978507c4ef1\"");
+  auto cr = parse_auth_params(
+      "Digest username=\"bob\",realm=\"biloxi.com\",nonce=\"dcd98b\",uri=\"sip:bob@biloxi.com\","
+      "qop=auth,nc=00000001,cnonce=\"0a4f113b\",response=\"6629fae49393a05397450978507c4ef1\"");
   ASSERT_TRUE(cr);
   EXPECT_EQ(cr->params.size(), 8u);
   EXPECT_EQ(cr->param("uri"), "sip:bob@biloxi.com");
@@ -232,8 +244,10 @@ TEST(MessageAccessors, TypedHeaders) {
   auto m = parse_message(
       "SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKa;received=10.0.0.1\r\nTo: <sip:b@h>;tag=t\r\n"
       "From: <sip:a@h>;tag=f\r\nCall-ID: x\r\nCSeq: 7 REGISTER\r\nWWW-Authenticate: Digest realm=\"r\", nonce=\"n\"\r\n"
-      "Proxy-Authenticate: Digest realm=\"p\", nonce=\"m\"\r\nRecord-Route: <sip:p1;lr>, <sip:p2;lr>\r\nRoute: <sip:r1;lr>\r\n"
-      "Expires: 300\r\nMax-Forwards: 69\r\nSupported: path, gruu\r\nRequire: 100rel\r\nContent-Type: application/sdp\r\n"
+      "Proxy-Authenticate: Digest realm=\"p\", nonce=\"m\"\r\nRecord-Route: <sip:p1;lr>, <sip:p2;lr>\r\nRoute: "
+      "<sip:r1;lr>\r\n"
+      "Expires: 300\r\nMax-Forwards: 69\r\nSupported: path, gruu\r\nRequire: 100rel\r\nContent-Type: "
+      "application/sdp\r\n"
       "Authorization: Digest username=\"u\", response=\"r\"\r\nProxy-Authorization: Digest username=\"v\"\r\n\r\n");
   ASSERT_TRUE(m);
   EXPECT_EQ(m->top_via()->received, "10.0.0.1");
@@ -260,7 +274,9 @@ TEST(MessageAccessors, TypedHeaders) {
 }
 
 TEST(MessageAccessors, ErrorsNameTheHeaderAndColumn) {
-  auto m = parse_message("BYE sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq:   1x BYE\r\n\r\n");
+  auto m = parse_message(
+      "BYE sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq:   1x "
+      "BYE\r\n\r\n");
   ASSERT_TRUE(m);
   auto cs = m->cseq();
   ASSERT_FALSE(cs);

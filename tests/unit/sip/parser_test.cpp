@@ -54,14 +54,16 @@ TEST(Parser, Response) {
 
 TEST(Parser, ReasonPhraseMayHoldSpacesAndUtf8) {
   auto m = parse_message(
-      "SIP/2.0 486 Busy \xC3\xA9 Here\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n");
+      "SIP/2.0 486 Busy \xC3\xA9 Here\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq: "
+      "1 INVITE\r\n\r\n");
   ASSERT_TRUE(m) << m.error().message();
   EXPECT_EQ(m->reason(), "Busy \xC3\xA9 Here");
 }
 
 TEST(Parser, CompactFormsAndCaseInsensitiveNames) {
   auto m = parse_message(
-      "OPTIONS sip:x@h SIP/2.0\r\nv: SIP/2.0/TCP h\r\nT: <sip:b@h>\r\nf: <sip:a@h>;tag=1\r\ni: cid\r\ncSeQ: 2 OPTIONS\r\n"
+      "OPTIONS sip:x@h SIP/2.0\r\nv: SIP/2.0/TCP h\r\nT: <sip:b@h>\r\nf: <sip:a@h>;tag=1\r\ni: cid\r\ncSeQ: 2 "
+      "OPTIONS\r\n"
       "m: <sip:a@h>\r\nk: timer\r\nl: 0\r\ns: hi\r\nc: text/plain\r\ne: gzip\r\no: presence\r\nu: dialog\r\n"
       "r: <sip:c@h>\r\nb: <sip:d@h>\r\nx: 1800\r\ny: abc\r\na: *;audio\r\n\r\n");
   ASSERT_TRUE(m) << m.error().message();
@@ -93,7 +95,8 @@ TEST(Parser, ExtensionHeadersByName) {
 
 TEST(Parser, LineFoldingBecomesSpaces) {
   auto m = parse_message(
-      "BYE sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq: 1\r\n  BYE\r\n"
+      "BYE sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq: 1\r\n  "
+      "BYE\r\n"
       "Subject:\r\n\tI know you're there\r\n\r\n");
   ASSERT_TRUE(m) << m.error().message();
   auto cs = m->cseq();
@@ -104,7 +107,8 @@ TEST(Parser, LineFoldingBecomesSpaces) {
 }
 
 TEST(Parser, BareLfLineEndsAreTolerated) {
-  auto m = parse_message("BYE sip:x@h SIP/2.0\nVia: SIP/2.0/UDP h\nTo: <sip:b@h>\nFrom: <sip:a@h>\nCall-ID: x\nCSeq: 1 BYE\n\n");
+  auto m = parse_message(
+      "BYE sip:x@h SIP/2.0\nVia: SIP/2.0/UDP h\nTo: <sip:b@h>\nFrom: <sip:a@h>\nCall-ID: x\nCSeq: 1 BYE\n\n");
   ASSERT_TRUE(m) << m.error().message();
   EXPECT_EQ(m->call_id(), "x");
 }
@@ -123,13 +127,15 @@ TEST(Parser, BytesBeyondContentLengthAreIgnored) {
 
 TEST(Parser, NoContentLengthMeansRestOfDatagram) {
   auto m = parse_message(
-      "MESSAGE sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\n\r\nhello");
+      "MESSAGE sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq: 1 "
+      "MESSAGE\r\n\r\nhello");
   ASSERT_TRUE(m);
   EXPECT_EQ(m->body(), "hello");
   ParseOptions stream;
   stream.require_content_length = true;
   auto s = parse_message(
-      "MESSAGE sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\n\r\nhello",
+      "MESSAGE sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq: 1 "
+      "MESSAGE\r\n\r\nhello",
       stream);
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, ParseErrc::missing_header);
@@ -138,7 +144,8 @@ TEST(Parser, NoContentLengthMeansRestOfDatagram) {
 TEST(Parser, MultipleHeaderLinesAndListValues) {
   auto m = parse_message(
       "INVITE sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b;branch=z9hG4bK2\r\n"
-      "Via: SIP/2.0/TCP c:5070;branch=z9hG4bK3\r\nTo: <sip:b@h>\r\nFrom: \"A, B\" <sip:a@h>;tag=1\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n"
+      "Via: SIP/2.0/TCP c:5070;branch=z9hG4bK3\r\nTo: <sip:b@h>\r\nFrom: \"A, B\" <sip:a@h>;tag=1\r\nCall-ID: "
+      "x\r\nCSeq: 1 INVITE\r\n"
       "Allow: INVITE, ACK\r\nAllow: BYE\r\n\r\n");
   ASSERT_TRUE(m);
   EXPECT_EQ(m->count(HeaderId::via), 2u);
@@ -171,31 +178,37 @@ TEST_P(ParserRejects, WithPreciseError) {
 #define HDRS "Via: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n"
 INSTANTIATE_TEST_SUITE_P(
     Cases, ParserRejects,
-    ::testing::Values(BadCase{"", ParseErrc::empty_message, 0},
-                      BadCase{"\r\n\r\n", ParseErrc::empty_message, 0},
-                      BadCase{"INVITE  sip:x@h SIP/2.0\r\n" HDRS "\r\n", ParseErrc::bad_request_uri, 1},
-                      BadCase{"INVITE sip:x@h SIP/2.0 \r\n" HDRS "\r\n", ParseErrc::bad_start_line, 1},
-                      BadCase{"INVITE sip:x@h SIP/2.0x\r\n" HDRS "\r\n", ParseErrc::bad_version, 1},
-                      BadCase{"INVITE sip:x@h SIP/7.0\r\n" HDRS "\r\n", ParseErrc::unsupported_version, 1},
-                      BadCase{"INV@TE sip:x@h SIP/2.0\r\n" HDRS "\r\n", ParseErrc::bad_method, 1},
-                      BadCase{"INVITE x@h SIP/2.0\r\n" HDRS "\r\n", ParseErrc::bad_request_uri, 1},
-                      BadCase{"SIP/2.0 20 OK\r\n" HDRS "\r\n", ParseErrc::bad_status_code, 1},
-                      BadCase{"SIP/2.0 700 Nope\r\n" HDRS "\r\n", ParseErrc::bad_status_code, 1},
-                      BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS "Bad Header: x\r\n\r\n", ParseErrc::bad_header_line, 7},
-                      BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS ": x\r\n\r\n", ParseErrc::bad_header_name, 7},
-                      BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS "NoColon\r\n\r\n", ParseErrc::bad_header_line, 7},
-                      BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS "Subject: a\rb\r\n\r\n", ParseErrc::control_character, 7},
-                      BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS "Subject: a\x01" "b\r\n\r\n", ParseErrc::control_character, 7},
-                      BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS, ParseErrc::bad_header_line, 7},
-                      BadCase{"INVITE sip:x@h SIP/2.0\r\n  folded\r\n" HDRS "\r\n", ParseErrc::bad_header_line, 2},
-                      BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS "Content-Length: 10\r\n\r\nshort", ParseErrc::body_truncated, 7},
-                      BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS "Content-Length: -1\r\n\r\n", ParseErrc::bad_content_length, 7},
-                      BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS "Content-Length: 99999999999\r\n\r\n", ParseErrc::bad_content_length, 7},
-                      BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS "l: 1\r\nContent-Length: 2\r\n\r\nab", ParseErrc::duplicate_header, 8},
-                      BadCase{"INVITE sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\n", ParseErrc::missing_header, 0}));
+    ::testing::Values(
+        BadCase{"", ParseErrc::empty_message, 0}, BadCase{"\r\n\r\n", ParseErrc::empty_message, 0},
+        BadCase{"INVITE  sip:x@h SIP/2.0\r\n" HDRS "\r\n", ParseErrc::bad_request_uri, 1},
+        BadCase{"INVITE sip:x@h SIP/2.0 \r\n" HDRS "\r\n", ParseErrc::bad_start_line, 1},
+        BadCase{"INVITE sip:x@h SIP/2.0x\r\n" HDRS "\r\n", ParseErrc::bad_version, 1},
+        BadCase{"INVITE sip:x@h SIP/7.0\r\n" HDRS "\r\n", ParseErrc::unsupported_version, 1},
+        BadCase{"INV@TE sip:x@h SIP/2.0\r\n" HDRS "\r\n", ParseErrc::bad_method, 1},
+        BadCase{"INVITE x@h SIP/2.0\r\n" HDRS "\r\n", ParseErrc::bad_request_uri, 1},
+        BadCase{"SIP/2.0 20 OK\r\n" HDRS "\r\n", ParseErrc::bad_status_code, 1},
+        BadCase{"SIP/2.0 700 Nope\r\n" HDRS "\r\n", ParseErrc::bad_status_code, 1},
+        BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS "Bad Header: x\r\n\r\n", ParseErrc::bad_header_line, 7},
+        BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS ": x\r\n\r\n", ParseErrc::bad_header_name, 7},
+        BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS "NoColon\r\n\r\n", ParseErrc::bad_header_line, 7},
+        BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS "Subject: a\rb\r\n\r\n", ParseErrc::control_character, 7},
+        BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS "Subject: a\x01"
+                "b\r\n\r\n",
+                ParseErrc::control_character, 7},
+        BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS, ParseErrc::bad_header_line, 7},
+        BadCase{"INVITE sip:x@h SIP/2.0\r\n  folded\r\n" HDRS "\r\n", ParseErrc::bad_header_line, 2},
+        BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS "Content-Length: 10\r\n\r\nshort", ParseErrc::body_truncated, 7},
+        BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS "Content-Length: -1\r\n\r\n", ParseErrc::bad_content_length, 7},
+        BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS "Content-Length: 99999999999\r\n\r\n", ParseErrc::bad_content_length,
+                7},
+        BadCase{"INVITE sip:x@h SIP/2.0\r\n" HDRS "l: 1\r\nContent-Length: 2\r\n\r\nab", ParseErrc::duplicate_header,
+                8},
+        BadCase{"INVITE sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\n", ParseErrc::missing_header, 0}));
 
 TEST(Parser, ErrorColumnPointsAtTheByte) {
-  auto m = parse_message("INVITE sip:x@h SIP/2.0\r\n" HDRS "Subject: ab\x02" "c\r\n\r\n");
+  auto m = parse_message("INVITE sip:x@h SIP/2.0\r\n" HDRS
+                         "Subject: ab\x02"
+                         "c\r\n\r\n");
   ASSERT_FALSE(m);
   EXPECT_EQ(m.error().line, 7u);
   EXPECT_EQ(m.error().column, 12u);
@@ -219,7 +232,8 @@ TEST(Parser, FindAfterVeryManyHeaders) {
   EXPECT_EQ(m->from()->tag, "1");
   EXPECT_EQ(m->find(HeaderId::to), nullptr);
   const Message copy = *m;
-  EXPECT_EQ(copy.header(HeaderId::from).data(), copy.raw().data() + (m->header(HeaderId::from).data() - m->raw().data()));
+  EXPECT_EQ(copy.header(HeaderId::from).data(),
+            copy.raw().data() + (m->header(HeaderId::from).data() - m->raw().data()));
 }
 
 TEST(Parser, Limits) {
@@ -273,7 +287,9 @@ TEST(Message, SerializeIsCanonical) {
 }
 
 TEST(Message, ValidateChecksStructuredHeaders) {
-  auto m = parse_message("INVITE sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq: 1 BYE\r\n\r\n");
+  auto m = parse_message(
+      "INVITE sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>\r\nCall-ID: x\r\nCSeq: 1 "
+      "BYE\r\n\r\n");
   ASSERT_TRUE(m);
   auto st = m->validate();
   ASSERT_FALSE(st);

@@ -102,12 +102,12 @@ TEST(Sdp, Errors) {
     const char* text;
     unsigned line;
   };
-  for (auto [text, line] : {Bad{"", 0}, Bad{"o=a 1 1 IN IP4 h\r\n", 1}, Bad{"v=1\r\n", 1},
-                            Bad{"v=0\r\no=a 1 IN IP4 h\r\n", 2}, Bad{"v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4\r\n", 4},
-                            Bad{"v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio x RTP/AVP 0\r\n", 5},
-                            Bad{"v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 1 RTP/AVP\r\n", 5},
-                            Bad{"v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nbogus\r\n", 5},
-                            Bad{"v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\n", 0}}) {
+  for (auto [text, line] :
+       {Bad{"", 0}, Bad{"o=a 1 1 IN IP4 h\r\n", 1}, Bad{"v=1\r\n", 1}, Bad{"v=0\r\no=a 1 IN IP4 h\r\n", 2},
+        Bad{"v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4\r\n", 4},
+        Bad{"v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio x RTP/AVP 0\r\n", 5},
+        Bad{"v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 1 RTP/AVP\r\n", 5},
+        Bad{"v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nbogus\r\n", 5}, Bad{"v=0\r\no=a 1 1 IN IP4 h\r\ns=-\r\n", 0}}) {
     auto sd = sdp::parse(text);
     ASSERT_FALSE(sd) << text;
     EXPECT_EQ(sd.error().code, ParseErrc::bad_sdp);

@@ -1,9 +1,9 @@
 // The engine's cleanup timers are rounded up to shared 100 ms boundaries; short waits are exact.
+#include "sip/engine/timer_coalescing.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
-
-#include "sip/engine/timer_coalescing.hpp"
 
 namespace {
 
@@ -34,7 +34,7 @@ TEST(TimerCoalescing, TwoTransactionsEndingCloseTogetherShareOneExpiry) {
 TEST(TimerCoalescing, ShortWaitsStayExact) {
   const auto now = at(1'000'000'123ns);
   EXPECT_EQ(coalesced<Clock>(now + 500ms, now), now + 500ms);  // Timer A/E at T1
-  EXPECT_EQ(coalesced<Clock>(now, now), now);                   // reliable transports: at once
+  EXPECT_EQ(coalesced<Clock>(now, now), now);                  // reliable transports: at once
   EXPECT_EQ(coalesced<Clock>(now + 999ms, now), now + 999ms);
 }
 

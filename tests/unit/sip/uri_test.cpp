@@ -23,7 +23,8 @@ TEST(Uri, FullSipUri) {
   ASSERT_EQ(hs.size(), 2u);
   EXPECT_EQ(hs[0].name, "subject");
   EXPECT_EQ(unescape(hs[0].value), "project x");
-  EXPECT_EQ(u->to_string(), "sip:alice:secret@atlanta.example.com:5061;transport=tcp;lr?subject=project%20x&priority=urgent");
+  EXPECT_EQ(u->to_string(),
+            "sip:alice:secret@atlanta.example.com:5061;transport=tcp;lr?subject=project%20x&priority=urgent");
 }
 
 TEST(Uri, HostForms) {
@@ -89,9 +90,26 @@ TEST(Uri, OtherSchemesAreOpaque) {
 }
 
 TEST(Uri, Rejects) {
-  for (const char* bad : {"", "sip", ":x", "1sip:x", "sip:", "sip:@host", "sip:user@", "sip:host:99999", "sip:host:",
-                          "sip:[::1", "sip:[zz::1]", "sip:ho st", "sip:host;=x", "sip:host;a=", "sip:host?", "sip:bad%zzuser@h",
-                          "sip:user@host:5060x", "sip:a@b@c", "sip:us\"er@host", "sip:host\r\n"}) {
+  for (const char* bad : {"",
+                          "sip",
+                          ":x",
+                          "1sip:x",
+                          "sip:",
+                          "sip:@host",
+                          "sip:user@",
+                          "sip:host:99999",
+                          "sip:host:",
+                          "sip:[::1",
+                          "sip:[zz::1]",
+                          "sip:ho st",
+                          "sip:host;=x",
+                          "sip:host;a=",
+                          "sip:host?",
+                          "sip:bad%zzuser@h",
+                          "sip:user@host:5060x",
+                          "sip:a@b@c",
+                          "sip:us\"er@host",
+                          "sip:host\r\n"}) {
     auto u = parse_uri(bad);
     EXPECT_FALSE(u) << bad;
     if (!u) {

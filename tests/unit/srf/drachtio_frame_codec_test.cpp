@@ -1,13 +1,13 @@
 // The drachtio framing against every captured transcript: each frame decodes and
 // re-encodes to the same bytes, whole streams decode in any chunking, and broken
 // streams fail with a clear error.
-#include <gtest/gtest.h>
+#include "frame_codec.hpp"
 
 #include <boost/json.hpp>
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
-
-#include "frame_codec.hpp"
 
 namespace {
 

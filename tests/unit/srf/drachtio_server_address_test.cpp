@@ -1,6 +1,7 @@
+#include <astmrf/srf/drachtio.hpp>
+
 #include <gtest/gtest.h>
 
-#include <astmrf/srf/drachtio.hpp>
 #include <vector>
 
 namespace {

@@ -1,10 +1,10 @@
 // What the application's SIP looks like on the drachtio wire.
-#include <gtest/gtest.h>
+#include "sip_text.hpp"
 
 #include <astmrf/sip/errors.hpp>
 #include <astmrf/sip/parser.hpp>
 
-#include "sip_text.hpp"
+#include <gtest/gtest.h>
 
 namespace {
 

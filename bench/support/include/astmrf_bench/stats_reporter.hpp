@@ -6,13 +6,13 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <malloc.h>
-
 #include <chrono>
 #include <csignal>
 #include <fstream>
 #include <functional>
 #include <string>
+
+#include <malloc.h>
 
 namespace astmrf_bench {
 

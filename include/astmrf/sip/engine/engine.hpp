@@ -115,8 +115,7 @@ class ClientRequest : public std::enable_shared_from_this<ClientRequest> {
 
   /// \cond INTERNAL
   // Engine internals below; not for applications.
-  ClientRequest(std::weak_ptr<EngineCore> core, Message request, PeerAddress destination,
-                ResponseHandler handler);
+  ClientRequest(std::weak_ptr<EngineCore> core, Message request, PeerAddress destination, ResponseHandler handler);
   ~ClientRequest();
   /// \endcond
 
@@ -130,7 +129,7 @@ class ClientRequest : public std::enable_shared_from_this<ClientRequest> {
   std::string key_;
   std::string ack_;  // the ACK for a non-2xx final, resent on retransmissions
   std::shared_ptr<void> timer_;
-  std::weak_ptr<Dialog> dialog_;   // in-dialog requests: the dialog they belong to
+  std::weak_ptr<Dialog> dialog_;  // in-dialog requests: the dialog they belong to
   int final_status_{0};
   bool provisional_seen_{false};
   bool cancel_requested_{false};
@@ -208,7 +207,7 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   State state_{State::confirming};
   std::string call_id_, local_tag_, remote_tag_;
   std::string local_uri_, remote_uri_, remote_target_, local_contact_;
-  std::string key_;  // the engine's dialog table key (its entry views this text)
+  std::string key_;                     // the engine's dialog table key (its entry views this text)
   std::vector<std::string> route_set_;  // in the order to put in Route headers
   PeerAddress peer_;
   std::uint32_t local_cseq_{0};
@@ -290,8 +289,7 @@ class Engine {
 
   /// Sends a request outside any dialog. Throws std::invalid_argument for a
   /// destination it cannot reach (not an IP address) and sip::HeaderInjectionError.
-  std::shared_ptr<ClientRequest> send_request(RequestSpec spec, ResponseHandler handler,
-                                              InviteOptions options = {});
+  std::shared_ptr<ClientRequest> send_request(RequestSpec spec, ResponseHandler handler, InviteOptions options = {});
 
   /// Its counters.
   [[nodiscard]] EngineStats stats() const;

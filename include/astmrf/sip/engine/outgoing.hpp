@@ -42,7 +42,7 @@ struct RequestSpec {
   /// The body.
   std::string body;
   /// Send here instead of the Request-URI's host:port;transport (an outbound proxy).
-  std::string destination;   ///< "udp:1.2.3.4:5060" / "tcp:..." / "" (from the URI)
+  std::string destination;  ///< "udp:1.2.3.4:5060" / "tcp:..." / "" (from the URI)
 };
 
 }  // namespace astmrf::sip

@@ -52,9 +52,8 @@ class EventStream {
   // The next event, or nothing when none arrives in time.
   std::optional<boost::json::object> next(std::chrono::milliseconds timeout);
   // The first event of `type` for which `match` holds; earlier events are skipped.
-  std::optional<boost::json::object> wait_for(
-      std::string_view type, std::chrono::milliseconds timeout,
-      const std::function<bool(const boost::json::object&)>& match = {});
+  std::optional<boost::json::object> wait_for(std::string_view type, std::chrono::milliseconds timeout,
+                                              const std::function<bool(const boost::json::object&)>& match = {});
 
  private:
   struct Impl;

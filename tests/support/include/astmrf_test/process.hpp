@@ -5,15 +5,16 @@
 #include <chrono>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace astmrf_test {
 
 struct ProcessResult {
-  int exit_code = -1;       // -1 when killed by a signal or on timeout
+  int exit_code = -1;  // -1 when killed by a signal or on timeout
   bool timed_out = false;
-  std::string output;       // stdout and stderr, interleaved
+  std::string output;  // stdout and stderr, interleaved
 };
 
 class Process {

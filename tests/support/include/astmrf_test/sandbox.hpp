@@ -9,11 +9,11 @@
 namespace astmrf_test {
 
 struct Sandbox {
-  std::string ari_host;      // always 127.0.0.1
+  std::string ari_host;  // always 127.0.0.1
   std::uint16_t ari_port;
   std::string ari_user;
   std::string ari_password;
-  std::string sip_host;      // always 127.0.0.1
+  std::string sip_host;  // always 127.0.0.1
   std::uint16_t sip_port;
   std::string tool;          // scripts/asterisk-sandbox
   std::string instance;      // the ctest fixture's instance name

@@ -1,13 +1,13 @@
 // Runs sipp as a real SIP peer against the sandbox (or against astmrf itself).
 #pragma once
 
+#include "astmrf_test/process.hpp"
+
 #include <chrono>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "astmrf_test/process.hpp"
 
 namespace astmrf_test {
 
@@ -19,7 +19,7 @@ struct SippCall {
   std::string remote;                       // host:port; default: the sandbox's SIP port
   int calls = 1;                            // -m: calls before sipp exits
   std::vector<std::string> extra_args;
-  std::chrono::seconds timeout{30};         // sipp's own global timeout
+  std::chrono::seconds timeout{30};  // sipp's own global timeout
 };
 
 // A sipp running in the background. Its SIP message trace is appended to the
