@@ -51,24 +51,41 @@ TEST(SandboxTool, RefusesAnAriPortThatIsTaken) {
   EXPECT_NE(result.output.find("port " + port + "/tcp (ari) is already in use"), std::string::npos) << result.output;
 }
 
-TEST(SandboxTool, RefusesToRunWithoutRoot) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop to another user";
+// Runs a copy of scripts/<script> as an unprivileged user (nobody) with `args`.
+astmrf_test::ProcessResult run_as_nobody(const std::string& script, std::vector<std::string> args) {
   // A copy in a directory anyone can enter: the checkout itself may sit below one that only
   // root may traverse (a mktemp -d clone), and the check must be reached, not the path denied.
   char dir_template[] = "/tmp/astmrf-notroot-XXXXXX";
-  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  if (::mkdtemp(dir_template) == nullptr) return {-1, false, "mkdtemp failed"};
   const std::filesystem::path dir(dir_template);
   std::filesystem::permissions(dir, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
                                         std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
                                         std::filesystem::perms::others_exec);
-  const auto tool = dir / "asterisk-sandbox";
-  std::filesystem::copy_file(astmrf_test::sandbox().tool, tool);
-  auto result = astmrf_test::run(
-      {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", tool.string(), "up", "--name", "not-root-test"},
-      30s);
+  const auto copy = dir / script;
+  std::filesystem::copy_file(std::filesystem::path(astmrf_test::sandbox().tool).parent_path() / script, copy);
+  args.insert(args.begin(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", copy.string()});
+  auto result = astmrf_test::run(std::move(args), 30s);
   std::filesystem::remove_all(dir);
+  return result;
+}
+
+TEST(SandboxTool, RefusesToRunWithoutRoot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop to another user";
+  auto result = run_as_nobody("asterisk-sandbox", {"up", "--name", "not-root-test"});
   EXPECT_NE(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("must be run as root"), std::string::npos) << result.output;
+}
+
+// The README's commands are typed as root or, by a sudoer, after `sudo`: run by anyone else they
+// stop before doing anything and say how to run them.
+TEST(ReadmeCommands, RefuseToRunWithoutRootAndNameSudo) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop to another user";
+  for (const std::string script : {"demo", "test", "setup-deps"}) {
+    auto result = run_as_nobody(script, {});
+    EXPECT_NE(result.exit_code, 0) << script << ": " << result.output;
+    EXPECT_NE(result.output.find("must be run as root"), std::string::npos) << script << ": " << result.output;
+    EXPECT_NE(result.output.find("sudo scripts/" + script), std::string::npos) << script << ": " << result.output;
+  }
 }
 
 TEST(SandboxTool, RejectsMalformedOptions) {
