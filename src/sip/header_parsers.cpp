@@ -361,26 +361,22 @@ std::vector<std::string_view> split_list(std::string_view value) {
   return out;
 }
 
-std::string Via::sent_by() const {
-  std::string out;
-  if (host_kind == HostKind::ipv6) {
-    out += '[';
-    out += host;
-    out += ']';
-  } else {
-    out = host;
-  }
-  if (has_port) {
-    out += ':';
-    out += std::to_string(port);
-  }
-  return out;
+std::string Via::sent_by() const { return detail::host_port_text(host, host_kind, has_port, port); }
+
+namespace {
+
+// One element parsed in place by `parse_into` (Via, name-addr), its failure as a ParseError.
+template <typename T, typename ParseInto>
+Result<T> parse_element(std::string_view text, ParseInto parse_into) {
+  Result<T> r{std::in_place};
+  if (auto f = parse_into(text, *r)) return to_error(f);
+  return r;
 }
 
+}  // namespace
+
 Result<Via> parse_via(std::string_view element) {
-  Result<Via> r{std::in_place};
-  if (auto f = parse_via_into(element, *r)) return to_error(f);
-  return r;
+  return parse_element<Via>(element, [](std::string_view t, Via& v) { return parse_via_into(t, v); });
 }
 
 Result<std::vector<Via>> parse_via_list(std::string_view value) {
@@ -402,9 +398,7 @@ std::string NameAddr::display_name_text() const {
 }
 
 Result<NameAddr> parse_name_addr(std::string_view value) {
-  Result<NameAddr> r{std::in_place};
-  if (auto f = parse_name_addr_into(value, *r)) return to_error(f);
-  return r;
+  return parse_element<NameAddr>(value, [](std::string_view t, NameAddr& n) { return parse_name_addr_into(t, n); });
 }
 
 Result<std::vector<NameAddr>> parse_name_addr_list(std::string_view value) {
@@ -456,6 +450,8 @@ Result<MediaType> parse_media_type(std::string_view value) {
   return mt;
 }
 
+// Starts like parse_media_type (a token, then a separator), as `duplicates` notes; the two
+// grammars part after the first token, so they stay two straight-line parsers.
 Result<AuthParams> parse_auth_params(std::string_view value) {
   Cursor c{value};
   c.skip_ws();

@@ -8,6 +8,8 @@
 #include <astmrf/sip/uri.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -18,6 +20,9 @@ namespace astmrf::sip::detail {
 const char* parse_uri_into(std::string_view text, Uri& out) noexcept;
 
 bool valid_ipv6(std::string_view s) noexcept;
+
+/// "host", "[v6]", "host:port" or "[v6]:port": a URI's hostport and a Via's sent-by alike.
+std::string host_port_text(std::string_view host, HostKind kind, bool has_port, std::uint16_t port);
 
 /// classify_host() for a host that is not a bracketed IPv6 reference.
 HostKind classify_plain_host(std::string_view s) noexcept;

@@ -382,15 +382,17 @@ std::vector<Param> Uri::header_list() const {
   return out;
 }
 
-std::string Uri::host_port() const {
+namespace detail {
+
+std::string host_port_text(std::string_view host, HostKind kind, bool has_port, std::uint16_t port) {
   std::string out;
-  if (host_kind == HostKind::ipv6) {
-    out.reserve(host.size() + 8);
+  out.reserve(host.size() + 8);
+  if (kind == HostKind::ipv6) {
     out += '[';
     out += host;
     out += ']';
   } else {
-    out = host;
+    out += host;
   }
   if (has_port) {
     out += ':';
@@ -398,6 +400,10 @@ std::string Uri::host_port() const {
   }
   return out;
 }
+
+}  // namespace detail
+
+std::string Uri::host_port() const { return detail::host_port_text(host, host_kind, has_port, port); }
 
 std::string Uri::to_string() const {
   std::string out;

@@ -124,39 +124,29 @@ std::shared_ptr<ClientRequest> EngineCore::start_client_transaction(std::string 
 
 void EngineCore::schedule_client_timer(const std::shared_ptr<ClientRequest>& transaction,
                                        std::chrono::milliseconds interval, Clock::time_point deadline) {
-  auto timer = timer_of(transaction->timer_);
-  const auto now = Clock::now();
-  auto next = deadline;
-  if (interval.count() > 0) next = std::min(deadline, now + interval);
-  if (next == deadline) next = detail::coalesced<Clock>(deadline, now);  // a bound, not a retransmission
-  timer->expires_at(next);
-  timer->async_wait(
-      [weak = std::weak_ptr<ClientRequest>(transaction), interval, deadline](boost::system::error_code ec) {
-        auto t = weak.lock();
-        if (ec || !t || t->terminated_) return;
-        auto core = t->core_.lock();
-        if (!core) return;
-        if (Clock::now() >= deadline) {
-          if (t->final_status_ >= 200) {
-            core->terminate(*t);  // timer D / K: retransmitted finals no longer expected
-          } else if (t->cancel_requested_) {
-            core->client_local_failure(*t, 487, "Request Terminated (no final response after CANCEL)");
-          } else {
-            core->client_local_failure(*t, 408, "Request Timeout");  // timer B / F
-          }
-          return;
-        }
-        // Timer A (INVITE, doubling) stops at the first provisional; timer E keeps
-        // going at T2 once a provisional arrived (RFC 3261 17.1.2.2).
-        const bool invite = t->request_.method_id() == MethodId::invite;
-        if (!(invite && t->provisional_seen_) && t->final_status_ < 200) {
-          ++core->stats_.retransmissions_sent;
-          core->send(t->destination_, t->wire_);
-        }
-        auto next_interval = invite ? 2 * interval : std::min(2 * interval, core->t2());
-        if (!invite && t->provisional_seen_) next_interval = core->t2();
-        core->schedule_client_timer(t, next_interval, deadline);
-      });
+  arm_transaction_timer(transaction, interval, deadline,
+                        [interval, deadline](EngineCore& core, const std::shared_ptr<ClientRequest>& t, bool expired) {
+                          if (expired) {
+                            if (t->final_status_ >= 200) {
+                              core.terminate(*t);  // timer D / K: retransmitted finals no longer expected
+                            } else if (t->cancel_requested_) {
+                              core.client_local_failure(*t, 487, "Request Terminated (no final response after CANCEL)");
+                            } else {
+                              core.client_local_failure(*t, 408, "Request Timeout");  // timer B / F
+                            }
+                            return;
+                          }
+                          // Timer A (INVITE, doubling) stops at the first provisional; timer E keeps
+                          // going at T2 once a provisional arrived (RFC 3261 17.1.2.2).
+                          const bool invite = t->request_.method_id() == MethodId::invite;
+                          if (!(invite && t->provisional_seen_) && t->final_status_ < 200) {
+                            ++core.stats_.retransmissions_sent;
+                            core.send(t->destination_, t->wire_);
+                          }
+                          auto next_interval = invite ? 2 * interval : std::min(2 * interval, core.t2());
+                          if (!invite && t->provisional_seen_) next_interval = core.t2();
+                          core.schedule_client_timer(t, next_interval, deadline);
+                        });
 }
 
 void EngineCore::client_response(ClientRequest& transaction, Message&& response) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "message_factory.hpp"
+#include "timer_coalescing.hpp"
 #include "transport_layer.hpp"
 
 #include <astmrf/sip/engine/engine.hpp>
@@ -88,6 +89,28 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
     return std::static_pointer_cast<Timer>(slot);
   }
   std::shared_ptr<void> new_timer() { return std::make_shared<Timer>(executor_); }
+  // Arms a transaction's one timer for its next retransmission (`interval` from now; none
+  // when 0) or its `deadline`, whichever comes first, and runs `fire(core, transaction,
+  // deadline_reached)` when it expires while both the transaction and the engine live.
+  // Server and client transactions differ only in what `fire` does.
+  template <typename Transaction, typename Fire>
+  void arm_transaction_timer(const std::shared_ptr<Transaction>& transaction, std::chrono::milliseconds interval,
+                             Clock::time_point deadline, Fire fire) {
+    auto timer = timer_of(transaction->timer_);
+    const auto now = Clock::now();
+    auto next = deadline;
+    if (interval.count() > 0) next = std::min(deadline, now + interval);
+    if (next == deadline) next = detail::coalesced<Clock>(deadline, now);  // a bound, not a retransmission
+    timer->expires_at(next);
+    timer->async_wait([weak = std::weak_ptr<Transaction>(transaction), deadline,
+                       fire = std::move(fire)](boost::system::error_code ec) {
+      auto t = weak.lock();
+      if (ec || !t || t->terminated_) return;
+      auto core = t->core_.lock();
+      if (!core) return;
+      fire(*core, t, Clock::now() >= deadline);
+    });
+  }
   std::chrono::milliseconds t1() const { return config_.timers.t1; }
   std::chrono::milliseconds t2() const { return config_.timers.t2; }
   std::chrono::milliseconds t4() const { return config_.timers.t4; }

@@ -147,28 +147,19 @@ std::shared_ptr<Dialog> EngineCore::respond(IncomingRequest& transaction, Respon
 
 void EngineCore::schedule_server_timer(const std::shared_ptr<IncomingRequest>& transaction,
                                        std::chrono::milliseconds interval, Clock::time_point deadline) {
-  auto timer = timer_of(transaction->timer_);
-  const auto now = Clock::now();
-  auto next = deadline;
-  if (interval.count() > 0) next = std::min(deadline, now + interval);
-  if (next == deadline) next = detail::coalesced<Clock>(deadline, now);  // a bound, not a retransmission
-  timer->expires_at(next);
-  timer->async_wait(
-      [weak = std::weak_ptr<IncomingRequest>(transaction), interval, deadline](boost::system::error_code ec) {
-        auto t = weak.lock();
-        if (ec || !t || t->terminated_) return;
-        auto core = t->core_.lock();
-        if (!core) return;
-        if (Clock::now() >= deadline) {
-          core->terminate(*t);
+  arm_transaction_timer(
+      transaction, interval, deadline,
+      [interval, deadline](EngineCore& core, const std::shared_ptr<IncomingRequest>& t, bool expired) {
+        if (expired) {
+          core.terminate(*t);
           return;
         }
         if (!t->confirmed_ && !t->last_response_.empty()) {
           auto via = t->message_.top_via();
-          ++core->stats_.retransmissions_sent;
-          core->send(detail::response_destination(*via, t->source_), t->last_response_);
+          ++core.stats_.retransmissions_sent;
+          core.send(detail::response_destination(*via, t->source_), t->last_response_);
         }
-        core->schedule_server_timer(t, std::min(2 * interval, core->t2()), deadline);
+        core.schedule_server_timer(t, std::min(2 * interval, core.t2()), deadline);
       });
 }
 
