@@ -1,5 +1,6 @@
 # `cmake --install`: headers, the module libraries, a CMake package
-# (find_package(astmrf CONFIG) → astmrf::astmrf) and a pkg-config file.
+# (find_package(astmrf CONFIG) → astmrf::astmrf, or components such as astmrf::srf_drachtio)
+# and pkg-config files (astmrf.pc for everything, astmrf-<component>.pc for one library).
 # CPack (cmake/AstmrfPackaging.cmake) packages what these rules install.
 #
 # The module CMakeLists describe the build tree only (include dirs under the source
@@ -94,33 +95,82 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/astmrfConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/astmrfConfig.cmake ${PROJECT_BINARY_DIR}/astmrfConfigVersion.cmake
   DESTINATION ${ASTMRF_INSTALL_CMAKEDIR} COMPONENT dev)
 
-# pkg-config: the libraries in link order (dependents first), the compile
-# definitions every consumer needs (Asio/Beast separate compilation), and the
-# dependencies (Boost ships no .pc files: its two compiled libraries are named).
-set(pc_libs "")
-set(pc_definitions "")
-foreach(library IN LISTS ASTMRF_EXPORTED_LIBRARIES)
-  get_target_property(type ${library} TYPE)
-  if(type STREQUAL "STATIC_LIBRARY")
-    list(PREPEND pc_libs "-l${library}")
+# pkg-config: one .pc per component (astmrf-<component>.pc), each naming its own library
+# and Requiring the components and packages it links, so that pkg-config puts them in
+# static link order and an application links only what it uses (pkg-config
+# astmrf-srf-drachtio astmrf-mrf: no embedded engine). astmrf.pc Requires them all.
+# Boost ships no .pc files: its two compiled libraries are named. astmrf_sip_engine →
+# astmrf-sip-engine.pc.
+file(RELATIVE_PATH ASTMRF_PC_PREFIX_FROM_PCFILEDIR
+  ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig ${CMAKE_INSTALL_PREFIX})
+string(REGEX REPLACE "/$" "" ASTMRF_PC_PREFIX_FROM_PCFILEDIR "${ASTMRF_PC_PREFIX_FROM_PCFILEDIR}")
+
+# Writes and installs astmrf-<component>.pc for one library.
+function(astmrf_component_pc library)
+  get_target_property(pc_component ${library} EXPORT_NAME)
+  string(REPLACE "_" "-" pc_suffix ${pc_component})
+  set(pc_name astmrf-${pc_suffix})
+  set(pc_library ${library})
+  set(requires "")
+  set(libs "")
+  set(cflags "")
+  get_target_property(links ${library} INTERFACE_LINK_LIBRARIES)
+  if(links)
+    foreach(link IN LISTS links)
+      string(REGEX REPLACE "^\\$<LINK_ONLY:(.*)>$" "\\1" link "${link}")
+      if(TARGET ${link})
+        get_target_property(aliased ${link} ALIASED_TARGET)
+        if(aliased)
+          set(link ${aliased})
+        endif()
+      endif()
+      if(link IN_LIST ASTMRF_EXPORTED_LIBRARIES)
+        get_target_property(dependency ${link} EXPORT_NAME)
+        string(REPLACE "_" "-" dependency ${dependency})
+        list(APPEND requires astmrf-${dependency})
+      elseif(link STREQUAL "OpenSSL::SSL")
+        list(APPEND requires libssl)
+      elseif(link STREQUAL "OpenSSL::Crypto")
+        list(APPEND requires libcrypto)
+      elseif(link STREQUAL "spdlog::spdlog")
+        list(APPEND requires spdlog fmt)
+      elseif(link STREQUAL "Boost::json")
+        list(APPEND libs -lboost_json)
+      elseif(link STREQUAL "Boost::url")
+        list(APPEND libs -lboost_url)
+      elseif(link STREQUAL "Threads::Threads")
+        list(APPEND libs -pthread)
+      endif()
+    endforeach()
   endif()
   get_target_property(definitions ${library} INTERFACE_COMPILE_DEFINITIONS)
   if(definitions)
     foreach(definition IN LISTS definitions)
-      list(APPEND pc_definitions "-D${definition}")
+      list(APPEND cflags "-D${definition}")
     endforeach()
   endif()
+  if(ASTMRF_SANITIZE AND library STREQUAL "astmrf_asio")
+    list(APPEND libs -fsanitize=address,undefined)
+  endif()
+  list(REMOVE_DUPLICATES requires)
+  list(JOIN requires " " pc_requires)
+  list(JOIN libs " " pc_libs)
+  list(JOIN cflags " " pc_cflags)
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/astmrf-component.pc.in ${PROJECT_BINARY_DIR}/pkgconfig/${pc_name}.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/${pc_name}.pc
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
+endfunction()
+set(ASTMRF_PC_COMPONENTS "")
+foreach(library IN LISTS ASTMRF_EXPORTED_LIBRARIES)
+  get_target_property(type ${library} TYPE)
+  if(type STREQUAL "STATIC_LIBRARY")
+    astmrf_component_pc(${library})
+    get_target_property(component ${library} EXPORT_NAME)
+    string(REPLACE "_" "-" component ${component})
+    list(PREPEND ASTMRF_PC_COMPONENTS astmrf-${component})
+  endif()
 endforeach()
-list(REMOVE_DUPLICATES pc_definitions)
-list(APPEND pc_libs -lboost_json -lboost_url -pthread)
-if(ASTMRF_SANITIZE)
-  list(APPEND pc_libs -fsanitize=address,undefined)
-endif()
-list(JOIN pc_libs " " ASTMRF_PC_LIBS)
-list(JOIN pc_definitions " " ASTMRF_PC_CFLAGS)
-file(RELATIVE_PATH ASTMRF_PC_PREFIX_FROM_PCFILEDIR
-  ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig ${CMAKE_INSTALL_PREFIX})
-string(REGEX REPLACE "/$" "" ASTMRF_PC_PREFIX_FROM_PCFILEDIR "${ASTMRF_PC_PREFIX_FROM_PCFILEDIR}")
+list(JOIN ASTMRF_PC_COMPONENTS " " ASTMRF_PC_REQUIRES)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/astmrf.pc.in ${PROJECT_BINARY_DIR}/astmrf.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/astmrf.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)

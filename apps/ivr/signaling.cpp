@@ -12,7 +12,9 @@
 namespace astmrf::ivr {
 
 Signaling::Signaling(std::unique_ptr<sip::Engine> engine, std::string description)
-    : engine_(std::move(engine)), srf_(std::make_unique<srf::Srf>(*engine_)), description_(std::move(description)) {}
+    : engine_(std::move(engine)),
+      srf_(std::make_unique<srf::Srf>(srf::make_engine_backend(*engine_))),
+      description_(std::move(description)) {}
 
 Signaling::Signaling(std::shared_ptr<srf::drachtio::Backend> drachtio, std::string description)
     : drachtio_(std::move(drachtio)),

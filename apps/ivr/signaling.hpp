@@ -4,6 +4,7 @@
 
 #include <astmrf/sip/engine/engine.hpp>
 #include <astmrf/srf/drachtio.hpp>
+#include <astmrf/srf/engine_backend.hpp>
 #include <astmrf/srf/srf.hpp>
 
 #include <boost/asio/any_io_executor.hpp>

@@ -12,7 +12,7 @@
 #include "astmrf_bench/stats_reporter.hpp"
 
 #include <astmrf/mrf/mrf.hpp>
-#include <astmrf/sip/engine/engine.hpp>
+#include <astmrf/srf/engine_backend.hpp>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -75,7 +75,7 @@ class LoadTarget {
       : io_(io),
         options_(std::move(options)),
         engine_(io.get_executor(), engine_config()),
-        app_(engine_),
+        app_(srf::make_engine_backend(engine_)),
         media_(app_),
         signals_(io, SIGINT, SIGTERM),
         reporter_(io, options_.stats_interval, [this](const char* why) { print(why); }) {}

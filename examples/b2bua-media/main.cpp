@@ -8,6 +8,7 @@
 //   ARI_PASSWORD=secret example-b2bua-media TARGET_HOST:PORT [ARI_USER] [ARI_PORT] [ASTERISK_SIP_PORT]
 #include <astmrf/ari/generated/operations.hpp>
 #include <astmrf/mrf/mrf.hpp>
+#include <astmrf/srf/engine_backend.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -98,7 +99,7 @@ int main(int argc, char** argv) {
   config.listen = {{astmrf::sip::Transport::udp, "127.0.0.1", 5080}};
   astmrf::sip::Engine engine(ioc.get_executor(), config);
   engine.start();
-  srf::Srf app(engine);
+  srf::Srf app(srf::make_engine_backend(engine));
   mrf::Mrf media(app);
 
   media.async_connect(options, [&](std::exception_ptr error, std::shared_ptr<mrf::MediaServer> server) {

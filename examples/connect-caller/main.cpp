@@ -7,6 +7,7 @@
 // SIP on 127.0.0.1:5080; Asterisk's ARI and SIP on 127.0.0.1 (8088 and 5060 by default).
 #include <astmrf/ari/generated/operations.hpp>
 #include <astmrf/mrf/mrf.hpp>
+#include <astmrf/srf/engine_backend.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
   config.listen = {{astmrf::sip::Transport::udp, "127.0.0.1", 5080}};
   astmrf::sip::Engine engine(ioc.get_executor(), config);
   engine.start();
-  srf::Srf app(engine);
+  srf::Srf app(srf::make_engine_backend(engine));
   mrf::Mrf media(app);
 
   media.async_connect(options, [&](std::exception_ptr error, std::shared_ptr<mrf::MediaServer> server) {

@@ -3,6 +3,7 @@
 //
 //   ARI_PASSWORD=secret example-create-endpoint [ARI_USER] [ARI_PORT] [ASTERISK_SIP_PORT]
 #include <astmrf/mrf/mrf.hpp>
+#include <astmrf/srf/engine_backend.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
   config.listen = {{astmrf::sip::Transport::udp, "127.0.0.1", 0}};  // any free port: we only place calls
   astmrf::sip::Engine engine(ioc.get_executor(), config);
   engine.start();
-  astmrf::srf::Srf app(engine);
+  astmrf::srf::Srf app(astmrf::srf::make_engine_backend(engine));
   mrf::Mrf media(app);
 
   int status = 0;

@@ -1,6 +1,6 @@
 // The seed's first flow in C++: answer every INVITE with a fixed SDP, and log how
 // each call ends. Run it, then call sip:anything@127.0.0.1:5080 (e.g. with sipp).
-#include <astmrf/sip/engine/engine.hpp>
+#include <astmrf/srf/engine_backend.hpp>
 #include <astmrf/srf/srf.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -20,7 +20,7 @@ int main() {
   config.listen = {{astmrf::sip::Transport::udp, "127.0.0.1", 5080}, {astmrf::sip::Transport::tcp, "127.0.0.1", 5080}};
   astmrf::sip::Engine engine(ioc.get_executor(), config);
   engine.start();
-  srf::Srf app(engine);
+  srf::Srf app(srf::make_engine_backend(engine));
 
   const std::string sdp =
       "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"

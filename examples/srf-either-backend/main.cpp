@@ -5,8 +5,8 @@
 //
 //   example-srf-either-backend                         # SIP on 127.0.0.1:5080
 //   example-srf-either-backend --drachtio 127.0.0.1:9022:cymru [--tls --ca-file ca.pem]
-#include <astmrf/sip/engine/engine.hpp>
 #include <astmrf/srf/drachtio.hpp>
+#include <astmrf/srf/engine_backend.hpp>
 #include <astmrf/srf/srf.hpp>
 
 #include <CLI/CLI.hpp>

@@ -4,6 +4,8 @@
 #include "decode.hpp"
 
 #include <astmrf/ari/generated/models.hpp>
+#include <astmrf/util/base64.hpp>
+#include <astmrf/util/tls_client.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -26,31 +28,6 @@ using verb = boost::beast::http::verb;
 namespace detail {
 
 namespace {
-
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const auto n = (std::uint32_t(static_cast<unsigned char>(in[i])) << 16) |
-                   (std::uint32_t(static_cast<unsigned char>(in[i + 1])) << 8) |
-                   std::uint32_t(static_cast<unsigned char>(in[i + 2]));
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(kAlphabet[(n >> 6) & 63]);
-    out.push_back(kAlphabet[n & 63]);
-  }
-  if (i < in.size()) {
-    std::uint32_t n = std::uint32_t(static_cast<unsigned char>(in[i])) << 16;
-    if (i + 1 < in.size()) n |= std::uint32_t(static_cast<unsigned char>(in[i + 1])) << 8;
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
 
 template <typename T>
 T decode_json(const Response& r) {
@@ -116,12 +93,12 @@ struct WaitState : std::enable_shared_from_this<WaitState> {
 // ---- ClientImpl -------------------------------------------------------------------------------
 
 ClientImpl::ClientImpl(asio::any_io_executor executor, ClientOptions o)
-    : ex(std::move(executor)), opts(std::move(o)), backoff_(ex), rng_(std::random_device{}()) {
+    : ex(std::move(executor)), opts(std::move(o)), backoff_(ex), reconnect_delays_(opts.reconnect) {
   log = opts.logger ? opts.logger : spdlog::default_logger();
   shared.executor = ex;
   shared.target = parse_target(opts.url);
-  if (shared.target.tls) shared.tls = make_tls_context(opts.tls);
-  shared.authorization = "Basic " + base64(opts.user + ":" + opts.password);
+  if (shared.target.tls) shared.tls = util::make_client_tls_context(opts.tls);
+  shared.authorization = "Basic " + util::base64_encode(opts.user + ":" + opts.password);
   shared.options = std::make_shared<const ClientOptions>(opts);
   pool = make_http_pool(shared);
 }
@@ -190,12 +167,6 @@ std::string ClientImpl::events_target() const {
   return std::move(b).finish().target;
 }
 
-std::chrono::milliseconds ClientImpl::jittered(std::chrono::milliseconds d) {
-  const double j = std::clamp(opts.reconnect.jitter, 0.0, 1.0);
-  std::uniform_real_distribution<double> dist(1.0 - j, 1.0 + j);
-  return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(d.count()) * dist(rng_)));
-}
-
 asio::awaitable<void> ClientImpl::connect_first() {
   auto self = shared_from_this();
   // Fails fast: a wrong password is an AuthenticationError here, before any WebSocket attempt.
@@ -262,7 +233,6 @@ asio::awaitable<void> ClientImpl::open_events() {
 
 asio::awaitable<void> ClientImpl::run_events() {
   auto self = shared_from_this();
-  auto delay = opts.reconnect.initial;
   for (;;) {
     auto sock = ws;
     auto [ec] =
@@ -274,12 +244,9 @@ asio::awaitable<void> ClientImpl::run_events() {
     set_state(ConnectionState::disconnected, ec);
     // Retry forever: capped exponential backoff with jitter.
     for (;;) {
-      backoff_.expires_after(jittered(delay));
+      backoff_.expires_after(reconnect_delays_.next());
       co_await backoff_.async_wait(asio::as_tuple(asio::use_awaitable));
       if (closed) co_return;
-      delay = std::min(std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(delay.count()) *
-                                                                           std::max(1.0, opts.reconnect.multiplier))),
-                       opts.reconnect.max);
       set_state(ConnectionState::connecting, {});
       try {
         co_await open_events();
@@ -290,7 +257,7 @@ asio::awaitable<void> ClientImpl::run_events() {
         set_state(ConnectionState::disconnected, errc::handshake_failed);
       }
     }
-    delay = opts.reconnect.initial;
+    reconnect_delays_.reset();
     log->info("ari: events WebSocket reconnected");
     asio::co_spawn(ex, reconcile(), [self](std::exception_ptr e) {
       if (!e) return;

@@ -5,13 +5,13 @@
 #include "transport.hpp"
 
 #include <astmrf/ari/client.hpp>
+#include <astmrf/util/backoff.hpp>
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <random>
 #include <set>
 #include <utility>
 
@@ -58,12 +58,11 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
   boost::asio::awaitable<void> open_events();
   boost::asio::awaitable<void> run_events();
   boost::asio::awaitable<void> reconcile();
-  std::chrono::milliseconds jittered(std::chrono::milliseconds d);
   std::string events_target() const;
   void forget_ended_sources(const Event& e);
 
   boost::asio::steady_timer backoff_;
-  std::minstd_rand rng_;
+  util::Backoff reconnect_delays_;  // of the events WebSocket
 };
 
 }  // namespace astmrf::ari::detail

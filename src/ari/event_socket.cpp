@@ -5,6 +5,7 @@
 #include "transport.hpp"
 
 #include <astmrf/ari/error.hpp>
+#include <astmrf/util/tls_client.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -117,12 +118,7 @@ class Socket final : public EventSocket, public std::enable_shared_from_this<Soc
     lowest.socket().set_option(tcp::no_delay(true));
     if constexpr (std::is_same_v<Ws, TlsWs>) {
       auto& tls = ws.next_layer();
-      const auto& name = opts.tls.server_name.empty() ? s_.target.host : opts.tls.server_name;
-      if (!SSL_set_tlsext_host_name(tls.native_handle(), name.c_str())) {
-        fail(boost::system::error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()), target,
-             "TLS SNI");
-      }
-      if (opts.tls.verify_peer) tls.set_verify_callback(asio::ssl::host_name_verification(name));
+      if (auto sni = util::prepare_tls_client(tls, opts.tls, s_.target.host)) fail(sni, target, "TLS SNI");
       auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::client, use_tuple);
       if (hec) fail(hec, target, "TLS handshake with " + s_.target.host_header);
     }

@@ -4,6 +4,7 @@
 #include "transport.hpp"
 
 #include <astmrf/ari/error.hpp>
+#include <astmrf/util/tls_client.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -29,21 +30,6 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using clock = std::chrono::steady_clock;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-std::shared_ptr<asio::ssl::context> make_tls_context(const TlsOptions& tls) {
-  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
-  if (tls.verify_peer) {
-    ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
-    if (tls.use_default_verify_paths) ctx->set_default_verify_paths();
-    if (!tls.ca_file.empty()) ctx->load_verify_file(tls.ca_file);
-    if (!tls.ca_path.empty()) ctx->add_verify_path(tls.ca_path);
-  } else {
-    ctx->set_verify_mode(asio::ssl::verify_none);
-  }
-  return ctx;
-}
 
 namespace {
 
@@ -249,11 +235,7 @@ class Pool final : public HttpPool, public std::enable_shared_from_this<Pool> {
     if (cec) co_return cec;
     tcp_stream.socket().set_option(tcp::no_delay(true));
     if (auto* tls = std::get_if<TlsStream>(&conn.stream)) {
-      const auto& name = s_.options->tls.server_name.empty() ? s_.target.host : s_.options->tls.server_name;
-      if (!SSL_set_tlsext_host_name(tls->native_handle(), name.c_str())) {
-        co_return boost::system::error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
-      }
-      if (s_.options->tls.verify_peer) tls->set_verify_callback(asio::ssl::host_name_verification(name));
+      if (auto sni = util::prepare_tls_client(*tls, s_.options->tls, s_.target.host)) co_return sni;
       auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::client, use_tuple);
       if (hec) co_return hec;
     }

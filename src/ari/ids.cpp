@@ -1,14 +1,9 @@
 #include <astmrf/ari/ids.hpp>
 
 #include <chrono>
+#include <cstdint>
 
 namespace astmrf::ari {
-
-IdGenerator::IdGenerator() {
-  std::random_device rd;
-  std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
-  rng_.seed(seq);
-}
 
 std::string IdGenerator::next(std::string_view prefix) {
   static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
@@ -26,11 +21,7 @@ std::string IdGenerator::next(std::string_view prefix) {
   } while (ms != 0 && n < 16);
   while (n > 0) out.push_back(buf[--n]);
   out.push_back('-');
-  // 96 random bits.
-  const std::uint64_t a = rng_();
-  const std::uint64_t b = rng_();
-  for (int i = 15; i >= 0; --i) out.push_back(kDigits[(a >> (i * 4)) & 0xF]);
-  for (int i = 7; i >= 0; --i) out.push_back(kDigits[(b >> (i * 4)) & 0xF]);
+  random_.append_hex(out, 24);  // 96 random bits
   return out;
 }
 

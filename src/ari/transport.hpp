@@ -33,9 +33,6 @@ struct Target {
 /// Parses "http(s)://host[:port][/ari]"; throws std::invalid_argument (never echoing credentials).
 Target parse_target(std::string_view url);
 
-/// TLS context from the options (peer + host name verification, CA file/path).
-std::shared_ptr<boost::asio::ssl::context> make_tls_context(const TlsOptions& tls);
-
 using ResponseHandler = boost::asio::any_completion_handler<void(std::exception_ptr, Response)>;
 
 struct Shared {

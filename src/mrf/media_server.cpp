@@ -51,24 +51,6 @@ MediaServer::~MediaServer() {
   if (ari_) ari_->close();
 }
 
-std::string MediaServer::make_uuid() {
-  // RFC 4122 version 4: what Asterisk then reports as the caller number.
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
-  std::uint64_t bits = 0;
-  for (int i = 0; i < 32; ++i) {
-    if (i % 16 == 0) bits = rng_();
-    unsigned n = bits & 0xF;
-    bits >>= 4;
-    if (i == 12) n = 4;
-    if (i == 16) n = 8 | (n & 3);
-    if (i == 8 || i == 12 || i == 16 || i == 20) out.push_back('-');
-    out.push_back(kHex[n]);
-  }
-  return out;
-}
-
 void MediaServer::start(std::function<void(std::exception_ptr)> done) {
   ari::ClientOptions client;
   client.url = std::string(options_.ari.tls ? "https://" : "http://") + options_.ari.address + ":" +
@@ -138,7 +120,7 @@ std::shared_ptr<MediaServer::Setup> MediaServer::begin_setup(
     return setup;
   }
   // Register before the INVITE: the StasisStart may arrive before anything else.
-  setup->uuid = make_uuid();
+  setup->uuid = random_.uuid4();  // Asterisk reports it as the caller number
   pending_[setup->uuid] = setup;
 
   std::weak_ptr<MediaServer> weak = weak_from_this();

@@ -5,7 +5,6 @@
 #include <boost/asio/ip/address.hpp>
 
 #include <algorithm>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -42,24 +41,6 @@ void validate(const ConnectOptions& options) {
   }
 }
 
-std::string app_name() {
-  std::random_device device;
-  std::mt19937_64 rng(device());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string uuid;
-  std::uint64_t bits = rng();
-  for (int i = 0; i < 32; ++i) {
-    if (i == 16) bits = rng();
-    unsigned n = bits & 0xF;
-    bits >>= 4;
-    if (i == 12) n = 4;
-    if (i == 16) n = 8 | (n & 3);
-    if (i == 8 || i == 12 || i == 16 || i == 20) uuid.push_back('-');
-    uuid.push_back(kHex[n]);
-  }
-  return "drachtio-" + uuid;
-}
-
 }  // namespace
 
 Mrf::Mrf(srf::Srf& srf) : srf_(srf), servers_(std::make_shared<std::vector<std::weak_ptr<MediaServer>>>()) {}
@@ -90,7 +71,7 @@ void Mrf::start_connect(ConnectOptions options, ServerHandler handler) {
     finish(std::current_exception(), nullptr);
     return;
   }
-  auto server = std::make_shared<MediaServer>(executor, srf_, std::move(options), app_name());
+  auto server = std::make_shared<MediaServer>(executor, srf_, std::move(options), "drachtio-" + random_.uuid4());
   server->start([finish, server, servers = servers_](std::exception_ptr error) {
     if (error) {
       server->disconnect(false);

@@ -34,7 +34,9 @@ bool may_hold_line_break(std::string_view value) noexcept {
   return false;
 }
 
-void check_value(std::string_view field, std::string_view value) {
+}  // namespace
+
+void check_header_value(std::string_view field, std::string_view value) {
   if (!may_hold_line_break(value)) return;
   for (std::size_t i = 0; i < value.size(); ++i) {
     const char c = value[i];
@@ -47,14 +49,35 @@ void check_value(std::string_view field, std::string_view value) {
   }
 }
 
+namespace {
+
 void check_token(std::string_view field, std::string_view value) {
   if (value.empty() || !all_of(value, kToken)) {
-    check_value(field, value);
+    check_header_value(field, value);
     throw HeaderInjectionError(std::string(field), std::string(field) + " '" + std::string(value) + "' is not a token");
   }
 }
 
 }  // namespace
+
+void check_header_name(std::string_view name) { check_token("header name", name); }
+
+void check_method(std::string_view method) { check_token("method", method); }
+
+void check_request_uri(std::string_view request_uri) {
+  check_header_value("request-uri", request_uri);
+  if (request_uri.empty() || request_uri.find_first_of(" \t") != std::string_view::npos ||
+      request_uri.find(':') == std::string_view::npos) {
+    throw HeaderInjectionError("request-uri", "Request-URI '" + std::string(request_uri) + "' is not a URI");
+  }
+}
+
+void check_status_line(int status, std::string_view reason) {
+  if (status < 100 || status > 699) {
+    throw HeaderInjectionError("status", "status code " + std::to_string(status) + " is outside 100-699");
+  }
+  check_header_value("reason-phrase", reason);
+}
 
 std::string_view default_reason(int status) noexcept {
   switch (status) {
@@ -120,8 +143,8 @@ std::string_view MessageBuilder::value_of(const Field& f) const noexcept {
 }
 
 MessageBuilder::Field MessageBuilder::make_field(HeaderId id, std::string_view name, std::string_view value) {
-  check_token("header name", name);
-  check_value(name, value);
+  check_header_name(name);
+  check_header_value(name, value);
   value = trim(value);
   Field f{id, 0, 0, 0, static_cast<std::uint32_t>(value.size())};
   if (id == HeaderId::other) {
@@ -143,12 +166,8 @@ void MessageBuilder::push_unchecked(HeaderId id, std::string_view name, std::str
 }
 
 MessageBuilder MessageBuilder::request(std::string_view method, std::string_view request_uri) {
-  check_token("method", method);
-  check_value("request-uri", request_uri);
-  if (request_uri.empty() || request_uri.find_first_of(" \t") != std::string_view::npos ||
-      request_uri.find(':') == std::string_view::npos) {
-    throw HeaderInjectionError("request-uri", "Request-URI '" + std::string(request_uri) + "' is not a URI");
-  }
+  check_method(method);
+  check_request_uri(request_uri);
   MessageBuilder b;
   b.text_ += method;
   b.text_ += ' ';
@@ -159,10 +178,7 @@ MessageBuilder MessageBuilder::request(std::string_view method, std::string_view
 }
 
 MessageBuilder MessageBuilder::response(int status, std::string_view reason) {
-  if (status < 100 || status > 699) {
-    throw HeaderInjectionError("status", "status code " + std::to_string(status) + " is outside 100-699");
-  }
-  check_value("reason-phrase", reason);
+  check_status_line(status, reason);
   MessageBuilder b;
   const char code[4] = {static_cast<char>('0' + status / 100), static_cast<char>('0' + status / 10 % 10),
                         static_cast<char>('0' + status % 10), ' '};
@@ -192,7 +208,7 @@ MessageBuilder MessageBuilder::response_to(const Message& req, int status, std::
         if (!to_tag.empty() && status != 100) {
           auto to = parse_name_addr(h.value);
           if (to && to->tag.empty()) {
-            check_value("To tag", to_tag);
+            check_header_value("To tag", to_tag);
             b.text_ += ";tag=";
             b.text_ += to_tag;
             f.value_size = static_cast<std::uint32_t>(b.text_.size() - f.value_offset);

@@ -1,6 +1,6 @@
 // The embedded SIP engine behind the SignalingBackend interface: thin adapters
 // that forward to sip::IncomingRequest, sip::ClientRequest and sip::Dialog.
-#include <astmrf/srf/backend.hpp>
+#include <astmrf/srf/engine_backend.hpp>
 
 namespace astmrf::srf {
 namespace {

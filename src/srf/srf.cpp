@@ -3,12 +3,12 @@
 #include "server_state.hpp"
 
 #include <astmrf/srf/srf.hpp>
+#include <astmrf/util/random.hpp>
 
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <map>
-#include <random>
 #include <vector>
 
 namespace astmrf::srf {
@@ -29,26 +29,13 @@ struct Srf::Impl : std::enable_shared_from_this<Srf::Impl> {
   explicit Impl(std::shared_ptr<SignalingBackend> b) : backend(std::move(b)), executor(backend->get_executor()) {}
 
   void dispatch(const std::shared_ptr<BackendServerTransaction>& transaction);
-  std::string random_hex(std::size_t digits);
 
   std::shared_ptr<SignalingBackend> backend;
   boost::asio::any_io_executor executor;
   std::vector<Middleware> middleware;
   std::map<std::string, Handler> handlers;
-  std::mt19937_64 rng{std::random_device{}()};
+  util::Random random;  // Call-IDs, tags and cnonces of the requests it places
 };
-
-std::string Srf::Impl::random_hex(std::size_t digits) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(digits, '0');
-  std::uint64_t bits = 0;
-  for (std::size_t i = 0; i < digits; ++i) {
-    if (i % 16 == 0) bits = rng();
-    out[i] = kHex[bits & 0xF];
-    bits >>= 4;
-  }
-  return out;
-}
 
 void Srf::Impl::dispatch(const std::shared_ptr<BackendServerTransaction>& transaction) {
   auto state = std::make_shared<detail::ServerState>(transaction, executor);
@@ -91,8 +78,6 @@ Srf::Srf(std::shared_ptr<SignalingBackend> backend) : impl_(std::make_shared<Imp
       transaction->respond(ResponseSpec{503, "Service Unavailable", {}, {}, {}});
   });
 }
-
-Srf::Srf(sip::Engine& engine) : Srf(make_engine_backend(engine)) {}
 
 Srf::~Srf() = default;
 
@@ -281,9 +266,9 @@ void Srf::start_uac(std::string uri, UacOptions options, DialogHandler handler) 
   call->options = std::move(options);
   call->backend = impl_->backend;
   call->executor = impl_->executor;
-  call->call_id = impl_->random_hex(32);
-  call->from_tag = impl_->random_hex(16);
-  if (call->options.auth) call->cnonce = impl_->random_hex(16);  // only digest uses it
+  call->call_id = impl_->random.hex(32);
+  call->from_tag = impl_->random.hex(16);
+  if (call->options.auth) call->cnonce = impl_->random.hex(16);  // only digest uses it
   call->slot = boost::asio::get_associated_cancellation_slot(handler);
   call->handler.emplace(std::move(handler));
   std::weak_ptr<UacCall> weak = call;

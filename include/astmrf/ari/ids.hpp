@@ -3,8 +3,8 @@
 // without coordination, valid as ARI path segments and recording names.
 #pragma once
 
-#include <cstdint>
-#include <random>
+#include <astmrf/util/random.hpp>
+
 #include <string>
 #include <string_view>
 
@@ -14,13 +14,13 @@ namespace astmrf::ari {
 /// restarts, so they can be chosen before the request that creates the resource.
 class IdGenerator {
  public:
-  /// Seeds from std::random_device.
-  IdGenerator();
+  /// Seeds its own random source from std::random_device.
+  IdGenerator() = default;
   /// A new id starting with `prefix`.
   std::string next(std::string_view prefix);
 
  private:
-  std::mt19937_64 rng_;
+  util::Random random_;
 };
 
 }  // namespace astmrf::ari

@@ -1,6 +1,9 @@
 // Configuration of an ari::Client.
 #pragma once
 
+#include <astmrf/util/backoff.hpp>
+#include <astmrf/util/tls.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -15,24 +18,12 @@ namespace astmrf::ari {
 
 /// TLS settings, used when the URL is https:// (the events WebSocket then uses wss://).
 /// The same settings apply to every connection and every reconnect: TLS is never dropped.
-struct TlsOptions {
-  bool verify_peer = true;               ///< verify the certificate chain and the host name
-  std::string ca_file;                   ///< PEM file of trusted CAs (e.g. a self-signed certificate)
-  std::string ca_path;                   ///< directory of trusted CAs (hashed names)
-  bool use_default_verify_paths = true;  ///< also trust the system CA store
-  std::string server_name;               ///< name to verify and send as SNI; defaults to the URL host
-};
+/// (The same type as srf::drachtio::TlsOptions.)
+using TlsOptions = util::TlsOptions;
 
 /// Reconnection of the events WebSocket: retried forever, exponential, capped, jittered.
-struct BackoffOptions {
-  /// Delay before the first reconnect attempt.
-  std::chrono::milliseconds initial{200};
-  /// Cap of the delay.
-  std::chrono::milliseconds max{10'000};
-  /// Growth of the delay per failed attempt.
-  double multiplier = 2.0;
-  double jitter = 0.2;  ///< each delay is drawn uniformly in [d*(1-jitter), d*(1+jitter)]
-};
+/// (The same type as srf::drachtio::BackoffOptions.)
+using BackoffOptions = util::BackoffOptions;
 
 /// Event type filter applied to every app (PUT /applications/{app}/eventFilter) on each connect.
 struct EventFilter {
@@ -50,7 +41,9 @@ struct ClientOptions {
   std::string password;  ///< sent only in the Basic Authorization header; never logged
   /// Stasis applications registered by the events WebSocket. Empty: REST only, no events.
   std::vector<std::string> apps;
-  /// Receive every event of the system. Off by default (see FIELD-NOTES: it floods the socket).
+  /// Receive every event of the system (ARI's subscribeAll). Off by default: every channel, bridge
+  /// and endpoint event of the whole Asterisk then reaches this client, most of them for other
+  /// applications' resources, and a busy server floods the events socket.
   bool subscribe_all = false;
   /// Optional event filter applied to each app after every (re)connect.
   EventFilter event_filter;

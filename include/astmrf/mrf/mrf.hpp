@@ -15,6 +15,7 @@
 #include <astmrf/ari/client.hpp>
 #include <astmrf/mrf/errors.hpp>
 #include <astmrf/srf/srf.hpp>
+#include <astmrf/util/random.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
@@ -26,7 +27,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -239,7 +239,6 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   void on_reconcile(const ari::ReconcileReport& report);
   void finish_setup(const std::shared_ptr<Setup>& setup);
   void fail_setup(const std::shared_ptr<Setup>& setup, std::exception_ptr error);
-  std::string make_uuid();
 
   boost::asio::any_io_executor executor_;
   srf::Srf& srf_;
@@ -250,7 +249,7 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   ari::Subscription reconcile_;
   std::map<std::string, std::shared_ptr<Setup>> pending_;     // by From user (uuid)
   std::map<std::string, std::weak_ptr<Endpoint>> endpoints_;  // by channel id
-  std::mt19937_64 rng_{std::random_device{}()};
+  util::Random random_;                                       // setup uuids
   bool disconnected_{false};
 };
 
@@ -282,6 +281,7 @@ class Mrf {
   void start_connect(ConnectOptions options, ServerHandler handler);
 
   srf::Srf& srf_;
+  util::Random random_;  // Stasis application names
   // Shared with connects in flight, so that they stay safe if the Mrf goes first.
   std::shared_ptr<std::vector<std::weak_ptr<MediaServer>>> servers_;
 };

@@ -14,6 +14,19 @@
 
 namespace astmrf::sip {
 
+/// The checks MessageBuilder applies, for writers of SIP text that build no Message (the
+/// drachtio-server backend). Each throws HeaderInjectionError naming what it refused.
+/// A header value (or reason phrase, or URI) holding CR, LF or NUL; `field` names it in the error.
+void check_header_value(std::string_view field, std::string_view value);
+/// A header name that is not an RFC 3261 token (empty, or with ':', space, CR, LF, NUL...).
+void check_header_name(std::string_view name);
+/// A method that is not an RFC 3261 token.
+void check_method(std::string_view method);
+/// A Request-URI with CR, LF, NUL, white space, or no scheme.
+void check_request_uri(std::string_view request_uri);
+/// A status code outside 100-699, or a reason phrase with CR, LF or NUL.
+void check_status_line(int status, std::string_view reason);
+
 /// Default reason phrase of a status code ("OK", "Ringing"...), or "".
 std::string_view default_reason(int status) noexcept;
 

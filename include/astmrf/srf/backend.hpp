@@ -4,9 +4,8 @@
 // transaction, and owns the SIP state of dialogs; Srf adds everything else.
 #pragma once
 
-#include <astmrf/sip/engine/engine.hpp>
-#include <astmrf/sip/engine/outgoing.hpp>
 #include <astmrf/sip/message.hpp>
+#include <astmrf/sip/spec.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -94,7 +93,8 @@ class BackendServerTransaction {
 };
 
 /// What Srf runs on: delivers incoming requests, sends requests, keeps dialogs.
-/// Implementations: make_engine_backend() (the embedded engine) and the drachtio-server backend.
+/// Implementations: make_engine_backend() (the embedded engine, srf/engine_backend.hpp,
+/// library astmrf::srf_engine) and the drachtio-server backend (srf/drachtio.hpp, astmrf::srf_drachtio).
 class SignalingBackend {
  public:
   virtual ~SignalingBackend() = default;
@@ -109,8 +109,5 @@ class SignalingBackend {
   /// backend asks the server for them. The engine gets every request anyway.
   virtual void route(const std::string& /*method*/) {}
 };
-
-/// The embedded SIP engine as a backend (the engine must outlive the Srf).
-std::shared_ptr<SignalingBackend> make_engine_backend(sip::Engine& engine);
 
 }  // namespace astmrf::srf

@@ -19,7 +19,7 @@
 
 namespace astmrf::srf {
 
-/// Who ended a dialog, and the SIP engine's reason.
+/// Who ended a dialog, and the signaling backend's reason.
 struct DestroyedInfo {
   /// `local`: this application (destroy(), a dropped last reference); `remote`: the peer's BYE; `system`: the backend
   /// (no ACK, time-out, transport loss, shutdown).
@@ -27,7 +27,7 @@ struct DestroyedInfo {
   /// Who ended it.
   Who who{Who::system};
   /// How it ended, in the backend's terms.
-  DialogEndReason reason{DialogEndReason::engine_stopped};
+  DialogEndReason reason{DialogEndReason::backend_stopped};
 };
 /// The name, e.g. "remote".
 std::string_view to_string(DestroyedInfo::Who who) noexcept;

@@ -13,6 +13,8 @@
 
 #include <astmrf/srf/backend.hpp>
 #include <astmrf/srf/errors.hpp>
+#include <astmrf/util/backoff.hpp>
+#include <astmrf/util/tls.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
@@ -39,20 +41,12 @@ struct ServerAddress {
 /// "host:port:secret" (the secret may itself contain ':'); throws std::invalid_argument.
 ServerAddress parse_server_address(std::string_view spec);
 
-/// How a TLS connection to drachtio-server is verified.
-struct TlsOptions {
-  bool verify_peer{true};               ///< verify the chain and the host name
-  std::string ca_file;                  ///< PEM file of trusted CAs (e.g. a self-signed certificate)
-  bool use_default_verify_paths{true};  ///< also trust the system CA store
-  std::string server_name;              ///< name to verify and send as SNI; default: the host
-};
+/// How a TLS connection to drachtio-server is verified (the same type as ari::TlsOptions).
+using TlsOptions = util::TlsOptions;
 
-/// Reconnection after a lost connection: retried forever, exponential, capped.
-struct BackoffOptions {
-  std::chrono::milliseconds initial{200};  ///< the first delay (and the one after a success)
-  std::chrono::milliseconds max{10'000};   ///< the cap
-  double multiplier{2.0};                  ///< growth from one attempt to the next
-};
+/// Reconnection after a lost connection: retried forever, exponential, capped, jittered
+/// (the same type as ari::BackoffOptions).
+using BackoffOptions = util::BackoffOptions;
 
 /// Inbound mode: which drachtio-servers to connect to, and how.
 struct Options {

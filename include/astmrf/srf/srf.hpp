@@ -79,14 +79,13 @@ struct B2buaLegs {
 };
 
 /// The application's signaling API (drachtio-srf's Srf): request handlers and
-/// middleware, UAS, UAC and B2BUA dialogs. It runs on a SignalingBackend (the
-/// embedded SIP engine by default) and belongs to the backend's executor.
+/// middleware, UAS, UAC and B2BUA dialogs. It runs on the SignalingBackend it is given
+/// and belongs to the backend's executor.
 class Srf {
  public:
-  /// On any signaling backend (e.g. a drachtio-server connection).
+  /// On a signaling backend: srf::make_engine_backend(engine) (srf/engine_backend.hpp) or a
+  /// drachtio-server connection (srf/drachtio.hpp).
   explicit Srf(std::shared_ptr<SignalingBackend> backend);
-  /// On the embedded engine (which must outlive the Srf).
-  explicit Srf(sip::Engine& engine);
   ~Srf();
   Srf(const Srf&) = delete;
   Srf& operator=(const Srf&) = delete;

@@ -62,7 +62,7 @@ PeerAddress dialog_destination(const Dialog& dialog, const PeerAddress& fallback
 // (RFC 3261 12.2.1.1), each value built in one string.
 // Returns the Via value (its branch keys the client transaction).
 std::string add_dialog_headers(MessageBuilder& builder, const Dialog& dialog, const PeerAddress& local,
-                               detail::IdGenerator& ids, std::uint32_t cseq, std::string_view method) {
+                               detail::SipIds& ids, std::uint32_t cseq, std::string_view method) {
   std::string via = detail::make_via(local, ids);
   builder.add(HeaderId::via, via);
   builder.add(HeaderId::max_forwards, "70");

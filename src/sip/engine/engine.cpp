@@ -18,19 +18,6 @@ std::string PeerAddress::to_string() const {
   return std::string(uri_param(transport)) + ":" + detail::host_text(address) + ":" + std::to_string(port);
 }
 
-std::string_view to_string(DialogEndReason reason) noexcept {
-  switch (reason) {
-    case DialogEndReason::local_bye: return "local_bye";
-    case DialogEndReason::remote_bye: return "remote_bye";
-    case DialogEndReason::no_ack: return "no_ack";
-    case DialogEndReason::request_timeout: return "request_timeout";
-    case DialogEndReason::remote_gone: return "remote_gone";
-    case DialogEndReason::cancelled: return "cancelled";
-    case DialogEndReason::engine_stopped: return "engine_stopped";
-  }
-  return "unknown";
-}
-
 namespace {
 
 // The server transaction key (RFC 3261 17.2.3), written to `key`.
@@ -114,7 +101,7 @@ void EngineCore::stop() {
     t->handler_ = nullptr;
     if (t->timer_) timer_of(t->timer_)->cancel();
   }
-  for (auto& [key, d] : dialogs) end(*d, DialogEndReason::engine_stopped);
+  for (auto& [key, d] : dialogs) end(*d, DialogEndReason::backend_stopped);
 }
 
 boost::system::error_code EngineCore::send(const PeerAddress& destination, std::string_view data,

@@ -133,7 +133,7 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   boost::asio::any_io_executor executor_;
   EngineConfig config_;
   detail::TransportLayer transport_;
-  detail::IdGenerator ids_;
+  detail::SipIds ids_;
   std::function<void(const std::shared_ptr<IncomingRequest>&)> request_handler_;
   // The tables' nodes come from a pool (declared first: it outlives them), so an entry
   // costs no malloc once the pool has grown to the number of calls up at once.

@@ -13,44 +13,6 @@ namespace astmrf::sip::detail {
 
 namespace asio = boost::asio;
 
-IdGenerator::IdGenerator() : engine_(std::random_device{}()) {}
-
-void IdGenerator::append_hex(std::string& out, std::size_t digits) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::uint64_t bits = 0;
-  for (std::size_t i = 0; i < digits; ++i) {
-    if (i % 16 == 0) bits = engine_();
-    out.push_back(kHex[bits & 0xF]);
-    bits >>= 4;
-  }
-}
-
-std::string IdGenerator::tag() {
-  std::string out;
-  out.reserve(16);
-  append_hex(out, 16);
-  return out;
-}
-
-std::string IdGenerator::branch() {
-  std::string out;
-  append_branch(out);
-  return out;
-}
-
-void IdGenerator::append_branch(std::string& out) {
-  out.reserve(out.size() + 27);
-  out += "z9hG4bK";
-  append_hex(out, 20);
-}
-
-std::string IdGenerator::call_id() {
-  std::string out;
-  out.reserve(32);
-  append_hex(out, 32);
-  return out;
-}
-
 namespace {
 
 // Dotted-quad digits, written in place: address::to_string goes through inet_ntop and
@@ -151,7 +113,7 @@ std::string make_via(const PeerAddress& local, std::string_view branch) {
   return via;
 }
 
-std::string make_via(const PeerAddress& local, IdGenerator& ids) {
+std::string make_via(const PeerAddress& local, SipIds& ids) {
   std::string via;
   via.reserve(kViaReserve);
   append_via_start(via, local);
@@ -261,7 +223,7 @@ const std::string* find_header(const HeaderList& headers, std::string_view name)
 }
 
 std::string build_response(const Message& request, const PeerAddress& source, const ResponseSpec& spec,
-                           std::string& to_tag, IdGenerator& ids, std::string_view contact, std::string_view server,
+                           std::string& to_tag, SipIds& ids, std::string_view contact, std::string_view server,
                            std::optional<PeerAddress>* destination) {
   auto builder = MessageBuilder::response(spec.status, spec.reason);
   // Via: every value in order; the top one gets received and rport (RFC 3581).

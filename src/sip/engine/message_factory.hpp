@@ -4,33 +4,42 @@
 
 #include "../parse_internal.hpp"
 
-#include <astmrf/sip/engine/outgoing.hpp>
 #include <astmrf/sip/engine/transport.hpp>
 #include <astmrf/sip/header_parsers.hpp>
 #include <astmrf/sip/message.hpp>
+#include <astmrf/sip/spec.hpp>
+#include <astmrf/util/random.hpp>
 
 #include <cstdint>
 #include <optional>
-#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace astmrf::sip::detail {
 
-/// Random identifiers: tags, branches, Call-IDs. One generator per engine.
-class IdGenerator {
+/// The random identifiers of SIP: tags, branches, Call-IDs (hex digits from a
+/// util::Random). One per engine.
+class SipIds {
  public:
-  IdGenerator();
-  std::string tag();      ///< 16 hex digits
-  std::string branch();   ///< "z9hG4bK" + 20 hex digits (RFC 3261 magic cookie)
-  std::string call_id();  ///< 32 hex digits
+  /// 16 hex digits.
+  std::string tag() { return random_.hex(16); }
+  /// 32 hex digits.
+  std::string call_id() { return random_.hex(32); }
+  /// "z9hG4bK" + 20 hex digits (RFC 3261 magic cookie).
+  std::string branch() {
+    std::string out;
+    append_branch(out);
+    return out;
+  }
   /// branch(), appended to `out` (no temporary string).
-  void append_branch(std::string& out);
+  void append_branch(std::string& out) {
+    out += "z9hG4bK";
+    random_.append_hex(out, 20);
+  }
 
  private:
-  void append_hex(std::string& out, std::size_t digits);
-  std::mt19937_64 engine_;
+  util::Random random_;
 };
 
 /// "127.0.0.1", "::1": the address's text, without sprintf for IPv4.
@@ -47,7 +56,7 @@ void append_uint(std::string& out, std::uint64_t value);
 /// "SIP/2.0/UDP 127.0.0.1:5060;branch=...;rport"
 std::string make_via(const PeerAddress& local, std::string_view branch);
 /// make_via with a new branch from `ids`, written in place.
-std::string make_via(const PeerAddress& local, IdGenerator& ids);
+std::string make_via(const PeerAddress& local, SipIds& ids);
 /// The branch of a Via that make_via wrote (what parsing it would give, without the parse).
 std::string_view own_via_branch(std::string_view via);
 /// "sip:127.0.0.1:5060" (+ ";transport=tcp" for TCP)
@@ -69,7 +78,7 @@ PeerAddress response_destination(const Via& top_via, const PeerAddress& source);
 /// body; Contact and Server added unless `spec` has them. `destination`, when
 /// given, receives response_destination() of the top Via (untouched if it does not parse).
 std::string build_response(const Message& request, const PeerAddress& source, const ResponseSpec& spec,
-                           std::string& to_tag, IdGenerator& ids, std::string_view contact, std::string_view server,
+                           std::string& to_tag, SipIds& ids, std::string_view contact, std::string_view server,
                            std::optional<PeerAddress>* destination = nullptr);
 
 /// ACK for a non-2xx final response (RFC 3261 17.1.1.3): same branch as the INVITE.

@@ -4,6 +4,7 @@
 #include "sip_text.hpp"
 
 #include <astmrf/sip/parser.hpp>
+#include <astmrf/util/tls_client.hpp>
 
 #include <boost/asio/post.hpp>
 
@@ -44,13 +45,7 @@ std::string_view to_string(ConnectionState state) noexcept {
 DrachtioBackend::DrachtioBackend(asio::any_io_executor executor, Options options)
     : executor_(std::move(executor)), options_(std::move(options)) {
   if (options_->tls) {
-    tls_context_ = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-    tls_context_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                              asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                              asio::ssl::context::no_tlsv1_1);
-    const auto& tls = options_->tls_options;
-    if (tls.use_default_verify_paths) tls_context_->set_default_verify_paths();
-    if (!tls.ca_file.empty()) tls_context_->load_verify_file(tls.ca_file);
+    tls_context_ = util::make_client_tls_context(options_->tls_options);
   }
   if (options_->cdrs) routes_ = {"cdr:attempt", "cdr:start", "cdr:stop"};
 }
@@ -203,7 +198,9 @@ void DrachtioBackend::on_state(Connection& connection, ConnectionState state, co
     for (auto& [id, dialog] : dialogs_) {
       if (dialog->connection().lock().get() == &connection) orphans.push_back(dialog);
     }
-    for (auto& dialog : orphans) dialog->end(DialogEndReason::engine_stopped);
+    // close() stops the backend on purpose; any other end of a connection loses its dialogs.
+    const auto reason = closed_ ? DialogEndReason::backend_stopped : DialogEndReason::connection_lost;
+    for (auto& dialog : orphans) dialog->end(reason);
   }
   if (event_handler_) event_handler_(ConnectionEvent{connection.name(), state, detail});
   if (acceptor_ && (state == ConnectionState::closed || state == ConnectionState::auth_failed)) {
@@ -377,7 +374,7 @@ void DrachtioBackend::close() {
   check_connect_waiters();
   // Dialogs cannot be driven any more.
   auto dialogs = dialogs_;
-  for (auto& [id, dialog] : dialogs) dialog->end(DialogEndReason::engine_stopped);
+  for (auto& [id, dialog] : dialogs) dialog->end(DialogEndReason::backend_stopped);
   server_transactions_.clear();
 }
 

@@ -22,14 +22,20 @@ class DrachtioBackend;
 
 class DrachtioDialog final : public BackendDialog, public std::enable_shared_from_this<DrachtioDialog> {
  public:
-  DrachtioDialog(std::weak_ptr<DrachtioBackend> backend, std::weak_ptr<Connection> connection, std::string id);
+  /// What identifies the dialog, known from the INVITE and its 2xx.
+  struct Identity {
+    std::string call_id, local_tag, remote_tag, local_uri, remote_uri;
+  };
+
+  DrachtioDialog(std::weak_ptr<DrachtioBackend> backend, std::weak_ptr<Connection> connection, std::string id,
+                 Identity identity);
 
   std::string id() const override { return id_; }
-  std::string call_id() const override { return call_id_; }
-  std::string local_tag() const override { return local_tag_; }
-  std::string remote_tag() const override { return remote_tag_; }
-  std::string local_uri() const override { return local_uri_; }
-  std::string remote_uri() const override { return remote_uri_; }
+  std::string call_id() const override { return identity_.call_id; }
+  std::string local_tag() const override { return identity_.local_tag; }
+  std::string remote_tag() const override { return identity_.remote_tag; }
+  std::string local_uri() const override { return identity_.local_uri; }
+  std::string remote_uri() const override { return identity_.remote_uri; }
   bool terminated() const override { return terminated_; }
   void on_request(BackendRequestHandler handler) override { request_handler_ = std::move(handler); }
   void on_ack(std::function<void(const sip::Message&)> handler) override { ack_handler_ = std::move(handler); }
@@ -44,14 +50,17 @@ class DrachtioDialog final : public BackendDialog, public std::enable_shared_fro
   void end(DialogEndReason reason);
   [[nodiscard]] bool was_acked() const noexcept { return acked_; }
   [[nodiscard]] const std::weak_ptr<Connection>& connection() const noexcept { return connection_; }
-
-  std::string call_id_, local_tag_, remote_tag_, local_uri_, remote_uri_;
-  std::string ack_uri_;  ///< UAC: the Request-URI of the INVITE, for the ACK
+  /// UAS: drachtio-server chooses our To-tag; it is known once the 2xx was sent.
+  void set_local_tag(std::string tag) { identity_.local_tag = std::move(tag); }
+  /// UAC: the Request-URI of the INVITE, for the ACK.
+  void set_ack_uri(std::string uri) { ack_uri_ = std::move(uri); }
 
  private:
   std::weak_ptr<DrachtioBackend> backend_;
   std::weak_ptr<Connection> connection_;
   std::string id_;
+  Identity identity_;
+  std::string ack_uri_;
   bool terminated_{false};
   bool acked_{false};
   BackendRequestHandler request_handler_;

@@ -1,11 +1,9 @@
 #include "connection.hpp"
 
-#include "backoff.hpp"
+#include <astmrf/util/tls_client.hpp>
 
 #include <boost/asio/connect.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/write.hpp>
-#include <openssl/ssl.h>
 
 #include <algorithm>
 
@@ -44,7 +42,7 @@ Connection::Connection(asio::any_io_executor executor, ServerAddress server, Set
       resolver_(executor_),
       retry_timer_(executor_),
       ping_timer_(executor_),
-      next_delay_(std::max(settings_.backoff.initial, std::chrono::milliseconds(1))),
+      backoff_(settings_.backoff),
       decoder_(settings_.max_frame_bytes) {}
 
 Connection::Connection(asio::ip::tcp::socket socket, Settings settings, Callbacks callbacks)
@@ -56,6 +54,7 @@ Connection::Connection(asio::ip::tcp::socket socket, Settings settings, Callback
       resolver_(executor_),
       retry_timer_(executor_),
       ping_timer_(executor_),
+      backoff_(settings_.backoff),
       decoder_(settings_.max_frame_bytes) {
   settings_.tls = false;
   error_code ec;
@@ -77,23 +76,6 @@ void Connection::start() {
 void Connection::set_state(ConnectionState state, const std::string& detail) {
   state_ = state;
   if (callbacks_.on_state) callbacks_.on_state(*this, state, detail);
-}
-
-std::string Connection::new_id() {
-  // A UUIDv4, as drachtio-srf makes them.
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::uint64_t hi = rng_(), lo = rng_();
-  hi = (hi & ~0xF000ULL) | 0x4000ULL;
-  lo = (lo & ~(0xC000ULL << 48)) | (0x8000ULL << 48);
-  std::string out;
-  out.reserve(36);
-  for (int i = 0; i < 32; ++i) {
-    const std::uint64_t word = i < 16 ? hi : lo;
-    const int shift = 60 - 4 * (i % 16);
-    out += kHex[(word >> shift) & 0xF];
-    if (i == 7 || i == 11 || i == 15 || i == 19) out += '-';
-  }
-  return out;
 }
 
 void Connection::connect() {
@@ -123,17 +105,9 @@ void Connection::on_connected(std::uint64_t generation) {
     authenticate(generation);
     return;
   }
-  const auto& tls = settings_.tls_options;
-  const std::string host_name = tls.server_name.empty() ? server_.host : tls.server_name;
-  if (!SSL_set_tlsext_host_name(stream_->native_handle(), host_name.c_str())) {
+  if (util::prepare_tls_client(*stream_, settings_.tls_options, server_.host)) {
     drop("TLS: cannot set the server name");
     return;
-  }
-  if (tls.verify_peer) {
-    stream_->set_verify_mode(asio::ssl::verify_peer);
-    stream_->set_verify_callback(asio::ssl::host_name_verification(host_name));
-  } else {
-    stream_->set_verify_mode(asio::ssl::verify_none);
   }
   auto self = shared_from_this();
   stream_->async_handshake(asio::ssl::stream_base::client, [self, generation](error_code ec) {
@@ -146,14 +120,14 @@ void Connection::on_connected(std::uint64_t generation) {
 void Connection::authenticate(std::uint64_t generation) {
   set_state(ConnectionState::authenticating, name_);
   read(generation);
-  const std::string id = new_id();
+  const std::string id = random_.uuid4();
   std::weak_ptr<Connection> weak = weak_from_this();
   pending_.emplace(id, [weak, generation](const wire::Frame* frame) {
     auto self = weak.lock();
     if (!self || !frame || generation != self->generation_) return;
     const auto verdict = frame->field(3);
     if (verdict == "OK") {
-      self->next_delay_ = std::max(self->settings_.backoff.initial, std::chrono::milliseconds(1));
+      self->backoff_.reset();
       // drachtio answers each route; nothing waits for those answers (they are
       // pipelined ahead of any request the server could send).
       if (self->callbacks_.routes && !self->outbound_) {
@@ -197,7 +171,7 @@ bool Connection::send(std::vector<std::string> fields, std::optional<std::string
   const bool is_route = !fields.empty() && fields[0] == "route";
   if (state_ != ConnectionState::ready && !(is_route && state_ == ConnectionState::authenticating)) return false;
   wire::Frame frame;
-  const std::string id = new_id();
+  const std::string id = random_.uuid4();
   frame.fields.reserve(fields.size() + 1);
   frame.fields.push_back(id);
   for (auto& f : fields) frame.fields.push_back(std::move(f));
@@ -313,8 +287,7 @@ void Connection::drop(const std::string& why) {
     if (callback) callback(nullptr);
   }
   if (outbound_ || state_ != ConnectionState::disconnected) return;
-  const auto delay = next_delay_;
-  next_delay_ = next_backoff(next_delay_, settings_.backoff);
+  const auto delay = backoff_.next();
   retry_timer_.expires_after(delay);
   std::weak_ptr<Connection> weak = weak_from_this();
   retry_timer_.async_wait([weak](error_code ec) {

@@ -7,6 +7,8 @@
 #include "frame_codec.hpp"
 
 #include <astmrf/srf/drachtio.hpp>
+#include <astmrf/util/backoff.hpp>
+#include <astmrf/util/random.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -17,7 +19,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -74,7 +75,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void schedule_ping(std::uint64_t generation);
   void drop(const std::string& why);
   void set_state(ConnectionState state, const std::string& detail);
-  std::string new_id();
   [[nodiscard]] boost::asio::ip::tcp::socket& socket() { return stream_->next_layer(); }
 
   boost::asio::any_io_executor executor_;
@@ -90,7 +90,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::ip::tcp::resolver resolver_;
   boost::asio::steady_timer retry_timer_;
   boost::asio::steady_timer ping_timer_;
-  std::chrono::milliseconds next_delay_{0};
+  util::Backoff backoff_;
   // Every (re)connection gets a new generation: completions of an older one are ignored.
   std::uint64_t generation_{0};
   ConnectionState state_{ConnectionState::connecting};
@@ -100,7 +100,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool writing_{false};
   std::map<std::string, ResponseCallback, std::less<>> pending_;
   bool ping_outstanding_{false};
-  std::mt19937_64 rng_{std::random_device{}()};
+  util::Random random_;  // frame ids (UUIDv4, as drachtio-srf makes them)
 };
 
 }  // namespace astmrf::srf::drachtio

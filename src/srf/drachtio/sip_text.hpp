@@ -4,8 +4,8 @@
 // captured transcripts), so both clients put the same bytes on the wire.
 #pragma once
 
-#include <astmrf/sip/engine/outgoing.hpp>
 #include <astmrf/sip/message.hpp>
+#include <astmrf/sip/spec.hpp>
 
 #include <string>
 

@@ -25,8 +25,11 @@ std::string tag_of(const sip::Message& message, bool to) {
 // ------------------------------------------------------------------ dialog
 
 DrachtioDialog::DrachtioDialog(std::weak_ptr<DrachtioBackend> backend, std::weak_ptr<Connection> connection,
-                               std::string id)
-    : backend_(std::move(backend)), connection_(std::move(connection)), id_(std::move(id)) {}
+                               std::string id, Identity identity)
+    : backend_(std::move(backend)),
+      connection_(std::move(connection)),
+      id_(std::move(id)),
+      identity_(std::move(identity)) {}
 
 std::shared_ptr<BackendClientTransaction> DrachtioDialog::request(RequestSpec spec, BackendResponseHandler handler) {
   if (terminated_) return nullptr;
@@ -122,12 +125,13 @@ std::shared_ptr<BackendDialog> DrachtioServerTransaction::respond(ResponseSpec r
   if (creates_dialog) {
     // drachtio's dialog id is known already: Call-ID;from-tag=<the caller's tag>.
     const std::string remote_tag = tag_of(message_, false);
-    created = std::make_shared<DrachtioDialog>(backend_, connection_,
-                                               std::string(message_.call_id()) + ";from-tag=" + remote_tag);
-    created->call_id_ = std::string(message_.call_id());
-    created->remote_tag_ = remote_tag;
-    if (auto from = message_.from()) created->remote_uri_ = std::string(from->uri_text);
-    if (auto to = message_.to()) created->local_uri_ = std::string(to->uri_text);
+    DrachtioDialog::Identity identity;
+    identity.call_id = std::string(message_.call_id());
+    identity.remote_tag = remote_tag;
+    if (auto from = message_.from()) identity.remote_uri = std::string(from->uri_text);
+    if (auto to = message_.to()) identity.local_uri = std::string(to->uri_text);
+    created = std::make_shared<DrachtioDialog>(backend_, connection_, identity.call_id + ";from-tag=" + remote_tag,
+                                               std::move(identity));
   }
   if (status >= 200) {
     final_sent_ = true;
@@ -144,7 +148,7 @@ std::shared_ptr<BackendDialog> DrachtioServerTransaction::respond(ResponseSpec r
           sip::ParseOptions options;
           options.require_mandatory_headers = false;
           if (auto sent_message = sip::parse_message(frame->sip, options))
-            dialog->local_tag_ = tag_of(*sent_message, true);
+            dialog->set_local_tag(tag_of(*sent_message, true));
           return;
         }
         // Refused (e.g. the CANCEL won the race: "unknown transaction") or lost.
@@ -155,7 +159,7 @@ std::shared_ptr<BackendDialog> DrachtioServerTransaction::respond(ResponseSpec r
   if (!sent) {
     auto backend = backend_.lock();
     if (backend) {
-      backend->defer([created] { created->end(DialogEndReason::engine_stopped); });
+      backend->defer([created] { created->end(DialogEndReason::connection_lost); });
     }
   }
   return created;
@@ -232,13 +236,14 @@ void DrachtioClientTransaction::response(const sip::Message& message, const wire
     if (frame.field(3) == "0" && frame.field(5).empty()) local_failure_ = true;
   }
   if (method_ == "INVITE" && !in_dialog_ && status >= 200 && status < 300) {
-    dialog = std::make_shared<DrachtioDialog>(backend_, connection_, std::string(frame.field(9)));
-    dialog->call_id_ = std::string(message.call_id());
-    dialog->local_tag_ = tag_of(message, false);
-    dialog->remote_tag_ = tag_of(message, true);
-    if (auto from = message.from()) dialog->local_uri_ = std::string(from->uri_text);
-    if (auto to = message.to()) dialog->remote_uri_ = std::string(to->uri_text);
-    dialog->ack_uri_ = uri_;
+    DrachtioDialog::Identity identity;
+    identity.call_id = std::string(message.call_id());
+    identity.local_tag = tag_of(message, false);
+    identity.remote_tag = tag_of(message, true);
+    if (auto from = message.from()) identity.local_uri = std::string(from->uri_text);
+    if (auto to = message.to()) identity.remote_uri = std::string(to->uri_text);
+    dialog = std::make_shared<DrachtioDialog>(backend_, connection_, std::string(frame.field(9)), std::move(identity));
+    dialog->set_ack_uri(uri_);
     if (auto backend = backend_.lock()) backend->add_dialog(dialog);
     // The application ACKs a 2xx itself over drachtio (non-2xx: the server does).
     if (!manual_ack_) dialog->ack({}, {});

@@ -8,6 +8,7 @@
 #include "astmrf_test/sandbox.hpp"
 
 #include <astmrf/mrf/mrf.hpp>
+#include <astmrf/srf/engine_backend.hpp>
 
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
@@ -63,7 +64,7 @@ class MrfFixture : public testing::Test {
  protected:
   MrfFixture() {
     harness.run([&] {
-      app = std::make_unique<astmrf::srf::Srf>(harness.engine());
+      app = std::make_unique<astmrf::srf::Srf>(astmrf::srf::make_engine_backend(harness.engine()));
       media = std::make_unique<astmrf::mrf::Mrf>(*app);
       return 0;
     });

@@ -5,6 +5,7 @@
 #include "../engine/engine_harness.hpp"
 #include "astmrf_test/sipp.hpp"
 
+#include <astmrf/srf/engine_backend.hpp>
 #include <astmrf/srf/srf.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -46,7 +47,7 @@ class SrfTest : public testing::Test {
  protected:
   SrfTest() {
     harness.run([&] {
-      app = std::make_unique<srf::Srf>(harness.engine());
+      app = std::make_unique<srf::Srf>(srf::make_engine_backend(harness.engine()));
       return 0;
     });
   }

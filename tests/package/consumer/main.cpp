@@ -4,8 +4,8 @@
 // Nothing is started: the program touches no network.
 #include <astmrf/ari/client.hpp>
 #include <astmrf/mrf/mrf.hpp>
-#include <astmrf/sip/engine/engine.hpp>
 #include <astmrf/sip/parser.hpp>
+#include <astmrf/srf/engine_backend.hpp>
 #include <astmrf/srf/srf.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -30,7 +30,7 @@ int main() {
   boost::asio::io_context ioc;
   astmrf::sip::EngineConfig config;
   astmrf::sip::Engine engine(ioc.get_executor(), config);
-  astmrf::srf::Srf app(engine);
+  astmrf::srf::Srf app(astmrf::srf::make_engine_backend(engine));
   astmrf::mrf::Mrf media(app);
   astmrf::ari::ClientOptions ari_options;
   ari_options.url = "http://127.0.0.1:8088";

@@ -33,6 +33,29 @@ TEST(Builder, RequestIsCanonical) {
   EXPECT_TRUE(m->validate());
 }
 
+// The same checks as free functions, for SIP text written without a MessageBuilder
+// (the drachtio backend): what they accept and refuse is what the builder does.
+TEST(Builder, ChecksAreUsableWithoutABuilder) {
+  EXPECT_NO_THROW(check_header_name("X-App"));
+  EXPECT_NO_THROW(check_header_value("Subject", "hello world"));
+  EXPECT_NO_THROW(check_method("INVITE"));
+  EXPECT_NO_THROW(check_request_uri("sip:x@127.0.0.1:5060;transport=tcp"));
+  EXPECT_NO_THROW(check_status_line(486, "Busy Here"));
+  for (std::string_view name : {std::string_view(), std::string_view("Bad Name"), std::string_view("X:Y"),
+                                std::string_view("X\r\nVia"), std::string_view("X\0", 2)}) {
+    EXPECT_THROW(check_header_name(name), HeaderInjectionError) << name;
+  }
+  for (std::string_view value : {std::string_view("a\rb"), std::string_view("a\nb"), std::string_view("a\0b", 3)}) {
+    EXPECT_THROW(check_header_value("X-A", value), HeaderInjectionError);
+    EXPECT_THROW(check_status_line(200, value), HeaderInjectionError);
+    EXPECT_THROW(check_request_uri(std::string("sip:x@h") + std::string(value)), HeaderInjectionError);
+  }
+  EXPECT_THROW(check_method("INV ITE"), HeaderInjectionError);
+  EXPECT_THROW(check_request_uri("no-scheme"), HeaderInjectionError);
+  EXPECT_THROW(check_status_line(99, "x"), HeaderInjectionError);
+  EXPECT_THROW(check_status_line(700, "x"), HeaderInjectionError);
+}
+
 TEST(Builder, HeaderInjectionIsRefused) {
   auto b = MessageBuilder::request("OPTIONS", "sip:x@h");
   EXPECT_THROW(b.add("Subject", "hi\r\nVia: evil"), HeaderInjectionError);

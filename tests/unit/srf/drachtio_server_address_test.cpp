@@ -27,34 +27,3 @@ TEST(DrachtioServerAddress, InvalidSpecsThrow) {
 }
 
 }  // namespace
-
-#include "backoff.hpp"
-
-namespace {
-
-using astmrf::srf::drachtio::BackoffOptions;
-using astmrf::srf::drachtio::next_backoff;
-using std::chrono::milliseconds;
-
-TEST(DrachtioBackoff, GrowsThenStaysAtTheCap) {
-  BackoffOptions options;  // 200 ms, x2, 10 s
-  milliseconds delay = options.initial;
-  std::vector<long> seen;
-  for (int i = 0; i < 10; ++i) {
-    delay = next_backoff(delay, options);
-    seen.push_back(static_cast<long>(delay.count()));
-  }
-  EXPECT_EQ(seen, (std::vector<long>{400, 800, 1600, 3200, 6400, 10000, 10000, 10000, 10000, 10000}));
-}
-
-TEST(DrachtioBackoff, DegenerateOptionsNeverGiveAZeroDelay) {
-  BackoffOptions options;
-  options.multiplier = 0.0;
-  options.max = milliseconds(0);
-  EXPECT_EQ(next_backoff(milliseconds(0), options), milliseconds(1));
-  options.max = milliseconds(50);
-  EXPECT_EQ(next_backoff(milliseconds(0), options), milliseconds(1));
-  EXPECT_EQ(next_backoff(milliseconds(40), options), milliseconds(40));
-}
-
-}  // namespace

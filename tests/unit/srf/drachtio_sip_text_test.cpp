@@ -61,4 +61,50 @@ TEST(DrachtioSipText, HeaderInjectionIsRefused) {
   EXPECT_THROW(bare_request(spec), sip::HeaderInjectionError);
 }
 
+// The SIP core's builder checks, as Response::send promises: CR, LF and NUL in any value,
+// and header names that are not tokens.
+TEST(DrachtioSipText, LineBreaksAndNulInValuesAreRefused) {
+  auto request = sip::parse_message(kInvite).value();
+  for (const std::string& value : {std::string("a\rb"), std::string("a\nb"), std::string("a\0b", 3)}) {
+    EXPECT_THROW(bare_response(request, sip::ResponseSpec{200, {}, {{"X-Bad", value}}, {}, {}}),
+                 sip::HeaderInjectionError)
+        << "response header";
+    EXPECT_THROW(bare_response(request, sip::ResponseSpec{486, "Busy" + value, {}, {}, {}}), sip::HeaderInjectionError)
+        << "reason";
+    sip::RequestSpec spec;
+    spec.uri = "sip:test@127.0.0.1";
+    spec.headers = {{"X-Bad", value}};
+    EXPECT_THROW(bare_request(spec), sip::HeaderInjectionError) << "request header";
+    spec.headers.clear();
+    spec.from_display = value;
+    spec.from = "sip:a@127.0.0.1";
+    EXPECT_THROW(bare_request(spec), sip::HeaderInjectionError) << "From display name";
+    EXPECT_THROW(in_dialog_request("INFO", {{"X-Bad", value}}, {}, {}), sip::HeaderInjectionError) << "in dialog";
+    EXPECT_THROW(in_dialog_request("INFO", {}, "text/plain" + value, "x"), sip::HeaderInjectionError) << "Content-Type";
+  }
+}
+
+TEST(DrachtioSipText, BadHeaderNamesAreRefused) {
+  auto request = sip::parse_message(kInvite).value();
+  for (const std::string& name :
+       {std::string(), std::string("X Bad"), std::string("X:Bad"), std::string("X\r\nVia"), std::string("X\0", 2)}) {
+    EXPECT_THROW(bare_response(request, sip::ResponseSpec{200, {}, {{name, "v"}}, {}, {}}), sip::HeaderInjectionError)
+        << name;
+    EXPECT_THROW(in_dialog_request("INFO", {{name, "v"}}, {}, {}), sip::HeaderInjectionError) << name;
+  }
+}
+
+TEST(DrachtioSipText, BadMethodsStatusesAndUrisAreRefused) {
+  auto request = sip::parse_message(kInvite).value();
+  EXPECT_THROW(bare_response(request, sip::ResponseSpec{99, {}, {}, {}, {}}), sip::HeaderInjectionError);
+  EXPECT_THROW(bare_response(request, sip::ResponseSpec{700, {}, {}, {}, {}}), sip::HeaderInjectionError);
+  EXPECT_THROW(in_dialog_request("IN FO", {}, {}, {}), sip::HeaderInjectionError);
+  EXPECT_THROW(in_dialog_request(std::string("INFO\0", 5), {}, {}, {}), sip::HeaderInjectionError);
+  sip::RequestSpec spec;
+  spec.uri = std::string("sip:a@127.0.0.1\0", 16);
+  EXPECT_THROW(bare_request(spec), sip::HeaderInjectionError);
+  spec.uri = "no-scheme";
+  EXPECT_THROW(bare_request(spec), sip::HeaderInjectionError);
+}
+
 }  // namespace

@@ -9,9 +9,9 @@
 #pragma once
 
 #include <astmrf/sip/engine/config.hpp>
-#include <astmrf/sip/engine/outgoing.hpp>
 #include <astmrf/sip/engine/transport.hpp>
 #include <astmrf/sip/message.hpp>
+#include <astmrf/sip/spec.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -27,19 +27,6 @@ namespace astmrf::sip {
 
 class EngineCore;
 class Dialog;
-
-/// Why a dialog ended. Every dialog reports exactly one reason, once.
-enum class DialogEndReason : std::uint8_t {
-  local_bye,        ///< this side sent BYE
-  remote_bye,       ///< the peer sent BYE
-  no_ack,           ///< our 2xx was never ACKed (64*T1); the engine sent BYE
-  request_timeout,  ///< an in-dialog request got no response (408)
-  remote_gone,      ///< an in-dialog request was answered 481
-  cancelled,        ///< a 2xx raced our CANCEL; the engine sent ACK + BYE
-  engine_stopped,   ///< Engine::stop() or the engine's destruction
-};
-/// The reason's name, e.g. "remote_bye".
-std::string_view to_string(DialogEndReason reason) noexcept;
 
 /// Called for each response to a request the application sent: provisional ones,
 /// then exactly one final. `dialog` is set for a 2xx to an INVITE. When no
@@ -276,7 +263,7 @@ class Engine {
   /// Opens every listen point. Throws boost::system::system_error when a socket
   /// cannot be bound (port in use...).
   void start();
-  /// Closes the sockets and ends every dialog (engine_stopped) without sending.
+  /// Closes the sockets and ends every dialog (backend_stopped) without sending.
   void stop();
 
   /// The address a listen point of that transport is bound to (port resolved).

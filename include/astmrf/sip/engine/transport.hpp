@@ -1,6 +1,8 @@
 // Transport-level addresses of the embedded SIP engine.
 #pragma once
 
+#include <astmrf/sip/spec.hpp>
+
 #include <boost/asio/ip/address.hpp>
 
 #include <cstdint>
@@ -8,9 +10,6 @@
 #include <string_view>
 
 namespace astmrf::sip {
-
-/// The SIP transports of the engine.
-enum class Transport : std::uint8_t { udp, tcp };
 
 /// "UDP" / "TCP", as written in a Via header.
 std::string_view via_name(Transport transport) noexcept;

@@ -1,0 +1,74 @@
+// What an application hands to a signaling backend to send (the embedded engine
+// or a drachtio-server): the parts of a response or a request that are its own,
+// and why a dialog ended. The backend adds everything RFC 3261 makes its job
+// (Via, tags, Call-ID, CSeq, Max-Forwards, Contact, Content-Length). This is the
+// vocabulary every backend shares (and mrf's options), so it lives in the SIP core,
+// not in a backend.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace astmrf::sip {
+
+/// The SIP transports a backend speaks (a destination's "udp:" / "tcp:").
+enum class Transport : std::uint8_t { udp, tcp };
+
+/// Extra headers, as (name, value) pairs, in order.
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+/// A response the application sends (sip::IncomingRequest::respond, srf::Response::send).
+struct ResponseSpec {
+  /// The status code.
+  int status{200};
+  std::string reason;        ///< empty: the default phrase for the status
+  HeaderList headers;        ///< extra headers; a Contact here replaces the backend's
+  std::string content_type;  ///< e.g. "application/sdp"; empty when no body
+  /// The body.
+  std::string body;
+};
+
+/// A request the application sends (sip::Engine::send_request, a dialog's request).
+struct RequestSpec {
+  /// The method.
+  std::string method{"INVITE"};
+  std::string uri;           ///< Request-URI, e.g. "sip:drachtio-x@127.0.0.1:5060"
+  std::string from;          ///< From URI; default: sip:astmrf@<local address>
+  std::string from_display;  ///< optional display name
+  std::string to;            ///< To URI; default: the Request-URI
+  std::string call_id;       ///< default: a fresh random one
+  std::string from_tag;      ///< default: a fresh random one (set both to resend after a 401/407)
+  std::uint32_t cseq{0};     ///< default: 1
+  /// Extra headers.
+  HeaderList headers;
+  /// Content-Type of the body (none when empty).
+  std::string content_type;
+  /// The body.
+  std::string body;
+  /// Send here instead of the Request-URI's host:port;transport (an outbound proxy).
+  std::string destination;  ///< "udp:1.2.3.4:5060" / "tcp:..." / "" (from the URI)
+};
+
+/// Why a dialog ended, in terms every signaling backend shares. Every dialog
+/// reports exactly one reason, once.
+enum class DialogEndReason : std::uint8_t {
+  local_bye,        ///< this side sent BYE
+  remote_bye,       ///< the peer sent BYE
+  no_ack,           ///< our 2xx was never ACKed (64*T1); BYE was sent
+  request_timeout,  ///< an in-dialog request got no response (408)
+  remote_gone,      ///< an in-dialog request was answered 481
+  cancelled,        ///< a 2xx raced our CANCEL; ACK + BYE were sent
+  /// The backend was stopped by the application (sip::Engine::stop() or the engine's
+  /// destruction, a drachtio backend's close()): nothing was sent.
+  backend_stopped,
+  /// The backend lost what carried the dialog for good (a drachtio-server connection
+  /// that ended, or that could not take the dialog's 2xx): nothing could be sent.
+  connection_lost,
+};
+/// The reason's name, e.g. "remote_bye".
+std::string_view to_string(DialogEndReason reason) noexcept;
+
+}  // namespace astmrf::sip

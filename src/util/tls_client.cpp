@@ -1,0 +1,21 @@
+#include <astmrf/util/tls_client.hpp>
+
+namespace astmrf::util {
+
+std::shared_ptr<boost::asio::ssl::context> make_client_tls_context(const TlsOptions& options) {
+  namespace ssl = boost::asio::ssl;
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  if (options.verify_peer) {
+    context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    if (options.use_default_verify_paths) context->set_default_verify_paths();
+    if (!options.ca_file.empty()) context->load_verify_file(options.ca_file);
+    if (!options.ca_path.empty()) context->add_verify_path(options.ca_path);
+  } else {
+    context->set_verify_mode(ssl::verify_none);
+  }
+  return context;
+}
+
+}  // namespace astmrf::util
