@@ -5,10 +5,9 @@
 #include "transport.hpp"
 
 #include <astmrf/ari/client.hpp>
+#include <astmrf/detail/async.hpp>
 
-#include <boost/asio/append.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <random>
@@ -20,12 +19,6 @@ class logger;
 }
 
 namespace astmrf::ari::detail {
-
-/// Completes an Asio handler on its associated executor.
-template <typename Handler, typename... Args>
-void complete(Handler&& h, Args&&... args) {
-  boost::asio::dispatch(boost::asio::append(std::forward<Handler>(h), std::forward<Args>(args)...));
-}
 
 class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
  public:
