@@ -61,9 +61,8 @@ class MrfCancelTest : public astmrf_test::MrfFixture, public testing::WithParamI
       signal->emit(asio::cancellation_type::terminal);
       return;
     }
-    stasis = server->ari().on_event(ari::EventType::StasisStart, [signal](const ari::Event&) {
-      signal->emit(asio::cancellation_type::terminal);
-    });
+    stasis = server->ari().on_event(ari::EventType::StasisStart,
+                                    [signal](const ari::Event&) { signal->emit(asio::cancellation_type::terminal); });
   }
 
   // How many completions `prefix` logged, after a pause that would let a second one in.
@@ -84,7 +83,8 @@ TEST_P(MrfCancelTest, CreateEndpoint) {
   harness.run([&] {
     held.push_back(signal);
     server->async_create_endpoint(
-        {}, asio::bind_cancellation_slot(signal->slot(), [&](std::exception_ptr error, std::shared_ptr<mrf::Endpoint> e) {
+        {},
+        asio::bind_cancellation_slot(signal->slot(), [&](std::exception_ptr error, std::shared_ptr<mrf::Endpoint> e) {
           log.add("create_endpoint " + outcome(error));
           if (e) held.push_back(e);
         }));
@@ -121,8 +121,9 @@ TEST_P(MrfCancelTest, ConnectCaller) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Steps, MrfCancelTest, testing::Values(When::at_once, When::at_stasis_start),
-                         [](const testing::TestParamInfo<When>& info) {
-                           return info.param == When::at_once ? std::string("AtOnce") : std::string("AtStasisStart");
+                         [](const testing::TestParamInfo<When>& param_info) {
+                           return param_info.param == When::at_once ? std::string("AtOnce")
+                                                                    : std::string("AtStasisStart");
                          });
 
 using MrfConnectCancelTest = astmrf_test::MrfFixture;
