@@ -7,8 +7,11 @@
 
 #include <astmrf/srf/srf.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
@@ -281,6 +284,37 @@ TEST_F(SrfTest, UacAnswersADigestChallenge) {
   EXPECT_TRUE(log.wait_for("uac ok")) << log.joined();
   auto result = sipp->wait(20s);
   EXPECT_EQ(result.exit_code, 0) << result.output;
+}
+
+TEST_F(SrfTest, UacCancelledThroughItsTokenCompletesWithOperationAbortedAndSendsCancel) {
+  std::uint16_t port = 0;
+  auto sipp = engine_callee("uas-no-answer.xml", port);
+  auto signal = std::make_shared<boost::asio::cancellation_signal>();
+  harness.run([&] {
+    srf::UacOptions options;
+    options.local_sdp = kSdp;
+    options.on_provisional = [signal](const astmrf::sip::Message&) {
+      signal->emit(boost::asio::cancellation_type::terminal);
+    };
+    app->async_create_uac(
+        uri_for(port), options,
+        boost::asio::bind_cancellation_slot(
+            signal->slot(), [&, signal](std::exception_ptr error, std::shared_ptr<srf::Dialog>) {
+              try {
+                if (error) std::rethrow_exception(error);
+                log.add("uac ok");
+              } catch (const boost::system::system_error& e) {
+                log.add(e.code() == boost::asio::error::operation_aborted ? "uac aborted" : describe(error));
+              } catch (...) {
+                log.add(describe(error));
+              }
+            }));
+    return 0;
+  });
+  EXPECT_TRUE(log.wait_for("uac aborted")) << log.joined();
+  auto result = sipp->wait(20s);
+  EXPECT_EQ(result.exit_code, 0) << result.output;  // sipp got the CANCEL, then sent 487
+  EXPECT_EQ(log.events().size(), 1u) << log.joined();
 }
 
 TEST_F(SrfTest, UacIsCancelledWhenNobodyAnswersInTime) {
