@@ -12,6 +12,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -25,6 +26,7 @@ namespace mrf = astmrf::mrf;
 namespace srf = astmrf::srf;
 namespace ari = astmrf::ari;
 using astmrf::sip::Transport;
+using astmrf_test::channels_of;
 
 std::string outcome(std::exception_ptr error) {
   if (!error) return "ok";
@@ -39,13 +41,13 @@ std::string outcome(std::exception_ptr error) {
 
 enum class When { at_once, at_stasis_start };
 
-class MrfCancelTest : public astmrf_test::MrfFixture, public testing::WithParamInterface<When> {
+class MrfCancelBase : public astmrf_test::MrfFixture {
  protected:
-  MrfCancelTest() {
+  MrfCancelBase() {
     server = connect(astmrf_test::sandbox_options(astmrf_test::sandbox().ari_port, astmrf_test::sandbox().sip_port));
   }
 
-  ~MrfCancelTest() override {
+  ~MrfCancelBase() override {
     expect_nothing_left(server, probe);
     harness.run([&] {
       stasis.reset();
@@ -77,6 +79,9 @@ class MrfCancelTest : public astmrf_test::MrfFixture, public testing::WithParamI
   std::shared_ptr<mrf::MediaServer> server;
   ari::Subscription stasis;
 };
+
+class MrfCancelTest : public MrfCancelBase, public testing::WithParamInterface<When> {};
+using MrfWaitCancelTest = MrfCancelBase;
 
 TEST_P(MrfCancelTest, CreateEndpoint) {
   auto signal = std::make_shared<asio::cancellation_signal>();
@@ -118,6 +123,27 @@ TEST_P(MrfCancelTest, ConnectCaller) {
   EXPECT_EQ(result.exit_code, 0) << result.output;  // the caller got 487
   EXPECT_TRUE(log.wait_for("connect_caller aborted")) << log.joined();
   EXPECT_EQ(completions("connect_caller"), 1u) << log.joined();
+}
+
+TEST_F(MrfWaitCancelTest, WaitDestroyedEndsTheWaitOnly) {
+  auto endpoint = harness.run([&] { return server->async_create_endpoint({}, asio::use_future); }).get();
+  ASSERT_TRUE(endpoint);
+  asio::cancellation_signal signal;
+  harness.run([&] {
+    endpoint->async_wait_destroyed(asio::bind_cancellation_slot(
+        signal.slot(), [&](std::exception_ptr error, mrf::EndpointEnd) { log.add("wait " + outcome(error)); }));
+    signal.emit(asio::cancellation_type::terminal);
+    return 0;
+  });
+  EXPECT_TRUE(log.wait_for("wait aborted")) << log.joined();
+  EXPECT_FALSE(harness.run([&] { return endpoint->destroyed(); }));  // the endpoint stays up
+  EXPECT_EQ(channels_of(probe, server->app()), 1u);
+  harness.run([&] {
+    endpoint->destroy();
+    endpoint.reset();
+    return 0;
+  });
+  EXPECT_EQ(completions("wait"), 1u) << log.joined();
 }
 
 INSTANTIATE_TEST_SUITE_P(Steps, MrfCancelTest, testing::Values(When::at_once, When::at_stasis_start),
