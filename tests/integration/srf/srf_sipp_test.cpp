@@ -445,6 +445,39 @@ TEST_F(B2buaTest, TheCallersCancelCancelsTheOtherLeg) {
   EXPECT_TRUE(log.wait_for("b2bua RequestCancelled")) << log.joined();
 }
 
+TEST_F(B2buaTest, CancelledThroughItsTokenCancelsBAndAnswersTheCaller487) {
+  std::uint16_t port = 0;
+  auto b = engine_callee("uas-no-answer.xml", port);  // rings, then expects our CANCEL
+  auto signal = std::make_shared<boost::asio::cancellation_signal>();
+  harness.run([&, port] {
+    app->invite([&, port, signal](srf::Request req, srf::Response res) {
+      srf::B2buaOptions options;
+      options.uac.on_provisional = [signal](const astmrf::sip::Message&) {
+        signal->emit(boost::asio::cancellation_type::terminal);
+      };
+      app->async_create_b2bua(
+          req, res, uri_for(port), options,
+          boost::asio::bind_cancellation_slot(signal->slot(), [&, signal](std::exception_ptr error, srf::B2buaLegs) {
+            try {
+              if (error) std::rethrow_exception(error);
+              log.add("b2bua ok");
+            } catch (const boost::system::system_error& e) {
+              log.add(e.code() == boost::asio::error::operation_aborted ? "b2bua aborted" : describe(error));
+            } catch (...) {
+              log.add(describe(error));
+            }
+          }));
+    });
+    return 0;
+  });
+  auto a = astmrf_test::run_sipp(a_leg(SRF_SIPP_DIR, "uac-invite-ring-487.xml"));
+  EXPECT_EQ(a.exit_code, 0) << a.output;  // the caller got 487
+  auto result = b->wait(20s);
+  EXPECT_EQ(result.exit_code, 0) << result.output;  // B got CANCEL
+  EXPECT_TRUE(log.wait_for("b2bua aborted")) << log.joined();
+  EXPECT_EQ(log.events().size(), 1u) << log.joined();
+}
+
 TEST_F(B2buaTest, TheCalleesRejectionReachesTheCaller) {
   std::uint16_t port = 0;
   auto b = engine_callee("uas-reject-486.xml", port);
