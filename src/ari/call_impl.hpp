@@ -31,9 +31,13 @@ void decode_result(Response& r, T& out) {
 
 template <typename T>
 void Client::start_call(Request request, detail::call_handler<T> handler) {
-  impl_->request(std::move(request), [h = std::move(handler)](std::exception_ptr e, Response r) mutable {
+  auto once = astmrf::detail::make_once(std::move(handler), impl_->ex);
+  // Cancelled: completes at once (operation_aborted); the late response finds it done.
+  once->on_cancel();
+  impl_->request(std::move(request), [once](std::exception_ptr e, Response r) {
+    if (once->done()) return;
     if constexpr (std::is_void_v<T>) {
-      detail::complete(std::move(h), e);
+      (*once)(e);
     } else {
       T value{};
       if (!e) {
@@ -43,7 +47,7 @@ void Client::start_call(Request request, detail::call_handler<T> handler) {
           e = std::current_exception();
         }
       }
-      detail::complete(std::move(h), e, std::move(value));
+      (*once)(e, std::move(value));
     }
   });
 }

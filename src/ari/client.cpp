@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <unordered_set>
 
 namespace astmrf::ari {
@@ -48,7 +49,7 @@ struct WaitState : std::enable_shared_from_this<WaitState> {
   void on_event(const Event& e) {
     if (done) return;
     if (types.empty() || std::find(types.begin(), types.end(), e.type()) != types.end()) {
-      finish({}, e);
+      finish(nullptr, e);
       return;
     }
     for (const auto& ref : e.resources()) {
@@ -59,12 +60,12 @@ struct WaitState : std::enable_shared_from_this<WaitState> {
     const auto code = r == EndReason::ended      ? errc::resource_ended
                       : r == EndReason::vanished ? errc::resource_vanished
                                                  : errc::closed;
-    finish(code, last);
+    finish(std::make_exception_ptr(WaitError(code, last)), last);
   }
-  void finish(boost::system::error_code e, Event ev) {
+  void finish(std::exception_ptr e, Event ev) {
     if (done) return;
     done = true;
-    ec = e;
+    error = std::move(e);
     result = std::move(ev);
     sub.reset();
     deliver();
@@ -72,17 +73,16 @@ struct WaitState : std::enable_shared_from_this<WaitState> {
   void deliver() {
     if (!handler) return;
     timer.cancel();
-    auto h = std::move(*handler);
-    handler.reset();
-    // Posted: a waiting coroutine never resumes inside the dispatch loop.
-    asio::post(timer.get_executor(), asio::append(std::move(h), ec, result));
+    auto h = std::move(handler);
+    // Posted (astmrf::detail::complete): a waiting coroutine never resumes inside the dispatch loop.
+    (*h)(error, result);
   }
 
   asio::steady_timer timer;
-  std::optional<wait_handler> handler;
+  std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr, Event)>> handler;
   Event result;
   Event last;
-  boost::system::error_code ec;
+  std::exception_ptr error;
   bool done = false;
   ResourceKind kind{};
   std::string key;
@@ -372,30 +372,35 @@ Waiter& Waiter::operator=(Waiter&& o) noexcept {
 void Waiter::release() noexcept {
   if (!st_) return;
   st_->sub.reset();
-  if (st_->handler) st_->finish(asio::error::operation_aborted, {});
+  if (st_->handler) st_->finish(astmrf::detail::operation_aborted(), {});
   st_.reset();
 }
 
 bool Waiter::ready() const noexcept { return st_ && st_->done; }
 
 void Waiter::start_wait(std::chrono::milliseconds timeout, detail::wait_handler handler) {
-  if (!st_) {
-    detail::complete(std::move(handler), boost::system::error_code(asio::error::invalid_argument), Event{});
-    return;
-  }
+  // Misuse throws at once, before anything is registered (as a bad option does).
+  if (!st_) throw std::logic_error("ari::Waiter::async_wait on an empty Waiter");
   auto st = st_;
-  if (st->handler) {  // one async_wait at a time
-    detail::complete(std::move(handler), boost::system::error_code(asio::error::already_started), Event{});
-    return;
-  }
-  st->handler.emplace(std::move(handler));
+  if (st->handler) throw std::logic_error("ari::Waiter::async_wait while another one is pending");
+  st->handler = astmrf::detail::make_once(std::move(handler), st->timer.get_executor());
   if (st->done) {
     st->deliver();
     return;
   }
+  // Cancelled: the wait ends (operation_aborted) and its registration goes.
+  std::weak_ptr<detail::WaitState> weak = st;
+  st->handler->on_cancel([weak] {
+    if (auto s = weak.lock()) {
+      s->done = true;
+      s->handler.reset();
+      s->sub.reset();
+      s->timer.cancel();
+    }
+  });
   st->timer.expires_after(std::min(timeout, std::chrono::milliseconds(std::chrono::hours(24 * 365))));
   st->timer.async_wait([st](boost::system::error_code ec) {
-    if (!ec) st->finish(errc::timed_out, {});
+    if (!ec) st->finish(std::make_exception_ptr(WaitError(errc::timed_out, {})), {});
   });
 }
 
@@ -412,8 +417,12 @@ void Client::close() { impl_->close(); }
 
 void Client::start_connect(detail::call_handler<void> handler) {
   auto impl = impl_;
-  asio::co_spawn(impl->ex, impl->connect_first(),
-                 [h = std::move(handler)](std::exception_ptr e) mutable { detail::complete(std::move(h), e); });
+  auto once = astmrf::detail::make_once(std::move(handler), impl->ex);
+  std::weak_ptr<detail::ClientImpl> weak = impl;
+  once->on_cancel([weak] {
+    if (auto i = weak.lock()) i->close();
+  });
+  asio::co_spawn(impl->ex, impl->connect_first(), [once](std::exception_ptr e) { (*once)(e); });
 }
 
 void Client::start_source(bool add, std::string app, std::string source, detail::call_handler<void> handler) {
@@ -447,7 +456,7 @@ Waiter Client::expect(ResourceKind kind, std::string id, std::vector<EventType> 
   std::weak_ptr<detail::WaitState> w = st;
   if (impl_->closed) {
     st->done = true;
-    st->ec = errc::closed;
+    st->error = std::make_exception_ptr(WaitError(errc::closed, {}));
     return Waiter(std::move(st));
   }
   auto sid = impl_->registry->add_resource(

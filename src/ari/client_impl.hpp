@@ -5,11 +5,10 @@
 #include "transport.hpp"
 
 #include <astmrf/ari/client.hpp>
+#include <astmrf/detail/async.hpp>
 #include <astmrf/util/backoff.hpp>
 
-#include <boost/asio/append.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <set>
@@ -20,12 +19,6 @@ class logger;
 }
 
 namespace astmrf::ari::detail {
-
-/// Completes an Asio handler on its associated executor.
-template <typename Handler, typename... Args>
-void complete(Handler&& h, Args&&... args) {
-  boost::asio::dispatch(boost::asio::append(std::forward<Handler>(h), std::forward<Args>(args)...));
-}
 
 class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
  public:

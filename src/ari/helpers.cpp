@@ -23,12 +23,12 @@ struct CollectState {
   bool terminated = false;
   bool prompt_done = false;
   bool channel_ended = false;
+  bool cancelled = false;  // the operation was cancelled: stop the prompt and end
   clock::time_point prompt_done_at{};
   clock::time_point last_digit_at{};
 };
 
-asio::awaitable<CollectResult> collect(Client& client, CollectOptions o) {
-  auto st = std::make_shared<CollectState>(client.get_executor());
+asio::awaitable<CollectResult> collect(Client& client, CollectOptions o, std::shared_ptr<CollectState> st) {
   std::weak_ptr<CollectState> w = st;
   // Subscribe first, then act: digits and the prompt's end may precede the play response.
   auto dtmf = client.subscribe(
@@ -71,7 +71,7 @@ asio::awaitable<CollectResult> collect(Client& client, CollectOptions o) {
   CollectResult result;
   bool stop_sent = false;
   for (;;) {
-    if (st->terminated || st->digits.size() >= o.max_digits) break;
+    if (st->cancelled || st->terminated || st->digits.size() >= o.max_digits) break;
     if (st->channel_ended) throw boost::system::system_error(errc::resource_ended, "play and collect");
     if (o.barge_in && !st->prompt_done && !stop_sent && !st->digits.empty()) {
       stop_sent = true;
@@ -110,10 +110,18 @@ asio::awaitable<CollectResult> collect(Client& client, CollectOptions o) {
 }  // namespace
 
 void start_play_and_collect(Client& client, CollectOptions options, collect_handler handler) {
-  asio::co_spawn(client.get_executor(), collect(client, std::move(options)),
-                 [h = std::move(handler)](std::exception_ptr e, CollectResult r) mutable {
-                   complete(std::move(h), e, std::move(r));
-                 });
+  auto once = astmrf::detail::make_once(std::move(handler), client.get_executor());
+  auto st = std::make_shared<CollectState>(client.get_executor());
+  // Cancelled: completes at once (operation_aborted); the collection ends and stops its prompt.
+  std::weak_ptr<CollectState> weak = st;
+  once->on_cancel([weak] {
+    if (auto s = weak.lock()) {
+      s->cancelled = true;
+      s->wake.cancel();
+    }
+  });
+  asio::co_spawn(client.get_executor(), collect(client, std::move(options), std::move(st)),
+                 [once](std::exception_ptr e, CollectResult r) { (*once)(e, std::move(r)); });
 }
 
 }  // namespace astmrf::ari::detail

@@ -1,7 +1,6 @@
 // Endpoint: one SIP dialog to Asterisk plus the ARI channel it created; it ends
 // once, for the first of: destroy(), Asterisk's BYE, StasisEnd, loss of the server.
-#include "srf/completion.hpp"
-
+#include <astmrf/detail/async.hpp>
 #include <astmrf/mrf/mrf.hpp>
 
 namespace astmrf::mrf {
@@ -66,7 +65,7 @@ void Endpoint::ended(EndpointEnd reason) {
   on_destroy_.clear();
   waiters_.clear();
   for (auto& listener : listeners) listener(reason);
-  for (auto& waiter : waiters) srf::detail::complete(std::move(waiter), executor_, std::exception_ptr{}, reason);
+  for (auto& waiter : waiters) (*waiter)(nullptr, reason);
 }
 
 void Endpoint::on_destroy(std::function<void(EndpointEnd)> handler) {
@@ -78,11 +77,14 @@ void Endpoint::on_destroy(std::function<void(EndpointEnd)> handler) {
 }
 
 void Endpoint::wait_destroyed(EndHandler handler) {
+  auto once = astmrf::detail::make_once(std::move(handler), executor_);
   if (end_) {
-    srf::detail::complete(std::move(handler), executor_, std::exception_ptr{}, *end_);
+    (*once)(nullptr, *end_);
     return;
   }
-  waiters_.push_back(std::move(handler));
+  std::erase_if(waiters_, [](const auto& w) { return w->done(); });
+  once->on_cancel();  // only the wait ends; the endpoint stays up
+  waiters_.push_back(std::move(once));
 }
 
 }  // namespace astmrf::mrf

@@ -1,10 +1,9 @@
 // MediaServer: one Asterisk, one Stasis application. Endpoint setup ties an
 // outgoing INVITE to the channel that StasisStart reports, in either order of
 // StasisStart and 200 OK, under one deadline, and undoes everything on failure.
-#include "srf/completion.hpp"
-
 #include <astmrf/ari/generated/models.hpp>
 #include <astmrf/ari/generated/operations.hpp>
+#include <astmrf/detail/async.hpp>
 #include <astmrf/mrf/mrf.hpp>
 #include <astmrf/sip/sdp.hpp>
 
@@ -206,8 +205,8 @@ void MediaServer::finish_setup(const std::shared_ptr<Setup>& setup) {
   setup->finished = true;
   pending_.erase(setup->uuid);
   if (setup->timer) setup->timer->cancel();
-  auto endpoint =
-      std::make_shared<Endpoint>(weak_from_this(), executor_, setup->channel_id, setup->channel_name, setup->dialog);
+  std::shared_ptr<Endpoint> endpoint(
+      new Endpoint(weak_from_this(), executor_, setup->channel_id, setup->channel_name, setup->dialog));
   endpoint->start(*ari_);
   endpoints_[setup->channel_id] = endpoint;
   auto done = std::move(setup->done);
@@ -239,14 +238,19 @@ void MediaServer::on_reconcile(const ari::ReconcileReport& report) {
 }
 
 void MediaServer::start_endpoint(EndpointOptions options, EndpointHandler handler) {
-  auto holder = std::make_shared<std::optional<EndpointHandler>>(std::move(handler));
-  begin_setup(std::move(options),
-              [holder, ex = executor_](std::exception_ptr error, std::shared_ptr<Endpoint> endpoint) {
-                if (!holder->has_value()) return;
-                auto h = std::move(**holder);
-                holder->reset();
-                srf::detail::complete(std::move(h), ex, error, std::move(endpoint));
-              });
+  auto once = astmrf::detail::make_once(std::move(handler), executor_);
+  auto setup = begin_setup(std::move(options), [once](std::exception_ptr error, std::shared_ptr<Endpoint> endpoint) {
+    (*once)(error, std::move(endpoint));
+  });
+  // Cancelled at any step: the setup fails as on a timeout, which undoes what it built
+  // (CANCEL, or ACK + BYE for a late 200 OK, and the channel's hangup).
+  std::weak_ptr<MediaServer> weak = weak_from_this();
+  std::weak_ptr<Setup> weak_setup = setup;
+  once->on_cancel([weak, weak_setup] {
+    auto self = weak.lock();
+    auto s = weak_setup.lock();
+    if (self && s) self->fail_setup(s, astmrf::detail::operation_aborted());
+  });
 }
 
 }  // namespace astmrf::mrf

@@ -1,5 +1,4 @@
-#include "srf/completion.hpp"
-
+#include <astmrf/detail/async.hpp>
 #include <astmrf/mrf/mrf.hpp>
 
 #include <boost/asio/ip/address.hpp>
@@ -58,28 +57,28 @@ std::vector<std::shared_ptr<MediaServer>> Mrf::media_servers() const {
 
 void Mrf::start_connect(ConnectOptions options, ServerHandler handler) {
   auto executor = srf_.get_executor();
-  auto holder = std::make_shared<std::optional<ServerHandler>>(std::move(handler));
-  auto finish = [holder, executor](std::exception_ptr error, std::shared_ptr<MediaServer> server) {
-    if (!holder->has_value()) return;
-    auto h = std::move(**holder);
-    holder->reset();
-    srf::detail::complete(std::move(h), executor, error, std::move(server));
-  };
+  auto once = astmrf::detail::make_once(std::move(handler), executor);
   try {
     validate(options);  // before any I/O
   } catch (...) {
-    finish(std::current_exception(), nullptr);
+    (*once)(std::current_exception(), nullptr);
     return;
   }
-  auto server = std::make_shared<MediaServer>(executor, srf_, std::move(options), "drachtio-" + random_.uuid4());
-  server->start([finish, server, servers = servers_](std::exception_ptr error) {
-    if (error) {
+  std::shared_ptr<MediaServer> server(
+      new MediaServer(executor, srf_, std::move(options), "drachtio-" + random_.uuid4()));
+  std::weak_ptr<MediaServer> weak = server;
+  // Cancelled: the ARI connection is closed, which removes the Stasis application.
+  once->on_cancel([weak] {
+    if (auto s = weak.lock()) s->disconnect(false);
+  });
+  server->start([once, server, servers = servers_](std::exception_ptr error) {
+    if (error || once->done()) {
       server->disconnect(false);
-      finish(error, nullptr);
+      (*once)(error, nullptr);
       return;
     }
     servers->push_back(server);
-    finish(nullptr, server);
+    (*once)(nullptr, server);
   });
 }
 

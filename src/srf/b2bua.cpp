@@ -1,8 +1,8 @@
 // A back-to-back user agent built from the two halves Srf already has: a UAC
 // toward B, then a UAS toward the caller with B's SDP, tied together.
-#include "completion.hpp"
 #include "server_state.hpp"
 
+#include <astmrf/detail/async.hpp>
 #include <astmrf/srf/srf.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -13,16 +13,13 @@ namespace astmrf::srf {
 namespace {
 
 struct B2bua {
-  std::optional<boost::asio::any_completion_handler<void(std::exception_ptr, B2buaLegs)>> handler;
-  boost::asio::cancellation_signal cancel_b;
+  std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr, B2buaLegs)>> once;
+  boost::asio::cancellation_signal cancel_b;  // the UAC toward B
+  boost::asio::cancellation_signal cancel_a;  // the UAS toward the caller, until its ACK
   boost::asio::any_io_executor executor;
+  bool aborted{false};  // the application cancelled the operation
 
-  void finish(std::exception_ptr error, B2buaLegs legs) {
-    if (!handler) return;
-    auto h = std::move(*handler);
-    handler.reset();
-    detail::complete(std::move(h), executor, error, std::move(legs));
-  }
+  void finish(std::exception_ptr error, B2buaLegs legs) { (*once)(error, std::move(legs)); }
 };
 
 // BYE on one leg ends the other.
@@ -41,8 +38,8 @@ void tie_legs(const std::shared_ptr<Dialog>& a, const std::shared_ptr<Dialog>& b
 
 void Srf::start_b2bua(Request req, Response res, std::string uri, B2buaOptions options, LegsHandler handler) {
   auto state = std::make_shared<B2bua>();
-  state->handler.emplace(std::move(handler));
   state->executor = get_executor();
+  state->once = astmrf::detail::make_once(std::move(handler), state->executor);
 
   UacOptions uac = std::move(options.uac);
   if (uac.local_sdp.empty()) uac.local_sdp = std::string(req.body());
@@ -63,6 +60,15 @@ void Srf::start_b2bua(Request req, Response res, std::string uri, B2buaOptions o
   req.on_cancel([weak] {
     if (auto s = weak.lock()) s->cancel_b.emit(boost::asio::cancellation_type::terminal);
   });
+  // The application's cancellation cancels whichever leg is being set up; the caller then
+  // gets 487 (or, once answered, a BYE) and B a CANCEL (or, once up, a BYE).
+  state->once->on_cancel([weak] {
+    auto s = weak.lock();
+    if (!s) return;
+    s->aborted = true;
+    s->cancel_b.emit(boost::asio::cancellation_type::terminal);
+    s->cancel_a.emit(boost::asio::cancellation_type::terminal);
+  });
 
   auto uas_headers = std::move(options.uas_headers);
   const bool end_together = options.end_together;
@@ -70,6 +76,11 @@ void Srf::start_b2bua(Request req, Response res, std::string uri, B2buaOptions o
             DialogHandler(boost::asio::bind_cancellation_slot(
                 state->cancel_b.slot(), [state, req, res, uas_headers, end_together](
                                             std::exception_ptr error, std::shared_ptr<Dialog> b) mutable {
+                  if (state->aborted) {
+                    if (b) b->destroy();
+                    if (!res.finished()) res.send(487, ResponseOptions{"Request Terminated", {}, {}, {}});
+                    return;
+                  }
                   if (error) {
                     if (req.cancelled()) {
                       state->finish(std::make_exception_ptr(RequestCancelled()), {});
@@ -90,17 +101,19 @@ void Srf::start_b2bua(Request req, Response res, std::string uri, B2buaOptions o
                     return;
                   }
                   UasOptions uas{b->remote_sdp(), std::move(uas_headers)};
-                  detail::answer_uas(
-                      state->executor, req, std::move(uas),
-                      DialogHandler([state, b, end_together](std::exception_ptr uas_error, std::shared_ptr<Dialog> a) {
-                        if (uas_error) {
-                          b->destroy();  // the caller is gone: do not leave B up
-                          state->finish(uas_error, {});
-                          return;
-                        }
-                        if (end_together) tie_legs(a, b);
-                        state->finish(nullptr, B2buaLegs{a, b});
-                      }));
+                  detail::answer_uas(state->executor, req, std::move(uas),
+                                     DialogHandler(boost::asio::bind_cancellation_slot(
+                                         state->cancel_a.slot(), [state, b, end_together](std::exception_ptr uas_error,
+                                                                                          std::shared_ptr<Dialog> a) {
+                                           if (uas_error || state->aborted) {
+                                             if (a) a->destroy();
+                                             b->destroy();  // the caller is gone: do not leave B up
+                                             state->finish(uas_error, {});
+                                             return;
+                                           }
+                                           if (end_together) tie_legs(a, b);
+                                           state->finish(nullptr, B2buaLegs{a, b});
+                                         })));
                 })));
 }
 

@@ -1,6 +1,6 @@
-#include "completion.hpp"
 #include "server_state.hpp"
 
+#include <astmrf/detail/async.hpp>
 #include <astmrf/sip/sdp.hpp>
 #include <astmrf/srf/dialog.hpp>
 #include <astmrf/srf/errors.hpp>
@@ -84,21 +84,24 @@ void Dialog::ended(DialogEndReason reason) {
   on_modify_ = nullptr;  // handlers may hold the dialog: release them
   handlers_.clear();
   for (auto& listener : listeners) listener(info);
-  for (auto& waiter : waiters) detail::complete(std::move(waiter), executor_, std::exception_ptr{}, info);
+  for (auto& waiter : waiters) (*waiter)(nullptr, info);
 }
 
 void Dialog::wait_destroyed(DestroyedHandler handler) {
+  auto once = astmrf::detail::make_once(std::move(handler), executor_);
   if (destroyed_) {
-    detail::complete(std::move(handler), executor_, std::exception_ptr{}, *destroyed_);
+    (*once)(nullptr, *destroyed_);
     return;
   }
-  destroyed_waiters_.push_back(std::move(handler));
+  std::erase_if(destroyed_waiters_, [](const auto& w) { return w->done(); });
+  once->on_cancel();
+  destroyed_waiters_.push_back(std::move(once));
 }
 
 void Dialog::incoming(const std::shared_ptr<BackendServerTransaction>& transaction) {
   auto state = std::make_shared<detail::ServerState>(transaction, executor_);
-  Request req(state);
-  Response res(state);
+  auto req = detail::Access::request(state);
+  auto res = detail::Access::response(state);
   const std::string method(req.method());
   try {
     if (method == "INVITE") {
@@ -124,12 +127,9 @@ void Dialog::incoming(const std::shared_ptr<BackendServerTransaction>& transacti
 }
 
 void Dialog::start_request(std::string method, RequestOptions options, MessageHandler handler) {
-  auto holder = std::make_shared<std::optional<MessageHandler>>(std::move(handler));
-  auto fail = [&](std::exception_ptr error) {
-    detail::complete(std::move(**holder), executor_, error, sip::Message{});
-  };
+  auto once = astmrf::detail::make_once(std::move(handler), executor_);
   if (destroyed_) {
-    fail(std::make_exception_ptr(DialogGone()));
+    (*once)(std::make_exception_ptr(DialogGone()), sip::Message{});
     return;
   }
   RequestSpec spec;
@@ -139,28 +139,30 @@ void Dialog::start_request(std::string method, RequestOptions options, MessageHa
   spec.body = std::move(options.body);
   std::shared_ptr<BackendClientTransaction> transaction;
   try {
-    transaction = backend_->request(
-        std::move(spec), [holder, ex = executor_](const sip::Message& response, const std::shared_ptr<BackendDialog>&) {
-          if (response.status() < 200 || !holder->has_value()) return;
-          auto h = std::move(**holder);
-          holder->reset();
-          detail::complete(std::move(h), ex, std::exception_ptr{}, response);
+    transaction =
+        backend_->request(std::move(spec), [once](const sip::Message& response, const std::shared_ptr<BackendDialog>&) {
+          if (response.status() >= 200) (*once)(nullptr, response);
         });
   } catch (...) {
-    fail(std::current_exception());
+    (*once)(std::current_exception(), sip::Message{});
     return;
   }
-  if (!transaction) fail(std::make_exception_ptr(DialogGone()));
+  if (!transaction) {
+    (*once)(std::make_exception_ptr(DialogGone()), sip::Message{});
+    return;
+  }
+  // Cancelled: the request still completes on the wire; its response is dropped.
+  once->on_cancel();
 }
 
 void Dialog::start_modify(std::string sdp, SdpHandler handler) {
-  auto holder = std::make_shared<std::optional<SdpHandler>>(std::move(handler));
+  auto once = astmrf::detail::make_once(std::move(handler), executor_);
   std::weak_ptr<Dialog> weak = weak_from_this();
   RequestOptions options{{}, "application/sdp", sdp};
-  // The re-INVITE is an in-dialog request whose 2xx also updates both SDPs.
+  // The re-INVITE is an in-dialog request whose 2xx also updates both SDPs, even after
+  // the application cancelled the wait (the peer's state changed all the same).
   start_request("INVITE", std::move(options),
-                [holder, weak, sdp, ex = executor_](std::exception_ptr error, sip::Message response) mutable {
-                  auto h = std::move(**holder);
+                MessageHandler([once, weak, sdp](std::exception_ptr error, sip::Message response) mutable {
                   if (!error && response.status() >= 300) {
                     error =
                         std::make_exception_ptr(SipFailure(response.status(), std::string(response.reason()), false));
@@ -173,8 +175,9 @@ void Dialog::start_modify(std::string sdp, SdpHandler handler) {
                       self->remote_sdp_ = remote;
                     }
                   }
-                  std::move(h)(error, std::move(remote));
-                });
+                  (*once)(error, std::move(remote));
+                }));
+  once->on_cancel();
 }
 
 std::string Dialog::with_direction(std::string_view direction) const {

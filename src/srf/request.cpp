@@ -1,9 +1,6 @@
-#include "completion.hpp"
 #include "server_state.hpp"
 
 #include <astmrf/srf/request.hpp>
-
-#include <boost/asio/error.hpp>
 
 #include <stdexcept>
 
@@ -17,16 +14,14 @@ void ServerState::cancelled() {
   for (auto& listener : listeners) listener();
   auto waiters = std::move(cancel_waiters);
   cancel_waiters.clear();
-  for (auto& waiter : waiters) complete(std::move(waiter), executor, boost::system::error_code{});
+  for (auto& waiter : waiters) (*waiter)(nullptr, true);
 }
 
 void ServerState::answered() {
   cancel_listeners.clear();
   auto waiters = std::move(cancel_waiters);
   cancel_waiters.clear();
-  for (auto& waiter : waiters) {
-    complete(std::move(waiter), executor, boost::system::error_code(boost::asio::error::operation_aborted));
-  }
+  for (auto& waiter : waiters) (*waiter)(nullptr, false);
 }
 
 }  // namespace detail
@@ -44,13 +39,15 @@ void Request::on_cancel(std::function<void()> handler) {
 }
 
 void Request::wait_cancelled(CancelHandler handler) {
+  auto once = astmrf::detail::make_once(std::move(handler), state_->executor);
   if (cancelled()) {
-    detail::complete(std::move(handler), state_->executor, boost::system::error_code{});
+    (*once)(nullptr, true);
   } else if (state_->transaction->final_sent()) {
-    detail::complete(std::move(handler), state_->executor,
-                     boost::system::error_code(boost::asio::error::operation_aborted));
+    (*once)(nullptr, false);
   } else {
-    state_->cancel_waiters.push_back(std::move(handler));
+    std::erase_if(state_->cancel_waiters, [](const auto& w) { return w->done(); });
+    once->on_cancel();
+    state_->cancel_waiters.push_back(std::move(once));
   }
 }
 

@@ -2,10 +2,8 @@
 // application's CANCEL listeners and the waiters of async_wait_cancelled.
 #pragma once
 
+#include <astmrf/detail/async.hpp>
 #include <astmrf/srf/backend.hpp>
-
-#include <boost/asio/any_completion_handler.hpp>
-#include <boost/system/error_code.hpp>
 
 #include <functional>
 #include <memory>
@@ -23,7 +21,7 @@ struct ServerState {
   std::shared_ptr<BackendServerTransaction> transaction;
   boost::asio::any_io_executor executor;
   std::vector<std::function<void()>> cancel_listeners;
-  std::vector<boost::asio::any_completion_handler<void(boost::system::error_code)>> cancel_waiters;
+  std::vector<std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr, bool)>>> cancel_waiters;
 };
 
 }  // namespace astmrf::srf::detail
@@ -32,6 +30,20 @@ struct ServerState {
 #include <astmrf/srf/srf.hpp>
 
 namespace astmrf::srf::detail {
+
+/// Srf's access to what its public classes keep private (their constructors, their state).
+struct Access {
+  static Request request(std::shared_ptr<ServerState> state) { return Request(std::move(state)); }
+  static Response response(std::shared_ptr<ServerState> state) { return Response(std::move(state)); }
+  static const std::shared_ptr<ServerState>& state(const Request& req) { return req.state_; }
+  static std::shared_ptr<Dialog> dialog(std::shared_ptr<BackendDialog> backend, Dialog::Role role,
+                                        std::string local_sdp, std::string remote_sdp,
+                                        boost::asio::any_io_executor executor) {
+    return std::shared_ptr<Dialog>(
+        new Dialog(std::move(backend), role, std::move(local_sdp), std::move(remote_sdp), std::move(executor)));
+  }
+  static void attach(Dialog& dialog) { dialog.attach(); }
+};
 
 /// The body of Srf::async_create_uas, callable without the Srf (the B2BUA uses it
 /// from completions that may outlive the Srf object).

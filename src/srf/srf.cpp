@@ -1,7 +1,7 @@
-#include "completion.hpp"
 #include "digest.hpp"
 #include "server_state.hpp"
 
+#include <astmrf/detail/async.hpp>
 #include <astmrf/srf/srf.hpp>
 #include <astmrf/util/random.hpp>
 
@@ -43,8 +43,8 @@ void Srf::Impl::dispatch(const std::shared_ptr<BackendServerTransaction>& transa
   transaction->on_cancel([weak] {
     if (auto s = weak.lock()) s->cancelled();
   });
-  Request req(state);
-  Response res(state);
+  auto req = detail::Access::request(state);
+  auto res = detail::Access::response(state);
   try {
     // Middleware runs in order; each one either answers or calls next().
     for (auto& m : middleware) {
@@ -98,17 +98,10 @@ void Srf::start_uas(Request req, Response /*res: shares req's transaction*/, Uas
 void detail::answer_uas(
     const boost::asio::any_io_executor& executor, Request req, UasOptions options,
     boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Dialog>)> handler) {
-  using UasHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Dialog>)>;
-  auto holder = std::make_shared<std::optional<UasHandler>>(std::move(handler));
-  auto finish = [holder, executor](std::exception_ptr error, std::shared_ptr<Dialog> dialog) {
-    if (!holder->has_value()) return;
-    auto h = std::move(**holder);
-    holder->reset();
-    detail::complete(std::move(h), executor, error, std::move(dialog));
-  };
-  const auto& transaction = req.state()->transaction;
+  auto once = astmrf::detail::make_once(std::move(handler), executor);
+  const auto& transaction = detail::Access::state(req)->transaction;
   if (transaction->cancelled()) {
-    finish(std::make_exception_ptr(RequestCancelled()), nullptr);
+    (*once)(std::make_exception_ptr(RequestCancelled()), nullptr);
     return;
   }
   std::shared_ptr<BackendDialog> backend;
@@ -116,26 +109,31 @@ void detail::answer_uas(
     backend =
         transaction->respond(ResponseSpec{200, {}, std::move(options.headers), "application/sdp", options.local_sdp});
   } catch (...) {
-    finish(std::current_exception(), nullptr);
+    (*once)(std::current_exception(), nullptr);
     return;
   }
-  req.state()->answered();
+  detail::Access::state(req)->answered();
   if (!backend) {
-    finish(std::make_exception_ptr(RequestCancelled()), nullptr);
+    (*once)(std::make_exception_ptr(RequestCancelled()), nullptr);
     return;
   }
-  auto dialog = std::make_shared<Dialog>(backend, Dialog::Role::uas, std::move(options.local_sdp),
-                                         std::string(req.body()), executor);
+  auto dialog = detail::Access::dialog(backend, Dialog::Role::uas, std::move(options.local_sdp),
+                                       std::string(req.body()), executor);
   // Until the ACK, the backend's handlers own the dialog; attach() then hands
   // them weak references and the application becomes the owner.
-  backend->on_ack([finish, dialog](const sip::Message&) {
-    dialog->attach();
-    finish(nullptr, dialog);
+  backend->on_ack([once, dialog](const sip::Message&) {
+    detail::Access::attach(*dialog);
+    (*once)(nullptr, dialog);
   });
-  backend->on_end([finish](DialogEndReason reason) {
-    finish(reason == DialogEndReason::no_ack ? std::make_exception_ptr(AckTimeout())
-                                             : std::make_exception_ptr(DialogGone()),
-           nullptr);
+  backend->on_end([once](DialogEndReason reason) {
+    (*once)(reason == DialogEndReason::no_ack ? std::make_exception_ptr(AckTimeout())
+                                              : std::make_exception_ptr(DialogGone()),
+            nullptr);
+  });
+  // Cancelled while waiting for the ACK: the 200 OK is out, so the call is ended with BYE.
+  std::weak_ptr<BackendDialog> weak_backend = backend;
+  once->on_cancel([weak_backend] {
+    if (auto b = weak_backend.lock(); b && !b->terminated()) b->bye({});
   });
 }
 
@@ -146,8 +144,7 @@ namespace {
 struct UacCall : std::enable_shared_from_this<UacCall> {
   std::string uri;
   UacOptions options;
-  std::optional<boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Dialog>)>> handler;
-  boost::asio::cancellation_slot slot;
+  std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr, std::shared_ptr<Dialog>)>> once;
   std::shared_ptr<SignalingBackend> backend;
   boost::asio::any_io_executor executor;
   std::string call_id;
@@ -198,7 +195,16 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
 
   void on_response(const sip::Message& response, const std::shared_ptr<BackendDialog>& backend_dialog) {
     const int status = response.status();
-    if (!handler) return;
+    if (once->done()) {
+      if (status < 200) return;
+      transaction.reset();  // the transaction's handler holds us: break the cycle
+      // Cancelled by the application: a 2xx that raced the CANCEL is ended at once.
+      if (status < 300 && backend_dialog) {
+        if (options.local_sdp.empty()) backend_dialog->ack({}, {});
+        backend_dialog->bye({});
+      }
+      return;
+    }
     if (status < 200) {
       if (options.on_provisional) options.on_provisional(response);
       return;
@@ -236,25 +242,22 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
       backend_dialog->ack(local.empty() ? std::string{} : "application/sdp", local);
     }
     auto dialog =
-        std::make_shared<Dialog>(backend_dialog, Dialog::Role::uac, std::move(local), std::move(remote), executor);
-    dialog->attach();
+        detail::Access::dialog(backend_dialog, Dialog::Role::uac, std::move(local), std::move(remote), executor);
+    detail::Access::attach(*dialog);
     finish(nullptr, std::move(dialog));
   }
 
   void cancel(std::string why) {
-    if (!handler || !cancel_reason.empty()) return;
+    if (!cancel_reason.empty()) return;
     cancel_reason = std::move(why);
     if (transaction) transaction->cancel();
   }
 
   void finish(std::exception_ptr error, std::shared_ptr<Dialog> dialog) {
-    if (!handler) return;
-    if (slot.is_connected()) slot.clear();
+    if (once->done()) return;
     if (timer) timer->cancel();
     transaction.reset();  // the transaction's handler holds us: break the cycle
-    auto h = std::move(*handler);
-    handler.reset();
-    detail::complete(std::move(h), executor, error, std::move(dialog));
+    (*once)(error, std::move(dialog));
   }
 };
 
@@ -269,14 +272,17 @@ void Srf::start_uac(std::string uri, UacOptions options, DialogHandler handler) 
   call->call_id = impl_->random.hex(32);
   call->from_tag = impl_->random.hex(16);
   if (call->options.auth) call->cnonce = impl_->random.hex(16);  // only digest uses it
-  call->slot = boost::asio::get_associated_cancellation_slot(handler);
-  call->handler.emplace(std::move(handler));
+  call->once = astmrf::detail::make_once(std::move(handler), call->executor);
   std::weak_ptr<UacCall> weak = call;
-  if (call->slot.is_connected()) {
-    call->slot.assign([weak](boost::asio::cancellation_type) {
-      if (auto c = weak.lock()) c->cancel("cancelled by the application");
-    });
-  }
+  // Cancelled: completes with operation_aborted at once; the CANCEL goes out, and a 2xx
+  // that races it is ACKed and ended (on_response).
+  call->once->on_cancel([weak] {
+    auto c = weak.lock();
+    if (!c) return;
+    if (c->timer) c->timer->cancel();
+    c->cancel_reason = "cancelled by the application";
+    if (c->transaction) c->transaction->cancel();
+  });
   try {
     call->send();
   } catch (...) {

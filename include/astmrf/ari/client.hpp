@@ -4,8 +4,9 @@
 // Threading: a Client belongs to the executor given at construction (an io_context run by one
 // thread, or a strand). Call its member functions from that executor only; it starts no thread.
 // Every asynchronous operation takes an Asio completion token (callback, use_awaitable, use_future,
-// deferred...). REST calls complete with `(std::exception_ptr[, T])` where the exception is an
-// ari::Error subclass; waits complete with `(boost::system::error_code, Event)`.
+// deferred...). Every operation completes with `(std::exception_ptr[, T])`: REST calls with an
+// ari::Error subclass, waits with an ari::WaitError; a cancelled operation (its token's
+// cancellation slot emitted) with a boost::system::system_error of operation_aborted.
 #pragma once
 
 #include <astmrf/ari/error.hpp>
@@ -17,6 +18,7 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -54,7 +56,7 @@ struct call_sig<void> {
 };
 template <typename T>
 using call_handler = boost::asio::any_completion_handler<typename call_sig<T>::type>;
-using wait_handler = boost::asio::any_completion_handler<void(boost::system::error_code, Event)>;
+using wait_handler = boost::asio::any_completion_handler<void(std::exception_ptr, Event)>;
 }  // namespace detail
 
 /// State of the events WebSocket, published through Client::on_state.
@@ -113,6 +115,21 @@ class Subscription {
   std::uint64_t id_ = 0;
 };
 
+/// How a wait ended without its event: code() is errc::timed_out, errc::resource_ended (event()
+/// is then the resource's terminal event, e.g. StasisEnd), errc::resource_vanished or
+/// errc::closed. A system_error, so that code() reads as before for coroutine users.
+class WaitError : public boost::system::system_error {
+ public:
+  /// `code`: why the wait ended; `event`: the terminal event, when there is one.
+  WaitError(boost::system::error_code code, Event event)
+      : boost::system::system_error(code, "ari wait"), event_(std::move(event)) {}
+  /// The terminal event (errc::resource_ended), else an empty Event.
+  [[nodiscard]] const Event& event() const noexcept { return event_; }
+
+ private:
+  Event event_;
+};
+
 /// A wait registered before the action that triggers the event (events often arrive before the
 /// HTTP response of the request that caused them). The first matching event is kept until
 /// async_wait collects it. Move-only; destroying it unregisters it.
@@ -130,12 +147,14 @@ class Waiter {
   /// True once the event arrived (or the resource ended).
   bool ready() const noexcept;
 
-  /// Completes with (error_code, Event): the matching event; or errc::timed_out after `timeout`;
-  /// or errc::resource_ended with the terminal event if the resource ended first; or
-  /// errc::resource_vanished / errc::closed. One async_wait per Waiter.
+  /// Completes with `(std::exception_ptr, Event)`: the matching event; or a WaitError of
+  /// errc::timed_out after `timeout`; of errc::resource_ended, with the terminal event (also
+  /// passed as the Event), if the resource ended first; of errc::resource_vanished or
+  /// errc::closed. Cancelling it (or destroying the Waiter) completes it with operation_aborted.
+  /// One async_wait per Waiter: a second one, or one on an empty Waiter, throws std::logic_error.
   template <typename CompletionToken>
   auto async_wait(std::chrono::milliseconds timeout, CompletionToken&& token) {
-    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, Event)>(
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, Event)>(
         [this](auto handler, std::chrono::milliseconds t) { start_wait(t, detail::wait_handler(std::move(handler))); },
         token, timeout);
   }
@@ -179,7 +198,8 @@ class Client {
   /// Checks the credentials with a REST call (401 → AuthenticationError at once), opens the events
   /// WebSocket for options().apps (if any), applies the event filter, and completes with
   /// `(std::exception_ptr)`. From then on the WebSocket is kept up forever: on loss it reconnects
-  /// with backoff, re-registers apps, filter and subscriptions, then reconciles.
+  /// with backoff, re-registers apps, filter and subscriptions, then reconciles. Cancelling it
+  /// completes it with operation_aborted and closes the client (a half-connected client is of no use).
   template <typename CompletionToken>
   auto async_connect(CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
@@ -198,6 +218,8 @@ class Client {
   }
 
   /// REST call whose JSON result is decoded into T (void: no result, std::string: raw body).
+  /// Cancelling it completes it at once with operation_aborted; the late response is discarded
+  /// (the request itself may still take effect on Asterisk).
   template <typename T, typename CompletionToken>
   auto async_call(Request request, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, typename detail::call_sig<T>::type>(
@@ -219,11 +241,12 @@ class Client {
   /// Registers a wait for the next event of one of `types` about a resource (any type if empty).
   /// Register it BEFORE the request that triggers the event.
   [[nodiscard]] Waiter expect(ResourceKind kind, std::string id, std::vector<EventType> types);
-  /// expect() + async_wait() in one call (for events that cannot precede the call).
+  /// expect() + async_wait() in one call (for events that cannot precede the call); completes
+  /// as Waiter::async_wait.
   template <typename CompletionToken>
   auto async_wait_for(ResourceKind kind, std::string id, std::vector<EventType> types,
                       std::chrono::milliseconds timeout, CompletionToken&& token) {
-    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, Event)>(
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, Event)>(
         [this](auto handler, ResourceKind k, std::string i, std::vector<EventType> t, std::chrono::milliseconds d) {
           start_wait_for(k, std::move(i), std::move(t), d, detail::wait_handler(std::move(handler)));
         },

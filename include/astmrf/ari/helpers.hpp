@@ -40,6 +40,7 @@ void start_play_and_collect(Client& client, CollectOptions options, collect_hand
 /// collects digits until max_digits, a terminator or a timeout. Completes with
 /// `(std::exception_ptr, CollectResult)`; the exception is an ari::Error from the play request, or
 /// boost::system::system_error(errc::resource_ended) if the channel left Stasis meanwhile.
+/// Cancelled, it completes at once with operation_aborted and stops the prompt.
 template <typename CompletionToken>
 auto async_play_and_collect(Client& client, CollectOptions options, CompletionToken&& token) {
   return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, CollectResult)>(

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <astmrf/ari/client.hpp>
+#include <astmrf/detail/async.hpp>
 #include <astmrf/mrf/errors.hpp>
 #include <astmrf/srf/srf.hpp>
 #include <astmrf/util/random.hpp>
@@ -66,14 +67,11 @@ struct ConnectOptions {
   std::chrono::milliseconds setup_timeout{4000};
   /// Endpoint setups in flight at once; past it new ones fail fast (MediaServerOverloaded).
   /// Think of it as call rate × the setup time to ride out, and keep it below what Asterisk
-  /// sets up within setup_timeout: 1024 rides out the ~1-2 s stalls of an Asterisk saturated
-  /// at 400-450 calls/s and is still a queue Asterisk clears in 4 s at 256 calls/s or more
-  /// (docs/BENCHMARKS.md, Mrf). A slower Asterisk wants less.
+  /// sets up within setup_timeout (docs/mrf.md shows how the default was chosen).
   std::size_t max_pending_setups{1024};
   /// Event types of the app that Asterisk filters out before sending (ARI
   /// `PUT /applications/{app}/eventFilter`, re-applied after every reconnect). Default: no
-  /// ChannelVarset, which is 5 of the 9 events of every call (the RTPAUDIOQOS* variables set at
-  /// hangup) and which the Mrf never reads; not sending them saves Asterisk's and the app's CPU.
+  /// ChannelVarset, which the Mrf never reads (most of a call's events: docs/mrf.md).
   /// Clear `disallowed` to receive them on `MediaServer::ari()`.
   ari::EventFilter event_filter{{}, {"ChannelVarset"}};
   /// Ask the ARI client to log through this logger (null: spdlog's default).
@@ -125,24 +123,25 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   /// Runs once when the endpoint ends, whatever ended it (at once if it has).
   void on_destroy(std::function<void(EndpointEnd)> handler);
 
-  template <typename CompletionToken>
   /// Completes with `(std::exception_ptr, EndpointEnd)` when the endpoint ends (at once if it has).
+  /// Cancelling it ends the wait only (operation_aborted); the endpoint stays up.
+  template <typename CompletionToken>
   auto async_wait_destroyed(CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, EndpointEnd)>(
         [this](auto handler) { wait_destroyed(EndHandler(std::move(handler))); }, token);
   }
 
-  /// \cond INTERNAL
-  // MediaServer internals below.
-  Endpoint(std::weak_ptr<MediaServer> server, boost::asio::any_io_executor executor, std::string channel_id,
-           std::string channel_name, std::shared_ptr<srf::Dialog> dialog);
+  /// Dropping the last reference ends the dialog (its BYE ends the channel).
   ~Endpoint();
-  void start(ari::Client& ari);
-  void ended(EndpointEnd reason);
-  /// \endcond
 
  private:
+  friend class MediaServer;  // which makes, starts and ends endpoints
+  Endpoint(std::weak_ptr<MediaServer> server, boost::asio::any_io_executor executor, std::string channel_id,
+           std::string channel_name, std::shared_ptr<srf::Dialog> dialog);
+  void start(ari::Client& ari);
+  void ended(EndpointEnd reason);
   using EndHandler = boost::asio::any_completion_handler<void(std::exception_ptr, EndpointEnd)>;
+  using EndOnce = astmrf::detail::Once<void(std::exception_ptr, EndpointEnd)>;
   void wait_destroyed(EndHandler handler);
 
   std::weak_ptr<MediaServer> server_;
@@ -153,7 +152,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   ari::Subscription channel_events_;
   std::optional<EndpointEnd> end_;
   std::vector<std::function<void(EndpointEnd)>> on_destroy_;
-  std::vector<EndHandler> waiters_;
+  std::vector<std::shared_ptr<EndOnce>> waiters_;
 };
 
 /// Options of MediaServer::async_connect_caller.
@@ -193,7 +192,8 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
 
   /// INVITE to `sip:<app>@<asterisk>` with `User-Agent: drachtio` and a fresh uuid as
   /// From user; completes when Asterisk's channel is in Stasis and answered and
-  /// the dialog is up. On timeout or failure everything started is undone.
+  /// the dialog is up. On timeout, failure or cancellation (operation_aborted) everything
+  /// started is undone: CANCEL (or ACK + BYE for a late 200 OK), the channel hung up.
   template <typename CompletionToken>
   auto async_create_endpoint(EndpointOptions options, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, std::shared_ptr<Endpoint>)>(
@@ -204,7 +204,9 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   /// Creates an endpoint with the caller's SDP and answers the caller with
   /// Asterisk's SDP. The caller's CANCEL tears the Asterisk leg down (the caller
   /// gets 487); a failure on Asterisk's side gets the caller a final error (503 +
-  /// Retry-After when overloaded or timed out).
+  /// Retry-After when overloaded or timed out). Cancelling the operation completes it
+  /// with operation_aborted and undoes the Asterisk leg as a failure does; the caller
+  /// gets 487 (or, if it was answered already and its ACK is pending, a BYE).
   template <typename CompletionToken>
   auto async_connect_caller(srf::Request req, srf::Response res, ConnectCallerOptions options,
                             CompletionToken&& token) {
@@ -219,15 +221,15 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   /// removes the Stasis application. Idempotent.
   void disconnect(bool destroy_endpoints = true);
 
-  /// \cond INTERNAL
-  // Mrf internals below.
-  MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, ConnectOptions options, std::string app);
+  /// Ends what is still pending and the endpoints, and closes the ARI connection.
   ~MediaServer();
-  void start(std::function<void(std::exception_ptr)> done);
-  void forget(const Endpoint& endpoint);
-  /// \endcond
 
  private:
+  friend class Mrf;       // which makes and starts media servers
+  friend class Endpoint;  // which is forgotten when it ends
+  MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, ConnectOptions options, std::string app);
+  void start(std::function<void(std::exception_ptr)> done);
+  void forget(const Endpoint& endpoint);
   using EndpointHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Endpoint>)>;
   using CallerHandler = boost::asio::any_completion_handler<void(std::exception_ptr, ConnectedCaller)>;
   struct Setup;
@@ -265,7 +267,7 @@ class Mrf {
 
   /// Connects to one Asterisk and starts its Stasis application. Bad options
   /// fail with std::invalid_argument before any I/O; a wrong password with
-  /// ari::AuthenticationError.
+  /// ari::AuthenticationError. Cancelling it closes the ARI connection (operation_aborted).
   template <typename CompletionToken>
   auto async_connect(ConnectOptions options, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, std::shared_ptr<MediaServer>)>(

@@ -3,6 +3,7 @@
 // why, and offers in-dialog operations with Asio completion tokens.
 #pragma once
 
+#include <astmrf/detail/async.hpp>
 #include <astmrf/srf/backend.hpp>
 #include <astmrf/srf/request.hpp>
 
@@ -85,7 +86,8 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   /// UPDATE, OPTIONS). Without a handler they are answered 200.
   void on(const std::string& method, std::function<void(Request, Response)> handler);
 
-  /// Completes once the dialog ends (at once if it has).
+  /// Completes once the dialog ends (at once if it has). Cancelling it ends the wait
+  /// only (operation_aborted).
   template <typename CompletionToken>
   auto async_wait_destroyed(CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, DestroyedInfo)>(
@@ -93,6 +95,7 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   }
 
   /// Sends a request in the dialog; completes with its final response (any status).
+  /// Cancelling it completes it with operation_aborted; the request still runs its course.
   template <typename CompletionToken>
   auto async_request(std::string method, RequestOptions options, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, sip::Message)>(
@@ -103,7 +106,8 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   }
 
   /// re-INVITE with a new local SDP; completes with the remote SDP of the 2xx.
-  /// A non-2xx fails with SipFailure and leaves the dialog as it was.
+  /// A non-2xx fails with SipFailure and leaves the dialog as it was. Cancelling it
+  /// completes it with operation_aborted; a later 2xx still updates both SDPs.
   template <typename CompletionToken>
   auto async_modify(std::string sdp, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, std::string)>(
@@ -121,17 +125,14 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
     return async_modify(with_direction("sendrecv"), std::forward<CompletionToken>(token));
   }
 
-  /// \cond INTERNAL
-  // Srf internals below; applications get dialogs from Srf.
+  /// Sends BYE when the dialog is still up: a call nobody holds could never be hung up.
+  ~Dialog();
+
+ private:
+  friend struct detail::Access;  // applications get dialogs from Srf
   Dialog(std::shared_ptr<BackendDialog> backend, Role role, std::string local_sdp, std::string remote_sdp,
          boost::asio::any_io_executor executor);
-  ~Dialog();
   void attach();  // installs the backend handlers (needs shared_from_this)
-  void set_local_sdp(std::string sdp) { local_sdp_ = std::move(sdp); }
-  [[nodiscard]] const std::shared_ptr<BackendDialog>& backend() const { return backend_; }
-
-  /// \endcond
- private:
   using DestroyedHandler = boost::asio::any_completion_handler<void(std::exception_ptr, DestroyedInfo)>;
   using MessageHandler = boost::asio::any_completion_handler<void(std::exception_ptr, sip::Message)>;
   using SdpHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::string)>;
@@ -150,7 +151,7 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   bool destroy_requested_{false};
   std::optional<DestroyedInfo> destroyed_;
   std::vector<std::function<void(const DestroyedInfo&)>> on_destroy_;
-  std::vector<DestroyedHandler> destroyed_waiters_;
+  std::vector<std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr, DestroyedInfo)>>> destroyed_waiters_;
   std::function<void(Request, Response)> on_modify_;
   std::map<std::string, std::function<void(Request, Response)>> handlers_;
 };

@@ -126,7 +126,8 @@ class Backend : public SignalingBackend {
  public:
   /// Completes when every server has accepted the secret (routes are sent right
   /// after, ahead of any request the server could deliver). Fails with
-  /// AuthenticationFailed (final), ConnectTimeout or BackendClosed.
+  /// AuthenticationFailed (final), ConnectTimeout or BackendClosed. Cancelling it
+  /// ends the wait (operation_aborted); the connections keep trying.
   template <typename CompletionToken>
   auto async_connect(CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(

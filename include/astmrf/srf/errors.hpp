@@ -42,10 +42,11 @@ class RequestCancelled : public Error {
   RequestCancelled() : Error("the caller cancelled the request") {}
 };
 
-/// The application cancelled its own INVITE (token, cancellation slot or time-out).
+/// UacOptions::timeout passed before a final response: the INVITE was CANCELled. (A
+/// cancellation through the token's slot completes with operation_aborted instead.)
 class CallCancelled : public Error {
  public:
-  /// `why`: what cancelled it (cancellation slot, time-out).
+  /// `why`: what cancelled it (the time-out).
   explicit CallCancelled(const std::string& why) : Error("the call was cancelled: " + why) {}
 };
 

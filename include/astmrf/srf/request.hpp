@@ -6,8 +6,9 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/system/error_code.hpp>
 
+#include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,15 +17,13 @@ namespace astmrf::srf {
 
 namespace detail {
 struct ServerState;
-}
+struct Access;  // Srf's own access to the private parts below
+}  // namespace detail
 
 /// An incoming request, as the handler receives it (a cheap shared handle).
 /// Its Response answers it.
 class Request {
  public:
-  /// Made by Srf for each incoming request.
-  explicit Request(std::shared_ptr<detail::ServerState> state) : state_(std::move(state)) {}
-
   /// The parsed message, typed headers included.
   [[nodiscard]] const sip::Message& msg() const;
   /// The method, e.g. "INVITE".
@@ -45,20 +44,20 @@ class Request {
   /// Runs when the caller CANCELs; at once if that already happened.
   void on_cancel(std::function<void()> handler);
 
-  /// Completes with no error when the caller CANCELs, or with operation_aborted
-  /// once the request got a final response without a CANCEL.
+  /// Completes with `(std::exception_ptr, bool cancelled)`: `true` when the caller CANCELs,
+  /// `false` once the request got a final response without a CANCEL (at once if either
+  /// happened). Cancelling the wait completes it with operation_aborted.
   template <typename CompletionToken>
   auto async_wait_cancelled(CompletionToken&& token) {
-    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, bool)>(
         [this](auto handler) { wait_cancelled(CancelHandler(std::move(handler))); }, token);
   }
 
-  /// \cond INTERNAL
-  [[nodiscard]] const std::shared_ptr<detail::ServerState>& state() const { return state_; }
-  /// \endcond
-
  private:
-  using CancelHandler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
+  friend struct detail::Access;
+  // Made by Srf for each incoming request.
+  explicit Request(std::shared_ptr<detail::ServerState> state) : state_(std::move(state)) {}
+  using CancelHandler = boost::asio::any_completion_handler<void(std::exception_ptr, bool)>;
   void wait_cancelled(CancelHandler handler);
   std::shared_ptr<detail::ServerState> state_;
 };
@@ -77,8 +76,6 @@ struct ResponseOptions {
 /// The answer side of an incoming request: provisional and final responses.
 class Response {
  public:
-  /// Made by Srf for each incoming request.
-  explicit Response(std::shared_ptr<detail::ServerState> state) : state_(std::move(state)) {}
   /// Sends a provisional or final response. After a CANCEL a final response is
   /// silently dropped (the caller already got 487). Throws std::logic_error for a
   /// second final response, sip::HeaderInjectionError for CR/LF/NUL in a header.
@@ -87,6 +84,9 @@ class Response {
   [[nodiscard]] bool finished() const;
 
  private:
+  friend struct detail::Access;
+  // Made by Srf for each incoming request.
+  explicit Response(std::shared_ptr<detail::ServerState> state) : state_(std::move(state)) {}
   std::shared_ptr<detail::ServerState> state_;
 };
 

@@ -5,7 +5,9 @@
 //
 // Every async operation takes an Asio completion token: a callback
 // `void(std::exception_ptr, std::shared_ptr<Dialog>)`, boost::asio::use_awaitable
-// (errors are thrown as srf::Error subclasses) or boost::asio::use_future.
+// (errors are thrown as srf::Error subclasses) or boost::asio::use_future. Each honours
+// the token's cancellation slot: a cancelled operation completes with a
+// boost::system::system_error of boost::asio::error::operation_aborted.
 #pragma once
 
 #include <astmrf/srf/backend.hpp>
@@ -115,7 +117,8 @@ class Srf {
 
   /// Answers `req` with 200 OK + options.local_sdp and completes when the ACK
   /// arrives. Fails with RequestCancelled if the caller CANCELled first, and with
-  /// AckTimeout if the ACK never comes (the call is then ended with BYE).
+  /// AckTimeout if the ACK never comes (the call is then ended with BYE). Cancelled
+  /// while waiting for the ACK, it ends the call with BYE (operation_aborted).
   template <typename CompletionToken>
   auto async_create_uas(Request req, Response res, UasOptions options, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, std::shared_ptr<Dialog>)>(
@@ -126,8 +129,9 @@ class Srf {
   }
 
   /// Places a call. Completes with the Dialog on a 2xx (ACK sent), fails with
-  /// SipFailure on a final non-2xx, with CallCancelled when the token's
-  /// cancellation slot fires or options.timeout passes (a CANCEL is sent).
+  /// SipFailure on a final non-2xx, with CallCancelled when options.timeout passes
+  /// (a CANCEL is sent). Cancelled, it completes at once with operation_aborted and
+  /// sends CANCEL; a 2xx that races the CANCEL is ACKed and ended with BYE.
   template <typename CompletionToken>
   auto async_create_uac(std::string uri, UacOptions options, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, std::shared_ptr<Dialog>)>(
@@ -140,7 +144,9 @@ class Srf {
   /// Calls `uri` for `req` and bridges the signaling of both legs: provisionals
   /// are relayed, a CANCEL from the caller cancels the B leg, B's failure is
   /// relayed to the caller (status and reason), and BYE on either leg ends the
-  /// other (options.end_together). Completes once both legs are up.
+  /// other (options.end_together). Completes once both legs are up. Cancelled, it
+  /// completes with operation_aborted, CANCELs (or BYEs) the B leg and answers the
+  /// caller 487 (or BYEs it, when it was answered already).
   template <typename CompletionToken>
   auto async_create_b2bua(Request req, Response res, std::string uri, B2buaOptions options, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, B2buaLegs)>(

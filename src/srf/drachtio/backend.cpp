@@ -126,12 +126,14 @@ void DrachtioBackend::accept() {
 }
 
 void DrachtioBackend::start_connect(ConnectHandler handler) {
+  auto once = astmrf::detail::make_once(std::move(handler), executor_);
   if (closed_) {
-    auto h = std::move(handler);
-    asio::post(executor_, [h = std::move(h)]() mutable { std::move(h)(std::make_exception_ptr(BackendClosed())); });
+    (*once)(std::make_exception_ptr(BackendClosed()));
     return;
   }
-  connect_waiters_.push_back(std::move(handler));
+  // Cancelled: only this wait ends (operation_aborted); the connections keep trying.
+  once->on_cancel();
+  connect_waiters_.push_back(std::move(once));
   start();
   if (acceptor_) {
     finish_connect_waiters(nullptr);
@@ -157,9 +159,7 @@ void DrachtioBackend::finish_connect_waiters(const std::exception_ptr& error) {
   }
   auto waiters = std::move(connect_waiters_);
   connect_waiters_.clear();
-  for (auto& waiter : waiters) {
-    asio::post(executor_, [w = std::move(waiter), error]() mutable { std::move(w)(error); });
-  }
+  for (auto& waiter : waiters) (*waiter)(error);
 }
 
 void DrachtioBackend::check_connect_waiters() {

@@ -4,6 +4,7 @@
 
 #include "connection.hpp"
 
+#include <astmrf/detail/async.hpp>
 #include <astmrf/srf/drachtio.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -194,7 +195,7 @@ class DrachtioBackend : public Listener, public std::enable_shared_from_this<Dra
   std::map<std::string, std::shared_ptr<DrachtioDialog>, std::less<>> dialogs_;
   std::map<std::string, std::shared_ptr<DrachtioServerTransaction>, std::less<>> server_transactions_;
   std::map<std::string, std::shared_ptr<DrachtioClientTransaction>, std::less<>> client_transactions_;
-  std::vector<ConnectHandler> connect_waiters_;
+  std::vector<std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr)>>> connect_waiters_;
   std::unique_ptr<boost::asio::steady_timer> connect_timer_;
   std::string last_auth_failure_;
 };

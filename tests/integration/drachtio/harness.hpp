@@ -9,6 +9,7 @@
 #include <astmrf/srf/srf.hpp>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
@@ -41,6 +42,9 @@ inline std::string describe(std::exception_ptr error) {
     return "DialogGone";
   } catch (const dr::AuthenticationFailed&) {
     return "AuthenticationFailed";
+  } catch (const boost::system::system_error& e) {
+    if (e.code() == boost::asio::error::operation_aborted) return "aborted";
+    return std::string("error ") + e.what();
   } catch (const std::exception& other) {
     return std::string("error ") + other.what();
   }

@@ -124,9 +124,9 @@ TEST_F(MrfTest, ConnectCallerPlaysMonkeysUntilTheCallerHangsUp) {
     ari_client.channels().play_with_id(
         ari::channels::PlayWithId{call.endpoint->channel_id(), playback, {"sound:tt-monkeys"}, {}, {}, {}},
         [&](std::exception_ptr error, auto) { log.add("play " + describe(error)); });
-    waiter->async_wait(30s, [&, waiter](boost::system::error_code ec, ari::Event event) {
-      log.add(ec ? "playback " + ec.message()
-                 : "playback " + std::string(event.json().at("playback").at("state").as_string()));
+    waiter->async_wait(30s, [&, waiter](std::exception_ptr e, ari::Event event) {
+      log.add(e ? "playback " + describe(e)
+                : "playback " + std::string(event.json().at("playback").at("state").as_string()));
     });
   });
   auto result = astmrf_test::run_sipp(caller("uac-invite-hold-bye.xml"));

@@ -8,8 +8,11 @@
 #include <astmrf/srf/engine_backend.hpp>
 #include <astmrf/srf/srf.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
@@ -164,8 +167,8 @@ TEST_F(SrfTest, CallerCancelsWhileTheAppIsStillWorking) {
   harness.run([&] {
     app->invite([&](srf::Request req, srf::Response res) {
       res.send(180);
-      req.async_wait_cancelled([&, req, res](boost::system::error_code ec) mutable {
-        log.add(ec ? "not cancelled" : "saw cancel");
+      req.async_wait_cancelled([&, req, res](std::exception_ptr, bool cancelled) mutable {
+        log.add(cancelled ? "saw cancel" : "not cancelled");
         // The app's late answer fails cleanly instead of reaching the caller.
         app->async_create_uas(
             req, res, srf::UasOptions{kSdp, {}},
@@ -282,6 +285,37 @@ TEST_F(SrfTest, UacAnswersADigestChallenge) {
   EXPECT_TRUE(log.wait_for("uac ok")) << log.joined();
   auto result = sipp->wait(20s);
   EXPECT_EQ(result.exit_code, 0) << result.output;
+}
+
+TEST_F(SrfTest, UacCancelledThroughItsTokenCompletesWithOperationAbortedAndSendsCancel) {
+  std::uint16_t port = 0;
+  auto sipp = engine_callee("uas-no-answer.xml", port);
+  auto signal = std::make_shared<boost::asio::cancellation_signal>();
+  harness.run([&] {
+    srf::UacOptions options;
+    options.local_sdp = kSdp;
+    options.on_provisional = [signal](const astmrf::sip::Message&) {
+      signal->emit(boost::asio::cancellation_type::terminal);
+    };
+    app->async_create_uac(
+        uri_for(port), options,
+        boost::asio::bind_cancellation_slot(
+            signal->slot(), [&, signal](std::exception_ptr error, std::shared_ptr<srf::Dialog>) {
+              try {
+                if (error) std::rethrow_exception(error);
+                log.add("uac ok");
+              } catch (const boost::system::system_error& e) {
+                log.add(e.code() == boost::asio::error::operation_aborted ? "uac aborted" : describe(error));
+              } catch (...) {
+                log.add(describe(error));
+              }
+            }));
+    return 0;
+  });
+  EXPECT_TRUE(log.wait_for("uac aborted")) << log.joined();
+  auto result = sipp->wait(20s);
+  EXPECT_EQ(result.exit_code, 0) << result.output;  // sipp got the CANCEL, then sent 487
+  EXPECT_EQ(log.events().size(), 1u) << log.joined();
 }
 
 TEST_F(SrfTest, UacIsCancelledWhenNobodyAnswersInTime) {
@@ -410,6 +444,39 @@ TEST_F(B2buaTest, TheCallersCancelCancelsTheOtherLeg) {
   auto result = b->wait(20s);
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_TRUE(log.wait_for("b2bua RequestCancelled")) << log.joined();
+}
+
+TEST_F(B2buaTest, CancelledThroughItsTokenCancelsBAndAnswersTheCaller487) {
+  std::uint16_t port = 0;
+  auto b = engine_callee("uas-no-answer.xml", port);  // rings, then expects our CANCEL
+  auto signal = std::make_shared<boost::asio::cancellation_signal>();
+  harness.run([&, port] {
+    app->invite([&, port, signal](srf::Request req, srf::Response res) {
+      srf::B2buaOptions options;
+      options.uac.on_provisional = [signal](const astmrf::sip::Message&) {
+        signal->emit(boost::asio::cancellation_type::terminal);
+      };
+      app->async_create_b2bua(
+          req, res, uri_for(port), options,
+          boost::asio::bind_cancellation_slot(signal->slot(), [&, signal](std::exception_ptr error, srf::B2buaLegs) {
+            try {
+              if (error) std::rethrow_exception(error);
+              log.add("b2bua ok");
+            } catch (const boost::system::system_error& e) {
+              log.add(e.code() == boost::asio::error::operation_aborted ? "b2bua aborted" : describe(error));
+            } catch (...) {
+              log.add(describe(error));
+            }
+          }));
+    });
+    return 0;
+  });
+  auto a = astmrf_test::run_sipp(a_leg(SRF_SIPP_DIR, "uac-invite-ring-487.xml"));
+  EXPECT_EQ(a.exit_code, 0) << a.output;  // the caller got 487
+  auto result = b->wait(20s);
+  EXPECT_EQ(result.exit_code, 0) << result.output;  // B got CANCEL
+  EXPECT_TRUE(log.wait_for("b2bua aborted")) << log.joined();
+  EXPECT_EQ(log.events().size(), 1u) << log.joined();
 }
 
 TEST_F(B2buaTest, TheCalleesRejectionReachesTheCaller) {

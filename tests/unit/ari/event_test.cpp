@@ -3,11 +3,15 @@
 
 #include <astmrf/ari/ari.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include <array>
+#include <stdexcept>
 
 namespace ari = astmrf::ari;
 using namespace std::chrono_literals;
@@ -21,6 +25,16 @@ ari::ClientOptions offline_options() {
   return o;
 }
 }  // namespace
+
+// The error_code of a wait's error (a WaitError, or operation_aborted's system_error).
+inline boost::system::error_code wait_code(const std::exception_ptr& e) {
+  if (!e) return {};
+  try {
+    std::rethrow_exception(e);
+  } catch (const boost::system::system_error& error) {
+    return error.code();
+  }
+}
 
 TEST(AriEvent, EveryRecordedEventDecodesWithItsResources) {
   for (const char* file : {"scenario-caller-hangup.events.jsonl", "scenario-ari-hangup.events.jsonl",
@@ -311,9 +325,9 @@ TEST(AriWait, RegisteredBeforeTheEventCollectsItLater) {
   auto finished = client.expect(ari::ResourceKind::playback, pb, {ari::EventType::PlaybackFinished});
   for (const auto& text : events) client.dispatch_message(text);  // before anyone waits
   EXPECT_TRUE(started.ready());
-  std::vector<std::pair<boost::system::error_code, ari::EventType>> results;
-  started.async_wait(1s, [&](boost::system::error_code e, ari::Event ev) { results.emplace_back(e, ev.type()); });
-  finished.async_wait(1s, [&](boost::system::error_code e, ari::Event ev) { results.emplace_back(e, ev.type()); });
+  std::vector<std::pair<std::exception_ptr, ari::EventType>> results;
+  started.async_wait(1s, [&](std::exception_ptr e, ari::Event ev) { results.emplace_back(e, ev.type()); });
+  finished.async_wait(1s, [&](std::exception_ptr e, ari::Event ev) { results.emplace_back(e, ev.type()); });
   ioc.run();
   ASSERT_EQ(results.size(), 2u);
   EXPECT_FALSE(results[0].first);
@@ -329,17 +343,25 @@ TEST(AriWait, TimesOutAndEndsWithTheResource) {
   boost::system::error_code ended_ec;
   ari::Event ended_event;
   client.async_wait_for(ari::ResourceKind::channel, "c9", {ari::EventType::ChannelDtmfReceived}, 50ms,
-                        [&](boost::system::error_code e, ari::Event) { timeout_ec = e; });
+                        [&](std::exception_ptr e, ari::Event) { timeout_ec = wait_code(e); });
   auto w = client.expect(ari::ResourceKind::channel, "c1", {ari::EventType::ChannelDtmfReceived});
-  w.async_wait(5s, [&](boost::system::error_code e, ari::Event ev) {
-    ended_ec = e;
+  ari::Event error_event;
+  w.async_wait(5s, [&](std::exception_ptr e, ari::Event ev) {
+    ended_ec = wait_code(e);
     ended_event = std::move(ev);
+    try {
+      std::rethrow_exception(e);
+    } catch (const ari::WaitError& error) {
+      error_event = error.event();
+    } catch (...) {
+    }
   });
   client.dispatch_message(R"({"type":"StasisEnd","application":"a","channel":{"id":"c1","caller":{}}})");
   ioc.run();
   EXPECT_EQ(timeout_ec, ari::errc::timed_out);
   EXPECT_EQ(ended_ec, ari::errc::resource_ended);
   EXPECT_EQ(ended_event.type(), ari::EventType::StasisEnd);
+  EXPECT_EQ(error_event.type(), ari::EventType::StasisEnd);  // also for coroutines, which get only the error
   EXPECT_EQ(client.stats().subscriptions, 0u);
 }
 
@@ -350,9 +372,61 @@ TEST(AriWait, CloseCompletesPendingWaits) {
   std::optional<ari::EndReason> reason;
   auto sub = client.subscribe(ari::ResourceKind::bridge, "b", {}, [&](ari::EndReason r) { reason = r; });
   client.async_wait_for(ari::ResourceKind::bridge, "b", {}, 10s,
-                        [&](boost::system::error_code e, ari::Event) { got = e; });
+                        [&](std::exception_ptr e, ari::Event) { got = wait_code(e); });
   client.close();
   ioc.run();
   EXPECT_EQ(got, ari::errc::closed);
   EXPECT_EQ(reason, ari::EndReason::closed);
+}
+
+// Waits and REST calls complete after the initiating call, error paths included, and
+// honour the token's cancellation slot (operation_aborted, exactly once).
+TEST(AriWait, ErrorPathsNeverCompleteInsideTheCall) {
+  boost::asio::io_context ioc;
+  ari::Client client(ioc.get_executor(), offline_options());
+  client.close();
+  auto w = client.expect(ari::ResourceKind::channel, "c1", {});  // closed: done already
+  boost::system::error_code got;
+  bool called = false;
+  w.async_wait(1s, [&](std::exception_ptr e, ari::Event) {
+    called = true;
+    got = wait_code(e);
+  });
+  EXPECT_FALSE(called);
+  ari::Waiter empty;
+  EXPECT_THROW(empty.async_wait(1s, [](std::exception_ptr, ari::Event) {}), std::logic_error);
+  ioc.run();
+  EXPECT_TRUE(called);
+  EXPECT_EQ(got, ari::errc::closed);
+}
+
+TEST(AriWait, CancellingAWaitCompletesItOnceWithOperationAborted) {
+  boost::asio::io_context ioc;
+  ari::Client client(ioc.get_executor(), offline_options());
+  boost::asio::cancellation_signal signal;
+  std::vector<boost::system::error_code> got;
+  auto w = client.expect(ari::ResourceKind::channel, "c1", {ari::EventType::ChannelDtmfReceived});
+  w.async_wait(5s, boost::asio::bind_cancellation_slot(
+                       signal.slot(), [&](std::exception_ptr e, ari::Event) { got.push_back(wait_code(e)); }));
+  signal.emit(boost::asio::cancellation_type::terminal);
+  EXPECT_TRUE(got.empty());
+  client.dispatch_message(R"({"type":"StasisEnd","application":"a","channel":{"id":"c1","caller":{}}})");
+  ioc.run();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], boost::asio::error::operation_aborted);
+  EXPECT_EQ(client.stats().subscriptions, 0u);
+}
+
+TEST(AriCall, CancellingACallCompletesItAtOnceAndDropsTheLateResult) {
+  boost::asio::io_context ioc;
+  ari::Client client(ioc.get_executor(), offline_options());  // nothing listens: the call fails later
+  boost::asio::cancellation_signal signal;
+  std::vector<boost::system::error_code> got;
+  client.async_request(ari::RequestBuilder(boost::beast::http::verb::get).literal("/asterisk/info").finish(),
+                       boost::asio::bind_cancellation_slot(
+                           signal.slot(), [&](std::exception_ptr e, ari::Response) { got.push_back(wait_code(e)); }));
+  signal.emit(boost::asio::cancellation_type::terminal);
+  ioc.run();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], boost::asio::error::operation_aborted);
 }
