@@ -109,7 +109,8 @@ std::optional<RtpHeader> parse_rtp(const std::uint8_t* data, std::size_t size) {
   RtpHeader header;
   header.marker = (data[1] & 0x80) != 0;
   header.payload_type = data[1] & 0x7F;
-  header.timestamp = std::uint32_t(data[4]) << 24 | std::uint32_t(data[5]) << 16 | std::uint32_t(data[6]) << 8 | data[7];
+  header.timestamp =
+      std::uint32_t(data[4]) << 24 | std::uint32_t(data[5]) << 16 | std::uint32_t(data[6]) << 8 | data[7];
   std::size_t offset = 12 + 4 * std::size_t(data[0] & 0x0F);
   if ((data[0] & 0x10) != 0) {  // header extension
     if (size < offset + 4) return std::nullopt;
@@ -316,7 +317,8 @@ struct RtpPeer::Impl {
     const auto now = Clock::now();
     // A new burst: the media clock moved on while nothing was sent.
     if (last_sent) {
-      timestamp += static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(now - *last_sent).count() / 125);
+      timestamp += static_cast<std::uint32_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(now - *last_sent).count() / 125);
     }
     next_frame = now;
     send_frame(true);

@@ -36,9 +36,9 @@ std::string_view to_string(RtpDirection direction);
 
 // The first audio stream of an SDP body, as far as an RTP peer needs it.
 struct SdpAudio {
-  std::string address;                       // media-level c= if present, else session-level
-  std::uint16_t port = 0;                    // from m=audio (0: stream rejected)
-  std::vector<std::uint8_t> payload_types;   // in m= line order
+  std::string address;                              // media-level c= if present, else session-level
+  std::uint16_t port = 0;                           // from m=audio (0: stream rejected)
+  std::vector<std::uint8_t> payload_types;          // in m= line order
   RtpDirection direction = RtpDirection::sendrecv;  // a=sendonly/... (media level wins), sendrecv if absent
   std::optional<std::uint8_t> telephone_event;      // the PT of a=rtpmap:N telephone-event/8000
 };
@@ -54,10 +54,10 @@ std::int16_t ulaw_to_linear(std::uint8_t code);
 // One RFC 4733 telephone-event as received: retransmissions of the same event (same RTP
 // timestamp), including the three End packets, make one digit.
 struct ReceivedDigit {
-  char digit = '?';                        // 0-9 * # A-D ('?' for other event codes)
-  std::uint32_t timestamp = 0;             // the event's RTP timestamp
-  std::chrono::milliseconds duration{0};   // the largest duration field seen (8 kHz clock)
-  bool ended = false;                      // an End-bit packet arrived
+  char digit = '?';                       // 0-9 * # A-D ('?' for other event codes)
+  std::uint32_t timestamp = 0;            // the event's RTP timestamp
+  std::chrono::milliseconds duration{0};  // the largest duration field seen (8 kHz clock)
+  bool ended = false;                     // an End-bit packet arrived
   std::chrono::steady_clock::time_point first_seen;
 };
 
