@@ -35,7 +35,12 @@ TEST(RtpCaller, HearsThePromptThatTheDialplanPlays) {
   EXPECT_TRUE(peer.wait_for_audio_packets(50, 10s)) << peer.audio_packets_received() << " audio packets";
   EXPECT_GE(peer.packets_received(astmrf_test::kPcmuPayloadType), 50u);
   EXPECT_EQ(peer.packets_received(astmrf_test::kTelephoneEventPayloadType), 0u);
-  EXPECT_FALSE(peer.remote().empty()) << "the peer learns Asterisk's RTP address from its packets";
+  // The peer learned Asterisk's RTP address from its packets; the 200 OK's SDP says the same.
+  auto answer = sipp.wait_for_received_sdp(2s);
+  ASSERT_TRUE(answer.has_value()) << sipp.trace();
+  auto audio = astmrf_test::parse_sdp_audio(*answer);
+  ASSERT_TRUE(audio.has_value()) << *answer;
+  EXPECT_EQ(peer.remote(), audio->address + ":" + std::to_string(audio->port));
 
   auto result = sipp.wait(20s);
   EXPECT_EQ(result.exit_code, 0) << result.output;
@@ -48,8 +53,11 @@ TEST(RtpCaller, DigitsReachAsteriskWhichSendsThemBack) {
   auto call = rtp_call("rtp-caller-wait-bye.xml", "media-echo-digits", peer);
   astmrf_test::SippProcess sipp(call);
 
-  // The beep before Read() tells the peer where Asterisk's RTP is.
-  ASSERT_TRUE(peer.wait_for_packets(1, 10s)) << sipp.wait(1s).output;
+  // Asterisk's answer tells the peer where to send, whether or not Asterisk speaks first.
+  auto answer = sipp.wait_for_received_sdp(10s);
+  ASSERT_TRUE(answer.has_value()) << sipp.wait(1s).output;
+  peer.set_remote_from_sdp(*answer);
+  ASSERT_TRUE(peer.wait_for_packets(1, 10s)) << "no beep\n" << sipp.wait(1s).output;
   peer.wait_for_quiet(200ms, 3s);  // the beep is over: Read() listens
   peer.clear_received();
   peer.send_digits("4721");

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <numbers>
 #include <random>
@@ -206,12 +207,34 @@ std::int16_t ulaw_to_linear(std::uint8_t code) {
   return static_cast<std::int16_t>((code & 0x80) != 0 ? -magnitude : magnitude);
 }
 
+double level_dbm0(const std::vector<std::int16_t>& samples) {
+  double energy = 0;
+  for (auto sample : samples) energy += double(sample) * sample;
+  if (energy == 0) return -std::numeric_limits<double>::infinity();
+  return 20 * std::log10(std::sqrt(energy / double(samples.size())) / kZeroDbm0Rms);
+}
+
+double tone_share(const std::vector<std::int16_t>& samples, double frequency_hz) {
+  const double coefficient = 2 * std::cos(2 * std::numbers::pi * frequency_hz / 8000.0);
+  double previous = 0, before = 0, total = 0;
+  for (auto sample : samples) {
+    const double current = sample + coefficient * previous - before;
+    before = previous;
+    previous = current;
+    total += double(sample) * sample;
+  }
+  if (total == 0) return 0;
+  const double power = previous * previous + before * before - coefficient * previous * before;
+  return 2 * power / (double(samples.size()) * total);
+}
+
 struct RtpPeer::Impl {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   udp::socket socket{io};
   asio::steady_timer timer{io};
   std::thread thread;
+  std::uint16_t local_port = 0;
 
   mutable std::mutex mutex;
   mutable std::condition_variable changed;
@@ -389,6 +412,7 @@ struct RtpPeer::Impl {
 RtpPeer::RtpPeer(std::uint16_t port) : impl_(std::make_unique<Impl>()) {
   impl_->socket.open(udp::v4());
   impl_->socket.bind(udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), port));
+  impl_->local_port = impl_->socket.local_endpoint().port();
   std::random_device random;
   impl_->ssrc = random();
   impl_->sequence = static_cast<std::uint16_t>(random());
@@ -403,7 +427,7 @@ RtpPeer::~RtpPeer() {
   impl_->thread.join();
 }
 
-std::uint16_t RtpPeer::port() const { return impl_->socket.local_endpoint().port(); }
+std::uint16_t RtpPeer::port() const { return impl_->local_port; }
 
 std::string RtpPeer::sdp(RtpDirection direction) {
   std::uint64_t version = 0;

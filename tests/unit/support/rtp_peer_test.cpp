@@ -4,37 +4,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
-#include <numbers>
 
 namespace {
 
 using namespace std::chrono_literals;
+using astmrf_test::level_dbm0;
 using astmrf_test::RtpDirection;
 using astmrf_test::RtpPeer;
-
-// Power of `frequency` in `samples` (Goertzel), relative to the signal's total power.
-double tone_share(const std::vector<std::int16_t>& samples, double frequency) {
-  const double coefficient = 2 * std::cos(2 * std::numbers::pi * frequency / 8000.0);
-  double previous = 0, before = 0, total = 0;
-  for (auto sample : samples) {
-    const double current = sample + coefficient * previous - before;
-    before = previous;
-    previous = current;
-    total += double(sample) * sample;
-  }
-  const double power = previous * previous + before * before - coefficient * previous * before;
-  return total > 0 ? 2 * power / (double(samples.size()) * total) : 0;
-}
-
-// Level of `samples` in dBm0 (0 dBm0: a sine of peak 32124 / 10^(3.17/20)).
-double level_dbm0(const std::vector<std::int16_t>& samples) {
-  double energy = 0;
-  for (auto sample : samples) energy += double(sample) * sample;
-  const double rms = std::sqrt(energy / double(samples.size()));
-  const double zero_dbm0_rms = 32124.0 / std::pow(10.0, 3.17 / 20.0) / std::numbers::sqrt2;
-  return 20 * std::log10(rms / zero_dbm0_rms);
-}
+using astmrf_test::tone_share;
 
 void connect(RtpPeer& a, RtpPeer& b) {
   a.set_remote("127.0.0.1", b.port());

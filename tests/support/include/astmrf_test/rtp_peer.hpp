@@ -8,7 +8,9 @@
 // the wait_* members block the calling thread until the condition holds or the
 // timeout passes.
 //
-// Far end: set it with set_remote() or set_remote_from_sdp(). Until one is set, the
+// Far end: set it with set_remote() or set_remote_from_sdp() (with sipp as the
+// signalling side, SippProcess::wait_for_received_sdp() gives the far end's answer).
+// Until one is set, the
 // peer answers to the source of the first packet it receives (symmetric RTP, as
 // Asterisk's rtp_symmetric does): enough when the far end speaks first.
 #pragma once
@@ -51,6 +53,11 @@ std::optional<SdpAudio> parse_sdp_audio(std::string_view sdp);
 std::uint8_t linear_to_ulaw(std::int16_t sample);
 std::int16_t ulaw_to_linear(std::uint8_t code);
 
+// Checks on 8 kHz samples: the level in dBm0 (-infinity for digital silence), and the
+// share of the signal's power at one frequency (Goertzel; near 1 for a pure tone there).
+double level_dbm0(const std::vector<std::int16_t>& samples);
+double tone_share(const std::vector<std::int16_t>& samples, double frequency_hz);
+
 // One RFC 4733 telephone-event as received: retransmissions of the same event (same RTP
 // timestamp), including the three End packets, make one digit.
 struct ReceivedDigit {
@@ -78,7 +85,8 @@ class RtpPeer {
   // a re-INVITE's offer is a new version of the session.
   std::string sdp(RtpDirection direction = RtpDirection::sendrecv);
 
-  // Where to send. set_remote_from_sdp() takes the far end's offer or answer; it throws
+  // Where to send (set_remote throws boost::system::system_error for a bad address).
+  // set_remote_from_sdp() takes the far end's offer or answer; it throws
   // std::invalid_argument when the SDP has no usable audio stream, and adopts its
   // telephone-event payload type for sending and decoding.
   void set_remote(const std::string& address, std::uint16_t port);
