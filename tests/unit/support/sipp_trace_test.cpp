@@ -34,7 +34,8 @@ TEST(SippTrace, LastReceivedSdpSkipsSentMessagesAndBodilessOnes) {
   EXPECT_EQ(audio->direction, astmrf_test::RtpDirection::recvonly);
 
   EXPECT_FALSE(astmrf_test::last_received_sdp(""));
-  EXPECT_FALSE(astmrf_test::last_received_sdp(block("UDP message sent (575 bytes):", "INVITE x SIP/2.0\r\n\r\n" + kOffer)));
+  EXPECT_FALSE(
+      astmrf_test::last_received_sdp(block("UDP message sent (575 bytes):", "INVITE x SIP/2.0\r\n\r\n" + kOffer)));
 }
 
 }  // namespace
