@@ -31,16 +31,15 @@ TEST(RtpCaller, HearsThePromptThatTheDialplanPlays) {
   call.keys["hangup_after_ms"] = "3000";
   astmrf_test::SippProcess sipp(call);
 
+  // Asterisk's answer names its RTP address: only its packets count.
+  auto answer = sipp.wait_for_received_sdp(10s);
+  ASSERT_TRUE(answer.has_value()) << sipp.wait(1s).output;
+  peer.set_remote_from_sdp(*answer);
+
   // tt-monkeys is loud: 1 s of it is 50 PCMU packets with audio in them.
   EXPECT_TRUE(peer.wait_for_audio_packets(50, 10s)) << peer.audio_packets_received() << " audio packets";
   EXPECT_GE(peer.packets_received(astmrf_test::kPcmuPayloadType), 50u);
   EXPECT_EQ(peer.packets_received(astmrf_test::kTelephoneEventPayloadType), 0u);
-  // The peer learned Asterisk's RTP address from its packets; the 200 OK's SDP says the same.
-  auto answer = sipp.wait_for_received_sdp(2s);
-  ASSERT_TRUE(answer.has_value()) << sipp.trace();
-  auto audio = astmrf_test::parse_sdp_audio(*answer);
-  ASSERT_TRUE(audio.has_value()) << *answer;
-  EXPECT_EQ(peer.remote(), audio->address + ":" + std::to_string(audio->port));
 
   auto result = sipp.wait(20s);
   EXPECT_EQ(result.exit_code, 0) << result.output;
@@ -86,6 +85,9 @@ TEST(RtpCaller, HoldAndUnholdReInvitesAreAnswered) {
   call.keys["hangup_after_ms"] = "1500";
   astmrf_test::SippProcess sipp(call);
 
+  auto answer = sipp.wait_for_received_sdp(10s);
+  ASSERT_TRUE(answer.has_value()) << sipp.wait(1s).output;
+  peer.set_remote_from_sdp(*answer);
   ASSERT_TRUE(peer.wait_for_audio_packets(25, 10s)) << peer.audio_packets_received() << " audio packets";
   // Held: no packet for a second (the hold lasts 2.5 s).
   EXPECT_TRUE(peer.wait_for_quiet(1000ms, 5s)) << peer.packets_received() << " packets, no pause";

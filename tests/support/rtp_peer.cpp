@@ -242,6 +242,7 @@ struct RtpPeer::Impl {
   std::optional<udp::endpoint> remote;
   std::uint8_t event_payload_type = kTelephoneEventPayloadType;
   std::size_t received = 0;
+  std::size_t stray = 0;
   std::array<std::size_t, 128> received_by_type{};
   std::size_t audio_received = 0;
   std::optional<Clock::time_point> last_packet;
@@ -282,6 +283,11 @@ struct RtpPeer::Impl {
       if (!remote) {
         remote = sender;
         latched = true;
+      } else if (sender != *remote) {
+        // Another stream (e.g. a call an earlier test leaked, still sending to a port the
+        // kernel gave out again) must not count as the far end's media.
+        ++stray;
+        return;
       }
       ++received;
       ++received_by_type[header->payload_type];
@@ -498,6 +504,11 @@ std::size_t RtpPeer::packets_received(std::uint8_t payload_type) const {
   return impl_->received_by_type.at(payload_type & 0x7F);
 }
 
+std::size_t RtpPeer::stray_packets_received() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->stray;
+}
+
 std::size_t RtpPeer::audio_packets_received() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->audio_received;
@@ -533,6 +544,7 @@ std::vector<std::int16_t> RtpPeer::received_samples() const {
 void RtpPeer::clear_received() {
   std::lock_guard lock(impl_->mutex);
   impl_->received = 0;
+  impl_->stray = 0;
   impl_->received_by_type.fill(0);
   impl_->audio_received = 0;
   impl_->last_packet.reset();

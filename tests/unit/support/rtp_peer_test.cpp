@@ -138,6 +138,22 @@ TEST(RtpPeer, AnswersTheFirstSenderWhenNoFarEndIsSet) {
   EXPECT_EQ(far_end.remote(), "127.0.0.1:" + std::to_string(caller.port()));
 }
 
+TEST(RtpPeer, PacketsFromAnotherSourceAreOnlyStray) {
+  RtpPeer caller;
+  RtpPeer far_end;
+  RtpPeer stranger;
+  connect(caller, far_end);
+  stranger.set_remote("127.0.0.1", caller.port());
+  stranger.send_digits("7");
+  ASSERT_TRUE(stranger.wait_until_sent(5s));
+  far_end.send_digits("1");
+  ASSERT_TRUE(caller.wait_for_digits(1, 5s));
+  ASSERT_TRUE(far_end.wait_until_sent(5s));
+  EXPECT_EQ(caller.digit_string(), "1");
+  EXPECT_EQ(caller.stray_packets_received(), stranger.packets_sent());
+  EXPECT_EQ(caller.remote(), "127.0.0.1:" + std::to_string(far_end.port()));
+}
+
 TEST(RtpPeer, SilenceIsNoPacketsAfterTheSenderStops) {
   RtpPeer caller;
   RtpPeer far_end;

@@ -12,7 +12,8 @@
 // signalling side, SippProcess::wait_for_received_sdp() gives the far end's answer).
 // Until one is set, the
 // peer answers to the source of the first packet it receives (symmetric RTP, as
-// Asterisk's rtp_symmetric does): enough when the far end speaks first.
+// Asterisk's rtp_symmetric does): enough when the far end speaks first. Once the far
+// end is known, packets from any other source are only counted as stray.
 #pragma once
 
 #include <chrono>
@@ -97,6 +98,8 @@ class RtpPeer {
   // ---- what was received
   std::size_t packets_received() const;
   std::size_t packets_received(std::uint8_t payload_type) const;
+  // Packets from a source other than the far end, not counted anywhere else.
+  std::size_t stray_packets_received() const;
   // PCMU packets whose mean level is above -50 dBm0 (audio, not digital silence).
   std::size_t audio_packets_received() const;
   std::optional<Clock::time_point> last_packet_time() const;
