@@ -1,7 +1,8 @@
 // The sandbox tool's failure paths: each one ends with a clear message and a
-// non-zero exit, and starts nothing.
+// non-zero exit, and starts nothing. Also its --dialplan variant, on an instance of its own.
 #include "astmrf_test/process.hpp"
 #include "astmrf_test/sandbox.hpp"
+#include "astmrf_test/sipp.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -101,6 +102,11 @@ TEST(SandboxTool, RejectsMalformedOptions) {
   EXPECT_NE(bad_name.exit_code, 0);
   EXPECT_NE(bad_name.output.find("instance name"), std::string::npos) << bad_name.output;
 
+  auto bad_dialplan = sandbox_tool({"up", "--name", "bad-options-test", "--dialplan", "hangup-first"});
+  EXPECT_NE(bad_dialplan.exit_code, 0);
+  EXPECT_NE(bad_dialplan.output.find("--dialplan 'hangup-first' must be stasis or answer-first"), std::string::npos)
+      << bad_dialplan.output;
+
   auto unknown = sandbox_tool({"frobnicate"});
   EXPECT_NE(unknown.exit_code, 0);
   EXPECT_NE(unknown.output.find("unknown command 'frobnicate'"), std::string::npos) << unknown.output;
@@ -118,6 +124,43 @@ TEST(SandboxTool, StatusAndDownOfAStoppedInstance) {
   EXPECT_NE(status.output.find("stopped"), std::string::npos);
   auto down = sandbox_tool({"down", "--name", "never-started-test"});
   EXPECT_EQ(down.exit_code, 0) << down.output;  // idempotent
+}
+
+// The answer-first variant (a 200 OK before StasisStart): the SIP endpoint lands in a
+// context that answers, then enters Stasis. A second instance beside the fixture's, on
+// ports the kernel picks; it takes no call, so its RTP range binds nothing.
+TEST(SandboxTool, AnswerFirstDialplanVariantComesUpWithItsContext) {
+  asio::io_context ioc;
+  const std::string name = astmrf_test::sandbox().instance + "-answer-first";
+  const auto sip_port = std::to_string(free_port<asio::ip::udp>(ioc));
+  const auto ari_port = std::to_string(free_port<asio::ip::tcp>(ioc));
+  struct Down {
+    std::string name;
+    ~Down() { sandbox_tool({"down", "--name", name}); }
+  } down{name};
+
+  auto up = sandbox_tool(
+      {"up", "--name", name, "--sip-port", sip_port, "--ari-port", ari_port, "--dialplan", "answer-first"});
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  auto status = sandbox_tool({"status", "--name", name});
+  EXPECT_NE(status.output.find("dialplan answer-first"), std::string::npos) << status.output;
+
+  auto endpoint = sandbox_tool({"cli", "--name", name, "pjsip show endpoint drachtio"});
+  EXPECT_NE(endpoint.output.find("drachtio-answer-first"), std::string::npos) << endpoint.output;
+  auto context = sandbox_tool({"cli", "--name", name, "dialplan show drachtio-answer-first"});
+  EXPECT_NE(context.output.find("Answer()"), std::string::npos) << context.output;
+  EXPECT_NE(context.output.find("Stasis(${EXTEN})"), std::string::npos) << context.output;
+  EXPECT_LT(context.output.find("Answer()"), context.output.find("Stasis(${EXTEN})")) << context.output;
+
+  // A call for an application that nobody runs is answered (200) before Stasis() fails and
+  // hangs up (BYE); the default dialplan declines the same call (603, asterisk_sandbox_test).
+  astmrf_test::SippCall call;
+  call.scenario = "invite-answer-wait-bye.xml";
+  call.service = astmrf_test::unique_app_name();
+  call.keys["from_user"] = astmrf_test::random_uuid();
+  call.remote = "127.0.0.1:" + sip_port;
+  auto answered = astmrf_test::run_sipp(call);
+  EXPECT_EQ(answered.exit_code, 0) << answered.output;
 }
 
 TEST(SandboxTool, FixtureInstanceReportsRunning) {

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include <unistd.h>
 
@@ -63,11 +64,52 @@ SippProcess::~SippProcess() {
 
 ProcessResult SippProcess::wait(std::chrono::milliseconds timeout) {
   ProcessResult result = process_->wait(timeout);
-  std::ifstream trace(trace_path_);
-  std::stringstream text;
-  text << trace.rdbuf();
-  result.output += "\n----- sipp message trace -----\n" + text.str();
+  result.output += "\n----- sipp message trace -----\n" + trace();
   return result;
+}
+
+std::string SippProcess::trace() const {
+  std::ifstream file(trace_path_);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::optional<std::string> SippProcess::last_received_sdp() const { return astmrf_test::last_received_sdp(trace()); }
+
+std::optional<std::string> SippProcess::wait_for_received_sdp(std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (auto sdp = last_received_sdp()) return sdp;
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::optional<std::string> last_received_sdp(std::string_view trace) {
+  // Each message follows a line of dashes and a line "<transport> message received [N] bytes :"
+  // (or "... sent (N bytes):"), then a blank line; its body follows the first CRLF CRLF.
+  constexpr std::string_view separator = "-----------------------------------------------";
+  std::optional<std::string> found;
+  std::size_t at = trace.find(separator);
+  while (at != std::string_view::npos) {
+    const std::size_t next = trace.find(separator, at + separator.size());
+    const auto block = trace.substr(at, next == std::string_view::npos ? std::string_view::npos : next - at);
+    at = next;
+    const auto first_line_end = block.find('\n');
+    const auto second_line_end = block.find('\n', first_line_end + 1);
+    if (first_line_end == std::string_view::npos || second_line_end == std::string_view::npos) continue;
+    if (block.substr(first_line_end, second_line_end - first_line_end).find("received") == std::string_view::npos) {
+      continue;
+    }
+    const auto body_start = block.find("\r\n\r\n");
+    if (body_start == std::string_view::npos) continue;
+    auto body = block.substr(body_start + 4);
+    if (body.find("m=audio") == std::string_view::npos) continue;
+    while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.remove_suffix(1);
+    found = std::string(body) + "\r\n";
+  }
+  return found;
 }
 
 ProcessResult run_sipp(const SippCall& call) {

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace astmrf_test {
@@ -33,10 +35,22 @@ class SippProcess {
 
   ProcessResult wait(std::chrono::milliseconds timeout = std::chrono::seconds(40));
 
+  // The SIP message trace written so far (sipp may still be running).
+  std::string trace() const;
+  // The SDP body of the last message sipp received that carried one (the far end's
+  // offer or answer, e.g. in a 200 OK): what an RtpPeer standing for sipp's caller
+  // needs when the far end does not speak first. Nothing while none arrived.
+  std::optional<std::string> last_received_sdp() const;
+  // Waits up to `timeout` for last_received_sdp() to give an SDP.
+  std::optional<std::string> wait_for_received_sdp(std::chrono::milliseconds timeout) const;
+
  private:
   std::string trace_path_;
   std::unique_ptr<Process> process_;
 };
+
+// The SDP body of the last received message in a sipp message trace (-trace_msg format).
+std::optional<std::string> last_received_sdp(std::string_view trace);
 
 // Runs one sipp call to completion. sipp exits 0 when the scenario passed.
 ProcessResult run_sipp(const SippCall& call);
