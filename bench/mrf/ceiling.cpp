@@ -59,8 +59,8 @@ int main(int argc, char** argv) {
     ++started;
     // The channel's id from the scan every event gets: nothing else is decoded.
     ari::channels::Answer answer{std::string(event.id(ari::ResourceKind::channel))};
-    client.channels().answer(std::move(answer),
-                             [&](std::exception_ptr error) { ++(error ? answer_failed : answered); });
+    client.channels().async_answer(std::move(answer),
+                                   [&](std::exception_ptr error) { ++(error ? answer_failed : answered); });
   });
   auto on_end = client.on_event(ari::EventType::StasisEnd, [&](const ari::Event&) { ++ended; });
   auto print = [&](const char* why) {

@@ -30,15 +30,16 @@ asio::awaitable<void> handle_call(ari::Client& client, std::string channel) {
     auto finished = client.expect(ari::ResourceKind::playback, playback, {ari::EventType::PlaybackFinished});
     auto ended = client.expect(ari::ResourceKind::channel, channel, {ari::EventType::StasisEnd});
 
-    const ari::channels::Answer answer{.channelId = channel};
-    co_await client.channels().answer(answer, asio::use_awaitable);
-    const ari::channels::PlayWithId play{.channelId = channel, .playbackId = playback, .media = {"sound:hello-world"}};
-    co_await client.channels().play_with_id(play, asio::use_awaitable);
+    const ari::channels::Answer answer{.channel_id = channel};
+    co_await client.channels().async_answer(answer, asio::use_awaitable);
+    const ari::channels::PlayWithId play{
+        .channel_id = channel, .playback_id = playback, .media = {"sound:hello-world"}};
+    co_await client.channels().async_play_with_id(play, asio::use_awaitable);
     auto done = co_await finished.async_wait(30s, asio::use_awaitable);
     spdlog::info("call {}: playback {}", channel, done.as<ari::PlaybackFinished>().playback.state);
 
-    const ari::channels::Hangup hangup{.channelId = channel};
-    co_await client.channels().hangup(hangup, asio::use_awaitable);
+    const ari::channels::Hangup hangup{.channel_id = channel};
+    co_await client.channels().async_hangup(hangup, asio::use_awaitable);
     co_await ended.async_wait(5s, asio::use_awaitable);
   } catch (const ari::NotFound&) {
     spdlog::info("call {}: the caller hung up first", channel);  // normal: teardown is idempotent

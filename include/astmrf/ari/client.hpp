@@ -266,8 +266,8 @@ class Client {
   /// Counters: events, malformed and unknown events, connects, live subscriptions.
   ClientStats stats() const noexcept;
 
-  /// A new client-chosen id ("pb-lx3k2a-4f0c..."): use it for channelId, playbackId, recording
-  /// name, snoopId, bridgeId before the call, and subscribe to it first.
+  /// A new client-chosen id ("pb-lx3k2a-4f0c..."): use it for channel_id, playback_id,
+  /// recording_name, snoop_id, bridge_id before the call, and subscribe to it first.
   std::string make_id(std::string_view prefix);
 
   // ---- typed resources (generated/operations.hpp) --------------------------------------------

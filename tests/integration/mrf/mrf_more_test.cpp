@@ -51,7 +51,7 @@ TEST_F(MrfMoreTest, CallerHangsUpDuringAPlayback) {
         std::string playback = ari_client.make_id("pb");
         auto waiter = std::make_shared<ari::Waiter>(
             ari_client.expect(ari::ResourceKind::playback, playback, {ari::EventType::PlaybackFinished}));
-        ari_client.channels().play_with_id(
+        ari_client.channels().async_play_with_id(
             ari::channels::PlayWithId{call.endpoint->channel_id(), playback, {"sound:tt-monkeys"}, {}, {}, {}},
             [&](std::exception_ptr e, auto) { log.add("play " + describe(e)); });
         waiter->async_wait(20s, [&, waiter](boost::system::error_code ec, const ari::Event&) {
@@ -161,7 +161,7 @@ class MrfEventFilterTest : public astmrf_test::MrfFixture {
       return 0;
     });
     auto set = harness.run([&] {
-      return server->ari().channels().set_channel_var(
+      return server->ari().channels().async_set_channel_var(
           ari::channels::SetChannelVar{endpoint->channel_id(), "ASTMRF_MARK", "1", true}, asio::use_future);
     });
     EXPECT_NO_THROW(set.get());

@@ -15,18 +15,18 @@ using boost::beast::http::verb;
 
 TEST(AriRequest, PathSegmentsAndQueryArePercentEncoded) {
   auto r = ari::make_request(ari::channels::PlayWithId{
-      .channelId = "1795697201.0", .playbackId = "pb 1/2", .media = {"sound:tt-monkeys", "sound:a,b"}, .lang = "en"});
+      .channel_id = "1795697201.0", .playback_id = "pb 1/2", .media = {"sound:tt-monkeys", "sound:a,b"}, .lang = "en"});
   EXPECT_EQ(r.method, verb::post);
   EXPECT_EQ(r.target, "/channels/1795697201.0/play/pb%201%2F2?media=sound%3Att-monkeys,sound%3Aa%2Cb&lang=en");
   EXPECT_TRUE(r.body.empty());
 }
 
 TEST(AriRequest, OptionalParametersAreOmittedAndScalarsFormatted) {
-  auto r = ari::make_request(ari::channels::Hangup{.channelId = "c1", .reason_code = "17"});
+  auto r = ari::make_request(ari::channels::Hangup{.channel_id = "c1", .reason_code = "17"});
   EXPECT_EQ(r.method, verb::delete_);
   EXPECT_EQ(r.target, "/channels/c1?reason_code=17");
   auto rec = ari::make_request(ari::channels::Record{
-      .channelId = "c1", .name = "rec-1", .format = "wav", .maxDurationSeconds = 5, .beep = false});
+      .channel_id = "c1", .name = "rec-1", .format = "wav", .max_duration_seconds = 5, .beep = false});
   EXPECT_EQ(rec.target, "/channels/c1/record?name=rec-1&format=wav&maxDurationSeconds=5&beep=false");
 }
 
