@@ -132,7 +132,7 @@ class Dialogue {
       }
     });
     channel_events_ = ari_.subscribe(ari::ResourceKind::channel, channel_, [this](const ari::Event& event) {
-      if (event.type() == ari::EventType::ChannelDtmfReceived) {
+      if (event.type() == ari::EventType::channel_dtmf_received) {
         const auto& json = event.json();
         const std::string digit(json.at("digit").as_string());
         const auto duration = json.if_contains("duration_ms");
@@ -207,7 +207,7 @@ class Dialogue {
     playback_events_ = ari_.subscribe(ari::ResourceKind::playback, id, [this, id](const ari::Event& event) {
       log_->info("event=ari type={} call_id={} channel_id={} playback_id={}", event.type_name(), call_id_, channel_,
                  id);
-      if (event.type() == ari::EventType::PlaybackFinished) {
+      if (event.type() == ari::EventType::playback_finished) {
         state_->playing = false;
         state_->playback_end = Clock::now();
         state_->notify();

@@ -27,8 +27,8 @@ asio::awaitable<void> handle_call(ari::Client& client, std::string channel) {
     // arrive before the HTTP response. (Parameter structs are named variables: GCC 12 mishandles
     // braced temporaries inside co_await expressions.)
     const auto playback = client.make_id("pb");
-    auto finished = client.expect(ari::ResourceKind::playback, playback, {ari::EventType::PlaybackFinished});
-    auto ended = client.expect(ari::ResourceKind::channel, channel, {ari::EventType::StasisEnd});
+    auto finished = client.expect(ari::ResourceKind::playback, playback, {ari::EventType::playback_finished});
+    auto ended = client.expect(ari::ResourceKind::channel, channel, {ari::EventType::stasis_end});
 
     const ari::channels::Answer answer{.channel_id = channel};
     co_await client.channels().async_answer(answer, asio::use_awaitable);
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   options.apps = {argv[3]};
   ari::Client client(ioc.get_executor(), options);
 
-  auto on_start = client.on_event(ari::EventType::StasisStart, [&](const ari::Event& e) {
+  auto on_start = client.on_event(ari::EventType::stasis_start, [&](const ari::Event& e) {
     asio::co_spawn(ioc, handle_call(client, std::string(e.id(ari::ResourceKind::channel))), asio::detached);
   });
   auto on_state = client.on_state([](ari::ConnectionState s, boost::system::error_code ec) {

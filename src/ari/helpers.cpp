@@ -35,7 +35,7 @@ asio::awaitable<CollectResult> collect(Client& client, CollectOptions o) {
       ResourceKind::channel, o.channel_id,
       [w, &o](const Event& e) {
         auto s = w.lock();
-        if (!s || e.type() != EventType::ChannelDtmfReceived || s->terminated) return;
+        if (!s || e.type() != EventType::channel_dtmf_received || s->terminated) return;
         auto digit = e.as<ChannelDtmfReceived>().digit;
         if (!digit.empty() && o.terminators.find(digit) != std::string::npos) {
           s->terminated = true;

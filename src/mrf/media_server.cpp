@@ -81,7 +81,7 @@ void MediaServer::start(std::function<void(std::exception_ptr)> done) {
   client.logger = options_.logger;
   ari_ = std::make_unique<ari::Client>(executor_, std::move(client));
   std::weak_ptr<MediaServer> weak = weak_from_this();
-  stasis_start_ = ari_->on_event(ari::EventType::StasisStart, [weak](const ari::Event& event) {
+  stasis_start_ = ari_->on_event(ari::EventType::stasis_start, [weak](const ari::Event& event) {
     if (auto self = weak.lock()) self->on_stasis_start(event);
   });
   reconcile_ = ari_->on_reconcile([weak](const ari::ReconcileReport& report) {

@@ -209,7 +209,7 @@ class Client {
 
   /// Every event (after decode, before per-resource handlers).
   [[nodiscard]] Subscription on_event(EventHandler handler);
-  /// Every event of one type (e.g. EventType::StasisStart).
+  /// Every event of one type (e.g. EventType::stasis_start).
   [[nodiscard]] Subscription on_event(EventType type, EventHandler handler);
   /// Events about one resource (a channel id, a bridge id, a playback id, a recording name...).
   /// The subscription expires by itself after the resource's terminal event (delivered first), or

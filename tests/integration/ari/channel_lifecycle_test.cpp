@@ -47,16 +47,16 @@ ari::Subscription record_channels(ari::Client& client, ChannelLog& log) {
     const std::string id(e.id(ResourceKind::channel));
     if (id.empty()) return;
     switch (e.type()) {
-      case EventType::StasisStart: {
+      case EventType::stasis_start: {
         auto s = e.as<ari::StasisStart>();
         std::string what = "StasisStart@" + s.application;
         for (const auto& a : s.args) what += "+" + a;
         log.seen[id].push_back(what);
         break;
       }
-      case EventType::StasisEnd: log.seen[id].push_back("StasisEnd@" + e.as<ari::StasisEnd>().application); break;
-      case EventType::ChannelDestroyed: log.seen[id].push_back("ChannelDestroyed"); break;
-      case EventType::Dial: {
+      case EventType::stasis_end: log.seen[id].push_back("StasisEnd@" + e.as<ari::StasisEnd>().application); break;
+      case EventType::channel_destroyed: log.seen[id].push_back("ChannelDestroyed"); break;
+      case EventType::dial: {
         auto d = e.as<ari::Dial>();
         if (!d.dialstatus.empty()) log.seen[d.peer.id].push_back("Dial:" + d.dialstatus);
         break;
@@ -225,7 +225,7 @@ TEST_F(AriChannelLifecycle, ExternalMediaSendsRtpToTheGivenAddress) {
 
   run(ioc_, [&]() -> asio::awaitable<void> {
     const auto pb_id = client_->make_id("lc-pb");
-    auto finished = client_->expect(ResourceKind::playback, pb_id, {EventType::PlaybackFinished});
+    auto finished = client_->expect(ResourceKind::playback, pb_id, {EventType::playback_finished});
     const ari::channels::PlayWithId play{.channel_id = id, .playback_id = pb_id, .media = {"sound:hello-world"}};
     co_await client_->channels().async_play_with_id(play, asio::use_awaitable);
     co_await finished.async_wait(10s, asio::use_awaitable);

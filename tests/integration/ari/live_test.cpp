@@ -25,7 +25,7 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
 
   // Subscribe first, then act: the StasisStart of our caller.
   std::optional<ari::StasisStart> start;
-  auto on_start = client.on_event(EventType::StasisStart, [&](const ari::Event& e) {
+  auto on_start = client.on_event(EventType::stasis_start, [&](const ari::Event& e) {
     auto s = e.as<ari::StasisStart>();
     if (s.channel.caller.number == caller && !start) start = std::move(s);
   });
@@ -45,7 +45,7 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
       ResourceKind::channel, id,
       [&](const ari::Event& e) {
         channel_events.emplace_back(e.type_name());
-        if (e.type() == EventType::ChannelDtmfReceived) digits += e.as<ari::ChannelDtmfReceived>().digit;
+        if (e.type() == EventType::channel_dtmf_received) digits += e.as<ari::ChannelDtmfReceived>().digit;
       },
       [&](ari::EndReason r) { channel_end = r; });
 
@@ -84,8 +84,8 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
       // play with a client-chosen id; the waits exist before the request
       step = "play with a client-chosen id; the waits exist before the request";
       const auto pb_id = client.make_id("pb");
-      auto pb_started = client.expect(ResourceKind::playback, pb_id, {EventType::PlaybackStarted});
-      auto pb_finished = client.expect(ResourceKind::playback, pb_id, {EventType::PlaybackFinished});
+      auto pb_started = client.expect(ResourceKind::playback, pb_id, {EventType::playback_started});
+      auto pb_finished = client.expect(ResourceKind::playback, pb_id, {EventType::playback_finished});
       const ari::channels::PlayWithId play{.channel_id = id, .playback_id = pb_id, .media = {"sound:hello-world"}};
       auto pb = co_await client.channels().async_play_with_id(play, asio::use_awaitable);
       EXPECT_EQ(pb.id, pb_id);
@@ -103,8 +103,8 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
       // record + stop, then the stored recording
       step = "record + stop, then the stored recording";
       const auto rec = client.make_id("rec");
-      auto rec_started = client.expect(ResourceKind::recording, rec, {EventType::RecordingStarted});
-      auto rec_finished = client.expect(ResourceKind::recording, rec, {EventType::RecordingFinished});
+      auto rec_started = client.expect(ResourceKind::recording, rec, {EventType::recording_started});
+      auto rec_finished = client.expect(ResourceKind::recording, rec, {EventType::recording_finished});
       const ari::channels::Record record{.channel_id = id, .name = rec, .format = "wav", .if_exists = "overwrite"};
       auto live = co_await client.channels().async_record(record, asio::use_awaitable);
       EXPECT_EQ(live.name, rec);
@@ -165,7 +165,7 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
       // The app hears about the bridge only while one of its channels is in it: subscribe explicitly
       // (POST /applications/{app}/subscription) to get BridgeDestroyed after the channel left.
       co_await client.async_subscribe_source(app, "bridge:" + br, asio::use_awaitable);
-      auto entered = client.expect(ResourceKind::channel, id, {EventType::ChannelEnteredBridge});
+      auto entered = client.expect(ResourceKind::channel, id, {EventType::channel_entered_bridge});
       const ari::bridges::AddChannel add{.bridge_id = br, .channel = {id}};
       co_await client.bridges().async_add_channel(add, asio::use_awaitable);
       co_await entered.async_wait(5s, asio::use_awaitable);
@@ -175,11 +175,11 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
       EXPECT_EQ(bp.target_uri, "bridge:" + br);
       const ari::playbacks::Stop bstop{.playback_id = bpb};
       co_await client.playbacks().async_stop(bstop, asio::use_awaitable);
-      auto left = client.expect(ResourceKind::channel, id, {EventType::ChannelLeftBridge});
+      auto left = client.expect(ResourceKind::channel, id, {EventType::channel_left_bridge});
       const ari::bridges::RemoveChannel remove{.bridge_id = br, .channel = {id}};
       co_await client.bridges().async_remove_channel(remove, asio::use_awaitable);
       co_await left.async_wait(5s, asio::use_awaitable);
-      auto destroyed = client.expect(ResourceKind::bridge, br, {EventType::BridgeDestroyed});
+      auto destroyed = client.expect(ResourceKind::bridge, br, {EventType::bridge_destroyed});
       const ari::bridges::Destroy destroy{.bridge_id = br};
       co_await client.bridges().async_destroy(destroy, asio::use_awaitable);
       co_await destroyed.async_wait(5s, asio::use_awaitable);
@@ -190,12 +190,12 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
       // snoop with a client-chosen id: the snoop channel enters our app
       step = "snoop with a client-chosen id: the snoop channel enters our app";
       const auto snoop = client.make_id("snoop");
-      auto snoop_start = client.expect(ResourceKind::channel, snoop, {EventType::StasisStart});
+      auto snoop_start = client.expect(ResourceKind::channel, snoop, {EventType::stasis_start});
       const ari::channels::SnoopChannelWithId snoop_req{.channel_id = id, .snoop_id = snoop, .app = app, .spy = "in"};
       auto snoop_ch = co_await client.channels().async_snoop_channel_with_id(snoop_req, asio::use_awaitable);
       EXPECT_EQ(snoop_ch.id, snoop);
       co_await snoop_start.async_wait(5s, asio::use_awaitable);
-      auto snoop_end = client.expect(ResourceKind::channel, snoop, {EventType::StasisEnd});
+      auto snoop_end = client.expect(ResourceKind::channel, snoop, {EventType::stasis_end});
       const ari::channels::Hangup snoop_hangup{.channel_id = snoop};
       co_await client.channels().async_hangup(snoop_hangup, asio::use_awaitable);
       co_await snoop_end.async_wait(5s, asio::use_awaitable);
@@ -203,7 +203,7 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
 
       // hangup with a reason: StasisEnd ends the channel subscription
       step = "hangup with a reason: StasisEnd ends the channel subscription";
-      auto end = client.expect(ResourceKind::channel, id, {EventType::StasisEnd});
+      auto end = client.expect(ResourceKind::channel, id, {EventType::stasis_end});
       const ari::channels::Hangup hangup{.channel_id = id, .reason = "normal"};
       co_await client.channels().async_hangup(hangup, asio::use_awaitable);
       co_await end.async_wait(5s, asio::use_awaitable);
@@ -249,7 +249,7 @@ TEST(AriLive, PlayAndCollectWithBargeInOnALiveCall) {
   ari::Client client(ioc.get_executor(), options(sandbox_url(), {app}));
   run(ioc, [&]() -> asio::awaitable<void> { co_await client.async_connect(asio::use_awaitable); });
   std::optional<std::string> channel;
-  auto on_start = client.on_event(EventType::StasisStart, [&](const ari::Event& e) {
+  auto on_start = client.on_event(EventType::stasis_start, [&](const ari::Event& e) {
     if (e.as<ari::StasisStart>().channel.caller.number == caller) channel = std::string(e.id(ResourceKind::channel));
   });
   const auto scenario = instantiate("live-call.xml.in", "@DTMF_PCAP@", scenario_dir() + "/dtmf-1-hash.pcap");
@@ -313,7 +313,7 @@ TEST(AriLive, SubscriptionsExpireWithTheirChannelsOverAThousandCalls) {
   int ended = 0;
   int hangup_errors = 0;
   std::size_t peak = 0;
-  auto on_start = client.on_event(EventType::StasisStart, [&](const ari::Event& e) {
+  auto on_start = client.on_event(EventType::stasis_start, [&](const ari::Event& e) {
     ++starts;
     const std::string id(e.id(ResourceKind::channel));
     handles.push_back(client.subscribe(ResourceKind::channel, id, {}, [&](ari::EndReason) { ++ended; }));

@@ -49,14 +49,14 @@ TEST_F(AriReconnect, AsteriskRestartReconnectsReRegistersAndReconciles) {
   std::optional<ari::ReconcileReport> report;
   auto on_reconcile = client.on_reconcile([&](const ari::ReconcileReport& r) { report = r; });
   std::vector<std::string> started;
-  auto on_start = client.on_event(EventType::StasisStart, [&](const ari::Event& e) {
+  auto on_start = client.on_event(EventType::stasis_start, [&](const ari::Event& e) {
     started.push_back(e.as<ari::StasisStart>().channel.caller.number);
   });
   run(ioc, [&]() -> asio::awaitable<void> { co_await client.async_connect(asio::use_awaitable); });
 
   // A call that is up in our app when Asterisk goes away.
   std::optional<std::string> channel;
-  auto first = client.on_event(EventType::StasisStart, [&](const ari::Event& e) {
+  auto first = client.on_event(EventType::stasis_start, [&](const ari::Event& e) {
     if (!channel) channel = std::string(e.id(ResourceKind::channel));
   });
   auto sipp = start_sipp(
@@ -104,7 +104,7 @@ TEST_F(AriReconnect, AsteriskRestartReconnectsReRegistersAndReconciles) {
   });
 
   // Events flow again: a new call reaches the app.
-  auto on_new = client.on_event(EventType::StasisStart, [&](const ari::Event& e) {
+  auto on_new = client.on_event(EventType::stasis_start, [&](const ari::Event& e) {
     client.channels().async_hangup(ari::channels::Hangup{.channel_id = std::string(e.id(ResourceKind::channel))},
                                    [](std::exception_ptr) {});
   });

@@ -69,7 +69,7 @@ TEST_F(AriTls, TrustedSelfSignedCertificateCarriesRestEventsAndReconnects) {
   std::optional<ari::ReconcileReport> report;
   auto on_reconcile = client.on_reconcile([&](const ari::ReconcileReport& r) { report = r; });
   int starts = 0;
-  auto on_start = client.on_event(EventType::StasisStart, [&](const ari::Event& e) {
+  auto on_start = client.on_event(EventType::stasis_start, [&](const ari::Event& e) {
     ++starts;
     client.channels().async_hangup(ari::channels::Hangup{.channel_id = std::string(e.id(ResourceKind::channel))},
                                    [](std::exception_ptr ex) {

@@ -50,7 +50,7 @@ TEST_F(MrfMoreTest, CallerHangsUpDuringAPlayback) {
         auto& ari_client = server->ari();
         std::string playback = ari_client.make_id("pb");
         auto waiter = std::make_shared<ari::Waiter>(
-            ari_client.expect(ari::ResourceKind::playback, playback, {ari::EventType::PlaybackFinished}));
+            ari_client.expect(ari::ResourceKind::playback, playback, {ari::EventType::playback_finished}));
         ari_client.channels().async_play_with_id(
             ari::channels::PlayWithId{call.endpoint->channel_id(), playback, {"sound:tt-monkeys"}, {}, {}, {}},
             [&](std::exception_ptr e, auto) { log.add("play " + describe(e)); });
@@ -152,10 +152,10 @@ class MrfEventFilterTest : public astmrf_test::MrfFixture {
     harness.run([&] {
       const std::string id = endpoint->channel_id();
       auto& client = server->ari();
-      subscriptions.push_back(client.on_event(ari::EventType::ChannelVarset, [varsets, id](const ari::Event& e) {
+      subscriptions.push_back(client.on_event(ari::EventType::channel_varset, [varsets, id](const ari::Event& e) {
         if (e.id(ari::ResourceKind::channel) == id) ++*varsets;
       }));
-      subscriptions.push_back(client.on_event(ari::EventType::StasisEnd, [ended, id](const ari::Event& e) {
+      subscriptions.push_back(client.on_event(ari::EventType::stasis_end, [ended, id](const ari::Event& e) {
         if (e.id(ari::ResourceKind::channel) == id) ended->set_value();
       }));
       return 0;

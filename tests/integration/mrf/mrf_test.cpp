@@ -120,7 +120,7 @@ TEST_F(MrfTest, ConnectCallerPlaysMonkeysUntilTheCallerHangsUp) {
     std::string playback = ari_client.make_id("pb");
     // Subscribe first, then act: the events can precede the HTTP response.
     auto waiter = std::make_shared<ari::Waiter>(
-        ari_client.expect(ari::ResourceKind::playback, playback, {ari::EventType::PlaybackFinished}));
+        ari_client.expect(ari::ResourceKind::playback, playback, {ari::EventType::playback_finished}));
     ari_client.channels().async_play_with_id(
         ari::channels::PlayWithId{call.endpoint->channel_id(), playback, {"sound:tt-monkeys"}, {}, {}, {}},
         [&](std::exception_ptr error, auto) { log.add("play " + describe(error)); });

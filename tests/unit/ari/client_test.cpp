@@ -335,7 +335,7 @@ TEST(AriEvents, WaitRegisteredBeforeTheCallSeesAnEventThatPrecedesTheResponse) {
   run(ioc, [&]() -> asio::awaitable<void> {
     co_await client.async_connect(asio::use_awaitable);
     EXPECT_TRUE(server.wait_websockets(1, 2s));  // the fake registers its socket after the 101
-    auto started = client.expect(ari::ResourceKind::playback, "pb-9", {ari::EventType::PlaybackStarted});
+    auto started = client.expect(ari::ResourceKind::playback, "pb-9", {ari::EventType::playback_started});
     ari::channels::PlayWithId play{.channel_id = "c1", .playback_id = "pb-9", .media = {"sound:x"}};
     co_await client.channels().async_play_with_id(play, asio::use_awaitable);
     auto ev = co_await started.async_wait(2s, asio::use_awaitable);
