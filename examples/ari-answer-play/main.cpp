@@ -24,8 +24,7 @@ namespace {
 asio::awaitable<void> handle_call(ari::Client& client, std::string channel) {
   try {
     // Choose the playback id and register the wait before the request: PlaybackFinished may
-    // arrive before the HTTP response. (Parameter structs are named variables: GCC 12 mishandles
-    // braced temporaries inside co_await expressions.)
+    // arrive before the HTTP response.
     const auto playback = client.make_id("pb");
     auto finished = client.expect(ari::ResourceKind::playback, playback, {ari::EventType::playback_finished});
     auto ended = client.expect(ari::ResourceKind::channel, channel, {ari::EventType::stasis_end});

@@ -3,7 +3,7 @@
 // another application, continue in the dialplan, and externalMedia with RTP received on a socket of
 // the test. Every channel id is chosen by the test and listened for before the request.
 //
-// Parameter structs are named variables: see live_test.cpp about GCC 12 and co_await temporaries.
+// Parameter structs are named variables (docs/ari.md, "GCC 12 pitfall").
 #include "ari_it.hpp"
 
 #include <boost/asio/ip/udp.hpp>

@@ -1,7 +1,6 @@
 // The ARI client on live channels of the real Asterisk sandbox; calls come from sipp.
 //
-// Note for readers: with GCC 12 a braced temporary inside a co_await expression is destroyed
-// twice (a compiler bug), so every parameter struct below is a named variable.
+// Every parameter struct below is a named variable (docs/ari.md, "GCC 12 pitfall").
 #include "ari_it.hpp"
 
 #include <boost/asio/steady_timer.hpp>

@@ -86,8 +86,7 @@ TEST(AriClient, ConnectsAndMakesTypedCalls) {
   ari::Client client(ioc.get_executor(), options_for(server));
   run(ioc, [&]() -> asio::awaitable<void> {
     co_await client.async_connect(asio::use_awaitable);
-    // GCC 12 miscompiles a braced temporary inside a co_await expression (double free):
-    // parameter structs are named variables in coroutines.
+    // Parameter structs are named variables in coroutines (docs/ari.md, "GCC 12 pitfall").
     const ari::channels::Answer answer{.channel_id = "1795697569.29"};
     co_await client.channels().async_answer(answer, asio::use_awaitable);
     const ari::channels::Get get{.channel_id = "1795697569.29"};
