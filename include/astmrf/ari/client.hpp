@@ -294,11 +294,11 @@ class Client {
   /// /applications operations (subscriptions, event filters).
   ApplicationsApi applications() noexcept;
 
-  /// Implementation of async_call (explicitly instantiated for every result type).
+ private:
+  // Implementation of async_call, explicitly instantiated once per result type
+  // (src/ari/generated/call_instances.cpp): an explicit instantiation may name a private member.
   template <typename T>
   void start_call(Request request, detail::call_handler<T> handler);
-
- private:
   void start_connect(detail::call_handler<void> handler);
   void start_source(bool add, std::string app, std::string source, detail::call_handler<void> handler);
   void start_wait_for(ResourceKind kind, std::string id, std::vector<EventType> types,
