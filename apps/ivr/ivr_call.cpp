@@ -132,7 +132,7 @@ class Dialogue {
       }
     });
     channel_events_ = ari_.subscribe(ari::ResourceKind::channel, channel_, [this](const ari::Event& event) {
-      if (event.type() == ari::EventType::ChannelDtmfReceived) {
+      if (event.type() == ari::EventType::channel_dtmf_received) {
         const auto& json = event.json();
         const std::string digit(json.at("digit").as_string());
         const auto duration = json.if_contains("duration_ms");
@@ -207,7 +207,7 @@ class Dialogue {
     playback_events_ = ari_.subscribe(ari::ResourceKind::playback, id, [this, id](const ari::Event& event) {
       log_->info("event=ari type={} call_id={} channel_id={} playback_id={}", event.type_name(), call_id_, channel_,
                  id);
-      if (event.type() == ari::EventType::PlaybackFinished) {
+      if (event.type() == ari::EventType::playback_finished) {
         state_->playing = false;
         state_->playback_end = Clock::now();
         state_->notify();
@@ -216,15 +216,15 @@ class Dialogue {
     state_->playing = true;
     log_->info("event=media op=play what={} call_id={} channel_id={} playback_id={} media=\"{}\"", what, call_id_,
                channel_, id, fmt::join(media, ","));
-    const ari::channels::PlayWithId play{.channelId = channel_, .playbackId = id, .media = media};
-    co_await ari_.channels().play_with_id(play, asio::use_awaitable);
+    const ari::channels::PlayWithId play{.channel_id = channel_, .playback_id = id, .media = media};
+    co_await ari_.channels().async_play_with_id(play, asio::use_awaitable);
     co_return id;
   }
 
   asio::awaitable<void> stop_playback(const std::string& id) {
     try {
-      const ari::playbacks::Stop stop{.playbackId = id};
-      co_await ari_.playbacks().stop(stop, asio::use_awaitable);
+      const ari::playbacks::Stop stop{.playback_id = id};
+      co_await ari_.playbacks().async_stop(stop, asio::use_awaitable);
     } catch (const ari::NotFound&) {
       // It ended on its own meanwhile.
     }

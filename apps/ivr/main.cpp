@@ -103,7 +103,7 @@ class IvrApp {
   // Channels entering and leaving the application, for the log (a call's own
   // events are logged by its dialogue, with its call id).
   void watch_stasis(mrf::MediaServer& server) {
-    for (auto type : {astmrf::ari::EventType::StasisStart, astmrf::ari::EventType::StasisEnd}) {
+    for (auto type : {astmrf::ari::EventType::stasis_start, astmrf::ari::EventType::stasis_end}) {
       stasis_events_.push_back(server.ari().on_event(type, [this](const astmrf::ari::Event& event) {
         log_->info("event=ari type={} channel_id={} app={}", event.type_name(),
                    event.id(astmrf::ari::ResourceKind::channel), event.application());

@@ -75,7 +75,7 @@ void BM_DecodeDispatch(benchmark::State& state) {
   std::uint64_t seen = 0;
   std::uint64_t per_channel = 0;
   auto all = client.on_event([&](const ari::Event&) { ++seen; });
-  auto starts = client.on_event(ari::EventType::StasisStart, [&](const ari::Event& e) {
+  auto starts = client.on_event(ari::EventType::stasis_start, [&](const ari::Event& e) {
     benchmark::DoNotOptimize(e.id(ari::ResourceKind::channel));
   });
   std::vector<ari::Subscription> subs;

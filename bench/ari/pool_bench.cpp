@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
     // Warm-up: open the connections.
     int warm = 0;
     for (std::size_t i = 0; i < pool; ++i) {
-      client.asterisk().ping([&](std::exception_ptr, ari::AsteriskPing) { ++warm; });
+      client.asterisk().async_ping([&](std::exception_ptr, ari::AsteriskPing) { ++warm; });
     }
     ioc.run();
     ioc.restart();
@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
         client.async_request(ari::RequestBuilder(boost::beast::http::verb::get).literal("/sounds").finish(),
                              [](std::exception_ptr, ari::Response) {});
       } else {
-        client.asterisk().ping([&, t0 = std::chrono::steady_clock::now()](std::exception_ptr, ari::AsteriskPing) {
+        client.asterisk().async_ping([&, t0 = std::chrono::steady_clock::now()](std::exception_ptr, ari::AsteriskPing) {
           lat.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
         });
       }

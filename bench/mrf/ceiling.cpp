@@ -55,14 +55,14 @@ int main(int argc, char** argv) {
   options.event_filter.disallowed = {"ChannelVarset"};
   ari::Client client(io.get_executor(), options);
   std::uint64_t started = 0, answered = 0, answer_failed = 0, ended = 0;
-  auto on_start = client.on_event(ari::EventType::StasisStart, [&](const ari::Event& event) {
+  auto on_start = client.on_event(ari::EventType::stasis_start, [&](const ari::Event& event) {
     ++started;
     // The channel's id from the scan every event gets: nothing else is decoded.
     ari::channels::Answer answer{std::string(event.id(ari::ResourceKind::channel))};
-    client.channels().answer(std::move(answer),
-                             [&](std::exception_ptr error) { ++(error ? answer_failed : answered); });
+    client.channels().async_answer(std::move(answer),
+                                   [&](std::exception_ptr error) { ++(error ? answer_failed : answered); });
   });
-  auto on_end = client.on_event(ari::EventType::StasisEnd, [&](const ari::Event&) { ++ended; });
+  auto on_end = client.on_event(ari::EventType::stasis_end, [&](const ari::Event&) { ++ended; });
   auto print = [&](const char* why) {
     std::fprintf(stderr,
                  "stats %s stasis_start=%" PRIu64 " answered=%" PRIu64 " answer_failed=%" PRIu64 " stasis_end=%" PRIu64

@@ -24,21 +24,21 @@ namespace {
 asio::awaitable<void> handle_call(ari::Client& client, std::string channel) {
   try {
     // Choose the playback id and register the wait before the request: PlaybackFinished may
-    // arrive before the HTTP response. (Parameter structs are named variables: GCC 12 mishandles
-    // braced temporaries inside co_await expressions.)
+    // arrive before the HTTP response.
     const auto playback = client.make_id("pb");
-    auto finished = client.expect(ari::ResourceKind::playback, playback, {ari::EventType::PlaybackFinished});
-    auto ended = client.expect(ari::ResourceKind::channel, channel, {ari::EventType::StasisEnd});
+    auto finished = client.expect(ari::ResourceKind::playback, playback, {ari::EventType::playback_finished});
+    auto ended = client.expect(ari::ResourceKind::channel, channel, {ari::EventType::stasis_end});
 
-    const ari::channels::Answer answer{.channelId = channel};
-    co_await client.channels().answer(answer, asio::use_awaitable);
-    const ari::channels::PlayWithId play{.channelId = channel, .playbackId = playback, .media = {"sound:hello-world"}};
-    co_await client.channels().play_with_id(play, asio::use_awaitable);
+    const ari::channels::Answer answer{.channel_id = channel};
+    co_await client.channels().async_answer(answer, asio::use_awaitable);
+    const ari::channels::PlayWithId play{
+        .channel_id = channel, .playback_id = playback, .media = {"sound:hello-world"}};
+    co_await client.channels().async_play_with_id(play, asio::use_awaitable);
     auto done = co_await finished.async_wait(30s, asio::use_awaitable);
     spdlog::info("call {}: playback {}", channel, done.as<ari::PlaybackFinished>().playback.state);
 
-    const ari::channels::Hangup hangup{.channelId = channel};
-    co_await client.channels().hangup(hangup, asio::use_awaitable);
+    const ari::channels::Hangup hangup{.channel_id = channel};
+    co_await client.channels().async_hangup(hangup, asio::use_awaitable);
     co_await ended.async_wait(5s, asio::use_awaitable);
   } catch (const ari::NotFound&) {
     spdlog::info("call {}: the caller hung up first", channel);  // normal: teardown is idempotent
@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   options.apps = {argv[3]};
   ari::Client client(ioc.get_executor(), options);
 
-  auto on_start = client.on_event(ari::EventType::StasisStart, [&](const ari::Event& e) {
+  auto on_start = client.on_event(ari::EventType::stasis_start, [&](const ari::Event& e) {
     asio::co_spawn(ioc, handle_call(client, std::string(e.id(ari::ResourceKind::channel))), asio::detached);
   });
   auto on_state = client.on_state([](ari::ConnectionState s, boost::system::error_code ec) {

@@ -54,11 +54,11 @@ asio::awaitable<void> bridge_call(srf::Srf& app, std::shared_ptr<mrf::MediaServe
   auto a = co_await server->async_connect_caller(req, res, a_side, asio::use_awaitable);
   auto& api = server->ari();
   const auto bridge_id = api.make_id("br");
-  const ari::bridges::CreateWithId create{.bridgeId = bridge_id, .type = "mixing"};
-  co_await api.bridges().create_with_id(create, asio::use_awaitable);
-  const ari::bridges::AddChannel add{.bridgeId = bridge_id,
+  const ari::bridges::CreateWithId create{.bridge_id = bridge_id, .type = "mixing"};
+  co_await api.bridges().async_create_with_id(create, asio::use_awaitable);
+  const ari::bridges::AddChannel add{.bridge_id = bridge_id,
                                      .channel = {a.endpoint->channel_id(), endpoint_b->channel_id()}};
-  co_await api.bridges().add_channel(add, asio::use_awaitable);
+  co_await api.bridges().async_add_channel(add, asio::use_awaitable);
   std::cout << "bridged " << req.call_id() << " with " << b->call_id() << " in " << bridge_id << "\n";
 
   // 5. Whoever hangs up first ends both sides.
@@ -70,8 +70,8 @@ asio::awaitable<void> bridge_call(srf::Srf& app, std::shared_ptr<mrf::MediaServe
   co_await a.endpoint->async_wait_destroyed(asio::use_awaitable);
   b->destroy();
   endpoint_b->destroy();
-  const ari::bridges::Destroy destroy{.bridgeId = bridge_id};
-  co_await api.bridges().destroy(destroy, asio::use_awaitable);
+  const ari::bridges::Destroy destroy{.bridge_id = bridge_id};
+  co_await api.bridges().async_destroy(destroy, asio::use_awaitable);
   std::cout << "call " << req.call_id() << " ended\n";
 }
 

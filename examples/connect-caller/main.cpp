@@ -30,8 +30,8 @@ asio::awaitable<void> play_monkeys(std::shared_ptr<mrf::MediaServer> server, srf
   auto call = co_await server->async_connect_caller(req, res, options, asio::use_awaitable);
   std::cout << "connected " << req.call_id() << " to channel " << call.endpoint->channel_id() << "\n";
 
-  const ari::channels::Play play{.channelId = call.endpoint->channel_id(), .media = {"sound:tt-monkeys"}};
-  co_await server->ari().channels().play(play, asio::use_awaitable);
+  const ari::channels::Play play{.channel_id = call.endpoint->channel_id(), .media = {"sound:tt-monkeys"}};
+  co_await server->ari().channels().async_play(play, asio::use_awaitable);
 
   auto ended = co_await call.endpoint->async_wait_destroyed(asio::use_awaitable);
   std::cout << "call " << req.call_id() << " ended: " << mrf::to_string(ended) << "\n";

@@ -134,7 +134,7 @@ void ClientImpl::on_message(std::string_view text) {
     return;
   }
   ++stats.events;
-  if (e.type() == EventType::Unknown) {
+  if (e.type() == EventType::unknown) {
     ++stats.unknown_events;
     log->debug("ari: event of unknown type '{}'", e.type_name());
   }

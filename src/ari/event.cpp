@@ -34,7 +34,7 @@ struct EventDom {
 struct EventData {
   static constexpr std::size_t kMaxRefs = 8;
   std::string text;  // the event as received: the views below point into it (or into `unescaped`)
-  EventType type = EventType::Unknown;
+  EventType type = EventType::unknown;
   std::string_view type_name;
   std::string_view application;
   std::string_view timestamp;
@@ -393,7 +393,7 @@ Event Event::parse(std::string_view text, boost::system::error_code& ec) {
   return e;
 }
 
-EventType Event::type() const noexcept { return d_ ? d_->type : EventType::Unknown; }
+EventType Event::type() const noexcept { return d_ ? d_->type : EventType::unknown; }
 std::string_view Event::type_name() const noexcept { return d_ ? d_->type_name : std::string_view{}; }
 std::string_view Event::application() const noexcept { return d_ ? d_->application : std::string_view{}; }
 std::string_view Event::timestamp() const noexcept { return d_ ? d_->timestamp : std::string_view{}; }
@@ -456,10 +456,11 @@ std::string_view Event::id(ResourceKind kind) const noexcept {
 bool Event::ends(const ResourceRef& ref) const noexcept {
   switch (ref.kind) {
     case ResourceKind::channel:
-      return ref.field == "channel" && (type() == EventType::StasisEnd || type() == EventType::ChannelDestroyed);
-    case ResourceKind::bridge: return ref.field == "bridge" && type() == EventType::BridgeDestroyed;
-    case ResourceKind::playback: return type() == EventType::PlaybackFinished;
-    case ResourceKind::recording: return type() == EventType::RecordingFinished || type() == EventType::RecordingFailed;
+      return ref.field == "channel" && (type() == EventType::stasis_end || type() == EventType::channel_destroyed);
+    case ResourceKind::bridge: return ref.field == "bridge" && type() == EventType::bridge_destroyed;
+    case ResourceKind::playback: return type() == EventType::playback_finished;
+    case ResourceKind::recording:
+      return type() == EventType::recording_finished || type() == EventType::recording_failed;
     case ResourceKind::endpoint:
     case ResourceKind::device_state: return false;
   }

@@ -35,7 +35,7 @@ asio::awaitable<CollectResult> collect(Client& client, CollectOptions o, std::sh
       ResourceKind::channel, o.channel_id,
       [w, &o](const Event& e) {
         auto s = w.lock();
-        if (!s || e.type() != EventType::ChannelDtmfReceived || s->terminated) return;
+        if (!s || e.type() != EventType::channel_dtmf_received || s->terminated) return;
         auto digit = e.as<ChannelDtmfReceived>().digit;
         if (!digit.empty() && o.terminators.find(digit) != std::string::npos) {
           s->terminated = true;
@@ -65,8 +65,8 @@ asio::awaitable<CollectResult> collect(Client& client, CollectOptions o, std::sh
         s->wake.cancel();
       }
     });
-    const channels::PlayWithId play{.channelId = o.channel_id, .playbackId = playback, .media = o.media};
-    co_await client.channels().play_with_id(play, asio::use_awaitable);
+    const channels::PlayWithId play{.channel_id = o.channel_id, .playback_id = playback, .media = o.media};
+    co_await client.channels().async_play_with_id(play, asio::use_awaitable);
   }
   CollectResult result;
   bool stop_sent = false;
@@ -76,8 +76,8 @@ asio::awaitable<CollectResult> collect(Client& client, CollectOptions o, std::sh
     if (o.barge_in && !st->prompt_done && !stop_sent && !st->digits.empty()) {
       stop_sent = true;
       try {
-        const playbacks::Stop stop{.playbackId = playback};
-        co_await client.playbacks().stop(stop, asio::use_awaitable);
+        const playbacks::Stop stop{.playback_id = playback};
+        co_await client.playbacks().async_stop(stop, asio::use_awaitable);
       } catch (const NotFound&) {  // it just finished
       }
       continue;
@@ -97,8 +97,8 @@ asio::awaitable<CollectResult> collect(Client& client, CollectOptions o, std::sh
   }
   if (!st->prompt_done && !stop_sent && !playback.empty()) {
     try {
-      const playbacks::Stop stop{.playbackId = playback};
-      co_await client.playbacks().stop(stop, asio::use_awaitable);
+      const playbacks::Stop stop{.playback_id = playback};
+      co_await client.playbacks().async_stop(stop, asio::use_awaitable);
     } catch (const NotFound&) {
     }
   }

@@ -30,7 +30,7 @@ void Endpoint::start(ari::Client& ari) {
   channel_events_ = ari.subscribe(
       ari::ResourceKind::channel, channel_id_,
       [weak](const ari::Event& event) {
-        if (event.type() != ari::EventType::StasisEnd) return;
+        if (event.type() != ari::EventType::stasis_end) return;
         if (auto self = weak.lock()) self->ended(EndpointEnd::left_stasis);
       },
       [weak](ari::EndReason reason) {

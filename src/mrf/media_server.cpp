@@ -62,7 +62,7 @@ void MediaServer::start(std::function<void(std::exception_ptr)> done) {
   client.logger = options_.logger;
   ari_ = std::make_unique<ari::Client>(executor_, std::move(client));
   std::weak_ptr<MediaServer> weak = weak_from_this();
-  stasis_start_ = ari_->on_event(ari::EventType::StasisStart, [weak](const ari::Event& event) {
+  stasis_start_ = ari_->on_event(ari::EventType::stasis_start, [weak](const ari::Event& event) {
     if (auto self = weak.lock()) self->on_stasis_start(event);
   });
   reconcile_ = ari_->on_reconcile([weak](const ari::ReconcileReport& report) {
@@ -177,7 +177,7 @@ void MediaServer::on_stasis_start(const ari::Event& event) {
   auto it = pending_.find(caller_number);
   if (it == pending_.end()) {
     // Not a call of ours (or one that already failed): it must not stay in Stasis.
-    ari_->channels().hangup(ari::channels::Hangup{std::move(channel_id), {}, {}}, [](std::exception_ptr) {});
+    ari_->channels().async_hangup(ari::channels::Hangup{std::move(channel_id), {}, {}}, [](std::exception_ptr) {});
     return;
   }
   auto setup = it->second;
@@ -189,7 +189,7 @@ void MediaServer::on_stasis_start(const ari::Event& event) {
     return;
   }
   std::weak_ptr<MediaServer> weak = weak_from_this();
-  ari_->channels().answer(ari::channels::Answer{setup->channel_id}, [weak, setup](std::exception_ptr error) {
+  ari_->channels().async_answer(ari::channels::Answer{setup->channel_id}, [weak, setup](std::exception_ptr error) {
     if (!error) return;  // Asterisk now sends its 200 OK
     if (auto self = weak.lock()) self->fail_setup(setup, error);
   });
@@ -223,7 +223,7 @@ void MediaServer::fail_setup(const std::shared_ptr<Setup>& setup, std::exception
   setup->cancel_uac.emit(boost::asio::cancellation_type::terminal);
   if (setup->dialog) setup->dialog->destroy();
   if (!setup->channel_id.empty()) {
-    ari_->channels().hangup(ari::channels::Hangup{setup->channel_id, {}, {}}, [](std::exception_ptr) {});
+    ari_->channels().async_hangup(ari::channels::Hangup{setup->channel_id, {}, {}}, [](std::exception_ptr) {});
   }
   auto done = std::move(setup->done);
   done(error, nullptr);

@@ -231,7 +231,7 @@ class Client {
 
   /// Every event (after decode, before per-resource handlers).
   [[nodiscard]] Subscription on_event(EventHandler handler);
-  /// Every event of one type (e.g. EventType::StasisStart).
+  /// Every event of one type (e.g. EventType::stasis_start).
   [[nodiscard]] Subscription on_event(EventType type, EventHandler handler);
   /// Events about one resource (a channel id, a bridge id, a playback id, a recording name...).
   /// The subscription expires by itself after the resource's terminal event (delivered first), or
@@ -289,8 +289,8 @@ class Client {
   /// Counters: events, malformed and unknown events, connects, live subscriptions.
   ClientStats stats() const noexcept;
 
-  /// A new client-chosen id ("pb-lx3k2a-4f0c..."): use it for channelId, playbackId, recording
-  /// name, snoopId, bridgeId before the call, and subscribe to it first.
+  /// A new client-chosen id ("pb-lx3k2a-4f0c..."): use it for channel_id, playback_id,
+  /// recording_name, snoop_id, bridge_id before the call, and subscribe to it first.
   std::string make_id(std::string_view prefix);
 
   // ---- typed resources (generated/operations.hpp) --------------------------------------------
@@ -317,11 +317,11 @@ class Client {
   /// /applications operations (subscriptions, event filters).
   ApplicationsApi applications() noexcept;
 
-  /// Implementation of async_call (explicitly instantiated for every result type).
+ private:
+  // Implementation of async_call, explicitly instantiated once per result type
+  // (src/ari/generated/call_instances.cpp): an explicit instantiation may name a private member.
   template <typename T>
   void start_call(Request request, detail::call_handler<T> handler);
-
- private:
   void start_connect(detail::call_handler<void> handler);
   void start_source(bool add, std::string app, std::string source, detail::call_handler<void> handler);
   void start_wait_for(ResourceKind kind, std::string id, std::vector<EventType> types,

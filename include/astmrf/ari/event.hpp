@@ -52,7 +52,7 @@ class Event {
 
   /// False for an empty (default or failed to parse) event.
   explicit operator bool() const noexcept { return d_ != nullptr; }
-  /// The event's type (EventType::Unknown for types this library does not know).
+  /// The event's type (EventType::unknown for types this library does not know).
   EventType type() const noexcept;
   /// The `type` field as sent (meaningful also for types unknown to this library).
   std::string_view type_name() const noexcept;

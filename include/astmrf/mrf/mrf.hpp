@@ -4,7 +4,7 @@
 //   Mrf mrf(srf);                       // on the application's Srf
 //   auto ms = co_await mrf.async_connect(options, use_awaitable);    // one per Asterisk
 //   auto [endpoint, dialog] = co_await ms->async_connect_caller(req, res, {}, use_awaitable);
-//   co_await ms->ari().channels().play({endpoint->channel_id(), ...}, use_awaitable);
+//   co_await ms->ari().channels().async_play({endpoint->channel_id(), ...}, use_awaitable);
 //
 // Each MediaServer owns a Stasis application `drachtio-<uuid>` on its Asterisk.
 // An Endpoint is one SIP dialog to Asterisk plus the ARI channel it created; they

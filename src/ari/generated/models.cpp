@@ -901,51 +901,51 @@ struct EventName {
 };
 // Sorted by name: looked up by binary search.
 constexpr EventName kEventNames[] = {
-    {"ApplicationMoveFailed", EventType::ApplicationMoveFailed},
-    {"ApplicationRegistered", EventType::ApplicationRegistered},
-    {"ApplicationReplaced", EventType::ApplicationReplaced},
-    {"ApplicationUnregistered", EventType::ApplicationUnregistered},
-    {"BridgeAttendedTransfer", EventType::BridgeAttendedTransfer},
-    {"BridgeBlindTransfer", EventType::BridgeBlindTransfer},
-    {"BridgeCreated", EventType::BridgeCreated},
-    {"BridgeDestroyed", EventType::BridgeDestroyed},
-    {"BridgeMerged", EventType::BridgeMerged},
-    {"BridgeVideoSourceChanged", EventType::BridgeVideoSourceChanged},
-    {"CallBroadcast", EventType::CallBroadcast},
-    {"CallClaimed", EventType::CallClaimed},
-    {"ChannelCallerId", EventType::ChannelCallerId},
-    {"ChannelConnectedLine", EventType::ChannelConnectedLine},
-    {"ChannelCreated", EventType::ChannelCreated},
-    {"ChannelDestroyed", EventType::ChannelDestroyed},
-    {"ChannelDialplan", EventType::ChannelDialplan},
-    {"ChannelDtmfReceived", EventType::ChannelDtmfReceived},
-    {"ChannelEnteredBridge", EventType::ChannelEnteredBridge},
-    {"ChannelHangupRequest", EventType::ChannelHangupRequest},
-    {"ChannelHold", EventType::ChannelHold},
-    {"ChannelLeftBridge", EventType::ChannelLeftBridge},
-    {"ChannelStateChange", EventType::ChannelStateChange},
-    {"ChannelTalkingFinished", EventType::ChannelTalkingFinished},
-    {"ChannelTalkingStarted", EventType::ChannelTalkingStarted},
-    {"ChannelToneDetected", EventType::ChannelToneDetected},
-    {"ChannelTransfer", EventType::ChannelTransfer},
-    {"ChannelUnhold", EventType::ChannelUnhold},
-    {"ChannelUserevent", EventType::ChannelUserevent},
-    {"ChannelVarset", EventType::ChannelVarset},
-    {"ContactStatusChange", EventType::ContactStatusChange},
-    {"DeviceStateChanged", EventType::DeviceStateChanged},
-    {"Dial", EventType::Dial},
-    {"EndpointStateChange", EventType::EndpointStateChange},
-    {"PeerStatusChange", EventType::PeerStatusChange},
-    {"PlaybackContinuing", EventType::PlaybackContinuing},
-    {"PlaybackFinished", EventType::PlaybackFinished},
-    {"PlaybackStarted", EventType::PlaybackStarted},
-    {"RESTResponse", EventType::RESTResponse},
-    {"RecordingFailed", EventType::RecordingFailed},
-    {"RecordingFinished", EventType::RecordingFinished},
-    {"RecordingStarted", EventType::RecordingStarted},
-    {"StasisEnd", EventType::StasisEnd},
-    {"StasisStart", EventType::StasisStart},
-    {"TextMessageReceived", EventType::TextMessageReceived},
+    {"ApplicationMoveFailed", EventType::application_move_failed},
+    {"ApplicationRegistered", EventType::application_registered},
+    {"ApplicationReplaced", EventType::application_replaced},
+    {"ApplicationUnregistered", EventType::application_unregistered},
+    {"BridgeAttendedTransfer", EventType::bridge_attended_transfer},
+    {"BridgeBlindTransfer", EventType::bridge_blind_transfer},
+    {"BridgeCreated", EventType::bridge_created},
+    {"BridgeDestroyed", EventType::bridge_destroyed},
+    {"BridgeMerged", EventType::bridge_merged},
+    {"BridgeVideoSourceChanged", EventType::bridge_video_source_changed},
+    {"CallBroadcast", EventType::call_broadcast},
+    {"CallClaimed", EventType::call_claimed},
+    {"ChannelCallerId", EventType::channel_caller_id},
+    {"ChannelConnectedLine", EventType::channel_connected_line},
+    {"ChannelCreated", EventType::channel_created},
+    {"ChannelDestroyed", EventType::channel_destroyed},
+    {"ChannelDialplan", EventType::channel_dialplan},
+    {"ChannelDtmfReceived", EventType::channel_dtmf_received},
+    {"ChannelEnteredBridge", EventType::channel_entered_bridge},
+    {"ChannelHangupRequest", EventType::channel_hangup_request},
+    {"ChannelHold", EventType::channel_hold},
+    {"ChannelLeftBridge", EventType::channel_left_bridge},
+    {"ChannelStateChange", EventType::channel_state_change},
+    {"ChannelTalkingFinished", EventType::channel_talking_finished},
+    {"ChannelTalkingStarted", EventType::channel_talking_started},
+    {"ChannelToneDetected", EventType::channel_tone_detected},
+    {"ChannelTransfer", EventType::channel_transfer},
+    {"ChannelUnhold", EventType::channel_unhold},
+    {"ChannelUserevent", EventType::channel_userevent},
+    {"ChannelVarset", EventType::channel_varset},
+    {"ContactStatusChange", EventType::contact_status_change},
+    {"DeviceStateChanged", EventType::device_state_changed},
+    {"Dial", EventType::dial},
+    {"EndpointStateChange", EventType::endpoint_state_change},
+    {"PeerStatusChange", EventType::peer_status_change},
+    {"PlaybackContinuing", EventType::playback_continuing},
+    {"PlaybackFinished", EventType::playback_finished},
+    {"PlaybackStarted", EventType::playback_started},
+    {"RESTResponse", EventType::rest_response},
+    {"RecordingFailed", EventType::recording_failed},
+    {"RecordingFinished", EventType::recording_finished},
+    {"RecordingStarted", EventType::recording_started},
+    {"StasisEnd", EventType::stasis_end},
+    {"StasisStart", EventType::stasis_start},
+    {"TextMessageReceived", EventType::text_message_received},
 };
 }  // namespace
 
@@ -953,57 +953,57 @@ EventType event_type_from_string(std::string_view name) noexcept {
   const auto* first = std::begin(kEventNames);
   const auto* last = std::end(kEventNames);
   const auto* it = std::lower_bound(first, last, name, [](const EventName& e, std::string_view n) { return e.name < n; });
-  return (it != last && it->name == name) ? it->type : EventType::Unknown;
+  return (it != last && it->name == name) ? it->type : EventType::unknown;
 }
 
 std::string_view to_string(EventType type) noexcept {
   switch (type) {
-    case EventType::ApplicationMoveFailed: return "ApplicationMoveFailed";
-    case EventType::ApplicationRegistered: return "ApplicationRegistered";
-    case EventType::ApplicationReplaced: return "ApplicationReplaced";
-    case EventType::ApplicationUnregistered: return "ApplicationUnregistered";
-    case EventType::BridgeAttendedTransfer: return "BridgeAttendedTransfer";
-    case EventType::BridgeBlindTransfer: return "BridgeBlindTransfer";
-    case EventType::BridgeCreated: return "BridgeCreated";
-    case EventType::BridgeDestroyed: return "BridgeDestroyed";
-    case EventType::BridgeMerged: return "BridgeMerged";
-    case EventType::BridgeVideoSourceChanged: return "BridgeVideoSourceChanged";
-    case EventType::CallBroadcast: return "CallBroadcast";
-    case EventType::CallClaimed: return "CallClaimed";
-    case EventType::ChannelCallerId: return "ChannelCallerId";
-    case EventType::ChannelConnectedLine: return "ChannelConnectedLine";
-    case EventType::ChannelCreated: return "ChannelCreated";
-    case EventType::ChannelDestroyed: return "ChannelDestroyed";
-    case EventType::ChannelDialplan: return "ChannelDialplan";
-    case EventType::ChannelDtmfReceived: return "ChannelDtmfReceived";
-    case EventType::ChannelEnteredBridge: return "ChannelEnteredBridge";
-    case EventType::ChannelHangupRequest: return "ChannelHangupRequest";
-    case EventType::ChannelHold: return "ChannelHold";
-    case EventType::ChannelLeftBridge: return "ChannelLeftBridge";
-    case EventType::ChannelStateChange: return "ChannelStateChange";
-    case EventType::ChannelTalkingFinished: return "ChannelTalkingFinished";
-    case EventType::ChannelTalkingStarted: return "ChannelTalkingStarted";
-    case EventType::ChannelToneDetected: return "ChannelToneDetected";
-    case EventType::ChannelTransfer: return "ChannelTransfer";
-    case EventType::ChannelUnhold: return "ChannelUnhold";
-    case EventType::ChannelUserevent: return "ChannelUserevent";
-    case EventType::ChannelVarset: return "ChannelVarset";
-    case EventType::ContactStatusChange: return "ContactStatusChange";
-    case EventType::DeviceStateChanged: return "DeviceStateChanged";
-    case EventType::Dial: return "Dial";
-    case EventType::EndpointStateChange: return "EndpointStateChange";
-    case EventType::PeerStatusChange: return "PeerStatusChange";
-    case EventType::PlaybackContinuing: return "PlaybackContinuing";
-    case EventType::PlaybackFinished: return "PlaybackFinished";
-    case EventType::PlaybackStarted: return "PlaybackStarted";
-    case EventType::RESTResponse: return "RESTResponse";
-    case EventType::RecordingFailed: return "RecordingFailed";
-    case EventType::RecordingFinished: return "RecordingFinished";
-    case EventType::RecordingStarted: return "RecordingStarted";
-    case EventType::StasisEnd: return "StasisEnd";
-    case EventType::StasisStart: return "StasisStart";
-    case EventType::TextMessageReceived: return "TextMessageReceived";
-    case EventType::Unknown: break;
+    case EventType::application_move_failed: return "ApplicationMoveFailed";
+    case EventType::application_registered: return "ApplicationRegistered";
+    case EventType::application_replaced: return "ApplicationReplaced";
+    case EventType::application_unregistered: return "ApplicationUnregistered";
+    case EventType::bridge_attended_transfer: return "BridgeAttendedTransfer";
+    case EventType::bridge_blind_transfer: return "BridgeBlindTransfer";
+    case EventType::bridge_created: return "BridgeCreated";
+    case EventType::bridge_destroyed: return "BridgeDestroyed";
+    case EventType::bridge_merged: return "BridgeMerged";
+    case EventType::bridge_video_source_changed: return "BridgeVideoSourceChanged";
+    case EventType::call_broadcast: return "CallBroadcast";
+    case EventType::call_claimed: return "CallClaimed";
+    case EventType::channel_caller_id: return "ChannelCallerId";
+    case EventType::channel_connected_line: return "ChannelConnectedLine";
+    case EventType::channel_created: return "ChannelCreated";
+    case EventType::channel_destroyed: return "ChannelDestroyed";
+    case EventType::channel_dialplan: return "ChannelDialplan";
+    case EventType::channel_dtmf_received: return "ChannelDtmfReceived";
+    case EventType::channel_entered_bridge: return "ChannelEnteredBridge";
+    case EventType::channel_hangup_request: return "ChannelHangupRequest";
+    case EventType::channel_hold: return "ChannelHold";
+    case EventType::channel_left_bridge: return "ChannelLeftBridge";
+    case EventType::channel_state_change: return "ChannelStateChange";
+    case EventType::channel_talking_finished: return "ChannelTalkingFinished";
+    case EventType::channel_talking_started: return "ChannelTalkingStarted";
+    case EventType::channel_tone_detected: return "ChannelToneDetected";
+    case EventType::channel_transfer: return "ChannelTransfer";
+    case EventType::channel_unhold: return "ChannelUnhold";
+    case EventType::channel_userevent: return "ChannelUserevent";
+    case EventType::channel_varset: return "ChannelVarset";
+    case EventType::contact_status_change: return "ContactStatusChange";
+    case EventType::device_state_changed: return "DeviceStateChanged";
+    case EventType::dial: return "Dial";
+    case EventType::endpoint_state_change: return "EndpointStateChange";
+    case EventType::peer_status_change: return "PeerStatusChange";
+    case EventType::playback_continuing: return "PlaybackContinuing";
+    case EventType::playback_finished: return "PlaybackFinished";
+    case EventType::playback_started: return "PlaybackStarted";
+    case EventType::rest_response: return "RESTResponse";
+    case EventType::recording_failed: return "RecordingFailed";
+    case EventType::recording_finished: return "RecordingFinished";
+    case EventType::recording_started: return "RecordingStarted";
+    case EventType::stasis_end: return "StasisEnd";
+    case EventType::stasis_start: return "StasisStart";
+    case EventType::text_message_received: return "TextMessageReceived";
+    case EventType::unknown: break;
   }
   return "Unknown";
 }

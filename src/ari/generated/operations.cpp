@@ -9,9 +9,9 @@ namespace astmrf::ari {
 Request make_request(const asterisk::GetObject& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/asterisk/config/dynamic/");
-  b.segment(p.configClass);
+  b.segment(p.config_class);
   b.literal("/");
-  b.segment(p.objectType);
+  b.segment(p.object_type);
   b.literal("/");
   b.segment(p.id);
   return std::move(b).finish();
@@ -20,9 +20,9 @@ Request make_request(const asterisk::GetObject& p) {
 Request make_request(const asterisk::UpdateObject& p) {
   RequestBuilder b(boost::beast::http::verb::put);
   b.literal("/asterisk/config/dynamic/");
-  b.segment(p.configClass);
+  b.segment(p.config_class);
   b.literal("/");
-  b.segment(p.objectType);
+  b.segment(p.object_type);
   b.literal("/");
   b.segment(p.id);
   b.body_wrapped("fields", p.fields);
@@ -32,9 +32,9 @@ Request make_request(const asterisk::UpdateObject& p) {
 Request make_request(const asterisk::DeleteObject& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/asterisk/config/dynamic/");
-  b.segment(p.configClass);
+  b.segment(p.config_class);
   b.literal("/");
-  b.segment(p.objectType);
+  b.segment(p.object_type);
   b.literal("/");
   b.segment(p.id);
   return std::move(b).finish();
@@ -64,28 +64,28 @@ Request make_request(const asterisk::ListModules& p) {
 Request make_request(const asterisk::GetModule& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/asterisk/modules/");
-  b.segment(p.moduleName);
+  b.segment(p.module_name);
   return std::move(b).finish();
 }
 
 Request make_request(const asterisk::LoadModule& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/asterisk/modules/");
-  b.segment(p.moduleName);
+  b.segment(p.module_name);
   return std::move(b).finish();
 }
 
 Request make_request(const asterisk::UnloadModule& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/asterisk/modules/");
-  b.segment(p.moduleName);
+  b.segment(p.module_name);
   return std::move(b).finish();
 }
 
 Request make_request(const asterisk::ReloadModule& p) {
   RequestBuilder b(boost::beast::http::verb::put);
   b.literal("/asterisk/modules/");
-  b.segment(p.moduleName);
+  b.segment(p.module_name);
   return std::move(b).finish();
 }
 
@@ -99,7 +99,7 @@ Request make_request(const asterisk::ListLogChannels& p) {
 Request make_request(const asterisk::AddLog& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/asterisk/logging/");
-  b.segment(p.logChannelName);
+  b.segment(p.log_channel_name);
   b.query("configuration", p.configuration);
   return std::move(b).finish();
 }
@@ -107,14 +107,14 @@ Request make_request(const asterisk::AddLog& p) {
 Request make_request(const asterisk::DeleteLog& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/asterisk/logging/");
-  b.segment(p.logChannelName);
+  b.segment(p.log_channel_name);
   return std::move(b).finish();
 }
 
 Request make_request(const asterisk::RotateLog& p) {
   RequestBuilder b(boost::beast::http::verb::put);
   b.literal("/asterisk/logging/");
-  b.segment(p.logChannelName);
+  b.segment(p.log_channel_name);
   b.literal("/rotate");
   return std::move(b).finish();
 }
@@ -221,11 +221,11 @@ Request make_request(const channels::Originate& p) {
   b.query("priority", p.priority);
   b.query("label", p.label);
   b.query("app", p.app);
-  b.query("appArgs", p.appArgs);
-  b.query("callerId", p.callerId);
+  b.query("appArgs", p.app_args);
+  b.query("callerId", p.caller_id);
   b.query("timeout", p.timeout);
-  b.query("channelId", p.channelId);
-  b.query("otherChannelId", p.otherChannelId);
+  b.query("channelId", p.channel_id);
+  b.query("otherChannelId", p.other_channel_id);
   b.query("originator", p.originator);
   b.query("formats", p.formats);
   b.body_wrapped("variables", p.variables);
@@ -237,9 +237,9 @@ Request make_request(const channels::Create& p) {
   b.literal("/channels/create");
   b.query("endpoint", p.endpoint);
   b.query("app", p.app);
-  b.query("appArgs", p.appArgs);
-  b.query("channelId", p.channelId);
-  b.query("otherChannelId", p.otherChannelId);
+  b.query("appArgs", p.app_args);
+  b.query("channelId", p.channel_id);
+  b.query("otherChannelId", p.other_channel_id);
   b.query("originator", p.originator);
   b.query("formats", p.formats);
   b.body_wrapped("variables", p.variables);
@@ -249,24 +249,24 @@ Request make_request(const channels::Create& p) {
 Request make_request(const channels::Get& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   return std::move(b).finish();
 }
 
 Request make_request(const channels::OriginateWithId& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.query("endpoint", p.endpoint);
   b.query("extension", p.extension);
   b.query("context", p.context);
   b.query("priority", p.priority);
   b.query("label", p.label);
   b.query("app", p.app);
-  b.query("appArgs", p.appArgs);
-  b.query("callerId", p.callerId);
+  b.query("appArgs", p.app_args);
+  b.query("callerId", p.caller_id);
   b.query("timeout", p.timeout);
-  b.query("otherChannelId", p.otherChannelId);
+  b.query("otherChannelId", p.other_channel_id);
   b.query("originator", p.originator);
   b.query("formats", p.formats);
   b.body_wrapped("variables", p.variables);
@@ -276,7 +276,7 @@ Request make_request(const channels::OriginateWithId& p) {
 Request make_request(const channels::Hangup& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.query("reason_code", p.reason_code);
   b.query("reason", p.reason);
   return std::move(b).finish();
@@ -285,7 +285,7 @@ Request make_request(const channels::Hangup& p) {
 Request make_request(const channels::ContinueInDialplan& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/continue");
   b.query("context", p.context);
   b.query("extension", p.extension);
@@ -297,17 +297,17 @@ Request make_request(const channels::ContinueInDialplan& p) {
 Request make_request(const channels::Move& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/move");
   b.query("app", p.app);
-  b.query("appArgs", p.appArgs);
+  b.query("appArgs", p.app_args);
   return std::move(b).finish();
 }
 
 Request make_request(const channels::Redirect& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/redirect");
   b.query("endpoint", p.endpoint);
   return std::move(b).finish();
@@ -316,7 +316,7 @@ Request make_request(const channels::Redirect& p) {
 Request make_request(const channels::Answer& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/answer");
   return std::move(b).finish();
 }
@@ -324,7 +324,7 @@ Request make_request(const channels::Answer& p) {
 Request make_request(const channels::Ring& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/ring");
   return std::move(b).finish();
 }
@@ -332,7 +332,7 @@ Request make_request(const channels::Ring& p) {
 Request make_request(const channels::RingStop& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/ring");
   return std::move(b).finish();
 }
@@ -340,7 +340,7 @@ Request make_request(const channels::RingStop& p) {
 Request make_request(const channels::Progress& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/progress");
   return std::move(b).finish();
 }
@@ -348,7 +348,7 @@ Request make_request(const channels::Progress& p) {
 Request make_request(const channels::SendDTMF& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/dtmf");
   b.query("dtmf", p.dtmf);
   b.query("before", p.before);
@@ -361,7 +361,7 @@ Request make_request(const channels::SendDTMF& p) {
 Request make_request(const channels::Mute& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/mute");
   b.query("direction", p.direction);
   return std::move(b).finish();
@@ -370,7 +370,7 @@ Request make_request(const channels::Mute& p) {
 Request make_request(const channels::Unmute& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/mute");
   b.query("direction", p.direction);
   return std::move(b).finish();
@@ -379,7 +379,7 @@ Request make_request(const channels::Unmute& p) {
 Request make_request(const channels::Hold& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/hold");
   return std::move(b).finish();
 }
@@ -387,7 +387,7 @@ Request make_request(const channels::Hold& p) {
 Request make_request(const channels::Unhold& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/hold");
   return std::move(b).finish();
 }
@@ -395,16 +395,16 @@ Request make_request(const channels::Unhold& p) {
 Request make_request(const channels::StartMoh& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/moh");
-  b.query("mohClass", p.mohClass);
+  b.query("mohClass", p.moh_class);
   return std::move(b).finish();
 }
 
 Request make_request(const channels::StopMoh& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/moh");
   return std::move(b).finish();
 }
@@ -412,7 +412,7 @@ Request make_request(const channels::StopMoh& p) {
 Request make_request(const channels::StartSilence& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/silence");
   return std::move(b).finish();
 }
@@ -420,7 +420,7 @@ Request make_request(const channels::StartSilence& p) {
 Request make_request(const channels::StopSilence& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/silence");
   return std::move(b).finish();
 }
@@ -428,22 +428,22 @@ Request make_request(const channels::StopSilence& p) {
 Request make_request(const channels::Play& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/play");
   b.query("media", p.media);
   b.query("lang", p.lang);
   b.query("offsetms", p.offsetms);
   b.query("skipms", p.skipms);
-  b.query("playbackId", p.playbackId);
+  b.query("playbackId", p.playback_id);
   return std::move(b).finish();
 }
 
 Request make_request(const channels::PlayWithId& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/play/");
-  b.segment(p.playbackId);
+  b.segment(p.playback_id);
   b.query("media", p.media);
   b.query("lang", p.lang);
   b.query("offsetms", p.offsetms);
@@ -454,22 +454,22 @@ Request make_request(const channels::PlayWithId& p) {
 Request make_request(const channels::Record& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/record");
   b.query("name", p.name);
   b.query("format", p.format);
-  b.query("maxDurationSeconds", p.maxDurationSeconds);
-  b.query("maxSilenceSeconds", p.maxSilenceSeconds);
-  b.query("ifExists", p.ifExists);
+  b.query("maxDurationSeconds", p.max_duration_seconds);
+  b.query("maxSilenceSeconds", p.max_silence_seconds);
+  b.query("ifExists", p.if_exists);
   b.query("beep", p.beep);
-  b.query("terminateOn", p.terminateOn);
+  b.query("terminateOn", p.terminate_on);
   return std::move(b).finish();
 }
 
 Request make_request(const channels::GetChannelVar& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/variable");
   b.query("variable", p.variable);
   return std::move(b).finish();
@@ -478,7 +478,7 @@ Request make_request(const channels::GetChannelVar& p) {
 Request make_request(const channels::SetChannelVar& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/variable");
   b.query("variable", p.variable);
   b.query("value", p.value);
@@ -489,7 +489,7 @@ Request make_request(const channels::SetChannelVar& p) {
 Request make_request(const channels::GetChannelVars& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/variables");
   b.query("variables", p.variables);
   return std::move(b).finish();
@@ -498,7 +498,7 @@ Request make_request(const channels::GetChannelVars& p) {
 Request make_request(const channels::SetChannelVars& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/variables");
   b.body_wrapped("variables", p.variables);
   return std::move(b).finish();
@@ -507,33 +507,33 @@ Request make_request(const channels::SetChannelVars& p) {
 Request make_request(const channels::SnoopChannel& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/snoop");
   b.query("app", p.app);
   b.query("spy", p.spy);
   b.query("whisper", p.whisper);
-  b.query("appArgs", p.appArgs);
-  b.query("snoopId", p.snoopId);
+  b.query("appArgs", p.app_args);
+  b.query("snoopId", p.snoop_id);
   return std::move(b).finish();
 }
 
 Request make_request(const channels::SnoopChannelWithId& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/snoop/");
-  b.segment(p.snoopId);
+  b.segment(p.snoop_id);
   b.query("app", p.app);
   b.query("spy", p.spy);
   b.query("whisper", p.whisper);
-  b.query("appArgs", p.appArgs);
+  b.query("appArgs", p.app_args);
   return std::move(b).finish();
 }
 
 Request make_request(const channels::Dial& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/dial");
   b.query("caller", p.caller);
   b.query("timeout", p.timeout);
@@ -543,7 +543,7 @@ Request make_request(const channels::Dial& p) {
 Request make_request(const channels::Rtpstatistics& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/rtp_statistics");
   return std::move(b).finish();
 }
@@ -553,7 +553,7 @@ Request make_request(const channels::ExternalMedia& p) {
   b.literal("/channels/externalMedia");
   b.query("app", p.app);
   b.query("format", p.format);
-  b.query("channelId", p.channelId);
+  b.query("channelId", p.channel_id);
   b.query("external_host", p.external_host);
   b.query("encapsulation", p.encapsulation);
   b.query("transport", p.transport);
@@ -568,7 +568,7 @@ Request make_request(const channels::ExternalMedia& p) {
 Request make_request(const channels::Transfer_progress& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/channels/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   b.literal("/transfer_progress");
   b.query("states", p.states);
   return std::move(b).finish();
@@ -585,7 +585,7 @@ Request make_request(const bridges::Create& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/bridges");
   b.query("type", p.type);
-  b.query("bridgeId", p.bridgeId);
+  b.query("bridgeId", p.bridge_id);
   b.query("name", p.name);
   b.body_wrapped("variables", p.variables);
   return std::move(b).finish();
@@ -594,7 +594,7 @@ Request make_request(const bridges::Create& p) {
 Request make_request(const bridges::CreateWithId& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/bridges/");
-  b.segment(p.bridgeId);
+  b.segment(p.bridge_id);
   b.query("type", p.type);
   b.query("name", p.name);
   b.body_wrapped("variables", p.variables);
@@ -604,21 +604,21 @@ Request make_request(const bridges::CreateWithId& p) {
 Request make_request(const bridges::Get& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/bridges/");
-  b.segment(p.bridgeId);
+  b.segment(p.bridge_id);
   return std::move(b).finish();
 }
 
 Request make_request(const bridges::Destroy& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/bridges/");
-  b.segment(p.bridgeId);
+  b.segment(p.bridge_id);
   return std::move(b).finish();
 }
 
 Request make_request(const bridges::GetBridgeVar& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/bridges/");
-  b.segment(p.bridgeId);
+  b.segment(p.bridge_id);
   b.literal("/variable");
   b.query("variable", p.variable);
   return std::move(b).finish();
@@ -627,7 +627,7 @@ Request make_request(const bridges::GetBridgeVar& p) {
 Request make_request(const bridges::SetBridgeVar& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/bridges/");
-  b.segment(p.bridgeId);
+  b.segment(p.bridge_id);
   b.literal("/variable");
   b.query("variable", p.variable);
   b.query("value", p.value);
@@ -638,7 +638,7 @@ Request make_request(const bridges::SetBridgeVar& p) {
 Request make_request(const bridges::GetBridgeVars& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/bridges/");
-  b.segment(p.bridgeId);
+  b.segment(p.bridge_id);
   b.literal("/variables");
   b.query("variables", p.variables);
   return std::move(b).finish();
@@ -647,7 +647,7 @@ Request make_request(const bridges::GetBridgeVars& p) {
 Request make_request(const bridges::SetBridgeVars& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/bridges/");
-  b.segment(p.bridgeId);
+  b.segment(p.bridge_id);
   b.literal("/variables");
   b.body_wrapped("variables", p.variables);
   return std::move(b).finish();
@@ -656,20 +656,20 @@ Request make_request(const bridges::SetBridgeVars& p) {
 Request make_request(const bridges::AddChannel& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/bridges/");
-  b.segment(p.bridgeId);
+  b.segment(p.bridge_id);
   b.literal("/addChannel");
   b.query("channel", p.channel);
   b.query("role", p.role);
-  b.query("absorbDTMF", p.absorbDTMF);
+  b.query("absorbDTMF", p.absorb_dtmf);
   b.query("mute", p.mute);
-  b.query("inhibitConnectedLineUpdates", p.inhibitConnectedLineUpdates);
+  b.query("inhibitConnectedLineUpdates", p.inhibit_connected_line_updates);
   return std::move(b).finish();
 }
 
 Request make_request(const bridges::RemoveChannel& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/bridges/");
-  b.segment(p.bridgeId);
+  b.segment(p.bridge_id);
   b.literal("/removeChannel");
   b.query("channel", p.channel);
   return std::move(b).finish();
@@ -678,16 +678,16 @@ Request make_request(const bridges::RemoveChannel& p) {
 Request make_request(const bridges::SetVideoSource& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/bridges/");
-  b.segment(p.bridgeId);
+  b.segment(p.bridge_id);
   b.literal("/videoSource/");
-  b.segment(p.channelId);
+  b.segment(p.channel_id);
   return std::move(b).finish();
 }
 
 Request make_request(const bridges::ClearVideoSource& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/bridges/");
-  b.segment(p.bridgeId);
+  b.segment(p.bridge_id);
   b.literal("/videoSource");
   return std::move(b).finish();
 }
@@ -695,16 +695,16 @@ Request make_request(const bridges::ClearVideoSource& p) {
 Request make_request(const bridges::StartMoh& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/bridges/");
-  b.segment(p.bridgeId);
+  b.segment(p.bridge_id);
   b.literal("/moh");
-  b.query("mohClass", p.mohClass);
+  b.query("mohClass", p.moh_class);
   return std::move(b).finish();
 }
 
 Request make_request(const bridges::StopMoh& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/bridges/");
-  b.segment(p.bridgeId);
+  b.segment(p.bridge_id);
   b.literal("/moh");
   return std::move(b).finish();
 }
@@ -712,23 +712,23 @@ Request make_request(const bridges::StopMoh& p) {
 Request make_request(const bridges::Play& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/bridges/");
-  b.segment(p.bridgeId);
+  b.segment(p.bridge_id);
   b.literal("/play");
   b.query("media", p.media);
   b.query("announcer_format", p.announcer_format);
   b.query("lang", p.lang);
   b.query("offsetms", p.offsetms);
   b.query("skipms", p.skipms);
-  b.query("playbackId", p.playbackId);
+  b.query("playbackId", p.playback_id);
   return std::move(b).finish();
 }
 
 Request make_request(const bridges::PlayWithId& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/bridges/");
-  b.segment(p.bridgeId);
+  b.segment(p.bridge_id);
   b.literal("/play/");
-  b.segment(p.playbackId);
+  b.segment(p.playback_id);
   b.query("media", p.media);
   b.query("announcer_format", p.announcer_format);
   b.query("lang", p.lang);
@@ -740,16 +740,16 @@ Request make_request(const bridges::PlayWithId& p) {
 Request make_request(const bridges::Record& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/bridges/");
-  b.segment(p.bridgeId);
+  b.segment(p.bridge_id);
   b.literal("/record");
   b.query("name", p.name);
   b.query("format", p.format);
   b.query("recorder_format", p.recorder_format);
-  b.query("maxDurationSeconds", p.maxDurationSeconds);
-  b.query("maxSilenceSeconds", p.maxSilenceSeconds);
-  b.query("ifExists", p.ifExists);
+  b.query("maxDurationSeconds", p.max_duration_seconds);
+  b.query("maxSilenceSeconds", p.max_silence_seconds);
+  b.query("ifExists", p.if_exists);
   b.query("beep", p.beep);
-  b.query("terminateOn", p.terminateOn);
+  b.query("terminateOn", p.terminate_on);
   return std::move(b).finish();
 }
 
@@ -763,21 +763,21 @@ Request make_request(const recordings::ListStored& p) {
 Request make_request(const recordings::GetStored& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/recordings/stored/");
-  b.segment(p.recordingName);
+  b.segment(p.recording_name);
   return std::move(b).finish();
 }
 
 Request make_request(const recordings::DeleteStored& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/recordings/stored/");
-  b.segment(p.recordingName);
+  b.segment(p.recording_name);
   return std::move(b).finish();
 }
 
 Request make_request(const recordings::GetStoredFile& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/recordings/stored/");
-  b.segment(p.recordingName);
+  b.segment(p.recording_name);
   b.literal("/file");
   return std::move(b).finish();
 }
@@ -785,30 +785,30 @@ Request make_request(const recordings::GetStoredFile& p) {
 Request make_request(const recordings::CopyStored& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/recordings/stored/");
-  b.segment(p.recordingName);
+  b.segment(p.recording_name);
   b.literal("/copy");
-  b.query("destinationRecordingName", p.destinationRecordingName);
+  b.query("destinationRecordingName", p.destination_recording_name);
   return std::move(b).finish();
 }
 
 Request make_request(const recordings::GetLive& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/recordings/live/");
-  b.segment(p.recordingName);
+  b.segment(p.recording_name);
   return std::move(b).finish();
 }
 
 Request make_request(const recordings::Cancel& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/recordings/live/");
-  b.segment(p.recordingName);
+  b.segment(p.recording_name);
   return std::move(b).finish();
 }
 
 Request make_request(const recordings::Stop& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/recordings/live/");
-  b.segment(p.recordingName);
+  b.segment(p.recording_name);
   b.literal("/stop");
   return std::move(b).finish();
 }
@@ -816,7 +816,7 @@ Request make_request(const recordings::Stop& p) {
 Request make_request(const recordings::Pause& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/recordings/live/");
-  b.segment(p.recordingName);
+  b.segment(p.recording_name);
   b.literal("/pause");
   return std::move(b).finish();
 }
@@ -824,7 +824,7 @@ Request make_request(const recordings::Pause& p) {
 Request make_request(const recordings::Unpause& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/recordings/live/");
-  b.segment(p.recordingName);
+  b.segment(p.recording_name);
   b.literal("/pause");
   return std::move(b).finish();
 }
@@ -832,7 +832,7 @@ Request make_request(const recordings::Unpause& p) {
 Request make_request(const recordings::Mute& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/recordings/live/");
-  b.segment(p.recordingName);
+  b.segment(p.recording_name);
   b.literal("/mute");
   return std::move(b).finish();
 }
@@ -840,7 +840,7 @@ Request make_request(const recordings::Mute& p) {
 Request make_request(const recordings::Unmute& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/recordings/live/");
-  b.segment(p.recordingName);
+  b.segment(p.recording_name);
   b.literal("/mute");
   return std::move(b).finish();
 }
@@ -856,28 +856,28 @@ Request make_request(const sounds::List& p) {
 Request make_request(const sounds::Get& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/sounds/");
-  b.segment(p.soundId);
+  b.segment(p.sound_id);
   return std::move(b).finish();
 }
 
 Request make_request(const playbacks::Get& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/playbacks/");
-  b.segment(p.playbackId);
+  b.segment(p.playback_id);
   return std::move(b).finish();
 }
 
 Request make_request(const playbacks::Stop& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/playbacks/");
-  b.segment(p.playbackId);
+  b.segment(p.playback_id);
   return std::move(b).finish();
 }
 
 Request make_request(const playbacks::Control& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/playbacks/");
-  b.segment(p.playbackId);
+  b.segment(p.playback_id);
   b.literal("/control");
   b.query("operation", p.operation);
   return std::move(b).finish();
@@ -893,22 +893,22 @@ Request make_request(const device_states::List& p) {
 Request make_request(const device_states::Get& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/deviceStates/");
-  b.segment(p.deviceName);
+  b.segment(p.device_name);
   return std::move(b).finish();
 }
 
 Request make_request(const device_states::Update& p) {
   RequestBuilder b(boost::beast::http::verb::put);
   b.literal("/deviceStates/");
-  b.segment(p.deviceName);
-  b.query("deviceState", p.deviceState);
+  b.segment(p.device_name);
+  b.query("deviceState", p.device_state);
   return std::move(b).finish();
 }
 
 Request make_request(const device_states::Delete& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/deviceStates/");
-  b.segment(p.deviceName);
+  b.segment(p.device_name);
   return std::move(b).finish();
 }
 
@@ -922,30 +922,30 @@ Request make_request(const mailboxes::List& p) {
 Request make_request(const mailboxes::Get& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/mailboxes/");
-  b.segment(p.mailboxName);
+  b.segment(p.mailbox_name);
   return std::move(b).finish();
 }
 
 Request make_request(const mailboxes::Update& p) {
   RequestBuilder b(boost::beast::http::verb::put);
   b.literal("/mailboxes/");
-  b.segment(p.mailboxName);
-  b.query("oldMessages", p.oldMessages);
-  b.query("newMessages", p.newMessages);
+  b.segment(p.mailbox_name);
+  b.query("oldMessages", p.old_messages);
+  b.query("newMessages", p.new_messages);
   return std::move(b).finish();
 }
 
 Request make_request(const mailboxes::Delete& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/mailboxes/");
-  b.segment(p.mailboxName);
+  b.segment(p.mailbox_name);
   return std::move(b).finish();
 }
 
 Request make_request(const events::UserEvent& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/events/user/");
-  b.segment(p.eventName);
+  b.segment(p.event_name);
   b.query("application", p.application);
   b.query("source", p.source);
   b.body_wrapped("variables", p.variables);
@@ -955,7 +955,7 @@ Request make_request(const events::UserEvent& p) {
 Request make_request(const events::ClaimChannel& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/events/claim");
-  b.query("channelId", p.channelId);
+  b.query("channelId", p.channel_id);
   b.query("application", p.application);
   return std::move(b).finish();
 }
@@ -970,32 +970,32 @@ Request make_request(const applications::List& p) {
 Request make_request(const applications::Get& p) {
   RequestBuilder b(boost::beast::http::verb::get);
   b.literal("/applications/");
-  b.segment(p.applicationName);
+  b.segment(p.application_name);
   return std::move(b).finish();
 }
 
 Request make_request(const applications::Subscribe& p) {
   RequestBuilder b(boost::beast::http::verb::post);
   b.literal("/applications/");
-  b.segment(p.applicationName);
+  b.segment(p.application_name);
   b.literal("/subscription");
-  b.query("eventSource", p.eventSource);
+  b.query("eventSource", p.event_source);
   return std::move(b).finish();
 }
 
 Request make_request(const applications::Unsubscribe& p) {
   RequestBuilder b(boost::beast::http::verb::delete_);
   b.literal("/applications/");
-  b.segment(p.applicationName);
+  b.segment(p.application_name);
   b.literal("/subscription");
-  b.query("eventSource", p.eventSource);
+  b.query("eventSource", p.event_source);
   return std::move(b).finish();
 }
 
 Request make_request(const applications::Filter& p) {
   RequestBuilder b(boost::beast::http::verb::put);
   b.literal("/applications/");
-  b.segment(p.applicationName);
+  b.segment(p.application_name);
   b.literal("/eventFilter");
   b.body(p.filter);
   return std::move(b).finish();

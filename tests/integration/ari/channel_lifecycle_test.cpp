@@ -3,7 +3,7 @@
 // another application, continue in the dialplan, and externalMedia with RTP received on a socket of
 // the test. Every channel id is chosen by the test and listened for before the request.
 //
-// Parameter structs are named variables: see live_test.cpp about GCC 12 and co_await temporaries.
+// Parameter structs are named variables (docs/ari.md, "GCC 12 pitfall").
 #include "ari_it.hpp"
 
 #include <boost/asio/ip/udp.hpp>
@@ -47,16 +47,16 @@ ari::Subscription record_channels(ari::Client& client, ChannelLog& log) {
     const std::string id(e.id(ResourceKind::channel));
     if (id.empty()) return;
     switch (e.type()) {
-      case EventType::StasisStart: {
+      case EventType::stasis_start: {
         auto s = e.as<ari::StasisStart>();
         std::string what = "StasisStart@" + s.application;
         for (const auto& a : s.args) what += "+" + a;
         log.seen[id].push_back(what);
         break;
       }
-      case EventType::StasisEnd: log.seen[id].push_back("StasisEnd@" + e.as<ari::StasisEnd>().application); break;
-      case EventType::ChannelDestroyed: log.seen[id].push_back("ChannelDestroyed"); break;
-      case EventType::Dial: {
+      case EventType::stasis_end: log.seen[id].push_back("StasisEnd@" + e.as<ari::StasisEnd>().application); break;
+      case EventType::channel_destroyed: log.seen[id].push_back("ChannelDestroyed"); break;
+      case EventType::dial: {
         auto d = e.as<ari::Dial>();
         if (!d.dialstatus.empty()) log.seen[d.peer.id].push_back("Dial:" + d.dialstatus);
         break;
@@ -80,7 +80,7 @@ class AriChannelLifecycle : public ::testing::Test {
     for (;;) {
       left.clear();
       run(ioc_, [&]() -> asio::awaitable<void> {
-        for (const auto& ch : co_await client_->channels().list(asio::use_awaitable)) {
+        for (const auto& ch : co_await client_->channels().async_list(asio::use_awaitable)) {
           if (ch.id.rfind("lc-", 0) == 0) left.push_back(ch.id + " " + ch.name);
         }
       });
@@ -107,36 +107,36 @@ TEST_F(AriChannelLifecycle, OriginateLocalPairThenMoveAndContinueInDialplan) {
   const auto one = client_->make_id("lc-one");
   const auto two = client_->make_id("lc-two");
   run(ioc_, [&]() -> asio::awaitable<void> {
-    const ari::channels::OriginateWithId originate{.channelId = one,
+    const ari::channels::OriginateWithId originate{.channel_id = one,
                                                    .endpoint = "Local/" + app_ + "@drachtio",
                                                    .app = app_,
-                                                   .appArgs = "originated",
+                                                   .app_args = "originated",
                                                    .timeout = 10,
-                                                   .otherChannelId = two};
-    auto ch = co_await client_->channels().originate_with_id(originate, asio::use_awaitable);
+                                                   .other_channel_id = two};
+    auto ch = co_await client_->channels().async_originate_with_id(originate, asio::use_awaitable);
     EXPECT_EQ(ch.id, one);
   });
   ASSERT_TRUE(wait([&] { return log_.has(two, "StasisStart@" + app_); })) << log_.dump();
   EXPECT_FALSE(log_.has(one, "StasisStart@" + app_ + "+originated")) << "entered Stasis before being answered";
 
   run(ioc_, [&]() -> asio::awaitable<void> {
-    const ari::channels::Answer answer{.channelId = two};
-    co_await client_->channels().answer(answer, asio::use_awaitable);
+    const ari::channels::Answer answer{.channel_id = two};
+    co_await client_->channels().async_answer(answer, asio::use_awaitable);
   });
   ASSERT_TRUE(wait([&] { return log_.has(one, "StasisStart@" + app_ + "+originated"); })) << log_.dump();
 
   // move: ;1 leaves our app for the other one, with new args.
   run(ioc_, [&]() -> asio::awaitable<void> {
-    const ari::channels::Move move{.channelId = one, .app = other_app_, .appArgs = "moved"};
-    co_await client_->channels().move(move, asio::use_awaitable);
+    const ari::channels::Move move{.channel_id = one, .app = other_app_, .app_args = "moved"};
+    co_await client_->channels().async_move(move, asio::use_awaitable);
   });
   ASSERT_TRUE(wait([&] { return log_.has(one, "StasisStart@" + other_app_ + "+moved"); })) << log_.dump();
   EXPECT_TRUE(log_.has(one, "StasisEnd@" + app_)) << log_.dump();
 
   // continue: ;2 resumes the dialplan after Stasis(), whose next step is Hangup(): both legs end.
   run(ioc_, [&]() -> asio::awaitable<void> {
-    const ari::channels::ContinueInDialplan cont{.channelId = two};
-    co_await client_->channels().continue_in_dialplan(cont, asio::use_awaitable);
+    const ari::channels::ContinueInDialplan cont{.channel_id = two};
+    co_await client_->channels().async_continue_in_dialplan(cont, asio::use_awaitable);
   });
   ASSERT_TRUE(wait([&] { return log_.has(one, "ChannelDestroyed") && log_.has(two, "ChannelDestroyed"); }))
       << log_.dump();
@@ -151,10 +151,10 @@ TEST_F(AriChannelLifecycle, CreateThenDialReportsTheAnswer) {
     // create: the channel is in Stasis at once, not dialled yet.
     const ari::channels::Create create{.endpoint = "Local/" + app_ + "@drachtio",
                                        .app = app_,
-                                       .appArgs = "created",
-                                       .channelId = one,
-                                       .otherChannelId = two};
-    auto ch = co_await client_->channels().create(create, asio::use_awaitable);
+                                       .app_args = "created",
+                                       .channel_id = one,
+                                       .other_channel_id = two};
+    auto ch = co_await client_->channels().async_create(create, asio::use_awaitable);
     EXPECT_EQ(ch.id, one);
     EXPECT_EQ(ch.state, std::string("Down"));
   });
@@ -162,22 +162,22 @@ TEST_F(AriChannelLifecycle, CreateThenDialReportsTheAnswer) {
   EXPECT_FALSE(log_.seen.contains(two)) << "the other leg ran before dial";
 
   run(ioc_, [&]() -> asio::awaitable<void> {
-    const ari::channels::Dial dial{.channelId = one, .timeout = 10};
-    co_await client_->channels().dial(dial, asio::use_awaitable);
+    const ari::channels::Dial dial{.channel_id = one, .timeout = 10};
+    co_await client_->channels().async_dial(dial, asio::use_awaitable);
   });
   ASSERT_TRUE(wait([&] { return log_.has(two, "StasisStart@" + app_); })) << log_.dump();
   run(ioc_, [&]() -> asio::awaitable<void> {
-    const ari::channels::Answer answer{.channelId = two};
-    co_await client_->channels().answer(answer, asio::use_awaitable);
+    const ari::channels::Answer answer{.channel_id = two};
+    co_await client_->channels().async_answer(answer, asio::use_awaitable);
   });
   ASSERT_TRUE(wait([&] { return log_.has(one, "Dial:ANSWER"); })) << log_.dump();
 
   run(ioc_, [&]() -> asio::awaitable<void> {
-    const ari::channels::Get get{.channelId = one};
-    auto ch = co_await client_->channels().get(get, asio::use_awaitable);
+    const ari::channels::Get get{.channel_id = one};
+    auto ch = co_await client_->channels().async_get(get, asio::use_awaitable);
     EXPECT_EQ(ch.state, std::string("Up"));
-    const ari::channels::Hangup hangup{.channelId = one};
-    co_await client_->channels().hangup(hangup, asio::use_awaitable);
+    const ari::channels::Hangup hangup{.channel_id = one};
+    co_await client_->channels().async_hangup(hangup, asio::use_awaitable);
   });
   // The dialled leg leaves Stasis as it hangs up; its ChannelDestroyed is no longer ours to see.
   ASSERT_TRUE(wait([&] { return log_.has(one, "ChannelDestroyed") && log_.has(two, "StasisEnd@" + app_); }))
@@ -212,11 +212,11 @@ TEST_F(AriChannelLifecycle, ExternalMediaSendsRtpToTheGivenAddress) {
   run(ioc_, [&]() -> asio::awaitable<void> {
     const ari::channels::ExternalMedia media{.app = app_,
                                              .format = "ulaw",
-                                             .channelId = id,
+                                             .channel_id = id,
                                              .external_host = "127.0.0.1:" + std::to_string(port),
                                              .encapsulation = "rtp",
                                              .transport = "udp"};
-    auto ch = co_await client_->channels().external_media(media, asio::use_awaitable);
+    auto ch = co_await client_->channels().async_external_media(media, asio::use_awaitable);
     EXPECT_EQ(ch.id, id);
     // Asterisk tells where it sends from: the app needs it to send media back.
     EXPECT_TRUE(ch.channelvars.contains("UNICASTRTP_LOCAL_PORT")) << boost::json::serialize(ch.channelvars);
@@ -225,9 +225,9 @@ TEST_F(AriChannelLifecycle, ExternalMediaSendsRtpToTheGivenAddress) {
 
   run(ioc_, [&]() -> asio::awaitable<void> {
     const auto pb_id = client_->make_id("lc-pb");
-    auto finished = client_->expect(ResourceKind::playback, pb_id, {EventType::PlaybackFinished});
-    const ari::channels::PlayWithId play{.channelId = id, .playbackId = pb_id, .media = {"sound:hello-world"}};
-    co_await client_->channels().play_with_id(play, asio::use_awaitable);
+    auto finished = client_->expect(ResourceKind::playback, pb_id, {EventType::playback_finished});
+    const ari::channels::PlayWithId play{.channel_id = id, .playback_id = pb_id, .media = {"sound:hello-world"}};
+    co_await client_->channels().async_play_with_id(play, asio::use_awaitable);
     co_await finished.async_wait(10s, asio::use_awaitable);
   });
   // hello-world lasts ~1.5 s: dozens of 20 ms packets, all of them PCMU.
@@ -236,8 +236,8 @@ TEST_F(AriChannelLifecycle, ExternalMediaSendsRtpToTheGivenAddress) {
   EXPECT_EQ(from.address().to_string(), "127.0.0.1");
 
   run(ioc_, [&]() -> asio::awaitable<void> {
-    const ari::channels::Hangup hangup{.channelId = id};
-    co_await client_->channels().hangup(hangup, asio::use_awaitable);
+    const ari::channels::Hangup hangup{.channel_id = id};
+    co_await client_->channels().async_hangup(hangup, asio::use_awaitable);
   });
   ASSERT_TRUE(wait([&] { return log_.has(id, "ChannelDestroyed"); })) << log_.dump();
   rtp.close();

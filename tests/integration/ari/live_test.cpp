@@ -1,7 +1,6 @@
 // The ARI client on live channels of the real Asterisk sandbox; calls come from sipp.
 //
-// Note for readers: with GCC 12 a braced temporary inside a co_await expression is destroyed
-// twice (a compiler bug), so every parameter struct below is a named variable.
+// Every parameter struct below is a named variable (docs/ari.md, "GCC 12 pitfall").
 #include "ari_it.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -25,7 +24,7 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
 
   // Subscribe first, then act: the StasisStart of our caller.
   std::optional<ari::StasisStart> start;
-  auto on_start = client.on_event(EventType::StasisStart, [&](const ari::Event& e) {
+  auto on_start = client.on_event(EventType::stasis_start, [&](const ari::Event& e) {
     auto s = e.as<ari::StasisStart>();
     if (s.channel.caller.number == caller && !start) start = std::move(s);
   });
@@ -45,7 +44,7 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
       ResourceKind::channel, id,
       [&](const ari::Event& e) {
         channel_events.emplace_back(e.type_name());
-        if (e.type() == EventType::ChannelDtmfReceived) digits += e.as<ari::ChannelDtmfReceived>().digit;
+        if (e.type() == EventType::channel_dtmf_received) digits += e.as<ari::ChannelDtmfReceived>().digit;
       },
       [&](ari::EndReason r) { channel_end = r; });
 
@@ -60,40 +59,41 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
     run(ioc, [&]() -> asio::awaitable<void> {
       // ring, answer, get
       step = "ring, answer, get";
-      const ari::channels::Ring ring{.channelId = id};
-      co_await client.channels().ring(ring, asio::use_awaitable);
-      const ari::channels::Answer answer{.channelId = id};
-      co_await client.channels().answer(answer, asio::use_awaitable);
-      const ari::channels::Get get{.channelId = id};
-      auto ch = co_await client.channels().get(get, asio::use_awaitable);
+      const ari::channels::Ring ring{.channel_id = id};
+      co_await client.channels().async_ring(ring, asio::use_awaitable);
+      const ari::channels::Answer answer{.channel_id = id};
+      co_await client.channels().async_answer(answer, asio::use_awaitable);
+      const ari::channels::Get get{.channel_id = id};
+      auto ch = co_await client.channels().async_get(get, asio::use_awaitable);
       EXPECT_EQ(ch.state, std::string("Up"));
       done["answer"] = true;
 
       // variables
       step = "variables";
-      const ari::channels::SetChannelVar setvar{.channelId = id, .variable = "ASTMRF_TEST", .value = "42"};
-      co_await client.channels().set_channel_var(setvar, asio::use_awaitable);
-      const ari::channels::GetChannelVar getvar{.channelId = id, .variable = "ASTMRF_TEST"};
-      auto var = co_await client.channels().get_channel_var(getvar, asio::use_awaitable);
+      const ari::channels::SetChannelVar setvar{.channel_id = id, .variable = "ASTMRF_TEST", .value = "42"};
+      co_await client.channels().async_set_channel_var(setvar, asio::use_awaitable);
+      const ari::channels::GetChannelVar getvar{.channel_id = id, .variable = "ASTMRF_TEST"};
+      auto var = co_await client.channels().async_get_channel_var(getvar, asio::use_awaitable);
       EXPECT_EQ(var.value, std::string("42"));
-      const ari::channels::GetChannelVar ua{.channelId = id, .variable = "PJSIP_HEADER(read,User-Agent)"};
-      EXPECT_EQ((co_await client.channels().get_channel_var(ua, asio::use_awaitable)).value, std::string("drachtio"));
+      const ari::channels::GetChannelVar ua{.channel_id = id, .variable = "PJSIP_HEADER(read,User-Agent)"};
+      EXPECT_EQ((co_await client.channels().async_get_channel_var(ua, asio::use_awaitable)).value,
+                std::string("drachtio"));
       done["variables"] = true;
 
       // play with a client-chosen id; the waits exist before the request
       step = "play with a client-chosen id; the waits exist before the request";
       const auto pb_id = client.make_id("pb");
-      auto pb_started = client.expect(ResourceKind::playback, pb_id, {EventType::PlaybackStarted});
-      auto pb_finished = client.expect(ResourceKind::playback, pb_id, {EventType::PlaybackFinished});
-      const ari::channels::PlayWithId play{.channelId = id, .playbackId = pb_id, .media = {"sound:hello-world"}};
-      auto pb = co_await client.channels().play_with_id(play, asio::use_awaitable);
+      auto pb_started = client.expect(ResourceKind::playback, pb_id, {EventType::playback_started});
+      auto pb_finished = client.expect(ResourceKind::playback, pb_id, {EventType::playback_finished});
+      const ari::channels::PlayWithId play{.channel_id = id, .playback_id = pb_id, .media = {"sound:hello-world"}};
+      auto pb = co_await client.channels().async_play_with_id(play, asio::use_awaitable);
       EXPECT_EQ(pb.id, pb_id);
       co_await pb_started.async_wait(5s, asio::use_awaitable);
       auto fin = co_await pb_finished.async_wait(10s, asio::use_awaitable);
       EXPECT_EQ(fin.as<ari::PlaybackFinished>().playback.state, std::string("done"));
-      const ari::playbacks::Get gone_pb{.playbackId = pb_id};
+      const ari::playbacks::Get gone_pb{.playback_id = pb_id};
       try {
-        co_await client.playbacks().get(gone_pb, asio::use_awaitable);
+        co_await client.playbacks().async_get(gone_pb, asio::use_awaitable);
         ADD_FAILURE() << "finished playback still there";
       } catch (const ari::NotFound&) {
       }
@@ -102,22 +102,23 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
       // record + stop, then the stored recording
       step = "record + stop, then the stored recording";
       const auto rec = client.make_id("rec");
-      auto rec_started = client.expect(ResourceKind::recording, rec, {EventType::RecordingStarted});
-      auto rec_finished = client.expect(ResourceKind::recording, rec, {EventType::RecordingFinished});
-      const ari::channels::Record record{.channelId = id, .name = rec, .format = "wav", .ifExists = "overwrite"};
-      auto live = co_await client.channels().record(record, asio::use_awaitable);
+      auto rec_started = client.expect(ResourceKind::recording, rec, {EventType::recording_started});
+      auto rec_finished = client.expect(ResourceKind::recording, rec, {EventType::recording_finished});
+      const ari::channels::Record record{.channel_id = id, .name = rec, .format = "wav", .if_exists = "overwrite"};
+      auto live = co_await client.channels().async_record(record, asio::use_awaitable);
       EXPECT_EQ(live.name, rec);
       co_await rec_started.async_wait(5s, asio::use_awaitable);
-      const ari::recordings::GetLive get_live{.recordingName = rec};
-      EXPECT_EQ((co_await client.recordings().get_live(get_live, asio::use_awaitable)).state, std::string("recording"));
-      const ari::recordings::Stop stop{.recordingName = rec};
-      co_await client.recordings().stop(stop, asio::use_awaitable);
+      const ari::recordings::GetLive get_live{.recording_name = rec};
+      EXPECT_EQ((co_await client.recordings().async_get_live(get_live, asio::use_awaitable)).state,
+                std::string("recording"));
+      const ari::recordings::Stop stop{.recording_name = rec};
+      co_await client.recordings().async_stop(stop, asio::use_awaitable);
       co_await rec_finished.async_wait(5s, asio::use_awaitable);
-      const ari::recordings::GetStored stored{.recordingName = rec};
-      auto st = co_await client.recordings().get_stored(stored, asio::use_awaitable);
+      const ari::recordings::GetStored stored{.recording_name = rec};
+      auto st = co_await client.recordings().async_get_stored(stored, asio::use_awaitable);
       EXPECT_EQ(st.format, std::string("wav"));
-      const ari::recordings::DeleteStored del_stored{.recordingName = rec};
-      co_await client.recordings().delete_stored(del_stored, asio::use_awaitable);
+      const ari::recordings::DeleteStored del_stored{.recording_name = rec};
+      co_await client.recordings().async_delete_stored(del_stored, asio::use_awaitable);
       done["record"] = true;
 
       // DTMF from sipp (RFC 4733, sent 2 s after the ACK), then DTMF sent by ARI
@@ -128,28 +129,28 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
         co_await timer.async_wait(asio::use_awaitable);
       }
       EXPECT_EQ(digits, std::string("1#"));
-      const ari::channels::SendDTMF dtmf{.channelId = id, .dtmf = "12#", .duration = 100};
-      co_await client.channels().send_dtmf(dtmf, asio::use_awaitable);
+      const ari::channels::SendDTMF dtmf{.channel_id = id, .dtmf = "12#", .duration = 100};
+      co_await client.channels().async_send_dtmf(dtmf, asio::use_awaitable);
       done["dtmf"] = true;
 
       // hold, music on hold, mute, silence
       step = "hold, music on hold, mute, silence";
-      const ari::channels::Hold hold{.channelId = id};
-      co_await client.channels().hold(hold, asio::use_awaitable);
-      const ari::channels::Unhold unhold{.channelId = id};
-      co_await client.channels().unhold(unhold, asio::use_awaitable);
-      const ari::channels::StartMoh moh{.channelId = id};
-      co_await client.channels().start_moh(moh, asio::use_awaitable);
-      const ari::channels::StopMoh nomoh{.channelId = id};
-      co_await client.channels().stop_moh(nomoh, asio::use_awaitable);
-      const ari::channels::Mute mute{.channelId = id, .direction = "both"};
-      co_await client.channels().mute(mute, asio::use_awaitable);
-      const ari::channels::Unmute unmute{.channelId = id, .direction = "both"};
-      co_await client.channels().unmute(unmute, asio::use_awaitable);
-      const ari::channels::StartSilence silence{.channelId = id};
-      co_await client.channels().start_silence(silence, asio::use_awaitable);
-      const ari::channels::StopSilence nosilence{.channelId = id};
-      co_await client.channels().stop_silence(nosilence, asio::use_awaitable);
+      const ari::channels::Hold hold{.channel_id = id};
+      co_await client.channels().async_hold(hold, asio::use_awaitable);
+      const ari::channels::Unhold unhold{.channel_id = id};
+      co_await client.channels().async_unhold(unhold, asio::use_awaitable);
+      const ari::channels::StartMoh moh{.channel_id = id};
+      co_await client.channels().async_start_moh(moh, asio::use_awaitable);
+      const ari::channels::StopMoh nomoh{.channel_id = id};
+      co_await client.channels().async_stop_moh(nomoh, asio::use_awaitable);
+      const ari::channels::Mute mute{.channel_id = id, .direction = "both"};
+      co_await client.channels().async_mute(mute, asio::use_awaitable);
+      const ari::channels::Unmute unmute{.channel_id = id, .direction = "both"};
+      co_await client.channels().async_unmute(unmute, asio::use_awaitable);
+      const ari::channels::StartSilence silence{.channel_id = id};
+      co_await client.channels().async_start_silence(silence, asio::use_awaitable);
+      const ari::channels::StopSilence nosilence{.channel_id = id};
+      co_await client.channels().async_stop_silence(nosilence, asio::use_awaitable);
       done["hold/moh/mute/silence"] = true;
 
       // bridge with a client-chosen id: add, play into it, remove, destroy
@@ -157,29 +158,29 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
       const auto br = client.make_id("br");
       std::optional<ari::EndReason> bridge_end;
       auto bridge_sub = client.subscribe(ResourceKind::bridge, br, {}, [&](ari::EndReason r) { bridge_end = r; });
-      const ari::bridges::CreateWithId create{.bridgeId = br, .type = "mixing"};
-      auto bridge = co_await client.bridges().create_with_id(create, asio::use_awaitable);
+      const ari::bridges::CreateWithId create{.bridge_id = br, .type = "mixing"};
+      auto bridge = co_await client.bridges().async_create_with_id(create, asio::use_awaitable);
       EXPECT_EQ(bridge.id, br);
       // The app hears about the bridge only while one of its channels is in it: subscribe explicitly
       // (POST /applications/{app}/subscription) to get BridgeDestroyed after the channel left.
       co_await client.async_subscribe_source(app, "bridge:" + br, asio::use_awaitable);
-      auto entered = client.expect(ResourceKind::channel, id, {EventType::ChannelEnteredBridge});
-      const ari::bridges::AddChannel add{.bridgeId = br, .channel = {id}};
-      co_await client.bridges().add_channel(add, asio::use_awaitable);
+      auto entered = client.expect(ResourceKind::channel, id, {EventType::channel_entered_bridge});
+      const ari::bridges::AddChannel add{.bridge_id = br, .channel = {id}};
+      co_await client.bridges().async_add_channel(add, asio::use_awaitable);
       co_await entered.async_wait(5s, asio::use_awaitable);
       const auto bpb = client.make_id("pb");
-      const ari::bridges::PlayWithId bplay{.bridgeId = br, .playbackId = bpb, .media = {"sound:tt-monkeys"}};
-      auto bp = co_await client.bridges().play_with_id(bplay, asio::use_awaitable);
+      const ari::bridges::PlayWithId bplay{.bridge_id = br, .playback_id = bpb, .media = {"sound:tt-monkeys"}};
+      auto bp = co_await client.bridges().async_play_with_id(bplay, asio::use_awaitable);
       EXPECT_EQ(bp.target_uri, "bridge:" + br);
-      const ari::playbacks::Stop bstop{.playbackId = bpb};
-      co_await client.playbacks().stop(bstop, asio::use_awaitable);
-      auto left = client.expect(ResourceKind::channel, id, {EventType::ChannelLeftBridge});
-      const ari::bridges::RemoveChannel remove{.bridgeId = br, .channel = {id}};
-      co_await client.bridges().remove_channel(remove, asio::use_awaitable);
+      const ari::playbacks::Stop bstop{.playback_id = bpb};
+      co_await client.playbacks().async_stop(bstop, asio::use_awaitable);
+      auto left = client.expect(ResourceKind::channel, id, {EventType::channel_left_bridge});
+      const ari::bridges::RemoveChannel remove{.bridge_id = br, .channel = {id}};
+      co_await client.bridges().async_remove_channel(remove, asio::use_awaitable);
       co_await left.async_wait(5s, asio::use_awaitable);
-      auto destroyed = client.expect(ResourceKind::bridge, br, {EventType::BridgeDestroyed});
-      const ari::bridges::Destroy destroy{.bridgeId = br};
-      co_await client.bridges().destroy(destroy, asio::use_awaitable);
+      auto destroyed = client.expect(ResourceKind::bridge, br, {EventType::bridge_destroyed});
+      const ari::bridges::Destroy destroy{.bridge_id = br};
+      co_await client.bridges().async_destroy(destroy, asio::use_awaitable);
       co_await destroyed.async_wait(5s, asio::use_awaitable);
       EXPECT_FALSE(bridge_sub.active());
       EXPECT_EQ(bridge_end, ari::EndReason::ended);
@@ -188,22 +189,22 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
       // snoop with a client-chosen id: the snoop channel enters our app
       step = "snoop with a client-chosen id: the snoop channel enters our app";
       const auto snoop = client.make_id("snoop");
-      auto snoop_start = client.expect(ResourceKind::channel, snoop, {EventType::StasisStart});
-      const ari::channels::SnoopChannelWithId snoop_req{.channelId = id, .snoopId = snoop, .app = app, .spy = "in"};
-      auto snoop_ch = co_await client.channels().snoop_channel_with_id(snoop_req, asio::use_awaitable);
+      auto snoop_start = client.expect(ResourceKind::channel, snoop, {EventType::stasis_start});
+      const ari::channels::SnoopChannelWithId snoop_req{.channel_id = id, .snoop_id = snoop, .app = app, .spy = "in"};
+      auto snoop_ch = co_await client.channels().async_snoop_channel_with_id(snoop_req, asio::use_awaitable);
       EXPECT_EQ(snoop_ch.id, snoop);
       co_await snoop_start.async_wait(5s, asio::use_awaitable);
-      auto snoop_end = client.expect(ResourceKind::channel, snoop, {EventType::StasisEnd});
-      const ari::channels::Hangup snoop_hangup{.channelId = snoop};
-      co_await client.channels().hangup(snoop_hangup, asio::use_awaitable);
+      auto snoop_end = client.expect(ResourceKind::channel, snoop, {EventType::stasis_end});
+      const ari::channels::Hangup snoop_hangup{.channel_id = snoop};
+      co_await client.channels().async_hangup(snoop_hangup, asio::use_awaitable);
       co_await snoop_end.async_wait(5s, asio::use_awaitable);
       done["snoop"] = true;
 
       // hangup with a reason: StasisEnd ends the channel subscription
       step = "hangup with a reason: StasisEnd ends the channel subscription";
-      auto end = client.expect(ResourceKind::channel, id, {EventType::StasisEnd});
-      const ari::channels::Hangup hangup{.channelId = id, .reason = "normal"};
-      co_await client.channels().hangup(hangup, asio::use_awaitable);
+      auto end = client.expect(ResourceKind::channel, id, {EventType::stasis_end});
+      const ari::channels::Hangup hangup{.channel_id = id, .reason = "normal"};
+      co_await client.channels().async_hangup(hangup, asio::use_awaitable);
       co_await end.async_wait(5s, asio::use_awaitable);
       done["hangup"] = true;
 
@@ -213,7 +214,7 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
       std::optional<std::string> not_found;
       for (int i = 0; i < 50 && !not_found; ++i) {
         try {
-          co_await client.channels().get(get, asio::use_awaitable);
+          co_await client.channels().async_get(get, asio::use_awaitable);
           timer.expires_after(20ms);
           co_await timer.async_wait(asio::use_awaitable);
         } catch (const ari::NotFound& e) {
@@ -222,7 +223,7 @@ TEST(AriLive, EveryOperationFamilyOnALiveChannel) {
       }
       EXPECT_EQ(not_found, std::optional<std::string>("Channel not found"));
       try {
-        co_await client.channels().hangup(hangup, asio::use_awaitable);
+        co_await client.channels().async_hangup(hangup, asio::use_awaitable);
         ADD_FAILURE() << "second hangup succeeded";
       } catch (const ari::NotFound&) {
       }
@@ -247,7 +248,7 @@ TEST(AriLive, PlayAndCollectWithBargeInOnALiveCall) {
   ari::Client client(ioc.get_executor(), options(sandbox_url(), {app}));
   run(ioc, [&]() -> asio::awaitable<void> { co_await client.async_connect(asio::use_awaitable); });
   std::optional<std::string> channel;
-  auto on_start = client.on_event(EventType::StasisStart, [&](const ari::Event& e) {
+  auto on_start = client.on_event(EventType::stasis_start, [&](const ari::Event& e) {
     if (e.as<ari::StasisStart>().channel.caller.number == caller) channel = std::string(e.id(ResourceKind::channel));
   });
   const auto scenario = instantiate("live-call.xml.in", "@DTMF_PCAP@", scenario_dir() + "/dtmf-1-hash.pcap");
@@ -256,13 +257,13 @@ TEST(AriLive, PlayAndCollectWithBargeInOnALiveCall) {
       ioc, [&] { return channel.has_value(); }, 15s));
   ari::CollectResult result;
   run(ioc, [&]() -> asio::awaitable<void> {
-    const ari::channels::Answer answer{.channelId = *channel};
-    co_await client.channels().answer(answer, asio::use_awaitable);
+    const ari::channels::Answer answer{.channel_id = *channel};
+    co_await client.channels().async_answer(answer, asio::use_awaitable);
     // sipp sends "1" then "#" two seconds after its ACK, while the 2.7 s prompt still plays.
     const ari::CollectOptions collect{.channel_id = *channel, .media = {"sound:tt-monkeys"}, .max_digits = 4};
     result = co_await ari::async_play_and_collect(client, collect, asio::use_awaitable);
-    const ari::channels::Hangup hangup{.channelId = *channel};
-    co_await client.channels().hangup(hangup, asio::use_awaitable);
+    const ari::channels::Hangup hangup{.channel_id = *channel};
+    co_await client.channels().async_hangup(hangup, asio::use_awaitable);
   });
   EXPECT_EQ(result.digits, "1");
   EXPECT_TRUE(result.terminated);
@@ -311,12 +312,12 @@ TEST(AriLive, SubscriptionsExpireWithTheirChannelsOverAThousandCalls) {
   int ended = 0;
   int hangup_errors = 0;
   std::size_t peak = 0;
-  auto on_start = client.on_event(EventType::StasisStart, [&](const ari::Event& e) {
+  auto on_start = client.on_event(EventType::stasis_start, [&](const ari::Event& e) {
     ++starts;
     const std::string id(e.id(ResourceKind::channel));
     handles.push_back(client.subscribe(ResourceKind::channel, id, {}, [&](ari::EndReason) { ++ended; }));
     peak = std::max(peak, client.stats().subscriptions);
-    client.channels().hangup(ari::channels::Hangup{.channelId = id}, [&](std::exception_ptr ex) {
+    client.channels().async_hangup(ari::channels::Hangup{.channel_id = id}, [&](std::exception_ptr ex) {
       if (ex) ++hangup_errors;
     });
   });

@@ -49,14 +49,14 @@ TEST_F(AriReconnect, AsteriskRestartReconnectsReRegistersAndReconciles) {
   std::optional<ari::ReconcileReport> report;
   auto on_reconcile = client.on_reconcile([&](const ari::ReconcileReport& r) { report = r; });
   std::vector<std::string> started;
-  auto on_start = client.on_event(EventType::StasisStart, [&](const ari::Event& e) {
+  auto on_start = client.on_event(EventType::stasis_start, [&](const ari::Event& e) {
     started.push_back(e.as<ari::StasisStart>().channel.caller.number);
   });
   run(ioc, [&]() -> asio::awaitable<void> { co_await client.async_connect(asio::use_awaitable); });
 
   // A call that is up in our app when Asterisk goes away.
   std::optional<std::string> channel;
-  auto first = client.on_event(EventType::StasisStart, [&](const ari::Event& e) {
+  auto first = client.on_event(EventType::stasis_start, [&](const ari::Event& e) {
     if (!channel) channel = std::string(e.id(ResourceKind::channel));
   });
   auto sipp = start_sipp(
@@ -66,8 +66,8 @@ TEST_F(AriReconnect, AsteriskRestartReconnectsReRegistersAndReconciles) {
   std::optional<ari::EndReason> channel_end;
   auto tracked = client.subscribe(ResourceKind::channel, *channel, {}, [&](ari::EndReason r) { channel_end = r; });
   run(ioc, [&]() -> asio::awaitable<void> {
-    const ari::channels::Answer answer{.channelId = *channel};
-    co_await client.channels().answer(answer, asio::use_awaitable);
+    const ari::channels::Answer answer{.channel_id = *channel};
+    co_await client.channels().async_answer(answer, asio::use_awaitable);
   });
 
   // Asterisk dies (SIGKILL to the instance this suite started: no StasisEnd, no BYE): the client
@@ -98,15 +98,15 @@ TEST_F(AriReconnect, AsteriskRestartReconnectsReRegistersAndReconciles) {
   EXPECT_GE(client.stats().connects, 2u);
   EXPECT_GE(std::count(states.begin(), states.end(), ari::ConnectionState::connected), 2);
   run(ioc, [&]() -> asio::awaitable<void> {
-    const ari::applications::Get get{.applicationName = app};
-    auto a = co_await client.applications().get(get, asio::use_awaitable);
+    const ari::applications::Get get{.application_name = app};
+    auto a = co_await client.applications().async_get(get, asio::use_awaitable);
     EXPECT_EQ(a.name, app);  // registered again by the new WebSocket
   });
 
   // Events flow again: a new call reaches the app.
-  auto on_new = client.on_event(EventType::StasisStart, [&](const ari::Event& e) {
-    client.channels().hangup(ari::channels::Hangup{.channelId = std::string(e.id(ResourceKind::channel))},
-                             [](std::exception_ptr) {});
+  auto on_new = client.on_event(EventType::stasis_start, [&](const ari::Event& e) {
+    client.channels().async_hangup(ari::channels::Hangup{.channel_id = std::string(e.id(ResourceKind::channel))},
+                                   [](std::exception_ptr) {});
   });
   const auto second = astmrf_test::random_uuid();
   auto sipp2 = start_sipp(

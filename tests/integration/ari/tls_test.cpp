@@ -69,21 +69,21 @@ TEST_F(AriTls, TrustedSelfSignedCertificateCarriesRestEventsAndReconnects) {
   std::optional<ari::ReconcileReport> report;
   auto on_reconcile = client.on_reconcile([&](const ari::ReconcileReport& r) { report = r; });
   int starts = 0;
-  auto on_start = client.on_event(EventType::StasisStart, [&](const ari::Event& e) {
+  auto on_start = client.on_event(EventType::stasis_start, [&](const ari::Event& e) {
     ++starts;
-    client.channels().hangup(ari::channels::Hangup{.channelId = std::string(e.id(ResourceKind::channel))},
-                             [](std::exception_ptr ex) {
-                               try {
-                                 if (ex) std::rethrow_exception(ex);
-                               } catch (const std::exception& x) {
-                                 ADD_FAILURE() << "hangup failed: " << x.what();
-                               }
-                             });
+    client.channels().async_hangup(ari::channels::Hangup{.channel_id = std::string(e.id(ResourceKind::channel))},
+                                   [](std::exception_ptr ex) {
+                                     try {
+                                       if (ex) std::rethrow_exception(ex);
+                                     } catch (const std::exception& x) {
+                                       ADD_FAILURE() << "hangup failed: " << x.what();
+                                     }
+                                   });
   });
   run(ioc, [&]() -> asio::awaitable<void> {
     co_await client.async_connect(asio::use_awaitable);
     const ari::asterisk::GetInfo all;
-    auto info = co_await client.asterisk().get_info(all, asio::use_awaitable);
+    auto info = co_await client.asterisk().async_get_info(all, asio::use_awaitable);
     EXPECT_TRUE(info.system.has_value());
   });
   auto place_call = [&] {

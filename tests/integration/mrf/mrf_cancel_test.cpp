@@ -63,7 +63,7 @@ class MrfCancelBase : public astmrf_test::MrfFixture {
       signal->emit(asio::cancellation_type::terminal);
       return;
     }
-    stasis = server->ari().on_event(ari::EventType::StasisStart,
+    stasis = server->ari().on_event(ari::EventType::stasis_start,
                                     [signal](const ari::Event&) { signal->emit(asio::cancellation_type::terminal); });
   }
 

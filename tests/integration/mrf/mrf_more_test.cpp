@@ -50,8 +50,8 @@ TEST_F(MrfMoreTest, CallerHangsUpDuringAPlayback) {
         auto& ari_client = server->ari();
         std::string playback = ari_client.make_id("pb");
         auto waiter = std::make_shared<ari::Waiter>(
-            ari_client.expect(ari::ResourceKind::playback, playback, {ari::EventType::PlaybackFinished}));
-        ari_client.channels().play_with_id(
+            ari_client.expect(ari::ResourceKind::playback, playback, {ari::EventType::playback_finished}));
+        ari_client.channels().async_play_with_id(
             ari::channels::PlayWithId{call.endpoint->channel_id(), playback, {"sound:tt-monkeys"}, {}, {}, {}},
             [&](std::exception_ptr e, auto) { log.add("play " + describe(e)); });
         waiter->async_wait(20s, [&, waiter](std::exception_ptr e, const ari::Event&) {
@@ -152,16 +152,16 @@ class MrfEventFilterTest : public astmrf_test::MrfFixture {
     harness.run([&] {
       const std::string id = endpoint->channel_id();
       auto& client = server->ari();
-      subscriptions.push_back(client.on_event(ari::EventType::ChannelVarset, [varsets, id](const ari::Event& e) {
+      subscriptions.push_back(client.on_event(ari::EventType::channel_varset, [varsets, id](const ari::Event& e) {
         if (e.id(ari::ResourceKind::channel) == id) ++*varsets;
       }));
-      subscriptions.push_back(client.on_event(ari::EventType::StasisEnd, [ended, id](const ari::Event& e) {
+      subscriptions.push_back(client.on_event(ari::EventType::stasis_end, [ended, id](const ari::Event& e) {
         if (e.id(ari::ResourceKind::channel) == id) ended->set_value();
       }));
       return 0;
     });
     auto set = harness.run([&] {
-      return server->ari().channels().set_channel_var(
+      return server->ari().channels().async_set_channel_var(
           ari::channels::SetChannelVar{endpoint->channel_id(), "ASTMRF_MARK", "1", true}, asio::use_future);
     });
     EXPECT_NO_THROW(set.get());

@@ -120,8 +120,8 @@ TEST_F(MrfTest, ConnectCallerPlaysMonkeysUntilTheCallerHangsUp) {
     std::string playback = ari_client.make_id("pb");
     // Subscribe first, then act: the events can precede the HTTP response.
     auto waiter = std::make_shared<ari::Waiter>(
-        ari_client.expect(ari::ResourceKind::playback, playback, {ari::EventType::PlaybackFinished}));
-    ari_client.channels().play_with_id(
+        ari_client.expect(ari::ResourceKind::playback, playback, {ari::EventType::playback_finished}));
+    ari_client.channels().async_play_with_id(
         ari::channels::PlayWithId{call.endpoint->channel_id(), playback, {"sound:tt-monkeys"}, {}, {}, {}},
         [&](std::exception_ptr error, auto) { log.add("play " + describe(error)); });
     waiter->async_wait(30s, [&, waiter](std::exception_ptr e, ari::Event event) {
@@ -144,8 +144,8 @@ TEST_F(MrfTest, ConnectCallerPlaysMonkeysUntilTheCallerHangsUp) {
 
 TEST_F(MrfTest, AnAsteriskHangupEndsTheCaller) {
   connect_callers(server, {}, [&](const mrf::ConnectedCaller& call) {
-    server->ari().channels().hangup(ari::channels::Hangup{call.endpoint->channel_id(), {}, {}},
-                                    [&](std::exception_ptr error) { log.add("hangup " + describe(error)); });
+    server->ari().channels().async_hangup(ari::channels::Hangup{call.endpoint->channel_id(), {}, {}},
+                                          [&](std::exception_ptr error) { log.add("hangup " + describe(error)); });
   });
   auto result = astmrf_test::run_sipp(caller(std::string(ENGINE_SIPP_DIR) + "/uac-invite-wait-bye.xml"));
   EXPECT_EQ(result.exit_code, 0) << result.output;  // the caller got our BYE

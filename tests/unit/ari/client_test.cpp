@@ -86,19 +86,19 @@ TEST(AriClient, ConnectsAndMakesTypedCalls) {
   ari::Client client(ioc.get_executor(), options_for(server));
   run(ioc, [&]() -> asio::awaitable<void> {
     co_await client.async_connect(asio::use_awaitable);
-    // GCC 12 miscompiles a braced temporary inside a co_await expression (double free):
-    // parameter structs are named variables in coroutines.
-    const ari::channels::Answer answer{.channelId = "1795697569.29"};
-    co_await client.channels().answer(answer, asio::use_awaitable);
-    const ari::channels::Get get{.channelId = "1795697569.29"};
-    auto ch = co_await client.channels().get(get, asio::use_awaitable);
+    // Parameter structs are named variables in coroutines (docs/ari.md, "GCC 12 pitfall").
+    const ari::channels::Answer answer{.channel_id = "1795697569.29"};
+    co_await client.channels().async_answer(answer, asio::use_awaitable);
+    const ari::channels::Get get{.channel_id = "1795697569.29"};
+    auto ch = co_await client.channels().async_get(get, asio::use_awaitable);
     EXPECT_EQ(ch.state, std::string("Up"));
-    ari::channels::PlayWithId play{.channelId = "1795697569.29", .playbackId = "pb-1", .media = {"sound:hello-world"}};
-    auto pb = co_await client.channels().play_with_id(play, asio::use_awaitable);
+    ari::channels::PlayWithId play{
+        .channel_id = "1795697569.29", .playback_id = "pb-1", .media = {"sound:hello-world"}};
+    auto pb = co_await client.channels().async_play_with_id(play, asio::use_awaitable);
     EXPECT_EQ(pb.state, std::string("queued"));
     EXPECT_EQ(pb.target_uri, std::string("channel:1795697569.29"));
     const ari::asterisk::GetInfo all;
-    auto info = co_await client.asterisk().get_info(all, asio::use_awaitable);
+    auto info = co_await client.asterisk().async_get_info(all, asio::use_awaitable);
     EXPECT_TRUE(info.system.has_value());
     if (info.system) {
       EXPECT_FALSE(info.system->version.empty());
@@ -166,11 +166,11 @@ TEST(AriClient, CallbacksAndFuturesWorkToo) {
   asio::io_context ioc;
   ari::Client client(ioc.get_executor(), options_for(server));
   std::optional<std::size_t> n;
-  client.channels().list([&](std::exception_ptr e, std::vector<ari::Channel> v) {
+  client.channels().async_list([&](std::exception_ptr e, std::vector<ari::Channel> v) {
     EXPECT_FALSE(e);
     n = v.size();
   });
-  auto fut = client.channels().get({.channelId = "nope"}, asio::use_future);
+  auto fut = client.channels().async_get({.channel_id = "nope"}, asio::use_future);
   ASSERT_TRUE(run_until(ioc, [&] { return n.has_value() && fut.wait_for(0s) == std::future_status::ready; }));
   EXPECT_EQ(*n, 0u);
   EXPECT_THROW(fut.get(), ari::NotFound);
@@ -206,8 +206,8 @@ TEST(AriClient, ErrorsCarryStatusAndAsterisksMessage) {
   ari::Client client(ioc.get_executor(), options_for(server));
   run(ioc, [&]() -> asio::awaitable<void> {
     try {
-      const ari::channels::Hangup hangup{.channelId = "gone"};
-      co_await client.channels().hangup(hangup, asio::use_awaitable);
+      const ari::channels::Hangup hangup{.channel_id = "gone"};
+      co_await client.channels().async_hangup(hangup, asio::use_awaitable);
       ADD_FAILURE();
     } catch (const ari::NotFound& e) {
       EXPECT_EQ(e.message(), std::string("Channel not found"));
@@ -215,15 +215,15 @@ TEST(AriClient, ErrorsCarryStatusAndAsterisksMessage) {
       EXPECT_EQ(e.path(), std::string("/channels/gone"));
     }
     try {
-      ari::bridges::AddChannel add{.bridgeId = "b1", .channel = {"c"}};
-      co_await client.bridges().add_channel(add, asio::use_awaitable);
+      ari::bridges::AddChannel add{.bridge_id = "b1", .channel = {"c"}};
+      co_await client.bridges().async_add_channel(add, asio::use_awaitable);
       ADD_FAILURE();
     } catch (const ari::UnprocessableEntity& e) {
       EXPECT_EQ(e.status(), 422u);
     }
     try {
-      const ari::channels::Record record{.channelId = "c", .name = "r", .format = "wav"};
-      co_await client.channels().record(record, asio::use_awaitable);
+      const ari::channels::Record record{.channel_id = "c", .name = "r", .format = "wav"};
+      co_await client.channels().async_record(record, asio::use_awaitable);
       ADD_FAILURE();
     } catch (const ari::Conflict& e) {
       EXPECT_EQ(e.status(), 409u);
@@ -249,7 +249,7 @@ TEST(AriClient, PerRequestTimeout) {
   const auto start = std::chrono::steady_clock::now();
   run(ioc, [&]() -> asio::awaitable<void> {
     try {
-      co_await client.channels().list(asio::use_awaitable);
+      co_await client.channels().async_list(asio::use_awaitable);
       ADD_FAILURE();
     } catch (const ari::TransportError& e) {
       EXPECT_EQ(e.code(), ari::errc::timed_out);
@@ -270,7 +270,7 @@ TEST(AriClient, ConcurrentCallsUseConcurrentConnections) {
   int done = 0;
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 16; ++i) {
-    client.asterisk().ping([&](std::exception_ptr e, ari::AsteriskPing p) {
+    client.asterisk().async_ping([&](std::exception_ptr e, ari::AsteriskPing p) {
       EXPECT_FALSE(e);
       EXPECT_EQ(p.ping, std::string("pong"));
       ++done;
@@ -289,7 +289,7 @@ TEST(AriClient, ServerClosingKeepAliveIsRetriedOnAFreshConnection) {
   asio::io_context ioc;
   ari::Client client(ioc.get_executor(), options_for(server));
   run(ioc, [&]() -> asio::awaitable<void> {
-    for (int i = 0; i < 3; ++i) co_await client.channels().list(asio::use_awaitable);
+    for (int i = 0; i < 3; ++i) co_await client.channels().async_list(asio::use_awaitable);
   });
   EXPECT_EQ(server.tcp_accepts(), 3u);
 }
@@ -334,9 +334,9 @@ TEST(AriEvents, WaitRegisteredBeforeTheCallSeesAnEventThatPrecedesTheResponse) {
   run(ioc, [&]() -> asio::awaitable<void> {
     co_await client.async_connect(asio::use_awaitable);
     EXPECT_TRUE(server.wait_websockets(1, 2s));  // the fake registers its socket after the 101
-    auto started = client.expect(ari::ResourceKind::playback, "pb-9", {ari::EventType::PlaybackStarted});
-    ari::channels::PlayWithId play{.channelId = "c1", .playbackId = "pb-9", .media = {"sound:x"}};
-    co_await client.channels().play_with_id(play, asio::use_awaitable);
+    auto started = client.expect(ari::ResourceKind::playback, "pb-9", {ari::EventType::playback_started});
+    ari::channels::PlayWithId play{.channel_id = "c1", .playback_id = "pb-9", .media = {"sound:x"}};
+    co_await client.channels().async_play_with_id(play, asio::use_awaitable);
     auto ev = co_await started.async_wait(2s, asio::use_awaitable);
     EXPECT_EQ(ev.as<ari::PlaybackStarted>().playback.state, std::string("playing"));
   });

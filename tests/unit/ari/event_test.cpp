@@ -43,7 +43,7 @@ TEST(AriEvent, EveryRecordedEventDecodesWithItsResources) {
       boost::system::error_code ec;
       auto e = ari::Event::parse(text, ec);
       ASSERT_FALSE(ec) << text;
-      EXPECT_NE(e.type(), ari::EventType::Unknown) << e.type_name();
+      EXPECT_NE(e.type(), ari::EventType::unknown) << e.type_name();
       EXPECT_FALSE(e.timestamp().empty());
     }
   }
@@ -108,7 +108,7 @@ TEST(AriEvent, EscapedStringsAndNestedObjectsAreHandled) {
       R"("channel":{"dialplan":{"id":"deep"},"id":"chan\"1","caller":{"number":"x"}},"n":1.5,"f":false})",
       ec);
   ASSERT_FALSE(ec);
-  EXPECT_EQ(e.type(), ari::EventType::StasisStart);
+  EXPECT_EQ(e.type(), ari::EventType::stasis_start);
   EXPECT_EQ(e.application(), "a/b");
   ASSERT_EQ(e.resources().size(), 1U);
   EXPECT_EQ(e.id(ari::ResourceKind::channel), "chan\"1");
@@ -121,7 +121,7 @@ TEST(AriEvent, TypedViewsAreDecodedOnDemand) {
   boost::system::error_code ec;
   auto e = ari::Event::parse(boost::json::serialize(boost::json::parse(fake::fixture("stasis-start.json"))), ec);
   ASSERT_FALSE(ec);
-  EXPECT_EQ(e.type(), ari::EventType::StasisStart);
+  EXPECT_EQ(e.type(), ari::EventType::stasis_start);
   auto s = e.as<ari::StasisStart>();
   EXPECT_EQ(s.channel.caller.number, "9a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d");
   EXPECT_EQ(s.channel.state, "Ring");
@@ -140,7 +140,7 @@ TEST(AriEvent, FindStringsReadsMembersByPointerWithOrWithoutTheDocument) {
       boost::system::error_code ec;
       auto scanned = ari::Event::parse(text, ec);
       ASSERT_FALSE(ec);
-      if (scanned.type() != ari::EventType::StasisStart) continue;
+      if (scanned.type() != ari::EventType::stasis_start) continue;
       std::array<std::string, 6> by_scan;
       scanned.find_strings(kPointers, by_scan);
       auto start = scanned.as<ari::StasisStart>();  // builds the document
@@ -178,7 +178,7 @@ TEST(AriEvent, BridgeEventsReferToBridgeAndChannel) {
   for (const auto& text : fake::fixture_events("bridge-events.jsonl")) {
     boost::system::error_code ec;
     auto e = ari::Event::parse(text, ec);
-    if (e.type() != ari::EventType::ChannelEnteredBridge) continue;
+    if (e.type() != ari::EventType::channel_entered_bridge) continue;
     auto ev = e.as<ari::ChannelEnteredBridge>();
     EXPECT_EQ(e.id(ari::ResourceKind::bridge), ev.bridge.id);
     ASSERT_TRUE(ev.channel.has_value());
@@ -198,7 +198,7 @@ TEST(AriEvent, MalformedAndUnknownInput) {
   EXPECT_EQ(ec, ari::errc::malformed_event);
   auto e = ari::Event::parse(R"({"type":"FancyNewEvent","application":"x","channel":{"id":"c","caller":{}}})", ec);
   ASSERT_FALSE(ec);
-  EXPECT_EQ(e.type(), ari::EventType::Unknown);
+  EXPECT_EQ(e.type(), ari::EventType::unknown);
   EXPECT_EQ(e.type_name(), "FancyNewEvent");
   EXPECT_EQ(e.id(ari::ResourceKind::channel), "c");
 }
@@ -220,7 +220,7 @@ TEST(AriDispatch, ByResourceIdAndExpiryOnStasisEnd) {
   auto sub_other = client.subscribe(ari::ResourceKind::channel, "someone-else", [&](const ari::Event&) { ++other; });
   auto sub_all = client.on_event([&](const ari::Event& e) { all.emplace_back(e.type_name()); });
   int starts = 0;
-  auto sub_type = client.on_event(ari::EventType::StasisStart, [&](const ari::Event&) { ++starts; });
+  auto sub_type = client.on_event(ari::EventType::stasis_start, [&](const ari::Event&) { ++starts; });
   EXPECT_EQ(client.stats().subscriptions, 4u);
 
   for (const auto& text : events) client.dispatch_message(text);
@@ -249,8 +249,8 @@ TEST(AriDispatch, PlaybackSubscriptionEndsWithPlaybackFinished) {
   auto sub = client.subscribe(ari::ResourceKind::playback, pb, [&](const ari::Event& e) { seen.push_back(e.type()); });
   for (const auto& text : events) client.dispatch_message(text);
   ASSERT_EQ(seen.size(), 2u);
-  EXPECT_EQ(seen[0], ari::EventType::PlaybackStarted);
-  EXPECT_EQ(seen[1], ari::EventType::PlaybackFinished);
+  EXPECT_EQ(seen[0], ari::EventType::playback_started);
+  EXPECT_EQ(seen[1], ari::EventType::playback_finished);
   EXPECT_FALSE(sub.active());
 }
 
@@ -285,7 +285,7 @@ TEST(AriDispatch, NoGrowthOverAThousandCalls) {
     const auto id = "chan-" + std::to_string(call);
     handles.push_back(client.subscribe(
         ari::ResourceKind::channel, id, [](const ari::Event&) {}, [&](ari::EndReason) { ++ends; }));
-    auto w = client.expect(ari::ResourceKind::channel, id, {ari::EventType::ChannelDtmfReceived});
+    auto w = client.expect(ari::ResourceKind::channel, id, {ari::EventType::channel_dtmf_received});
     for (auto text : events) {
       for (auto pos = text.find(channel); pos != std::string::npos; pos = text.find(channel, pos + id.size())) {
         text.replace(pos, channel.size(), id);
@@ -321,8 +321,8 @@ TEST(AriWait, RegisteredBeforeTheEventCollectsItLater) {
   auto events = fake::fixture_events("playback-events.jsonl");
   boost::system::error_code ec;
   const auto pb = std::string(ari::Event::parse(events.front(), ec).id(ari::ResourceKind::playback));
-  auto started = client.expect(ari::ResourceKind::playback, pb, {ari::EventType::PlaybackStarted});
-  auto finished = client.expect(ari::ResourceKind::playback, pb, {ari::EventType::PlaybackFinished});
+  auto started = client.expect(ari::ResourceKind::playback, pb, {ari::EventType::playback_started});
+  auto finished = client.expect(ari::ResourceKind::playback, pb, {ari::EventType::playback_finished});
   for (const auto& text : events) client.dispatch_message(text);  // before anyone waits
   EXPECT_TRUE(started.ready());
   std::vector<std::pair<std::exception_ptr, ari::EventType>> results;
@@ -331,8 +331,8 @@ TEST(AriWait, RegisteredBeforeTheEventCollectsItLater) {
   ioc.run();
   ASSERT_EQ(results.size(), 2u);
   EXPECT_FALSE(results[0].first);
-  EXPECT_EQ(results[0].second, ari::EventType::PlaybackStarted);
-  EXPECT_EQ(results[1].second, ari::EventType::PlaybackFinished);
+  EXPECT_EQ(results[0].second, ari::EventType::playback_started);
+  EXPECT_EQ(results[1].second, ari::EventType::playback_finished);
   EXPECT_EQ(client.stats().subscriptions, 0u);
 }
 
@@ -342,9 +342,9 @@ TEST(AriWait, TimesOutAndEndsWithTheResource) {
   boost::system::error_code timeout_ec;
   boost::system::error_code ended_ec;
   ari::Event ended_event;
-  client.async_wait_for(ari::ResourceKind::channel, "c9", {ari::EventType::ChannelDtmfReceived}, 50ms,
+  client.async_wait_for(ari::ResourceKind::channel, "c9", {ari::EventType::channel_dtmf_received}, 50ms,
                         [&](std::exception_ptr e, ari::Event) { timeout_ec = wait_code(e); });
-  auto w = client.expect(ari::ResourceKind::channel, "c1", {ari::EventType::ChannelDtmfReceived});
+  auto w = client.expect(ari::ResourceKind::channel, "c1", {ari::EventType::channel_dtmf_received});
   ari::Event error_event;
   w.async_wait(5s, [&](std::exception_ptr e, ari::Event ev) {
     ended_ec = wait_code(e);
@@ -360,8 +360,8 @@ TEST(AriWait, TimesOutAndEndsWithTheResource) {
   ioc.run();
   EXPECT_EQ(timeout_ec, ari::errc::timed_out);
   EXPECT_EQ(ended_ec, ari::errc::resource_ended);
-  EXPECT_EQ(ended_event.type(), ari::EventType::StasisEnd);
-  EXPECT_EQ(error_event.type(), ari::EventType::StasisEnd);  // also for coroutines, which get only the error
+  EXPECT_EQ(ended_event.type(), ari::EventType::stasis_end);
+  EXPECT_EQ(error_event.type(), ari::EventType::stasis_end);  // also for coroutines, which get only the error
   EXPECT_EQ(client.stats().subscriptions, 0u);
 }
 
@@ -405,7 +405,7 @@ TEST(AriWait, CancellingAWaitCompletesItOnceWithOperationAborted) {
   ari::Client client(ioc.get_executor(), offline_options());
   boost::asio::cancellation_signal signal;
   std::vector<boost::system::error_code> got;
-  auto w = client.expect(ari::ResourceKind::channel, "c1", {ari::EventType::ChannelDtmfReceived});
+  auto w = client.expect(ari::ResourceKind::channel, "c1", {ari::EventType::channel_dtmf_received});
   w.async_wait(5s, boost::asio::bind_cancellation_slot(
                        signal.slot(), [&](std::exception_ptr e, ari::Event) { got.push_back(wait_code(e)); }));
   signal.emit(boost::asio::cancellation_type::terminal);

@@ -981,59 +981,60 @@ struct Variables {
 /// Fills `out` from a Variables JSON object (fields it lacks are left as they are).
 void decode(const boost::json::value& v, Variables& out);
 
-/// Every event type named in events.json (plus Unknown for anything else).
+/// Every event type named in events.json (plus unknown for anything else); each enumerator is
+/// the snake_case of the `type` string, which to_string gives back.
 enum class EventType : std::uint16_t {
-  Unknown = 0,
-  ApplicationMoveFailed,
-  ApplicationRegistered,
-  ApplicationReplaced,
-  ApplicationUnregistered,
-  BridgeAttendedTransfer,
-  BridgeBlindTransfer,
-  BridgeCreated,
-  BridgeDestroyed,
-  BridgeMerged,
-  BridgeVideoSourceChanged,
-  CallBroadcast,
-  CallClaimed,
-  ChannelCallerId,
-  ChannelConnectedLine,
-  ChannelCreated,
-  ChannelDestroyed,
-  ChannelDialplan,
-  ChannelDtmfReceived,
-  ChannelEnteredBridge,
-  ChannelHangupRequest,
-  ChannelHold,
-  ChannelLeftBridge,
-  ChannelStateChange,
-  ChannelTalkingFinished,
-  ChannelTalkingStarted,
-  ChannelToneDetected,
-  ChannelTransfer,
-  ChannelUnhold,
-  ChannelUserevent,
-  ChannelVarset,
-  ContactStatusChange,
-  DeviceStateChanged,
-  Dial,
-  EndpointStateChange,
-  PeerStatusChange,
-  PlaybackContinuing,
-  PlaybackFinished,
-  PlaybackStarted,
-  RESTResponse,
-  RecordingFailed,
-  RecordingFinished,
-  RecordingStarted,
-  StasisEnd,
-  StasisStart,
-  TextMessageReceived,
+  unknown = 0,  ///< a type this library does not know (the Event keeps its type_name())
+  application_move_failed,  ///< `ApplicationMoveFailed`
+  application_registered,  ///< `ApplicationRegistered`
+  application_replaced,  ///< `ApplicationReplaced`
+  application_unregistered,  ///< `ApplicationUnregistered`
+  bridge_attended_transfer,  ///< `BridgeAttendedTransfer`
+  bridge_blind_transfer,  ///< `BridgeBlindTransfer`
+  bridge_created,  ///< `BridgeCreated`
+  bridge_destroyed,  ///< `BridgeDestroyed`
+  bridge_merged,  ///< `BridgeMerged`
+  bridge_video_source_changed,  ///< `BridgeVideoSourceChanged`
+  call_broadcast,  ///< `CallBroadcast`
+  call_claimed,  ///< `CallClaimed`
+  channel_caller_id,  ///< `ChannelCallerId`
+  channel_connected_line,  ///< `ChannelConnectedLine`
+  channel_created,  ///< `ChannelCreated`
+  channel_destroyed,  ///< `ChannelDestroyed`
+  channel_dialplan,  ///< `ChannelDialplan`
+  channel_dtmf_received,  ///< `ChannelDtmfReceived`
+  channel_entered_bridge,  ///< `ChannelEnteredBridge`
+  channel_hangup_request,  ///< `ChannelHangupRequest`
+  channel_hold,  ///< `ChannelHold`
+  channel_left_bridge,  ///< `ChannelLeftBridge`
+  channel_state_change,  ///< `ChannelStateChange`
+  channel_talking_finished,  ///< `ChannelTalkingFinished`
+  channel_talking_started,  ///< `ChannelTalkingStarted`
+  channel_tone_detected,  ///< `ChannelToneDetected`
+  channel_transfer,  ///< `ChannelTransfer`
+  channel_unhold,  ///< `ChannelUnhold`
+  channel_userevent,  ///< `ChannelUserevent`
+  channel_varset,  ///< `ChannelVarset`
+  contact_status_change,  ///< `ContactStatusChange`
+  device_state_changed,  ///< `DeviceStateChanged`
+  dial,  ///< `Dial`
+  endpoint_state_change,  ///< `EndpointStateChange`
+  peer_status_change,  ///< `PeerStatusChange`
+  playback_continuing,  ///< `PlaybackContinuing`
+  playback_finished,  ///< `PlaybackFinished`
+  playback_started,  ///< `PlaybackStarted`
+  rest_response,  ///< `RESTResponse`
+  recording_failed,  ///< `RecordingFailed`
+  recording_finished,  ///< `RecordingFinished`
+  recording_started,  ///< `RecordingStarted`
+  stasis_end,  ///< `StasisEnd`
+  stasis_start,  ///< `StasisStart`
+  text_message_received,  ///< `TextMessageReceived`
 };
 
-/// Maps Asterisk's `type` string to EventType (Unknown when not listed).
+/// Maps Asterisk's `type` string to EventType (unknown when not listed).
 EventType event_type_from_string(std::string_view name) noexcept;
-/// The `type` string of an EventType ("Unknown" for Unknown).
+/// The `type` string of an EventType ("Unknown" for unknown).
 std::string_view to_string(EventType type) noexcept;
 
 }  // namespace astmrf::ari

@@ -15,25 +15,25 @@
 
 namespace astmrf::ari {
 
-/// Parameters of the `asterisk` operations (names as in the ARI documentation).
+/// Parameters of the `asterisk` operations (ARI's names in snake_case, e.g. channelId -> channel_id).
 namespace asterisk {
 /// GET /asterisk/config/dynamic/{configClass}/{objectType}/{id}: Retrieve a dynamic configuration object.
 struct GetObject {
-  std::string configClass{};  ///< The configuration class containing dynamic configuration objects.
-  std::string objectType{};  ///< The type of configuration object to retrieve.
+  std::string config_class{};  ///< The configuration class containing dynamic configuration objects. (ARI: `configClass`)
+  std::string object_type{};  ///< The type of configuration object to retrieve. (ARI: `objectType`)
   std::string id{};  ///< The unique identifier of the object to retrieve.
 };
 /// PUT /asterisk/config/dynamic/{configClass}/{objectType}/{id}: Create or update a dynamic configuration object.
 struct UpdateObject {
-  std::string configClass{};  ///< The configuration class containing dynamic configuration objects.
-  std::string objectType{};  ///< The type of configuration object to create or update.
+  std::string config_class{};  ///< The configuration class containing dynamic configuration objects. (ARI: `configClass`)
+  std::string object_type{};  ///< The type of configuration object to create or update. (ARI: `objectType`)
   std::string id{};  ///< The unique identifier of the object to create or update.
   std::optional<boost::json::value> fields{};  ///< The body object should have a value that is a list of ConfigTuples, which provide the fields to update. Ex. [ { "attribute": "directmedia", "value": "false" } ]
 };
 /// DELETE /asterisk/config/dynamic/{configClass}/{objectType}/{id}: Delete a dynamic configuration object.
 struct DeleteObject {
-  std::string configClass{};  ///< The configuration class containing dynamic configuration objects.
-  std::string objectType{};  ///< The type of configuration object to delete.
+  std::string config_class{};  ///< The configuration class containing dynamic configuration objects. (ARI: `configClass`)
+  std::string object_type{};  ///< The type of configuration object to delete. (ARI: `objectType`)
   std::string id{};  ///< The unique identifier of the object to delete.
 };
 /// GET /asterisk/info: Gets Asterisk system information.
@@ -48,35 +48,35 @@ struct ListModules {
 };
 /// GET /asterisk/modules/{moduleName}: Get Asterisk module information.
 struct GetModule {
-  std::string moduleName{};  ///< Module's name
+  std::string module_name{};  ///< Module's name (ARI: `moduleName`)
 };
 /// POST /asterisk/modules/{moduleName}: Load an Asterisk module.
 struct LoadModule {
-  std::string moduleName{};  ///< Module's name
+  std::string module_name{};  ///< Module's name (ARI: `moduleName`)
 };
 /// DELETE /asterisk/modules/{moduleName}: Unload an Asterisk module.
 struct UnloadModule {
-  std::string moduleName{};  ///< Module's name
+  std::string module_name{};  ///< Module's name (ARI: `moduleName`)
 };
 /// PUT /asterisk/modules/{moduleName}: Reload an Asterisk module.
 struct ReloadModule {
-  std::string moduleName{};  ///< Module's name
+  std::string module_name{};  ///< Module's name (ARI: `moduleName`)
 };
 /// GET /asterisk/logging: Gets Asterisk log channel information.
 struct ListLogChannels {
 };
 /// POST /asterisk/logging/{logChannelName}: Adds a log channel.
 struct AddLog {
-  std::string logChannelName{};  ///< The log channel to add
+  std::string log_channel_name{};  ///< The log channel to add (ARI: `logChannelName`)
   std::string configuration{};  ///< levels of the log channel
 };
 /// DELETE /asterisk/logging/{logChannelName}: Deletes a log channel.
 struct DeleteLog {
-  std::string logChannelName{};  ///< Log channels name
+  std::string log_channel_name{};  ///< Log channels name (ARI: `logChannelName`)
 };
 /// PUT /asterisk/logging/{logChannelName}/rotate: Rotates a log channel.
 struct RotateLog {
-  std::string logChannelName{};  ///< Log channel's name
+  std::string log_channel_name{};  ///< Log channel's name (ARI: `logChannelName`)
 };
 /// GET /asterisk/variable: Get the value of a global variable.
 struct GetGlobalVar {
@@ -129,84 +129,84 @@ class AsteriskApi {
   /// Operations on `client`; obtained from Client::asterisk().
   explicit AsteriskApi(Client& client) noexcept : client_(&client) {}
 
-  /// GET /asterisk/config/dynamic/{configClass}/{objectType}/{id}
+  /// GET /asterisk/config/dynamic/{configClass}/{objectType}/{id}: Retrieve a dynamic configuration object. (ARI: `getObject`)
   template <typename CompletionToken>
-  auto get_object(asterisk::GetObject params, CompletionToken&& token) {
+  auto async_get_object(asterisk::GetObject params, CompletionToken&& token) {
     return client_->async_call<std::vector<ConfigTuple>>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// PUT /asterisk/config/dynamic/{configClass}/{objectType}/{id}
+  /// PUT /asterisk/config/dynamic/{configClass}/{objectType}/{id}: Create or update a dynamic configuration object. (ARI: `updateObject`)
   template <typename CompletionToken>
-  auto update_object(asterisk::UpdateObject params, CompletionToken&& token) {
+  auto async_update_object(asterisk::UpdateObject params, CompletionToken&& token) {
     return client_->async_call<std::vector<ConfigTuple>>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /asterisk/config/dynamic/{configClass}/{objectType}/{id}
+  /// DELETE /asterisk/config/dynamic/{configClass}/{objectType}/{id}: Delete a dynamic configuration object. (ARI: `deleteObject`)
   template <typename CompletionToken>
-  auto delete_object(asterisk::DeleteObject params, CompletionToken&& token) {
+  auto async_delete_object(asterisk::DeleteObject params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// GET /asterisk/info
+  /// GET /asterisk/info: Gets Asterisk system information. (ARI: `getInfo`)
   template <typename CompletionToken>
-  auto get_info(asterisk::GetInfo params, CompletionToken&& token) {
+  auto async_get_info(asterisk::GetInfo params, CompletionToken&& token) {
     return client_->async_call<AsteriskInfo>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// GET /asterisk/ping
+  /// GET /asterisk/ping: Response pong message. (ARI: `ping`)
   template <typename CompletionToken>
-  auto ping(CompletionToken&& token) {
+  auto async_ping(CompletionToken&& token) {
     return client_->async_call<AsteriskPing>(make_request(asterisk::Ping{}), std::forward<CompletionToken>(token));
   }
-  /// GET /asterisk/modules
+  /// GET /asterisk/modules: List Asterisk modules. (ARI: `listModules`)
   template <typename CompletionToken>
-  auto list_modules(CompletionToken&& token) {
+  auto async_list_modules(CompletionToken&& token) {
     return client_->async_call<std::vector<Module>>(make_request(asterisk::ListModules{}), std::forward<CompletionToken>(token));
   }
-  /// GET /asterisk/modules/{moduleName}
+  /// GET /asterisk/modules/{moduleName}: Get Asterisk module information. (ARI: `getModule`)
   template <typename CompletionToken>
-  auto get_module(asterisk::GetModule params, CompletionToken&& token) {
+  auto async_get_module(asterisk::GetModule params, CompletionToken&& token) {
     return client_->async_call<Module>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /asterisk/modules/{moduleName}
+  /// POST /asterisk/modules/{moduleName}: Load an Asterisk module. (ARI: `loadModule`)
   template <typename CompletionToken>
-  auto load_module(asterisk::LoadModule params, CompletionToken&& token) {
+  auto async_load_module(asterisk::LoadModule params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /asterisk/modules/{moduleName}
+  /// DELETE /asterisk/modules/{moduleName}: Unload an Asterisk module. (ARI: `unloadModule`)
   template <typename CompletionToken>
-  auto unload_module(asterisk::UnloadModule params, CompletionToken&& token) {
+  auto async_unload_module(asterisk::UnloadModule params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// PUT /asterisk/modules/{moduleName}
+  /// PUT /asterisk/modules/{moduleName}: Reload an Asterisk module. (ARI: `reloadModule`)
   template <typename CompletionToken>
-  auto reload_module(asterisk::ReloadModule params, CompletionToken&& token) {
+  auto async_reload_module(asterisk::ReloadModule params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// GET /asterisk/logging
+  /// GET /asterisk/logging: Gets Asterisk log channel information. (ARI: `listLogChannels`)
   template <typename CompletionToken>
-  auto list_log_channels(CompletionToken&& token) {
+  auto async_list_log_channels(CompletionToken&& token) {
     return client_->async_call<std::vector<LogChannel>>(make_request(asterisk::ListLogChannels{}), std::forward<CompletionToken>(token));
   }
-  /// POST /asterisk/logging/{logChannelName}
+  /// POST /asterisk/logging/{logChannelName}: Adds a log channel. (ARI: `addLog`)
   template <typename CompletionToken>
-  auto add_log(asterisk::AddLog params, CompletionToken&& token) {
+  auto async_add_log(asterisk::AddLog params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /asterisk/logging/{logChannelName}
+  /// DELETE /asterisk/logging/{logChannelName}: Deletes a log channel. (ARI: `deleteLog`)
   template <typename CompletionToken>
-  auto delete_log(asterisk::DeleteLog params, CompletionToken&& token) {
+  auto async_delete_log(asterisk::DeleteLog params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// PUT /asterisk/logging/{logChannelName}/rotate
+  /// PUT /asterisk/logging/{logChannelName}/rotate: Rotates a log channel. (ARI: `rotateLog`)
   template <typename CompletionToken>
-  auto rotate_log(asterisk::RotateLog params, CompletionToken&& token) {
+  auto async_rotate_log(asterisk::RotateLog params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// GET /asterisk/variable
+  /// GET /asterisk/variable: Get the value of a global variable. (ARI: `getGlobalVar`)
   template <typename CompletionToken>
-  auto get_global_var(asterisk::GetGlobalVar params, CompletionToken&& token) {
+  auto async_get_global_var(asterisk::GetGlobalVar params, CompletionToken&& token) {
     return client_->async_call<Variable>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /asterisk/variable
+  /// POST /asterisk/variable: Set the value of a global variable. (ARI: `setGlobalVar`)
   template <typename CompletionToken>
-  auto set_global_var(asterisk::SetGlobalVar params, CompletionToken&& token) {
+  auto async_set_global_var(asterisk::SetGlobalVar params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
 
@@ -214,7 +214,7 @@ class AsteriskApi {
   Client* client_;
 };
 
-/// Parameters of the `endpoints` operations (names as in the ARI documentation).
+/// Parameters of the `endpoints` operations (ARI's names in snake_case, e.g. channelId -> channel_id).
 namespace endpoints {
 /// GET /endpoints: List all endpoints.
 struct List {
@@ -284,39 +284,39 @@ class EndpointsApi {
   /// Operations on `client`; obtained from Client::endpoints().
   explicit EndpointsApi(Client& client) noexcept : client_(&client) {}
 
-  /// GET /endpoints
+  /// GET /endpoints: List all endpoints. (ARI: `list`)
   template <typename CompletionToken>
-  auto list(CompletionToken&& token) {
+  auto async_list(CompletionToken&& token) {
     return client_->async_call<std::vector<Endpoint>>(make_request(endpoints::List{}), std::forward<CompletionToken>(token));
   }
-  /// PUT /endpoints/sendMessage
+  /// PUT /endpoints/sendMessage: Send a message to some technology URI or endpoint. (ARI: `sendMessage`)
   template <typename CompletionToken>
-  auto send_message(endpoints::SendMessage params, CompletionToken&& token) {
+  auto async_send_message(endpoints::SendMessage params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /endpoints/refer
+  /// POST /endpoints/refer: Refer an endpoint or technology URI to some technology URI or endpoint. (ARI: `refer`)
   template <typename CompletionToken>
-  auto refer(endpoints::Refer params, CompletionToken&& token) {
+  auto async_refer(endpoints::Refer params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// GET /endpoints/{tech}
+  /// GET /endpoints/{tech}: List available endoints for a given endpoint technology. (ARI: `listByTech`)
   template <typename CompletionToken>
-  auto list_by_tech(endpoints::ListByTech params, CompletionToken&& token) {
+  auto async_list_by_tech(endpoints::ListByTech params, CompletionToken&& token) {
     return client_->async_call<std::vector<Endpoint>>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// GET /endpoints/{tech}/{resource}
+  /// GET /endpoints/{tech}/{resource}: Details for an endpoint. (ARI: `get`)
   template <typename CompletionToken>
-  auto get(endpoints::Get params, CompletionToken&& token) {
+  auto async_get(endpoints::Get params, CompletionToken&& token) {
     return client_->async_call<Endpoint>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// PUT /endpoints/{tech}/{resource}/sendMessage
+  /// PUT /endpoints/{tech}/{resource}/sendMessage: Send a message to some endpoint in a technology. (ARI: `sendMessageToEndpoint`)
   template <typename CompletionToken>
-  auto send_message_to_endpoint(endpoints::SendMessageToEndpoint params, CompletionToken&& token) {
+  auto async_send_message_to_endpoint(endpoints::SendMessageToEndpoint params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /endpoints/{tech}/{resource}/refer
+  /// POST /endpoints/{tech}/{resource}/refer: Refer an endpoint or technology URI to some technology URI or endpoint. (ARI: `referToEndpoint`)
   template <typename CompletionToken>
-  auto refer_to_endpoint(endpoints::ReferToEndpoint params, CompletionToken&& token) {
+  auto async_refer_to_endpoint(endpoints::ReferToEndpoint params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
 
@@ -324,7 +324,7 @@ class EndpointsApi {
   Client* client_;
 };
 
-/// Parameters of the `channels` operations (names as in the ARI documentation).
+/// Parameters of the `channels` operations (ARI's names in snake_case, e.g. channelId -> channel_id).
 namespace channels {
 /// GET /channels: List all active channels in Asterisk.
 struct List {
@@ -337,11 +337,11 @@ struct Originate {
   std::optional<std::int64_t> priority{};  ///< The priority to dial after the endpoint answers. If omitted, uses 1. Mutually exclusive with 'app'.
   std::string label{};  ///< The label to dial after the endpoint answers. Will supersede 'priority' if provided. Mutually exclusive with 'app'.
   std::string app{};  ///< The application that is subscribed to the originated channel. When the channel is answered, it will be passed to this Stasis application. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
-  std::string appArgs{};  ///< The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
-  std::string callerId{};  ///< CallerID to use when dialing the endpoint or extension.
+  std::string app_args{};  ///< The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'. (ARI: `appArgs`)
+  std::string caller_id{};  ///< CallerID to use when dialing the endpoint or extension. (ARI: `callerId`)
   std::optional<std::int64_t> timeout{};  ///< Timeout (in seconds) before giving up dialing, or -1 for no timeout.
-  std::string channelId{};  ///< The unique id to assign the channel on creation.
-  std::string otherChannelId{};  ///< The unique id to assign the second channel when using local channels.
+  std::string channel_id{};  ///< The unique id to assign the channel on creation. (ARI: `channelId`)
+  std::string other_channel_id{};  ///< The unique id to assign the second channel when using local channels. (ARI: `otherChannelId`)
   std::string originator{};  ///< The unique id of the channel which is originating this one.
   std::string formats{};  ///< The format name capability list to use if originator is not specified. Ex. "ulaw,slin16".  Format names can be found with "core show codecs".
   std::optional<boost::json::value> variables{};  ///< The "variables" key in the body object holds variable key/value pairs to set on the channel on creation. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Other keys in the body object are interpreted as query parameters. Ex. { "endpoint": "SIP/Alice", "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
@@ -350,43 +350,43 @@ struct Originate {
 struct Create {
   std::string endpoint{};  ///< Endpoint for channel communication
   std::string app{};  ///< Stasis Application to place channel into
-  std::string appArgs{};  ///< The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
-  std::string channelId{};  ///< The unique id to assign the channel on creation.
-  std::string otherChannelId{};  ///< The unique id to assign the second channel when using local channels.
+  std::string app_args{};  ///< The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'. (ARI: `appArgs`)
+  std::string channel_id{};  ///< The unique id to assign the channel on creation. (ARI: `channelId`)
+  std::string other_channel_id{};  ///< The unique id to assign the second channel when using local channels. (ARI: `otherChannelId`)
   std::string originator{};  ///< Unique ID of the calling channel
   std::string formats{};  ///< The format name capability list to use if originator is not specified. Ex. "ulaw,slin16".  Format names can be found with "core show codecs".
   std::optional<boost::json::value> variables{};  ///< The "variables" key in the body object holds variable key/value pairs to set on the channel on creation. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Other keys in the body object are interpreted as query parameters. Ex. { "endpoint": "SIP/Alice", "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
 };
 /// GET /channels/{channelId}: Channel details.
 struct Get {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
 };
 /// POST /channels/{channelId}: Create a new channel (originate with id).
 struct OriginateWithId {
-  std::string channelId{};  ///< The unique id to assign the channel on creation.
+  std::string channel_id{};  ///< The unique id to assign the channel on creation. (ARI: `channelId`)
   std::string endpoint{};  ///< Endpoint to call.
   std::string extension{};  ///< The extension to dial after the endpoint answers. Mutually exclusive with 'app'.
   std::string context{};  ///< The context to dial after the endpoint answers. If omitted, uses 'default'. Mutually exclusive with 'app'.
   std::optional<std::int64_t> priority{};  ///< The priority to dial after the endpoint answers. If omitted, uses 1. Mutually exclusive with 'app'.
   std::string label{};  ///< The label to dial after the endpoint answers. Will supersede 'priority' if provided. Mutually exclusive with 'app'.
   std::string app{};  ///< The application that is subscribed to the originated channel. When the channel is answered, it will be passed to this Stasis application. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
-  std::string appArgs{};  ///< The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
-  std::string callerId{};  ///< CallerID to use when dialing the endpoint or extension.
+  std::string app_args{};  ///< The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'. (ARI: `appArgs`)
+  std::string caller_id{};  ///< CallerID to use when dialing the endpoint or extension. (ARI: `callerId`)
   std::optional<std::int64_t> timeout{};  ///< Timeout (in seconds) before giving up dialing, or -1 for no timeout.
-  std::string otherChannelId{};  ///< The unique id to assign the second channel when using local channels.
+  std::string other_channel_id{};  ///< The unique id to assign the second channel when using local channels. (ARI: `otherChannelId`)
   std::string originator{};  ///< The unique id of the channel which is originating this one.
   std::string formats{};  ///< The format name capability list to use if originator is not specified. Ex. "ulaw,slin16".  Format names can be found with "core show codecs".
   std::optional<boost::json::value> variables{};  ///< The "variables" key in the body object holds variable key/value pairs to set on the channel on creation. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Other keys in the body object are interpreted as query parameters. Ex. { "endpoint": "SIP/Alice", "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
 };
 /// DELETE /channels/{channelId}: Delete (i.e. hangup) a channel.
 struct Hangup {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
   std::string reason_code{};  ///< The reason code for hanging up the channel for detail use. Mutually exclusive with 'reason'. See detail hangup codes at here. https://docs.asterisk.org/Configuration/Miscellaneous/Hangup-Cause-Mappings/
   std::string reason{};  ///< Reason for hanging up the channel for simple use. Mutually exclusive with 'reason_code'.
 };
 /// POST /channels/{channelId}/continue: Exit application; continue execution in the dialplan.
 struct ContinueInDialplan {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
   std::string context{};  ///< The context to continue to.
   std::string extension{};  ///< The extension to continue to.
   std::optional<std::int64_t> priority{};  ///< The priority to continue to.
@@ -394,34 +394,34 @@ struct ContinueInDialplan {
 };
 /// POST /channels/{channelId}/move: Move the channel from one Stasis application to another.
 struct Move {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
   std::string app{};  ///< The channel will be passed to this Stasis application.
-  std::string appArgs{};  ///< The application arguments to pass to the Stasis application provided by 'app'.
+  std::string app_args{};  ///< The application arguments to pass to the Stasis application provided by 'app'. (ARI: `appArgs`)
 };
 /// POST /channels/{channelId}/redirect: Redirect the channel to a different location.
 struct Redirect {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
   std::string endpoint{};  ///< The endpoint to redirect the channel to
 };
 /// POST /channels/{channelId}/answer: Answer a channel.
 struct Answer {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
 };
 /// POST /channels/{channelId}/ring: Indicate ringing to a channel.
 struct Ring {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
 };
 /// DELETE /channels/{channelId}/ring: Stop ringing indication on a channel if locally generated.
 struct RingStop {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
 };
 /// POST /channels/{channelId}/progress: Indicate progress on a channel.
 struct Progress {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
 };
 /// POST /channels/{channelId}/dtmf: Send provided DTMF to a given channel.
 struct SendDTMF {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
   std::string dtmf{};  ///< DTMF To send.
   std::optional<std::int64_t> before{};  ///< Amount of time to wait before DTMF digits (specified in milliseconds) start.
   std::optional<std::int64_t> between{};  ///< Amount of time in between DTMF digits (specified in milliseconds).
@@ -430,52 +430,52 @@ struct SendDTMF {
 };
 /// POST /channels/{channelId}/mute: Mute a channel.
 struct Mute {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
   std::string direction{};  ///< Direction in which to mute audio
 };
 /// DELETE /channels/{channelId}/mute: Unmute a channel.
 struct Unmute {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
   std::string direction{};  ///< Direction in which to unmute audio
 };
 /// POST /channels/{channelId}/hold: Hold a channel.
 struct Hold {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
 };
 /// DELETE /channels/{channelId}/hold: Remove a channel from hold.
 struct Unhold {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
 };
 /// POST /channels/{channelId}/moh: Play music on hold to a channel.
 struct StartMoh {
-  std::string channelId{};  ///< Channel's id
-  std::string mohClass{};  ///< Music on hold class to use
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
+  std::string moh_class{};  ///< Music on hold class to use (ARI: `mohClass`)
 };
 /// DELETE /channels/{channelId}/moh: Stop playing music on hold to a channel.
 struct StopMoh {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
 };
 /// POST /channels/{channelId}/silence: Play silence to a channel.
 struct StartSilence {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
 };
 /// DELETE /channels/{channelId}/silence: Stop playing silence to a channel.
 struct StopSilence {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
 };
 /// POST /channels/{channelId}/play: Start playback of media.
 struct Play {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
   std::vector<std::string> media{};  ///< Media URIs to play.
   std::string lang{};  ///< For sounds, selects language for sound.
   std::optional<std::int64_t> offsetms{};  ///< Number of milliseconds to skip before playing. Only applies to the first URI if multiple media URIs are specified.
   std::optional<std::int64_t> skipms{};  ///< Number of milliseconds to skip for forward/reverse operations.
-  std::string playbackId{};  ///< Playback ID.
+  std::string playback_id{};  ///< Playback ID. (ARI: `playbackId`)
 };
 /// POST /channels/{channelId}/play/{playbackId}: Start playback of media and specify the playbackId.
 struct PlayWithId {
-  std::string channelId{};  ///< Channel's id
-  std::string playbackId{};  ///< Playback ID.
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
+  std::string playback_id{};  ///< Playback ID. (ARI: `playbackId`)
   std::vector<std::string> media{};  ///< Media URIs to play.
   std::string lang{};  ///< For sounds, selects language for sound.
   std::optional<std::int64_t> offsetms{};  ///< Number of milliseconds to skip before playing. Only applies to the first URI if multiple media URIs are specified.
@@ -483,70 +483,70 @@ struct PlayWithId {
 };
 /// POST /channels/{channelId}/record: Start a recording.
 struct Record {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
   std::string name{};  ///< Recording's filename
   std::string format{};  ///< Format to encode audio in
-  std::optional<std::int64_t> maxDurationSeconds{};  ///< Maximum duration of the recording, in seconds. 0 for no limit
-  std::optional<std::int64_t> maxSilenceSeconds{};  ///< Maximum duration of silence, in seconds. 0 for no limit
-  std::string ifExists{};  ///< Action to take if a recording with the same name already exists.
+  std::optional<std::int64_t> max_duration_seconds{};  ///< Maximum duration of the recording, in seconds. 0 for no limit (ARI: `maxDurationSeconds`)
+  std::optional<std::int64_t> max_silence_seconds{};  ///< Maximum duration of silence, in seconds. 0 for no limit (ARI: `maxSilenceSeconds`)
+  std::string if_exists{};  ///< Action to take if a recording with the same name already exists. (ARI: `ifExists`)
   std::optional<bool> beep{};  ///< Play beep when recording begins
-  std::string terminateOn{};  ///< DTMF input to terminate recording
+  std::string terminate_on{};  ///< DTMF input to terminate recording (ARI: `terminateOn`)
 };
 /// GET /channels/{channelId}/variable: Get the value of a channel variable or function.
 struct GetChannelVar {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
   std::string variable{};  ///< The channel variable or function to get
 };
 /// POST /channels/{channelId}/variable: Set the value of a channel variable or function.
 struct SetChannelVar {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
   std::string variable{};  ///< The channel variable or function to set
   std::string value{};  ///< The value to set the variable to
   std::optional<bool> report_events{};  ///< Whether this variable should be included in channel events. Defaults to false.
 };
 /// GET /channels/{channelId}/variables: Get the value of multiple channel variables or functions.
 struct GetChannelVars {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
   std::vector<std::string> variables{};  ///< The channel variables or functions to get
 };
 /// POST /channels/{channelId}/variables: Set the values of multiple channel variables or functions.
 struct SetChannelVars {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
   std::optional<boost::json::value> variables{};  ///< The "variables" key in the body object holds variable key/value pairs to set on the channel. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Ex. { "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
 };
 /// POST /channels/{channelId}/snoop: Start snooping.
 struct SnoopChannel {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
   std::string app{};  ///< Application the snooping channel is placed into
   std::string spy{};  ///< Direction of audio to spy on
   std::string whisper{};  ///< Direction of audio to whisper into
-  std::string appArgs{};  ///< The application arguments to pass to the Stasis application
-  std::string snoopId{};  ///< Unique ID to assign to snooping channel
+  std::string app_args{};  ///< The application arguments to pass to the Stasis application (ARI: `appArgs`)
+  std::string snoop_id{};  ///< Unique ID to assign to snooping channel (ARI: `snoopId`)
 };
 /// POST /channels/{channelId}/snoop/{snoopId}: Start snooping.
 struct SnoopChannelWithId {
-  std::string channelId{};  ///< Channel's id
-  std::string snoopId{};  ///< Unique ID to assign to snooping channel
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
+  std::string snoop_id{};  ///< Unique ID to assign to snooping channel (ARI: `snoopId`)
   std::string app{};  ///< Application the snooping channel is placed into
   std::string spy{};  ///< Direction of audio to spy on
   std::string whisper{};  ///< Direction of audio to whisper into
-  std::string appArgs{};  ///< The application arguments to pass to the Stasis application
+  std::string app_args{};  ///< The application arguments to pass to the Stasis application (ARI: `appArgs`)
 };
 /// POST /channels/{channelId}/dial: Dial a created channel.
 struct Dial {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
   std::string caller{};  ///< Channel ID of caller
   std::optional<std::int64_t> timeout{};  ///< Dial timeout
 };
 /// GET /channels/{channelId}/rtp_statistics: RTP stats on a channel.
 struct Rtpstatistics {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
 };
 /// POST /channels/externalMedia: Start an External Media session.
 struct ExternalMedia {
   std::string app{};  ///< Stasis Application to place channel into
   std::string format{};  ///< Format to encode audio in
-  std::string channelId{};  ///< The unique id to assign the channel on creation.
+  std::string channel_id{};  ///< The unique id to assign the channel on creation. (ARI: `channelId`)
   std::string external_host{};  ///< Hostname/ip:port or websocket_client connection ID of external host.  May be empty for a websocket server connection.
   std::string encapsulation{};  ///< Payload encapsulation protocol.  Must be 'none' for the websocket transport.
   std::string transport{};  ///< Transport protocol
@@ -558,7 +558,7 @@ struct ExternalMedia {
 };
 /// POST /channels/{channelId}/transfer_progress: Inform the channel about the progress of the attended/blind transfer.
 struct Transfer_progress {
-  std::string channelId{};  ///< Channel's id
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
   std::string states{};  ///< The state of the progress
 };
 }  // namespace channels
@@ -641,179 +641,179 @@ class ChannelsApi {
   /// Operations on `client`; obtained from Client::channels().
   explicit ChannelsApi(Client& client) noexcept : client_(&client) {}
 
-  /// GET /channels
+  /// GET /channels: List all active channels in Asterisk. (ARI: `list`)
   template <typename CompletionToken>
-  auto list(CompletionToken&& token) {
+  auto async_list(CompletionToken&& token) {
     return client_->async_call<std::vector<Channel>>(make_request(channels::List{}), std::forward<CompletionToken>(token));
   }
-  /// POST /channels
+  /// POST /channels: Create a new channel (originate). (ARI: `originate`)
   template <typename CompletionToken>
-  auto originate(channels::Originate params, CompletionToken&& token) {
+  auto async_originate(channels::Originate params, CompletionToken&& token) {
     return client_->async_call<Channel>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/create
+  /// POST /channels/create: Create channel. (ARI: `create`)
   template <typename CompletionToken>
-  auto create(channels::Create params, CompletionToken&& token) {
+  auto async_create(channels::Create params, CompletionToken&& token) {
     return client_->async_call<Channel>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// GET /channels/{channelId}
+  /// GET /channels/{channelId}: Channel details. (ARI: `get`)
   template <typename CompletionToken>
-  auto get(channels::Get params, CompletionToken&& token) {
+  auto async_get(channels::Get params, CompletionToken&& token) {
     return client_->async_call<Channel>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}
+  /// POST /channels/{channelId}: Create a new channel (originate with id). (ARI: `originateWithId`)
   template <typename CompletionToken>
-  auto originate_with_id(channels::OriginateWithId params, CompletionToken&& token) {
+  auto async_originate_with_id(channels::OriginateWithId params, CompletionToken&& token) {
     return client_->async_call<Channel>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /channels/{channelId}
+  /// DELETE /channels/{channelId}: Delete (i.e. hangup) a channel. (ARI: `hangup`)
   template <typename CompletionToken>
-  auto hangup(channels::Hangup params, CompletionToken&& token) {
+  auto async_hangup(channels::Hangup params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/continue
+  /// POST /channels/{channelId}/continue: Exit application; continue execution in the dialplan. (ARI: `continueInDialplan`)
   template <typename CompletionToken>
-  auto continue_in_dialplan(channels::ContinueInDialplan params, CompletionToken&& token) {
+  auto async_continue_in_dialplan(channels::ContinueInDialplan params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/move
+  /// POST /channels/{channelId}/move: Move the channel from one Stasis application to another. (ARI: `move`)
   template <typename CompletionToken>
-  auto move(channels::Move params, CompletionToken&& token) {
+  auto async_move(channels::Move params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/redirect
+  /// POST /channels/{channelId}/redirect: Redirect the channel to a different location. (ARI: `redirect`)
   template <typename CompletionToken>
-  auto redirect(channels::Redirect params, CompletionToken&& token) {
+  auto async_redirect(channels::Redirect params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/answer
+  /// POST /channels/{channelId}/answer: Answer a channel. (ARI: `answer`)
   template <typename CompletionToken>
-  auto answer(channels::Answer params, CompletionToken&& token) {
+  auto async_answer(channels::Answer params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/ring
+  /// POST /channels/{channelId}/ring: Indicate ringing to a channel. (ARI: `ring`)
   template <typename CompletionToken>
-  auto ring(channels::Ring params, CompletionToken&& token) {
+  auto async_ring(channels::Ring params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /channels/{channelId}/ring
+  /// DELETE /channels/{channelId}/ring: Stop ringing indication on a channel if locally generated. (ARI: `ringStop`)
   template <typename CompletionToken>
-  auto ring_stop(channels::RingStop params, CompletionToken&& token) {
+  auto async_ring_stop(channels::RingStop params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/progress
+  /// POST /channels/{channelId}/progress: Indicate progress on a channel. (ARI: `progress`)
   template <typename CompletionToken>
-  auto progress(channels::Progress params, CompletionToken&& token) {
+  auto async_progress(channels::Progress params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/dtmf
+  /// POST /channels/{channelId}/dtmf: Send provided DTMF to a given channel. (ARI: `sendDTMF`)
   template <typename CompletionToken>
-  auto send_dtmf(channels::SendDTMF params, CompletionToken&& token) {
+  auto async_send_dtmf(channels::SendDTMF params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/mute
+  /// POST /channels/{channelId}/mute: Mute a channel. (ARI: `mute`)
   template <typename CompletionToken>
-  auto mute(channels::Mute params, CompletionToken&& token) {
+  auto async_mute(channels::Mute params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /channels/{channelId}/mute
+  /// DELETE /channels/{channelId}/mute: Unmute a channel. (ARI: `unmute`)
   template <typename CompletionToken>
-  auto unmute(channels::Unmute params, CompletionToken&& token) {
+  auto async_unmute(channels::Unmute params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/hold
+  /// POST /channels/{channelId}/hold: Hold a channel. (ARI: `hold`)
   template <typename CompletionToken>
-  auto hold(channels::Hold params, CompletionToken&& token) {
+  auto async_hold(channels::Hold params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /channels/{channelId}/hold
+  /// DELETE /channels/{channelId}/hold: Remove a channel from hold. (ARI: `unhold`)
   template <typename CompletionToken>
-  auto unhold(channels::Unhold params, CompletionToken&& token) {
+  auto async_unhold(channels::Unhold params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/moh
+  /// POST /channels/{channelId}/moh: Play music on hold to a channel. (ARI: `startMoh`)
   template <typename CompletionToken>
-  auto start_moh(channels::StartMoh params, CompletionToken&& token) {
+  auto async_start_moh(channels::StartMoh params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /channels/{channelId}/moh
+  /// DELETE /channels/{channelId}/moh: Stop playing music on hold to a channel. (ARI: `stopMoh`)
   template <typename CompletionToken>
-  auto stop_moh(channels::StopMoh params, CompletionToken&& token) {
+  auto async_stop_moh(channels::StopMoh params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/silence
+  /// POST /channels/{channelId}/silence: Play silence to a channel. (ARI: `startSilence`)
   template <typename CompletionToken>
-  auto start_silence(channels::StartSilence params, CompletionToken&& token) {
+  auto async_start_silence(channels::StartSilence params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /channels/{channelId}/silence
+  /// DELETE /channels/{channelId}/silence: Stop playing silence to a channel. (ARI: `stopSilence`)
   template <typename CompletionToken>
-  auto stop_silence(channels::StopSilence params, CompletionToken&& token) {
+  auto async_stop_silence(channels::StopSilence params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/play
+  /// POST /channels/{channelId}/play: Start playback of media. (ARI: `play`)
   template <typename CompletionToken>
-  auto play(channels::Play params, CompletionToken&& token) {
+  auto async_play(channels::Play params, CompletionToken&& token) {
     return client_->async_call<Playback>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/play/{playbackId}
+  /// POST /channels/{channelId}/play/{playbackId}: Start playback of media and specify the playbackId. (ARI: `playWithId`)
   template <typename CompletionToken>
-  auto play_with_id(channels::PlayWithId params, CompletionToken&& token) {
+  auto async_play_with_id(channels::PlayWithId params, CompletionToken&& token) {
     return client_->async_call<Playback>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/record
+  /// POST /channels/{channelId}/record: Start a recording. (ARI: `record`)
   template <typename CompletionToken>
-  auto record(channels::Record params, CompletionToken&& token) {
+  auto async_record(channels::Record params, CompletionToken&& token) {
     return client_->async_call<LiveRecording>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// GET /channels/{channelId}/variable
+  /// GET /channels/{channelId}/variable: Get the value of a channel variable or function. (ARI: `getChannelVar`)
   template <typename CompletionToken>
-  auto get_channel_var(channels::GetChannelVar params, CompletionToken&& token) {
+  auto async_get_channel_var(channels::GetChannelVar params, CompletionToken&& token) {
     return client_->async_call<Variable>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/variable
+  /// POST /channels/{channelId}/variable: Set the value of a channel variable or function. (ARI: `setChannelVar`)
   template <typename CompletionToken>
-  auto set_channel_var(channels::SetChannelVar params, CompletionToken&& token) {
+  auto async_set_channel_var(channels::SetChannelVar params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// GET /channels/{channelId}/variables
+  /// GET /channels/{channelId}/variables: Get the value of multiple channel variables or functions. (ARI: `getChannelVars`)
   template <typename CompletionToken>
-  auto get_channel_vars(channels::GetChannelVars params, CompletionToken&& token) {
+  auto async_get_channel_vars(channels::GetChannelVars params, CompletionToken&& token) {
     return client_->async_call<Variables>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/variables
+  /// POST /channels/{channelId}/variables: Set the values of multiple channel variables or functions. (ARI: `setChannelVars`)
   template <typename CompletionToken>
-  auto set_channel_vars(channels::SetChannelVars params, CompletionToken&& token) {
+  auto async_set_channel_vars(channels::SetChannelVars params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/snoop
+  /// POST /channels/{channelId}/snoop: Start snooping. (ARI: `snoopChannel`)
   template <typename CompletionToken>
-  auto snoop_channel(channels::SnoopChannel params, CompletionToken&& token) {
+  auto async_snoop_channel(channels::SnoopChannel params, CompletionToken&& token) {
     return client_->async_call<Channel>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/snoop/{snoopId}
+  /// POST /channels/{channelId}/snoop/{snoopId}: Start snooping. (ARI: `snoopChannelWithId`)
   template <typename CompletionToken>
-  auto snoop_channel_with_id(channels::SnoopChannelWithId params, CompletionToken&& token) {
+  auto async_snoop_channel_with_id(channels::SnoopChannelWithId params, CompletionToken&& token) {
     return client_->async_call<Channel>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/dial
+  /// POST /channels/{channelId}/dial: Dial a created channel. (ARI: `dial`)
   template <typename CompletionToken>
-  auto dial(channels::Dial params, CompletionToken&& token) {
+  auto async_dial(channels::Dial params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// GET /channels/{channelId}/rtp_statistics
+  /// GET /channels/{channelId}/rtp_statistics: RTP stats on a channel. (ARI: `rtpstatistics`)
   template <typename CompletionToken>
-  auto rtpstatistics(channels::Rtpstatistics params, CompletionToken&& token) {
+  auto async_rtpstatistics(channels::Rtpstatistics params, CompletionToken&& token) {
     return client_->async_call<RTPstat>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/externalMedia
+  /// POST /channels/externalMedia: Start an External Media session. (ARI: `externalMedia`)
   template <typename CompletionToken>
-  auto external_media(channels::ExternalMedia params, CompletionToken&& token) {
+  auto async_external_media(channels::ExternalMedia params, CompletionToken&& token) {
     return client_->async_call<Channel>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /channels/{channelId}/transfer_progress
+  /// POST /channels/{channelId}/transfer_progress: Inform the channel about the progress of the attended/blind transfer. (ARI: `transfer_progress`)
   template <typename CompletionToken>
-  auto transfer_progress(channels::Transfer_progress params, CompletionToken&& token) {
+  auto async_transfer_progress(channels::Transfer_progress params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
 
@@ -821,7 +821,7 @@ class ChannelsApi {
   Client* client_;
 };
 
-/// Parameters of the `bridges` operations (names as in the ARI documentation).
+/// Parameters of the `bridges` operations (ARI's names in snake_case, e.g. channelId -> channel_id).
 namespace bridges {
 /// GET /bridges: List all active bridges in Asterisk.
 struct List {
@@ -829,93 +829,93 @@ struct List {
 /// POST /bridges: Create a new bridge.
 struct Create {
   std::string type{};  ///< Comma separated list of bridge type attributes (mixing, holding, dtmf_events, proxy_media, video_sfu, video_single, sdp_label).
-  std::string bridgeId{};  ///< Unique ID to give to the bridge being created.
+  std::string bridge_id{};  ///< Unique ID to give to the bridge being created. (ARI: `bridgeId`)
   std::string name{};  ///< Name to give to the bridge being created.
   std::optional<boost::json::value> variables{};  ///< The "variables" key in the body object holds variable key/value pairs to set on the bridge on creation. Each variable is an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in bridge events (defaults to false).   Ex. { "name": "SupportBridge", "variables": {  "Bridge_State": { "value": "WaitingForAgent", "report_events": true } } }
 };
 /// POST /bridges/{bridgeId}: Create a new bridge.
 struct CreateWithId {
-  std::string bridgeId{};  ///< Unique ID to give to the bridge being created.
+  std::string bridge_id{};  ///< Unique ID to give to the bridge being created. (ARI: `bridgeId`)
   std::string type{};  ///< Comma separated list of bridge type attributes (mixing, holding, dtmf_events, proxy_media, video_sfu, video_single, sdp_label) to set.
   std::string name{};  ///< Set the name of the bridge.
   std::optional<boost::json::value> variables{};  ///< The "variables" key in the body object holds variable key/value pairs to set on the bridge on creation. Each variable is an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in bridge events (defaults to false).   Ex. { "name": "SupportBridge", "variables": {  "Bridge_State": { "value": "WaitingForAgent", "report_events": true } } }
 };
 /// GET /bridges/{bridgeId}: Get bridge details.
 struct Get {
-  std::string bridgeId{};  ///< Bridge's id
+  std::string bridge_id{};  ///< Bridge's id (ARI: `bridgeId`)
 };
 /// DELETE /bridges/{bridgeId}: Shut down a bridge.
 struct Destroy {
-  std::string bridgeId{};  ///< Bridge's id
+  std::string bridge_id{};  ///< Bridge's id (ARI: `bridgeId`)
 };
 /// GET /bridges/{bridgeId}/variable: Get the value of a bridge variable or function.
 struct GetBridgeVar {
-  std::string bridgeId{};  ///< Bridge's id
+  std::string bridge_id{};  ///< Bridge's id (ARI: `bridgeId`)
   std::string variable{};  ///< The bridge variable or function to get
 };
 /// POST /bridges/{bridgeId}/variable: Set the value of a bridge variable or function.
 struct SetBridgeVar {
-  std::string bridgeId{};  ///< Bridge's id
+  std::string bridge_id{};  ///< Bridge's id (ARI: `bridgeId`)
   std::string variable{};  ///< The bridge variable or function to set
   std::string value{};  ///< The value to set the variable to
   std::optional<bool> report_events{};  ///< Whether this variable should be included in bridge events. Defaults to false.
 };
 /// GET /bridges/{bridgeId}/variables: Get the value of multiple bridge variables or functions.
 struct GetBridgeVars {
-  std::string bridgeId{};  ///< Bridge's id
+  std::string bridge_id{};  ///< Bridge's id (ARI: `bridgeId`)
   std::vector<std::string> variables{};  ///< The bridge variables or functions to get
 };
 /// POST /bridges/{bridgeId}/variables: Set the values of multiple bridge variables or functions.
 struct SetBridgeVars {
-  std::string bridgeId{};  ///< Bridge's id
+  std::string bridge_id{};  ///< Bridge's id (ARI: `bridgeId`)
   std::optional<boost::json::value> variables{};  ///< The "variables" key in the body object holds variable key/value pairs to set on the bridge. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in bridge events (defaults to false). Ex. { "variables": { "Bridge_State": "WaitingForAgent", "Support_Level": { "value": "Premium", "report_events": true } } }
 };
 /// POST /bridges/{bridgeId}/addChannel: Add a channel to a bridge.
 struct AddChannel {
-  std::string bridgeId{};  ///< Bridge's id
+  std::string bridge_id{};  ///< Bridge's id (ARI: `bridgeId`)
   std::vector<std::string> channel{};  ///< Ids of channels to add to bridge
   std::string role{};  ///< Channel's role in the bridge
-  std::optional<bool> absorbDTMF{};  ///< Absorb DTMF coming from this channel, preventing it to pass through to the bridge
+  std::optional<bool> absorb_dtmf{};  ///< Absorb DTMF coming from this channel, preventing it to pass through to the bridge (ARI: `absorbDTMF`)
   std::optional<bool> mute{};  ///< Mute audio from this channel, preventing it to pass through to the bridge
-  std::optional<bool> inhibitConnectedLineUpdates{};  ///< Do not present the identity of the newly connected channel to other bridge members
+  std::optional<bool> inhibit_connected_line_updates{};  ///< Do not present the identity of the newly connected channel to other bridge members (ARI: `inhibitConnectedLineUpdates`)
 };
 /// POST /bridges/{bridgeId}/removeChannel: Remove a channel from a bridge.
 struct RemoveChannel {
-  std::string bridgeId{};  ///< Bridge's id
+  std::string bridge_id{};  ///< Bridge's id (ARI: `bridgeId`)
   std::vector<std::string> channel{};  ///< Ids of channels to remove from bridge
 };
 /// POST /bridges/{bridgeId}/videoSource/{channelId}: Set a channel as the video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants.
 struct SetVideoSource {
-  std::string bridgeId{};  ///< Bridge's id
-  std::string channelId{};  ///< Channel's id
+  std::string bridge_id{};  ///< Bridge's id (ARI: `bridgeId`)
+  std::string channel_id{};  ///< Channel's id (ARI: `channelId`)
 };
 /// DELETE /bridges/{bridgeId}/videoSource: Removes any explicit video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants. When no explicit video source is set, talk detection will be used to determine the active video stream.
 struct ClearVideoSource {
-  std::string bridgeId{};  ///< Bridge's id
+  std::string bridge_id{};  ///< Bridge's id (ARI: `bridgeId`)
 };
 /// POST /bridges/{bridgeId}/moh: Play music on hold to a bridge or change the MOH class that is playing.
 struct StartMoh {
-  std::string bridgeId{};  ///< Bridge's id
-  std::string mohClass{};  ///< Channel's id
+  std::string bridge_id{};  ///< Bridge's id (ARI: `bridgeId`)
+  std::string moh_class{};  ///< Channel's id (ARI: `mohClass`)
 };
 /// DELETE /bridges/{bridgeId}/moh: Stop playing music on hold to a bridge.
 struct StopMoh {
-  std::string bridgeId{};  ///< Bridge's id
+  std::string bridge_id{};  ///< Bridge's id (ARI: `bridgeId`)
 };
 /// POST /bridges/{bridgeId}/play: Start playback of media on a bridge.
 struct Play {
-  std::string bridgeId{};  ///< Bridge's id
+  std::string bridge_id{};  ///< Bridge's id (ARI: `bridgeId`)
   std::vector<std::string> media{};  ///< Media URIs to play.
   std::string announcer_format{};  ///< Format of the 'Anouncer' channel attached to the bridge. Defaults to the format of the channel in the bridge with the highest sampe rate.
   std::string lang{};  ///< For sounds, selects language for sound.
   std::optional<std::int64_t> offsetms{};  ///< Number of milliseconds to skip before playing. Only applies to the first URI if multiple media URIs are specified.
   std::optional<std::int64_t> skipms{};  ///< Number of milliseconds to skip for forward/reverse operations.
-  std::string playbackId{};  ///< Playback Id.
+  std::string playback_id{};  ///< Playback Id. (ARI: `playbackId`)
 };
 /// POST /bridges/{bridgeId}/play/{playbackId}: Start playback of media on a bridge.
 struct PlayWithId {
-  std::string bridgeId{};  ///< Bridge's id
-  std::string playbackId{};  ///< Playback ID.
+  std::string bridge_id{};  ///< Bridge's id (ARI: `bridgeId`)
+  std::string playback_id{};  ///< Playback ID. (ARI: `playbackId`)
   std::vector<std::string> media{};  ///< Media URIs to play.
   std::string announcer_format{};  ///< Format of the 'Anouncer' channel attached to the bridge. Defaults to the format of the channel in the bridge with the highest sampe rate.
   std::string lang{};  ///< For sounds, selects language for sound.
@@ -924,15 +924,15 @@ struct PlayWithId {
 };
 /// POST /bridges/{bridgeId}/record: Start a recording.
 struct Record {
-  std::string bridgeId{};  ///< Bridge's id
+  std::string bridge_id{};  ///< Bridge's id (ARI: `bridgeId`)
   std::string name{};  ///< Recording's filename
   std::string format{};  ///< Format to encode audio in
   std::string recorder_format{};  ///< Format of the 'Recorder' channel attached to the bridge. Defaults to the same format as the 'format' parameter.
-  std::optional<std::int64_t> maxDurationSeconds{};  ///< Maximum duration of the recording, in seconds. 0 for no limit.
-  std::optional<std::int64_t> maxSilenceSeconds{};  ///< Maximum duration of silence, in seconds. 0 for no limit.
-  std::string ifExists{};  ///< Action to take if a recording with the same name already exists.
+  std::optional<std::int64_t> max_duration_seconds{};  ///< Maximum duration of the recording, in seconds. 0 for no limit. (ARI: `maxDurationSeconds`)
+  std::optional<std::int64_t> max_silence_seconds{};  ///< Maximum duration of silence, in seconds. 0 for no limit. (ARI: `maxSilenceSeconds`)
+  std::string if_exists{};  ///< Action to take if a recording with the same name already exists. (ARI: `ifExists`)
   std::optional<bool> beep{};  ///< Play beep when recording begins
-  std::string terminateOn{};  ///< DTMF input to terminate recording.
+  std::string terminate_on{};  ///< DTMF input to terminate recording. (ARI: `terminateOn`)
 };
 }  // namespace bridges
 
@@ -980,94 +980,94 @@ class BridgesApi {
   /// Operations on `client`; obtained from Client::bridges().
   explicit BridgesApi(Client& client) noexcept : client_(&client) {}
 
-  /// GET /bridges
+  /// GET /bridges: List all active bridges in Asterisk. (ARI: `list`)
   template <typename CompletionToken>
-  auto list(CompletionToken&& token) {
+  auto async_list(CompletionToken&& token) {
     return client_->async_call<std::vector<Bridge>>(make_request(bridges::List{}), std::forward<CompletionToken>(token));
   }
-  /// POST /bridges
+  /// POST /bridges: Create a new bridge. (ARI: `create`)
   template <typename CompletionToken>
-  auto create(bridges::Create params, CompletionToken&& token) {
+  auto async_create(bridges::Create params, CompletionToken&& token) {
     return client_->async_call<Bridge>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /bridges/{bridgeId}
+  /// POST /bridges/{bridgeId}: Create a new bridge. (ARI: `createWithId`)
   template <typename CompletionToken>
-  auto create_with_id(bridges::CreateWithId params, CompletionToken&& token) {
+  auto async_create_with_id(bridges::CreateWithId params, CompletionToken&& token) {
     return client_->async_call<Bridge>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// GET /bridges/{bridgeId}
+  /// GET /bridges/{bridgeId}: Get bridge details. (ARI: `get`)
   template <typename CompletionToken>
-  auto get(bridges::Get params, CompletionToken&& token) {
+  auto async_get(bridges::Get params, CompletionToken&& token) {
     return client_->async_call<Bridge>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /bridges/{bridgeId}
+  /// DELETE /bridges/{bridgeId}: Shut down a bridge. (ARI: `destroy`)
   template <typename CompletionToken>
-  auto destroy(bridges::Destroy params, CompletionToken&& token) {
+  auto async_destroy(bridges::Destroy params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// GET /bridges/{bridgeId}/variable
+  /// GET /bridges/{bridgeId}/variable: Get the value of a bridge variable or function. (ARI: `getBridgeVar`)
   template <typename CompletionToken>
-  auto get_bridge_var(bridges::GetBridgeVar params, CompletionToken&& token) {
+  auto async_get_bridge_var(bridges::GetBridgeVar params, CompletionToken&& token) {
     return client_->async_call<Variable>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /bridges/{bridgeId}/variable
+  /// POST /bridges/{bridgeId}/variable: Set the value of a bridge variable or function. (ARI: `setBridgeVar`)
   template <typename CompletionToken>
-  auto set_bridge_var(bridges::SetBridgeVar params, CompletionToken&& token) {
+  auto async_set_bridge_var(bridges::SetBridgeVar params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// GET /bridges/{bridgeId}/variables
+  /// GET /bridges/{bridgeId}/variables: Get the value of multiple bridge variables or functions. (ARI: `getBridgeVars`)
   template <typename CompletionToken>
-  auto get_bridge_vars(bridges::GetBridgeVars params, CompletionToken&& token) {
+  auto async_get_bridge_vars(bridges::GetBridgeVars params, CompletionToken&& token) {
     return client_->async_call<Variables>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /bridges/{bridgeId}/variables
+  /// POST /bridges/{bridgeId}/variables: Set the values of multiple bridge variables or functions. (ARI: `setBridgeVars`)
   template <typename CompletionToken>
-  auto set_bridge_vars(bridges::SetBridgeVars params, CompletionToken&& token) {
+  auto async_set_bridge_vars(bridges::SetBridgeVars params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /bridges/{bridgeId}/addChannel
+  /// POST /bridges/{bridgeId}/addChannel: Add a channel to a bridge. (ARI: `addChannel`)
   template <typename CompletionToken>
-  auto add_channel(bridges::AddChannel params, CompletionToken&& token) {
+  auto async_add_channel(bridges::AddChannel params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /bridges/{bridgeId}/removeChannel
+  /// POST /bridges/{bridgeId}/removeChannel: Remove a channel from a bridge. (ARI: `removeChannel`)
   template <typename CompletionToken>
-  auto remove_channel(bridges::RemoveChannel params, CompletionToken&& token) {
+  auto async_remove_channel(bridges::RemoveChannel params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /bridges/{bridgeId}/videoSource/{channelId}
+  /// POST /bridges/{bridgeId}/videoSource/{channelId}: Set a channel as the video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants. (ARI: `setVideoSource`)
   template <typename CompletionToken>
-  auto set_video_source(bridges::SetVideoSource params, CompletionToken&& token) {
+  auto async_set_video_source(bridges::SetVideoSource params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /bridges/{bridgeId}/videoSource
+  /// DELETE /bridges/{bridgeId}/videoSource: Removes any explicit video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants. When no explicit video source is set, talk detection will be used to determine the active video stream. (ARI: `clearVideoSource`)
   template <typename CompletionToken>
-  auto clear_video_source(bridges::ClearVideoSource params, CompletionToken&& token) {
+  auto async_clear_video_source(bridges::ClearVideoSource params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /bridges/{bridgeId}/moh
+  /// POST /bridges/{bridgeId}/moh: Play music on hold to a bridge or change the MOH class that is playing. (ARI: `startMoh`)
   template <typename CompletionToken>
-  auto start_moh(bridges::StartMoh params, CompletionToken&& token) {
+  auto async_start_moh(bridges::StartMoh params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /bridges/{bridgeId}/moh
+  /// DELETE /bridges/{bridgeId}/moh: Stop playing music on hold to a bridge. (ARI: `stopMoh`)
   template <typename CompletionToken>
-  auto stop_moh(bridges::StopMoh params, CompletionToken&& token) {
+  auto async_stop_moh(bridges::StopMoh params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /bridges/{bridgeId}/play
+  /// POST /bridges/{bridgeId}/play: Start playback of media on a bridge. (ARI: `play`)
   template <typename CompletionToken>
-  auto play(bridges::Play params, CompletionToken&& token) {
+  auto async_play(bridges::Play params, CompletionToken&& token) {
     return client_->async_call<Playback>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /bridges/{bridgeId}/play/{playbackId}
+  /// POST /bridges/{bridgeId}/play/{playbackId}: Start playback of media on a bridge. (ARI: `playWithId`)
   template <typename CompletionToken>
-  auto play_with_id(bridges::PlayWithId params, CompletionToken&& token) {
+  auto async_play_with_id(bridges::PlayWithId params, CompletionToken&& token) {
     return client_->async_call<Playback>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /bridges/{bridgeId}/record
+  /// POST /bridges/{bridgeId}/record: Start a recording. (ARI: `record`)
   template <typename CompletionToken>
-  auto record(bridges::Record params, CompletionToken&& token) {
+  auto async_record(bridges::Record params, CompletionToken&& token) {
     return client_->async_call<LiveRecording>(make_request(params), std::forward<CompletionToken>(token));
   }
 
@@ -1075,55 +1075,55 @@ class BridgesApi {
   Client* client_;
 };
 
-/// Parameters of the `recordings` operations (names as in the ARI documentation).
+/// Parameters of the `recordings` operations (ARI's names in snake_case, e.g. channelId -> channel_id).
 namespace recordings {
 /// GET /recordings/stored: List recordings that are complete.
 struct ListStored {
 };
 /// GET /recordings/stored/{recordingName}: Get a stored recording's details.
 struct GetStored {
-  std::string recordingName{};  ///< The name of the recording
+  std::string recording_name{};  ///< The name of the recording (ARI: `recordingName`)
 };
 /// DELETE /recordings/stored/{recordingName}: Delete a stored recording.
 struct DeleteStored {
-  std::string recordingName{};  ///< The name of the recording
+  std::string recording_name{};  ///< The name of the recording (ARI: `recordingName`)
 };
 /// GET /recordings/stored/{recordingName}/file: Get the file associated with the stored recording.
 struct GetStoredFile {
-  std::string recordingName{};  ///< The name of the recording
+  std::string recording_name{};  ///< The name of the recording (ARI: `recordingName`)
 };
 /// POST /recordings/stored/{recordingName}/copy: Copy a stored recording.
 struct CopyStored {
-  std::string recordingName{};  ///< The name of the recording to copy
-  std::string destinationRecordingName{};  ///< The destination name of the recording
+  std::string recording_name{};  ///< The name of the recording to copy (ARI: `recordingName`)
+  std::string destination_recording_name{};  ///< The destination name of the recording (ARI: `destinationRecordingName`)
 };
 /// GET /recordings/live/{recordingName}: List live recordings.
 struct GetLive {
-  std::string recordingName{};  ///< The name of the recording
+  std::string recording_name{};  ///< The name of the recording (ARI: `recordingName`)
 };
 /// DELETE /recordings/live/{recordingName}: Stop a live recording and discard it.
 struct Cancel {
-  std::string recordingName{};  ///< The name of the recording
+  std::string recording_name{};  ///< The name of the recording (ARI: `recordingName`)
 };
 /// POST /recordings/live/{recordingName}/stop: Stop a live recording and store it.
 struct Stop {
-  std::string recordingName{};  ///< The name of the recording
+  std::string recording_name{};  ///< The name of the recording (ARI: `recordingName`)
 };
 /// POST /recordings/live/{recordingName}/pause: Pause a live recording.
 struct Pause {
-  std::string recordingName{};  ///< The name of the recording
+  std::string recording_name{};  ///< The name of the recording (ARI: `recordingName`)
 };
 /// DELETE /recordings/live/{recordingName}/pause: Unpause a live recording.
 struct Unpause {
-  std::string recordingName{};  ///< The name of the recording
+  std::string recording_name{};  ///< The name of the recording (ARI: `recordingName`)
 };
 /// POST /recordings/live/{recordingName}/mute: Mute a live recording.
 struct Mute {
-  std::string recordingName{};  ///< The name of the recording
+  std::string recording_name{};  ///< The name of the recording (ARI: `recordingName`)
 };
 /// DELETE /recordings/live/{recordingName}/mute: Unmute a live recording.
 struct Unmute {
-  std::string recordingName{};  ///< The name of the recording
+  std::string recording_name{};  ///< The name of the recording (ARI: `recordingName`)
 };
 }  // namespace recordings
 
@@ -1159,64 +1159,64 @@ class RecordingsApi {
   /// Operations on `client`; obtained from Client::recordings().
   explicit RecordingsApi(Client& client) noexcept : client_(&client) {}
 
-  /// GET /recordings/stored
+  /// GET /recordings/stored: List recordings that are complete. (ARI: `listStored`)
   template <typename CompletionToken>
-  auto list_stored(CompletionToken&& token) {
+  auto async_list_stored(CompletionToken&& token) {
     return client_->async_call<std::vector<StoredRecording>>(make_request(recordings::ListStored{}), std::forward<CompletionToken>(token));
   }
-  /// GET /recordings/stored/{recordingName}
+  /// GET /recordings/stored/{recordingName}: Get a stored recording's details. (ARI: `getStored`)
   template <typename CompletionToken>
-  auto get_stored(recordings::GetStored params, CompletionToken&& token) {
+  auto async_get_stored(recordings::GetStored params, CompletionToken&& token) {
     return client_->async_call<StoredRecording>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /recordings/stored/{recordingName}
+  /// DELETE /recordings/stored/{recordingName}: Delete a stored recording. (ARI: `deleteStored`)
   template <typename CompletionToken>
-  auto delete_stored(recordings::DeleteStored params, CompletionToken&& token) {
+  auto async_delete_stored(recordings::DeleteStored params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// GET /recordings/stored/{recordingName}/file
+  /// GET /recordings/stored/{recordingName}/file: Get the file associated with the stored recording. (ARI: `getStoredFile`)
   template <typename CompletionToken>
-  auto get_stored_file(recordings::GetStoredFile params, CompletionToken&& token) {
+  auto async_get_stored_file(recordings::GetStoredFile params, CompletionToken&& token) {
     return client_->async_call<std::string>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /recordings/stored/{recordingName}/copy
+  /// POST /recordings/stored/{recordingName}/copy: Copy a stored recording. (ARI: `copyStored`)
   template <typename CompletionToken>
-  auto copy_stored(recordings::CopyStored params, CompletionToken&& token) {
+  auto async_copy_stored(recordings::CopyStored params, CompletionToken&& token) {
     return client_->async_call<StoredRecording>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// GET /recordings/live/{recordingName}
+  /// GET /recordings/live/{recordingName}: List live recordings. (ARI: `getLive`)
   template <typename CompletionToken>
-  auto get_live(recordings::GetLive params, CompletionToken&& token) {
+  auto async_get_live(recordings::GetLive params, CompletionToken&& token) {
     return client_->async_call<LiveRecording>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /recordings/live/{recordingName}
+  /// DELETE /recordings/live/{recordingName}: Stop a live recording and discard it. (ARI: `cancel`)
   template <typename CompletionToken>
-  auto cancel(recordings::Cancel params, CompletionToken&& token) {
+  auto async_cancel(recordings::Cancel params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /recordings/live/{recordingName}/stop
+  /// POST /recordings/live/{recordingName}/stop: Stop a live recording and store it. (ARI: `stop`)
   template <typename CompletionToken>
-  auto stop(recordings::Stop params, CompletionToken&& token) {
+  auto async_stop(recordings::Stop params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /recordings/live/{recordingName}/pause
+  /// POST /recordings/live/{recordingName}/pause: Pause a live recording. (ARI: `pause`)
   template <typename CompletionToken>
-  auto pause(recordings::Pause params, CompletionToken&& token) {
+  auto async_pause(recordings::Pause params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /recordings/live/{recordingName}/pause
+  /// DELETE /recordings/live/{recordingName}/pause: Unpause a live recording. (ARI: `unpause`)
   template <typename CompletionToken>
-  auto unpause(recordings::Unpause params, CompletionToken&& token) {
+  auto async_unpause(recordings::Unpause params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /recordings/live/{recordingName}/mute
+  /// POST /recordings/live/{recordingName}/mute: Mute a live recording. (ARI: `mute`)
   template <typename CompletionToken>
-  auto mute(recordings::Mute params, CompletionToken&& token) {
+  auto async_mute(recordings::Mute params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /recordings/live/{recordingName}/mute
+  /// DELETE /recordings/live/{recordingName}/mute: Unmute a live recording. (ARI: `unmute`)
   template <typename CompletionToken>
-  auto unmute(recordings::Unmute params, CompletionToken&& token) {
+  auto async_unmute(recordings::Unmute params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
 
@@ -1224,7 +1224,7 @@ class RecordingsApi {
   Client* client_;
 };
 
-/// Parameters of the `sounds` operations (names as in the ARI documentation).
+/// Parameters of the `sounds` operations (ARI's names in snake_case, e.g. channelId -> channel_id).
 namespace sounds {
 /// GET /sounds: List all sounds.
 struct List {
@@ -1233,7 +1233,7 @@ struct List {
 };
 /// GET /sounds/{soundId}: Get a sound's details.
 struct Get {
-  std::string soundId{};  ///< Sound's id
+  std::string sound_id{};  ///< Sound's id (ARI: `soundId`)
 };
 }  // namespace sounds
 
@@ -1249,14 +1249,14 @@ class SoundsApi {
   /// Operations on `client`; obtained from Client::sounds().
   explicit SoundsApi(Client& client) noexcept : client_(&client) {}
 
-  /// GET /sounds
+  /// GET /sounds: List all sounds. (ARI: `list`)
   template <typename CompletionToken>
-  auto list(sounds::List params, CompletionToken&& token) {
+  auto async_list(sounds::List params, CompletionToken&& token) {
     return client_->async_call<std::vector<Sound>>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// GET /sounds/{soundId}
+  /// GET /sounds/{soundId}: Get a sound's details. (ARI: `get`)
   template <typename CompletionToken>
-  auto get(sounds::Get params, CompletionToken&& token) {
+  auto async_get(sounds::Get params, CompletionToken&& token) {
     return client_->async_call<Sound>(make_request(params), std::forward<CompletionToken>(token));
   }
 
@@ -1264,19 +1264,19 @@ class SoundsApi {
   Client* client_;
 };
 
-/// Parameters of the `playbacks` operations (names as in the ARI documentation).
+/// Parameters of the `playbacks` operations (ARI's names in snake_case, e.g. channelId -> channel_id).
 namespace playbacks {
 /// GET /playbacks/{playbackId}: Get a playback's details.
 struct Get {
-  std::string playbackId{};  ///< Playback's id
+  std::string playback_id{};  ///< Playback's id (ARI: `playbackId`)
 };
 /// DELETE /playbacks/{playbackId}: Stop a playback.
 struct Stop {
-  std::string playbackId{};  ///< Playback's id
+  std::string playback_id{};  ///< Playback's id (ARI: `playbackId`)
 };
 /// POST /playbacks/{playbackId}/control: Control a playback.
 struct Control {
-  std::string playbackId{};  ///< Playback's id
+  std::string playback_id{};  ///< Playback's id (ARI: `playbackId`)
   std::string operation{};  ///< Operation to perform on the playback.
 };
 }  // namespace playbacks
@@ -1295,19 +1295,19 @@ class PlaybacksApi {
   /// Operations on `client`; obtained from Client::playbacks().
   explicit PlaybacksApi(Client& client) noexcept : client_(&client) {}
 
-  /// GET /playbacks/{playbackId}
+  /// GET /playbacks/{playbackId}: Get a playback's details. (ARI: `get`)
   template <typename CompletionToken>
-  auto get(playbacks::Get params, CompletionToken&& token) {
+  auto async_get(playbacks::Get params, CompletionToken&& token) {
     return client_->async_call<Playback>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /playbacks/{playbackId}
+  /// DELETE /playbacks/{playbackId}: Stop a playback. (ARI: `stop`)
   template <typename CompletionToken>
-  auto stop(playbacks::Stop params, CompletionToken&& token) {
+  auto async_stop(playbacks::Stop params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /playbacks/{playbackId}/control
+  /// POST /playbacks/{playbackId}/control: Control a playback. (ARI: `control`)
   template <typename CompletionToken>
-  auto control(playbacks::Control params, CompletionToken&& token) {
+  auto async_control(playbacks::Control params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
 
@@ -1315,23 +1315,23 @@ class PlaybacksApi {
   Client* client_;
 };
 
-/// Parameters of the `deviceStates` operations (names as in the ARI documentation).
+/// Parameters of the `deviceStates` operations (ARI's names in snake_case, e.g. channelId -> channel_id).
 namespace device_states {
 /// GET /deviceStates: List all ARI controlled device states.
 struct List {
 };
 /// GET /deviceStates/{deviceName}: Retrieve the current state of a device.
 struct Get {
-  std::string deviceName{};  ///< Name of the device
+  std::string device_name{};  ///< Name of the device (ARI: `deviceName`)
 };
 /// PUT /deviceStates/{deviceName}: Change the state of a device controlled by ARI. (Note - implicitly creates the device state).
 struct Update {
-  std::string deviceName{};  ///< Name of the device
-  std::string deviceState{};  ///< Device state value
+  std::string device_name{};  ///< Name of the device (ARI: `deviceName`)
+  std::string device_state{};  ///< Device state value (ARI: `deviceState`)
 };
 /// DELETE /deviceStates/{deviceName}: Destroy a device-state controlled by ARI.
 struct Delete {
-  std::string deviceName{};  ///< Name of the device
+  std::string device_name{};  ///< Name of the device (ARI: `deviceName`)
 };
 }  // namespace device_states
 
@@ -1351,24 +1351,24 @@ class DeviceStatesApi {
   /// Operations on `client`; obtained from Client::device_states().
   explicit DeviceStatesApi(Client& client) noexcept : client_(&client) {}
 
-  /// GET /deviceStates
+  /// GET /deviceStates: List all ARI controlled device states. (ARI: `list`)
   template <typename CompletionToken>
-  auto list(CompletionToken&& token) {
+  auto async_list(CompletionToken&& token) {
     return client_->async_call<std::vector<DeviceState>>(make_request(device_states::List{}), std::forward<CompletionToken>(token));
   }
-  /// GET /deviceStates/{deviceName}
+  /// GET /deviceStates/{deviceName}: Retrieve the current state of a device. (ARI: `get`)
   template <typename CompletionToken>
-  auto get(device_states::Get params, CompletionToken&& token) {
+  auto async_get(device_states::Get params, CompletionToken&& token) {
     return client_->async_call<DeviceState>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// PUT /deviceStates/{deviceName}
+  /// PUT /deviceStates/{deviceName}: Change the state of a device controlled by ARI. (Note - implicitly creates the device state). (ARI: `update`)
   template <typename CompletionToken>
-  auto update(device_states::Update params, CompletionToken&& token) {
+  auto async_update(device_states::Update params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /deviceStates/{deviceName}
+  /// DELETE /deviceStates/{deviceName}: Destroy a device-state controlled by ARI. (ARI: `delete`)
   template <typename CompletionToken>
-  auto delete_(device_states::Delete params, CompletionToken&& token) {
+  auto async_delete(device_states::Delete params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
 
@@ -1376,24 +1376,24 @@ class DeviceStatesApi {
   Client* client_;
 };
 
-/// Parameters of the `mailboxes` operations (names as in the ARI documentation).
+/// Parameters of the `mailboxes` operations (ARI's names in snake_case, e.g. channelId -> channel_id).
 namespace mailboxes {
 /// GET /mailboxes: List all mailboxes.
 struct List {
 };
 /// GET /mailboxes/{mailboxName}: Retrieve the current state of a mailbox.
 struct Get {
-  std::string mailboxName{};  ///< Name of the mailbox
+  std::string mailbox_name{};  ///< Name of the mailbox (ARI: `mailboxName`)
 };
 /// PUT /mailboxes/{mailboxName}: Change the state of a mailbox. (Note - implicitly creates the mailbox).
 struct Update {
-  std::string mailboxName{};  ///< Name of the mailbox
-  std::int64_t oldMessages{};  ///< Count of old messages in the mailbox
-  std::int64_t newMessages{};  ///< Count of new messages in the mailbox
+  std::string mailbox_name{};  ///< Name of the mailbox (ARI: `mailboxName`)
+  std::int64_t old_messages{};  ///< Count of old messages in the mailbox (ARI: `oldMessages`)
+  std::int64_t new_messages{};  ///< Count of new messages in the mailbox (ARI: `newMessages`)
 };
 /// DELETE /mailboxes/{mailboxName}: Destroy a mailbox.
 struct Delete {
-  std::string mailboxName{};  ///< Name of the mailbox
+  std::string mailbox_name{};  ///< Name of the mailbox (ARI: `mailboxName`)
 };
 }  // namespace mailboxes
 
@@ -1413,24 +1413,24 @@ class MailboxesApi {
   /// Operations on `client`; obtained from Client::mailboxes().
   explicit MailboxesApi(Client& client) noexcept : client_(&client) {}
 
-  /// GET /mailboxes
+  /// GET /mailboxes: List all mailboxes. (ARI: `list`)
   template <typename CompletionToken>
-  auto list(CompletionToken&& token) {
+  auto async_list(CompletionToken&& token) {
     return client_->async_call<std::vector<Mailbox>>(make_request(mailboxes::List{}), std::forward<CompletionToken>(token));
   }
-  /// GET /mailboxes/{mailboxName}
+  /// GET /mailboxes/{mailboxName}: Retrieve the current state of a mailbox. (ARI: `get`)
   template <typename CompletionToken>
-  auto get(mailboxes::Get params, CompletionToken&& token) {
+  auto async_get(mailboxes::Get params, CompletionToken&& token) {
     return client_->async_call<Mailbox>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// PUT /mailboxes/{mailboxName}
+  /// PUT /mailboxes/{mailboxName}: Change the state of a mailbox. (Note - implicitly creates the mailbox). (ARI: `update`)
   template <typename CompletionToken>
-  auto update(mailboxes::Update params, CompletionToken&& token) {
+  auto async_update(mailboxes::Update params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /mailboxes/{mailboxName}
+  /// DELETE /mailboxes/{mailboxName}: Destroy a mailbox. (ARI: `delete`)
   template <typename CompletionToken>
-  auto delete_(mailboxes::Delete params, CompletionToken&& token) {
+  auto async_delete(mailboxes::Delete params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
 
@@ -1438,18 +1438,18 @@ class MailboxesApi {
   Client* client_;
 };
 
-/// Parameters of the `events` operations (names as in the ARI documentation).
+/// Parameters of the `events` operations (ARI's names in snake_case, e.g. channelId -> channel_id).
 namespace events {
 /// POST /events/user/{eventName}: Generate a user event.
 struct UserEvent {
-  std::string eventName{};  ///< Event name
+  std::string event_name{};  ///< Event name (ARI: `eventName`)
   std::string application{};  ///< The name of the application that will receive this event
   std::vector<std::string> source{};  ///< URI for event source (channel:{channelId}, bridge:{bridgeId}, endpoint:{tech}/{resource}, deviceState:{deviceName}
   std::optional<boost::json::value> variables{};  ///< The "variables" key in the body object holds custom key/value pairs to add to the user event. Ex. { "variables": { "key": "value" } }
 };
 /// POST /events/claim: Claim a broadcast channel for this application.
 struct ClaimChannel {
-  std::string channelId{};  ///< The ID of the channel to claim
+  std::string channel_id{};  ///< The ID of the channel to claim (ARI: `channelId`)
   std::string application{};  ///< The name of the application claiming the channel
 };
 }  // namespace events
@@ -1466,14 +1466,14 @@ class EventsApi {
   /// Operations on `client`; obtained from Client::events().
   explicit EventsApi(Client& client) noexcept : client_(&client) {}
 
-  /// POST /events/user/{eventName}
+  /// POST /events/user/{eventName}: Generate a user event. (ARI: `userEvent`)
   template <typename CompletionToken>
-  auto user_event(events::UserEvent params, CompletionToken&& token) {
+  auto async_user_event(events::UserEvent params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /events/claim
+  /// POST /events/claim: Claim a broadcast channel for this application. (ARI: `claimChannel`)
   template <typename CompletionToken>
-  auto claim_channel(events::ClaimChannel params, CompletionToken&& token) {
+  auto async_claim_channel(events::ClaimChannel params, CompletionToken&& token) {
     return client_->async_call<void>(make_request(params), std::forward<CompletionToken>(token));
   }
 
@@ -1481,28 +1481,28 @@ class EventsApi {
   Client* client_;
 };
 
-/// Parameters of the `applications` operations (names as in the ARI documentation).
+/// Parameters of the `applications` operations (ARI's names in snake_case, e.g. channelId -> channel_id).
 namespace applications {
 /// GET /applications: List all applications.
 struct List {
 };
 /// GET /applications/{applicationName}: Get details of an application.
 struct Get {
-  std::string applicationName{};  ///< Application's name
+  std::string application_name{};  ///< Application's name (ARI: `applicationName`)
 };
 /// POST /applications/{applicationName}/subscription: Subscribe an application to a event source.
 struct Subscribe {
-  std::string applicationName{};  ///< Application's name
-  std::vector<std::string> eventSource{};  ///< URI for event source (channel:{channelId}, bridge:{bridgeId}, endpoint:{tech}[/{resource}], deviceState:{deviceName}
+  std::string application_name{};  ///< Application's name (ARI: `applicationName`)
+  std::vector<std::string> event_source{};  ///< URI for event source (channel:{channelId}, bridge:{bridgeId}, endpoint:{tech}[/{resource}], deviceState:{deviceName} (ARI: `eventSource`)
 };
 /// DELETE /applications/{applicationName}/subscription: Unsubscribe an application from an event source.
 struct Unsubscribe {
-  std::string applicationName{};  ///< Application's name
-  std::vector<std::string> eventSource{};  ///< URI for event source (channel:{channelId}, bridge:{bridgeId}, endpoint:{tech}[/{resource}], deviceState:{deviceName}
+  std::string application_name{};  ///< Application's name (ARI: `applicationName`)
+  std::vector<std::string> event_source{};  ///< URI for event source (channel:{channelId}, bridge:{bridgeId}, endpoint:{tech}[/{resource}], deviceState:{deviceName} (ARI: `eventSource`)
 };
 /// PUT /applications/{applicationName}/eventFilter: Filter application events types.
 struct Filter {
-  std::string applicationName{};  ///< Application's name
+  std::string application_name{};  ///< Application's name (ARI: `applicationName`)
   std::optional<boost::json::object> filter{};  ///< Specify which event types to allow/disallow
 };
 }  // namespace applications
@@ -1525,29 +1525,29 @@ class ApplicationsApi {
   /// Operations on `client`; obtained from Client::applications().
   explicit ApplicationsApi(Client& client) noexcept : client_(&client) {}
 
-  /// GET /applications
+  /// GET /applications: List all applications. (ARI: `list`)
   template <typename CompletionToken>
-  auto list(CompletionToken&& token) {
+  auto async_list(CompletionToken&& token) {
     return client_->async_call<std::vector<Application>>(make_request(applications::List{}), std::forward<CompletionToken>(token));
   }
-  /// GET /applications/{applicationName}
+  /// GET /applications/{applicationName}: Get details of an application. (ARI: `get`)
   template <typename CompletionToken>
-  auto get(applications::Get params, CompletionToken&& token) {
+  auto async_get(applications::Get params, CompletionToken&& token) {
     return client_->async_call<Application>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// POST /applications/{applicationName}/subscription
+  /// POST /applications/{applicationName}/subscription: Subscribe an application to a event source. (ARI: `subscribe`)
   template <typename CompletionToken>
-  auto subscribe(applications::Subscribe params, CompletionToken&& token) {
+  auto async_subscribe(applications::Subscribe params, CompletionToken&& token) {
     return client_->async_call<Application>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// DELETE /applications/{applicationName}/subscription
+  /// DELETE /applications/{applicationName}/subscription: Unsubscribe an application from an event source. (ARI: `unsubscribe`)
   template <typename CompletionToken>
-  auto unsubscribe(applications::Unsubscribe params, CompletionToken&& token) {
+  auto async_unsubscribe(applications::Unsubscribe params, CompletionToken&& token) {
     return client_->async_call<Application>(make_request(params), std::forward<CompletionToken>(token));
   }
-  /// PUT /applications/{applicationName}/eventFilter
+  /// PUT /applications/{applicationName}/eventFilter: Filter application events types. (ARI: `filter`)
   template <typename CompletionToken>
-  auto filter(applications::Filter params, CompletionToken&& token) {
+  auto async_filter(applications::Filter params, CompletionToken&& token) {
     return client_->async_call<Application>(make_request(params), std::forward<CompletionToken>(token));
   }
 
