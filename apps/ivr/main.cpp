@@ -59,8 +59,12 @@ class IvrApp {
 
     for (const auto& address : servers) {
       mrf::ConnectOptions connect;
-      connect.ari = {address.ari.host, address.ari.port, options_.ari_user, options_.ari_password, address.ari_tls, {}};
-      connect.sip = {address.sip.host, address.sip.port, astmrf::sip::Transport::udp};
+      connect.ari = {.address = address.ari.host,
+                     .port = address.ari.port,
+                     .username = options_.ari_user,
+                     .password = options_.ari_password,
+                     .tls = address.ari_tls};
+      connect.sip = {.address = address.sip.host, .port = address.sip.port, .transport = astmrf::sip::Transport::udp};
       connect.logger = log_;
       const auto where =
           fmt::format("ari={}:{} sip={}:{}", address.ari.host, address.ari.port, address.sip.host, address.sip.port);

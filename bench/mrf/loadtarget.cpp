@@ -84,8 +84,12 @@ class LoadTarget {
     engine_.start();
     started_ = Clock::now();
     mrf::ConnectOptions connect;
-    connect.ari = {options_.ari_address, options_.ari_port, options_.ari_user, options_.ari_password, false, {}};
-    connect.sip = {options_.ari_address, options_.asterisk_sip_port, sip::Transport::udp};
+    connect.ari = {.address = options_.ari_address,
+                   .port = options_.ari_port,
+                   .username = options_.ari_user,
+                   .password = options_.ari_password};
+    connect.sip = {
+        .address = options_.ari_address, .port = options_.asterisk_sip_port, .transport = sip::Transport::udp};
     connect.setup_timeout = std::chrono::milliseconds(options_.setup_timeout_ms);
     connect.max_pending_setups = options_.max_pending_setups;
     media_.async_connect(connect, [this](std::exception_ptr error, std::shared_ptr<mrf::MediaServer> server) {

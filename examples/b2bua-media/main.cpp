@@ -86,13 +86,13 @@ int main(int argc, char** argv) {
   const std::string target = argv[1];
   const char* password = std::getenv("ARI_PASSWORD");
   mrf::ConnectOptions options;
-  options.ari = {"127.0.0.1",
-                 static_cast<std::uint16_t>(argc > 3 ? std::atoi(argv[3]) : 8088),
-                 argc > 2 ? argv[2] : "asterisk",
-                 password != nullptr ? password : "",
-                 false,
-                 {}};
-  options.sip = {"127.0.0.1", static_cast<std::uint16_t>(argc > 4 ? std::atoi(argv[4]) : 5060), {}};
+  options.ari = {
+      .address = "127.0.0.1",
+      .port = static_cast<std::uint16_t>(argc > 3 ? std::atoi(argv[3]) : 8088),
+      .username = argc > 2 ? argv[2] : "asterisk",
+      .password = password != nullptr ? password : "",
+  };
+  options.sip = {.address = "127.0.0.1", .port = static_cast<std::uint16_t>(argc > 4 ? std::atoi(argv[4]) : 5060)};
 
   asio::io_context ioc;
   astmrf::sip::EngineConfig config;

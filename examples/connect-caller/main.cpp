@@ -42,13 +42,13 @@ asio::awaitable<void> play_monkeys(std::shared_ptr<mrf::MediaServer> server, srf
 int main(int argc, char** argv) {
   const char* password = std::getenv("ARI_PASSWORD");
   mrf::ConnectOptions options;
-  options.ari = {"127.0.0.1",
-                 static_cast<std::uint16_t>(argc > 2 ? std::atoi(argv[2]) : 8088),
-                 argc > 1 ? argv[1] : "asterisk",
-                 password != nullptr ? password : "",
-                 false,
-                 {}};
-  options.sip = {"127.0.0.1", static_cast<std::uint16_t>(argc > 3 ? std::atoi(argv[3]) : 5060), {}};
+  options.ari = {
+      .address = "127.0.0.1",
+      .port = static_cast<std::uint16_t>(argc > 2 ? std::atoi(argv[2]) : 8088),
+      .username = argc > 1 ? argv[1] : "asterisk",
+      .password = password != nullptr ? password : "",
+  };
+  options.sip = {.address = "127.0.0.1", .port = static_cast<std::uint16_t>(argc > 3 ? std::atoi(argv[3]) : 5060)};
 
   asio::io_context ioc;
   astmrf::sip::EngineConfig config;

@@ -41,8 +41,8 @@ inline std::string describe(std::exception_ptr error) {
 inline astmrf::mrf::ConnectOptions sandbox_options(std::uint16_t ari_port, std::uint16_t sip_port) {
   const auto& box = sandbox();
   astmrf::mrf::ConnectOptions options;
-  options.ari = {"127.0.0.1", ari_port, box.ari_user, box.ari_password, false, {}};
-  options.sip = {"127.0.0.1", sip_port, astmrf::sip::Transport::udp};
+  options.ari = {.address = "127.0.0.1", .port = ari_port, .username = box.ari_user, .password = box.ari_password};
+  options.sip = {.address = "127.0.0.1", .port = sip_port, .transport = astmrf::sip::Transport::udp};
   return options;
 }
 
