@@ -21,7 +21,8 @@ Endpoint::Endpoint(std::weak_ptr<MediaServer> server, boost::asio::any_io_execut
       executor_(std::move(executor)),
       channel_id_(std::move(channel_id)),
       channel_name_(std::move(channel_name)),
-      dialog_(std::move(dialog)) {}
+      dialog_(std::move(dialog)),
+      end_(executor_) {}
 
 Endpoint::~Endpoint() = default;  // dropping the dialog's last reference sends BYE
 
@@ -45,46 +46,27 @@ void Endpoint::start(ari::Client& ari) {
 }
 
 void Endpoint::destroy() {
-  if (end_) return;
+  if (end_.ended()) return;
   auto keep = shared_from_this();
   dialog_->destroy();  // BYE; on_destroy then ends the endpoint
   ended(EndpointEnd::destroyed);
 }
 
 void Endpoint::ended(EndpointEnd reason) {
-  if (end_) return;
+  if (!end_.set(reason)) return;
   auto keep = shared_from_this();
-  end_ = reason;
   // The channel left Stasis (or the server is gone) but the SIP leg may be up:
   // end it, so that nothing is left on either side.
   dialog_->destroy();
   channel_events_.reset();
   if (auto server = server_.lock()) server->forget(*this);
-  auto listeners = std::move(on_destroy_);
-  auto waiters = std::move(waiters_);
-  on_destroy_.clear();
-  waiters_.clear();
-  for (auto& listener : listeners) listener(reason);
-  for (auto& waiter : waiters) (*waiter)(nullptr, reason);
+  end_.notify();
 }
 
-void Endpoint::on_destroy(std::function<void(EndpointEnd)> handler) {
-  if (end_) {
-    handler(*end_);
-    return;
-  }
-  on_destroy_.push_back(std::move(handler));
-}
+void Endpoint::on_destroy(std::function<void(EndpointEnd)> handler) { end_.on_end(std::move(handler)); }
 
 void Endpoint::wait_destroyed(EndHandler handler) {
-  auto once = astmrf::detail::make_once(std::move(handler), executor_);
-  if (end_) {
-    (*once)(nullptr, *end_);
-    return;
-  }
-  std::erase_if(waiters_, [](const auto& w) { return w->done(); });
-  once->on_cancel();  // only the wait ends; the endpoint stays up
-  waiters_.push_back(std::move(once));
+  end_.wait(std::move(handler));  // its cancellation ends the wait only; the endpoint stays up
 }
 
 }  // namespace astmrf::mrf

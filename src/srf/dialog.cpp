@@ -24,12 +24,13 @@ Dialog::Dialog(std::shared_ptr<BackendDialog> backend, Role role, std::string lo
       role_(role),
       local_sdp_(std::move(local_sdp)),
       remote_sdp_(std::move(remote_sdp)),
-      executor_(std::move(executor)) {}
+      executor_(std::move(executor)),
+      destroyed_(executor_) {}
 
 Dialog::~Dialog() {
   // A dialog nobody holds any more cannot be hung up later: end the call now
   // rather than leave it up with no owner.
-  if (!destroyed_ && !backend_->terminated()) backend_->bye({});
+  if (!destroyed_.ended() && !backend_->terminated()) backend_->bye({});
 }
 
 void Dialog::attach() {
@@ -47,20 +48,14 @@ void Dialog::attach() {
 }
 
 void Dialog::destroy(HeaderList headers) {
-  if (destroyed_ || destroy_requested_) return;
+  if (destroyed_.ended() || destroy_requested_) return;
   destroy_requested_ = true;
   auto keep = shared_from_this();
   backend_->bye(std::move(headers));  // ends the dialog: ended(local_bye) runs from here
-  if (!destroyed_) ended(DialogEndReason::local_bye);
+  if (!destroyed_.ended()) ended(DialogEndReason::local_bye);
 }
 
-void Dialog::on_destroy(std::function<void(const DestroyedInfo&)> handler) {
-  if (destroyed_) {
-    handler(*destroyed_);
-    return;
-  }
-  on_destroy_.push_back(std::move(handler));
-}
+void Dialog::on_destroy(std::function<void(const DestroyedInfo&)> handler) { destroyed_.on_end(std::move(handler)); }
 
 void Dialog::on_modify(std::function<void(Request, Response)> handler) { on_modify_ = std::move(handler); }
 
@@ -69,34 +64,19 @@ void Dialog::on(const std::string& method, std::function<void(Request, Response)
 }
 
 void Dialog::ended(DialogEndReason reason) {
-  if (destroyed_) return;
-  auto keep = shared_from_this();
   DestroyedInfo info;
   info.reason = reason;
   info.who = reason == DialogEndReason::local_bye    ? DestroyedInfo::Who::local
              : reason == DialogEndReason::remote_bye ? DestroyedInfo::Who::remote
                                                      : DestroyedInfo::Who::system;
-  destroyed_ = info;
-  auto listeners = std::move(on_destroy_);
-  auto waiters = std::move(destroyed_waiters_);
-  on_destroy_.clear();
-  destroyed_waiters_.clear();
+  if (!destroyed_.set(info)) return;
+  auto keep = shared_from_this();
   on_modify_ = nullptr;  // handlers may hold the dialog: release them
   handlers_.clear();
-  for (auto& listener : listeners) listener(info);
-  for (auto& waiter : waiters) (*waiter)(nullptr, info);
+  destroyed_.notify();
 }
 
-void Dialog::wait_destroyed(DestroyedHandler handler) {
-  auto once = astmrf::detail::make_once(std::move(handler), executor_);
-  if (destroyed_) {
-    (*once)(nullptr, *destroyed_);
-    return;
-  }
-  std::erase_if(destroyed_waiters_, [](const auto& w) { return w->done(); });
-  once->on_cancel();
-  destroyed_waiters_.push_back(std::move(once));
-}
+void Dialog::wait_destroyed(DestroyedHandler handler) { destroyed_.wait(std::move(handler)); }
 
 void Dialog::incoming(const std::shared_ptr<BackendServerTransaction>& transaction) {
   auto state = std::make_shared<detail::ServerState>(transaction, executor_);
@@ -128,7 +108,7 @@ void Dialog::incoming(const std::shared_ptr<BackendServerTransaction>& transacti
 
 void Dialog::start_request(std::string method, RequestOptions options, MessageHandler handler) {
   auto once = astmrf::detail::make_once(std::move(handler), executor_);
-  if (destroyed_) {
+  if (destroyed_.ended()) {
     (*once)(std::make_exception_ptr(DialogGone()), sip::Message{});
     return;
   }

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace astmrf::detail {
 
@@ -127,5 +128,73 @@ std::shared_ptr<Once<Signature>> make_once(boost::asio::any_completion_handler<S
                                            boost::asio::any_io_executor executor) {
   return std::make_shared<Once<Signature>>(std::move(handler), std::move(executor));
 }
+
+/// A state that ends once with a value (an end reason, say), and who is told: synchronous
+/// listeners, and waiters (completion handlers, each cancellable on its own). Setting the
+/// value and telling are two steps, so that the owner can tidy up in between; a listener
+/// or a waiter that comes after the end gets the value at once.
+template <typename T>
+class EndState {
+ public:
+  /// The type-erased handler of a waiter.
+  using Handler = boost::asio::any_completion_handler<void(std::exception_ptr, T)>;
+
+  /// Waiters complete through `executor` (see complete()).
+  explicit EndState(boost::asio::any_io_executor executor) : executor_(std::move(executor)) {}
+
+  /// The value, once it ended.
+  [[nodiscard]] const std::optional<T>& value() const noexcept { return value_; }
+  /// True once it ended.
+  [[nodiscard]] bool ended() const noexcept { return value_.has_value(); }
+
+  /// Sets the value; false (and nothing changes) when it had ended already. Call notify() next.
+  bool set(T value) {
+    if (value_) return false;
+    value_ = std::move(value);
+    return true;
+  }
+
+  /// Tells the listeners and the waiters registered so far, once each.
+  void notify() {
+    if (!value_) return;
+    auto listeners = std::move(listeners_);
+    auto waiters = std::move(waiters_);
+    listeners_.clear();
+    waiters_.clear();
+    for (auto& listener : listeners) listener(*value_);
+    for (auto& waiter : waiters) (*waiter)(nullptr, *value_);
+  }
+
+  /// Drops the listeners without telling them (they may hold what owns this state).
+  void clear_listeners() { listeners_.clear(); }
+
+  /// `listener` runs with the value when it ends (at once when it has).
+  void on_end(std::function<void(const T&)> listener) {
+    if (value_) {
+      listener(*value_);
+      return;
+    }
+    listeners_.push_back(std::move(listener));
+  }
+
+  /// `handler` completes with the value when it ends (at once when it has); its
+  /// cancellation ends this wait only.
+  void wait(Handler handler) {
+    auto once = make_once(std::move(handler), executor_);
+    if (value_) {
+      (*once)(nullptr, *value_);
+      return;
+    }
+    std::erase_if(waiters_, [](const auto& w) { return w->done(); });  // cancelled ones
+    once->on_cancel();
+    waiters_.push_back(std::move(once));
+  }
+
+ private:
+  boost::asio::any_io_executor executor_;
+  std::optional<T> value_;
+  std::vector<std::function<void(const T&)>> listeners_;
+  std::vector<std::shared_ptr<Once<void(std::exception_ptr, T)>>> waiters_;
+};
 
 }  // namespace astmrf::detail

@@ -114,9 +114,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   /// The SDP sent to Asterisk (the caller's, with connect_caller).
   [[nodiscard]] const std::string& remote_sdp() const noexcept { return dialog_->local_sdp(); }
   /// Whether the endpoint has ended.
-  [[nodiscard]] bool destroyed() const noexcept { return end_.has_value(); }
+  [[nodiscard]] bool destroyed() const noexcept { return end_.ended(); }
   /// Why it ended, once it has.
-  [[nodiscard]] std::optional<EndpointEnd> end_reason() const noexcept { return end_; }
+  [[nodiscard]] std::optional<EndpointEnd> end_reason() const noexcept { return end_.value(); }
 
   /// Sends BYE to Asterisk (which ends the channel). Idempotent.
   void destroy();
@@ -141,7 +141,6 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   void start(ari::Client& ari);
   void ended(EndpointEnd reason);
   using EndHandler = boost::asio::any_completion_handler<void(std::exception_ptr, EndpointEnd)>;
-  using EndOnce = astmrf::detail::Once<void(std::exception_ptr, EndpointEnd)>;
   void wait_destroyed(EndHandler handler);
 
   std::weak_ptr<MediaServer> server_;
@@ -150,9 +149,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   std::string channel_name_;
   std::shared_ptr<srf::Dialog> dialog_;
   ari::Subscription channel_events_;
-  std::optional<EndpointEnd> end_;
-  std::vector<std::function<void(EndpointEnd)>> on_destroy_;
-  std::vector<std::shared_ptr<EndOnce>> waiters_;
+  astmrf::detail::EndState<EndpointEnd> end_;
 };
 
 /// Options of MediaServer::async_connect_caller.

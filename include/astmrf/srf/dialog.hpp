@@ -70,9 +70,9 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   /// The peer's current SDP.
   [[nodiscard]] const std::string& remote_sdp() const noexcept { return remote_sdp_; }
   /// Whether the dialog has ended.
-  [[nodiscard]] bool destroyed() const noexcept { return destroyed_.has_value(); }
+  [[nodiscard]] bool destroyed() const noexcept { return destroyed_.ended(); }
   /// Who ended it and why, once it has.
-  [[nodiscard]] std::optional<DestroyedInfo> destroyed_info() const noexcept { return destroyed_; }
+  [[nodiscard]] std::optional<DestroyedInfo> destroyed_info() const noexcept { return destroyed_.value(); }
 
   /// Sends BYE (with optional headers) and ends the dialog. Idempotent.
   void destroy(HeaderList headers = {});
@@ -149,9 +149,7 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   std::string remote_sdp_;
   boost::asio::any_io_executor executor_;
   bool destroy_requested_{false};
-  std::optional<DestroyedInfo> destroyed_;
-  std::vector<std::function<void(const DestroyedInfo&)>> on_destroy_;
-  std::vector<std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr, DestroyedInfo)>>> destroyed_waiters_;
+  astmrf::detail::EndState<DestroyedInfo> destroyed_;
   std::function<void(Request, Response)> on_modify_;
   std::map<std::string, std::function<void(Request, Response)>> handlers_;
 };

@@ -106,4 +106,30 @@ TEST(AsyncPlumbing, WithoutASlotOnCancelIsANoOp) {
   EXPECT_EQ(calls, 1);
 }
 
+TEST(AsyncPlumbing, EndStateTellsEachListenerAndWaiterOnceAfterTheOwnerTidiedUp) {
+  asio::io_context ioc;
+  astmrf::detail::EndState<int> state(ioc.get_executor());
+  std::vector<std::string> told;
+  state.on_end([&](const int& v) { told.push_back("listener " + std::to_string(v)); });
+  state.wait(Handler([&](std::exception_ptr e, int v) {
+    EXPECT_FALSE(e);
+    told.push_back("waiter " + std::to_string(v));
+  }));
+  asio::cancellation_signal signal;
+  std::exception_ptr cancelled;
+  state.wait(Handler(asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e, int) { cancelled = e; })));
+  signal.emit(asio::cancellation_type::terminal);  // ends that wait only
+  EXPECT_TRUE(state.set(7));
+  EXPECT_FALSE(state.set(8));  // the first end stays
+  EXPECT_TRUE(told.empty());   // set() tells nobody: the owner tidies up first
+  state.notify();
+  state.notify();  // nobody is told twice
+  state.on_end([&](const int& v) { told.push_back("late listener " + std::to_string(v)); });
+  state.wait(Handler([&](std::exception_ptr, int v) { told.push_back("late waiter " + std::to_string(v)); }));
+  ioc.run();
+  EXPECT_EQ(told, (std::vector<std::string>{"listener 7", "late listener 7", "waiter 7", "late waiter 7"}));
+  EXPECT_TRUE(aborted(cancelled));
+  EXPECT_EQ(state.value(), 7);
+}
+
 }  // namespace
