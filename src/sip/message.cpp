@@ -167,21 +167,17 @@ Result<Via> Message::top_via() const {
   return locate(to_error(f), *h);
 }
 
-Result<NameAddr> Message::from() const {
-  const auto* h = find(HeaderId::from);
-  if (h == nullptr) return missing(HeaderId::from);
+Result<NameAddr> Message::name_addr(HeaderId id) const {
+  const auto* h = find(id);
+  if (h == nullptr) return missing(id);
   Result<NameAddr> r{std::in_place};
   if (auto f = parse_name_addr_into(h->value, *r)) return locate(to_error(f), *h);
   return r;
 }
 
-Result<NameAddr> Message::to() const {
-  const auto* h = find(HeaderId::to);
-  if (h == nullptr) return missing(HeaderId::to);
-  Result<NameAddr> r{std::in_place};
-  if (auto f = parse_name_addr_into(h->value, *r)) return locate(to_error(f), *h);
-  return r;
-}
+Result<NameAddr> Message::from() const { return name_addr(HeaderId::from); }
+
+Result<NameAddr> Message::to() const { return name_addr(HeaderId::to); }
 
 Result<ContactList> Message::contacts() const {
   ContactList out;

@@ -167,6 +167,7 @@ class Message {
   // Rebases a structured-parse error onto the header's line/column/name.
   ParseError locate(ParseError err, const HeaderField& h) const;
   ParseError missing(HeaderId id) const;
+  Result<NameAddr> name_addr(HeaderId id) const;  // From, To: one name-addr
   Result<AuthParams> auth(HeaderId id) const;
   Result<std::vector<NameAddr>> addr_list(HeaderId id) const;
   Result<std::vector<std::string_view>> token_list(HeaderId id) const;
