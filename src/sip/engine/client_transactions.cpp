@@ -13,8 +13,8 @@
 
 namespace astmrf::sip {
 
-ClientRequest::ClientRequest(std::weak_ptr<EngineCore> core, Message request, PeerAddress destination,
-                             ResponseHandler handler)
+ClientRequest::ClientRequest(EngineKey /*key*/, std::weak_ptr<EngineCore> core, Message request,
+                             PeerAddress destination, ResponseHandler handler)
     : core_(std::move(core)), request_(std::move(request)), destination_(destination), handler_(std::move(handler)) {}
 
 ClientRequest::~ClientRequest() = default;
@@ -93,8 +93,8 @@ std::shared_ptr<ClientRequest> EngineCore::start_client_transaction(std::string 
                                                                     ResponseHandler handler,
                                                                     const std::shared_ptr<Dialog>& dialog,
                                                                     std::string_view branch) {
-  auto transaction =
-      std::make_shared<ClientRequest>(weak_from_this(), std::move(request), destination, std::move(handler));
+  auto transaction = std::make_shared<ClientRequest>(EngineKey{}, weak_from_this(), std::move(request), destination,
+                                                     std::move(handler));
   transaction->wire_ = std::move(wire);
   transaction->timer_ = new_timer();
   transaction->dialog_ = dialog;

@@ -11,7 +11,7 @@
 
 namespace astmrf::sip {
 
-Dialog::Dialog(std::weak_ptr<EngineCore> core) : core_(std::move(core)) {}
+Dialog::Dialog(EngineKey /*key*/, std::weak_ptr<EngineCore> core) : core_(std::move(core)) {}
 Dialog::~Dialog() = default;
 
 std::string Dialog::id() const { return call_id_ + ";local=" + local_tag_ + ";remote=" + remote_tag_; }
@@ -97,7 +97,7 @@ std::shared_ptr<Dialog> EngineCore::create_uas_dialog(IncomingRequest& invite, c
   const Message& request = invite.message_;
   auto from = request.from();
   auto to = request.to();
-  auto dialog = std::make_shared<Dialog>(weak_from_this());
+  auto dialog = std::make_shared<Dialog>(EngineKey{}, weak_from_this());
   dialog->role_ = Dialog::Role::uas;
   dialog->call_id_ = std::string(request.call_id());
   dialog->local_tag_ = invite.local_tag_;
@@ -125,7 +125,7 @@ std::shared_ptr<Dialog> EngineCore::create_uac_dialog(ClientRequest& invite, con
   auto from = request.from();
   auto to = response.to();
   if (!from || !to || to->tag.empty()) return nullptr;
-  auto dialog = std::make_shared<Dialog>(weak_from_this());
+  auto dialog = std::make_shared<Dialog>(EngineKey{}, weak_from_this());
   dialog->role_ = Dialog::Role::uac;
   dialog->call_id_ = std::string(request.call_id());
   dialog->local_tag_ = std::string(from->tag);

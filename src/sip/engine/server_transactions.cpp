@@ -7,7 +7,7 @@
 
 namespace astmrf::sip {
 
-IncomingRequest::IncomingRequest(std::weak_ptr<EngineCore> core, Message message, PeerAddress source)
+IncomingRequest::IncomingRequest(EngineKey /*key*/, std::weak_ptr<EngineCore> core, Message message, PeerAddress source)
     : core_(std::move(core)), message_(std::move(message)), source_(source) {}
 
 IncomingRequest::~IncomingRequest() = default;
@@ -22,7 +22,7 @@ std::shared_ptr<Dialog> IncomingRequest::respond(ResponseSpec response) {
 
 std::shared_ptr<IncomingRequest> EngineCore::create_server_transaction(Message&& request, const PeerAddress& source,
                                                                        std::string key) {
-  auto transaction = std::make_shared<IncomingRequest>(weak_from_this(), std::move(request), source);
+  auto transaction = std::make_shared<IncomingRequest>(EngineKey{}, weak_from_this(), std::move(request), source);
   transaction->key_ = std::move(key);
   transaction->is_invite_ = transaction->message_.method_id() == MethodId::invite;
   transaction->timer_ = new_timer();

@@ -26,6 +26,14 @@
 namespace astmrf::sip {
 
 class EngineCore;
+
+/// The engine's key to the constructors of the objects it hands out (requests, dialogs):
+/// only EngineCore can make one, so applications cannot construct them while the engine
+/// still makes each with one std::make_shared allocation.
+class EngineKey {
+  friend class EngineCore;
+  EngineKey() = default;
+};
 class Dialog;
 
 /// Called for each response to a request the application sent: provisional ones,
@@ -59,11 +67,10 @@ class IncomingRequest : public std::enable_shared_from_this<IncomingRequest> {
   /// after a final response, sip::HeaderInjectionError on CR/LF/NUL in a header.
   std::shared_ptr<Dialog> respond(ResponseSpec response);
 
-  /// \cond INTERNAL
-  // Engine internals below; not for applications.
-  IncomingRequest(std::weak_ptr<EngineCore> core, Message message, PeerAddress source);
+  /// Made by the engine only (an EngineKey is needed).
+  IncomingRequest(EngineKey key, std::weak_ptr<EngineCore> core, Message message, PeerAddress source);
+  /// Ends with the last reference.
   ~IncomingRequest();
-  /// \endcond
 
  private:
   friend class EngineCore;
@@ -100,11 +107,11 @@ class ClientRequest : public std::enable_shared_from_this<ClientRequest> {
   /// and reported to the handler as a local 487. Idempotent.
   void cancel();
 
-  /// \cond INTERNAL
-  // Engine internals below; not for applications.
-  ClientRequest(std::weak_ptr<EngineCore> core, Message request, PeerAddress destination, ResponseHandler handler);
+  /// Made by the engine only (an EngineKey is needed).
+  ClientRequest(EngineKey key, std::weak_ptr<EngineCore> core, Message request, PeerAddress destination,
+                ResponseHandler handler);
+  /// Ends with the last reference.
   ~ClientRequest();
-  /// \endcond
 
  private:
   friend class EngineCore;
@@ -181,11 +188,10 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   /// SDP answer of a late offer). Later 2xx retransmissions get the same ACK.
   void ack(std::string content_type = {}, std::string body = {});
 
-  /// \cond INTERNAL
-  // Engine internals below; not for applications.
-  explicit Dialog(std::weak_ptr<EngineCore> core);
+  /// Made by the engine only (an EngineKey is needed).
+  Dialog(EngineKey key, std::weak_ptr<EngineCore> core);
+  /// Ends with the last reference.
   ~Dialog();
-  /// \endcond
 
  private:
   friend class EngineCore;
