@@ -24,6 +24,7 @@ std::string_view to_string(ParseErrc code) noexcept {
     case ParseErrc::line_too_long: return "line_too_long";
     case ParseErrc::bad_uri: return "bad_uri";
     case ParseErrc::bad_sdp: return "bad_sdp";
+    case ParseErrc::bad_dtmf: return "bad_dtmf";
     case ParseErrc::framing_failed: return "framing_failed";
   }
   return "unknown";

@@ -32,6 +32,7 @@ enum class ParseErrc : std::uint8_t {
   bad_uri,
   bad_sdp,
   framing_failed,
+  bad_dtmf,  ///< a SIP INFO DTMF body (application/dtmf-relay, application/dtmf)
 };
 
 /// Stable short name of an error code ("bad_start_line", ...).
