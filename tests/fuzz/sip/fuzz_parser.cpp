@@ -1,5 +1,6 @@
 // libFuzzer target: the datagram parser plus every structured accessor, the
-// serializer round trip and the SDP parser on the body.
+// serializer round trip, and the SDP and INFO-DTMF parsers on the body.
+#include <astmrf/sip/dtmf.hpp>
 #include <astmrf/sip/parser.hpp>
 #include <astmrf/sip/sdp.hpp>
 
@@ -66,5 +67,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (copy.raw() != m->raw()) std::abort();
   auto sd = sdp::parse(m->body());
   if (sd) (void)sd->to_string();
+  for (const char* type : {"application/dtmf-relay", "application/dtmf"}) {
+    auto dtmf = parse_info_dtmf(type, m->body());
+    if (dtmf && dtmf->digit == 0) std::abort();  // a success always names a key
+    touch(dtmf);
+  }
   return 0;
 }

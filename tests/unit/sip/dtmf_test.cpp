@@ -1,5 +1,6 @@
 // DTMF in SIP INFO bodies: the forms phones and gateways send, and bodies that must be refused.
 #include <astmrf/sip/dtmf.hpp>
+
 #include <gtest/gtest.h>
 
 namespace {
@@ -22,10 +23,10 @@ TEST(InfoDtmf, RelayBodyVariantsSeenInTheField) {
     char digit;
     std::chrono::milliseconds duration;
   };
-  for (const Case& c : {Case{"Signal= #\nDuration= 250\n", '#', 250ms},       // LF only, blanks after '='
-                        Case{"signal = *\r\nduration = 100", '*', 100ms},     // lower-case names, no final CRLF
-                        Case{"Signal=11\r\nDuration=160\r\n", '#', 160ms},    // event number instead of the key
-                        Case{"Signal=a\r\n", 'A', 0ms},                       // no Duration; lower-case key
+  for (const Case& c : {Case{"Signal= #\nDuration= 250\n", '#', 250ms},     // LF only, blanks after '='
+                        Case{"signal = *\r\nduration = 100", '*', 100ms},   // lower-case names, no final CRLF
+                        Case{"Signal=11\r\nDuration=160\r\n", '#', 160ms},  // event number instead of the key
+                        Case{"Signal=a\r\n", 'A', 0ms},                     // no Duration; lower-case key
                         Case{"Volume=10\r\nSignal=0\r\nDuration=80\r\n", '0', 80ms}}) {  // other lines ignored
     auto d = parse_info_dtmf("Application/DTMF-Relay; charset=utf-8", c.body);
     ASSERT_TRUE(d) << c.body << ": " << d.error().reason;
@@ -49,13 +50,12 @@ TEST(InfoDtmf, BadBodiesAreRefusedWithAReason) {
     std::string_view type;
     std::string_view body;
   };
-  for (const Case& c : {Case{"application/dtmf-relay", ""}, Case{"application/dtmf-relay", "Duration=160\r\n"},
-                        Case{"application/dtmf-relay", "Signal=E\r\n"}, Case{"application/dtmf-relay", "Signal=16\r\n"},
-                        Case{"application/dtmf-relay", "Signal=\r\n"},
-                        Case{"application/dtmf-relay", "Signal=1\r\nDuration=long\r\n"},
-                        Case{"application/dtmf-relay", "Signal=1\r\nDuration=-5\r\n"},
-                        Case{"application/dtmf", "12 3"}, Case{"application/dtmf", ""},
-                        Case{"application/sdp", "Signal=1"}, Case{"not a type", "1"}}) {
+  for (const Case& c :
+       {Case{"application/dtmf-relay", ""}, Case{"application/dtmf-relay", "Duration=160\r\n"},
+        Case{"application/dtmf-relay", "Signal=E\r\n"}, Case{"application/dtmf-relay", "Signal=16\r\n"},
+        Case{"application/dtmf-relay", "Signal=\r\n"}, Case{"application/dtmf-relay", "Signal=1\r\nDuration=long\r\n"},
+        Case{"application/dtmf-relay", "Signal=1\r\nDuration=-5\r\n"}, Case{"application/dtmf", "12 3"},
+        Case{"application/dtmf", ""}, Case{"application/sdp", "Signal=1"}, Case{"not a type", "1"}}) {
     auto d = parse_info_dtmf(c.type, c.body);
     ASSERT_FALSE(d) << c.type << " / " << c.body;
     EXPECT_EQ(d.error().code, ParseErrc::bad_dtmf);
