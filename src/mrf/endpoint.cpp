@@ -1,5 +1,6 @@
 // Endpoint: one SIP dialog to Asterisk plus the ARI channel it created; it ends
 // once, for the first of: destroy(), Asterisk's BYE, StasisEnd, loss of the server.
+#include <astmrf/ari/generated/models.hpp>
 #include <astmrf/detail/async.hpp>
 #include <astmrf/mrf/mrf.hpp>
 
@@ -22,7 +23,11 @@ Endpoint::Endpoint(std::weak_ptr<MediaServer> server, boost::asio::any_io_execut
       channel_id_(std::move(channel_id)),
       channel_name_(std::move(channel_name)),
       dialog_(std::move(dialog)),
-      end_(executor_) {}
+      end_(executor_),
+      dtmf_(executor_),
+      playback_(executor_),
+      talk_(executor_),
+      destroyed_(executor_) {}
 
 Endpoint::~Endpoint() = default;  // dropping the dialog's last reference sends BYE
 
@@ -31,8 +36,25 @@ void Endpoint::start(ari::Client& ari) {
   channel_events_ = ari.subscribe(
       ari::ResourceKind::channel, channel_id_,
       [weak](const ari::Event& event) {
-        if (event.type() != ari::EventType::stasis_end) return;
-        if (auto self = weak.lock()) self->ended(EndpointEnd::left_stasis);
+        auto self = weak.lock();
+        if (!self) return;
+        switch (event.type()) {
+          case ari::EventType::stasis_end: self->ended(EndpointEnd::left_stasis); break;
+          case ari::EventType::channel_dtmf_received: {
+            const auto dtmf = event.as<ari::ChannelDtmfReceived>();
+            if (dtmf.digit.size() == 1) {
+              self->dtmf_.emit(DtmfEvent{dtmf.digit[0], std::chrono::milliseconds(dtmf.duration_ms), DtmfSource::rtp});
+            }
+            break;
+          }
+          case ari::EventType::channel_talking_started: self->talk_.emit(TalkEvent{true, {}}); break;
+          case ari::EventType::channel_talking_finished: {
+            const auto finished = event.as<ari::ChannelTalkingFinished>();
+            self->talk_.emit(TalkEvent{false, std::chrono::milliseconds(finished.duration)});
+            break;
+          }
+          default: break;
+        }
       },
       [weak](ari::EndReason reason) {
         if (reason == ari::EndReason::ended) return;  // StasisEnd, handled above
@@ -60,8 +82,43 @@ void Endpoint::ended(EndpointEnd reason) {
   dialog_->destroy();
   channel_events_.reset();
   if (auto server = server_.lock()) server->forget(*this);
+  // Handlers may hold the endpoint: dropping them breaks the cycle. Waits fail with CallEnded.
+  const auto call_ended = std::make_exception_ptr(CallEnded(reason));
+  dtmf_.close(call_ended);
+  playback_.close(call_ended);
+  talk_.close(call_ended);
+  destroyed_.emit(reason);
+  destroyed_.close(call_ended);
   end_.notify();
 }
+
+ari::Client* Endpoint::ari() const noexcept {
+  auto server = server_.lock();
+  return server ? &server->ari() : nullptr;
+}
+
+void Endpoint::dtmf_from_info(const DtmfEvent& event) { dtmf_.emit(event); }
+
+Subscription Endpoint::on_dtmf(std::function<void(const DtmfEvent&)> handler) {
+  return dtmf_.connect(std::move(handler));
+}
+Subscription Endpoint::on_playback(std::function<void(const PlaybackEvent&)> handler) {
+  return playback_.connect(std::move(handler));
+}
+Subscription Endpoint::on_talk(std::function<void(const TalkEvent&)> handler) {
+  return talk_.connect(std::move(handler));
+}
+Subscription Endpoint::on_destroyed(std::function<void(const EndpointEnd&)> handler) {
+  if (auto reason = end_.value()) {  // ended already: told at once, as on_destroy does
+    handler(*reason);
+    return {};
+  }
+  return destroyed_.connect(std::move(handler));
+}
+
+void Endpoint::wait_dtmf(DtmfWaitHandler handler) { dtmf_.wait(std::move(handler)); }
+void Endpoint::wait_playback(PlaybackWaitHandler handler) { playback_.wait(std::move(handler)); }
+void Endpoint::wait_talk(TalkWaitHandler handler) { talk_.wait(std::move(handler)); }
 
 void Endpoint::on_destroy(std::function<void(EndpointEnd)> handler) { end_.on_end(std::move(handler)); }
 

@@ -4,7 +4,7 @@
 //   Mrf mrf(srf);                       // on the application's Srf
 //   auto ms = co_await mrf.async_connect(options, use_awaitable);    // one per Asterisk
 //   auto [endpoint, dialog] = co_await ms->async_connect_caller(req, res, {}, use_awaitable);
-//   co_await ms->ari().channels().async_play({endpoint->channel_id(), ...}, use_awaitable);
+//   co_await endpoint->async_play("sound:tt-monkeys", use_awaitable);
 //
 // Each MediaServer owns a Stasis application `drachtio-<uuid>` on its Asterisk.
 // An Endpoint is one SIP dialog to Asterisk plus the ARI channel it created; they
@@ -14,6 +14,7 @@
 
 #include <astmrf/ari/client.hpp>
 #include <astmrf/detail/async.hpp>
+#include <astmrf/mrf/endpoint.hpp>
 #include <astmrf/mrf/errors.hpp>
 #include <astmrf/srf/srf.hpp>
 #include <astmrf/util/random.hpp>
@@ -86,72 +87,6 @@ struct EndpointOptions {
   srf::HeaderList headers;
 };
 
-/// Why an endpoint ended; reported once.
-enum class EndpointEnd : std::uint8_t {
-  destroyed,          ///< the application called destroy()
-  asterisk_hangup,    ///< Asterisk sent BYE (e.g. an ARI hangup)
-  left_stasis,        ///< StasisEnd (the channel left the application)
-  media_server_lost,  ///< the channel vanished while ARI was disconnected, or the server went away
-};
-/// The reason's name, e.g. "asterisk_hangup".
-std::string_view to_string(EndpointEnd end) noexcept;
-
-class MediaServer;
-
-/// One media leg on Asterisk: the SIP dialog to Asterisk plus the ARI channel it
-/// created in the server's Stasis application. The application holds it (shared_ptr);
-/// dropping the last reference ends the dialog, whose BYE ends the channel.
-class Endpoint : public std::enable_shared_from_this<Endpoint> {
- public:
-  /// The ARI channel's id, for ari::Client calls (play, record, bridge...).
-  [[nodiscard]] const std::string& channel_id() const noexcept { return channel_id_; }
-  /// The channel's name, e.g. `PJSIP/drachtio-00000001`.
-  [[nodiscard]] const std::string& channel_name() const noexcept { return channel_name_; }
-  /// The SIP dialog to Asterisk.
-  [[nodiscard]] const std::shared_ptr<srf::Dialog>& dialog() const noexcept { return dialog_; }
-  /// Asterisk's SDP (what the caller should receive) and ours.
-  [[nodiscard]] const std::string& local_sdp() const noexcept { return dialog_->remote_sdp(); }
-  /// The SDP sent to Asterisk (the caller's, with connect_caller).
-  [[nodiscard]] const std::string& remote_sdp() const noexcept { return dialog_->local_sdp(); }
-  /// Whether the endpoint has ended.
-  [[nodiscard]] bool destroyed() const noexcept { return end_.ended(); }
-  /// Why it ended, once it has.
-  [[nodiscard]] std::optional<EndpointEnd> end_reason() const noexcept { return end_.value(); }
-
-  /// Sends BYE to Asterisk (which ends the channel). Idempotent.
-  void destroy();
-  /// Runs once when the endpoint ends, whatever ended it (at once if it has).
-  void on_destroy(std::function<void(EndpointEnd)> handler);
-
-  /// Completes with `(std::exception_ptr, EndpointEnd)` when the endpoint ends (at once if it has).
-  /// Cancelling it ends the wait only (operation_aborted); the endpoint stays up.
-  template <typename CompletionToken>
-  auto async_wait_destroyed(CompletionToken&& token) {
-    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, EndpointEnd)>(
-        [this](auto handler) { wait_destroyed(EndHandler(std::move(handler))); }, token);
-  }
-
-  /// Dropping the last reference ends the dialog (its BYE ends the channel).
-  ~Endpoint();
-
- private:
-  friend class MediaServer;  // which makes, starts and ends endpoints
-  Endpoint(std::weak_ptr<MediaServer> server, boost::asio::any_io_executor executor, std::string channel_id,
-           std::string channel_name, std::shared_ptr<srf::Dialog> dialog);
-  void start(ari::Client& ari);
-  void ended(EndpointEnd reason);
-  using EndHandler = boost::asio::any_completion_handler<void(std::exception_ptr, EndpointEnd)>;
-  void wait_destroyed(EndHandler handler);
-
-  std::weak_ptr<MediaServer> server_;
-  boost::asio::any_io_executor executor_;
-  std::string channel_id_;
-  std::string channel_name_;
-  std::shared_ptr<srf::Dialog> dialog_;
-  ari::Subscription channel_events_;
-  astmrf::detail::EndState<EndpointEnd> end_;
-};
-
 /// Options of MediaServer::async_connect_caller.
 struct ConnectCallerOptions {
   srf::HeaderList headers;  ///< extra headers on the 200 OK to the caller
@@ -161,6 +96,9 @@ struct ConnectCallerOptions {
   /// Status sent to the caller when the endpoint cannot be set up: Asterisk's
   /// own rejection is passed on unless mapped here (e.g. {603, 480}).
   std::map<int, int> status_map;
+  /// An INFO from the caller that is not DTMF (DTMF INFO becomes the endpoint's DTMF event and
+  /// is answered 200). Without a handler it is answered 415 (200 when it has no body).
+  std::function<void(srf::Request, srf::Response)> on_info;
 };
 
 /// What MediaServer::async_connect_caller yields: the two legs, which end together.
