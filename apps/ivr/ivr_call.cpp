@@ -87,14 +87,14 @@ class Dialogue {
   // Records what ends the call, and logs the endpoint's events (DTMF, playbacks) for the timeline.
   void watch_call() {
     std::weak_ptr<CallState> weak = state_;
-    ended_ = call_.endpoint->on_destroyed([weak, log = log_, call_id = call_id_,
-                                           channel = channel_](const mrf::EndpointEnd& end) {
-      log->debug("event=endpoint_end call_id={} channel_id={} reason={}", call_id, channel, mrf::to_string(end));
-      if (auto st = weak.lock(); st && !st->ended) {
-        st->ended = true;
-        st->ended_by = "endpoint_" + std::string(mrf::to_string(end));
-      }
-    });
+    ended_ = call_.endpoint->on_destroyed(
+        [weak, log = log_, call_id = call_id_, channel = channel_](const mrf::EndpointEnd& end) {
+          log->debug("event=endpoint_end call_id={} channel_id={} reason={}", call_id, channel, mrf::to_string(end));
+          if (auto st = weak.lock(); st && !st->ended) {
+            st->ended = true;
+            st->ended_by = "endpoint_" + std::string(mrf::to_string(end));
+          }
+        });
     call_.dialog->on_destroy([weak, log = log_, call_id = call_id_](const srf::DestroyedInfo& info) {
       log->info("event=sip_dialog_end call_id={} who={} reason={}", call_id, srf::to_string(info.who),
                 sip::to_string(info.reason));
@@ -114,8 +114,7 @@ class Dialogue {
     playbacks_ = call_.endpoint->on_playback(
         [log = log_, call_id = call_id_, channel = channel_](const mrf::PlaybackEvent& playback) {
           log->info("event=ari type={} call_id={} channel_id={} playback_id={}",
-                    playback.finished ? "PlaybackFinished" : "PlaybackStarted", call_id, channel,
-                    playback.playback_id);
+                    playback.finished ? "PlaybackFinished" : "PlaybackStarted", call_id, channel, playback.playback_id);
         });
     if (call_.dialog->destroyed() || call_.endpoint->destroyed()) {
       state_->ended = true;  // a leg ended between the answer and now

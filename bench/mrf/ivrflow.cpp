@@ -286,8 +286,8 @@ class IvrFlow {
     const auto& c = counters_;
     std::fprintf(stderr,
                  "stats %s flow=%s t=%.1f invites=%" PRIu64 " connected=%" PRIu64 " completed=%" PRIu64
-                 " wrong_digits=%" PRIu64 " caller_left=%" PRIu64 " failed_connect=%" PRIu64
-                 " failed_media=%" PRIu64 " endpoints=%zu pending_setups=%zu rss_kb=%ld\n",
+                 " wrong_digits=%" PRIu64 " caller_left=%" PRIu64 " failed_connect=%" PRIu64 " failed_media=%" PRIu64
+                 " endpoints=%zu pending_setups=%zu rss_kb=%ld\n",
                  why, options_.flow.c_str(), t, c.invites, c.connected, c.completed, c.wrong_digits, c.caller_left,
                  c.failed_connect, c.failed_media, server_ ? server_->endpoints().size() : 0,
                  server_ ? server_->pending_setups() : 0, astmrf_bench::proc_status_kb("VmRSS"));
