@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,6 +72,9 @@ struct PlayResult {
 
 class Endpoint;
 class MediaServer;
+namespace detail {
+struct PlayAccess;
+}  // namespace detail
 
 /// A handle on one playback of an endpoint, by id: controls it while it plays. Cheap to
 /// copy; safe after the endpoint or the playback is gone (operations then fail: CallEnded,
@@ -300,6 +304,11 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   [[nodiscard]] std::optional<EndpointEnd> end_reason() const noexcept { return end_.value(); }
   /// The ARI client of its media server (null once the server is gone).
   [[nodiscard]] ari::Client* ari() const noexcept;
+  /// Handlers registered on its events (on_* and the verbs' own): 0 when nothing listens
+  /// (a leak check for tests).
+  [[nodiscard]] std::size_t event_handlers() const noexcept {
+    return dtmf_.size() + playback_.size() + talk_.size() + destroyed_.size();
+  }
 
   /// Sends BYE to Asterisk (which ends the channel). Idempotent.
   void destroy();
@@ -529,8 +538,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   ~Endpoint();
 
  private:
-  friend class MediaServer;  // which makes, starts and ends endpoints
-  friend class Playback;     // which controls playbacks through the endpoint's client
+  friend class MediaServer;          // which makes, starts and ends endpoints
+  friend class Playback;             // which controls playbacks through the endpoint's client
+  friend struct detail::PlayAccess;  // endpoint_play.cpp: the playback verbs' access to the members
   Endpoint(std::weak_ptr<MediaServer> server, boost::asio::any_io_executor executor, std::string channel_id,
            std::string channel_name, std::shared_ptr<srf::Dialog> dialog);
   void start(ari::Client& ari);
@@ -597,6 +607,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   astmrf::detail::Signal<PlaybackEvent> playback_;
   astmrf::detail::Signal<TalkEvent> talk_;
   astmrf::detail::Signal<EndpointEnd> destroyed_;
+  // Running playback verbs by playback id: told when Playback::async_stop asks Asterisk to stop
+  // theirs (Asterisk reports a stopped playback as "done", like one that played out).
+  std::map<std::string, std::function<void()>> stop_hooks_;
 };
 
 }  // namespace astmrf::mrf
