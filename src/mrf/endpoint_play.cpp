@@ -91,6 +91,16 @@ std::exception_ptr verb_error(std::exception_ptr error, const std::weak_ptr<Endp
   return error;
 }
 
+bool is_call_ended(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const CallEnded&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 // What a verb's coroutine is told by its handlers; `wake` interrupts its waits.
 struct VerbState {
   explicit VerbState(const asio::any_io_executor& executor) : wake(executor) {}
@@ -360,7 +370,7 @@ asio::awaitable<CollectResult> run_collect(std::shared_ptr<VerbState> state, std
     }
     if (!options.invalid_prompt.empty()) {  // played to its end; digits meanwhile are dropped
       co_await start_playback(state, make_id(), options.invalid_prompt, options.language, {}, {});
-      co_await settle(state);
+      while (state->playing && !state->over()) co_await wait_for_news(*state, std::nullopt);
       if (state->cancelled) {
         co_await wind_down(state);
         co_return result;
@@ -478,9 +488,16 @@ void Endpoint::start_collect(std::vector<std::string> prompts, CollectOptions op
       s->poke();
     }
   });
-  asio::co_spawn(
-      executor_, run_collect(state, run),
-      [once, state, run](std::exception_ptr error, CollectResult result) { (*once)(error, std::move(result)); });
+  asio::co_spawn(executor_, run_collect(state, run),
+                 [once, state, run](std::exception_ptr error, CollectResult result) {
+                   if (error && is_call_ended(error)) {  // the channel went away under a request: not an error here
+                     result = run->progress;
+                     result.end = CollectEnd::call_ended;
+                     result.valid = false;
+                     error = nullptr;
+                   }
+                   (*once)(error, std::move(result));
+                 });
 }
 
 }  // namespace astmrf::mrf

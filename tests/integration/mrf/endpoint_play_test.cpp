@@ -192,6 +192,8 @@ TEST_F(EndpointPlayTest, UnknownSoundFails) {
   options.playback_id = fresh_id();
   auto end = await(play({"sound:no-such-sound-astmrf"}, options));
   EXPECT_EQ(end.end, mrf::PlayEnd::failed);
+  // Asterisk accepts the request, then reports the playback "failed".
+  EXPECT_TRUE(log.wait_for("finished " + options.playback_id + " failed")) << log.joined();
 }
 
 TEST_F(EndpointPlayTest, CancellingPlayStopsThePlayback) {
@@ -323,6 +325,27 @@ TEST_F(EndpointPlayTest, EveryTryInvalidEndsInvalid) {
   EXPECT_EQ(input.digits, "41");
   EXPECT_EQ(input.end, mrf::CollectEnd::invalid);
   EXPECT_FALSE(input.valid);
+}
+
+TEST_F(EndpointPlayTest, CancellingCollectStopsThePrompt) {
+  asio::cancellation_signal cancel;
+  auto result = on_loop([&] {
+    return endpoint->async_play_and_collect(std::vector<std::string>{"sound:tt-monkeys"}, mrf::CollectOptions{},
+                                            asio::bind_cancellation_slot(cancel.slot(), asio::use_future));
+  });
+  ASSERT_TRUE(log.wait_for("started")) << log.joined();
+  on_loop([&] {
+    cancel.emit(asio::cancellation_type::terminal);
+    return 0;
+  });
+  bool is_aborted = false;
+  try {
+    await(std::move(result), 10s);
+  } catch (const boost::system::system_error& e) {
+    is_aborted = e.code() == asio::error::operation_aborted;
+  }
+  EXPECT_TRUE(is_aborted);
+  EXPECT_TRUE(log.wait_for("finished", 10s)) << log.joined();  // stopped on Asterisk, long before its 16 s
 }
 
 TEST_F(EndpointPlayTest, BadCollectOptionsFailAtOnce) {
