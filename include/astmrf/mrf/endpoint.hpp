@@ -137,9 +137,9 @@ struct CollectOptions {
   std::size_t min_digits{1};     ///< fewer digits than this are invalid input
   std::size_t max_digits{1};     ///< collection ends when this many digits arrived
   std::string terminators{"#"};  ///< a digit among these ends collection (not included)
-  /// After the prompt, until the first digit.
+  /// After the prompt, until the first digit; 0: none.
   std::chrono::milliseconds first_digit_timeout{5000};
-  /// Between two digits.
+  /// Between two digits; 0: none.
   std::chrono::milliseconds inter_digit_timeout{3000};
   /// For one try, from its start (prompt included); 0: none.
   std::chrono::milliseconds overall_timeout{0};
@@ -147,7 +147,8 @@ struct CollectOptions {
   /// the prompt plays to its end and digits pressed meanwhile are dropped.
   bool barge_in{true};
   /// Tries: after invalid input (too few digits, failed validation, a timeout with none)
-  /// `invalid_prompt` plays and the prompts play again, up to this many times in all.
+  /// `invalid_prompt` plays (to its end; digits meanwhile are dropped) and the prompts play
+  /// again, up to this many times in all.
   int tries{1};
   /// Played after invalid input, before the next try (empty: nothing).
   std::vector<std::string> invalid_prompt;
@@ -164,7 +165,7 @@ enum class CollectEnd : std::uint8_t {
   terminator,  ///< a terminator digit
   max_digits,  ///< max_digits arrived
   timeout,     ///< first-digit, inter-digit or overall timeout
-  invalid,     ///< every try ended in invalid input
+  invalid,     ///< the last try's input (ended by terminator or max_digits) was rejected; a timeout stays `timeout`
   call_ended,  ///< the call ended while collecting
 };
 /// The name, e.g. "terminator".
