@@ -1,4 +1,4 @@
-// Endpoint media verbs: play, play and collect, say, record, DTMF, mute, hold, music on
+// Endpoint media verbs (the playback verbs are in endpoint_play.cpp): record, DTMF, mute, hold, music on
 // hold, silence, channel variables.
 // PLACEHOLDER: every verb fails until implemented (issue 15).
 #include <astmrf/detail/async.hpp>
@@ -25,23 +25,8 @@ std::string Endpoint::direction_name(MediaDirection direction) {
   return "both";
 }
 
-std::string Endpoint::make_playback_id() { return channel_id_ + "-pb"; }
-Playback Endpoint::playback(std::string id) { return Playback(weak_from_this(), std::move(id)); }
-void Playback::start_control(const char*, VoidHandler handler) {
-  auto once = astmrf::detail::make_once(std::move(handler), boost::asio::system_executor());
-  (*once)(std::make_exception_ptr(std::logic_error("not implemented yet")));
-}
 void Endpoint::start_verb(Verb, std::string, std::string, VoidHandler handler) {
   not_yet(std::move(handler), executor_);
-}
-void Endpoint::start_play(std::vector<std::string>, PlayOptions, PlayHandler handler) {
-  not_yet(std::move(handler), executor_, PlayResult{});
-}
-void Endpoint::start_collect(std::vector<std::string>, CollectOptions, CollectHandler handler) {
-  not_yet(std::move(handler), executor_, CollectResult{});
-}
-void Endpoint::start_say(std::string, SayKind, std::string, PlayHandler handler) {
-  not_yet(std::move(handler), executor_, PlayResult{});
 }
 void Endpoint::start_record(RecordOptions, RecordHandler handler) {
   not_yet(std::move(handler), executor_, RecordResult{});

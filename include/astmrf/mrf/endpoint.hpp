@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,6 +72,9 @@ struct PlayResult {
 
 class Endpoint;
 class MediaServer;
+namespace detail {
+struct PlayAccess;
+}  // namespace detail
 
 /// A handle on one playback of an endpoint, by id: controls it while it plays. Cheap to
 /// copy; safe after the endpoint or the playback is gone (operations then fail: CallEnded,
@@ -133,9 +137,9 @@ struct CollectOptions {
   std::size_t min_digits{1};     ///< fewer digits than this are invalid input
   std::size_t max_digits{1};     ///< collection ends when this many digits arrived
   std::string terminators{"#"};  ///< a digit among these ends collection (not included)
-  /// After the prompt, until the first digit.
+  /// After the prompt, until the first digit; 0: none.
   std::chrono::milliseconds first_digit_timeout{5000};
-  /// Between two digits.
+  /// Between two digits; 0: none.
   std::chrono::milliseconds inter_digit_timeout{3000};
   /// For one try, from its start (prompt included); 0: none.
   std::chrono::milliseconds overall_timeout{0};
@@ -143,7 +147,8 @@ struct CollectOptions {
   /// the prompt plays to its end and digits pressed meanwhile are dropped.
   bool barge_in{true};
   /// Tries: after invalid input (too few digits, failed validation, a timeout with none)
-  /// `invalid_prompt` plays and the prompts play again, up to this many times in all.
+  /// `invalid_prompt` plays (to its end; digits meanwhile are dropped) and the prompts play
+  /// again, up to this many times in all.
   int tries{1};
   /// Played after invalid input, before the next try (empty: nothing).
   std::vector<std::string> invalid_prompt;
@@ -160,7 +165,7 @@ enum class CollectEnd : std::uint8_t {
   terminator,  ///< a terminator digit
   max_digits,  ///< max_digits arrived
   timeout,     ///< first-digit, inter-digit or overall timeout
-  invalid,     ///< every try ended in invalid input
+  invalid,     ///< the last try's input (ended by terminator or max_digits) was rejected; a timeout stays `timeout`
   call_ended,  ///< the call ended while collecting
 };
 /// The name, e.g. "terminator".
@@ -300,6 +305,11 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   [[nodiscard]] std::optional<EndpointEnd> end_reason() const noexcept { return end_.value(); }
   /// The ARI client of its media server (null once the server is gone).
   [[nodiscard]] ari::Client* ari() const noexcept;
+  /// Handlers registered on its events (on_* and the verbs' own): 0 when nothing listens
+  /// (a leak check for tests).
+  [[nodiscard]] std::size_t event_handlers() const noexcept {
+    return dtmf_.size() + playback_.size() + talk_.size() + destroyed_.size();
+  }
 
   /// Sends BYE to Asterisk (which ends the channel). Idempotent.
   void destroy();
@@ -529,8 +539,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   ~Endpoint();
 
  private:
-  friend class MediaServer;  // which makes, starts and ends endpoints
-  friend class Playback;     // which controls playbacks through the endpoint's client
+  friend class MediaServer;          // which makes, starts and ends endpoints
+  friend class Playback;             // which controls playbacks through the endpoint's client
+  friend struct detail::PlayAccess;  // endpoint_play.cpp: the playback verbs' access to the members
   Endpoint(std::weak_ptr<MediaServer> server, boost::asio::any_io_executor executor, std::string channel_id,
            std::string channel_name, std::shared_ptr<srf::Dialog> dialog);
   void start(ari::Client& ari);
@@ -597,6 +608,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   astmrf::detail::Signal<PlaybackEvent> playback_;
   astmrf::detail::Signal<TalkEvent> talk_;
   astmrf::detail::Signal<EndpointEnd> destroyed_;
+  // Running playback verbs by playback id: told when Playback::async_stop asks Asterisk to stop
+  // theirs (Asterisk reports a stopped playback as "done", like one that played out).
+  std::map<std::string, std::function<void()>> stop_hooks_;
 };
 
 }  // namespace astmrf::mrf
