@@ -33,27 +33,6 @@ namespace astmrf::mrf {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-std::string_view to_string(PlayEnd end) noexcept {
-  switch (end) {
-    case PlayEnd::finished: return "finished";
-    case PlayEnd::stopped: return "stopped";
-    case PlayEnd::failed: return "failed";
-    case PlayEnd::call_ended: return "call_ended";
-  }
-  return "unknown";
-}
-
-std::string_view to_string(CollectEnd end) noexcept {
-  switch (end) {
-    case CollectEnd::terminator: return "terminator";
-    case CollectEnd::max_digits: return "max_digits";
-    case CollectEnd::timeout: return "timeout";
-    case CollectEnd::invalid: return "invalid";
-    case CollectEnd::call_ended: return "call_ended";
-  }
-  return "unknown";
-}
-
 namespace detail {
 struct PlayAccess {
   static void emit_playback(Endpoint& endpoint, const PlaybackEvent& event) { endpoint.playback_.emit(event); }
