@@ -16,23 +16,11 @@ void not_yet(Handler handler, const boost::asio::any_io_executor& executor, T...
 }
 }  // namespace
 
-std::string Endpoint::direction_name(MediaDirection direction) {
-  switch (direction) {
-    case MediaDirection::in: return "in";
-    case MediaDirection::out: return "out";
-    case MediaDirection::both: return "both";
-  }
-  return "both";
-}
-
 std::string Endpoint::make_playback_id() { return channel_id_ + "-pb"; }
 Playback Endpoint::playback(std::string id) { return Playback(weak_from_this(), std::move(id)); }
 void Playback::start_control(const char*, VoidHandler handler) {
   auto once = astmrf::detail::make_once(std::move(handler), boost::asio::system_executor());
   (*once)(std::make_exception_ptr(std::logic_error("not implemented yet")));
-}
-void Endpoint::start_verb(Verb, std::string, std::string, VoidHandler handler) {
-  not_yet(std::move(handler), executor_);
 }
 void Endpoint::start_play(std::vector<std::string>, PlayOptions, PlayHandler handler) {
   not_yet(std::move(handler), executor_, PlayResult{});
@@ -42,18 +30,6 @@ void Endpoint::start_collect(std::vector<std::string>, CollectOptions, CollectHa
 }
 void Endpoint::start_say(std::string, SayKind, std::string, PlayHandler handler) {
   not_yet(std::move(handler), executor_, PlayResult{});
-}
-void Endpoint::start_record(RecordOptions, RecordHandler handler) {
-  not_yet(std::move(handler), executor_, RecordResult{});
-}
-void Endpoint::start_fetch_recording(std::string, BytesHandler handler) {
-  not_yet(std::move(handler), executor_, std::string{});
-}
-void Endpoint::start_get_variable(std::string, BytesHandler handler) {
-  not_yet(std::move(handler), executor_, std::string{});
-}
-void Endpoint::start_send_dtmf(std::string, DtmfOptions, VoidHandler handler) {
-  not_yet(std::move(handler), executor_);
 }
 
 }  // namespace astmrf::mrf

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -585,6 +586,14 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   void start_get_variable(std::string name, BytesHandler handler);
   void start_send_dtmf(std::string digits, DtmfOptions options, VoidHandler handler);
   void start_modify(std::string sdp, BytesHandler handler);
+  void stop_recording(std::string name, VoidHandler handler);
+  void delete_recording(std::string name, VoidHandler handler);
+
+  // A recording that async_record waits for (src/mrf/endpoint_record.cpp).
+  struct RecordState;
+  // Live recordings of async_record by name: async_stop_recording marks them, so that they
+  // end as RecordEnd::stopped.
+  std::map<std::string, std::weak_ptr<RecordState>> recordings_;
 
   std::weak_ptr<MediaServer> server_;
   boost::asio::any_io_executor executor_;
