@@ -19,6 +19,20 @@ namespace {
 // After the call ended, how long to wait for Asterisk's own RecordingFinished (it carries
 // the duration) before completing without it.
 constexpr std::chrono::seconds kEndGrace{2};
+// A recording that ended for no reason we know of (no stop, no terminating DTMF seen, short
+// of max_duration: max_silence, or a hangup) waits this long for the endpoint's end, which
+// can arrive after RecordingFinished: then it is RecordEnd::call_ended, else finished.
+constexpr std::chrono::milliseconds kSettle{500};
+
+bool terminates(RecordTerminate terminate, char digit) {
+  switch (terminate) {
+    case RecordTerminate::none: return false;
+    case RecordTerminate::any: return true;
+    case RecordTerminate::star: return digit == '*';
+    case RecordTerminate::hash: return digit == '#';
+  }
+  return false;
+}
 
 std::string terminate_name(RecordTerminate terminate) {
   switch (terminate) {
@@ -53,7 +67,7 @@ std::string_view to_string(RecordEnd end) noexcept {
 
 // One async_record in flight. Its handlers (ARI events, the endpoint's end, the grace timer)
 // hold it; finish() drops them all, which frees it.
-struct Endpoint::RecordState {
+struct Endpoint::RecordState : std::enable_shared_from_this<Endpoint::RecordState> {
   using Once = astmrf::detail::Once<void(std::exception_ptr, RecordResult)>;
   RecordState(std::shared_ptr<Once> o, const boost::asio::any_io_executor& executor, std::weak_ptr<Endpoint> e)
       : once(std::move(o)), grace(executor), endpoint(std::move(e)) {}
@@ -61,6 +75,7 @@ struct Endpoint::RecordState {
   void finish(std::exception_ptr error) {
     events.reset();
     ended.reset();
+    dtmf.reset();
     grace.cancel();
     if (auto self = endpoint.lock()) {
       auto it = self->recordings_.find(result.name);
@@ -76,25 +91,66 @@ struct Endpoint::RecordState {
     if (!recording.format.empty()) result.format = recording.format;
     result.cause = recording.cause;
     auto self = endpoint.lock();
-    const bool call_over = call_ended || !self || self->destroyed();
     if (stop_requested || recording.state == "canceled") {
       result.end = RecordEnd::stopped;
-    } else if (call_over) {
+    } else if (call_ended || !self || self->destroyed()) {
       result.end = RecordEnd::call_ended;  // the hangup ended it (Asterisk may call that a failure)
+    } else if (failed) {
+      result.end = RecordEnd::failed;
+    } else if (terminator_seen ||
+               (max_duration.count() > 0 && result.duration + std::chrono::seconds(1) >= max_duration)) {
+      result.end = RecordEnd::finished;
     } else {
-      result.end = failed ? RecordEnd::failed : RecordEnd::finished;
+      settling = true;
+      grace.expires_after(kSettle);
+      grace.async_wait([keep = shared_from_this()](boost::system::error_code ec) {
+        if (ec) return;
+        keep->result.end = RecordEnd::finished;
+        keep->finish(nullptr);
+      });
+      return;
     }
     finish(nullptr);
+  }
+
+  // The endpoint ended: Asterisk stops the recording and its RecordingFinished (with the
+  // duration) usually follows; wait a little for it, else complete without it.
+  void call_end() {
+    call_ended = true;
+    result.end = RecordEnd::call_ended;
+    if (settling) {
+      finish(nullptr);
+      return;
+    }
+    grace.expires_after(kEndGrace);
+    grace.async_wait([keep = shared_from_this()](boost::system::error_code ec) {
+      if (!ec) keep->finish(nullptr);
+    });
+  }
+
+  // A DTMF digit from the caller while recording.
+  void digit(char d) {
+    if (!terminates(terminate_on, d)) return;
+    terminator_seen = true;
+    if (settling) {
+      result.end = RecordEnd::finished;
+      finish(nullptr);
+    }
   }
 
   std::shared_ptr<Once> once;
   ari::Subscription events;
   Subscription ended;  // the endpoint's end
+  Subscription dtmf;   // the caller's digits (terminate_on)
   boost::asio::steady_timer grace;
   std::weak_ptr<Endpoint> endpoint;
   RecordResult result;
+  RecordTerminate terminate_on{RecordTerminate::none};
+  std::chrono::seconds max_duration{0};
   bool stop_requested{false};
   bool call_ended{false};
+  bool terminator_seen{false};
+  bool settling{false};  // Asterisk's final event came; waiting for a late end of the call
 };
 
 void Endpoint::start_record(RecordOptions options, RecordHandler handler) {
@@ -121,6 +177,8 @@ void Endpoint::start_record(RecordOptions options, RecordHandler handler) {
   auto state = std::make_shared<RecordState>(once, executor_, weak_from_this());
   state->result.name = options.name;
   state->result.format = options.format;
+  state->terminate_on = options.terminate_on;
+  state->max_duration = options.max_duration;
   recordings_[options.name] = state;
 
   // Subscribe first: RecordingFinished may precede the response to the record request.
@@ -146,17 +204,10 @@ void Endpoint::start_record(RecordOptions options, RecordHandler handler) {
         if (state->result.end == RecordEnd::failed) state->result.cause = "the recording vanished";
         state->finish(nullptr);
       });
-  // The call ending stops the recording on Asterisk, whose RecordingFinished usually
-  // follows: wait a little for its duration, else complete without it.
-  state->ended = destroyed_.connect([state](const EndpointEnd&) {
-    state->call_ended = true;
-    state->grace.expires_after(kEndGrace);
-    state->grace.async_wait([state](boost::system::error_code ec) {
-      if (ec) return;
-      state->result.end = RecordEnd::call_ended;
-      state->finish(nullptr);
-    });
-  });
+  state->ended = destroyed_.connect([state](const EndpointEnd&) { state->call_end(); });
+  if (options.terminate_on != RecordTerminate::none) {
+    state->dtmf = dtmf_.connect([state](const DtmfEvent& event) { state->digit(event.digit); });
+  }
 
   std::weak_ptr<RecordState> weak_state = state;
   std::weak_ptr<MediaServer> weak_server = server_;
