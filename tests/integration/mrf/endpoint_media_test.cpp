@@ -305,7 +305,10 @@ TEST_F(EndpointMediaTest, HangUpDuringARecordingEndsItAsCallEnded) {
   EXPECT_EQ(result.end, mrf::RecordEnd::call_ended) << mrf::to_string(result.end) << " " << result.cause;
   std::printf("hangup: duration %llds, cause '%s'\n", static_cast<long long>(result.duration.count()),
               result.cause.c_str());
-  // What was recorded is stored, and can be fetched and deleted after the call.
+  // What was recorded is stored, and can be fetched and deleted after the call; stopping
+  // it now is Asterisk's 404 about the recording, not CallEnded.
+  auto stop = on_engine([&] { return endpoint->async_stop_recording(name, asio::use_future); });
+  EXPECT_EQ(error_kind(stop), "NotFound");
   auto fetched = on_engine([&] { return endpoint->async_fetch_recording(name, asio::use_future); });
   EXPECT_TRUE(parse_wav(fetched.get()).has_value());
   auto deleted = on_engine([&] { return endpoint->async_delete_recording(name, asio::use_future); });
@@ -388,6 +391,47 @@ TEST_F(EndpointMediaTest, SilenceStartsAndStops) {
   auto stop = on_engine([&] { return endpoint->async_stop_silence(asio::use_future); });
   EXPECT_NO_THROW(stop.get());
   EXPECT_TRUE(peer.wait_for_quiet(500ms, 5s)) << "still sending after stop_silence";
+  finish(endpoint);
+}
+
+// ARI hold is Asterisk's hold indication on the channel: chan_pjsip (moh_passthrough off,
+// the default) answers it by playing music on hold to the caller, and unhold stops it.
+TEST_F(EndpointMediaTest, HoldPlaysMusicToTheCallerUntilUnhold) {
+  RtpPeer peer;
+  auto endpoint = make_endpoint(peer);
+  auto hold = on_engine([&] { return endpoint->async_hold(asio::use_future); });
+  EXPECT_NO_THROW(hold.get());
+  EXPECT_TRUE(peer.wait_for_audio_packets(25, 10s)) << peer.audio_packets_received() << " audio packets on hold";
+  auto unhold = on_engine([&] { return endpoint->async_unhold(asio::use_future); });
+  EXPECT_NO_THROW(unhold.get());
+  std::this_thread::sleep_for(300ms);
+  peer.clear_received();
+  std::this_thread::sleep_for(1s);
+  EXPECT_LE(peer.audio_packets_received(), 2u) << "music after unhold";
+  finish(endpoint);
+}
+
+// A cancelled verb completes at once with operation_aborted; the endpoint is unharmed.
+TEST_F(EndpointMediaTest, CancellingAVerbAbortsIt) {
+  RtpPeer peer;
+  auto endpoint = make_endpoint(peer);
+  asio::cancellation_signal cancel;
+  auto set = on_engine([&] {
+    auto f =
+        endpoint->async_set_variable("ASTMRF_A", "1", asio::bind_cancellation_slot(cancel.slot(), asio::use_future));
+    cancel.emit(asio::cancellation_type::terminal);  // before Asterisk's answer can come
+    return f;
+  });
+  EXPECT_EQ(error_kind(set), "operation_aborted");
+  auto get = on_engine([&] {
+    auto f =
+        endpoint->async_get_variable("CHANNEL(name)", asio::bind_cancellation_slot(cancel.slot(), asio::use_future));
+    cancel.emit(asio::cancellation_type::terminal);
+    return f;
+  });
+  EXPECT_EQ(error_kind(get), "operation_aborted");
+  auto again = on_engine([&] { return endpoint->async_get_variable("CHANNEL(name)", asio::use_future); });
+  EXPECT_FALSE(again.get().empty());
   finish(endpoint);
 }
 
