@@ -262,6 +262,42 @@ TEST_F(EndpointMediaTest, HashFromTheCallerEndsTheRecording) {
   finish(endpoint, {result.name});
 }
 
+// Asterisk's refusals pass through typed: an existing name with if_exists=fail is a Conflict
+// (not CallEnded), an unknown format an UnprocessableEntity; overwrite replaces it.
+TEST_F(EndpointMediaTest, RecordHonoursIfExistsAndRejectsBadFormats) {
+  RtpPeer peer;
+  auto endpoint = make_endpoint(peer);
+  const std::string name = "astmrf-test-" + astmrf_test::random_uuid();
+  peer.send_tone(1000.0, -10.0, 5s);
+  mrf::RecordOptions options{.name = name, .max_duration = 1s};
+  auto first = on_engine([&] { return endpoint->async_record(options, asio::use_future); });
+  EXPECT_EQ(first.get().end, mrf::RecordEnd::finished);
+  auto again = on_engine([&] { return endpoint->async_record(options, asio::use_future); });
+  try {
+    again.get();
+    ADD_FAILURE() << "a second recording of the same name with if_exists=fail";
+  } catch (const ari::Conflict&) {
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
+  options.if_exists = mrf::RecordIfExists::overwrite;
+  auto overwrite = on_engine([&] { return endpoint->async_record(options, asio::use_future); });
+  EXPECT_EQ(overwrite.get().end, mrf::RecordEnd::finished);
+  mrf::RecordOptions bad{.name = name + "-bad", .format = "no-such-format", .max_duration = 1s};
+  auto rejected = on_engine([&] { return endpoint->async_record(bad, asio::use_future); });
+  try {
+    rejected.get();
+    ADD_FAILURE() << "an unknown format was accepted";
+  } catch (const ari::UnprocessableEntity&) {
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
+  auto deleted = on_engine([&] { return endpoint->async_delete_recording(name, asio::use_future); });
+  EXPECT_NO_THROW(deleted.get());
+  peer.stop_sending();
+  finish(endpoint, {name, name + "-bad"});
+}
+
 TEST_F(EndpointMediaTest, CancellingARecordingStopsItAndKeepsTheFile) {
   RtpPeer peer;
   auto endpoint = make_endpoint(peer);
