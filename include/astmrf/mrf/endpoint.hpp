@@ -418,13 +418,21 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   /// Records the caller into a stored recording; completes with `(std::exception_ptr, RecordResult)`
   /// when the recording ends (the call ending stores what was recorded: RecordEnd::call_ended).
   /// Cancelling it stops the recording (what was recorded is kept).
+  /// Asterisk reports a hangup as an ordinary end of the recording, sometimes before the endpoint
+  /// learns of the hangup: an end with no known cause (no stop, no terminating digit seen, short
+  /// of max_duration) waits up to 0.5 s for the endpoint's end before it reports `finished`; after
+  /// the endpoint's end it waits up to 2 s for Asterisk's report (with the duration).
+  /// Asterisk's refusals pass through: ari::Conflict (name exists, if_exists fail), ari::UnprocessableEntity
+  /// (unknown format); std::invalid_argument for an empty format, a negative limit, or a name
+  /// this endpoint is recording already.
   template <typename CompletionToken>
   auto async_record(RecordOptions options, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, RecordResult)>(
         [this](auto handler, RecordOptions o) { start_record(std::move(o), RecordHandler(std::move(handler))); }, token,
         std::move(options));
   }
-  /// Stops the live recording `name`; its async_record completes with RecordEnd::stopped.
+  /// Stops the live recording `name` (the file is kept); its async_record completes with
+  /// RecordEnd::stopped. Needs only the server (ari::NotFound once the recording is over).
   template <typename CompletionToken>
   auto async_stop_recording(std::string name, CompletionToken&& token) {
     return initiate_void(Verb::stop_recording, std::move(name), {}, std::forward<CompletionToken>(token));
@@ -444,6 +452,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   }
 
   /// Sends DTMF `digits` (0-9*#A-D, ',' for a pause) to the caller: `(std::exception_ptr)`.
+  /// Other characters, an empty string, a negative gap or a non-positive duration fail with
+  /// std::invalid_argument before any I/O. Asterisk queues the digits and answers at once: it
+  /// completes when they are accepted, not when the last one has been sent.
   template <typename CompletionToken>
   auto async_send_dtmf(std::string digits, DtmfOptions options, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
@@ -468,7 +479,8 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   auto async_unmute(MediaDirection direction, CompletionToken&& token) {
     return initiate_void(Verb::unmute, direction_name(direction), {}, std::forward<CompletionToken>(token));
   }
-  /// Puts the channel on hold (ARI hold: Asterisk's hold indication toward the caller's peer).
+  /// Puts the channel on hold (ARI hold: Asterisk's hold indication; chan_pjsip answers it by
+  /// playing music on hold to the caller until async_unhold).
   template <typename CompletionToken>
   auto async_hold(CompletionToken&& token) {
     return initiate_void(Verb::hold, {}, {}, std::forward<CompletionToken>(token));
@@ -596,6 +608,14 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   void start_get_variable(std::string name, BytesHandler handler);
   void start_send_dtmf(std::string digits, DtmfOptions options, VoidHandler handler);
   void start_modify(std::string sdp, BytesHandler handler);
+  void stop_recording(std::string name, VoidHandler handler);
+  void delete_recording(std::string name, VoidHandler handler);
+
+  // A recording that async_record waits for (src/mrf/endpoint_record.cpp).
+  struct RecordState;
+  // Live recordings of async_record by name: async_stop_recording marks them, so that they
+  // end as RecordEnd::stopped.
+  std::map<std::string, std::weak_ptr<RecordState>> recordings_;
 
   std::weak_ptr<MediaServer> server_;
   boost::asio::any_io_executor executor_;
