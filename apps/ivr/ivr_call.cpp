@@ -107,15 +107,20 @@ class Dialogue {
         st->ended_by = "caller_" + std::string(sip::to_string(info.reason));
       }
     });
-    dtmf_ = call_.endpoint->on_dtmf([log = log_, call_id = call_id_, channel = channel_](const mrf::DtmfEvent& dtmf) {
-      log->info("event=ari type=ChannelDtmfReceived call_id={} channel_id={} digit={} duration_ms={}", call_id, channel,
-                dtmf.digit, dtmf.duration.count());
+    dtmf_ = call_.endpoint->on_dtmf([this](const mrf::DtmfEvent& dtmf) {
+      log_->info("event=ari type=ChannelDtmfReceived call_id={} channel_id={} digit={} duration_ms={}", call_id_,
+                 channel_, dtmf.digit, dtmf.duration.count());
+      // A digit while the prompt plays: play_and_collect stops it (barge-in). Logged for the timeline.
+      if (collecting_ && !playing_.empty()) {
+        log_->info("event=media op=stop_prompt call_id={} channel_id={} playback_id={}", call_id_, channel_, playing_);
+        collecting_ = false;
+      }
     });
-    playbacks_ = call_.endpoint->on_playback(
-        [log = log_, call_id = call_id_, channel = channel_](const mrf::PlaybackEvent& playback) {
-          log->info("event=ari type={} call_id={} channel_id={} playback_id={}",
-                    playback.finished ? "PlaybackFinished" : "PlaybackStarted", call_id, channel, playback.playback_id);
-        });
+    playbacks_ = call_.endpoint->on_playback([this](const mrf::PlaybackEvent& playback) {
+      log_->info("event=ari type={} call_id={} channel_id={} playback_id={}",
+                 playback.finished ? "PlaybackFinished" : "PlaybackStarted", call_id_, channel_, playback.playback_id);
+      playing_ = playback.finished ? std::string{} : playback.playback_id;
+    });
     if (call_.dialog->destroyed() || call_.endpoint->destroyed()) {
       state_->ended = true;  // a leg ended between the answer and now
       state_->caller_left = call_.dialog->destroyed();
@@ -134,7 +139,9 @@ class Dialogue {
     collect.barge_in = true;  // the caller started typing: stop talking
     log_->info("event=media op=play what=prompt call_id={} channel_id={} media=\"{}\"", call_id_, channel_,
                fmt::join(options_.prompt, ","));
+    collecting_ = true;
     const auto input = co_await call_.endpoint->async_play_and_collect(options_.prompt, collect, asio::use_awaitable);
+    collecting_ = false;
     if (input.end == mrf::CollectEnd::call_ended) co_return CallOutcome{CallResult::caller_hangup, input.digits};
     const bool timed_out = input.end == mrf::CollectEnd::timeout;
     log_->info("event=digits call_id={} channel_id={} digits={} complete={}", call_id_, channel_,
@@ -151,8 +158,10 @@ class Dialogue {
     guard.async_wait([&give_up](boost::system::error_code ec) {
       if (!ec) give_up.emit(asio::cancellation_type::terminal);
     });
-    const auto played = co_await call_.endpoint->async_play(
-        readback, mrf::PlayOptions{}, asio::bind_cancellation_slot(give_up.slot(), asio::use_awaitable));
+    // Named arguments: g++ 12 mishandles temporaries in a co_await expression (docs/ari.md).
+    const mrf::PlayOptions play;
+    auto bounded = asio::bind_cancellation_slot(give_up.slot(), asio::use_awaitable);
+    const auto played = co_await call_.endpoint->async_play(readback, play, bounded);
     guard.cancel();
     if (played.end == mrf::PlayEnd::call_ended) co_return CallOutcome{CallResult::caller_hangup, input.digits};
     co_return CallOutcome{input.digits.empty() ? CallResult::no_input : CallResult::completed, input.digits};
@@ -169,6 +178,8 @@ class Dialogue {
   mrf::Subscription ended_;
   mrf::Subscription dtmf_;
   mrf::Subscription playbacks_;
+  bool collecting_{false};  // in play_and_collect, before the first digit
+  std::string playing_;     // the playback in progress, if any
 };
 
 }  // namespace

@@ -55,7 +55,6 @@ std::string if_exists_name(RecordIfExists if_exists) {
 
 }  // namespace
 
-
 // One async_record in flight. Its handlers (ARI events, the endpoint's end, the grace timer)
 // hold it; finish() drops them all, which frees it.
 struct Endpoint::RecordState : std::enable_shared_from_this<Endpoint::RecordState> {
