@@ -251,6 +251,11 @@ asio::awaitable<PlayEnd> playback_end(std::shared_ptr<VerbState> state) {
       } catch (...) {
       }
     }
+    // The channel may still be there while its hangup is under way (seen after an ARI DELETE):
+    // a short settle window for the endpoint's end before calling it a failed playback.
+    const auto settle = Clock::now() + std::chrono::milliseconds(500);
+    while (!state->call_ended && Clock::now() < settle) co_await wait_for_news(*state, settle);
+    if (state->call_ended) co_return PlayEnd::call_ended;
     co_return PlayEnd::failed;
   }
   co_return state->stop_asked ? PlayEnd::stopped : PlayEnd::finished;
