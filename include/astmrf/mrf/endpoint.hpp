@@ -585,6 +585,13 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   void start_get_variable(std::string name, BytesHandler handler);
   void start_send_dtmf(std::string digits, DtmfOptions options, VoidHandler handler);
   void start_modify(std::string sdp, BytesHandler handler);
+  // Asterisk's re-offers on a standalone endpoint get an RFC 3264 answer built here
+  // (connect_caller replaces this with its relay to the caller).
+  void answer_offers_locally();
+  // The answer to `offer` from the session `base` (our first SDP) in the version of `current`
+  // (our last SDP): directions mirrored, codecs kept that both have. None: unacceptable (488).
+  static std::optional<std::string> answer_offer(const std::string& base, const std::string& current,
+                                                 std::string_view offer);
 
   std::weak_ptr<MediaServer> server_;
   boost::asio::any_io_executor executor_;

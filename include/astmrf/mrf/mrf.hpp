@@ -170,6 +170,9 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   struct Setup;
   void start_endpoint(EndpointOptions options, EndpointHandler handler);
   void start_connect_caller(srf::Request req, srf::Response res, ConnectCallerOptions options, CallerHandler handler);
+  // The mid-call relay between a connected caller and its endpoint (connect_caller.cpp).
+  static void install_mid_call(const std::shared_ptr<Endpoint>& endpoint, const std::shared_ptr<srf::Dialog>& caller,
+                               std::function<void(srf::Request, srf::Response)> on_info);
   std::shared_ptr<Setup> begin_setup(EndpointOptions options,
                                      std::function<void(std::exception_ptr, std::shared_ptr<Endpoint>)> done);
   void on_stasis_start(const ari::Event& event);
