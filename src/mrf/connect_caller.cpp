@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace astmrf::mrf {
@@ -76,6 +77,8 @@ int relay_failure_status(const std::exception_ptr& error) {
       return 500;
     }
     return status;
+  } catch (const std::logic_error&) {
+    return 491;  // the other leg has a re-INVITE of its own in progress (the application's async_modify)
   } catch (...) {
     return 500;
   }

@@ -102,7 +102,7 @@ class Midcall : public astmrf_test::MrfFixture {
         [&](std::exception_ptr error, auto) { log.add("play " + describe(error)); });
   }
 
-  void asterisk_reoffer_is_relayed(const std::string& method);
+  void asterisk_reoffer_is_relayed(const std::string& method, const std::string& scenario);
 
   astmrf_test::AriProbe probe = astmrf_test::AriProbe::for_sandbox();
   std::shared_ptr<mrf::MediaServer> server;
@@ -240,14 +240,14 @@ TEST_F(Midcall, ModifyReOffersToAsteriskAndFailsWithCallEndedAfterTheEnd) {
 
 // Asterisk's re-offer (`method`: invite or update) reaches the caller as a re-INVITE and
 // the caller's answer goes back.
-void Midcall::asterisk_reoffer_is_relayed(const std::string& method) {
+void Midcall::asterisk_reoffer_is_relayed(const std::string& method, const std::string& scenario) {
   // PJSIP_SEND_SESSION_REFRESH makes Asterisk re-INVITE the endpoint dialog with a new offer.
   connect_callers(server, {}, [&, method](const mrf::ConnectedCaller& call) {
     server->ari().channels().async_set_channel_var(
         ari::channels::SetChannelVar{call.endpoint->channel_id(), "PJSIP_SEND_SESSION_REFRESH()", method, {}},
         [&](std::exception_ptr error, auto...) { log.add("refresh " + describe(error)); });
   });
-  astmrf_test::SippProcess sipp(caller("uac-accept-reinvite.xml"));
+  astmrf_test::SippProcess sipp(caller(scenario));
   EXPECT_TRUE(log.wait_for("refresh ok")) << log.joined();
   // The caller's answer (its SDP version 2) reached both dialogs.
   std::string caller_remote;
@@ -267,8 +267,32 @@ void Midcall::asterisk_reoffer_is_relayed(const std::string& method) {
   drop_legs();
 }
 
-TEST_F(Midcall, AsterisksReInviteIsRelayedToTheCaller) { asterisk_reoffer_is_relayed("invite"); }
-TEST_F(Midcall, AsterisksUpdateIsRelayedToTheCallerAsReInvite) { asterisk_reoffer_is_relayed("update"); }
+TEST_F(Midcall, AsterisksReInviteIsRelayedToTheCaller) {
+  asterisk_reoffer_is_relayed("invite", "uac-accept-reinvite.xml");
+}
+TEST_F(Midcall, AsterisksUpdateIsRelayedToTheCallerAsReInvite) {
+  asterisk_reoffer_is_relayed("update", "uac-accept-reinvite.xml");
+}
+// The caller's own offers while Asterisk's is crossing the pair get 491 (its UPDATE from the
+// relay, its re-INVITE from its dialog), and Asterisk's offer is still answered.
+TEST_F(Midcall, GlareAcrossThePairGets491AndThePendingOfferIsStillAnswered) {
+  asterisk_reoffer_is_relayed("invite", "uac-glare.xml");
+}
+
+// The caller hangs up while Asterisk's re-offer waits for its answer: Asterisk's re-INVITE is
+// answered (500) rather than left pending, and both legs end.
+TEST_F(Midcall, ACallerHangingUpMidRelayLeavesNothingPending) {
+  connect_callers(server, {}, [&](const mrf::ConnectedCaller& call) {
+    call.endpoint->on_destroy([&](mrf::EndpointEnd end) { log.add("endpoint " + std::string(mrf::to_string(end))); });
+    server->ari().channels().async_set_channel_var(
+        ari::channels::SetChannelVar{call.endpoint->channel_id(), "PJSIP_SEND_SESSION_REFRESH()", "invite", {}},
+        [&](std::exception_ptr error, auto...) { log.add("refresh " + describe(error)); });
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-bye-during-reinvite.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for("endpoint destroyed")) << log.joined();
+  drop_legs();
+}
 
 TEST_F(Midcall, AStandaloneEndpointAnswersAsterisksReOfferItself) {
   // Our session only sends (say, an announcement leg): Asterisk's re-offer must get an answer
