@@ -203,6 +203,20 @@ TEST_F(Midcall, AsteriskRejectingTheCallersCodecIsRelayedAs488) {
   drop_legs();
 }
 
+TEST_F(Midcall, TheCallersCodecChangeReachesAsterisk) {
+  connect_callers(server);
+  auto result = astmrf_test::run_sipp(caller("uac-reinvite-pcma.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  auto [caller_local, endpoint_remote] = harness.run([&] {
+    return std::array<std::string, 2>{legs.dialog->local_sdp(), legs.endpoint->dialog()->remote_sdp()};
+  });
+  EXPECT_TRUE(has(caller_local, "m=audio")) << caller_local;
+  EXPECT_EQ(caller_local, endpoint_remote);  // Asterisk's answer, as the caller got it
+  EXPECT_TRUE(has(caller_local, "PCMA/8000")) << caller_local;
+  EXPECT_FALSE(has(caller_local, "PCMU/8000")) << caller_local;
+  drop_legs();
+}
+
 TEST_F(Midcall, ModifyReOffersToAsteriskAndFailsWithCallEndedAfterTheEnd) {
   connect_callers(server, {}, [&](const mrf::ConnectedCaller& call) {
     auto endpoint = call.endpoint;
