@@ -518,6 +518,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
 
   /// Re-offers `sdp` to Asterisk (a re-INVITE; fsmrf's modify) and completes with Asterisk's answer:
   /// `(std::exception_ptr, std::string)`. A non-2xx fails with srf::SipFailure and changes nothing.
+  /// On an ended endpoint (or if it ends meanwhile) it fails with CallEnded at once. Cancelling it
+  /// completes it with operation_aborted; the re-INVITE runs its course. The caller of a connected
+  /// call is not re-offered: that is the application's to do with the answer (as with fsmrf).
   template <typename CompletionToken>
   auto async_modify(std::string sdp, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, std::string)>(

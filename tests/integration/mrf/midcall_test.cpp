@@ -217,6 +217,21 @@ TEST_F(Midcall, TheCallersCodecChangeReachesAsterisk) {
   drop_legs();
 }
 
+// An offerless re-INVITE from the caller is answered with our current SDP as the offer (no
+// change toward Asterisk); the caller's answer comes in its ACK and becomes its remote SDP.
+TEST_F(Midcall, AnOfferlessReInviteGetsTheCurrentSdpAsOffer) {
+  std::string asterisk_sdp;
+  connect_callers(server, {}, [&](const mrf::ConnectedCaller& call) { asterisk_sdp = call.dialog->local_sdp(); });
+  auto result = astmrf_test::run_sipp(caller("uac-reinvite-offerless.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  auto [caller_local, caller_remote] = harness.run([&] {
+    return std::array<std::string, 2>{legs.dialog->local_sdp(), legs.dialog->remote_sdp()};
+  });
+  EXPECT_EQ(caller_local, asterisk_sdp);
+  EXPECT_TRUE(has(caller_remote, "o=sipp 1 2")) << caller_remote;
+  drop_legs();
+}
+
 TEST_F(Midcall, ModifyReOffersToAsteriskAndFailsWithCallEndedAfterTheEnd) {
   connect_callers(server, {}, [&](const mrf::ConnectedCaller& call) {
     auto endpoint = call.endpoint;
