@@ -15,6 +15,8 @@
 #include <astmrf/mrf/mrf.hpp>
 #include <astmrf/sip/sdp.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -43,6 +45,16 @@ std::string redirected(const std::string& text, sdp::Direction direction) {
 }
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// The 200 OK to the request with `cseq` (e.g. "2 INVITE") in a sipp message trace.
+std::string ok_for(const std::string& trace, const std::string& cseq) {
+  for (auto at = trace.find("SIP/2.0 200 OK"); at != std::string::npos; at = trace.find("SIP/2.0 200 OK", at + 1)) {
+    const auto end = trace.find("-----------", at);
+    auto block = trace.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    if (has(block, "CSeq: " + cseq)) return block;
+  }
+  return {};
+}
 
 class Midcall : public astmrf_test::MrfFixture {
  protected:
@@ -102,6 +114,7 @@ class Midcall : public astmrf_test::MrfFixture {
         [&](std::exception_ptr error, auto) { log.add("play " + describe(error)); });
   }
 
+  void hold_is_relayed(const std::string& scenario, const std::string& held_answer);
   void asterisk_reoffer_is_relayed(const std::string& method, const std::string& scenario);
 
   astmrf_test::AriProbe probe = astmrf_test::AriProbe::for_sandbox();
@@ -109,10 +122,12 @@ class Midcall : public astmrf_test::MrfFixture {
   mrf::ConnectedCaller legs;  // engine thread only
 };
 
-TEST_F(Midcall, HoldIsRelayedToAsteriskWhichStopsSendingUntilUnhold) {
+// The caller holds (`scenario`: a sendonly or inactive re-offer) and unholds: Asterisk's
+// answers (`held_answer`, then sendrecv) reach the caller, and its media really stops between.
+void Midcall::hold_is_relayed(const std::string& scenario, const std::string& held_answer) {
   astmrf_test::RtpPeer peer;  // the caller's media: silent throughout (see rtp_caller_test)
   connect_callers(server, {}, [&](const mrf::ConnectedCaller& call) { play_monkeys(call.endpoint); });
-  auto call = caller(astmrf_test::sandbox().sipp_dir + "/rtp-caller-hold.xml");
+  auto call = caller(scenario);
   call.keys["rtp_port"] = std::to_string(peer.port());
   call.keys["hold_after_ms"] = "1500";
   call.keys["hold_ms"] = "2500";
@@ -132,10 +147,9 @@ TEST_F(Midcall, HoldIsRelayedToAsteriskWhichStopsSendingUntilUnhold) {
 
   auto result = sipp.wait(20s);
   EXPECT_EQ(result.exit_code, 0) << result.output;
-  // The hold's answer came from Asterisk: recvonly; the unhold's: sendrecv.
-  const auto hold_answer = result.output.find("a=recvonly");
-  EXPECT_NE(hold_answer, std::string::npos) << result.output;
-  EXPECT_NE(result.output.find("a=sendrecv", hold_answer), std::string::npos) << result.output;
+  // The hold's answer came from Asterisk; the unhold's is sendrecv.
+  EXPECT_TRUE(has(ok_for(result.output, "2 INVITE"), held_answer)) << result.output;
+  EXPECT_TRUE(has(ok_for(result.output, "3 INVITE"), "a=sendrecv")) << result.output;
   // Both dialogs recorded what was exchanged last (the unhold).
   auto [caller_local, caller_remote, endpoint_local, endpoint_remote] = harness.run([&] {
     return std::array<std::string, 4>{legs.dialog->local_sdp(), legs.dialog->remote_sdp(),
@@ -147,6 +161,13 @@ TEST_F(Midcall, HoldIsRelayedToAsteriskWhichStopsSendingUntilUnhold) {
   EXPECT_TRUE(has(caller_local, "a=sendrecv")) << caller_local;
   EXPECT_TRUE(log.wait_for("play ok")) << log.joined();
   drop_legs();
+}
+
+TEST_F(Midcall, HoldIsRelayedToAsteriskWhichStopsSendingUntilUnhold) {
+  hold_is_relayed(astmrf_test::sandbox().sipp_dir + "/rtp-caller-hold.xml", "a=recvonly");
+}
+TEST_F(Midcall, InactiveHoldIsAnsweredInactiveAndAsteriskStopsSending) {
+  hold_is_relayed("rtp-caller-hold-inactive.xml", "a=inactive");
 }
 
 TEST_F(Midcall, InfoDtmfBecomesTheEndpointsDtmfEventAndOtherInfoGets415) {
@@ -214,6 +235,35 @@ TEST_F(Midcall, TheCallersCodecChangeReachesAsterisk) {
   EXPECT_EQ(caller_local, endpoint_remote);  // Asterisk's answer, as the caller got it
   EXPECT_TRUE(has(caller_local, "PCMA/8000")) << caller_local;
   EXPECT_FALSE(has(caller_local, "PCMU/8000")) << caller_local;
+  drop_legs();
+}
+
+TEST_F(Midcall, ACancelledModifyCompletesWithOperationAbortedAndStillTakesEffect) {
+  auto cancel = std::make_shared<asio::cancellation_signal>();
+  connect_callers(server, {}, [&, cancel](const mrf::ConnectedCaller& call) {
+    auto endpoint = call.endpoint;
+    auto offer = redirected(endpoint->remote_sdp(), sdp::Direction::sendonly);
+    endpoint->async_modify(
+        offer, asio::bind_cancellation_slot(cancel->slot(), [&](std::exception_ptr error, std::string) {
+          log.add(astmrf::detail::is_operation_aborted(error) ? "modify aborted" : "modify " + describe(error));
+        }));
+    cancel->emit(asio::cancellation_type::terminal);
+  });
+  astmrf_test::SippProcess sipp(caller(std::string(ENGINE_SIPP_DIR) + "/uac-invite-wait-bye.xml"));
+  EXPECT_TRUE(log.wait_for("modify aborted")) << log.joined();
+  // The re-INVITE ran its course: Asterisk's recvonly answer is recorded all the same.
+  std::string asterisk_sdp;
+  for (int i = 0; i < 100 && !has(asterisk_sdp, "a=recvonly"); ++i) {
+    std::this_thread::sleep_for(50ms);
+    asterisk_sdp = harness.run([&] { return legs.endpoint ? legs.endpoint->local_sdp() : std::string{}; });
+  }
+  EXPECT_TRUE(has(asterisk_sdp, "a=recvonly")) << asterisk_sdp;
+  harness.run([&] {
+    if (legs.endpoint) legs.endpoint->destroy();  // the caller gets BYE
+    return 0;
+  });
+  auto result = sipp.wait(20s);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
   drop_legs();
 }
 
