@@ -5,10 +5,12 @@
 #include <astmrf/detail/async.hpp>
 #include <astmrf/mrf/mrf.hpp>
 #include <astmrf/sip/dtmf.hpp>
+#include <astmrf/sip/sdp.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -84,6 +86,20 @@ int relay_failure_status(const std::exception_ptr& error) {
   }
 }
 
+// `previous` as a new version after `offer` (RFC 3264 8: each new offer bumps the version).
+std::string rolled_back(const std::string& previous, std::string_view offer) {
+  auto session = sip::sdp::parse(previous);
+  auto newer = sip::sdp::parse(offer);
+  if (!session || !newer) return previous;
+  try {
+    session->origin.session_version = std::to_string(
+        std::max(std::stoull(session->origin.session_version), std::stoull(newer->origin.session_version)) + 1);
+  } catch (const std::exception&) {
+    return previous;
+  }
+  return session->to_string();
+}
+
 // The offer/answer relay between the caller and its endpoint. One re-offer crosses the pair
 // at a time: another one from either side meanwhile gets 491 (RFC 3261 14.2 across both
 // legs). The handlers on the two dialogs own it; it holds the legs weakly, and whatever is
@@ -109,17 +125,26 @@ struct Relay {
     const auto id = ++relay->generation;
     relay->pending = res;
     std::weak_ptr<Relay> weak = relay;
-    to.async_modify(std::string(req.body()), [weak, id](std::exception_ptr error, std::string answer) {
-      auto self = weak.lock();
-      if (!self) return;
-      if (error) {
-        self->answer(id, relay_failure_status(error));
-      } else if (answer.empty()) {
-        self->answer(id, 500);  // a 2xx without the answer: nothing to pass on
-      } else {
-        self->answer(id, 200, with_sdp(std::move(answer)));
-      }
-    });
+    std::weak_ptr<srf::Dialog> weak_to = to.shared_from_this();
+    to.async_modify(std::string(req.body()),
+                    [weak, id, weak_to, req, previous = to.local_sdp()](std::exception_ptr error, std::string answer) {
+                      // The sender CANCELled its re-INVITE (it got 487) but the other leg accepted the offer:
+                      // offer it the session it had, so that both legs agree again.
+                      if (!error && req.cancelled()) {
+                        if (auto other = weak_to.lock(); other && !other->destroyed()) {
+                          other->async_modify(previous, [](std::exception_ptr, std::string) {});
+                        }
+                      }
+                      auto self = weak.lock();
+                      if (!self) return;
+                      if (error) {
+                        self->answer(id, relay_failure_status(error));
+                      } else if (answer.empty()) {
+                        self->answer(id, 500);  // a 2xx without the answer: nothing to pass on
+                      } else {
+                        self->answer(id, 200, with_sdp(std::move(answer)));
+                      }
+                    });
   }
 };
 
