@@ -126,25 +126,25 @@ struct Relay {
     relay->pending = res;
     std::weak_ptr<Relay> weak = relay;
     std::weak_ptr<srf::Dialog> weak_to = to.shared_from_this();
-    to.async_modify(std::string(req.body()),
-                    [weak, id, weak_to, req, previous = to.local_sdp()](std::exception_ptr error, std::string answer) {
-                      // The sender CANCELled its re-INVITE (it got 487) but the other leg accepted the offer:
-                      // offer it the session it had, so that both legs agree again.
-                      if (!error && req.cancelled()) {
-                        if (auto other = weak_to.lock(); other && !other->destroyed()) {
-                          other->async_modify(previous, [](std::exception_ptr, std::string) {});
-                        }
-                      }
-                      auto self = weak.lock();
-                      if (!self) return;
-                      if (error) {
-                        self->answer(id, relay_failure_status(error));
-                      } else if (answer.empty()) {
-                        self->answer(id, 500);  // a 2xx without the answer: nothing to pass on
-                      } else {
-                        self->answer(id, 200, with_sdp(std::move(answer)));
-                      }
-                    });
+    to.async_modify(std::string(req.body()), [weak, id, weak_to, req, previous = to.local_sdp()](
+                                                 std::exception_ptr error, std::string answer) {
+      // The sender CANCELled its re-INVITE (it got 487) but the other leg accepted the offer:
+      // offer it the session it had, so that both legs agree again.
+      if (!error && req.cancelled()) {
+        if (auto other = weak_to.lock(); other && !other->destroyed()) {
+          other->async_modify(rolled_back(previous, req.body()), [](std::exception_ptr, std::string) {});
+        }
+      }
+      auto self = weak.lock();
+      if (!self) return;
+      if (error) {
+        self->answer(id, relay_failure_status(error));
+      } else if (answer.empty()) {
+        self->answer(id, 500);  // a 2xx without the answer: nothing to pass on
+      } else {
+        self->answer(id, 200, with_sdp(std::move(answer)));
+      }
+    });
   }
 };
 
@@ -175,9 +175,9 @@ void MediaServer::install_mid_call(const std::shared_ptr<Endpoint>& endpoint,
   // inactive, and Asterisk stops sending).
   const std::string caller_base = caller->local_sdp();
   caller->on_modify([relay, caller_base](srf::Request req, srf::Response res) {
-    auto caller = relay->caller.lock();
-    auto endpoint = relay->endpoint.lock();
-    if (!caller) {
+    auto caller_leg = relay->caller.lock();
+    auto endpoint_leg = relay->endpoint.lock();
+    if (!caller_leg) {
       send_safely(res, 481);
       return;
     }
@@ -188,31 +188,31 @@ void MediaServer::install_mid_call(const std::shared_ptr<Endpoint>& endpoint,
     if (req.body().empty()) {
       // Offerless: our current SDP (Asterisk's) is the offer; the caller answers in its ACK,
       // which the caller's dialog records. Asterisk's session does not change.
-      send_safely(res, 200, with_sdp(caller->local_sdp()));
+      send_safely(res, 200, with_sdp(caller_leg->local_sdp()));
       return;
     }
-    if (!endpoint || endpoint->destroyed()) {
+    if (!endpoint_leg || endpoint_leg->destroyed()) {
       // The caller outlived its endpoint (end_caller_with_endpoint off): a correct answer with no
       // media behind it, until the application moves the caller elsewhere.
-      if (auto answer = Endpoint::answer_offer(caller_base, caller->local_sdp(), req.body())) {
+      if (auto answer = Endpoint::answer_offer(caller_base, caller_leg->local_sdp(), req.body())) {
         send_safely(res, 200, with_sdp(std::move(*answer)));
       } else {
         send_safely(res, 488);
       }
       return;
     }
-    Relay::start(relay, *endpoint->dialog(), req, res);
+    Relay::start(relay, *endpoint_leg->dialog(), req, res);
   });
 
   // Asterisk's re-INVITE or UPDATE with an offer goes to the caller, always as a re-INVITE
   // (every caller supports it; UPDATE would need the caller's Allow). Without an offer (its
   // connected-line updates, session refreshes) nothing changes for the caller: answered here.
   auto from_asterisk = [relay](srf::Request req, srf::Response res) {
-    auto endpoint = relay->endpoint.lock();
-    auto caller = relay->caller.lock();
+    auto endpoint_leg = relay->endpoint.lock();
+    auto caller_leg = relay->caller.lock();
     if (req.body().empty()) {
-      if (req.method() == "INVITE" && endpoint) {
-        send_safely(res, 200, with_sdp(endpoint->dialog()->local_sdp()));
+      if (req.method() == "INVITE" && endpoint_leg) {
+        send_safely(res, 200, with_sdp(endpoint_leg->dialog()->local_sdp()));
       } else {
         send_safely(res, 200);
       }
@@ -222,19 +222,19 @@ void MediaServer::install_mid_call(const std::shared_ptr<Endpoint>& endpoint,
       send_safely(res, 491);
       return;
     }
-    if (!caller || caller->destroyed()) {
+    if (!caller_leg || caller_leg->destroyed()) {
       send_safely(res, 500);
       return;
     }
-    Relay::start(relay, *caller, req, res);
+    Relay::start(relay, *caller_leg, req, res);
   };
   endpoint->dialog()->on_modify(from_asterisk);
   endpoint->dialog()->on("UPDATE", from_asterisk);
   // An UPDATE from the caller with an offer is relayed like its re-INVITE.
   caller->on("UPDATE", [relay](srf::Request req, srf::Response res) {
-    auto endpoint = relay->endpoint.lock();
-    auto caller = relay->caller.lock();
-    if (req.body().empty() || !caller) {
+    auto endpoint_leg = relay->endpoint.lock();
+    auto caller_leg = relay->caller.lock();
+    if (req.body().empty() || !caller_leg) {
       send_safely(res, 200);
       return;
     }
@@ -242,11 +242,11 @@ void MediaServer::install_mid_call(const std::shared_ptr<Endpoint>& endpoint,
       send_safely(res, 491);
       return;
     }
-    if (!endpoint || endpoint->destroyed()) {
+    if (!endpoint_leg || endpoint_leg->destroyed()) {
       send_safely(res, 488);
       return;
     }
-    Relay::start(relay, *endpoint->dialog(), req, res);
+    Relay::start(relay, *endpoint_leg->dialog(), req, res);
   });
 
   // INFO from the caller: DTMF becomes the endpoint's DTMF event; the rest is the application's.
