@@ -1,8 +1,7 @@
 #include "ivr_call.hpp"
 
-#include <astmrf/ari/generated/operations.hpp>
-
-#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -14,7 +13,6 @@
 namespace astmrf::ivr {
 
 namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
 
 std::string_view to_string(CallResult result) noexcept {
   switch (result) {
@@ -30,25 +28,11 @@ std::string_view to_string(CallResult result) noexcept {
 
 namespace {
 
-// What the event handlers share with the dialogue: they record and wake it.
+// What ends the call, as the leg handlers see it; the dialogue reads it after each verb.
 struct CallState {
-  explicit CallState(asio::any_io_executor executor) : wake(std::move(executor)) {}
-
-  void notify() { wake.cancel(); }
-  // Sleeps until notify() or `deadline`; the caller re-checks its condition.
-  asio::awaitable<void> wait_until(Clock::time_point deadline) {
-    wake.expires_at(deadline);
-    co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-
-  asio::steady_timer wake;
-  std::string digits;
-  Clock::time_point last_digit{};
   bool ended{false};        // either leg is gone
   bool caller_left{false};  // the caller's BYE (or its dialog failing) ended it
   std::string ended_by;     // what ended it, for the log
-  bool playing{false};
-  Clock::time_point playback_end{};
 };
 
 class Dialogue {
@@ -56,11 +40,11 @@ class Dialogue {
   Dialogue(std::shared_ptr<mrf::MediaServer> server, DialogueOptions options, std::shared_ptr<spdlog::logger> log,
            std::string call_id, asio::any_io_executor executor)
       : server_(std::move(server)),
-        ari_(server_->ari()),
         options_(std::move(options)),
         log_(std::move(log)),
         call_id_(std::move(call_id)),
-        state_(std::make_shared<CallState>(std::move(executor))) {}
+        executor_(std::move(executor)),
+        state_(std::make_shared<CallState>()) {}
 
   asio::awaitable<CallOutcome> run(srf::Request req, srf::Response res) {
     log_->info("event=invite call_id={} from=\"{}\" media_server={}", call_id_, req.header("From"), server_->app());
@@ -78,21 +62,14 @@ class Dialogue {
     watch_call();
 
     CallOutcome outcome;
-    std::string error;
     try {
       outcome = co_await dialogue();
+    } catch (const mrf::CallEnded&) {
+      outcome.result = CallResult::caller_hangup;  // refined below
     } catch (const std::exception& e) {
-      error = e.what();
+      outcome.result = CallResult::failed;
+      log_->warn("event=media_error call_id={} channel_id={} error=\"{}\"", call_id_, channel_, e.what());
     }
-    if (!error.empty()) {
-      // A request that failed because the caller left is a hang-up, not a failure; the
-      // ARI error may come before the news of the BYE, so give that a moment.
-      if (!state_->ended) co_await state_->wait_until(Clock::now() + std::chrono::milliseconds(500));
-      outcome.result = state_->ended ? CallResult::caller_hangup : CallResult::failed;  // refined below
-      if (!state_->ended)
-        log_->warn("event=media_error call_id={} channel_id={} error=\"{}\"", call_id_, channel_, error);
-    }
-    outcome.digits = state_->digits;
     if (outcome.result == CallResult::caller_hangup && !state_->caller_left) outcome.result = CallResult::media_ended;
     if (outcome.result == CallResult::caller_hangup) {
       log_->info("event=caller_hangup call_id={} channel_id={}", call_id_, channel_);
@@ -107,17 +84,17 @@ class Dialogue {
   }
 
  private:
-  // Records what ends the call and every channel event (DTMF digits first of all).
+  // Records what ends the call, and logs the endpoint's events (DTMF, playbacks) for the timeline.
   void watch_call() {
     std::weak_ptr<CallState> weak = state_;
-    call_.endpoint->on_destroy([weak, log = log_, call_id = call_id_, channel = channel_](mrf::EndpointEnd end) {
-      log->debug("event=endpoint_end call_id={} channel_id={} reason={}", call_id, channel, mrf::to_string(end));
-      if (auto st = weak.lock(); st && !st->ended) {
-        st->ended = true;
-        st->ended_by = "endpoint_" + std::string(mrf::to_string(end));
-        st->notify();
-      }
-    });
+    ended_ = call_.endpoint->on_destroyed(
+        [weak, log = log_, call_id = call_id_, channel = channel_](const mrf::EndpointEnd& end) {
+          log->debug("event=endpoint_end call_id={} channel_id={} reason={}", call_id, channel, mrf::to_string(end));
+          if (auto st = weak.lock(); st && !st->ended) {
+            st->ended = true;
+            st->ended_by = "endpoint_" + std::string(mrf::to_string(end));
+          }
+        });
     call_.dialog->on_destroy([weak, log = log_, call_id = call_id_](const srf::DestroyedInfo& info) {
       log->info("event=sip_dialog_end call_id={} who={} reason={}", call_id, srf::to_string(info.who),
                 sip::to_string(info.reason));
@@ -128,24 +105,17 @@ class Dialogue {
       if (!st->ended) {
         st->ended = true;
         st->ended_by = "caller_" + std::string(sip::to_string(info.reason));
-        st->notify();
       }
     });
-    channel_events_ = ari_.subscribe(ari::ResourceKind::channel, channel_, [this](const ari::Event& event) {
-      if (event.type() == ari::EventType::channel_dtmf_received) {
-        const auto& json = event.json();
-        const std::string digit(json.at("digit").as_string());
-        const auto duration = json.if_contains("duration_ms");
-        log_->info("event=ari type=ChannelDtmfReceived call_id={} channel_id={} digit={} duration_ms={}", call_id_,
-                   channel_, digit, duration != nullptr ? duration->to_number<std::int64_t>() : 0);
-        if (!collecting_) return;
-        state_->digits += digit;
-        state_->last_digit = Clock::now();
-        state_->notify();
-      } else {
-        log_->info("event=ari type={} call_id={} channel_id={}", event.type_name(), call_id_, channel_);
-      }
+    dtmf_ = call_.endpoint->on_dtmf([log = log_, call_id = call_id_, channel = channel_](const mrf::DtmfEvent& dtmf) {
+      log->info("event=ari type=ChannelDtmfReceived call_id={} channel_id={} digit={} duration_ms={}", call_id, channel,
+                dtmf.digit, dtmf.duration.count());
     });
+    playbacks_ = call_.endpoint->on_playback(
+        [log = log_, call_id = call_id_, channel = channel_](const mrf::PlaybackEvent& playback) {
+          log->info("event=ari type={} call_id={} channel_id={} playback_id={}",
+                    playback.finished ? "PlaybackFinished" : "PlaybackStarted", call_id, channel, playback.playback_id);
+        });
     if (call_.dialog->destroyed() || call_.endpoint->destroyed()) {
       state_->ended = true;  // a leg ended between the answer and now
       state_->caller_left = call_.dialog->destroyed();
@@ -153,99 +123,52 @@ class Dialogue {
     }
   }
 
-  bool digits_complete() const {
-    const auto& digits = state_->digits;
-    return (!digits.empty() && digits.back() == options_.terminator) || digits.size() >= options_.max_digits;
-  }
-
   asio::awaitable<CallOutcome> dialogue() {
-    collecting_ = true;
-    const auto prompt = co_await start_playback(options_.prompt, "prompt");
-    bool barged_in = false;
-    bool timed_out = false;
-    while (!state_->ended && !digits_complete()) {
-      if (state_->playing && !state_->digits.empty() && !barged_in) {
-        barged_in = true;  // the caller started typing: stop talking
-        log_->info("event=media op=stop_prompt call_id={} channel_id={} playback_id={}", call_id_, channel_, prompt);
-        co_await stop_playback(prompt);
-      }
-      Clock::time_point deadline;
-      if (state_->playing)
-        deadline = Clock::now() + options_.media_timeout;
-      else if (state_->digits.empty())
-        deadline = state_->playback_end + options_.first_digit_timeout;
-      else
-        deadline = state_->last_digit + options_.inter_digit_timeout;
-      if (Clock::now() >= deadline) {
-        timed_out = true;
-        break;
-      }
-      co_await state_->wait_until(deadline);
-    }
-    collecting_ = false;
     if (state_->ended) co_return CallOutcome{CallResult::caller_hangup, {}};
-
-    std::string digits = state_->digits;
-    if (!digits.empty() && digits.back() == options_.terminator) digits.pop_back();
-    state_->digits = digits;
+    mrf::CollectOptions collect;
+    collect.max_digits = options_.max_digits;
+    collect.terminators = std::string(1, options_.terminator);
+    collect.first_digit_timeout = options_.first_digit_timeout;
+    collect.inter_digit_timeout = options_.inter_digit_timeout;
+    collect.overall_timeout = options_.media_timeout;
+    collect.barge_in = true;  // the caller started typing: stop talking
+    log_->info("event=media op=play what=prompt call_id={} channel_id={} media=\"{}\"", call_id_, channel_,
+               fmt::join(options_.prompt, ","));
+    const auto input = co_await call_.endpoint->async_play_and_collect(options_.prompt, collect, asio::use_awaitable);
+    if (input.end == mrf::CollectEnd::call_ended) co_return CallOutcome{CallResult::caller_hangup, input.digits};
+    const bool timed_out = input.end == mrf::CollectEnd::timeout;
     log_->info("event=digits call_id={} channel_id={} digits={} complete={}", call_id_, channel_,
-               digits.empty() ? "-" : digits, timed_out ? "timeout" : "yes");
+               input.digits.empty() ? "-" : input.digits, timed_out ? "timeout" : "yes");
 
     std::vector<std::string> readback;
-    if (!digits.empty()) readback = {"sound:you-entered", "digits:" + digits};
+    if (!input.digits.empty()) readback = {"sound:you-entered", "digits:" + input.digits};
     readback.push_back("sound:goodbye");
-    co_await wait_playback_done();  // a prompt still finishing (after a barge-in)
-    co_await start_playback(readback, "readback");
-    co_await wait_playback_done();
-    if (state_->ended) co_return CallOutcome{CallResult::caller_hangup, {}};
-    co_return CallOutcome{digits.empty() ? CallResult::no_input : CallResult::completed, {}};
-  }
-
-  // Subscribes to the playback's events first (they may precede the response), then plays.
-  asio::awaitable<std::string> start_playback(const std::vector<std::string>& media, std::string_view what) {
-    const auto id = ari_.make_id("pb");
-    playback_events_ = ari_.subscribe(ari::ResourceKind::playback, id, [this, id](const ari::Event& event) {
-      log_->info("event=ari type={} call_id={} channel_id={} playback_id={}", event.type_name(), call_id_, channel_,
-                 id);
-      if (event.type() == ari::EventType::playback_finished) {
-        state_->playing = false;
-        state_->playback_end = Clock::now();
-        state_->notify();
-      }
+    log_->info("event=media op=play what=readback call_id={} channel_id={} media=\"{}\"", call_id_, channel_,
+               fmt::join(readback, ","));
+    // Bounded like the prompt: cancelling the verb stops the playback on Asterisk.
+    asio::cancellation_signal give_up;
+    asio::steady_timer guard(executor_, options_.media_timeout);
+    guard.async_wait([&give_up](boost::system::error_code ec) {
+      if (!ec) give_up.emit(asio::cancellation_type::terminal);
     });
-    state_->playing = true;
-    log_->info("event=media op=play what={} call_id={} channel_id={} playback_id={} media=\"{}\"", what, call_id_,
-               channel_, id, fmt::join(media, ","));
-    const ari::channels::PlayWithId play{.channel_id = channel_, .playback_id = id, .media = media};
-    co_await ari_.channels().async_play_with_id(play, asio::use_awaitable);
-    co_return id;
-  }
-
-  asio::awaitable<void> stop_playback(const std::string& id) {
-    try {
-      const ari::playbacks::Stop stop{.playback_id = id};
-      co_await ari_.playbacks().async_stop(stop, asio::use_awaitable);
-    } catch (const ari::NotFound&) {
-      // It ended on its own meanwhile.
-    }
-  }
-
-  asio::awaitable<void> wait_playback_done() {
-    const auto deadline = Clock::now() + options_.media_timeout;
-    while (state_->playing && !state_->ended && Clock::now() < deadline) co_await state_->wait_until(deadline);
+    const auto played = co_await call_.endpoint->async_play(
+        readback, mrf::PlayOptions{}, asio::bind_cancellation_slot(give_up.slot(), asio::use_awaitable));
+    guard.cancel();
+    if (played.end == mrf::PlayEnd::call_ended) co_return CallOutcome{CallResult::caller_hangup, input.digits};
+    co_return CallOutcome{input.digits.empty() ? CallResult::no_input : CallResult::completed, input.digits};
   }
 
   std::shared_ptr<mrf::MediaServer> server_;
-  ari::Client& ari_;
   DialogueOptions options_;
   std::shared_ptr<spdlog::logger> log_;
   std::string call_id_;
+  asio::any_io_executor executor_;
   std::string channel_;
   std::shared_ptr<CallState> state_;
   mrf::ConnectedCaller call_;
-  ari::Subscription channel_events_;
-  ari::Subscription playback_events_;
-  bool collecting_{false};
+  mrf::Subscription ended_;
+  mrf::Subscription dtmf_;
+  mrf::Subscription playbacks_;
 };
 
 }  // namespace

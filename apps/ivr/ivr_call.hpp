@@ -21,7 +21,8 @@ struct DialogueOptions {
   char terminator{'#'};
   std::chrono::milliseconds first_digit_timeout{8000};  ///< counted from the end of the prompt
   std::chrono::milliseconds inter_digit_timeout{4000};
-  std::chrono::milliseconds media_timeout{60000};  ///< bound on any one playback
+  /// Bound on the prompt with its collection (CollectOptions::overall_timeout), and on the read-back.
+  std::chrono::milliseconds media_timeout{60000};
 };
 
 enum class CallResult : std::uint8_t {

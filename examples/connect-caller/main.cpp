@@ -1,11 +1,10 @@
 // connect-caller: the seed's first Mrf flow. Every INVITE is connected to Asterisk
-// (connect_caller), and the caller hears sound:tt-monkeys on the endpoint's channel
-// until it hangs up; its BYE ends the Asterisk leg too.
+// (connect_caller), and the caller hears sound:tt-monkeys (Endpoint::async_play); the
+// call stays up until the caller hangs up, whose BYE ends the Asterisk leg too.
 //
 //   ARI_PASSWORD=secret example-connect-caller [ARI_USER] [ARI_PORT] [ASTERISK_SIP_PORT]
 //
 // SIP on 127.0.0.1:5080; Asterisk's ARI and SIP on 127.0.0.1 (8088 and 5060 by default).
-#include <astmrf/ari/generated/operations.hpp>
 #include <astmrf/mrf/mrf.hpp>
 #include <astmrf/srf/engine_backend.hpp>
 
@@ -21,7 +20,6 @@
 namespace asio = boost::asio;
 namespace mrf = astmrf::mrf;
 namespace srf = astmrf::srf;
-namespace ari = astmrf::ari;
 
 namespace {
 
@@ -30,8 +28,8 @@ asio::awaitable<void> play_monkeys(std::shared_ptr<mrf::MediaServer> server, srf
   auto call = co_await server->async_connect_caller(req, res, options, asio::use_awaitable);
   std::cout << "connected " << req.call_id() << " to channel " << call.endpoint->channel_id() << "\n";
 
-  const ari::channels::Play play{.channel_id = call.endpoint->channel_id(), .media = {"sound:tt-monkeys"}};
-  co_await server->ari().channels().async_play(play, asio::use_awaitable);
+  auto played = co_await call.endpoint->async_play("sound:tt-monkeys", asio::use_awaitable);
+  std::cout << "playback " << played.playback_id << ": " << mrf::to_string(played.end) << "\n";
 
   auto ended = co_await call.endpoint->async_wait_destroyed(asio::use_awaitable);
   std::cout << "call " << req.call_id() << " ended: " << mrf::to_string(ended) << "\n";

@@ -16,6 +16,37 @@ std::string_view to_string(EndpointEnd end) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(PlayEnd end) noexcept {
+  switch (end) {
+    case PlayEnd::finished: return "finished";
+    case PlayEnd::stopped: return "stopped";
+    case PlayEnd::failed: return "failed";
+    case PlayEnd::call_ended: return "call_ended";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(CollectEnd end) noexcept {
+  switch (end) {
+    case CollectEnd::terminator: return "terminator";
+    case CollectEnd::max_digits: return "max_digits";
+    case CollectEnd::timeout: return "timeout";
+    case CollectEnd::invalid: return "invalid";
+    case CollectEnd::call_ended: return "call_ended";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(RecordEnd end) noexcept {
+  switch (end) {
+    case RecordEnd::finished: return "finished";
+    case RecordEnd::stopped: return "stopped";
+    case RecordEnd::failed: return "failed";
+    case RecordEnd::call_ended: return "call_ended";
+  }
+  return "unknown";
+}
+
 Endpoint::Endpoint(std::weak_ptr<MediaServer> server, boost::asio::any_io_executor executor, std::string channel_id,
                    std::string channel_name, std::shared_ptr<srf::Dialog> dialog)
     : server_(std::move(server)),

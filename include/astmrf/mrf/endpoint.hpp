@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,6 +72,9 @@ struct PlayResult {
 
 class Endpoint;
 class MediaServer;
+namespace detail {
+struct PlayAccess;
+}  // namespace detail
 
 /// A handle on one playback of an endpoint, by id: controls it while it plays. Cheap to
 /// copy; safe after the endpoint or the playback is gone (operations then fail: CallEnded,
@@ -133,9 +137,9 @@ struct CollectOptions {
   std::size_t min_digits{1};     ///< fewer digits than this are invalid input
   std::size_t max_digits{1};     ///< collection ends when this many digits arrived
   std::string terminators{"#"};  ///< a digit among these ends collection (not included)
-  /// After the prompt, until the first digit.
+  /// After the prompt, until the first digit; 0: none.
   std::chrono::milliseconds first_digit_timeout{5000};
-  /// Between two digits.
+  /// Between two digits; 0: none.
   std::chrono::milliseconds inter_digit_timeout{3000};
   /// For one try, from its start (prompt included); 0: none.
   std::chrono::milliseconds overall_timeout{0};
@@ -143,7 +147,8 @@ struct CollectOptions {
   /// the prompt plays to its end and digits pressed meanwhile are dropped.
   bool barge_in{true};
   /// Tries: after invalid input (too few digits, failed validation, a timeout with none)
-  /// `invalid_prompt` plays and the prompts play again, up to this many times in all.
+  /// `invalid_prompt` plays (to its end; digits meanwhile are dropped) and the prompts play
+  /// again, up to this many times in all.
   int tries{1};
   /// Played after invalid input, before the next try (empty: nothing).
   std::vector<std::string> invalid_prompt;
@@ -160,7 +165,7 @@ enum class CollectEnd : std::uint8_t {
   terminator,  ///< a terminator digit
   max_digits,  ///< max_digits arrived
   timeout,     ///< first-digit, inter-digit or overall timeout
-  invalid,     ///< every try ended in invalid input
+  invalid,     ///< the last try's input (ended by terminator or max_digits) was rejected; a timeout stays `timeout`
   call_ended,  ///< the call ended while collecting
 };
 /// The name, e.g. "terminator".
@@ -300,6 +305,11 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   [[nodiscard]] std::optional<EndpointEnd> end_reason() const noexcept { return end_.value(); }
   /// The ARI client of its media server (null once the server is gone).
   [[nodiscard]] ari::Client* ari() const noexcept;
+  /// Handlers registered on its events (on_* and the verbs' own): 0 when nothing listens
+  /// (a leak check for tests).
+  [[nodiscard]] std::size_t event_handlers() const noexcept {
+    return dtmf_.size() + playback_.size() + talk_.size() + destroyed_.size();
+  }
 
   /// Sends BYE to Asterisk (which ends the channel). Idempotent.
   void destroy();
@@ -408,13 +418,21 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   /// Records the caller into a stored recording; completes with `(std::exception_ptr, RecordResult)`
   /// when the recording ends (the call ending stores what was recorded: RecordEnd::call_ended).
   /// Cancelling it stops the recording (what was recorded is kept).
+  /// Asterisk reports a hangup as an ordinary end of the recording, sometimes before the endpoint
+  /// learns of the hangup: an end with no known cause (no stop, no terminating digit seen, short
+  /// of max_duration) waits up to 0.5 s for the endpoint's end before it reports `finished`; after
+  /// the endpoint's end it waits up to 2 s for Asterisk's report (with the duration).
+  /// Asterisk's refusals pass through: ari::Conflict (name exists, if_exists fail), ari::UnprocessableEntity
+  /// (unknown format); std::invalid_argument for an empty format, a negative limit, or a name
+  /// this endpoint is recording already.
   template <typename CompletionToken>
   auto async_record(RecordOptions options, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, RecordResult)>(
         [this](auto handler, RecordOptions o) { start_record(std::move(o), RecordHandler(std::move(handler))); }, token,
         std::move(options));
   }
-  /// Stops the live recording `name`; its async_record completes with RecordEnd::stopped.
+  /// Stops the live recording `name` (the file is kept); its async_record completes with
+  /// RecordEnd::stopped. Needs only the server (ari::NotFound once the recording is over).
   template <typename CompletionToken>
   auto async_stop_recording(std::string name, CompletionToken&& token) {
     return initiate_void(Verb::stop_recording, std::move(name), {}, std::forward<CompletionToken>(token));
@@ -434,6 +452,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   }
 
   /// Sends DTMF `digits` (0-9*#A-D, ',' for a pause) to the caller: `(std::exception_ptr)`.
+  /// Other characters, an empty string, a negative gap or a non-positive duration fail with
+  /// std::invalid_argument before any I/O. Asterisk queues the digits and answers at once: it
+  /// completes when they are accepted, not when the last one has been sent.
   template <typename CompletionToken>
   auto async_send_dtmf(std::string digits, DtmfOptions options, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
@@ -458,7 +479,8 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   auto async_unmute(MediaDirection direction, CompletionToken&& token) {
     return initiate_void(Verb::unmute, direction_name(direction), {}, std::forward<CompletionToken>(token));
   }
-  /// Puts the channel on hold (ARI hold: Asterisk's hold indication toward the caller's peer).
+  /// Puts the channel on hold (ARI hold: Asterisk's hold indication; chan_pjsip answers it by
+  /// playing music on hold to the caller until async_unhold).
   template <typename CompletionToken>
   auto async_hold(CompletionToken&& token) {
     return initiate_void(Verb::hold, {}, {}, std::forward<CompletionToken>(token));
@@ -532,8 +554,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   ~Endpoint();
 
  private:
-  friend class MediaServer;  // which makes, starts and ends endpoints
-  friend class Playback;     // which controls playbacks through the endpoint's client
+  friend class MediaServer;          // which makes, starts and ends endpoints
+  friend class Playback;             // which controls playbacks through the endpoint's client
+  friend struct detail::PlayAccess;  // endpoint_play.cpp: the playback verbs' access to the members
   Endpoint(std::weak_ptr<MediaServer> server, boost::asio::any_io_executor executor, std::string channel_id,
            std::string channel_name, std::shared_ptr<srf::Dialog> dialog);
   void start(ari::Client& ari);
@@ -595,6 +618,14 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   // (our last SDP): directions mirrored, codecs kept that both have. None: unacceptable (488).
   static std::optional<std::string> answer_offer(const std::string& base, const std::string& current,
                                                  std::string_view offer);
+  void stop_recording(std::string name, VoidHandler handler);
+  void delete_recording(std::string name, VoidHandler handler);
+
+  // A recording that async_record waits for (src/mrf/endpoint_record.cpp).
+  struct RecordState;
+  // Live recordings of async_record by name: async_stop_recording marks them, so that they
+  // end as RecordEnd::stopped.
+  std::map<std::string, std::weak_ptr<RecordState>> recordings_;
 
   std::weak_ptr<MediaServer> server_;
   boost::asio::any_io_executor executor_;
@@ -607,6 +638,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   astmrf::detail::Signal<PlaybackEvent> playback_;
   astmrf::detail::Signal<TalkEvent> talk_;
   astmrf::detail::Signal<EndpointEnd> destroyed_;
+  // Running playback verbs by playback id: told when Playback::async_stop asks Asterisk to stop
+  // theirs (Asterisk reports a stopped playback as "done", like one that played out).
+  std::map<std::string, std::function<void()>> stop_hooks_;
 };
 
 }  // namespace astmrf::mrf
