@@ -21,6 +21,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <optional>
 
 namespace {
@@ -466,12 +467,18 @@ TEST_F(MidcallAnswerFirst, EndpointAndCallerWorkWhenTheDialplanAnswersFirst) {
     return 0;
   });
 
-  // A caller connected through it hears a prompt's worth of setup: answered, then hung up by the app.
+  // A caller connected through it: answered, played to, then hung up by the application.
   harness.run([&] {
     app->invite([&](srf::Request req, srf::Response res) {
       server->async_connect_caller(req, res, {}, [&](std::exception_ptr error, mrf::ConnectedCaller call) {
         log.add("connect_caller " + describe(error));
-        if (call.endpoint) call.endpoint->destroy();  // BYE to both legs
+        auto leg = call.endpoint;
+        if (!leg) return;
+        // Its media works: a short prompt plays to its end, then BYE to both legs.
+        leg->async_play("sound:beep", [&, leg](std::exception_ptr play_error, mrf::PlayResult played) {
+          log.add("play " + (play_error ? describe(play_error) : std::string(mrf::to_string(played.end))));
+          leg->destroy();
+        });
       });
     });
     return 0;
@@ -482,6 +489,9 @@ TEST_F(MidcallAnswerFirst, EndpointAndCallerWorkWhenTheDialplanAnswersFirst) {
   auto result = astmrf_test::run_sipp(call);
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_TRUE(log.wait_for("connect_caller ok")) << log.joined();
+  EXPECT_TRUE(log.wait_for("play finished")) << log.joined();
+  const auto events = log.events();
+  EXPECT_EQ(std::count(events.begin(), events.end(), "stasis_start Up"), 2) << log.joined();
   harness.run([&] {
     stasis.reset();
     return 0;
