@@ -208,6 +208,7 @@ void MediaServer::finish_setup(const std::shared_ptr<Setup>& setup) {
   std::shared_ptr<Endpoint> endpoint(
       new Endpoint(weak_from_this(), executor_, setup->channel_id, setup->channel_name, setup->dialog));
   endpoint->start(*ari_);
+  endpoint->answer_offers_locally();
   endpoints_[setup->channel_id] = endpoint;
   auto done = std::move(setup->done);
   done(nullptr, std::move(endpoint));

@@ -44,7 +44,11 @@ void Dialog::attach() {
     else
       transaction->respond(ResponseSpec{481, "Call/Transaction Does Not Exist", {}, {}, {}});
   });
-  backend_->on_ack([](const sip::Message&) {});
+  // An offerless re-INVITE got our offer in its 2xx: the ACK carries the peer's answer.
+  backend_->on_ack([weak](const sip::Message& ack) {
+    auto self = weak.lock();
+    if (self && !ack.body().empty()) self->remote_sdp_ = std::string(ack.body());
+  });
 }
 
 void Dialog::destroy(HeaderList headers) {
@@ -84,8 +88,8 @@ void Dialog::incoming(const std::shared_ptr<BackendServerTransaction>& transacti
   auto res = detail::Access::response(state);
   const std::string method(req.method());
   try {
+    if (method == "INVITE" || method == "UPDATE") record_answer(*state, std::string(req.body()));
     if (method == "INVITE") {
-      if (!req.body().empty()) remote_sdp_ = std::string(req.body());
       if (on_modify_) {
         auto handler = on_modify_;
         handler(req, res);
@@ -98,12 +102,27 @@ void Dialog::incoming(const std::shared_ptr<BackendServerTransaction>& transacti
     if (it != handlers_.end()) {
       auto handler = it->second;
       handler(req, res);
+    } else if (method == "UPDATE" && !req.body().empty()) {
+      res.send(200, ResponseOptions{{}, {}, "application/sdp", local_sdp_});  // an offer needs an answer
     } else {
       res.send(200);
     }
   } catch (const std::exception&) {
     if (!res.finished()) res.send(500);
   }
+}
+
+void Dialog::record_answer(detail::ServerState& state, std::string offer) {
+  // Both SDPs change only when the offer is accepted (2xx): a rejected re-offer leaves the
+  // session as it was (RFC 3264 8). Without an offer, a 2xx body is our offer and the
+  // peer's answer comes in the ACK (see attach()).
+  std::weak_ptr<Dialog> weak = weak_from_this();
+  state.on_final = [weak, offer = std::move(offer)](int status, const std::string& body) {
+    auto self = weak.lock();
+    if (!self || status < 200 || status >= 300) return;
+    if (!offer.empty()) self->remote_sdp_ = offer;
+    if (!body.empty()) self->local_sdp_ = body;
+  };
 }
 
 void Dialog::start_request(std::string method, RequestOptions options, MessageHandler handler) {

@@ -54,8 +54,15 @@ void Request::wait_cancelled(CancelHandler handler) {
 void Response::send(int status, ResponseOptions options) {
   auto& transaction = *state_->transaction;
   if (status >= 200 && transaction.cancelled()) return;  // the caller already got 487
+  // Copied only when someone records it, and told only once it really went out.
+  std::string sent_body = status >= 200 && state_->on_final ? options.body : std::string{};
   transaction.respond(ResponseSpec{status, std::move(options.reason), std::move(options.headers),
                                    std::move(options.content_type), std::move(options.body)});
+  if (status >= 200 && state_->on_final) {
+    auto on_final = std::move(state_->on_final);
+    state_->on_final = nullptr;
+    on_final(status, sent_body);
+  }
   if (status >= 200) state_->answered();
 }
 

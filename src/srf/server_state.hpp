@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace astmrf::srf::detail {
@@ -22,6 +23,8 @@ struct ServerState {
   boost::asio::any_io_executor executor;
   std::vector<std::function<void()>> cancel_listeners;
   std::vector<std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr, bool)>>> cancel_waiters;
+  // Told the final status and body sent (a Dialog records the SDP its answer carried).
+  std::function<void(int status, const std::string& body)> on_final;
 };
 
 }  // namespace astmrf::srf::detail

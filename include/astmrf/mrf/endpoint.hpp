@@ -540,6 +540,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
 
   /// Re-offers `sdp` to Asterisk (a re-INVITE; fsmrf's modify) and completes with Asterisk's answer:
   /// `(std::exception_ptr, std::string)`. A non-2xx fails with srf::SipFailure and changes nothing.
+  /// On an ended endpoint (or if it ends meanwhile) it fails with CallEnded at once. Cancelling it
+  /// completes it with operation_aborted; the re-INVITE runs its course. The caller of a connected
+  /// call is not re-offered: that is the application's to do with the answer (as with fsmrf).
   template <typename CompletionToken>
   auto async_modify(std::string sdp, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, std::string)>(
@@ -608,6 +611,13 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   void start_get_variable(std::string name, BytesHandler handler);
   void start_send_dtmf(std::string digits, DtmfOptions options, VoidHandler handler);
   void start_modify(std::string sdp, BytesHandler handler);
+  // Asterisk's re-offers on a standalone endpoint get an RFC 3264 answer built here
+  // (connect_caller replaces this with its relay to the caller).
+  void answer_offers_locally();
+  // The answer to `offer` from the session `base` (our first SDP) in the version of `current`
+  // (our last SDP): directions mirrored, codecs kept that both have. None: unacceptable (488).
+  static std::optional<std::string> answer_offer(const std::string& base, const std::string& current,
+                                                 std::string_view offer);
   void stop_recording(std::string name, VoidHandler handler);
   void delete_recording(std::string name, VoidHandler handler);
 

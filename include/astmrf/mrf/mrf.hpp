@@ -142,6 +142,16 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   /// Retry-After when overloaded or timed out). Cancelling the operation completes it
   /// with operation_aborted and undoes the Asterisk leg as a failure does; the caller
   /// gets 487 (or, if it was answered already and its ACK is pending, a BYE).
+  ///
+  /// Mid-call the two legs act as one SIP peer: the caller's re-INVITE (or UPDATE) with an
+  /// offer is relayed to Asterisk and answered with Asterisk's answer (hold gets recvonly or
+  /// inactive and Asterisk stops sending); Asterisk's re-INVITE or UPDATE with an offer goes to
+  /// the caller as a re-INVITE. Offerless re-INVITEs are answered with the current SDP as the
+  /// offer, without a relay. While one offer crosses the pair another one gets 491; a
+  /// rejection is passed on (488...), a time-out or other failure becomes 500, and a leg that
+  /// ends mid-relay leaves nothing unanswered. INFO with DTMF (application/dtmf-relay,
+  /// application/dtmf) is answered 200 and emitted as the endpoint's DtmfEvent (source
+  /// sip_info); a malformed one gets 400; other INFO goes to ConnectCallerOptions::on_info.
   template <typename CompletionToken>
   auto async_connect_caller(srf::Request req, srf::Response res, ConnectCallerOptions options,
                             CompletionToken&& token) {
@@ -170,6 +180,9 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   struct Setup;
   void start_endpoint(EndpointOptions options, EndpointHandler handler);
   void start_connect_caller(srf::Request req, srf::Response res, ConnectCallerOptions options, CallerHandler handler);
+  // The mid-call relay between a connected caller and its endpoint (connect_caller.cpp).
+  static void install_mid_call(const std::shared_ptr<Endpoint>& endpoint, const std::shared_ptr<srf::Dialog>& caller,
+                               std::function<void(srf::Request, srf::Response)> on_info);
   std::shared_ptr<Setup> begin_setup(EndpointOptions options,
                                      std::function<void(std::exception_ptr, std::shared_ptr<Endpoint>)> done);
   void on_stasis_start(const ari::Event& event);

@@ -80,10 +80,13 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   /// Runs once when the dialog ends, whoever ends it.
   void on_destroy(std::function<void(const DestroyedInfo&)> handler);
   /// An incoming re-INVITE. Without a handler it is answered 200 with the current
-  /// local SDP (and its offer becomes the remote SDP).
+  /// local SDP. Whoever answers it, a 2xx makes its offer the remote SDP and the 2xx's
+  /// body the local SDP (for an offerless re-INVITE the 2xx body is our offer and the
+  /// ACK's body becomes the remote SDP); a non-2xx changes neither. UPDATE likewise.
   void on_modify(std::function<void(Request, Response)> handler);
   /// Incoming in-dialog requests of `method` (INFO, NOTIFY, REFER, MESSAGE,
-  /// UPDATE, OPTIONS). Without a handler they are answered 200.
+  /// UPDATE, OPTIONS). Without a handler they are answered 200 (an UPDATE with an
+  /// offer: 200 with the current local SDP).
   void on(const std::string& method, std::function<void(Request, Response)> handler);
 
   /// Completes once the dialog ends (at once if it has). Cancelling it ends the wait
@@ -142,6 +145,7 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   [[nodiscard]] std::string with_direction(std::string_view direction) const;
   void ended(DialogEndReason reason);
   void incoming(const std::shared_ptr<BackendServerTransaction>& transaction);
+  void record_answer(detail::ServerState& state, std::string offer);
 
   std::shared_ptr<BackendDialog> backend_;
   Role role_;
