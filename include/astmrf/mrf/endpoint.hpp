@@ -451,7 +451,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
     return initiate_void(Verb::delete_recording, std::move(name), {}, std::forward<CompletionToken>(token));
   }
 
-  /// Sends DTMF `digits` (0-9*#A-D, ',' for a pause) to the caller: `(std::exception_ptr)`.
+  /// Sends DTMF `digits` (`0-9*#A-D`, ',' for a pause) to the caller: `(std::exception_ptr)`.
   /// Other characters, an empty string, a negative gap or a non-positive duration fail with
   /// std::invalid_argument before any I/O. Asterisk queues the digits and answers at once: it
   /// completes when they are accepted, not when the last one has been sent.
