@@ -143,8 +143,14 @@ class IvrFlow {
     }
     ++counters_.connected;
     try {
-      std::optional<std::string> digits =
-          options_.flow == "raw" ? co_await raw_flow(leg.endpoint) : co_await verbs_flow(leg.endpoint);
+      // One co_await per statement, on named arguments: g++ 12 mishandles temporaries there (docs/ari.md).
+      std::optional<std::string> digits;
+      auto endpoint = leg.endpoint;
+      if (options_.flow == "raw") {
+        digits = co_await raw_flow(endpoint);
+      } else {
+        digits = co_await verbs_flow(endpoint);
+      }
       if (!digits) {
         ++counters_.caller_left;
       } else if (*digits == options_.expect) {
