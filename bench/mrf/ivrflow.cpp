@@ -157,6 +157,7 @@ class IvrFlow {
         ++counters_.completed;
       } else {
         ++counters_.wrong_digits;
+        std::fprintf(stderr, "ivr-flow: collected %s\n", digits->c_str());
       }
     } catch (const mrf::CallEnded&) {
       ++counters_.caller_left;
@@ -179,6 +180,9 @@ class IvrFlow {
     const std::vector<std::string> prompt{options_.prompt};
     auto input = co_await endpoint->async_play_and_collect(prompt, collect, asio::use_awaitable);
     if (input.end == mrf::CollectEnd::call_ended) co_return std::nullopt;
+    // Wrong digits are counted by the caller of this flow; how the collection ended helps tell why.
+    if (input.digits != options_.expect)
+      std::fprintf(stderr, "ivr-flow: collection ended %s\n", mrf::to_string(input.end).data());
     const std::vector<std::string> readback{"digits:" + (input.digits.empty() ? "0" : input.digits)};
     const mrf::PlayOptions play;
     auto played = co_await endpoint->async_play(readback, play, asio::use_awaitable);

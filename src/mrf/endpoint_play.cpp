@@ -325,7 +325,12 @@ asio::awaitable<CollectResult> run_collect(std::shared_ptr<VerbState> state, std
       }
       if (collector.prompt_playing() && !state->playing) collector.prompt_ended(state->finished_at);
       result.digits = collector.digits();
-      if (barge) co_await stop_playback(state);
+      if (barge) {
+        // Digits that arrive while the stop request is out (it can take seconds on a loaded
+        // Asterisk) must be counted before any deadline is checked: back to the top.
+        co_await stop_playback(state);
+        continue;
+      }
       collector.tick(Clock::now());
       if (collector.end()) break;
       co_await wait_for_news(*state, collector.deadline());
