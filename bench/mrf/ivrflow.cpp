@@ -7,6 +7,7 @@
 // Per call: connect_caller, a prompt with collection of --digits digits (barge-in), the digits read
 // back, then our BYE. Engine + Srf + Mrf on one thread. Stats as one "key=value" line on stderr
 // on SIGUSR1 and at the end (SIGINT/SIGTERM).
+#include "astmrf_bench/mrf_target.hpp"
 #include "astmrf_bench/stats_reporter.hpp"
 
 #include <astmrf/ari/generated/operations.hpp>
@@ -42,14 +43,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Options {
-  std::string listen{"127.0.0.1:5070"};
+struct Options : astmrf_bench::AsteriskTarget {
   std::string flow{"verbs"};
-  std::string ari_address{"127.0.0.1"};
-  std::uint16_t ari_port{8088};
-  std::string ari_user{"astmrf"};
-  std::string ari_password;
-  std::uint16_t asterisk_sip_port{5060};
   std::string prompt{"sound:silence/1"};
   std::size_t digits{4};
   std::string expect;  // the digits every caller sends (a mismatch is counted)
@@ -79,12 +74,7 @@ class IvrFlow {
   void start() {
     engine_.start();
     started_ = Clock::now();
-    mrf::ConnectOptions connect;
-    connect.ari = {.address = options_.ari_address,
-                   .port = options_.ari_port,
-                   .username = options_.ari_user,
-                   .password = options_.ari_password};
-    connect.sip = {.address = options_.ari_address, .port = options_.asterisk_sip_port};
+    const auto connect = astmrf_bench::connect_options(options_);
     media_.async_connect(connect, [this](std::exception_ptr error, std::shared_ptr<mrf::MediaServer> server) {
       if (error) {
         std::fprintf(stderr, "ivr-flow: cannot connect to Asterisk\n");
@@ -115,13 +105,7 @@ class IvrFlow {
 
  private:
   sip::EngineConfig engine_config() const {
-    sip::EngineConfig config;
-    auto colon = options_.listen.rfind(':');
-    if (colon == std::string::npos) throw CLI::ValidationError("--listen", "expected ADDRESS:PORT");
-    config.listen = {{sip::Transport::udp, options_.listen.substr(0, colon),
-                      static_cast<std::uint16_t>(std::stoul(options_.listen.substr(colon + 1)))}};
-    config.user_agent = "astmrf-ivr-flow";
-    return config;
+    return astmrf_bench::udp_engine_config(options_.listen, "astmrf-ivr-flow");
   }
 
   void wait_report() {
@@ -322,29 +306,11 @@ class IvrFlow {
 int main(int argc, char** argv) {
   CLI::App cli{"The demo IVR's flow as a load target, on the Endpoint verbs or on the raw ARI client"};
   Options o;
-  cli.add_option("--listen", o.listen, "SIP UDP listen point ADDRESS:PORT")->capture_default_str();
+  astmrf_bench::add_target_options(cli, o);
   cli.add_option("--flow", o.flow, "verbs or raw")->check(CLI::IsMember({"verbs", "raw"}))->capture_default_str();
-  cli.add_option("--ari-address", o.ari_address, "Asterisk's address (ARI and SIP)")->capture_default_str();
-  cli.add_option("--ari-port", o.ari_port, "Asterisk's ARI (HTTP) port")->capture_default_str();
-  cli.add_option("--ari-user", o.ari_user, "ARI user")->capture_default_str();
-  cli.add_option("--ari-password", o.ari_password, "ARI password (or env ASTMRF_ARI_PASSWORD)");
-  cli.add_option("--asterisk-sip-port", o.asterisk_sip_port, "Asterisk's SIP (UDP) port")->capture_default_str();
   cli.add_option("--prompt", o.prompt, "the prompt (an ARI media URI)")->capture_default_str();
   cli.add_option("--digits", o.digits, "digits to collect")->capture_default_str();
   cli.add_option("--expect", o.expect, "the digits each caller sends")->required();
   CLI11_PARSE(cli, argc, argv);
-  if (o.ari_password.empty()) {
-    if (const char* env = std::getenv("ASTMRF_ARI_PASSWORD")) o.ari_password = env;
-  }
-  spdlog::set_level(spdlog::level::warn);
-  try {
-    asio::io_context io{1};
-    IvrFlow target(io, o);
-    target.start();
-    io.run();
-    return target.exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "astmrf-ivr-flow: " << e.what() << "\n";
-    return 1;
-  }
+  return astmrf_bench::run_on_one_thread<IvrFlow>("astmrf-ivr-flow", o);
 }

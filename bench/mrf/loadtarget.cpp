@@ -9,6 +9,7 @@
 // Stats go to stderr as one "key=value" line every --stats-interval seconds, on
 // SIGUSR1, on SIGUSR2 (after malloc_trim), and on SIGINT/SIGTERM (which stop the
 // program after disconnecting the media server).
+#include "astmrf_bench/mrf_target.hpp"
 #include "astmrf_bench/stats_reporter.hpp"
 
 #include <astmrf/mrf/mrf.hpp>
@@ -57,13 +58,7 @@ struct Counters {
 
 class LoadTarget {
  public:
-  struct Options {
-    std::string listen{"127.0.0.1:5070"};
-    std::string ari_address{"127.0.0.1"};
-    std::uint16_t ari_port{8088};
-    std::string ari_user{"astmrf"};
-    std::string ari_password;
-    std::uint16_t asterisk_sip_port{5060};
+  struct Options : astmrf_bench::AsteriskTarget {
     unsigned t1_ms{500};
     unsigned setup_timeout_ms{4000};
     std::size_t max_pending_setups{1024};  // the Mrf's default
@@ -83,13 +78,7 @@ class LoadTarget {
   void start() {
     engine_.start();
     started_ = Clock::now();
-    mrf::ConnectOptions connect;
-    connect.ari = {.address = options_.ari_address,
-                   .port = options_.ari_port,
-                   .username = options_.ari_user,
-                   .password = options_.ari_password};
-    connect.sip = {
-        .address = options_.ari_address, .port = options_.asterisk_sip_port, .transport = sip::Transport::udp};
+    auto connect = astmrf_bench::connect_options(options_);
     connect.setup_timeout = std::chrono::milliseconds(options_.setup_timeout_ms);
     connect.max_pending_setups = options_.max_pending_setups;
     media_.async_connect(connect, [this](std::exception_ptr error, std::shared_ptr<mrf::MediaServer> server) {
@@ -125,14 +114,9 @@ class LoadTarget {
 
  private:
   sip::EngineConfig engine_config() const {
-    sip::EngineConfig config;
-    auto colon = options_.listen.rfind(':');
-    if (colon == std::string::npos) throw CLI::ValidationError("--listen", "expected ADDRESS:PORT");
-    config.listen = {{sip::Transport::udp, options_.listen.substr(0, colon),
-                      static_cast<std::uint16_t>(std::stoul(options_.listen.substr(colon + 1)))}};
+    auto config = astmrf_bench::udp_engine_config(options_.listen, "astmrf-mrf-loadtarget");
     config.timers.t1 = std::chrono::milliseconds(options_.t1_ms);
     config.max_server_transactions = options_.max_server_transactions;
-    config.user_agent = "astmrf-mrf-loadtarget";
     return config;
   }
 
@@ -227,12 +211,7 @@ class LoadTarget {
 int main(int argc, char** argv) {
   CLI::App cli{"Load target for astmrf's Mrf: engine + Srf + Mrf on one thread, every caller connected to Asterisk"};
   LoadTarget::Options o;
-  cli.add_option("--listen", o.listen, "SIP UDP listen point ADDRESS:PORT")->capture_default_str();
-  cli.add_option("--ari-address", o.ari_address, "Asterisk's address (ARI and SIP)")->capture_default_str();
-  cli.add_option("--ari-port", o.ari_port, "Asterisk's ARI (HTTP) port")->capture_default_str();
-  cli.add_option("--ari-user", o.ari_user, "ARI user")->capture_default_str();
-  cli.add_option("--ari-password", o.ari_password, "ARI password (or env ASTMRF_ARI_PASSWORD)");
-  cli.add_option("--asterisk-sip-port", o.asterisk_sip_port, "Asterisk's SIP (UDP) port")->capture_default_str();
+  astmrf_bench::add_target_options(cli, o);
   cli.add_option("--t1", o.t1_ms, "RFC 3261 T1 in ms")->capture_default_str();
   cli.add_option("--setup-timeout", o.setup_timeout_ms, "ConnectOptions::setup_timeout in ms")->capture_default_str();
   cli.add_option("--max-pending-setups", o.max_pending_setups, "ConnectOptions::max_pending_setups (past it: 503)")
@@ -242,18 +221,5 @@ int main(int argc, char** argv) {
   cli.add_option("--stats-interval", o.stats_interval, "seconds between stats lines on stderr (0: off)")
       ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
-  if (o.ari_password.empty()) {
-    if (const char* env = std::getenv("ASTMRF_ARI_PASSWORD")) o.ari_password = env;
-  }
-  spdlog::set_level(spdlog::level::warn);
-  try {
-    asio::io_context io{1};
-    LoadTarget target(io, o);
-    target.start();
-    io.run();
-    return target.exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "astmrf-mrf-loadtarget: " << e.what() << "\n";
-    return 1;
-  }
+  return astmrf_bench::run_on_one_thread<LoadTarget>("astmrf-mrf-loadtarget", o);
 }
