@@ -147,7 +147,9 @@ class EndpointMediaTest : public astmrf_test::MrfFixture {
     EXPECT_TRUE(harness.run([&] { return weak.expired(); })) << "an Endpoint is still alive";
     const auto bridges = probe.request("GET", "/ari/bridges");
     EXPECT_EQ(bridges.status, 200u);
-    if (bridges.status == 200) EXPECT_TRUE(bridges.json().as_array().empty()) << bridges.body;
+    if (bridges.status == 200) {
+      EXPECT_TRUE(bridges.json().as_array().empty()) << bridges.body;
+    }
     // ARI 22 has no list of live recordings (GET /recordings/live answers 405): ask by name.
     for (const auto& name : recordings) {
       EXPECT_EQ(probe.request("GET", "/ari/recordings/live/" + name).status, 404u) << name << " is live";
@@ -245,7 +247,10 @@ TEST_F(EndpointMediaTest, StopRecordingKeepsWhatWasSent) {
 TEST_F(EndpointMediaTest, HashFromTheCallerEndsTheRecording) {
   RtpPeer peer;
   auto endpoint = make_endpoint(peer);
-  mrf::RecordOptions options{.max_duration = 20s, .beep = true, .terminate_on = mrf::RecordTerminate::hash};
+  mrf::RecordOptions options;
+  options.max_duration = 20s;
+  options.beep = true;
+  options.terminate_on = mrf::RecordTerminate::hash;
   auto recorded = on_engine([&] { return endpoint->async_record(options, asio::use_future); });
   std::this_thread::sleep_for(500ms);
   peer.send_tone(1000.0, -10.0, 1s);
