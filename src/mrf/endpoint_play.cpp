@@ -9,6 +9,7 @@
 //   PlayEnd::failed (while the channel exists); a "failed" playback whose channel is gone is
 //   PlayEnd::call_ended (a hangup mid-playback also reports "failed");
 // - the endpoint ending completes a verb at once (call_ended), without waiting for Asterisk.
+#include "endpoint_errors.hpp"
 #include "play_logic.hpp"
 
 #include <astmrf/ari/generated/models.hpp>
@@ -22,8 +23,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <algorithm>
-#include <cctype>
 #include <deque>
 #include <stdexcept>
 #include <utility>
@@ -49,25 +48,12 @@ std::exception_ptr call_ended_error(const std::shared_ptr<Endpoint>& endpoint) {
   return std::make_exception_ptr(CallEnded(endpoint ? endpoint->end_reason() : std::nullopt));
 }
 
-bool mentions(std::string text, std::string_view word) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text.find(word) != std::string::npos;
-}
-
-// An ARI failure of a verb: the channel gone (its 404, "not in Stasis", or the endpoint
-// ended meanwhile) is CallEnded, never a generic ari error.
+// An ARI failure of a verb: the endpoint ended meanwhile, or Asterisk's 404 / "not in
+// Stasis" about the channel (internal::channel_error), is CallEnded, never a generic ari error.
 std::exception_ptr verb_error(std::exception_ptr error, const std::weak_ptr<Endpoint>& weak) {
   auto endpoint = weak.lock();
   if (!endpoint || endpoint->destroyed()) return call_ended_error(endpoint);
-  try {
-    std::rethrow_exception(error);
-  } catch (const ari::NotFound& e) {
-    if (mentions(e.message(), "channel")) return call_ended_error(endpoint);
-  } catch (const ari::Conflict& e) {
-    if (mentions(e.message(), "stasis")) return call_ended_error(endpoint);
-  } catch (...) {
-  }
-  return error;
+  return internal::channel_error(std::move(error), endpoint->end_reason(), false);
 }
 
 bool is_call_ended(const std::exception_ptr& error) {

@@ -232,24 +232,35 @@ void Endpoint::start_record(RecordOptions options, RecordHandler handler) {
       });
 }
 
-void Endpoint::stop_recording(std::string name, VoidHandler handler) {
-  auto once = astmrf::detail::make_once(std::move(handler), executor_);
+namespace {
+
+// A request about a stored or live recording by name: it needs only the server, so it works
+// after the call ended too. Completes `once` with the request's outcome.
+template <typename Params>
+void recording_call(const std::weak_ptr<MediaServer>& server, const char* what, const std::string& name,
+                    const std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr)>>& once, Params params) {
   if (name.empty()) {
-    (*once)(std::make_exception_ptr(std::invalid_argument("stop_recording: empty name")));
+    (*once)(std::make_exception_ptr(std::invalid_argument(std::string(what) + ": empty name")));
     return;
   }
   std::exception_ptr error;
-  ari::Client* client = internal::server_client(server_, error);
+  ari::Client* client = internal::server_client(server, error);
   if (!client) {
     (*once)(error);
     return;
   }
+  once->on_cancel();
+  client->async_call<void>(ari::make_request(params), [once](std::exception_ptr e) { (*once)(std::move(e)); });
+}
+
+}  // namespace
+
+void Endpoint::stop_recording(std::string name, VoidHandler handler) {
+  auto once = astmrf::detail::make_once(std::move(handler), executor_);
   if (auto it = recordings_.find(name); it != recordings_.end()) {
     if (auto state = it->second.lock()) state->stop_requested = true;
   }
-  once->on_cancel();
-  const ari::recordings::Stop params{.recording_name = std::move(name)};
-  client->async_call<void>(ari::make_request(params), [once](std::exception_ptr e) { (*once)(std::move(e)); });
+  recording_call(server_, "stop_recording", name, once, ari::recordings::Stop{.recording_name = name});
 }
 
 void Endpoint::start_fetch_recording(std::string name, BytesHandler handler) {
@@ -273,19 +284,7 @@ void Endpoint::start_fetch_recording(std::string name, BytesHandler handler) {
 
 void Endpoint::delete_recording(std::string name, VoidHandler handler) {
   auto once = astmrf::detail::make_once(std::move(handler), executor_);
-  if (name.empty()) {
-    (*once)(std::make_exception_ptr(std::invalid_argument("delete_recording: empty name")));
-    return;
-  }
-  std::exception_ptr error;
-  ari::Client* client = internal::server_client(server_, error);
-  if (!client) {
-    (*once)(error);
-    return;
-  }
-  once->on_cancel();
-  const ari::recordings::DeleteStored params{.recording_name = std::move(name)};
-  client->async_call<void>(ari::make_request(params), [once](std::exception_ptr e) { (*once)(std::move(e)); });
+  recording_call(server_, "delete_recording", name, once, ari::recordings::DeleteStored{.recording_name = name});
 }
 
 }  // namespace astmrf::mrf
