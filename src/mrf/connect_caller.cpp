@@ -46,7 +46,9 @@ srf::ResponseOptions failure_response(std::exception_ptr error, const ConnectCal
     status = it->second;
     response.reason.clear();
   }
-  if (status == 503) response.headers.emplace_back("Retry-After", "5");
+  if (status == 503 && options.retry_after.count() > 0) {
+    response.headers.emplace_back("Retry-After", std::to_string(options.retry_after.count()));
+  }
   return response;
 }
 
@@ -279,16 +281,32 @@ void MediaServer::install_mid_call(const std::shared_ptr<Endpoint>& endpoint,
 
 void MediaServer::start_connect_caller(srf::Request req, srf::Response res, ConnectCallerOptions options,
                                        CallerHandler handler) {
+  std::weak_ptr<MediaServer> weak = weak_from_this();
+  auto starter = [weak](EndpointOptions endpoint_options, SetupDone done) -> std::function<void(std::exception_ptr)> {
+    auto self = weak.lock();
+    if (!self) {
+      done(std::make_exception_ptr(MediaServerUnavailable("the media server is gone")), nullptr);
+      return [](std::exception_ptr) {};
+    }
+    return self->abort_of(self->begin_setup(std::move(endpoint_options), std::move(done)));
+  };
+  connect_caller(executor_, srf_, std::move(req), std::move(res), std::move(options), std::move(starter),
+                 std::move(handler));
+}
+
+void MediaServer::connect_caller(boost::asio::any_io_executor executor, srf::Srf& srf_ref, srf::Request req,
+                                 srf::Response res, ConnectCallerOptions options, SetupStarter starter,
+                                 CallerHandler handler) {
   auto op = std::make_shared<CallerOp>();
-  op->once = astmrf::detail::make_once(std::move(handler), executor_);
+  op->once = astmrf::detail::make_once(std::move(handler), executor);
   auto finish = [op](std::exception_ptr error, ConnectedCaller result) { (*op->once)(error, std::move(result)); };
   if (req.cancelled()) {
     finish(std::make_exception_ptr(srf::RequestCancelled()), {});
     return;
   }
   auto shared_options = std::make_shared<ConnectCallerOptions>(std::move(options));
-  srf::Srf* srf = &srf_;
-  auto setup = begin_setup(
+  srf::Srf* srf = &srf_ref;
+  auto abort = starter(
       EndpointOptions{std::string(req.body()), {}},
       [op, finish, req, res, shared_options, srf](std::exception_ptr error,
                                                   std::shared_ptr<Endpoint> endpoint) mutable {
@@ -335,21 +353,13 @@ void MediaServer::start_connect_caller(srf::Request req, srf::Response res, Conn
                 }));
       });
   // The caller's CANCEL during setup tears the Asterisk leg down.
-  std::weak_ptr<MediaServer> weak = weak_from_this();
-  std::weak_ptr<Setup> weak_setup = setup;
-  req.on_cancel([weak, weak_setup] {
-    auto self = weak.lock();
-    auto s = weak_setup.lock();
-    if (self && s) self->fail_setup(s, std::make_exception_ptr(srf::RequestCancelled()));
-  });
+  req.on_cancel([abort] { abort(std::make_exception_ptr(srf::RequestCancelled())); });
   // The application's cancellation, at any step: during setup the Asterisk leg is undone
   // as on a timeout and the caller gets 487; once the caller was answered (waiting for
   // its ACK) both legs are ended with BYE.
   std::weak_ptr<CallerOp> weak_op = op;
-  op->once->on_cancel([weak, weak_setup, weak_op] {
-    auto self = weak.lock();
-    auto s = weak_setup.lock();
-    if (self && s) self->fail_setup(s, astmrf::detail::operation_aborted());
+  op->once->on_cancel([abort, weak_op] {
+    abort(astmrf::detail::operation_aborted());
     if (auto o = weak_op.lock()) o->cancel_uas.emit(boost::asio::cancellation_type::terminal);
   });
 }

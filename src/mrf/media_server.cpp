@@ -1,6 +1,8 @@
 // MediaServer: one Asterisk, one Stasis application. Endpoint setup ties an
 // outgoing INVITE to the channel that StasisStart reports, in either order of
 // StasisStart and 200 OK, under one deadline, and undoes everything on failure.
+// Health: the events WebSocket's state plus periodic pings decide whether the server takes
+// new setups; a WebSocket down for HealthOptions::calls_lost_after ends the server's calls.
 #include <astmrf/ari/generated/models.hpp>
 #include <astmrf/ari/generated/operations.hpp>
 #include <astmrf/detail/async.hpp>
@@ -11,7 +13,12 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <boost/asio/ip/address.hpp>
+
+#include <spdlog/spdlog.h>
+
 #include <array>
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -26,12 +33,58 @@ struct MediaServer::Setup {
   std::shared_ptr<srf::Dialog> dialog;
   boost::asio::cancellation_signal cancel_uac;
   std::unique_ptr<boost::asio::steady_timer> timer;
+  std::chrono::steady_clock::time_point started;
   bool finished{false};
 };
 
+// The server's timers, shared with their handlers (which hold the server weakly).
+struct MediaServer::Health {
+  Health(const boost::asio::any_io_executor& executor, const util::BackoffOptions& backoff)
+      : ping_timer(executor), lost_timer(executor), drain_timer(executor), retry_timer(executor),
+        retry_delays(backoff) {}
+  boost::asio::steady_timer ping_timer;   // the next ping
+  boost::asio::steady_timer lost_timer;   // WebSocket down this long: the calls are lost
+  boost::asio::steady_timer drain_timer;  // drain deadline
+  boost::asio::steady_timer retry_timer;  // the first connection of a pool member, again
+  bool pinging{false};
+  bool lost_armed{false};
+  bool ping_failed{false};  // the last ping failed: down until one succeeds
+  util::Backoff retry_delays;
+};
+
+std::string_view to_string(ServerState state) noexcept {
+  switch (state) {
+    case ServerState::connecting: return "connecting";
+    case ServerState::up: return "up";
+    case ServerState::down: return "down";
+    case ServerState::closed: return "closed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+spdlog::logger& logger_of(const ConnectOptions& options) {
+  return options.logger ? *options.logger : *spdlog::default_logger();
+}
+
+bool is_ip_address(const std::string& host) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+}  // namespace
+
 MediaServer::MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, ConnectOptions options, std::string app)
-    : executor_(std::move(executor)), srf_(srf), options_(std::move(options)), app_(std::move(app)) {
+    : executor_(std::move(executor)),
+      srf_(srf),
+      options_(std::move(options)),
+      app_(std::move(app)),
+      health_(std::make_shared<Health>(executor_, options_.reconnect)),
+      state_signal_(std::make_unique<astmrf::detail::Signal<ServerState>>(executor_)) {
   if (options_.sip.address.empty()) options_.sip.address = options_.ari.address;
+  if (is_ip_address(options_.sip.address)) sip_address_ = options_.sip.address;
 }
 
 MediaServer::~MediaServer() {
@@ -47,19 +100,23 @@ MediaServer::~MediaServer() {
   for (auto& [id, weak] : endpoints) {
     if (auto endpoint = weak.lock()) endpoint->destroy();
   }
+  for (auto& drain : drains_) (*drain)(nullptr);
   if (ari_) ari_->close();
 }
 
-void MediaServer::start(std::function<void(std::exception_ptr)> done) {
+void MediaServer::start(bool keep_trying, std::function<void(std::exception_ptr)> done) {
   ari::ClientOptions client;
-  client.url = std::string(options_.ari.tls ? "https://" : "http://") + options_.ari.address + ":" +
-               std::to_string(options_.ari.port);
+  client.url = std::string(options_.ari.tls ? "https://" : "http://") +
+               (options_.ari.address.find(':') != std::string::npos ? "[" + options_.ari.address + "]"
+                                                                    : options_.ari.address) +
+               ":" + std::to_string(options_.ari.port);
   client.user = options_.ari.username;
   client.password = options_.ari.password;
   client.apps = {app_};
   client.tls = options_.ari.tls_options;
   client.event_filter = options_.event_filter;
   client.logger = options_.logger;
+  client.reconnect = options_.reconnect;
   ari_ = std::make_unique<ari::Client>(executor_, std::move(client));
   std::weak_ptr<MediaServer> weak = weak_from_this();
   stasis_start_ = ari_->on_event(ari::EventType::stasis_start, [weak](const ari::Event& event) {
@@ -68,7 +125,39 @@ void MediaServer::start(std::function<void(std::exception_ptr)> done) {
   reconcile_ = ari_->on_reconcile([weak](const ari::ReconcileReport& report) {
     if (auto self = weak.lock()) self->on_reconcile(report);
   });
-  ari_->async_connect([done = std::move(done)](std::exception_ptr error) { done(error); });
+  ari_state_ = ari_->on_state([weak](ari::ConnectionState state, boost::system::error_code) {
+    if (auto self = weak.lock()) self->on_ari_state(state);
+  });
+  try_connect(keep_trying, std::move(done));
+}
+
+void MediaServer::try_connect(bool keep_trying, std::function<void(std::exception_ptr)> done) {
+  std::weak_ptr<MediaServer> weak = weak_from_this();
+  ari_->async_connect([weak, keep_trying, done = std::move(done)](std::exception_ptr error) mutable {
+    auto self = weak.lock();
+    if (!error || !keep_trying || !self || self->disconnected_) {
+      done(error);
+      return;
+    }
+    // A pool member that is not reachable yet: it joins when its Asterisk comes up.
+    auto& health = *self->health_;
+    const auto delay = health.retry_delays.next();
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      logger_of(self->options_).info("mrf: {} ({}:{}) not reachable yet, retrying in {} ms: {}", self->app_,
+                                     self->options_.ari.address, self->options_.ari.port, delay.count(), e.what());
+    }
+    health.retry_timer.expires_after(delay);
+    health.retry_timer.async_wait([weak, keep_trying, done = std::move(done)](boost::system::error_code ec) mutable {
+      auto server = weak.lock();
+      if (ec || !server || server->disconnected_) {
+        done(astmrf::detail::operation_aborted());
+        return;
+      }
+      server->try_connect(keep_trying, std::move(done));
+    });
+  });
 }
 
 std::vector<std::shared_ptr<Endpoint>> MediaServer::endpoints() const {
@@ -82,6 +171,7 @@ std::vector<std::shared_ptr<Endpoint>> MediaServer::endpoints() const {
 void MediaServer::forget(const Endpoint& endpoint) {
   auto it = endpoints_.find(endpoint.channel_id());
   if (it != endpoints_.end()) endpoints_.erase(it);
+  check_drained();
 }
 
 void MediaServer::disconnect(bool destroy_endpoints) {
@@ -97,30 +187,219 @@ void MediaServer::disconnect(bool destroy_endpoints) {
   }
   stasis_start_.reset();
   reconcile_.reset();
+  ari_state_.reset();
+  health_->ping_timer.cancel();
+  health_->lost_timer.cancel();
+  health_->drain_timer.cancel();
+  health_->retry_timer.cancel();
+  auto drains = std::move(drains_);
+  drains_.clear();
+  for (auto& drain : drains) (*drain)(nullptr);  // out of service, as a drain wants
+  set_state(ServerState::closed);
+  state_signal_->close(std::make_exception_ptr(MediaServerUnavailable("the media server was disconnected")));
   ari_->close();
+}
+
+// ------------------------------------------------------------------ health
+
+Subscription MediaServer::on_state(std::function<void(ServerState)> handler) {
+  return state_signal_->connect(std::move(handler));
+}
+
+void MediaServer::set_state(ServerState state) {
+  if (state == state_) return;
+  auto keep = shared_from_this();
+  const auto previous = state_;
+  state_ = state;
+  logger_of(options_).log(state == ServerState::up || state == ServerState::closed ? spdlog::level::info
+                                                                                    : spdlog::level::warn,
+                          "mrf: media server {} ({}:{}) {} -> {}", app_, options_.ari.address, options_.ari.port,
+                          to_string(previous), to_string(state));
+  if (state != ServerState::up) fail_pending("the media server is " + std::string(to_string(state)));
+  state_signal_->emit(state);
+}
+
+void MediaServer::fail_pending(const std::string& why) {
+  auto pending = pending_;
+  for (auto& [uuid, setup] : pending) fail_setup(setup, std::make_exception_ptr(MediaServerUnavailable(why)));
+}
+
+void MediaServer::on_ari_state(ari::ConnectionState state) {
+  if (disconnected_) return;
+  auto& health = *health_;
+  if (state == ari::ConnectionState::connected) {
+    ws_up_ = true;
+    health.lost_timer.cancel();
+    health.lost_armed = false;
+    health.ping_failed = false;
+    resolve_sip();
+    if (!health.pinging && options_.health.ping_interval.count() > 0) {
+      health.pinging = true;
+      ping();
+    }
+    return;
+  }
+  if (state == ari::ConnectionState::closed) return;
+  ws_up_ = false;
+  if (state_ == ServerState::up) set_state(ServerState::down);
+  // A server lost for good never sends BYE for its calls: end them after a grace period, in
+  // which a WebSocket that only blinked comes back (reconcile then reports what was lost).
+  if (health.lost_armed || state_ == ServerState::connecting) return;
+  health.lost_armed = true;
+  health.lost_timer.expires_after(options_.health.calls_lost_after);
+  std::weak_ptr<MediaServer> weak = weak_from_this();
+  health.lost_timer.async_wait([weak](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->disconnected_ || self->ws_up_) return;
+    self->health_->lost_armed = false;
+    auto endpoints = self->endpoints();
+    if (!endpoints.empty()) {
+      logger_of(self->options_).warn("mrf: media server {} lost for {} ms: ending its {} call(s)", self->app_,
+                                     self->options_.health.calls_lost_after.count(), endpoints.size());
+    }
+    for (auto& endpoint : endpoints) endpoint->ended(EndpointEnd::media_server_lost);
+  });
+}
+
+// Up once the WebSocket is connected, the SIP address known and the last ping answered.
+void MediaServer::maybe_up() {
+  if (!ws_up_ || health_->ping_failed || sip_address_.empty() || disconnected_) return;
+  set_state(ServerState::up);
+}
+
+void MediaServer::resolve_sip() {
+  if (is_ip_address(options_.sip.address)) {
+    maybe_up();
+    return;
+  }
+  maybe_up();
+}
+
+void MediaServer::ping() {
+  std::weak_ptr<MediaServer> weak = weak_from_this();
+  auto& health = *health_;
+  health.ping_timer.expires_after(options_.health.ping_interval);
+  health.ping_timer.async_wait([weak](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->disconnected_) return;
+    if (!self->ws_up_) {
+      self->ping();  // nothing to ask while the WebSocket is down: it reconnects by itself
+      return;
+    }
+    auto request = ari::make_request(ari::asterisk::Ping{});
+    request.timeout = self->options_.health.ping_timeout;
+    self->ari_->async_call<void>(std::move(request), [weak](std::exception_ptr error) {
+      auto server = weak.lock();
+      if (!server || server->disconnected_) return;
+      auto& checks = *server->health_;
+      if (error) {
+        if (!checks.ping_failed) {
+          try {
+            std::rethrow_exception(error);
+          } catch (const std::exception& e) {
+            logger_of(server->options_).warn("mrf: media server {} ping failed: {}", server->app_, e.what());
+          }
+        }
+        checks.ping_failed = true;
+        if (server->state_ == ServerState::up) server->set_state(ServerState::down);
+      } else if (checks.ping_failed) {
+        checks.ping_failed = false;
+        server->maybe_up();
+      }
+      server->ping();
+    });
+  });
+}
+
+bool MediaServer::accepting() const noexcept { return !refusal(); }
+
+std::exception_ptr MediaServer::refusal() const {
+  if (disconnected_) return std::make_exception_ptr(MediaServerUnavailable("the media server is disconnected"));
+  if (state_ != ServerState::up) {
+    return std::make_exception_ptr(
+        MediaServerUnavailable("media server " + app_ + " is " + std::string(to_string(state_))));
+  }
+  if (draining_) return std::make_exception_ptr(MediaServerUnavailable("media server " + app_ + " is draining"));
+  if (pending_.size() >= options_.max_pending_setups) {
+    return std::make_exception_ptr(
+        MediaServerOverloaded(std::to_string(pending_.size()) + " endpoint setups already pending on " + app_));
+  }
+  if (options_.max_calls != 0 && active_calls() >= options_.max_calls) {
+    return std::make_exception_ptr(
+        MediaServerOverloaded(std::to_string(active_calls()) + " calls already on " + app_));
+  }
+  if (options_.max_queue_age > 0 && !pending_order_.empty()) {
+    const auto oldest = pending_order_.front().lock();
+    const auto limit = std::chrono::duration<double, std::milli>(options_.setup_timeout) * options_.max_queue_age;
+    if (oldest && std::chrono::steady_clock::now() - oldest->started > limit) {
+      return std::make_exception_ptr(MediaServerOverloaded("the oldest endpoint setup pending on " + app_ +
+                                                           " is older than " +
+                                                           std::to_string(static_cast<long>(limit.count())) + " ms"));
+    }
+  }
+  return nullptr;
+}
+
+// ------------------------------------------------------------------ drain
+
+void MediaServer::start_drain(std::optional<std::chrono::milliseconds> deadline, DrainHandler handler) {
+  auto once = astmrf::detail::make_once(std::move(handler), executor_);
+  if (disconnected_) {
+    (*once)(nullptr);
+    return;
+  }
+  once->on_cancel();
+  draining_ = true;
+  drains_.push_back(once);
+  if (deadline) {
+    std::weak_ptr<MediaServer> weak = weak_from_this();
+    health_->drain_timer.expires_after(*deadline);
+    health_->drain_timer.async_wait([weak](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || !self->draining_) return;
+      self->fail_pending("the media server is draining");
+      for (auto& endpoint : self->endpoints()) endpoint->destroy();
+      self->check_drained();
+    });
+  }
+  check_drained();
+}
+
+void MediaServer::undrain() {
+  if (!draining_) return;
+  draining_ = false;
+  health_->drain_timer.cancel();
+  auto drains = std::move(drains_);
+  drains_.clear();
+  for (auto& drain : drains) drain->abort();
+}
+
+void MediaServer::check_drained() {
+  std::erase_if(drains_, [](const auto& drain) { return drain->done(); });  // cancelled waits
+  if (!draining_ || drains_.empty() || !endpoints_.empty() || !pending_.empty()) return;
+  health_->drain_timer.cancel();
+  auto drains = std::move(drains_);
+  drains_.clear();
+  for (auto& drain : drains) (*drain)(nullptr);
 }
 
 // ------------------------------------------------------------------ setup
 
-std::shared_ptr<MediaServer::Setup> MediaServer::begin_setup(
-    EndpointOptions options, std::function<void(std::exception_ptr, std::shared_ptr<Endpoint>)> done) {
+std::shared_ptr<MediaServer::Setup> MediaServer::begin_setup(EndpointOptions options, SetupDone done) {
   auto setup = std::make_shared<Setup>();
   setup->done = std::move(done);
-  if (disconnected_) {
+  while (!pending_order_.empty() && pending_order_.front().expired()) pending_order_.pop_front();
+  if (auto refused = refusal()) {
     setup->finished = true;
-    setup->done(std::make_exception_ptr(MediaServerUnavailable("the media server is disconnected")), nullptr);
-    return setup;
-  }
-  if (pending_.size() >= options_.max_pending_setups) {
-    setup->finished = true;
-    setup->done(std::make_exception_ptr(MediaServerOverloaded(std::to_string(pending_.size()) +
-                                                              " endpoint setups already pending on " + app_)),
-                nullptr);
+    auto finish = std::move(setup->done);
+    finish(refused, nullptr);
     return setup;
   }
   // Register before the INVITE: the StasisStart may arrive before anything else.
   setup->uuid = random_.uuid4();  // Asterisk reports it as the caller number
+  setup->started = std::chrono::steady_clock::now();
   pending_[setup->uuid] = setup;
+  pending_order_.push_back(setup);
 
   std::weak_ptr<MediaServer> weak = weak_from_this();
   std::weak_ptr<Setup> weak_setup = setup;
@@ -136,14 +415,15 @@ std::shared_ptr<MediaServer::Setup> MediaServer::begin_setup(
   });
 
   const auto& sip = options_.sip;
-  std::string uri = "sip:" + app_ + "@" + sip.address + ":" + std::to_string(sip.port);
+  const std::string host = sip_address_.find(':') != std::string::npos ? "[" + sip_address_ + "]" : sip_address_;
+  std::string uri = "sip:" + app_ + "@" + host + ":" + std::to_string(sip.port);
   if (sip.transport == sip::Transport::tcp) uri += ";transport=tcp";
   srf::UacOptions uac;
-  uac.local_sdp = options.remote_sdp.empty() ? sip::sdp::make_inactive_offer(sip.address).to_string()
+  uac.local_sdp = options.remote_sdp.empty() ? sip::sdp::make_inactive_offer(sip_address_).to_string()
                                              : std::move(options.remote_sdp);
   uac.headers.emplace_back("User-Agent", "drachtio");
   for (auto& header : options.headers) uac.headers.push_back(std::move(header));
-  uac.from = "sip:" + setup->uuid + "@" + sip.address;
+  uac.from = "sip:" + setup->uuid + "@" + host;
   srf_.async_create_uac(
       std::move(uri), std::move(uac),
       boost::asio::bind_cancellation_slot(setup->cancel_uac.slot(),
@@ -212,6 +492,7 @@ void MediaServer::finish_setup(const std::shared_ptr<Setup>& setup) {
   endpoints_[setup->channel_id] = endpoint;
   auto done = std::move(setup->done);
   done(nullptr, std::move(endpoint));
+  check_drained();  // a drain that began during the setup: the endpoint keeps it waiting
 }
 
 void MediaServer::fail_setup(const std::shared_ptr<Setup>& setup, std::exception_ptr error) {
@@ -228,6 +509,7 @@ void MediaServer::fail_setup(const std::shared_ptr<Setup>& setup, std::exception
   }
   auto done = std::move(setup->done);
   done(error, nullptr);
+  check_drained();
 }
 
 void MediaServer::on_reconcile(const ari::ReconcileReport& report) {
@@ -245,13 +527,17 @@ void MediaServer::start_endpoint(EndpointOptions options, EndpointHandler handle
   });
   // Cancelled at any step: the setup fails as on a timeout, which undoes what it built
   // (CANCEL, or ACK + BYE for a late 200 OK, and the channel's hangup).
+  once->on_cancel([abort = abort_of(setup)] { abort(astmrf::detail::operation_aborted()); });
+}
+
+std::function<void(std::exception_ptr)> MediaServer::abort_of(const std::shared_ptr<Setup>& setup) {
   std::weak_ptr<MediaServer> weak = weak_from_this();
   std::weak_ptr<Setup> weak_setup = setup;
-  once->on_cancel([weak, weak_setup] {
+  return [weak, weak_setup](std::exception_ptr error) {
     auto self = weak.lock();
     auto s = weak_setup.lock();
-    if (self && s) self->fail_setup(s, astmrf::detail::operation_aborted());
-  });
+    if (self && s) self->fail_setup(s, std::move(error));
+  };
 }
 
 }  // namespace astmrf::mrf

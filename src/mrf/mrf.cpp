@@ -12,17 +12,40 @@ namespace astmrf::mrf {
 
 namespace {
 
-void validate(const ConnectOptions& options) {
+// An IP address or a DNS host name (RFC 1123 labels), not a URL.
+bool valid_host(std::string_view host) {
   boost::system::error_code ec;
-  boost::asio::ip::make_address(options.ari.address, ec);
-  if (options.ari.address.empty() || ec) {
-    throw std::invalid_argument("mrf: ari.address must be an IP address, not '" + options.ari.address + "'");
+  boost::asio::ip::make_address(host, ec);
+  if (!ec) return true;
+  if (host.empty() || host.size() > 253 || host.front() == '.' || host.front() == '-') return false;
+  std::size_t label = 0;
+  for (const char c : host) {
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok || ++label > 63) return false;
+  }
+  return true;
+}
+
+void validate(const ConnectOptions& options) {
+  if (!valid_host(options.ari.address)) {
+    throw std::invalid_argument("mrf: ari.address must be an IP address or a host name (no scheme, no port), not '" +
+                                options.ari.address + "'");
   }
   if (options.ari.port == 0) throw std::invalid_argument("mrf: ari.port must not be 0");
   if (options.ari.username.empty()) throw std::invalid_argument("mrf: ari.username is required");
-  if (!options.sip.address.empty()) {
-    boost::asio::ip::make_address(options.sip.address, ec);
-    if (ec) throw std::invalid_argument("mrf: sip.address must be an IP address, not '" + options.sip.address + "'");
+  if (!options.sip.address.empty() && !valid_host(options.sip.address)) {
+    throw std::invalid_argument("mrf: sip.address must be an IP address or a host name, not '" + options.sip.address +
+                                "'");
+  }
+  if (options.max_queue_age < 0) throw std::invalid_argument("mrf: max_queue_age must not be negative");
+  if (options.health.ping_interval.count() < 0 || options.health.ping_timeout.count() <= 0 ||
+      options.health.calls_lost_after.count() < 0) {
+    throw std::invalid_argument("mrf: health intervals must be positive (ping_interval 0: no pings)");
   }
   if (options.sip.port == 0) throw std::invalid_argument("mrf: sip.port must not be 0");
   if (options.setup_timeout.count() <= 0) throw std::invalid_argument("mrf: setup_timeout must be positive");
@@ -50,34 +73,40 @@ std::vector<std::shared_ptr<MediaServer>> Mrf::media_servers() const {
   std::vector<std::shared_ptr<MediaServer>> out;
   for (const auto& weak : *servers_) {
     auto server = weak.lock();
-    if (server && server->connected()) out.push_back(std::move(server));
+    if (server && server->state() != ServerState::closed) out.push_back(std::move(server));
   }
   return out;
 }
 
+std::shared_ptr<MediaServer> Mrf::make_server(ConnectOptions options) {
+  validate(options);  // before any I/O
+  std::shared_ptr<MediaServer> server(
+      new MediaServer(srf_.get_executor(), srf_, std::move(options), "drachtio-" + random_.uuid4()));
+  std::erase_if(*servers_, [](const auto& weak) { return weak.expired(); });
+  servers_->push_back(server);
+  return server;
+}
+
 void Mrf::start_connect(ConnectOptions options, ServerHandler handler) {
-  auto executor = srf_.get_executor();
-  auto once = astmrf::detail::make_once(std::move(handler), executor);
+  auto once = astmrf::detail::make_once(std::move(handler), srf_.get_executor());
+  std::shared_ptr<MediaServer> server;
   try {
-    validate(options);  // before any I/O
+    server = make_server(std::move(options));
   } catch (...) {
     (*once)(std::current_exception(), nullptr);
     return;
   }
-  std::shared_ptr<MediaServer> server(
-      new MediaServer(executor, srf_, std::move(options), "drachtio-" + random_.uuid4()));
   std::weak_ptr<MediaServer> weak = server;
   // Cancelled: the ARI connection is closed, which removes the Stasis application.
   once->on_cancel([weak] {
     if (auto s = weak.lock()) s->disconnect(false);
   });
-  server->start([once, server, servers = servers_](std::exception_ptr error) {
+  server->start(false, [once, server](std::exception_ptr error) {
     if (error || once->done()) {
       server->disconnect(false);
       (*once)(error, nullptr);
       return;
     }
-    servers->push_back(server);
     (*once)(nullptr, server);
   });
 }

@@ -14,6 +14,7 @@
 
 #include <astmrf/ari/client.hpp>
 #include <astmrf/detail/async.hpp>
+#include <astmrf/detail/signal.hpp>
 #include <astmrf/mrf/endpoint.hpp>
 #include <astmrf/mrf/errors.hpp>
 #include <astmrf/srf/srf.hpp>
@@ -23,6 +24,7 @@
 #include <boost/asio/async_result.hpp>
 
 #include <chrono>
+#include <deque>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -36,7 +38,9 @@ namespace astmrf::mrf {
 
 /// How to reach one Asterisk's ARI (its http.conf and ari.conf).
 struct AriServerOptions {
-  std::string address;  ///< Asterisk's HTTP address (an IP address)
+  /// Asterisk's HTTP address: an IP address or a host name, resolved (asynchronously) at every
+  /// connect and reconnect, so that an Asterisk that comes back elsewhere is found again.
+  std::string address;
   /// Asterisk's HTTP port (http.conf `bindport`; the TLS port with `tls`).
   std::uint16_t port{8088};
   /// An ari.conf user.
@@ -51,12 +55,37 @@ struct AriServerOptions {
 
 /// Where Asterisk's pjsip listens for the application's INVITEs.
 struct SipServerOptions {
-  std::string address;  ///< default: the ARI address
+  /// An IP address or a host name (resolved at connect and at every ARI reconnect; INVITEs go to
+  /// the address it had then). Default: the ARI address.
+  std::string address;
   /// A pjsip.conf transport's port.
   std::uint16_t port{5060};
   /// The transport of the INVITEs to Asterisk.
   sip::Transport transport{sip::Transport::udp};
 };
+
+/// How a MediaServer watches its Asterisk (docs/mrf.md, "Health").
+struct HealthOptions {
+  /// `GET /asterisk/ping` this often while the events WebSocket is up (0: no pings; the
+  /// WebSocket's own state and liveness still count).
+  std::chrono::milliseconds ping_interval{1000};
+  /// A ping not answered within this marks the server down until one is answered again.
+  std::chrono::milliseconds ping_timeout{1000};
+  /// The events WebSocket down this long: the server's endpoints are ended
+  /// (EndpointEnd::media_server_lost; their callers get a BYE). An Asterisk that was killed never
+  /// sends BYE for its calls, and one that only lost ARI cannot be controlled any more.
+  std::chrono::milliseconds calls_lost_after{3000};
+};
+
+/// What one media server's state is (MediaServer::state()).
+enum class ServerState : std::uint8_t {
+  connecting,  ///< never up yet: the first ARI connection is being tried (again)
+  up,          ///< events WebSocket connected and the last ping answered in time: takes calls
+  down,        ///< was up; the WebSocket is lost or a ping failed. Reconnects by itself
+  closed,      ///< disconnect() was called (or it was removed from its pool)
+};
+/// The state's name, e.g. "up".
+std::string_view to_string(ServerState state) noexcept;
 
 /// What Mrf::async_connect needs to attach one Asterisk.
 struct ConnectOptions {
@@ -70,6 +99,18 @@ struct ConnectOptions {
   /// Think of it as call rate × the setup time to ride out, and keep it below what Asterisk
   /// sets up within setup_timeout (docs/mrf.md shows how the default was chosen).
   std::size_t max_pending_setups{1024};
+  /// Endpoints up plus setups pending at once on this server (0: no limit); past it new setups
+  /// fail fast (MediaServerOverloaded).
+  std::size_t max_calls{0};
+  /// Admission by queue age: a new setup is refused (MediaServerOverloaded) while the oldest
+  /// pending one is older than this share of setup_timeout, so that a saturated Asterisk's
+  /// stalls become fast refusals instead of time-outs (0 turns it off).
+  double max_queue_age{0.5};
+  /// Health checks and how long a lost server keeps its calls.
+  HealthOptions health{};
+  /// Reconnection delays of the ARI events WebSocket (and of the first connection of a pool
+  /// member): shorter than the ARI client's default, so that a server rejoins quickly.
+  util::BackoffOptions reconnect{std::chrono::milliseconds{200}, std::chrono::milliseconds{2000}, 2.0, 0.2};
   /// Event types of the app that Asterisk filters out before sending (ARI
   /// `PUT /applications/{app}/eventFilter`, re-applied after every reconnect). Default: no
   /// ChannelVarset, which the Mrf never reads (most of a call's events: docs/mrf.md).
@@ -96,6 +137,8 @@ struct ConnectCallerOptions {
   /// Status sent to the caller when the endpoint cannot be set up: Asterisk's
   /// own rejection is passed on unless mapped here (e.g. {603, 480}).
   std::map<int, int> status_map;
+  /// Retry-After on the 503 sent when no media server could take the call (0: no header).
+  std::chrono::seconds retry_after{5};
   /// An INFO from the caller that is not DTMF (DTMF INFO becomes the endpoint's DTMF event and
   /// is answered 200). Without a handler it is answered 415 (200 when it has no body).
   std::function<void(srf::Request, srf::Response)> on_info;
@@ -108,8 +151,9 @@ struct ConnectedCaller {
   std::shared_ptr<srf::Dialog> dialog;  ///< the caller's dialog
 };
 
-/// One Asterisk attached through Mrf::async_connect: its ARI client and its own Stasis
-/// application `drachtio-<uuid>`. It creates endpoints and connects callers to them.
+/// One Asterisk attached through Mrf::async_connect (or added to a MediaServerPool): its ARI
+/// client and its own Stasis application `drachtio-<uuid>`. It creates endpoints and connects
+/// callers to them, and watches its Asterisk's health (docs/mrf.md, "Health").
 class MediaServer : public std::enable_shared_from_this<MediaServer> {
  public:
   /// "drachtio-<uuid>": the Stasis application of this server.
@@ -122,13 +166,26 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   [[nodiscard]] std::vector<std::shared_ptr<Endpoint>> endpoints() const;
   /// Endpoint setups in flight (bounded by ConnectOptions::max_pending_setups).
   [[nodiscard]] std::size_t pending_setups() const noexcept { return pending_.size(); }
-  /// False once disconnect() was called.
-  [[nodiscard]] bool connected() const noexcept { return !disconnected_; }
+  /// Endpoints up plus setups in flight: what ConnectOptions::max_calls bounds.
+  [[nodiscard]] std::size_t active_calls() const noexcept { return endpoints_.size() + pending_.size(); }
+  /// Its health: up, down (reconnecting by itself), connecting (never up yet) or closed.
+  [[nodiscard]] ServerState state() const noexcept { return state_; }
+  /// True while the state is up: only then does it take new endpoints.
+  [[nodiscard]] bool connected() const noexcept { return state_ == ServerState::up; }
+  /// True while it takes new endpoints: up, not draining, under its limits.
+  [[nodiscard]] bool accepting() const noexcept;
+  /// Called on every state change.
+  [[nodiscard]] Subscription on_state(std::function<void(ServerState)> handler);
+  /// The address INVITEs go to: ConnectOptions::sip.address as last resolved (empty until then).
+  [[nodiscard]] const std::string& sip_address() const noexcept { return sip_address_; }
 
   /// INVITE to `sip:<app>@<asterisk>` with `User-Agent: drachtio` and a fresh uuid as
   /// From user; completes when Asterisk's channel is in Stasis and answered and
   /// the dialog is up. On timeout, failure or cancellation (operation_aborted) everything
   /// started is undone: CANCEL (or ACK + BYE for a late 200 OK), the channel hung up.
+  /// A server that is not up, draining or at a limit fails at once (MediaServerUnavailable,
+  /// MediaServerOverloaded) without sending anything; a server that goes down fails the setups
+  /// it has in flight at once.
   template <typename CompletionToken>
   auto async_create_endpoint(EndpointOptions options, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, std::shared_ptr<Endpoint>)>(
@@ -139,7 +196,7 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   /// Creates an endpoint with the caller's SDP and answers the caller with
   /// Asterisk's SDP. The caller's CANCEL tears the Asterisk leg down (the caller
   /// gets 487); a failure on Asterisk's side gets the caller a final error (503 +
-  /// Retry-After when overloaded or timed out). Cancelling the operation completes it
+  /// Retry-After when overloaded, unavailable or timed out). Cancelling the operation completes it
   /// with operation_aborted and undoes the Asterisk leg as a failure does; the caller
   /// gets 487 (or, if it was answered already and its ACK is pending, a BYE).
   ///
@@ -162,6 +219,23 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
         token, std::move(req), std::move(res), std::move(options));
   }
 
+  /// Takes no new endpoints from now on and completes with `(std::exception_ptr)` when the last
+  /// endpoint and pending setup of this server are gone. With a `deadline`, the endpoints still
+  /// up then are destroyed (their callers get a BYE) and it completes. Cancelling it ends the
+  /// wait only (operation_aborted): the server keeps draining until undrain().
+  template <typename CompletionToken>
+  auto async_drain(std::optional<std::chrono::milliseconds> deadline, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
+        [this](auto handler, std::optional<std::chrono::milliseconds> d) {
+          start_drain(d, DrainHandler(std::move(handler)));
+        },
+        token, deadline);
+  }
+  /// Takes new endpoints again (drains in progress complete with operation_aborted).
+  void undrain();
+  /// True between async_drain and undrain.
+  [[nodiscard]] bool draining() const noexcept { return draining_; }
+
   /// Destroys the endpoints (when asked) and closes the ARI connection, which
   /// removes the Stasis application. Idempotent.
   void disconnect(bool destroy_endpoints = true);
@@ -170,25 +244,47 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   ~MediaServer();
 
  private:
-  friend class Mrf;       // which makes and starts media servers
-  friend class Endpoint;  // which is forgotten when it ends
+  friend class Mrf;              // which makes and starts media servers
+  friend class Endpoint;         // which is forgotten when it ends
+  friend class MediaServerPool;  // which starts its members and runs setups on them
   MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, ConnectOptions options, std::string app);
-  void start(std::function<void(std::exception_ptr)> done);
+  // Connects once (Mrf::async_connect) or keeps trying until the first success (a pool member).
+  void start(bool keep_trying, std::function<void(std::exception_ptr)> done);
+  void try_connect(bool keep_trying, std::function<void(std::exception_ptr)> done);
   void forget(const Endpoint& endpoint);
   using EndpointHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Endpoint>)>;
   using CallerHandler = boost::asio::any_completion_handler<void(std::exception_ptr, ConnectedCaller)>;
+  using DrainHandler = boost::asio::any_completion_handler<void(std::exception_ptr)>;
   struct Setup;
+  struct Health;
   void start_endpoint(EndpointOptions options, EndpointHandler handler);
   void start_connect_caller(srf::Request req, srf::Response res, ConnectCallerOptions options, CallerHandler handler);
+  void start_drain(std::optional<std::chrono::milliseconds> deadline, DrainHandler handler);
+  // How connect_caller gets its Asterisk leg: a setup on one server, or the pool's setup with
+  // failover. It returns what aborts the setup (the caller's CANCEL, the operation's cancellation).
+  using SetupDone = std::function<void(std::exception_ptr, std::shared_ptr<Endpoint>)>;
+  using SetupStarter = std::function<std::function<void(std::exception_ptr)>(EndpointOptions, SetupDone)>;
+  static void connect_caller(boost::asio::any_io_executor executor, srf::Srf& srf, srf::Request req,
+                             srf::Response res, ConnectCallerOptions options, SetupStarter starter,
+                             CallerHandler handler);
   // The mid-call relay between a connected caller and its endpoint (connect_caller.cpp).
   static void install_mid_call(const std::shared_ptr<Endpoint>& endpoint, const std::shared_ptr<srf::Dialog>& caller,
                                std::function<void(srf::Request, srf::Response)> on_info);
-  std::shared_ptr<Setup> begin_setup(EndpointOptions options,
-                                     std::function<void(std::exception_ptr, std::shared_ptr<Endpoint>)> done);
+  // Starts a setup; `done` may run before it returns (a refusal). The setup's abort undoes it.
+  std::shared_ptr<Setup> begin_setup(EndpointOptions options, SetupDone done);
+  std::function<void(std::exception_ptr)> abort_of(const std::shared_ptr<Setup>& setup);
+  std::exception_ptr refusal() const;  // why a new setup is refused now, if it is
   void on_stasis_start(const ari::Event& event);
   void on_reconcile(const ari::ReconcileReport& report);
+  void on_ari_state(ari::ConnectionState state);
   void finish_setup(const std::shared_ptr<Setup>& setup);
   void fail_setup(const std::shared_ptr<Setup>& setup, std::exception_ptr error);
+  void set_state(ServerState state);
+  void fail_pending(const std::string& why);
+  void check_drained();
+  void ping();
+  void resolve_sip();  // at every (re)connect: a host name may now point elsewhere
+  void maybe_up();
 
   boost::asio::any_io_executor executor_;
   srf::Srf& srf_;
@@ -197,10 +293,19 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   std::unique_ptr<ari::Client> ari_;
   ari::Subscription stasis_start_;
   ari::Subscription reconcile_;
+  ari::Subscription ari_state_;
   std::map<std::string, std::shared_ptr<Setup>> pending_;     // by From user (uuid)
+  std::deque<std::weak_ptr<Setup>> pending_order_;            // oldest first (admission by queue age)
   std::map<std::string, std::weak_ptr<Endpoint>> endpoints_;  // by channel id
   util::Random random_;                                       // setup uuids
+  ServerState state_{ServerState::connecting};
   bool disconnected_{false};
+  bool draining_{false};
+  bool ws_up_{false};
+  std::string sip_address_;
+  std::shared_ptr<Health> health_;  // timers and resolver: shared with their handlers
+  std::unique_ptr<astmrf::detail::Signal<ServerState>> state_signal_;
+  std::vector<std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr)>>> drains_;
 };
 
 /// The media resource framework on an application's Srf: attaches Asterisk servers,
@@ -223,10 +328,14 @@ class Mrf {
         token, std::move(options));
   }
 
-  /// The media servers connected through this Mrf (disconnected ones drop out).
+  /// The media servers attached through this Mrf or its pools, up or not (disconnected ones
+  /// drop out).
   [[nodiscard]] std::vector<std::shared_ptr<MediaServer>> media_servers() const;
 
  private:
+  friend class MediaServerPool;
+  // A new server with a fresh Stasis application name; std::invalid_argument on bad options.
+  std::shared_ptr<MediaServer> make_server(ConnectOptions options);
   using ServerHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<MediaServer>)>;
   void start_connect(ConnectOptions options, ServerHandler handler);
 
