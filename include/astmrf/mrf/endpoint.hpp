@@ -305,6 +305,8 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   [[nodiscard]] std::optional<EndpointEnd> end_reason() const noexcept { return end_.value(); }
   /// The ARI client of its media server (null once the server is gone).
   [[nodiscard]] ari::Client* ari() const noexcept;
+  /// Its media server (null once the server is gone): which one a pool chose.
+  [[nodiscard]] std::shared_ptr<MediaServer> media_server() const noexcept { return server_.lock(); }
   /// Handlers registered on its events (on_* and the verbs' own): 0 when nothing listens
   /// (a leak check for tests).
   [[nodiscard]] std::size_t event_handlers() const noexcept {

@@ -75,7 +75,10 @@ class MrfTest : public astmrf_test::MrfFixture {
 
 TEST_F(MrfTest, BadOptionsFailBeforeAnyIo) {
   auto options = sandbox_options(astmrf_test::sandbox().ari_port, astmrf_test::sandbox().sip_port);
-  options.ari.address = "not-an-address";
+  options.ari.address = "http://127.0.0.1";  // a URL, not a host: refused, not looked up
+  EXPECT_THROW(connect(options), std::invalid_argument);
+  options = sandbox_options(astmrf_test::sandbox().ari_port, astmrf_test::sandbox().sip_port);
+  options.sip.address = "127.0.0.1:5060";
   EXPECT_THROW(connect(options), std::invalid_argument);
   options = sandbox_options(astmrf_test::sandbox().ari_port, astmrf_test::sandbox().sip_port);
   options.event_filter.disallowed.push_back("StasisEnd");  // the Mrf could never end an endpoint

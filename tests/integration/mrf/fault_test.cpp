@@ -1,0 +1,496 @@
+// The fault suite of the media server pool (issue 16, ctest label `fault`): three real Asterisk
+// instances of its own (plus one that refuses every call) behind one MediaServerPool, sipp
+// calling at a steady rate with 5 s calls, and one server at a time crashed, cut off, restarted,
+// drained or refusing. Every test ends with the leak invariant: no channel on any live server,
+// no endpoint, pending setup or dialog in the application.
+#include "mrf_support.hpp"
+
+#include "astmrf_test/sandbox_instance.hpp"
+#include "astmrf_test/sipp.hpp"
+#include "astmrf_test/tcp_proxy.hpp"
+
+#include <astmrf/mrf/pool.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+namespace mrf = astmrf::mrf;
+namespace srf = astmrf::srf;
+using astmrf_test::SandboxInstance;
+using astmrf_test::SandboxInstanceOptions;
+using Clock = std::chrono::steady_clock;
+
+// The new-call rate: 30 calls/s as the issue states; ASTMRF_FAULT_RATE overrides it.
+int call_rate() {
+  const char* text = std::getenv("ASTMRF_FAULT_RATE");
+  return text ? std::max(1, std::atoi(text)) : 30;
+}
+
+// How long after a fault new calls may still fail (the detection window, docs/mrf.md).
+constexpr auto kDetectionWindow = 2s;
+
+// One call as the application saw it.
+struct CallRecord {
+  Clock::time_point started;
+  std::string server;  // the Stasis app of the server that took it ("" if none did)
+  std::string result;  // "ok" or what failed
+  std::optional<Clock::time_point> ended;
+  std::string end_reason;
+};
+
+double seconds_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+class PoolFault : public astmrf_test::MrfFixture {
+ protected:
+  static SandboxInstanceOptions instance_options(int n) {
+    switch (n) {
+      case 1: return {ASTMRF_FAULT_F1_NAME, ASTMRF_FAULT_F1_SIP_PORT, ASTMRF_FAULT_F1_ARI_PORT, ASTMRF_FAULT_F1_RTP_PORTS};
+      case 2: return {ASTMRF_FAULT_F2_NAME, ASTMRF_FAULT_F2_SIP_PORT, ASTMRF_FAULT_F2_ARI_PORT, ASTMRF_FAULT_F2_RTP_PORTS};
+      case 3: return {ASTMRF_FAULT_F3_NAME, ASTMRF_FAULT_F3_SIP_PORT, ASTMRF_FAULT_F3_ARI_PORT, ASTMRF_FAULT_F3_RTP_PORTS};
+      default:
+        return {ASTMRF_FAULT_F4_NAME, ASTMRF_FAULT_F4_SIP_PORT, ASTMRF_FAULT_F4_ARI_PORT, ASTMRF_FAULT_F4_RTP_PORTS,
+                "reject"};
+    }
+  }
+  // The ctest fixture fault.up started them; these handles do not stop them (only what they
+  // start themselves, after a crash).
+  static SandboxInstance& instance(int n) { return *instances().at(n); }
+  static std::map<int, std::unique_ptr<SandboxInstance>>& instances() {
+    // Never destroyed: an instance restarted here stays up for the next test; fault.down stops it.
+    static auto* all = new std::map<int, std::unique_ptr<SandboxInstance>>();
+    return *all;
+  }
+
+  static void SetUpTestSuite() {
+    for (int n = 1; n <= 4; ++n) instances()[n] = std::make_unique<SandboxInstance>(instance_options(n));
+  }
+
+  void SetUp() override {
+    for (int n = 1; n <= 4; ++n) {
+      if (!instance(n).running()) {
+        ASSERT_EQ(instance(n).up(), "");  // run alone, or crashed before
+      }
+    }
+  }
+
+  ~PoolFault() override {
+    harness.run([&] {
+      held.clear();
+      pool.reset();
+      return 0;
+    });
+  }
+
+  static astmrf_test::AriProbe probe(int n) {
+    const auto& box = astmrf_test::sandbox();
+    return {"127.0.0.1", instance(n).ari_port(), box.ari_user, box.ari_password};
+  }
+
+  // Member `n`, its ARI reached through `ari_port` (a proxy) when given.
+  static mrf::ConnectOptions member(int n, std::optional<std::uint16_t> ari_port = std::nullopt) {
+    auto options = astmrf_test::sandbox_options(ari_port.value_or(instance(n).ari_port()), instance(n).sip_port());
+    return options;
+  }
+
+  // The pool with `members`; every INVITE is connected through it and held until its caller
+  // (or the pool) ends it.
+  void start_pool(std::vector<mrf::ConnectOptions> members, mrf::PoolOptions options = {}) {
+    servers = harness.run([&] {
+      pool = std::make_unique<mrf::MediaServerPool>(*media, options);
+      std::vector<std::shared_ptr<mrf::MediaServer>> added;
+      for (auto& m : members) added.push_back(pool->add(m));
+      for (auto& server : added) {
+        held.push_back(std::make_shared<mrf::Subscription>(server->on_state([this, app = server->app()](
+                                                                               mrf::ServerState state) {
+          std::lock_guard lock(mutex);
+          state_changes.push_back({Clock::now(), app, state});
+        })));
+      }
+      app->invite([this](srf::Request req, srf::Response res) {
+        std::size_t index = 0;
+        {
+          std::lock_guard lock(mutex);
+          index = calls.size();
+          calls.push_back({Clock::now(), "", "pending", std::nullopt, ""});
+        }
+        pool->async_connect_caller(req, res, {}, [this, index](std::exception_ptr error, mrf::ConnectedCaller call) {
+          std::lock_guard lock(mutex);
+          auto& record = calls[index];
+          if (error) {
+            record.result = astmrf_test::describe(error);
+            return;
+          }
+          record.result = "ok";
+          record.server = call.endpoint->media_server()->app();
+          call.endpoint->on_destroy([this, index](mrf::EndpointEnd reason) {
+            std::lock_guard inner(mutex);
+            calls[index].ended = Clock::now();
+            calls[index].end_reason = std::string(mrf::to_string(reason));
+          });
+          held.push_back(call.endpoint);
+          held.push_back(call.dialog);
+        });
+      });
+      return added;
+    });
+  }
+
+  // Waits until every member is up (or `timeout`).
+  bool wait_all_up(std::chrono::milliseconds timeout = 30s) {
+    const auto until = Clock::now() + timeout;
+    while (Clock::now() < until) {
+      const bool up = harness.run([&] {
+        return std::all_of(servers.begin(), servers.end(), [](const auto& s) { return s->connected(); });
+      });
+      if (up) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+  bool wait_state(const std::shared_ptr<mrf::MediaServer>& server, mrf::ServerState state,
+                  std::chrono::milliseconds timeout) {
+    const auto until = Clock::now() + timeout;
+    while (Clock::now() < until) {
+      if (harness.run([&] { return server->state(); }) == state) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+
+  // sipp calling the application at the suite's rate for `seconds`, each call held `hold_ms`.
+  std::unique_ptr<astmrf_test::SippProcess> start_callers(int seconds, int hold_ms = 5000) {
+    astmrf_test::SippCall call;
+    call.scenario = std::string(ASTMRF_FAULT_SIPP_DIR) + "/uac_hold_or_bye.xml";
+    call.service = "fault";
+    call.keys["hold_ms"] = std::to_string(hold_ms);
+    call.remote = harness.address(astmrf::sip::Transport::udp);
+    call.calls = call_rate() * seconds;
+    call.extra_args = {"-r", std::to_string(call_rate())};
+    call.timeout = std::chrono::seconds(seconds + hold_ms / 1000 + 40);
+    return std::make_unique<astmrf_test::SippProcess>(call);
+  }
+
+  // sipp's verdict: exit 0 when every call succeeded (its output only on failure, shortened).
+  static void expect_callers_succeeded(astmrf_test::SippProcess& sipp, int seconds) {
+    auto result = sipp.wait(std::chrono::seconds(seconds + 60));
+    EXPECT_EQ(result.exit_code, 0) << result.output.substr(0, 4000);
+  }
+
+  std::vector<CallRecord> snapshot() {
+    std::lock_guard lock(mutex);
+    return calls;
+  }
+
+  // Failures among calls started at or after `from`, described.
+  std::vector<std::string> failures(Clock::time_point from = Clock::time_point::min()) {
+    std::vector<std::string> out;
+    for (const auto& c : snapshot()) {
+      if (c.started >= from && c.result != "ok") out.push_back(c.result);
+    }
+    return out;
+  }
+
+  // The leak invariant on every member whose Asterisk runs (`live`), and in the application.
+  void expect_nothing_left(const std::vector<int>& live) {
+    bool clean = false;
+    std::string state;
+    for (int i = 0; i < 1000 && !clean; ++i) {  // BYEs to a dead server time out in seconds
+      state = harness.run([&] {
+        std::size_t endpoints = 0;
+        std::size_t pending = 0;
+        for (const auto& s : servers) {
+          endpoints += s->endpoints().size();
+          pending += s->pending_setups();
+        }
+        return std::to_string(endpoints) + " endpoints, " + std::to_string(pending) + " pending, " +
+               std::to_string(harness.engine().stats().dialogs) + " dialogs";
+      });
+      std::size_t channels = 0;
+      for (int n : live) channels += astmrf_test::channels_of(probe(n), servers[static_cast<std::size_t>(n - 1)]->app());
+      clean = state == "0 endpoints, 0 pending, 0 dialogs" && channels == 0;
+      if (!clean) {
+        state += ", " + std::to_string(channels) + " channels";
+        std::this_thread::sleep_for(20ms);
+      }
+    }
+    EXPECT_TRUE(clean) << "left behind: " << state;
+  }
+
+  struct StateChange {
+    Clock::time_point at;
+    std::string server;
+    mrf::ServerState state;
+  };
+
+  std::mutex mutex;  // calls and state_changes: written on the engine thread, read by the test
+  std::vector<CallRecord> calls;
+  std::vector<StateChange> state_changes;
+  std::unique_ptr<mrf::MediaServerPool> pool;  // engine thread only
+  std::vector<std::shared_ptr<mrf::MediaServer>> servers;
+};
+
+// kill -9 of one Asterisk: its calls end with a BYE to their callers within 5 s, and no new
+// call fails, not even those whose setup was in flight on it (retried elsewhere).
+TEST_F(PoolFault, KilledAsteriskItsCallsEndAndNoNewCallFails) {
+  start_pool({member(1), member(2), member(3)});
+  ASSERT_TRUE(wait_all_up());
+  constexpr int kSeconds = 14;
+  auto sipp = start_callers(kSeconds);
+  std::this_thread::sleep_for(6s);
+  const auto killed_at = Clock::now();
+  ASSERT_EQ(instance(2).kill(), "");
+  expect_callers_succeeded(*sipp, kSeconds);
+
+  const auto victim = servers[1]->app();
+  std::size_t lost = 0;
+  double slowest = 0;
+  for (const auto& c : snapshot()) {
+    if (c.server != victim || c.started >= killed_at) continue;
+    if (c.ended && *c.ended < killed_at) continue;  // it had ended before the crash
+    ++lost;
+    ASSERT_TRUE(c.ended) << "a call on the killed server never ended";
+    EXPECT_EQ(c.end_reason, "media_server_lost");
+    slowest = std::max(slowest, seconds_between(killed_at, *c.ended));
+  }
+  EXPECT_GT(lost, 0U) << "no call was up on the killed server";
+  EXPECT_LE(slowest, 5.0) << "the killed server's calls ended " << slowest << " s after the crash";
+  EXPECT_EQ(failures(), std::vector<std::string>{}) << "calls failed (window " << kDetectionWindow.count() << " s)";
+  for (const auto& c : snapshot()) {
+    if (c.started > killed_at + kDetectionWindow) {
+      EXPECT_NE(c.server, victim) << "a new call went to the dead server";
+    }
+  }
+  std::cout << "[ fault ] kill -9: " << lost << " calls ended within " << slowest << " s; "
+            << harness.run([&] { return pool->stats().failovers; }) << " failovers\n";
+  expect_nothing_left({1, 3});
+
+  // It comes back: the member rejoins by itself.
+  ASSERT_EQ(instance(2).up(), "");
+  EXPECT_TRUE(wait_state(servers[1], mrf::ServerState::up, 20s));
+}
+
+// The events WebSocket of one server cut (a proxy in front of its HTTP port resets every
+// connection): it is marked down at once, new calls avoid it, and it rejoins when traffic flows.
+TEST_F(PoolFault, AriCutMarksTheServerDownAndItRejoins) {
+  astmrf_test::TcpProxy proxy(instance(1).ari_port());
+  start_pool({member(1, proxy.port()), member(2), member(3)});
+  ASSERT_TRUE(wait_all_up());
+  constexpr int kSeconds = 12;
+  auto sipp = start_callers(kSeconds);
+  std::this_thread::sleep_for(3s);
+  const auto cut_at = Clock::now();
+  proxy.reset();
+  std::this_thread::sleep_for(4s);
+  const auto restored_at = Clock::now();
+  proxy.pass();
+  ASSERT_TRUE(wait_state(servers[0], mrf::ServerState::up, 10s)) << "the server did not rejoin";
+  const auto rejoined_at = Clock::now();
+  expect_callers_succeeded(*sipp, kSeconds);
+
+  std::optional<double> down_after;
+  {
+    std::lock_guard lock(mutex);
+    for (const auto& change : state_changes) {
+      if (change.server == servers[0]->app() && change.state == mrf::ServerState::down && change.at >= cut_at) {
+        down_after = seconds_between(cut_at, change.at);
+        break;
+      }
+    }
+  }
+  ASSERT_TRUE(down_after) << "the cut server was never marked down";
+  EXPECT_LE(*down_after, 2.0);
+  std::size_t after_rejoin = 0;
+  for (const auto& c : snapshot()) {
+    if (c.server != servers[0]->app()) continue;
+    EXPECT_FALSE(c.started > cut_at + kDetectionWindow && c.started < restored_at) << "a new call went to the cut server";
+    if (c.started > rejoined_at) ++after_rejoin;
+  }
+  EXPECT_GT(after_rejoin, 0U) << "no call went to the server after it rejoined";
+  EXPECT_EQ(failures(), std::vector<std::string>{});
+  std::cout << "[ fault ] ARI cut: down after " << *down_after << " s, rejoined "
+            << seconds_between(restored_at, rejoined_at) << " s after traffic flowed again\n";
+  expect_nothing_left({1, 2, 3});
+}
+
+// A hung ARI (the proxy drops bytes but keeps the connections): only the ping's deadline finds
+// it. It is marked down within ping_interval + ping_timeout and is back once traffic flows.
+TEST_F(PoolFault, HungAriIsFoundByThePing) {
+  astmrf_test::TcpProxy proxy(instance(1).ari_port());
+  start_pool({member(1, proxy.port()), member(2)});
+  ASSERT_TRUE(wait_all_up());
+  const auto hung_at = Clock::now();
+  proxy.blackhole();
+  ASSERT_TRUE(wait_state(servers[0], mrf::ServerState::down, 5s));
+  const auto found = seconds_between(hung_at, Clock::now());
+  EXPECT_LE(found, 2.5) << "ping_interval 1 s + ping_timeout 1 s";
+  // While it is down, new endpoints go to the other server.
+  auto endpoint = harness.run([&] { return pool->async_create_endpoint({}, asio::use_future); }).get();
+  EXPECT_EQ(endpoint->media_server()->app(), servers[1]->app());
+  harness.run([&] {
+    endpoint->destroy();
+    return 0;
+  });
+  proxy.pass();
+  EXPECT_TRUE(wait_state(servers[0], mrf::ServerState::up, 20s)) << "the server did not rejoin";
+  std::cout << "[ fault ] hung ARI found after " << found << " s\n";
+  expect_nothing_left({1, 2});
+}
+
+// An Asterisk restarted under its calls (a crash and a start, faster than calls_lost_after):
+// the member rejoins and the reconcile reports the channels lost in the gap, whose endpoints end.
+TEST_F(PoolFault, RestartedAsteriskRejoinsAndReconcileReportsTheLostChannels) {
+  auto far = member(3);
+  far.health.calls_lost_after = 60s;  // the reconcile, not the timer, must end them
+  start_pool({member(1), far});
+  ASSERT_TRUE(wait_all_up());
+  std::vector<std::string> reported;
+  std::mutex reported_mutex;
+  auto reconcile = harness.run([&] {
+    return std::make_shared<astmrf::ari::Subscription>(
+        servers[1]->ari().on_reconcile([&](const astmrf::ari::ReconcileReport& report) {
+          std::lock_guard lock(reported_mutex);
+          for (const auto& id : report.lost_channels) reported.push_back(id);
+        }));
+  });
+  std::vector<std::shared_ptr<mrf::Endpoint>> endpoints;
+  for (int i = 0; i < 6; ++i) {
+    endpoints.push_back(harness.run([&] { return pool->async_create_endpoint({}, asio::use_future); }).get());
+  }
+  std::vector<std::string> on_restarted;
+  for (const auto& e : endpoints) {
+    if (e->media_server()->app() == servers[1]->app()) on_restarted.push_back(e->channel_id());
+  }
+  ASSERT_EQ(on_restarted.size(), 3U) << "round robin over two servers";
+  ASSERT_EQ(instance(3).kill(), "");
+  ASSERT_EQ(instance(3).up(), "");
+  ASSERT_TRUE(wait_state(servers[1], mrf::ServerState::up, 20s)) << "the restarted server did not rejoin";
+  const auto until = Clock::now() + 10s;
+  for (;;) {
+    {
+      std::lock_guard lock(reported_mutex);
+      if (reported.size() >= on_restarted.size() || Clock::now() > until) break;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  {
+    std::lock_guard lock(reported_mutex);
+    std::sort(reported.begin(), reported.end());
+    std::sort(on_restarted.begin(), on_restarted.end());
+    EXPECT_EQ(reported, on_restarted);
+  }
+  harness.run([&] {
+    for (const auto& e : endpoints) {
+      if (e->media_server()->app() == servers[1]->app()) {
+        EXPECT_EQ(e->end_reason(), mrf::EndpointEnd::media_server_lost);
+      }
+    }
+    return 0;
+  });
+  // It takes calls again.
+  auto next = harness.run([&] {
+    std::vector<std::future<std::shared_ptr<mrf::Endpoint>>> f;
+    f.push_back(pool->async_create_endpoint({}, asio::use_future));
+    f.push_back(pool->async_create_endpoint({}, asio::use_future));
+    return f;
+  });
+  std::vector<std::string> apps;
+  for (auto& f : next) apps.push_back(f.get()->media_server()->app());
+  EXPECT_NE(std::find(apps.begin(), apps.end(), servers[1]->app()), apps.end());
+  harness.run([&] {
+    for (auto& e : endpoints) e->destroy();
+    for (auto& s : servers) {
+      for (auto& e : s->endpoints()) e->destroy();
+    }
+    reconcile.reset();
+    return 0;
+  });
+  expect_nothing_left({1, 3});
+}
+
+// Drain with calls in progress: no new call lands on the drained server and the drain completes
+// when its last call ends; one drained with a deadline hangs up what is left then. Undrained, a
+// server takes calls again.
+TEST_F(PoolFault, DrainCompletesWhenTheLastCallEnds) {
+  start_pool({member(1), member(2), member(3)});
+  ASSERT_TRUE(wait_all_up());
+  constexpr int kSeconds = 14;
+  auto sipp = start_callers(kSeconds);
+  std::this_thread::sleep_for(3s);
+  std::optional<Clock::time_point> drained_at;
+  std::optional<Clock::time_point> deadline_drained_at;
+  std::mutex drain_mutex;
+  const auto drain_started = Clock::now();
+  harness.run([&] {
+    servers[0]->async_drain(std::nullopt, [&](std::exception_ptr error) {
+      EXPECT_FALSE(error);
+      std::lock_guard lock(drain_mutex);
+      drained_at = Clock::now();
+    });
+    servers[1]->async_drain(1000ms, [&](std::exception_ptr error) {
+      EXPECT_FALSE(error);
+      std::lock_guard lock(drain_mutex);
+      deadline_drained_at = Clock::now();
+    });
+    return 0;
+  });
+  std::this_thread::sleep_for(6s);
+  const auto undrained_at = Clock::now();
+  harness.run([&] {
+    servers[0]->undrain();
+    servers[1]->undrain();
+    return 0;
+  });
+  expect_callers_succeeded(*sipp, kSeconds);
+
+  std::lock_guard lock(drain_mutex);
+  ASSERT_TRUE(drained_at) << "the drain never completed";
+  ASSERT_TRUE(deadline_drained_at) << "the drain with a deadline never completed";
+  EXPECT_LE(seconds_between(drain_started, *deadline_drained_at), 1.5);
+  Clock::time_point last_end = drain_started;
+  std::size_t after_undrain = 0;
+  for (const auto& c : snapshot()) {
+    if (c.server != servers[0]->app() && c.server != servers[1]->app()) continue;
+    EXPECT_FALSE(c.started > drain_started && c.started < undrained_at) << "a new call went to a draining server";
+    if (c.server == servers[0]->app() && c.started < drain_started && c.ended) last_end = std::max(last_end, *c.ended);
+    if (c.started > undrained_at) ++after_undrain;
+  }
+  EXPECT_GE(*drained_at, last_end) << "the drain completed before its last call ended";
+  EXPECT_LE(seconds_between(last_end, *drained_at), 0.5);
+  EXPECT_GT(after_undrain, 0U) << "the undrained servers took no call";
+  EXPECT_EQ(failures(), std::vector<std::string>{});
+  std::cout << "[ fault ] drain completed " << seconds_between(drain_started, *drained_at)
+            << " s after it began; with a 1 s deadline after " << seconds_between(drain_started, *deadline_drained_at)
+            << " s\n";
+  expect_nothing_left({1, 2, 3});
+}
+
+// One server answers every INVITE with 503: every call still succeeds, on the others.
+TEST_F(PoolFault, ServerRejectingEveryCallIsFailedOver) {
+  start_pool({member(1), member(2), member(4)});
+  ASSERT_TRUE(wait_all_up());
+  constexpr int kSeconds = 8;
+  auto sipp = start_callers(kSeconds, 2000);
+  expect_callers_succeeded(*sipp, kSeconds);
+  EXPECT_EQ(failures(), std::vector<std::string>{});
+  std::size_t on_rejecting = 0;
+  for (const auto& c : snapshot()) on_rejecting += c.server == servers[2]->app() ? 1 : 0;
+  EXPECT_EQ(on_rejecting, 0U);
+  const auto stats = harness.run([&] { return pool->stats(); });
+  EXPECT_GE(stats.failovers, static_cast<std::uint64_t>(call_rate() * kSeconds / 3 * 8 / 10))
+      << "about a third of the calls first went to the rejecting server";
+  std::cout << "[ fault ] rejecting server: " << stats.failovers << " of " << stats.setups << " setups failed over\n";
+  expect_nothing_left({1, 2, 4});
+}
+
+}  // namespace
