@@ -21,7 +21,7 @@ namespace astmrf::util {
 struct ResolverOptions {
   /// DNS servers, each "ip", "ip:port" or "[ipv6]:port" (port 53 by default). Empty: the
   /// servers of /etc/resolv.conf. Search domains and ndots always come from /etc/resolv.conf.
-  std::vector<std::string> servers;
+  std::vector<std::string> servers{};
   /// Time given to one query to one server before the next try.
   std::chrono::milliseconds timeout{2000};
   /// Tries per server. A lookup fails at the latest after timeout × tries.
