@@ -10,8 +10,6 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <ares.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
@@ -20,6 +18,7 @@
 #include <string_view>
 #include <utility>
 
+#include <ares.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -31,7 +30,9 @@ using Addresses = std::vector<Address>;
 using Once = astmrf::detail::Once<Resolver::Signature>;
 
 ResolveError::ResolveError(std::string host, std::string reason)
-    : std::runtime_error("cannot resolve '" + host + "': " + reason), host_(std::move(host)), reason_(std::move(reason)) {}
+    : std::runtime_error("cannot resolve '" + host + "': " + reason),
+      host_(std::move(host)),
+      reason_(std::move(reason)) {}
 
 namespace {
 
@@ -56,9 +57,7 @@ std::optional<Address> ip_literal(std::string_view host) {
 
 // One ResolverOptions::servers entry: "ip", "ip:port", "[ipv6]" or "[ipv6]:port".
 ares_addr_port_node parse_server(const std::string& text) {
-  auto bad = [&text](const char* why) {
-    return std::invalid_argument("resolver: DNS server '" + text + "': " + why);
-  };
+  auto bad = [&text](const char* why) { return std::invalid_argument("resolver: DNS server '" + text + "': " + why); };
   std::string_view host = text;
   std::string_view port;
   if (!host.empty() && host.front() == '[') {

@@ -281,7 +281,8 @@ TEST(AriClient, HostNameInTheUrlIsResolvedAtEveryConnect) {
   EXPECT_EQ(reqs.back().host, "localhost:" + std::to_string(server.port()));
   ASSERT_TRUE(server.wait_websockets(1, 2s));
   server.drop_websockets();
-  ASSERT_TRUE(run_until(ioc, [&] { return client.stats().connects >= 2; }, 5s));
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return client.stats().connects >= 2; }, 5s));
   EXPECT_EQ(server.ws_targets().size(), 2u);
 }
 

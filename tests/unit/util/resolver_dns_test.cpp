@@ -4,10 +4,9 @@
 // domains of the host's resolv.conf never come into play.
 #include "resolver_test_support.hpp"
 
-#include <astmrf_test/process.hpp>
-
 #include <gtest/gtest.h>
 
+#include <astmrf_test/process.hpp>
 #include <filesystem>
 #include <memory>
 #include <thread>
@@ -27,13 +26,13 @@ class UtilResolverDns : public ::testing::Test {
     ASSERT_TRUE(std::filesystem::exists(ASTMRF_TEST_DNSMASQ))
         << ASTMRF_TEST_DNSMASQ << " is missing: scripts/setup-deps installs it (Debian package dnsmasq-base)";
     pid_file_ = "/tmp/astmrf-dns-test-" + std::to_string(::getpid()) + ".pid";
-    dnsmasq_ = std::make_unique<astmrf_test::Process>(std::vector<std::string>{
-        ASTMRF_TEST_DNSMASQ, "--no-daemon", "--conf-file=/dev/null", "--pid-file=" + pid_file_,
-        "--port=" + std::to_string(ASTMRF_TEST_DNS_PORT), "--listen-address=127.0.0.1", "--bind-interfaces",
-        "--no-resolv", "--no-hosts",
-        // Every other name of astmrf.test is NXDOMAIN (local-only domain).
-        "--local=/astmrf.test/", "--address=/ms1.astmrf.test/127.0.0.1", "--address=/dual.astmrf.test/::1",
-        "--address=/dual.astmrf.test/127.0.0.2"});
+    dnsmasq_ = std::make_unique<astmrf_test::Process>(
+        std::vector<std::string>{ASTMRF_TEST_DNSMASQ, "--no-daemon", "--conf-file=/dev/null", "--pid-file=" + pid_file_,
+                                 "--port=" + std::to_string(ASTMRF_TEST_DNS_PORT), "--listen-address=127.0.0.1",
+                                 "--bind-interfaces", "--no-resolv", "--no-hosts",
+                                 // Every other name of astmrf.test is NXDOMAIN (local-only domain).
+                                 "--local=/astmrf.test/", "--address=/ms1.astmrf.test/127.0.0.1",
+                                 "--address=/dual.astmrf.test/::1", "--address=/dual.astmrf.test/127.0.0.2"});
     const auto deadline = Clock::now() + milliseconds(5000);
     while (dnsmasq_->output().find("started") == std::string::npos) {
       ASSERT_TRUE(dnsmasq_->running()) << "dnsmasq ended at once:\n" << dnsmasq_->output();
@@ -107,8 +106,9 @@ TEST_F(UtilResolverDns, ConcurrentLookupsEachGetTheirAnswer) {
       outcomes[i] = {true, e, std::move(a)};
     });
   }
-  run_until(ioc, [&] { return std::all_of(outcomes.begin(), outcomes.end(), [](auto& o) { return o.done; }); },
-            milliseconds(5000));
+  run_until(
+      ioc, [&] { return std::all_of(outcomes.begin(), outcomes.end(), [](auto& o) { return o.done; }); },
+      milliseconds(5000));
   ASSERT_TRUE(outcomes[0].done && outcomes[1].done && outcomes[2].done);
   ASSERT_FALSE(outcomes[0].error) << what(outcomes[0].error);
   EXPECT_EQ(outcomes[0].addresses.front().to_string(), "127.0.0.1");

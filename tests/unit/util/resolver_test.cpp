@@ -6,7 +6,6 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/udp.hpp>
-
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -19,7 +18,8 @@ using std::chrono::milliseconds;
 
 // A DNS "server" that receives queries and never answers: every lookup sent to it times out.
 struct SilentServer {
-  explicit SilentServer(asio::io_context& ioc) : socket(ioc, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {}
+  explicit SilentServer(asio::io_context& ioc)
+      : socket(ioc, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {}
   [[nodiscard]] std::string address() const { return "127.0.0.1:" + std::to_string(socket.local_endpoint().port()); }
   asio::ip::udp::socket socket;
 };
@@ -27,7 +27,8 @@ struct SilentServer {
 TEST(UtilResolver, IpLiteralsCompleteWithoutLookup) {
   asio::io_context ioc;
   SilentServer silent(ioc);  // a lookup would take the whole 5 s timeout
-  util::Resolver resolver(ioc.get_executor(), {.servers = {silent.address()}, .timeout = milliseconds(5000), .tries = 1});
+  util::Resolver resolver(ioc.get_executor(),
+                          {.servers = {silent.address()}, .timeout = milliseconds(5000), .tries = 1});
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"192.0.2.7", "192.0.2.7"}, {"::1", "::1"}, {"[2001:db8::5]", "2001:db8::5"}, {"127.0.0.1", "127.0.0.1"}};
   for (const auto& [host, expected] : cases) {
@@ -63,7 +64,8 @@ TEST(UtilResolver, EmptyNameIsAResolveError) {
 TEST(UtilResolver, LocalhostComesFromEtcHosts) {
   asio::io_context ioc;
   SilentServer silent(ioc);  // /etc/hosts is read first: no DNS query may be needed
-  util::Resolver resolver(ioc.get_executor(), {.servers = {silent.address()}, .timeout = milliseconds(5000), .tries = 1});
+  util::Resolver resolver(ioc.get_executor(),
+                          {.servers = {silent.address()}, .timeout = milliseconds(5000), .tries = 1});
   const auto start = Clock::now();
   auto outcome = resolve(ioc, resolver, "localhost");
   ASSERT_TRUE(outcome.done);
@@ -71,7 +73,8 @@ TEST(UtilResolver, LocalhostComesFromEtcHosts) {
   ASSERT_FALSE(outcome.addresses.empty());
   EXPECT_LT(Clock::now() - start, milliseconds(1000));
   for (const auto& a : outcome.addresses) EXPECT_TRUE(a.is_loopback()) << a.to_string();
-  const bool any_v4 = std::any_of(outcome.addresses.begin(), outcome.addresses.end(), [](const auto& a) { return a.is_v4(); });
+  const bool any_v4 =
+      std::any_of(outcome.addresses.begin(), outcome.addresses.end(), [](const auto& a) { return a.is_v4(); });
   if (any_v4) {
     EXPECT_EQ(outcome.addresses.front().to_string(), "127.0.0.1");  // IPv4 first
   }
@@ -80,7 +83,8 @@ TEST(UtilResolver, LocalhostComesFromEtcHosts) {
 TEST(UtilResolver, SilentServerTimesOutWithinTimeoutTimesTries) {
   asio::io_context ioc;
   SilentServer silent(ioc);
-  util::Resolver resolver(ioc.get_executor(), {.servers = {silent.address()}, .timeout = milliseconds(200), .tries = 2});
+  util::Resolver resolver(ioc.get_executor(),
+                          {.servers = {silent.address()}, .timeout = milliseconds(200), .tries = 2});
   const auto start = Clock::now();
   auto outcome = resolve(ioc, resolver, "ms1.astmrf.test.");
   const auto elapsed = Clock::now() - start;
@@ -116,7 +120,8 @@ TEST(UtilResolver, ClosedPortFailsFast) {
 TEST(UtilResolver, CancellationCompletesAtOnceWithOperationAborted) {
   asio::io_context ioc;
   SilentServer silent(ioc);
-  util::Resolver resolver(ioc.get_executor(), {.servers = {silent.address()}, .timeout = milliseconds(300), .tries = 1});
+  util::Resolver resolver(ioc.get_executor(),
+                          {.servers = {silent.address()}, .timeout = milliseconds(300), .tries = 1});
   asio::cancellation_signal signal;
   int calls = 0;
   std::exception_ptr error;
@@ -127,12 +132,14 @@ TEST(UtilResolver, CancellationCompletesAtOnceWithOperationAborted) {
                          }));
   const auto start = Clock::now();
   asio::post(ioc, [&] { signal.emit(asio::cancellation_type::terminal); });
-  run_until(ioc, [&] { return calls > 0; }, milliseconds(5000));
+  run_until(
+      ioc, [&] { return calls > 0; }, milliseconds(5000));
   EXPECT_LT(Clock::now() - start, milliseconds(200));
   ASSERT_EQ(calls, 1);
   EXPECT_TRUE(astmrf::detail::is_operation_aborted(error)) << what(error);
   // c-ares gives up later (timeout): that late answer must not complete the handler again.
-  run_until(ioc, [] { return false; }, milliseconds(600));
+  run_until(
+      ioc, [] { return false; }, milliseconds(600));
   EXPECT_EQ(calls, 1);
   // The resolver still works after a cancelled lookup.
   auto outcome = resolve(ioc, resolver, "10.0.0.1");
@@ -143,7 +150,8 @@ TEST(UtilResolver, DestructionCompletesPendingLookupsWithOperationAborted) {
   asio::io_context ioc;
   SilentServer silent(ioc);
   auto resolver = std::make_unique<util::Resolver>(
-      ioc.get_executor(), util::ResolverOptions{.servers = {silent.address()}, .timeout = milliseconds(5000), .tries = 1});
+      ioc.get_executor(),
+      util::ResolverOptions{.servers = {silent.address()}, .timeout = milliseconds(5000), .tries = 1});
   int calls = 0;
   std::vector<std::exception_ptr> errors;
   for (const char* host : {"a.astmrf.test.", "b.astmrf.test."}) {
@@ -152,11 +160,13 @@ TEST(UtilResolver, DestructionCompletesPendingLookupsWithOperationAborted) {
       errors.push_back(e);
     });
   }
-  run_until(ioc, [] { return false; }, milliseconds(50));  // the queries are out
+  run_until(
+      ioc, [] { return false; }, milliseconds(50));  // the queries are out
   EXPECT_EQ(calls, 0);
   resolver.reset();
   EXPECT_EQ(calls, 0);  // posted, not run from the destructor
-  run_until(ioc, [&] { return calls == 2; }, milliseconds(1000));
+  run_until(
+      ioc, [&] { return calls == 2; }, milliseconds(1000));
   ASSERT_EQ(calls, 2);
   for (const auto& e : errors) EXPECT_TRUE(astmrf::detail::is_operation_aborted(e)) << what(e);
   // Nothing of the resolver is left waiting (its sockets and timers are gone): the

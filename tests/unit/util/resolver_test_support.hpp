@@ -42,7 +42,8 @@ inline Outcome resolve(asio::io_context& ioc, util::Resolver& resolver, std::str
     outcome.error = e;
     outcome.addresses = std::move(a);
   });
-  run_until(ioc, [&outcome] { return outcome.done; }, limit);
+  run_until(
+      ioc, [&outcome] { return outcome.done; }, limit);
   return outcome;
 }
 
