@@ -5,6 +5,7 @@
 
 #include <astmrf/ari/generated/models.hpp>
 #include <astmrf/util/base64.hpp>
+#include <astmrf/util/resolver.hpp>
 #include <astmrf/util/tls_client.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -100,6 +101,7 @@ ClientImpl::ClientImpl(asio::any_io_executor executor, ClientOptions o)
   if (shared.target.tls) shared.tls = util::make_client_tls_context(opts.tls);
   shared.authorization = "Basic " + util::base64_encode(opts.user + ":" + opts.password);
   shared.options = std::make_shared<const ClientOptions>(opts);
+  shared.resolver = std::make_shared<util::Resolver>(ex, opts.resolver);
   pool = make_http_pool(shared);
 }
 

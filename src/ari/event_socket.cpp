@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <variant>
+#include <vector>
 
 namespace astmrf::ari::detail {
 
@@ -108,11 +109,15 @@ class Socket final : public EventSocket, public std::enable_shared_from_this<Soc
   asio::awaitable<void> do_connect(Ws& ws, const std::string& target) {
     const auto& opts = *s_.options;
     auto& lowest = beast::get_lowest_layer(ws);
-    tcp::resolver resolver(s_.executor);
-    auto [rec, results] = co_await resolver.async_resolve(s_.target.host, s_.target.port, use_tuple);
-    if (rec) fail(rec, target, "cannot resolve " + s_.target.host);
+    // Resolved at every connect: the client makes a new EventSocket for each reconnect.
+    std::string host = s_.target.host;
+    auto resolving = s_.resolver->async_resolve(std::move(host), use_tuple);
+    auto [rerror, addresses] = co_await std::move(resolving);
+    if (rerror) throw_resolve_error(rerror, s_.target.host, "GET", target);
+    std::vector<tcp::endpoint> endpoints;
+    for (const auto& a : addresses) endpoints.emplace_back(a, s_.target.port_number);
     lowest.expires_after(opts.connect_timeout);
-    auto [cec, ep] = co_await lowest.async_connect(results, use_tuple);
+    auto [cec, ep] = co_await lowest.async_connect(endpoints, use_tuple);
     static_cast<void>(ep);
     if (cec) fail(cec, target, "cannot connect to " + s_.target.host_header);
     lowest.socket().set_option(tcp::no_delay(true));

@@ -21,6 +21,7 @@
 #include <stdexcept>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace astmrf::ari::detail {
 
@@ -211,11 +212,25 @@ class Pool final : public HttpPool, public std::enable_shared_from_this<Pool> {
     co_return co_await open(deadline, r);  // a slot was freed for us (open_ already counts it)
   }
 
-  // Opens a connection for a slot already counted in open_; frees the slot on failure.
+  // Opens a connection for a slot already counted in open_; frees the slot on failure. The host
+  // name is resolved for every new connection, so a media server that moved is found again.
   asio::awaitable<std::unique_ptr<Conn>> open(clock::time_point deadline, const Request& r) {
+    std::string host = s_.target.host;
+    auto resolving = s_.resolver->async_resolve(std::move(host), use_tuple);
+    auto [rerror, addresses] = co_await std::move(resolving);
+    if (rerror) {
+      release(nullptr);
+      throw_resolve_error(rerror, s_.target.host, std::string(http::to_string(r.method)), r.target);
+    }
+    if (closed_) {  // closed while resolving
+      release(nullptr);
+      fail(errc::closed, r, "client closed");
+    }
+    std::vector<tcp::endpoint> endpoints;
+    for (const auto& a : addresses) endpoints.emplace_back(a, s_.target.port_number);
     auto conn = std::make_unique<Conn>(s_.executor, s_.tls.get());
     busy_.insert(conn.get());
-    boost::system::error_code ec = co_await connect(*conn, deadline);
+    boost::system::error_code ec = co_await connect(*conn, endpoints, deadline);
     busy_.erase(conn.get());
     if (ec) {
       release(nullptr);
@@ -224,13 +239,11 @@ class Pool final : public HttpPool, public std::enable_shared_from_this<Pool> {
     co_return conn;
   }
 
-  asio::awaitable<boost::system::error_code> connect(Conn& conn, clock::time_point deadline) {
-    tcp::resolver resolver(s_.executor);
-    auto [rec, results] = co_await resolver.async_resolve(s_.target.host, s_.target.port, use_tuple);
-    if (rec) co_return rec;
+  asio::awaitable<boost::system::error_code> connect(Conn& conn, const std::vector<tcp::endpoint>& endpoints,
+                                                     clock::time_point deadline) {
     auto& tcp_stream = conn.lowest();
     tcp_stream.expires_at(deadline);
-    auto [cec, ep] = co_await tcp_stream.async_connect(results, use_tuple);
+    auto [cec, ep] = co_await tcp_stream.async_connect(endpoints, use_tuple);
     static_cast<void>(ep);
     if (cec) co_return cec;
     tcp_stream.socket().set_option(tcp::no_delay(true));

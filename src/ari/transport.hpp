@@ -4,11 +4,13 @@
 
 #include <astmrf/ari/options.hpp>
 #include <astmrf/ari/request.hpp>
+#include <astmrf/util/resolver.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -23,8 +25,9 @@ namespace astmrf::ari::detail {
 
 /// Where Asterisk is, parsed from ClientOptions::url.
 struct Target {
-  std::string host;
+  std::string host;  // without [ ] for IPv6; resolved at every connect, sent as SNI
   std::string port;
+  std::uint16_t port_number = 0;
   bool tls = false;
   std::string base_path;    // "/ari"
   std::string host_header;  // "host:port"
@@ -32,6 +35,11 @@ struct Target {
 
 /// Parses "http(s)://host[:port][/ari]"; throws std::invalid_argument (never echoing credentials).
 Target parse_target(std::string_view url);
+
+/// Throws the TransportError of a failed resolution of `host` ("cannot resolve <host>: <why>"):
+/// `error` is what util::Resolver completed with (a ResolveError, or operation_aborted).
+[[noreturn]] void throw_resolve_error(const std::exception_ptr& error, const std::string& host, std::string method,
+                                      std::string path);
 
 using ResponseHandler = boost::asio::any_completion_handler<void(std::exception_ptr, Response)>;
 
@@ -41,6 +49,7 @@ struct Shared {
   std::shared_ptr<boost::asio::ssl::context> tls;  // null for http
   std::string authorization;                       // "Basic ..."; never logged
   std::shared_ptr<const ClientOptions> options;    // a copy: transports may outlive the client
+  std::shared_ptr<util::Resolver> resolver;        // the client's one resolver, shared with the transports
 };
 
 /// Keep-alive HTTP/1.1 connections used concurrently (up to pool_size), with per-request deadlines.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <astmrf/util/backoff.hpp>
+#include <astmrf/util/resolver.hpp>
 #include <astmrf/util/tls.hpp>
 
 #include <chrono>
@@ -60,6 +61,11 @@ struct ClientOptions {
   BackoffOptions reconnect;
   /// Certificate checks for https:// URLs.
   TlsOptions tls;
+  /// How the URL's host name is resolved (c-ares, on the client's executor; /etc/hosts, then the
+  /// DNS servers given here or those of /etc/resolv.conf). It is resolved again at every connect
+  /// of a REST connection or of the events WebSocket, so a media server that moved (a container
+  /// restarted elsewhere) is found again on reconnect. An IP literal in the URL is used as is.
+  util::ResolverOptions resolver{};
   /// Logger; null uses spdlog's default logger.
   std::shared_ptr<spdlog::logger> logger;
 };

@@ -6,6 +6,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
@@ -258,6 +259,68 @@ TEST(AriClient, PerRequestTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1200ms);
 }
 
+// The URL names the server: it is resolved (here from /etc/hosts) for the REST pool and for every
+// events WebSocket, reconnects included; the Host header keeps the name.
+TEST(AriClient, HostNameInTheUrlIsResolvedAtEveryConnect) {
+  fake::Asterisk server("astmrf", kPassword);
+  server.route("GET /ari/channels", 200, "[]");
+  server.route("GET /ari/applications/app1", 200, R"({"name":"app1","channel_ids":[]})");
+  asio::io_context ioc;
+  auto opts = options_for(server, {"app1"});
+  opts.url = "http://localhost:" + std::to_string(server.port());
+  opts.resolver.servers = {"127.0.0.1:9"};  // never needed (/etc/hosts); loopback if it were
+  ari::Client client(ioc.get_executor(), opts);
+  run(ioc, [&]() -> asio::awaitable<void> {
+    co_await client.async_connect(asio::use_awaitable);
+    auto channels = co_await client.channels().async_list(asio::use_awaitable);
+    EXPECT_TRUE(channels.empty());
+  });
+  EXPECT_EQ(client.state(), ari::ConnectionState::connected);
+  auto reqs = server.requests();
+  ASSERT_FALSE(reqs.empty());
+  EXPECT_EQ(reqs.back().host, "localhost:" + std::to_string(server.port()));
+  ASSERT_TRUE(server.wait_websockets(1, 2s));
+  server.drop_websockets();
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return client.stats().connects >= 2; }, 5s));
+  EXPECT_EQ(server.ws_targets().size(), 2u);
+}
+
+TEST(AriClient, AnUnresolvableHostIsATransportError) {
+  asio::io_context ioc;
+  // A DNS server that never answers: the lookup times out after timeout × tries.
+  asio::ip::udp::socket silent(ioc, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  ari::ClientOptions opts;
+  opts.url = "http://ms1.astmrf.test.:8088";
+  opts.user = "astmrf";
+  opts.password = kPassword;
+  opts.apps = {"app1"};
+  opts.resolver.servers = {"127.0.0.1:" + std::to_string(silent.local_endpoint().port())};
+  opts.resolver.timeout = 100ms;
+  opts.resolver.tries = 1;
+  ari::Client client(ioc.get_executor(), opts);
+  const auto start = std::chrono::steady_clock::now();
+  run(ioc, [&]() -> asio::awaitable<void> {
+    try {
+      co_await client.channels().async_list(asio::use_awaitable);
+      ADD_FAILURE() << "resolved";
+    } catch (const ari::TransportError& e) {
+      EXPECT_EQ(e.code(), asio::error::host_not_found);
+      EXPECT_NE(std::string(e.what()).find("cannot resolve ms1.astmrf.test.: Timeout while contacting DNS servers"),
+                std::string::npos)
+          << e.what();
+    }
+    try {
+      co_await client.async_connect(asio::use_awaitable);
+      ADD_FAILURE() << "connected";
+    } catch (const ari::TransportError& e) {
+      EXPECT_EQ(e.code(), asio::error::host_not_found);
+      EXPECT_NE(std::string(e.what()).find("cannot resolve ms1.astmrf.test."), std::string::npos) << e.what();
+    }
+  });
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
 TEST(AriClient, ConcurrentCallsUseConcurrentConnections) {
   fake::Asterisk server("astmrf", kPassword);
   server.route("GET /ari/asterisk/ping", [](const fake::HttpRequest&) {
@@ -464,5 +527,10 @@ TEST(AriClient, RejectsBadUrlsWithoutEchoingCredentials) {
     EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos);
   }
   o.url = "ftp://127.0.0.1";
+  EXPECT_THROW(ari::Client(ioc.get_executor(), o), std::invalid_argument);
+  o.url = "http://127.0.0.1:99999";
+  EXPECT_THROW(ari::Client(ioc.get_executor(), o), std::invalid_argument);
+  o.url = "http://127.0.0.1:8088";
+  o.resolver.servers = {"dns.example"};  // a server must be an IP address
   EXPECT_THROW(ari::Client(ioc.get_executor(), o), std::invalid_argument);
 }
