@@ -8,6 +8,7 @@
 #include <astmrf/detail/async.hpp>
 #include <astmrf/mrf/mrf.hpp>
 #include <astmrf/sip/sdp.hpp>
+#include <astmrf/util/resolver.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -39,9 +40,10 @@ struct MediaServer::Setup {
 
 // The server's timers, shared with their handlers (which hold the server weakly).
 struct MediaServer::Health {
-  Health(const boost::asio::any_io_executor& executor, const util::BackoffOptions& backoff)
+  Health(const boost::asio::any_io_executor& executor, const util::BackoffOptions& backoff,
+         const util::ResolverOptions& dns)
       : ping_timer(executor), lost_timer(executor), drain_timer(executor), retry_timer(executor),
-        retry_delays(backoff) {}
+        retry_delays(backoff), resolver(executor, dns) {}
   boost::asio::steady_timer ping_timer;   // the next ping
   boost::asio::steady_timer lost_timer;   // WebSocket down this long: the calls are lost
   boost::asio::steady_timer drain_timer;  // drain deadline
@@ -50,6 +52,8 @@ struct MediaServer::Health {
   bool lost_armed{false};
   bool ping_failed{false};  // the last ping failed: down until one succeeds
   util::Backoff retry_delays;
+  util::Resolver resolver;  // sip.address, when it is a host name
+  bool resolving{false};
 };
 
 std::string_view to_string(ServerState state) noexcept {
@@ -81,7 +85,7 @@ MediaServer::MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, C
       srf_(srf),
       options_(std::move(options)),
       app_(std::move(app)),
-      health_(std::make_shared<Health>(executor_, options_.reconnect)),
+      health_(std::make_shared<Health>(executor_, options_.reconnect, options_.resolver)),
       state_signal_(std::make_unique<astmrf::detail::Signal<ServerState>>(executor_)) {
   if (options_.sip.address.empty()) options_.sip.address = options_.ari.address;
   if (is_ip_address(options_.sip.address)) sip_address_ = options_.sip.address;
@@ -117,6 +121,7 @@ void MediaServer::start(bool keep_trying, std::function<void(std::exception_ptr)
   client.event_filter = options_.event_filter;
   client.logger = options_.logger;
   client.reconnect = options_.reconnect;
+  client.resolver = options_.resolver;
   ari_ = std::make_unique<ari::Client>(executor_, std::move(client));
   std::weak_ptr<MediaServer> weak = weak_from_this();
   stasis_start_ = ari_->on_event(ari::EventType::stasis_start, [weak](const ari::Event& event) {
@@ -272,7 +277,30 @@ void MediaServer::resolve_sip() {
     maybe_up();
     return;
   }
-  maybe_up();
+  auto& health = *health_;
+  if (health.resolving) return;
+  health.resolving = true;
+  std::weak_ptr<MediaServer> weak = weak_from_this();
+  health.resolver.async_resolve(options_.sip.address, [weak](std::exception_ptr error,
+                                                              std::vector<boost::asio::ip::address> addresses) {
+    auto self = weak.lock();
+    if (!self || self->disconnected_) return;
+    self->health_->resolving = false;
+    if (error || addresses.empty()) {
+      // The last address found stays in use; without one the server waits for the next try
+      // (each ping interval) before it takes calls.
+      try {
+        if (error) std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        logger_of(self->options_).warn("mrf: media server {}: {}", self->app_, e.what());
+      }
+    } else if (self->sip_address_ != addresses.front().to_string()) {
+      logger_of(self->options_).info("mrf: media server {}: SIP host {} is {}", self->app_, self->options_.sip.address,
+                                     addresses.front().to_string());
+      self->sip_address_ = addresses.front().to_string();
+    }
+    self->maybe_up();
+  });
 }
 
 void MediaServer::ping() {
@@ -286,6 +314,7 @@ void MediaServer::ping() {
       self->ping();  // nothing to ask while the WebSocket is down: it reconnects by itself
       return;
     }
+    if (self->sip_address_.empty()) self->resolve_sip();  // the last lookup failed
     auto request = ari::make_request(ari::asterisk::Ping{});
     request.timeout = self->options_.health.ping_timeout;
     self->ari_->async_call<void>(std::move(request), [weak](std::exception_ptr error) {

@@ -108,6 +108,8 @@ struct ConnectOptions {
   double max_queue_age{0.5};
   /// Health checks and how long a lost server keeps its calls.
   HealthOptions health{};
+  /// DNS for host names in ari.address and sip.address (default: /etc/hosts, /etc/resolv.conf).
+  util::ResolverOptions resolver{};
   /// Reconnection delays of the ARI events WebSocket (and of the first connection of a pool
   /// member): shorter than the ARI client's default, so that a server rejoins quickly.
   util::BackoffOptions reconnect{std::chrono::milliseconds{200}, std::chrono::milliseconds{2000}, 2.0, 0.2};

@@ -123,12 +123,12 @@ TEST_F(MrfMoreTest, AriLostAndBackWithAnEndpointUpEndsItAsMediaServerLost) {
     ASSERT_EQ(ended.wait_for(30s), std::future_status::ready) << "the endpoint was never told";
     EXPECT_EQ(ended.get(), mrf::EndpointEnd::media_server_lost);
     // Up again once the events WebSocket is back (reconnect delays up to 2 s).
-    bool up = false;
-    for (int i = 0; i < 250 && !up; ++i) {
-      up = harness.run([&] { return server->connected(); });
-      if (!up) std::this_thread::sleep_for(20ms);
+    bool back = false;
+    for (int i = 0; i < 250 && !back; ++i) {
+      back = harness.run([&] { return server->connected(); });
+      if (!back) std::this_thread::sleep_for(20ms);
     }
-    EXPECT_TRUE(up);
+    EXPECT_TRUE(back);
     harness.run([&] {
       endpoint.reset();
       return 0;
