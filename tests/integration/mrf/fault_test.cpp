@@ -16,7 +16,10 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <regex>
 #include <thread>
+
+#include <signal.h>
 
 namespace {
 
@@ -104,11 +107,14 @@ class PoolFault : public astmrf_test::MrfFixture {
 
   // The pool with `members`; every INVITE is connected through it and held until its caller
   // (or the pool) ends it.
-  void start_pool(std::vector<mrf::ConnectOptions> members, mrf::PoolOptions options = {}) {
+  void start_pool(std::vector<mrf::ConnectOptions> members, mrf::PoolOptions options = {},
+                  std::vector<unsigned> weights = {}) {
     servers = harness.run([&] {
       pool = std::make_unique<mrf::MediaServerPool>(*media, options);
       std::vector<std::shared_ptr<mrf::MediaServer>> added;
-      for (auto& m : members) added.push_back(pool->add(m));
+      for (std::size_t i = 0; i < members.size(); ++i) {
+        added.push_back(pool->add(members[i], {i < weights.size() ? weights[i] : 1U}));
+      }
       for (auto& server : added) {
         held.push_back(std::make_shared<mrf::Subscription>(server->on_state([this, app = server->app()](
                                                                                mrf::ServerState state) {
@@ -185,6 +191,25 @@ class PoolFault : public astmrf_test::MrfFixture {
   static void expect_callers_succeeded(astmrf_test::SippProcess& sipp, int seconds) {
     auto result = sipp.wait(std::chrono::seconds(seconds + 60));
     EXPECT_EQ(result.exit_code, 0) << result.output.substr(0, 4000);
+  }
+
+  // A new endpoint through the pool: its server's app, or what failed.
+  std::string create_endpoint(std::vector<std::shared_ptr<mrf::Endpoint>>& keep) {
+    try {
+      auto endpoint = harness.run([&] { return pool->async_create_endpoint({}, asio::use_future); }).get();
+      keep.push_back(endpoint);
+      return endpoint->media_server()->app();
+    } catch (...) {
+      return astmrf_test::describe(std::current_exception());
+    }
+  }
+
+  void destroy(std::vector<std::shared_ptr<mrf::Endpoint>>& endpoints) {
+    harness.run([&] {
+      for (auto& e : endpoints) e->destroy();
+      endpoints.clear();
+      return 0;
+    });
   }
 
   std::vector<CallRecord> snapshot() {
@@ -491,6 +516,131 @@ TEST_F(PoolFault, ServerRejectingEveryCallIsFailedOver) {
       << "about a third of the calls first went to the rejecting server";
   std::cout << "[ fault ] rejecting server: " << stats.failovers << " of " << stats.setups << " setups failed over\n";
   expect_nothing_left({1, 2, 4});
+}
+
+// ------------------------------------------------------------------ the pool without faults
+
+// Weighted: a 3:1:1 pool hands out 6, 2 and 2 of 10 endpoints, interleaved.
+TEST_F(PoolFault, WeightedPolicySharesByWeight) {
+  start_pool({member(1), member(2), member(3)}, {.policy = mrf::SelectionPolicy::weighted}, {3, 1, 1});
+  ASSERT_TRUE(wait_all_up());
+  std::vector<std::shared_ptr<mrf::Endpoint>> endpoints;
+  std::map<std::string, int> count;
+  std::string order;
+  for (int i = 0; i < 10; ++i) {
+    const auto chosen = create_endpoint(endpoints);
+    ++count[chosen];
+    order += chosen == servers[0]->app()   ? 'a'
+             : chosen == servers[1]->app() ? 'b'
+             : chosen == servers[2]->app() ? 'c'
+                                           : '?';
+  }
+  EXPECT_EQ(count[servers[0]->app()], 6);
+  EXPECT_EQ(count[servers[1]->app()], 2);
+  EXPECT_EQ(count[servers[2]->app()], 2);
+  EXPECT_EQ(order.find("aaaa"), std::string::npos) << order;  // smooth, not in bursts
+  destroy(endpoints);
+  expect_nothing_left({1, 2, 3});
+}
+
+// Least calls: the server with the fewest calls gets the next one.
+TEST_F(PoolFault, LeastCallsPolicyPicksTheLeastBusyServer) {
+  start_pool({member(1), member(2)}, {.policy = mrf::SelectionPolicy::least_calls});
+  ASSERT_TRUE(wait_all_up());
+  std::vector<std::shared_ptr<mrf::Endpoint>> endpoints;
+  for (int i = 0; i < 4; ++i) create_endpoint(endpoints);  // 2 and 2
+  harness.run([&] {
+    for (auto& e : endpoints) {
+      if (e->media_server() == servers[0]) e->destroy();  // the first one is idle now
+    }
+    return 0;
+  });
+  EXPECT_EQ(create_endpoint(endpoints), servers[0]->app());
+  EXPECT_EQ(create_endpoint(endpoints), servers[0]->app());
+  EXPECT_EQ(harness.run([&] { return servers[0]->active_calls(); }), 2U);
+  destroy(endpoints);
+  expect_nothing_left({1, 2});
+}
+
+// Per-server limits: past max_calls on every server a setup is refused at once
+// (MediaServerOverloaded), and the caller of connect_caller gets 503 with the Retry-After asked for.
+TEST_F(PoolFault, LimitsRefuseFastAndTheCallerGetsRetryAfter) {
+  auto limited = member(1);
+  limited.max_calls = 2;
+  start_pool({limited});
+  ASSERT_TRUE(wait_all_up());
+  std::vector<std::shared_ptr<mrf::Endpoint>> endpoints;
+  EXPECT_EQ(create_endpoint(endpoints), servers[0]->app());
+  EXPECT_EQ(create_endpoint(endpoints), servers[0]->app());
+  const auto before = Clock::now();
+  EXPECT_EQ(create_endpoint(endpoints).rfind("error ", 0), 0U);
+  EXPECT_LT(seconds_between(before, Clock::now()), 0.2) << "a refusal must not wait";
+  harness.run([&] {
+    app->invite([this](srf::Request req, srf::Response res) {
+      mrf::ConnectCallerOptions options;
+      options.retry_after = std::chrono::seconds(7);
+      pool->async_connect_caller(req, res, options, [this](std::exception_ptr error, mrf::ConnectedCaller) {
+        log.add("connect_caller " + astmrf_test::describe(error));
+      });
+    });
+    return 0;
+  });
+  astmrf_test::SippCall call;
+  call.scenario = std::string(MRF_SIPP_DIR) + "/uac-invite-503-retry-after.xml";
+  call.remote = harness.address(astmrf::sip::Transport::udp);
+  auto result = astmrf_test::run_sipp(call);
+  EXPECT_EQ(result.exit_code, 0) << result.output.substr(0, 4000);
+  EXPECT_EQ(harness.run([&] { return pool->stats().refused; }), 2U);
+  destroy(endpoints);
+  expect_nothing_left({1});
+}
+
+// Admission by queue age: while the oldest pending setup is older than max_queue_age ×
+// setup_timeout, a new one is refused at once. A stopped Asterisk (SIGSTOP) stalls the first.
+TEST_F(PoolFault, StalledSetupsMakeNewOnesFailFast) {
+  auto stalling = member(1);
+  stalling.setup_timeout = 3000ms;
+  stalling.max_queue_age = 0.2;          // 600 ms
+  stalling.health.ping_interval = 0ms;  // the ping would mark it down: the queue age must act alone
+  start_pool({stalling});
+  ASSERT_TRUE(wait_all_up());
+  auto status = astmrf_test::run({astmrf_test::sandbox().tool, "status", "--name", instance(1).name()}, 30s);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(status.output, m, std::regex("pid ([0-9]+)"))) << status.output;
+  const pid_t pid = static_cast<pid_t>(std::stol(m[1]));
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{pid};
+  auto first = harness.run([&] { return pool->async_create_endpoint({}, asio::use_future); });
+  std::this_thread::sleep_for(800ms);
+  const auto before = Clock::now();
+  auto second = harness.run([&] { return pool->async_create_endpoint({}, asio::use_future); });
+  EXPECT_THROW(second.get(), mrf::MediaServerOverloaded);
+  EXPECT_LT(seconds_between(before, Clock::now()), 0.2);
+  ::kill(pid, SIGCONT);
+  std::vector<std::shared_ptr<mrf::Endpoint>> endpoints;
+  try {
+    endpoints.push_back(first.get());  // Asterisk answers once it runs again, or it timed out
+  } catch (const mrf::MediaSetupTimeout&) {
+  }
+  destroy(endpoints);
+  expect_nothing_left({1});
+}
+
+// Host names: ARI and SIP addressed as "localhost" (resolved with c-ares from /etc/hosts).
+TEST_F(PoolFault, ServersAddressedByHostName) {
+  auto named = member(1);
+  named.ari.address = "localhost";
+  named.sip.address = "localhost";
+  start_pool({named});
+  ASSERT_TRUE(wait_all_up());
+  EXPECT_EQ(harness.run([&] { return servers[0]->sip_address(); }), "127.0.0.1");
+  std::vector<std::shared_ptr<mrf::Endpoint>> endpoints;
+  EXPECT_EQ(create_endpoint(endpoints), servers[0]->app());
+  destroy(endpoints);
+  expect_nothing_left({1});
 }
 
 }  // namespace
