@@ -1,0 +1,128 @@
+// MediaServerPool and MediaServer without an Asterisk: bad input, a pool whose members are not
+// reachable (yet), drains of an idle server. Members point at a 127.0.0.1 port nobody listens
+// on, so they stay `connecting`. The fault suite (tests/integration/mrf/fault_test.cpp) runs
+// the pool against real Asterisks.
+#include <astmrf/mrf/pool.hpp>
+#include <astmrf/sip/engine/engine.hpp>
+#include <astmrf/srf/engine_backend.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <optional>
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+namespace mrf = astmrf::mrf;
+
+// A loopback TCP port that was free a moment ago: nothing answers there.
+std::uint16_t closed_port() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
+
+class PoolUnit : public testing::Test {
+ protected:
+  PoolUnit() {
+    astmrf::sip::EngineConfig config;
+    config.listen = {{astmrf::sip::Transport::udp, "127.0.0.1", 0}};
+    engine = std::make_unique<astmrf::sip::Engine>(io.get_executor(), config);
+    engine->start();
+    srf = std::make_unique<astmrf::srf::Srf>(astmrf::srf::make_engine_backend(*engine));
+    media = std::make_unique<mrf::Mrf>(*srf);
+  }
+  ~PoolUnit() override {
+    media.reset();
+    srf.reset();
+    engine->stop();
+    io.run_for(100ms);
+  }
+
+  static mrf::ConnectOptions unreachable() {
+    mrf::ConnectOptions options;
+    options.ari = {.address = "127.0.0.1", .port = closed_port(), .username = "asterisk", .password = "asterisk"};
+    options.sip.port = 5060;
+    return options;
+  }
+
+  asio::io_context io;
+  std::unique_ptr<astmrf::sip::Engine> engine;
+  std::unique_ptr<astmrf::srf::Srf> srf;
+  std::unique_ptr<mrf::Mrf> media;
+};
+
+TEST_F(PoolUnit, BadMembersAreRefusedBeforeAnyIo) {
+  mrf::MediaServerPool pool(*media);
+  EXPECT_THROW(pool.add(unreachable(), {.weight = 0}), std::invalid_argument);
+  auto url = unreachable();
+  url.ari.address = "http://127.0.0.1:8088";
+  EXPECT_THROW(pool.add(url), std::invalid_argument);
+  auto port = unreachable();
+  port.sip.address = "127.0.0.1:5060";
+  EXPECT_THROW(pool.add(port), std::invalid_argument);
+  auto age = unreachable();
+  age.max_queue_age = -1;
+  EXPECT_THROW(pool.add(age), std::invalid_argument);
+  EXPECT_TRUE(pool.servers().empty());
+}
+
+TEST_F(PoolUnit, MembersNotUpYetRefuseSetupsAtOnce) {
+  mrf::MediaServerPool pool(*media);
+  auto a = pool.add(unreachable());
+  auto b = pool.add(unreachable());
+  EXPECT_EQ(a->state(), mrf::ServerState::connecting);
+  EXPECT_FALSE(a->accepting());
+  std::exception_ptr error;
+  bool done = false;
+  pool.async_create_endpoint({}, [&](std::exception_ptr e, std::shared_ptr<mrf::Endpoint> endpoint) {
+    error = e;
+    done = true;
+    EXPECT_FALSE(endpoint);
+  });
+  io.run_for(50ms);  // completes through the executor, without waiting for anything
+  ASSERT_TRUE(done);
+  EXPECT_THROW(std::rethrow_exception(error), mrf::MediaServerUnavailable);
+  EXPECT_EQ(pool.stats().setups, 1U);
+  EXPECT_EQ(pool.stats().refused, 1U);
+  EXPECT_EQ(pool.stats().failovers, 0U);
+  // Still trying after several reconnect delays, never given up.
+  io.run_for(700ms);
+  EXPECT_EQ(b->state(), mrf::ServerState::connecting);
+  EXPECT_EQ(media->media_servers().size(), 2U);
+}
+
+TEST_F(PoolUnit, RemoveDisconnectsAndReportsTheStateChange) {
+  mrf::MediaServerPool pool(*media);
+  auto a = pool.add(unreachable());
+  std::vector<mrf::ServerState> seen;
+  auto subscription = a->on_state([&](mrf::ServerState s) { seen.push_back(s); });
+  EXPECT_TRUE(pool.remove(a));
+  EXPECT_FALSE(pool.remove(a));
+  EXPECT_EQ(a->state(), mrf::ServerState::closed);
+  EXPECT_EQ(seen, std::vector<mrf::ServerState>{mrf::ServerState::closed});
+  EXPECT_FALSE(subscription.active());  // a closed server drops its handlers
+  EXPECT_TRUE(pool.servers().empty());
+  EXPECT_TRUE(media->media_servers().empty());
+}
+
+TEST_F(PoolUnit, DrainOfAnIdleServerCompletesAtOnce) {
+  mrf::MediaServerPool pool(*media);
+  auto a = pool.add(unreachable());
+  std::optional<std::exception_ptr> first;
+  a->async_drain(std::nullopt, [&](std::exception_ptr e) { first = e; });
+  io.run_for(20ms);
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(*first);
+  EXPECT_TRUE(a->draining());
+  a->undrain();
+  EXPECT_FALSE(a->draining());
+  EXPECT_EQ(mrf::to_string(mrf::ServerState::down), "down");
+  EXPECT_EQ(mrf::to_string(mrf::SelectionPolicy::least_calls), "least_calls");
+}
+
+}  // namespace
