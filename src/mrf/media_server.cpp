@@ -340,31 +340,47 @@ void MediaServer::ping() {
   });
 }
 
-bool MediaServer::accepting() const noexcept { return !refusal(); }
-
-std::exception_ptr MediaServer::refusal() const {
-  if (disconnected_) return std::make_exception_ptr(MediaServerUnavailable("the media server is disconnected"));
-  if (state_ != ServerState::up) {
-    return std::make_exception_ptr(
-        MediaServerUnavailable("media server " + app_ + " is " + std::string(to_string(state_))));
-  }
-  if (draining_) return std::make_exception_ptr(MediaServerUnavailable("media server " + app_ + " is draining"));
-  if (pending_.size() >= options_.max_pending_setups) {
-    return std::make_exception_ptr(
-        MediaServerOverloaded(std::to_string(pending_.size()) + " endpoint setups already pending on " + app_));
-  }
-  if (options_.max_calls != 0 && active_calls() >= options_.max_calls) {
-    return std::make_exception_ptr(
-        MediaServerOverloaded(std::to_string(active_calls()) + " calls already on " + app_));
-  }
+// Why a new setup is refused now (none: it is taken). Cheap: the pool asks every member.
+MediaServer::Refusal MediaServer::refusal_kind() const noexcept {
+  if (disconnected_) return Refusal::disconnected;
+  if (state_ != ServerState::up) return Refusal::not_up;
+  if (draining_) return Refusal::draining;
+  if (pending_.size() >= options_.max_pending_setups) return Refusal::pending_setups;
+  if (options_.max_calls != 0 && active_calls() >= options_.max_calls) return Refusal::calls;
   if (options_.max_queue_age > 0 && !pending_order_.empty()) {
     const auto oldest = pending_order_.front().lock();
-    const auto limit = std::chrono::duration<double, std::milli>(options_.setup_timeout) * options_.max_queue_age;
-    if (oldest && std::chrono::steady_clock::now() - oldest->started > limit) {
+    if (oldest && std::chrono::steady_clock::now() - oldest->started > queue_age_limit()) return Refusal::queue_age;
+  }
+  return Refusal::none;
+}
+
+std::chrono::milliseconds MediaServer::queue_age_limit() const noexcept {
+  return std::chrono::milliseconds(
+      static_cast<std::int64_t>(static_cast<double>(options_.setup_timeout.count()) * options_.max_queue_age));
+}
+
+bool MediaServer::accepting() const noexcept { return refusal_kind() == Refusal::none; }
+
+std::exception_ptr MediaServer::refusal() const {
+  switch (refusal_kind()) {
+    case Refusal::none: return nullptr;
+    case Refusal::disconnected:
+      return std::make_exception_ptr(MediaServerUnavailable("the media server is disconnected"));
+    case Refusal::not_up:
+      return std::make_exception_ptr(
+          MediaServerUnavailable("media server " + app_ + " is " + std::string(to_string(state_))));
+    case Refusal::draining:
+      return std::make_exception_ptr(MediaServerUnavailable("media server " + app_ + " is draining"));
+    case Refusal::pending_setups:
+      return std::make_exception_ptr(
+          MediaServerOverloaded(std::to_string(pending_.size()) + " endpoint setups already pending on " + app_));
+    case Refusal::calls:
+      return std::make_exception_ptr(
+          MediaServerOverloaded(std::to_string(active_calls()) + " calls already on " + app_));
+    case Refusal::queue_age:
       return std::make_exception_ptr(MediaServerOverloaded("the oldest endpoint setup pending on " + app_ +
                                                            " is older than " +
-                                                           std::to_string(static_cast<long>(limit.count())) + " ms"));
-    }
+                                                           std::to_string(queue_age_limit().count()) + " ms"));
   }
   return nullptr;
 }

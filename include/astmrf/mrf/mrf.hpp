@@ -275,7 +275,10 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   // Starts a setup; `done` may run before it returns (a refusal). The setup's abort undoes it.
   std::shared_ptr<Setup> begin_setup(EndpointOptions options, SetupDone done);
   std::function<void(std::exception_ptr)> abort_of(const std::shared_ptr<Setup>& setup);
-  std::exception_ptr refusal() const;  // why a new setup is refused now, if it is
+  enum class Refusal : std::uint8_t { none, disconnected, not_up, draining, pending_setups, calls, queue_age };
+  Refusal refusal_kind() const noexcept;
+  std::exception_ptr refusal() const;  // why a new setup is refused now, as the error, if it is
+  std::chrono::milliseconds queue_age_limit() const noexcept;
   void on_stasis_start(const ari::Event& event);
   void on_reconcile(const ari::ReconcileReport& report);
   void on_ari_state(ari::ConnectionState state);

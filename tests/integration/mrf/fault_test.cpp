@@ -158,7 +158,15 @@ class PoolFault : public astmrf_test::MrfFixture {
       const bool up = harness.run([&] {
         return std::all_of(servers.begin(), servers.end(), [](const auto& s) { return s->connected(); });
       });
-      if (up) return true;
+      if (up) {
+        // What each server's ARI client holds with no call up: the leak check's reference.
+        subscriptions_at_start = harness.run([&] {
+          std::vector<std::uint64_t> counts;
+          for (const auto& s : servers) counts.push_back(s->ari().stats().subscriptions);
+          return counts;
+        });
+        return true;
+      }
       std::this_thread::sleep_for(50ms);
     }
     return false;
@@ -234,16 +242,21 @@ class PoolFault : public astmrf_test::MrfFixture {
       state = harness.run([&] {
         std::size_t endpoints = 0;
         std::size_t pending = 0;
-        for (const auto& s : servers) {
-          endpoints += s->endpoints().size();
-          pending += s->pending_setups();
+        std::uint64_t subscriptions = 0;  // beyond those the servers hold for themselves
+        for (std::size_t i = 0; i < servers.size(); ++i) {
+          endpoints += servers[i]->endpoints().size();
+          pending += servers[i]->pending_setups();
+          const auto now = servers[i]->ari().stats().subscriptions;
+          const auto base = i < subscriptions_at_start.size() ? subscriptions_at_start[i] : 0;
+          subscriptions += now > base ? now - base : 0;
         }
         return std::to_string(endpoints) + " endpoints, " + std::to_string(pending) + " pending, " +
-               std::to_string(harness.engine().stats().dialogs) + " dialogs";
+               std::to_string(harness.engine().stats().dialogs) + " dialogs, " + std::to_string(subscriptions) +
+               " subscriptions";
       });
       std::size_t channels = 0;
       for (int n : live) channels += astmrf_test::channels_of(probe(n), servers[static_cast<std::size_t>(n - 1)]->app());
-      clean = state == "0 endpoints, 0 pending, 0 dialogs" && channels == 0;
+      clean = state == "0 endpoints, 0 pending, 0 dialogs, 0 subscriptions" && channels == 0;
       if (!clean) {
         state += ", " + std::to_string(channels) + " channels";
         std::this_thread::sleep_for(20ms);
@@ -263,6 +276,7 @@ class PoolFault : public astmrf_test::MrfFixture {
   std::vector<StateChange> state_changes;
   std::unique_ptr<mrf::MediaServerPool> pool;  // engine thread only
   std::vector<std::shared_ptr<mrf::MediaServer>> servers;
+  std::vector<std::uint64_t> subscriptions_at_start;
 };
 
 // kill -9 of one Asterisk: its calls end with a BYE to their callers within 5 s, and no new
