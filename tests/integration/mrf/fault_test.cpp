@@ -238,7 +238,7 @@ class PoolFault : public astmrf_test::MrfFixture {
   void expect_nothing_left(const std::vector<int>& live) {
     bool clean = false;
     std::string state;
-    for (int i = 0; i < 1000 && !clean; ++i) {  // BYEs to a dead server time out in seconds
+    for (int attempt = 0; attempt < 1000 && !clean; ++attempt) {  // BYEs to a dead server time out in seconds
       state = harness.run([&] {
         std::size_t endpoints = 0;
         std::size_t pending = 0;
