@@ -31,6 +31,9 @@ Process::Process(std::vector<std::string> argv) {
   posix_spawn_file_actions_adddup2(&actions, fd, 1);
   posix_spawn_file_actions_adddup2(&actions, fd, 2);
   posix_spawn_file_actions_addclose(&actions, fd);
+  // Nothing else of the test process: Asio does not open its sockets close-on-exec, and a sipp
+  // that held a copy of a TCP connection kept it open when the test closed (or reset) its own.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
 
   std::vector<char*> args;
   for (auto& arg : argv) args.push_back(arg.data());
