@@ -37,9 +37,9 @@ struct CallState {
 
 class Dialogue {
  public:
-  Dialogue(std::shared_ptr<mrf::MediaServer> server, DialogueOptions options, std::shared_ptr<spdlog::logger> log,
+  Dialogue(mrf::MediaServerPool& pool, DialogueOptions options, std::shared_ptr<spdlog::logger> log,
            std::string call_id, asio::any_io_executor executor)
-      : server_(std::move(server)),
+      : pool_(pool),
         options_(std::move(options)),
         log_(std::move(log)),
         call_id_(std::move(call_id)),
@@ -47,18 +47,27 @@ class Dialogue {
         state_(std::make_shared<CallState>()) {}
 
   asio::awaitable<CallOutcome> run(srf::Request req, srf::Response res) {
-    log_->info("event=invite call_id={} from=\"{}\" media_server={}", call_id_, req.header("From"), server_->app());
+    log_->info("event=invite call_id={} from=\"{}\"", call_id_, req.header("From"));
     try {
+      // The pool picks the server, and tries another one if the first fails before the answer.
       mrf::ConnectCallerOptions connect;
-      auto connected = co_await server_->async_connect_caller(req, res, connect, asio::use_awaitable);
+      auto connected = co_await pool_.async_connect_caller(req, res, connect, asio::use_awaitable);
       call_ = std::move(connected);
+    } catch (const mrf::MediaServerUnavailable& e) {
+      log_->warn("event=rejected call_id={} status=503 why=no_media_server error=\"{}\"", call_id_, e.what());
+      co_return CallOutcome{CallResult::not_connected, {}, true};
+    } catch (const mrf::MediaServerOverloaded& e) {
+      log_->warn("event=rejected call_id={} status=503 why=overloaded error=\"{}\"", call_id_, e.what());
+      co_return CallOutcome{CallResult::not_connected, {}, true};
     } catch (const std::exception& e) {
       log_->warn("event=connect_failed call_id={} error=\"{}\"", call_id_, e.what());
       co_return CallOutcome{CallResult::not_connected, {}};
     }
     channel_ = call_.endpoint->channel_id();
-    log_->info("event=connected call_id={} channel_id={} channel={} asterisk_call_id={}", call_id_, channel_,
-               call_.endpoint->channel_name(), call_.endpoint->dialog()->call_id());
+    const auto server = call_.endpoint->media_server();
+    log_->info("event=connected call_id={} channel_id={} channel={} asterisk_call_id={} media_server={}", call_id_,
+               channel_, call_.endpoint->channel_name(), call_.endpoint->dialog()->call_id(),
+               server ? server->app() : std::string("-"));
     watch_call();
 
     CallOutcome outcome;
@@ -167,7 +176,7 @@ class Dialogue {
     co_return CallOutcome{input.digits.empty() ? CallResult::no_input : CallResult::completed, input.digits};
   }
 
-  std::shared_ptr<mrf::MediaServer> server_;
+  mrf::MediaServerPool& pool_;
   DialogueOptions options_;
   std::shared_ptr<spdlog::logger> log_;
   std::string call_id_;
@@ -184,10 +193,10 @@ class Dialogue {
 
 }  // namespace
 
-asio::awaitable<CallOutcome> run_call(std::shared_ptr<mrf::MediaServer> server, srf::Request req, srf::Response res,
+asio::awaitable<CallOutcome> run_call(mrf::MediaServerPool& pool, srf::Request req, srf::Response res,
                                       DialogueOptions options, std::shared_ptr<spdlog::logger> log) {
   auto executor = co_await asio::this_coro::executor;
-  Dialogue dialogue(std::move(server), std::move(options), log, std::string(req.call_id()), executor);
+  Dialogue dialogue(pool, std::move(options), log, std::string(req.call_id()), executor);
   auto outcome = co_await dialogue.run(req, res);
   log->info("event=call_end call_id={} result={} digits={}", req.call_id(), to_string(outcome.result),
             outcome.digits.empty() ? "-" : outcome.digits);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <astmrf/mrf/mrf.hpp>
+#include <astmrf/mrf/pool.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <spdlog/logger.h>
@@ -38,11 +39,12 @@ std::string_view to_string(CallResult result) noexcept;
 struct CallOutcome {
   CallResult result{CallResult::failed};
   std::string digits;
+  bool refused{false};  ///< no media server could take it: the caller got 503 + Retry-After
 };
 
-/// Runs the whole call on `server`. Every log line carries call_id (the caller's
-/// Call-ID) and, once known, channel_id.
-boost::asio::awaitable<CallOutcome> run_call(std::shared_ptr<mrf::MediaServer> server, srf::Request req,
+/// Runs the whole call on a media server of `pool` (which must outlive the connect phase).
+/// Every log line carries call_id (the caller's Call-ID) and, once known, channel_id.
+boost::asio::awaitable<CallOutcome> run_call(mrf::MediaServerPool& pool, srf::Request req,
                                              srf::Response res, DialogueOptions options,
                                              std::shared_ptr<spdlog::logger> log);
 

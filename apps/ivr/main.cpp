@@ -1,18 +1,19 @@
 // astmrf-ivr: the demo IVR. Listens for calls (embedded SIP engine, or a
 // drachtio-server with --drachtio), connects each caller to an Asterisk with
 // Mrf's connect_caller, plays a prompt, collects DTMF digits, reads them back and
-// hangs up. Calls are spread round robin over the --asterisk media servers.
+// hangs up. Calls are spread over the --asterisk media servers by an mrf::MediaServerPool
+// (round robin by default, --pool-policy), which retries a failed setup on another server.
 //
 //   ASTMRF_ARI_PASSWORD=secret astmrf-ivr --listen 127.0.0.1:5080
 //       --ari-url http://127.0.0.1:8088 --ari-user asterisk --media-sip 127.0.0.1:5060
 //
 // Logs are key=value lines (spdlog, UTC times) with call_id and channel_id.
 #include "ivr_call.hpp"
-#include "media_pool.hpp"
 #include "options.hpp"
 #include "signaling.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -21,6 +22,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 
 namespace asio = boost::asio;
@@ -44,7 +46,12 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& level) {
 class IvrApp {
  public:
   IvrApp(asio::io_context& ioc, ivr::IvrOptions options, std::shared_ptr<spdlog::logger> log)
-      : ioc_(ioc), options_(std::move(options)), log_(std::move(log)), signals_(ioc, SIGINT, SIGTERM) {}
+      : ioc_(ioc),
+        options_(std::move(options)),
+        log_(std::move(log)),
+        signals_(ioc, SIGINT, SIGTERM),
+        startup_timer_(ioc),
+        stats_timer_(ioc) {}
 
   asio::awaitable<void> start() {
     signals_.async_wait([this](boost::system::error_code ec, int) {
@@ -56,7 +63,12 @@ class IvrApp {
     signaling_ = co_await ivr::open_signaling(executor, signaling_options);
     log_->info("event=listening signaling=\"{}\"", signaling_->description());
     media_ = std::make_unique<mrf::Mrf>(signaling_->srf());
+    mrf::PoolOptions pool_options;
+    pool_options.policy = policy(options_.pool_policy);
+    pool_ = std::make_unique<mrf::MediaServerPool>(*media_, pool_options);
 
+    // Each server joins the pool at once and connects in the background: one that is not up
+    // yet takes calls as soon as it is.
     for (const auto& address : servers) {
       mrf::ConnectOptions connect;
       connect.ari = {.address = address.ari.host,
@@ -66,37 +78,58 @@ class IvrApp {
                      .tls = address.ari_tls};
       connect.sip = {.address = address.sip.host, .port = address.sip.port, .transport = astmrf::sip::Transport::udp};
       connect.logger = log_;
-      const auto where =
+      auto member = std::make_unique<Member>();
+      member->where =
           fmt::format("ari={}:{} sip={}:{}", address.ari.host, address.ari.port, address.sip.host, address.sip.port);
-      try {
-        auto server = co_await media_->async_connect(connect, asio::use_awaitable);
-        log_->info("event=media_server_up {} app={}", where, server->app());
-        watch_stasis(*server);
-        pool_.add(std::move(server));
-      } catch (const std::exception& e) {
-        log_->error("event=media_server_failed {} error=\"{}\"", where, e.what());
-      }
+      member->ari = fmt::format("{}:{}", address.ari.host, address.ari.port);
+      member->server = pool_->add(connect, mrf::PoolMemberOptions{.weight = address.weight});
+      watch_stasis(*member->server);
+      member->state = member->server->on_state([this, m = member.get()](mrf::ServerState state) {
+        on_server_state(*m, state);
+      });
+      members_.push_back(std::move(member));
     }
-    if (pool_.servers().empty()) throw std::runtime_error("no media server could be reached");
+
+    // Give the servers a moment to come up, so that the first calls find them; those that do not
+    // are logged and join later.
+    startup_timer_.expires_after(startup_wait);
+    if (!all_up()) {
+      boost::system::error_code ec;
+      co_await startup_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (stopping_) co_return;
+    for (const auto& member : members_) {
+      if (member->server->state() == mrf::ServerState::up) continue;
+      log_->warn("event=media_server_not_reachable {} app={} state={} retrying=yes", member->where,
+                 member->server->app(), mrf::to_string(member->server->state()));
+    }
 
     signaling_->srf().invite(
         [this](srf::Request req, srf::Response res) { on_invite(std::move(req), std::move(res)); });
-    log_->info("event=ready media_servers={}", pool_.servers().size());
+    const auto up = std::count_if(members_.begin(), members_.end(),
+                                  [](const auto& m) { return m->server->state() == mrf::ServerState::up; });
+    log_->info("event=ready media_servers={} up={} policy={}", members_.size(), up,
+               mrf::to_string(pool_options.policy));
+    if (options_.stats_interval_s != 0) schedule_stats();
   }
 
   void stop(std::string_view why) {
     if (stopping_) return;
     stopping_ = true;
     log_->info("event=stopping why={} calls_in_progress={}", why, started_ - finished_);
+    startup_timer_.cancel();
+    stats_timer_.cancel();
     // Calls in progress end now (each endpoint's end BYEs its caller); with none, the
     // last call's StasisEnd still gets logged before the ARI connection closes.
-    if (started_ != finished_) pool_.disconnect_all();
+    if (started_ != finished_) disconnect_all();
     signals_.cancel();
     // Let the BYEs and the last events through, then stop listening.
     auto timer = std::make_shared<asio::steady_timer>(ioc_, 300ms);
     timer->async_wait([this, timer](boost::system::error_code) {
-      pool_.disconnect_all();  // removes the Stasis applications
+      disconnect_all();  // removes the Stasis applications
       stasis_events_.clear();
+      members_.clear();
+      pool_.reset();
       if (signaling_) signaling_->stop();
       media_.reset();
       ioc_.stop();
@@ -104,6 +137,70 @@ class IvrApp {
   }
 
  private:
+  // How long start() waits for the media servers before it takes calls.
+  static constexpr std::chrono::milliseconds startup_wait{2000};
+
+  struct Member {
+    std::shared_ptr<mrf::MediaServer> server;
+    std::string where;  // "ari=HOST:PORT sip=HOST:PORT", for the log
+    std::string ari;    // "HOST:PORT", its name in event=stats
+    mrf::Subscription state;
+  };
+
+  static mrf::SelectionPolicy policy(const std::string& name) {
+    if (name == "least_calls") return mrf::SelectionPolicy::least_calls;
+    if (name == "weighted") return mrf::SelectionPolicy::weighted;
+    return mrf::SelectionPolicy::round_robin;
+  }
+
+  bool all_up() const {
+    return std::all_of(members_.begin(), members_.end(),
+                       [](const auto& m) { return m->server->state() == mrf::ServerState::up; });
+  }
+
+  void disconnect_all() {
+    if (!pool_) return;
+    for (auto& server : pool_->servers()) server->disconnect();
+  }
+
+  void on_server_state(const Member& member, mrf::ServerState state) {
+    switch (state) {
+      case mrf::ServerState::up:
+        log_->info("event=media_server_up {} app={}", member.where, member.server->app());
+        if (all_up()) startup_timer_.cancel();
+        break;
+      case mrf::ServerState::down:
+        log_->warn("event=media_server_down {} app={} calls={}", member.where, member.server->app(),
+                   member.server->active_calls());
+        break;
+      case mrf::ServerState::connecting:
+      case mrf::ServerState::closed:
+        log_->debug("event=media_server_state {} app={} state={}", member.where, member.server->app(),
+                    mrf::to_string(state));
+        break;
+    }
+  }
+
+  // One line with what a soak or an operator watches: calls, the pool's counters, each server.
+  void schedule_stats() {
+    stats_timer_.expires_after(std::chrono::seconds(options_.stats_interval_s));
+    stats_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec || stopping_ || !pool_) return;
+      std::string servers;
+      for (const auto& member : members_) {
+        if (!servers.empty()) servers += ',';
+        servers += fmt::format("{}/{}/{}", member->ari, mrf::to_string(member->server->state()),
+                               member->server->active_calls());
+      }
+      const auto& stats = pool_->stats();
+      log_->info(
+          "event=stats calls_active={} calls_started={} calls_refused={} pool_setups={} pool_failovers={} "
+          "pool_refused={} servers={}",
+          started_ - finished_, started_, refused_, stats.setups, stats.failovers, stats.refused, servers);
+      schedule_stats();
+    });
+  }
+
   // Channels entering and leaving the application, for the log (a call's own
   // events are logged by its dialogue, with its call id).
   void watch_stasis(mrf::MediaServer& server) {
@@ -116,22 +213,17 @@ class IvrApp {
   }
 
   void on_invite(srf::Request req, srf::Response res) {
-    if (stopping_ || (options_.max_calls != 0 && started_ >= options_.max_calls)) {
+    if (stopping_ || (options_.max_calls != 0 && started_ - refused_ >= options_.max_calls)) {
       log_->info("event=rejected call_id={} status=503 why=stopping", req.call_id());
       res.send(503);
       return;
     }
-    auto server = pool_.next();
-    if (!server) {
-      log_->warn("event=rejected call_id={} status=503 why=no_media_server", req.call_id());
-      res.send(503);
-      return;
-    }
+    // No server up or all at a limit: the pool answers 503 with Retry-After (run_call logs it).
     ++started_;
     ivr::DialogueOptions dialogue{
         options_.prompt, options_.max_digits, '#', options_.first_digit_timeout, options_.inter_digit_timeout, 60s};
-    asio::co_spawn(ioc_, ivr::run_call(server, req, res, dialogue, log_),
-                   [this](std::exception_ptr error, ivr::CallOutcome) {
+    asio::co_spawn(ioc_, ivr::run_call(*pool_, req, res, dialogue, log_),
+                   [this](std::exception_ptr error, ivr::CallOutcome outcome) {
                      if (error) {
                        try {
                          std::rethrow_exception(error);
@@ -140,7 +232,9 @@ class IvrApp {
                        }
                      }
                      ++finished_;
-                     if (options_.max_calls != 0 && finished_ >= options_.max_calls) stop("max_calls");
+                     // A refused call does not count towards --max-calls, as before the pool.
+                     if (!error && outcome.refused) ++refused_;
+                     if (options_.max_calls != 0 && finished_ - refused_ >= options_.max_calls) stop("max_calls");
                    });
   }
 
@@ -148,12 +242,16 @@ class IvrApp {
   ivr::IvrOptions options_;
   std::shared_ptr<spdlog::logger> log_;
   asio::signal_set signals_;
+  asio::steady_timer startup_timer_;
+  asio::steady_timer stats_timer_;
   std::unique_ptr<ivr::Signaling> signaling_;
   std::unique_ptr<mrf::Mrf> media_;
-  ivr::MediaPool pool_;
+  std::unique_ptr<mrf::MediaServerPool> pool_;  // before media_ goes: it is built on it
+  std::vector<std::unique_ptr<Member>> members_;
   std::vector<astmrf::ari::Subscription> stasis_events_;
   unsigned started_{0};
   unsigned finished_{0};
+  unsigned refused_{0};  // calls no media server could take
   bool stopping_{false};
 };
 

@@ -21,6 +21,19 @@ std::uint16_t parse_port(const std::string& text, const std::string& context) {
   return static_cast<std::uint16_t>(value);
 }
 
+unsigned parse_weight(const std::string& text, const std::string& context) {
+  std::size_t used = 0;
+  unsigned long value = 0;
+  try {
+    value = std::stoul(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty() || value == 0 || value > 1000)
+    throw std::invalid_argument("bad weight '" + text + "' in '" + context + "' (1 to 1000)");
+  return static_cast<unsigned>(value);
+}
+
 // http://HOST[:PORT][/ari] -> the ARI address (8088 / 8089 by default).
 MediaServerAddress parse_ari_url(const std::string& url) {
   MediaServerAddress server;
@@ -66,11 +79,30 @@ std::vector<MediaServerAddress> media_servers(const IvrOptions& options) {
     return servers;
   }
   for (const auto& entry : options.asterisk) {
-    const auto comma = entry.find(',');
-    auto server = parse_ari_url(entry.substr(0, comma));
+    std::vector<std::string> fields;
+    for (std::size_t from = 0;;) {
+      const auto comma = entry.find(',', from);
+      fields.push_back(entry.substr(from, comma == std::string::npos ? std::string::npos : comma - from));
+      if (comma == std::string::npos) break;
+      from = comma + 1;
+    }
+    auto server = parse_ari_url(fields[0]);
     // Without a SIP address: the ARI host on the --media-sip port.
-    server.sip = comma == std::string::npos ? HostPort{server.ari.host, parse_host_port(options.media_sip).port}
-                                            : parse_host_port(entry.substr(comma + 1));
+    server.sip = {server.ari.host, parse_host_port(options.media_sip).port};
+    bool have_sip = false;
+    bool have_weight = false;
+    for (std::size_t i = 1; i < fields.size(); ++i) {
+      const auto& field = fields[i];
+      if (field.rfind("weight=", 0) == 0 && !have_weight) {
+        server.weight = parse_weight(field.substr(7), entry);
+        have_weight = true;
+      } else if (!have_sip && !have_weight) {
+        server.sip = parse_host_port(field);
+        have_sip = true;
+      } else {
+        throw std::invalid_argument("--asterisk '" + entry + "': expected ARI_URL[,SIP_HOST:PORT][,weight=N]");
+      }
+    }
     servers.push_back(server);
   }
   return servers;
@@ -84,15 +116,17 @@ std::optional<IvrOptions> parse_command_line(int argc, char** argv, int& exit_co
   app.option_defaults()->always_capture_default();
   app.add_option("--listen", o.listen, "SIP listen address of the embedded engine (UDP and TCP)");
   app.add_option("--drachtio", o.drachtio, "use a drachtio-server instead of the embedded engine: host:port:secret");
-  app.add_option("--ari-url", o.ari_url, "Asterisk's ARI base URL (an IP address)");
+  app.add_option("--ari-url", o.ari_url, "Asterisk's ARI base URL (an IP address or a host name)");
   app.add_option("--ari-user", o.ari_user, "ARI user");
   app.add_option("--ari-password", o.ari_password, "ARI password (better: the environment variable)")
       ->envname("ASTMRF_ARI_PASSWORD")
       ->default_str("");
   app.add_option("--media-sip", o.media_sip, "Asterisk's SIP address (HOST:PORT) for the media legs");
   app.add_option("--asterisk", o.asterisk,
-                 "a media server as ARI_URL[,SIP_HOST:PORT]; repeat to spread calls round robin "
+                 "a media server as ARI_URL[,SIP_HOST:PORT][,weight=N]; repeat it for a pool of servers "
                  "(replaces --ari-url/--media-sip; same ARI user and password)");
+  app.add_option("--pool-policy", o.pool_policy, "which media server takes a new call")
+      ->check(CLI::IsMember({"round_robin", "least_calls", "weighted"}));
   app.add_option("--prompt", o.prompt, "media played when the call is answered (ARI media URIs)");
   app.add_option("--max-digits", o.max_digits, "digits collected at most ('#' ends earlier)")->check(CLI::Range(1, 32));
   unsigned first_ms = static_cast<unsigned>(o.first_digit_timeout.count());
@@ -102,6 +136,7 @@ std::optional<IvrOptions> parse_command_line(int argc, char** argv, int& exit_co
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   app.add_option("--max-calls", o.max_calls, "exit after this many calls (0: run until SIGINT/SIGTERM)");
+  app.add_option("--stats-interval", o.stats_interval_s, "seconds between event=stats log lines (0: none)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -14,11 +14,12 @@ struct HostPort {
   std::uint16_t port{0};
 };
 
-/// One Asterisk: where its ARI and its SIP are.
+/// One Asterisk (one pool member): where its ARI and its SIP are.
 struct MediaServerAddress {
   HostPort ari;
   bool ari_tls{false};
   HostPort sip;
+  unsigned weight{1};  ///< its share of calls under --pool-policy weighted
 };
 
 struct IvrOptions {
@@ -28,13 +29,15 @@ struct IvrOptions {
   std::string ari_user{"asterisk"};
   std::string ari_password;  ///< never logged
   std::string media_sip{"127.0.0.1:5060"};
-  std::vector<std::string> asterisk;  ///< "ARI_URL[,SIP_HOST:PORT]" each; overrides --ari-url/--media-sip
+  std::vector<std::string> asterisk;  ///< "ARI_URL[,SIP_HOST:PORT][,weight=N]" each; overrides --ari-url/--media-sip
+  std::string pool_policy{"round_robin"};  ///< round_robin, least_calls or weighted
   std::vector<std::string> prompt{"sound:hello-world", "sound:vm-enter-num-to-call"};
   std::size_t max_digits{10};
   std::chrono::milliseconds first_digit_timeout{8000};
   std::chrono::milliseconds inter_digit_timeout{4000};
   std::string log_level{"info"};
   unsigned max_calls{0};  ///< exit after this many calls (0: run until SIGINT/SIGTERM)
+  unsigned stats_interval_s{10};  ///< an event=stats line this often (0: none)
 };
 
 /// Parses argv. Returns nothing when the program must exit at once (--help, a
@@ -44,8 +47,8 @@ std::optional<IvrOptions> parse_command_line(int argc, char** argv, int& exit_co
 /// "host:port" (host an IPv4 address or a name; the port is required).
 HostPort parse_host_port(const std::string& text);
 
-/// The media servers to spread calls over, in round-robin order. Throws
-/// std::invalid_argument on a malformed URL or address.
+/// The media servers of the pool, in the order given. Throws std::invalid_argument on a
+/// malformed URL, address or weight.
 std::vector<MediaServerAddress> media_servers(const IvrOptions& options);
 
 }  // namespace astmrf::ivr

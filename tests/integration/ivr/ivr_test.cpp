@@ -5,6 +5,7 @@
 #include "astmrf_test/ari_probe.hpp"
 #include "astmrf_test/process.hpp"
 #include "astmrf_test/sandbox.hpp"
+#include "astmrf_test/sandbox_instance.hpp"
 #include "astmrf_test/sipp.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -236,9 +237,67 @@ TEST_F(IvrTest, CallsAreSpreadRoundRobinOverMediaServers) {
     EXPECT_EQ(result.exit_code, 0) << result.output;
   }
   const auto log = wait_ivr();
-  const auto used = field_of(log, "invite", "media_server");
+  const auto used = field_of(log, "connected", "media_server");
   ASSERT_EQ(used.size(), 2u) << log;
   EXPECT_NE(used[0], used[1]) << log;
+}
+
+// A pool of two where the second Asterisk is not running when the IVR starts: the IVR starts
+// anyway, calls go to the first, and once the second is up it takes its share. The first is
+// named by host name (localhost), ARI and SIP.
+TEST_F(IvrTest, AServerDownAtStartJoinsThePoolWhenItComesUp) {
+  astmrf_test::SandboxInstance second({.name = IVR2_SANDBOX_NAME,
+                                       .sip_port = IVR2_SIP_PORT,
+                                       .ari_port = IVR2_ARI_PORT,
+                                       .rtp_ports = IVR2_RTP_PORTS});
+  second.down();  // a leftover of an earlier run
+  const auto first_entry =
+      "http://localhost:" + std::to_string(box.ari_port) + ",localhost:" + std::to_string(box.sip_port);
+  const auto second_entry =
+      "http://127.0.0.1:" + std::to_string(IVR2_ARI_PORT) + ",127.0.0.1:" + std::to_string(IVR2_SIP_PORT);
+  start_ivr(4, {"--asterisk", first_entry, "--asterisk", second_entry});
+  const auto started = ivr->output();
+  const auto first_app = field_of(started, "media_server_up", "app");
+  ASSERT_EQ(first_app.size(), 1u) << started;
+  const auto waiting = field_of(started, "media_server_not_reachable", "ari");
+  EXPECT_EQ(waiting, std::vector<std::string>{"127.0.0.1:" + std::to_string(IVR2_ARI_PORT)}) << started;
+  EXPECT_EQ(field_of(started, "ready", "up"), std::vector<std::string>{"1"}) << started;
+
+  for (int call = 0; call < 2; ++call) {
+    const auto result = astmrf_test::run_sipp(caller("ivr-hangup-during-prompt.xml"));
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+  }
+  EXPECT_EQ(field_of(ivr->output(), "connected", "media_server"), (std::vector<std::string>{first_app[0], first_app[0]}))
+      << ivr->output();
+
+  ASSERT_EQ(second.up(), "");
+  std::vector<std::string> up;
+  for (int i = 0; i < 200 && up.size() < 2; ++i) {
+    up = field_of(ivr->output(), "media_server_up", "app");
+    if (up.size() < 2) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(up.size(), 2u) << "the second server did not join\n" << ivr->output();
+  const auto second_app = up[1];
+
+  for (int call = 0; call < 2; ++call) {
+    const auto result = astmrf_test::run_sipp(caller("ivr-hangup-during-prompt.xml"));
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+  }
+  const auto log = wait_ivr();
+  const auto used = field_of(log, "connected", "media_server");
+  ASSERT_EQ(used.size(), 4u) << log;
+  // Round robin over the two that are up: one of the last two calls went to the newcomer.
+  EXPECT_EQ(std::count(used.begin() + 2, used.end(), second_app), 1) << log;
+  EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>(4, "caller_hangup")) << log;
+  EXPECT_TRUE(field_of(log, "rejected", "status").empty()) << log;
+  // Nothing left on the second Asterisk either (the fixture's is checked by TearDown).
+  astmrf_test::AriProbe second_probe("127.0.0.1", IVR2_ARI_PORT, box.ari_user, box.ari_password);
+  std::size_t left = 1;
+  for (int i = 0; i < 100 && left != 0; ++i) {
+    left = channels_of(second_probe, second_app);
+    if (left != 0) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(left, 0u) << "channels of " << second_app << " left on the second Asterisk";
 }
 
 // Nothing listens on port 9 (discard): the backend cannot connect within its 5 s.
@@ -255,7 +314,7 @@ TEST_F(IvrTest, HelpListsTheOptions) {
   auto result = astmrf_test::run({IVR_BINARY, "--help"}, 10s);
   EXPECT_EQ(result.exit_code, 0) << result.output;
   for (const char* option : {"--listen", "--drachtio", "--ari-url", "--ari-user", "--ari-password", "--media-sip",
-                             "--asterisk", "--log-level"})
+                             "--asterisk", "--pool-policy", "--stats-interval", "--log-level"})
     EXPECT_NE(result.output.find(option), std::string::npos) << option << "\n" << result.output;
 }
 

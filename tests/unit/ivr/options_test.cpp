@@ -96,6 +96,40 @@ TEST(IvrOptions, SeveralAsterisksReplaceTheSingleOne) {
   EXPECT_EQ(servers[1].sip.port, 5070);
 }
 
+TEST(IvrOptions, PoolMembersTakeHostNamesAndWeights) {
+  int code = -1;
+  auto options = parse({"--pool-policy", "weighted", "--stats-interval", "0", "--asterisk",
+                        "http://localhost:8088,localhost:5060,weight=3", "--asterisk", "http://ms2.example:8090,weight=2",
+                        "--asterisk", "http://127.0.0.1:8091"},
+                       code);
+  ASSERT_TRUE(options);
+  EXPECT_EQ(options->pool_policy, "weighted");
+  EXPECT_EQ(options->stats_interval_s, 0u);
+  const auto servers = media_servers(*options);
+  ASSERT_EQ(servers.size(), 3u);
+  EXPECT_EQ(servers[0].ari.host, "localhost");
+  EXPECT_EQ(servers[0].sip.host, "localhost");
+  EXPECT_EQ(servers[0].weight, 3u);
+  EXPECT_EQ(servers[1].ari.host, "ms2.example");
+  EXPECT_EQ(servers[1].sip.host, "ms2.example");  // no SIP address: the ARI host on --media-sip's port
+  EXPECT_EQ(servers[1].sip.port, 5060);
+  EXPECT_EQ(servers[1].weight, 2u);
+  EXPECT_EQ(servers[2].weight, 1u);
+}
+
+TEST(IvrOptions, BadPoolOptionsAreRejected) {
+  int code = -1;
+  EXPECT_FALSE(parse({"--pool-policy", "random"}, code));
+  EXPECT_NE(code, 0);
+  IvrOptions options;
+  for (const char* entry : {"http://127.0.0.1:8088,weight=0", "http://127.0.0.1:8088,weight=x",
+                            "http://127.0.0.1:8088,weight=2,127.0.0.1:5060", "http://127.0.0.1:8088,127.0.0.1:5060,a:1",
+                            "http://127.0.0.1:8088,weight=1,weight=2"}) {
+    options.asterisk = {entry};
+    EXPECT_THROW(media_servers(options), std::invalid_argument) << entry;
+  }
+}
+
 TEST(IvrOptions, BadAddressesAreRejected) {
   IvrOptions options;
   for (const char* url : {"ftp://127.0.0.1", "127.0.0.1:8088", "http://u:p@127.0.0.1:8088", "http://127.0.0.1:0",
