@@ -54,6 +54,7 @@ struct MediaServer::Health {
   util::Backoff retry_delays;
   util::Resolver resolver;  // sip.address, when it is a host name
   bool resolving{false};
+  std::uint64_t failed_connects{0};  // first connection attempts that failed (a pool member)
 };
 
 std::string_view to_string(ServerState state) noexcept {
@@ -147,11 +148,16 @@ void MediaServer::try_connect(bool keep_trying, std::function<void(std::exceptio
     // A pool member that is not reachable yet: it joins when its Asterisk comes up.
     auto& health = *self->health_;
     const auto delay = health.retry_delays.next();
+    // The first failure and every 30th are worth a line; the others (one every 2 s or so while
+    // a server stays away) only at debug.
+    const auto attempt = ++health.failed_connects;
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {
-      logger_of(self->options_).info("mrf: {} ({}:{}) not reachable yet, retrying in {} ms: {}", self->app_,
-                                     self->options_.ari.address, self->options_.ari.port, delay.count(), e.what());
+      logger_of(self->options_).log(attempt == 1 || attempt % 30 == 0 ? spdlog::level::warn : spdlog::level::debug,
+                                    "mrf: {} ({}:{}) not reachable yet (attempt {}), retrying in {} ms: {}", self->app_,
+                                    self->options_.ari.address, self->options_.ari.port, attempt, delay.count(),
+                                    e.what());
     }
     health.retry_timer.expires_after(delay);
     health.retry_timer.async_wait([weak, keep_trying, done = std::move(done)](boost::system::error_code ec) mutable {
