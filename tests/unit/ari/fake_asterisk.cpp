@@ -201,6 +201,9 @@ void Asterisk::serve(int fd) {
       conn->fd = fd;
       {
         std::lock_guard lk(mu_);
+        // The destructor may have closed every registered socket already: a late one would wait
+        // for ever and the destructor's join with it.
+        if (stop_) return;
         ws_.push_back(conn);
       }
       cv_.notify_all();
