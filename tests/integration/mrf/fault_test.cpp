@@ -195,6 +195,13 @@ class PoolFault : public astmrf_test::MrfFixture {
     return std::make_unique<astmrf_test::SippProcess>(call);
   }
 
+  // sipp's cumulative "Failed call" count.
+  static int sipp_failed_calls(const std::string& output) {
+    std::smatch m;
+    static const std::regex failed(R"(Failed call\s*\|\s*\d+\s*\|\s*(\d+))");
+    return std::regex_search(output, m, failed) ? std::stoi(m[1]) : -1;
+  }
+
   // sipp's verdict: exit 0 when every call succeeded (its output only on failure, shortened).
   static void expect_callers_succeeded(astmrf_test::SippProcess& sipp, int seconds) {
     auto result = sipp.wait(std::chrono::seconds(seconds + 60));
@@ -493,7 +500,20 @@ TEST_F(PoolFault, DrainCompletesWhenTheLastCallEnds) {
     servers[1]->undrain();
     return 0;
   });
-  expect_callers_succeeded(*sipp, kSeconds);
+  // The deadline's hang-ups race the callers' own BYEs (their 5 s end at the same moment): sipp
+  // counts a call whose BYE was answered in a way its scenario did not expect as failed. Such
+  // calls had been connected; what must not fail is a setup (failures() below).
+  auto result = sipp->wait(std::chrono::seconds(kSeconds + 60));
+  std::size_t cut_by_deadline = 0;
+  for (const auto& c : snapshot()) {
+    if (c.server == servers[1]->app() && c.end_reason == "destroyed" && c.ended &&
+        seconds_between(drain_started, *c.ended) < 1.5) {
+      ++cut_by_deadline;
+    }
+  }
+  const int sipp_failed = sipp_failed_calls(result.output);
+  EXPECT_GE(sipp_failed, 0) << result.output.substr(0, 4000);
+  EXPECT_LE(static_cast<std::size_t>(std::max(sipp_failed, 0)), cut_by_deadline) << result.output.substr(0, 4000);
 
   std::lock_guard lock(drain_mutex);
   ASSERT_TRUE(drained_at) << "the drain never completed";
