@@ -44,8 +44,7 @@ struct CallOutcome {
 
 /// Runs the whole call on a media server of `pool` (which must outlive the connect phase).
 /// Every log line carries call_id (the caller's Call-ID) and, once known, channel_id.
-boost::asio::awaitable<CallOutcome> run_call(mrf::MediaServerPool& pool, srf::Request req,
-                                             srf::Response res, DialogueOptions options,
-                                             std::shared_ptr<spdlog::logger> log);
+boost::asio::awaitable<CallOutcome> run_call(mrf::MediaServerPool& pool, srf::Request req, srf::Response res,
+                                             DialogueOptions options, std::shared_ptr<spdlog::logger> log);
 
 }  // namespace astmrf::ivr

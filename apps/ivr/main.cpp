@@ -13,9 +13,9 @@
 #include "signaling.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -84,9 +84,8 @@ class IvrApp {
       member->ari = fmt::format("{}:{}", address.ari.host, address.ari.port);
       member->server = pool_->add(connect, mrf::PoolMemberOptions{.weight = address.weight});
       watch_stasis(*member->server);
-      member->state = member->server->on_state([this, m = member.get()](mrf::ServerState state) {
-        on_server_state(*m, state);
-      });
+      member->state =
+          member->server->on_state([this, m = member.get()](mrf::ServerState state) { on_server_state(*m, state); });
       members_.push_back(std::move(member));
     }
 

@@ -36,7 +36,7 @@ struct IvrOptions {
   std::chrono::milliseconds first_digit_timeout{8000};
   std::chrono::milliseconds inter_digit_timeout{4000};
   std::string log_level{"info"};
-  unsigned max_calls{0};  ///< exit after this many calls (0: run until SIGINT/SIGTERM)
+  unsigned max_calls{0};          ///< exit after this many calls (0: run until SIGINT/SIGTERM)
   unsigned stats_interval_s{10};  ///< an event=stats line this often (0: none)
 };
 

@@ -306,52 +306,51 @@ void MediaServer::connect_caller(boost::asio::any_io_executor executor, srf::Srf
   }
   auto shared_options = std::make_shared<ConnectCallerOptions>(std::move(options));
   srf::Srf* srf = &srf_ref;
-  auto abort = starter(
-      EndpointOptions{std::string(req.body()), {}},
-      [op, finish, req, res, shared_options, srf](std::exception_ptr error,
-                                                  std::shared_ptr<Endpoint> endpoint) mutable {
-        if (error) {
-          if (req.cancelled()) {
-            finish(std::make_exception_ptr(srf::RequestCancelled()), {});
-            return;
-          }
-          int status = 500;
-          auto response = failure_response(error, *shared_options, status);
-          if (!res.finished()) res.send(status, std::move(response));
-          finish(error, {});
-          return;
-        }
-        if (req.cancelled() || op->once->done()) {
-          endpoint->destroy();
-          if (!res.finished()) res.send(487, srf::ResponseOptions{"Request Terminated", {}, {}, {}});
-          finish(std::make_exception_ptr(srf::RequestCancelled()), {});
-          return;
-        }
-        srf::UasOptions uas{endpoint->local_sdp(), shared_options->headers};
-        srf->async_create_uas(
-            req, res, std::move(uas),
-            boost::asio::bind_cancellation_slot(
-                op->cancel_uas.slot(),
-                [finish, endpoint, shared_options](std::exception_ptr uas_error, std::shared_ptr<srf::Dialog> dialog) {
-                  if (uas_error) {
-                    endpoint->destroy();  // the caller is gone: so is its media
-                    finish(uas_error, {});
-                    return;
-                  }
-                  install_mid_call(endpoint, dialog, shared_options->on_info);
-                  std::weak_ptr<Endpoint> weak_endpoint = endpoint;
-                  std::weak_ptr<srf::Dialog> weak_dialog = dialog;
-                  dialog->on_destroy([weak_endpoint](const srf::DestroyedInfo&) {
-                    if (auto e = weak_endpoint.lock()) e->destroy();
-                  });
-                  if (shared_options->end_caller_with_endpoint) {
-                    endpoint->on_destroy([weak_dialog](EndpointEnd) {
-                      if (auto d = weak_dialog.lock()) d->destroy();
-                    });
-                  }
-                  finish(nullptr, ConnectedCaller{endpoint, dialog});
-                }));
-      });
+  auto abort = starter(EndpointOptions{std::string(req.body()), {}}, [op, finish, req, res, shared_options, srf](
+                                                                         std::exception_ptr error,
+                                                                         std::shared_ptr<Endpoint> endpoint) mutable {
+    if (error) {
+      if (req.cancelled()) {
+        finish(std::make_exception_ptr(srf::RequestCancelled()), {});
+        return;
+      }
+      int status = 500;
+      auto response = failure_response(error, *shared_options, status);
+      if (!res.finished()) res.send(status, std::move(response));
+      finish(error, {});
+      return;
+    }
+    if (req.cancelled() || op->once->done()) {
+      endpoint->destroy();
+      if (!res.finished()) res.send(487, srf::ResponseOptions{"Request Terminated", {}, {}, {}});
+      finish(std::make_exception_ptr(srf::RequestCancelled()), {});
+      return;
+    }
+    srf::UasOptions uas{endpoint->local_sdp(), shared_options->headers};
+    srf->async_create_uas(
+        req, res, std::move(uas),
+        boost::asio::bind_cancellation_slot(
+            op->cancel_uas.slot(),
+            [finish, endpoint, shared_options](std::exception_ptr uas_error, std::shared_ptr<srf::Dialog> dialog) {
+              if (uas_error) {
+                endpoint->destroy();  // the caller is gone: so is its media
+                finish(uas_error, {});
+                return;
+              }
+              install_mid_call(endpoint, dialog, shared_options->on_info);
+              std::weak_ptr<Endpoint> weak_endpoint = endpoint;
+              std::weak_ptr<srf::Dialog> weak_dialog = dialog;
+              dialog->on_destroy([weak_endpoint](const srf::DestroyedInfo&) {
+                if (auto e = weak_endpoint.lock()) e->destroy();
+              });
+              if (shared_options->end_caller_with_endpoint) {
+                endpoint->on_destroy([weak_dialog](EndpointEnd) {
+                  if (auto d = weak_dialog.lock()) d->destroy();
+                });
+              }
+              finish(nullptr, ConnectedCaller{endpoint, dialog});
+            }));
+  });
   // The caller's CANCEL during setup tears the Asterisk leg down.
   req.on_cancel([abort] { abort(std::make_exception_ptr(srf::RequestCancelled())); });
   // The application's cancellation, at any step: during setup the Asterisk leg is undone

@@ -12,10 +12,8 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/steady_timer.hpp>
-
 #include <boost/asio/ip/address.hpp>
-
+#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -42,8 +40,12 @@ struct MediaServer::Setup {
 struct MediaServer::Health {
   Health(const boost::asio::any_io_executor& executor, const util::BackoffOptions& backoff,
          const util::ResolverOptions& dns)
-      : ping_timer(executor), lost_timer(executor), drain_timer(executor), retry_timer(executor),
-        retry_delays(backoff), resolver(executor, dns) {}
+      : ping_timer(executor),
+        lost_timer(executor),
+        drain_timer(executor),
+        retry_timer(executor),
+        retry_delays(backoff),
+        resolver(executor, dns) {}
   boost::asio::steady_timer ping_timer;   // the next ping
   boost::asio::steady_timer lost_timer;   // WebSocket down this long: the calls are lost
   boost::asio::steady_timer drain_timer;  // drain deadline
@@ -111,10 +113,10 @@ MediaServer::~MediaServer() {
 
 void MediaServer::start(bool keep_trying, std::function<void(std::exception_ptr)> done) {
   ari::ClientOptions client;
-  client.url = std::string(options_.ari.tls ? "https://" : "http://") +
-               (options_.ari.address.find(':') != std::string::npos ? "[" + options_.ari.address + "]"
-                                                                    : options_.ari.address) +
-               ":" + std::to_string(options_.ari.port);
+  client.url =
+      std::string(options_.ari.tls ? "https://" : "http://") +
+      (options_.ari.address.find(':') != std::string::npos ? "[" + options_.ari.address + "]" : options_.ari.address) +
+      ":" + std::to_string(options_.ari.port);
   client.user = options_.ari.username;
   client.password = options_.ari.password;
   client.apps = {app_};
@@ -154,10 +156,10 @@ void MediaServer::try_connect(bool keep_trying, std::function<void(std::exceptio
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {
-      logger_of(self->options_).log(attempt == 1 || attempt % 30 == 0 ? spdlog::level::warn : spdlog::level::debug,
-                                    "mrf: {} ({}:{}) not reachable yet (attempt {}), retrying in {} ms: {}", self->app_,
-                                    self->options_.ari.address, self->options_.ari.port, attempt, delay.count(),
-                                    e.what());
+      logger_of(self->options_)
+          .log(attempt == 1 || attempt % 30 == 0 ? spdlog::level::warn : spdlog::level::debug,
+               "mrf: {} ({}:{}) not reachable yet (attempt {}), retrying in {} ms: {}", self->app_,
+               self->options_.ari.address, self->options_.ari.port, attempt, delay.count(), e.what());
     }
     health.retry_timer.expires_after(delay);
     health.retry_timer.async_wait([weak, keep_trying, done = std::move(done)](boost::system::error_code ec) mutable {
@@ -222,10 +224,10 @@ void MediaServer::set_state(ServerState state) {
   auto keep = shared_from_this();
   const auto previous = state_;
   state_ = state;
-  logger_of(options_).log(state == ServerState::up || state == ServerState::closed ? spdlog::level::info
-                                                                                    : spdlog::level::warn,
-                          "mrf: media server {} ({}:{}) {} -> {}", app_, options_.ari.address, options_.ari.port,
-                          to_string(previous), to_string(state));
+  logger_of(options_).log(
+      state == ServerState::up || state == ServerState::closed ? spdlog::level::info : spdlog::level::warn,
+      "mrf: media server {} ({}:{}) {} -> {}", app_, options_.ari.address, options_.ari.port, to_string(previous),
+      to_string(state));
   if (state != ServerState::up) fail_pending("the media server is " + std::string(to_string(state)));
   state_signal_->emit(state);
 }
@@ -265,8 +267,9 @@ void MediaServer::on_ari_state(ari::ConnectionState state) {
     self->health_->lost_armed = false;
     auto endpoints = self->endpoints();
     if (!endpoints.empty()) {
-      logger_of(self->options_).warn("mrf: media server {} lost for {} ms: ending its {} call(s)", self->app_,
-                                     self->options_.health.calls_lost_after.count(), endpoints.size());
+      logger_of(self->options_)
+          .warn("mrf: media server {} lost for {} ms: ending its {} call(s)", self->app_,
+                self->options_.health.calls_lost_after.count(), endpoints.size());
     }
     for (auto& endpoint : endpoints) endpoint->ended(EndpointEnd::media_server_lost);
   });
@@ -287,26 +290,27 @@ void MediaServer::resolve_sip() {
   if (health.resolving) return;
   health.resolving = true;
   std::weak_ptr<MediaServer> weak = weak_from_this();
-  health.resolver.async_resolve(options_.sip.address, [weak](std::exception_ptr error,
-                                                              std::vector<boost::asio::ip::address> addresses) {
-    auto self = weak.lock();
-    if (!self || self->disconnected_) return;
-    self->health_->resolving = false;
-    if (error || addresses.empty()) {
-      // The last address found stays in use; without one the server waits for the next try
-      // (each ping interval) before it takes calls.
-      try {
-        if (error) std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        logger_of(self->options_).warn("mrf: media server {}: {}", self->app_, e.what());
-      }
-    } else if (self->sip_address_ != addresses.front().to_string()) {
-      logger_of(self->options_).info("mrf: media server {}: SIP host {} is {}", self->app_, self->options_.sip.address,
-                                     addresses.front().to_string());
-      self->sip_address_ = addresses.front().to_string();
-    }
-    self->maybe_up();
-  });
+  health.resolver.async_resolve(options_.sip.address,
+                                [weak](std::exception_ptr error, std::vector<boost::asio::ip::address> addresses) {
+                                  auto self = weak.lock();
+                                  if (!self || self->disconnected_) return;
+                                  self->health_->resolving = false;
+                                  if (error || addresses.empty()) {
+                                    // The last address found stays in use; without one the server waits for the next
+                                    // try (each ping interval) before it takes calls.
+                                    try {
+                                      if (error) std::rethrow_exception(error);
+                                    } catch (const std::exception& e) {
+                                      logger_of(self->options_).warn("mrf: media server {}: {}", self->app_, e.what());
+                                    }
+                                  } else if (self->sip_address_ != addresses.front().to_string()) {
+                                    logger_of(self->options_)
+                                        .info("mrf: media server {}: SIP host {} is {}", self->app_,
+                                              self->options_.sip.address, addresses.front().to_string());
+                                    self->sip_address_ = addresses.front().to_string();
+                                  }
+                                  self->maybe_up();
+                                });
 }
 
 void MediaServer::ping() {

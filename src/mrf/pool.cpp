@@ -159,7 +159,7 @@ std::shared_ptr<MediaServer> MediaServerPool::pick(const std::vector<const Media
 }
 
 std::function<void(std::exception_ptr)> MediaServerPool::begin_setup(EndpointOptions options,
-                                                                      MediaServer::SetupDone done) {
+                                                                     MediaServer::SetupDone done) {
   ++stats_.setups;
   auto attempt = std::make_shared<Attempt>();
   attempt->options = std::move(options);
@@ -172,7 +172,7 @@ std::function<void(std::exception_ptr)> MediaServerPool::begin_setup(EndpointOpt
     if (!a || a->finished) return;
     a->retries_left = 0;  // the caller's CANCEL or the application's cancellation: final
     auto abort = a->abort_current;
-    if (abort) abort(error);   // the server's setup fails with `error`, which is final
+    if (abort) abort(error);    // the server's setup fails with `error`, which is final
     a->finish(error, nullptr);  // in case no setup was in flight
   };
 }
@@ -207,8 +207,7 @@ void MediaServerPool::next_attempt(const std::shared_ptr<Attempt>& attempt) {
           return;
         }
         auto pool = alive.lock();
-        if (!pool || attempt->retries_left == 0 || generation != attempt->generation ||
-            !worth_another_server(error)) {
+        if (!pool || attempt->retries_left == 0 || generation != attempt->generation || !worth_another_server(error)) {
           attempt->finish(error, nullptr);
           return;
         }
@@ -241,8 +240,8 @@ void MediaServerPool::start_connect_caller(srf::Request req, srf::Response res, 
     }
     return (*pool)->begin_setup(std::move(endpoint_options), std::move(done));
   };
-  MediaServer::connect_caller(mrf_.srf_.get_executor(), mrf_.srf_, std::move(req), std::move(res),
-                              std::move(options), std::move(starter), std::move(handler));
+  MediaServer::connect_caller(mrf_.srf_.get_executor(), mrf_.srf_, std::move(req), std::move(res), std::move(options),
+                              std::move(starter), std::move(handler));
 }
 
 }  // namespace astmrf::mrf

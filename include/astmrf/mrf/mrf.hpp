@@ -24,8 +24,8 @@
 #include <boost/asio/async_result.hpp>
 
 #include <chrono>
-#include <deque>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <map>
@@ -266,9 +266,8 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   // failover. It returns what aborts the setup (the caller's CANCEL, the operation's cancellation).
   using SetupDone = std::function<void(std::exception_ptr, std::shared_ptr<Endpoint>)>;
   using SetupStarter = std::function<std::function<void(std::exception_ptr)>(EndpointOptions, SetupDone)>;
-  static void connect_caller(boost::asio::any_io_executor executor, srf::Srf& srf, srf::Request req,
-                             srf::Response res, ConnectCallerOptions options, SetupStarter starter,
-                             CallerHandler handler);
+  static void connect_caller(boost::asio::any_io_executor executor, srf::Srf& srf, srf::Request req, srf::Response res,
+                             ConnectCallerOptions options, SetupStarter starter, CallerHandler handler);
   // The mid-call relay between a connected caller and its endpoint (connect_caller.cpp).
   static void install_mid_call(const std::shared_ptr<Endpoint>& endpoint, const std::shared_ptr<srf::Dialog>& caller,
                                std::function<void(srf::Request, srf::Response)> on_info);

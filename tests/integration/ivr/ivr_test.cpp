@@ -246,10 +246,8 @@ TEST_F(IvrTest, CallsAreSpreadRoundRobinOverMediaServers) {
 // anyway, calls go to the first, and once the second is up it takes its share. The first is
 // named by host name (localhost), ARI and SIP.
 TEST_F(IvrTest, AServerDownAtStartJoinsThePoolWhenItComesUp) {
-  astmrf_test::SandboxInstance second({.name = IVR2_SANDBOX_NAME,
-                                       .sip_port = IVR2_SIP_PORT,
-                                       .ari_port = IVR2_ARI_PORT,
-                                       .rtp_ports = IVR2_RTP_PORTS});
+  astmrf_test::SandboxInstance second(
+      {.name = IVR2_SANDBOX_NAME, .sip_port = IVR2_SIP_PORT, .ari_port = IVR2_ARI_PORT, .rtp_ports = IVR2_RTP_PORTS});
   second.down();  // a leftover of an earlier run
   const auto first_entry =
       "http://localhost:" + std::to_string(box.ari_port) + ",localhost:" + std::to_string(box.sip_port);
@@ -267,7 +265,8 @@ TEST_F(IvrTest, AServerDownAtStartJoinsThePoolWhenItComesUp) {
     const auto result = astmrf_test::run_sipp(caller("ivr-hangup-during-prompt.xml"));
     EXPECT_EQ(result.exit_code, 0) << result.output;
   }
-  EXPECT_EQ(field_of(ivr->output(), "connected", "media_server"), (std::vector<std::string>{first_app[0], first_app[0]}))
+  EXPECT_EQ(field_of(ivr->output(), "connected", "media_server"),
+            (std::vector<std::string>{first_app[0], first_app[0]}))
       << ivr->output();
 
   ASSERT_EQ(second.up(), "");

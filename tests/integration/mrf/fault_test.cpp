@@ -3,11 +3,10 @@
 // calling at a steady rate with 5 s calls, and one server at a time crashed, cut off, restarted,
 // drained or refusing. Every test ends with the leak invariant: no channel on any live server,
 // no endpoint, pending setup or dialog in the application.
-#include "mrf_support.hpp"
-
 #include "astmrf_test/sandbox_instance.hpp"
 #include "astmrf_test/sipp.hpp"
 #include "astmrf_test/tcp_proxy.hpp"
+#include "mrf_support.hpp"
 
 #include <astmrf/mrf/pool.hpp>
 
@@ -57,9 +56,12 @@ class PoolFault : public astmrf_test::MrfFixture {
  protected:
   static SandboxInstanceOptions instance_options(int n) {
     switch (n) {
-      case 1: return {ASTMRF_FAULT_F1_NAME, ASTMRF_FAULT_F1_SIP_PORT, ASTMRF_FAULT_F1_ARI_PORT, ASTMRF_FAULT_F1_RTP_PORTS};
-      case 2: return {ASTMRF_FAULT_F2_NAME, ASTMRF_FAULT_F2_SIP_PORT, ASTMRF_FAULT_F2_ARI_PORT, ASTMRF_FAULT_F2_RTP_PORTS};
-      case 3: return {ASTMRF_FAULT_F3_NAME, ASTMRF_FAULT_F3_SIP_PORT, ASTMRF_FAULT_F3_ARI_PORT, ASTMRF_FAULT_F3_RTP_PORTS};
+      case 1:
+        return {ASTMRF_FAULT_F1_NAME, ASTMRF_FAULT_F1_SIP_PORT, ASTMRF_FAULT_F1_ARI_PORT, ASTMRF_FAULT_F1_RTP_PORTS};
+      case 2:
+        return {ASTMRF_FAULT_F2_NAME, ASTMRF_FAULT_F2_SIP_PORT, ASTMRF_FAULT_F2_ARI_PORT, ASTMRF_FAULT_F2_RTP_PORTS};
+      case 3:
+        return {ASTMRF_FAULT_F3_NAME, ASTMRF_FAULT_F3_SIP_PORT, ASTMRF_FAULT_F3_ARI_PORT, ASTMRF_FAULT_F3_RTP_PORTS};
       default:
         return {ASTMRF_FAULT_F4_NAME, ASTMRF_FAULT_F4_SIP_PORT, ASTMRF_FAULT_F4_ARI_PORT, ASTMRF_FAULT_F4_RTP_PORTS,
                 "reject"};
@@ -116,11 +118,11 @@ class PoolFault : public astmrf_test::MrfFixture {
         added.push_back(pool->add(members[i], {i < weights.size() ? weights[i] : 1U}));
       }
       for (auto& server : added) {
-        held.push_back(std::make_shared<mrf::Subscription>(server->on_state([this, app = server->app()](
-                                                                               mrf::ServerState state) {
-          std::lock_guard lock(mutex);
-          state_changes.push_back({Clock::now(), app, state});
-        })));
+        held.push_back(
+            std::make_shared<mrf::Subscription>(server->on_state([this, app = server->app()](mrf::ServerState state) {
+              std::lock_guard lock(mutex);
+              state_changes.push_back({Clock::now(), app, state});
+            })));
       }
       app->invite([this](srf::Request req, srf::Response res) {
         std::size_t index = 0;
@@ -155,9 +157,8 @@ class PoolFault : public astmrf_test::MrfFixture {
   bool wait_all_up(std::chrono::milliseconds timeout = 30s) {
     const auto until = Clock::now() + timeout;
     while (Clock::now() < until) {
-      const bool up = harness.run([&] {
-        return std::all_of(servers.begin(), servers.end(), [](const auto& s) { return s->connected(); });
-      });
+      const bool up = harness.run(
+          [&] { return std::all_of(servers.begin(), servers.end(), [](const auto& s) { return s->connected(); }); });
       if (up) {
         // What each server's ARI client holds with no call up: the leak check's reference.
         subscriptions_at_start = harness.run([&] {
@@ -362,7 +363,8 @@ TEST_F(PoolFault, AriCutMarksTheServerDownAndItRejoins) {
   std::size_t after_rejoin = 0;
   for (const auto& c : snapshot()) {
     if (c.server != servers[0]->app()) continue;
-    EXPECT_FALSE(c.started > cut_at + kDetectionWindow && c.started < restored_at) << "a new call went to the cut server";
+    EXPECT_FALSE(c.started > cut_at + kDetectionWindow && c.started < restored_at)
+        << "a new call went to the cut server";
     if (c.started > rejoined_at) ++after_rejoin;
   }
   EXPECT_GT(after_rejoin, 0U) << "no call went to the server after it rejoined";
@@ -637,7 +639,7 @@ TEST_F(PoolFault, LimitsRefuseFastAndTheCallerGetsRetryAfter) {
 TEST_F(PoolFault, StalledSetupsMakeNewOnesFailFast) {
   auto stalling = member(1);
   stalling.setup_timeout = 3000ms;
-  stalling.max_queue_age = 0.2;          // 600 ms
+  stalling.max_queue_age = 0.2;         // 600 ms
   stalling.health.ping_interval = 0ms;  // the ping would mark it down: the queue age must act alone
   start_pool({stalling});
   ASSERT_TRUE(wait_all_up());

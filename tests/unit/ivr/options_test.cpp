@@ -99,8 +99,8 @@ TEST(IvrOptions, SeveralAsterisksReplaceTheSingleOne) {
 TEST(IvrOptions, PoolMembersTakeHostNamesAndWeights) {
   int code = -1;
   auto options = parse({"--pool-policy", "weighted", "--stats-interval", "0", "--asterisk",
-                        "http://localhost:8088,localhost:5060,weight=3", "--asterisk", "http://ms2.example:8090,weight=2",
-                        "--asterisk", "http://127.0.0.1:8091"},
+                        "http://localhost:8088,localhost:5060,weight=3", "--asterisk",
+                        "http://ms2.example:8090,weight=2", "--asterisk", "http://127.0.0.1:8091"},
                        code);
   ASSERT_TRUE(options);
   EXPECT_EQ(options->pool_policy, "weighted");
