@@ -169,8 +169,9 @@ std::string ClientImpl::events_target() const {
   return std::move(b).finish().target;
 }
 
-asio::awaitable<void> ClientImpl::connect_first() {
-  auto self = shared_from_this();
+// `self` is a parameter, so that the frame keeps the client alive from its creation: a coroutine
+// spawned now may first run after the Client is gone.
+asio::awaitable<void> ClientImpl::connect_first(std::shared_ptr<ClientImpl> self) {
   // Fails fast: a wrong password is an AuthenticationError here, before any WebSocket attempt.
   co_await call(RequestBuilder(verb::get).literal("/asterisk/info").finish());
   log->info("ari: connected to {}{} as user '{}'", shared.target.tls ? "https://" : "http://",
@@ -187,7 +188,7 @@ asio::awaitable<void> ClientImpl::connect_first() {
     throw;
   }
   running = true;
-  asio::co_spawn(ex, run_events(), [self](std::exception_ptr e) {
+  asio::co_spawn(ex, run_events(self), [self](std::exception_ptr e) {
     if (e) {
       try {
         std::rethrow_exception(e);
@@ -233,8 +234,7 @@ asio::awaitable<void> ClientImpl::open_events() {
   set_state(ConnectionState::connected, {});
 }
 
-asio::awaitable<void> ClientImpl::run_events() {
-  auto self = shared_from_this();
+asio::awaitable<void> ClientImpl::run_events(std::shared_ptr<ClientImpl> self) {
   for (;;) {
     auto sock = ws;
     auto [ec] =
@@ -261,7 +261,7 @@ asio::awaitable<void> ClientImpl::run_events() {
     }
     reconnect_delays_.reset();
     log->info("ari: events WebSocket reconnected");
-    asio::co_spawn(ex, reconcile(), [self](std::exception_ptr e) {
+    asio::co_spawn(ex, reconcile(self), [self](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -272,8 +272,7 @@ asio::awaitable<void> ClientImpl::run_events() {
   }
 }
 
-asio::awaitable<void> ClientImpl::reconcile() {
-  auto self = shared_from_this();
+asio::awaitable<void> ClientImpl::reconcile([[maybe_unused]] std::shared_ptr<ClientImpl> self) {  // keeps it alive
   ReconcileReport report;
   // Channels: those of our apps that Asterisk still has (events of the gap are lost).
   if (auto tracked = registry->tracked(ResourceKind::channel); !tracked.empty()) {
@@ -424,7 +423,7 @@ void Client::start_connect(detail::call_handler<void> handler) {
   once->on_cancel([weak] {
     if (auto i = weak.lock()) i->close();
   });
-  asio::co_spawn(impl->ex, impl->connect_first(), [once](std::exception_ptr e) { (*once)(e); });
+  asio::co_spawn(impl->ex, impl->connect_first(impl), [once](std::exception_ptr e) { (*once)(e); });
 }
 
 void Client::start_source(bool add, std::string app, std::string source, detail::call_handler<void> handler) {

@@ -28,7 +28,7 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
   void request(Request r, ResponseHandler handler);
   boost::asio::awaitable<Response> call(Request r);
 
-  boost::asio::awaitable<void> connect_first();
+  boost::asio::awaitable<void> connect_first(std::shared_ptr<ClientImpl> self);
   void close();
   void on_message(std::string_view text);
   void set_state(ConnectionState s, boost::system::error_code ec);
@@ -49,8 +49,8 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
 
  private:
   boost::asio::awaitable<void> open_events();
-  boost::asio::awaitable<void> run_events();
-  boost::asio::awaitable<void> reconcile();
+  boost::asio::awaitable<void> run_events(std::shared_ptr<ClientImpl> self);
+  boost::asio::awaitable<void> reconcile(std::shared_ptr<ClientImpl> self);
   std::string events_target() const;
   void forget_ended_sources(const Event& e);
 
