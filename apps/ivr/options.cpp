@@ -8,29 +8,27 @@ namespace astmrf::ivr {
 
 namespace {
 
-std::uint16_t parse_port(const std::string& text, const std::string& context) {
+// A whole decimal number in [1, max], or 0 when `text` is not one.
+unsigned long parse_positive(const std::string& text, unsigned long max) {
   std::size_t used = 0;
   unsigned long value = 0;
   try {
     value = std::stoul(text, &used);
   } catch (const std::exception&) {
-    used = 0;
+    return 0;
   }
-  if (used != text.size() || text.empty() || value == 0 || value > 65535)
-    throw std::invalid_argument("bad port '" + text + "' in '" + context + "'");
+  return used == text.size() && value <= max ? value : 0;
+}
+
+std::uint16_t parse_port(const std::string& text, const std::string& context) {
+  const auto value = parse_positive(text, 65535);
+  if (value == 0) throw std::invalid_argument("bad port '" + text + "' in '" + context + "'");
   return static_cast<std::uint16_t>(value);
 }
 
 unsigned parse_weight(const std::string& text, const std::string& context) {
-  std::size_t used = 0;
-  unsigned long value = 0;
-  try {
-    value = std::stoul(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || text.empty() || value == 0 || value > 1000)
-    throw std::invalid_argument("bad weight '" + text + "' in '" + context + "' (1 to 1000)");
+  const auto value = parse_positive(text, 1000);
+  if (value == 0) throw std::invalid_argument("bad weight '" + text + "' in '" + context + "' (1 to 1000)");
   return static_cast<unsigned>(value);
 }
 

@@ -36,7 +36,7 @@ struct MediaServer::Setup {
   bool finished{false};
 };
 
-// The server's timers, shared with their handlers (which hold the server weakly).
+// The server's timers and resolver; their handlers hold the server weakly and reach these through it.
 struct MediaServer::Health {
   Health(const boost::asio::any_io_executor& executor, const util::BackoffOptions& backoff,
          const util::ResolverOptions& dns)
@@ -88,7 +88,7 @@ MediaServer::MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, C
       srf_(srf),
       options_(std::move(options)),
       app_(std::move(app)),
-      health_(std::make_shared<Health>(executor_, options_.reconnect, options_.resolver)),
+      health_(std::make_unique<Health>(executor_, options_.reconnect, options_.resolver)),
       state_signal_(std::make_unique<astmrf::detail::Signal<ServerState>>(executor_)) {
   if (options_.sip.address.empty()) options_.sip.address = options_.ari.address;
   if (is_ip_address(options_.sip.address)) sip_address_ = options_.sip.address;

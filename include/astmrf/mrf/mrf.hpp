@@ -307,7 +307,7 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   bool draining_{false};
   bool ws_up_{false};
   std::string sip_address_;
-  std::shared_ptr<Health> health_;  // timers and resolver: shared with their handlers
+  std::unique_ptr<Health> health_;  // timers and resolver (their handlers hold the server weakly)
   std::unique_ptr<astmrf::detail::Signal<ServerState>> state_signal_;
   std::vector<std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr)>>> drains_;
 };
