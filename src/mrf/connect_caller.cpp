@@ -2,10 +2,13 @@
 // with Asterisk's SDP; the two legs then end together. Mid-call, each side's re-offer is
 // relayed to the other and answered with its answer, and the caller's INFO DTMF becomes
 // the endpoint's DTMF event.
+#include "telemetry.hpp"
+
 #include <astmrf/detail/async.hpp>
 #include <astmrf/mrf/mrf.hpp>
 #include <astmrf/sip/dtmf.hpp>
 #include <astmrf/sip/sdp.hpp>
+#include <astmrf/util/log.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -158,6 +161,7 @@ namespace {
 struct CallerOp {
   std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr, ConnectedCaller)>> once;
   boost::asio::cancellation_signal cancel_uas;  // the caller's 200 OK, until its ACK
+  bool ended{false};                            // counted and logged (the handler may be gone: cancelled)
 };
 
 }  // namespace
@@ -291,51 +295,92 @@ void MediaServer::start_connect_caller(srf::Request req, srf::Response res, Conn
     return self->abort_of(self->begin_setup(std::move(endpoint_options), std::move(done)));
   };
   connect_caller(executor_, srf_, std::move(req), std::move(res), std::move(options), std::move(starter),
-                 std::move(handler));
+                 std::move(handler), telemetry_);
 }
 
 void MediaServer::connect_caller(boost::asio::any_io_executor executor, srf::Srf& srf_ref, srf::Request req,
                                  srf::Response res, ConnectCallerOptions options, SetupStarter starter,
-                                 CallerHandler handler) {
+                                 CallerHandler handler, std::shared_ptr<const detail::Telemetry> telemetry) {
+  using detail::CallerOutcome;
+  using util::quote;
   auto op = std::make_shared<CallerOp>();
   op->once = astmrf::detail::make_once(std::move(handler), executor);
-  auto finish = [op](std::exception_ptr error, ConnectedCaller result) { (*op->once)(error, std::move(result)); };
+  const auto started = std::chrono::steady_clock::now();
+  // Every end of the operation goes through here: counted and logged once.
+  auto finish = [op, telemetry, call_id = std::string(req.call_id())](std::exception_ptr error, ConnectedCaller result,
+                                                                      CallerOutcome outcome, int status) {
+    if (op->ended) return;
+    op->ended = true;
+    telemetry->caller_done(outcome);
+    auto& log = *telemetry->log;
+    switch (outcome) {
+      case CallerOutcome::answered:
+        log.debug("event=caller_connected call_id={} channel_id={} server={}", quote(call_id),
+                  result.endpoint->channel_id(),
+                  quote(result.endpoint->media_server() ? result.endpoint->media_server()->name() : ""));
+        break;
+      case CallerOutcome::cancelled: log.debug("event=caller_cancelled call_id={}", quote(call_id)); break;
+      case CallerOutcome::rejected:
+      case CallerOutcome::failed: {
+        std::string what;
+        try {
+          if (error) std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        log.warn("event={} call_id={} status={} cause={} error={}",
+                 outcome == CallerOutcome::rejected ? "caller_rejected" : "caller_failed", quote(call_id), status,
+                 detail::to_string(detail::cause_of(error)), quote(what));
+        break;
+      }
+    }
+    (*op->once)(error, std::move(result));
+  };
   if (req.cancelled()) {
-    finish(std::make_exception_ptr(srf::RequestCancelled()), {});
+    finish(std::make_exception_ptr(srf::RequestCancelled()), {}, CallerOutcome::cancelled, 487);
     return;
   }
   auto shared_options = std::make_shared<ConnectCallerOptions>(std::move(options));
   srf::Srf* srf = &srf_ref;
-  auto abort = starter(EndpointOptions{std::string(req.body()), {}}, [op, finish, req, res, shared_options, srf](
-                                                                         std::exception_ptr error,
-                                                                         std::shared_ptr<Endpoint> endpoint) mutable {
+  EndpointOptions endpoint_options{std::string(req.body()), {}, std::string(req.call_id())};
+  auto abort = starter(std::move(endpoint_options), [op, finish, req, res, shared_options, srf, telemetry, started](
+                                                        std::exception_ptr error,
+                                                        std::shared_ptr<Endpoint> endpoint) mutable {
     if (error) {
       if (req.cancelled()) {
-        finish(std::make_exception_ptr(srf::RequestCancelled()), {});
+        finish(std::make_exception_ptr(srf::RequestCancelled()), {}, CallerOutcome::cancelled, 487);
         return;
       }
       int status = 500;
       auto response = failure_response(error, *shared_options, status);
       if (!res.finished()) res.send(status, std::move(response));
-      finish(error, {});
+      finish(error, {}, status == 487 ? CallerOutcome::cancelled : CallerOutcome::rejected, status);
       return;
     }
     if (req.cancelled() || op->once->done()) {
       endpoint->destroy();
       if (!res.finished()) res.send(487, srf::ResponseOptions{"Request Terminated", {}, {}, {}});
-      finish(std::make_exception_ptr(srf::RequestCancelled()), {});
+      finish(std::make_exception_ptr(srf::RequestCancelled()), {}, CallerOutcome::cancelled, 487);
       return;
     }
     srf::UasOptions uas{endpoint->local_sdp(), shared_options->headers};
+    // The caller is answered now (the 200 OK goes out at once); the operation completes at its ACK.
+    const auto answered = std::chrono::steady_clock::now();
     srf->async_create_uas(
         req, res, std::move(uas),
         boost::asio::bind_cancellation_slot(
-            op->cancel_uas.slot(),
-            [finish, endpoint, shared_options](std::exception_ptr uas_error, std::shared_ptr<srf::Dialog> dialog) {
+            op->cancel_uas.slot(), [finish, endpoint, shared_options, telemetry, started, answered](
+                                       std::exception_ptr uas_error, std::shared_ptr<srf::Dialog> dialog) {
               if (uas_error) {
                 endpoint->destroy();  // the caller is gone: so is its media
-                finish(uas_error, {});
+                const bool cancelled = astmrf::detail::is_operation_aborted(uas_error) ||
+                                       detail::cause_of(uas_error) == detail::SetupCause::cancelled;
+                finish(uas_error, {}, cancelled ? CallerOutcome::cancelled : CallerOutcome::failed, 200);
                 return;
+              }
+              if (telemetry->caller_connect_seconds) {
+                telemetry->caller_connect_seconds->observe(std::chrono::duration<double>(answered - started).count());
               }
               install_mid_call(endpoint, dialog, shared_options->on_info);
               std::weak_ptr<Endpoint> weak_endpoint = endpoint;
@@ -348,7 +393,7 @@ void MediaServer::connect_caller(boost::asio::any_io_executor executor, srf::Srf
                   if (auto d = weak_dialog.lock()) d->destroy();
                 });
               }
-              finish(nullptr, ConnectedCaller{endpoint, dialog});
+              finish(nullptr, ConnectedCaller{endpoint, dialog}, CallerOutcome::answered, 200);
             }));
   });
   // The caller's CANCEL during setup tears the Asterisk leg down.

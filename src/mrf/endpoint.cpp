@@ -48,12 +48,13 @@ std::string_view to_string(RecordEnd end) noexcept {
 }
 
 Endpoint::Endpoint(std::weak_ptr<MediaServer> server, boost::asio::any_io_executor executor, std::string channel_id,
-                   std::string channel_name, std::shared_ptr<srf::Dialog> dialog)
+                   std::string channel_name, std::shared_ptr<srf::Dialog> dialog, std::string call_id)
     : server_(std::move(server)),
       executor_(std::move(executor)),
       channel_id_(std::move(channel_id)),
       channel_name_(std::move(channel_name)),
       dialog_(std::move(dialog)),
+      call_id_(call_id.empty() ? dialog_->call_id() : std::move(call_id)),
       end_(executor_),
       dtmf_(executor_),
       playback_(executor_),
@@ -112,7 +113,7 @@ void Endpoint::ended(EndpointEnd reason) {
   // end it, so that nothing is left on either side.
   dialog_->destroy();
   channel_events_.reset();
-  if (auto server = server_.lock()) server->forget(*this);
+  if (auto server = server_.lock()) server->forget(*this, reason);
   // Handlers may hold the endpoint: dropping them breaks the cycle. Waits fail with CallEnded.
   const auto call_ended = std::make_exception_ptr(CallEnded(reason));
   dtmf_.close(call_ended);

@@ -3,11 +3,14 @@
 // StasisStart and 200 OK, under one deadline, and undoes everything on failure.
 // Health: the events WebSocket's state plus periodic pings decide whether the server takes
 // new setups; a WebSocket down for HealthOptions::calls_lost_after ends the server's calls.
+#include "telemetry.hpp"
+
 #include <astmrf/ari/generated/models.hpp>
 #include <astmrf/ari/generated/operations.hpp>
 #include <astmrf/detail/async.hpp>
 #include <astmrf/mrf/mrf.hpp>
 #include <astmrf/sip/sdp.hpp>
+#include <astmrf/util/log.hpp>
 #include <astmrf/util/resolver.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -25,6 +28,7 @@ namespace astmrf::mrf {
 
 struct MediaServer::Setup {
   std::string uuid;
+  std::string call_id;  // for the log lines: the caller's, or empty until the INVITE's is known
   std::function<void(std::exception_ptr, std::shared_ptr<Endpoint>)> done;
   std::string channel_id;
   std::string channel_name;
@@ -71,8 +75,16 @@ std::string_view to_string(ServerState state) noexcept {
 
 namespace {
 
-spdlog::logger& logger_of(const ConnectOptions& options) {
-  return options.logger ? *options.logger : *spdlog::default_logger();
+using util::quote;
+
+std::string what_of(const std::exception_ptr& error) {
+  try {
+    if (error) std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+  }
+  return {};
 }
 
 bool is_ip_address(const std::string& host) {
@@ -83,15 +95,24 @@ bool is_ip_address(const std::string& host) {
 
 }  // namespace
 
-MediaServer::MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, ConnectOptions options, std::string app)
+MediaServer::MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, ConnectOptions options, std::string app,
+                         std::shared_ptr<const detail::Telemetry> telemetry)
     : executor_(std::move(executor)),
       srf_(srf),
       options_(std::move(options)),
       app_(std::move(app)),
       health_(std::make_unique<Health>(executor_, options_.reconnect, options_.resolver)),
-      state_signal_(std::make_unique<astmrf::detail::Signal<ServerState>>(executor_)) {
+      state_signal_(std::make_unique<astmrf::detail::Signal<ServerState>>(executor_)),
+      telemetry_(std::move(telemetry)),
+      log_(options_.logger ? options_.logger : telemetry_->log) {
   if (options_.sip.address.empty()) options_.sip.address = options_.ari.address;
   if (is_ip_address(options_.sip.address)) sip_address_ = options_.sip.address;
+  if (options_.name.empty()) {
+    const bool v6 = options_.ari.address.find(':') != std::string::npos;
+    options_.name =
+        (v6 ? "[" + options_.ari.address + "]" : options_.ari.address) + ":" + std::to_string(options_.ari.port);
+  }
+  if (telemetry_->registry) metrics_ = std::make_unique<detail::ServerMetrics>(*telemetry_->registry, options_.name);
 }
 
 MediaServer::~MediaServer() {
@@ -122,7 +143,7 @@ void MediaServer::start(bool keep_trying, std::function<void(std::exception_ptr)
   client.apps = {app_};
   client.tls = options_.ari.tls_options;
   client.event_filter = options_.event_filter;
-  client.logger = options_.logger;
+  client.logger = log_;
   client.reconnect = options_.reconnect;
   client.resolver = options_.resolver;
   ari_ = std::make_unique<ari::Client>(executor_, std::move(client));
@@ -156,10 +177,9 @@ void MediaServer::try_connect(bool keep_trying, std::function<void(std::exceptio
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {
-      logger_of(self->options_)
-          .log(attempt == 1 || attempt % 30 == 0 ? spdlog::level::warn : spdlog::level::debug,
-               "mrf: {} ({}:{}) not reachable yet (attempt {}), retrying in {} ms: {}", self->app_,
-               self->options_.ari.address, self->options_.ari.port, attempt, delay.count(), e.what());
+      self->log_->log(attempt == 1 || attempt % 30 == 0 ? spdlog::level::warn : spdlog::level::debug,
+                      "event=media_server_unreachable server={} app={} attempt={} retry_ms={} error={}",
+                      quote(self->name()), self->app_, attempt, delay.count(), quote(e.what()));
     }
     health.retry_timer.expires_after(delay);
     health.retry_timer.async_wait([weak, keep_trying, done = std::move(done)](boost::system::error_code ec) mutable {
@@ -181,10 +201,20 @@ std::vector<std::shared_ptr<Endpoint>> MediaServer::endpoints() const {
   return out;
 }
 
-void MediaServer::forget(const Endpoint& endpoint) {
+void MediaServer::forget(const Endpoint& endpoint, EndpointEnd reason) {
   auto it = endpoints_.find(endpoint.channel_id());
   if (it != endpoints_.end()) endpoints_.erase(it);
+  log_->debug("event=endpoint_ended call_id={} channel_id={} server={} reason={}", quote(endpoint.call_id()),
+              endpoint.channel_id(), quote(name()), to_string(reason));
+  if (metrics_) metrics_->ended[static_cast<std::size_t>(reason)]->inc();
+  count_endpoints();
   check_drained();
+}
+
+void MediaServer::count_endpoints() {
+  if (!metrics_) return;
+  metrics_->endpoints->set(static_cast<double>(endpoints_.size()));
+  metrics_->pending->set(static_cast<double>(pending_.size()));
 }
 
 void MediaServer::disconnect(bool destroy_endpoints) {
@@ -224,10 +254,14 @@ void MediaServer::set_state(ServerState state) {
   auto keep = shared_from_this();
   const auto previous = state_;
   state_ = state;
-  logger_of(options_).log(
-      state == ServerState::up || state == ServerState::closed ? spdlog::level::info : spdlog::level::warn,
-      "mrf: media server {} ({}:{}) {} -> {}", app_, options_.ari.address, options_.ari.port, to_string(previous),
-      to_string(state));
+  log_->log(state == ServerState::up || state == ServerState::closed ? spdlog::level::info : spdlog::level::warn,
+            "event=media_server_state server={} app={} from={} to={} calls={}", quote(name()), app_,
+            to_string(previous), to_string(state), active_calls());
+  if (metrics_) {
+    metrics_->state[static_cast<std::size_t>(previous)]->set(0);
+    metrics_->state[static_cast<std::size_t>(state)]->set(1);
+    metrics_->up->set(state == ServerState::up ? 1 : 0);
+  }
   if (state != ServerState::up) fail_pending("the media server is " + std::string(to_string(state)));
   state_signal_->emit(state);
 }
@@ -267,9 +301,8 @@ void MediaServer::on_ari_state(ari::ConnectionState state) {
     self->health_->lost_armed = false;
     auto endpoints = self->endpoints();
     if (!endpoints.empty()) {
-      logger_of(self->options_)
-          .warn("mrf: media server {} lost for {} ms: ending its {} call(s)", self->app_,
-                self->options_.health.calls_lost_after.count(), endpoints.size());
+      self->log_->warn("event=media_server_lost server={} app={} after_ms={} calls_ended={}", quote(self->name()),
+                       self->app_, self->options_.health.calls_lost_after.count(), endpoints.size());
     }
     for (auto& endpoint : endpoints) endpoint->ended(EndpointEnd::media_server_lost);
   });
@@ -290,27 +323,27 @@ void MediaServer::resolve_sip() {
   if (health.resolving) return;
   health.resolving = true;
   std::weak_ptr<MediaServer> weak = weak_from_this();
-  health.resolver.async_resolve(options_.sip.address,
-                                [weak](std::exception_ptr error, std::vector<boost::asio::ip::address> addresses) {
-                                  auto self = weak.lock();
-                                  if (!self || self->disconnected_) return;
-                                  self->health_->resolving = false;
-                                  if (error || addresses.empty()) {
-                                    // The last address found stays in use; without one the server waits for the next
-                                    // try (each ping interval) before it takes calls.
-                                    try {
-                                      if (error) std::rethrow_exception(error);
-                                    } catch (const std::exception& e) {
-                                      logger_of(self->options_).warn("mrf: media server {}: {}", self->app_, e.what());
-                                    }
-                                  } else if (self->sip_address_ != addresses.front().to_string()) {
-                                    logger_of(self->options_)
-                                        .info("mrf: media server {}: SIP host {} is {}", self->app_,
-                                              self->options_.sip.address, addresses.front().to_string());
-                                    self->sip_address_ = addresses.front().to_string();
-                                  }
-                                  self->maybe_up();
-                                });
+  health.resolver.async_resolve(
+      options_.sip.address, [weak](std::exception_ptr error, std::vector<boost::asio::ip::address> addresses) {
+        auto self = weak.lock();
+        if (!self || self->disconnected_) return;
+        self->health_->resolving = false;
+        if (error || addresses.empty()) {
+          // The last address found stays in use; without one the server waits for the next
+          // try (each ping interval) before it takes calls.
+          try {
+            if (error) std::rethrow_exception(error);
+          } catch (const std::exception& e) {
+            self->log_->warn("event=sip_host_unresolved server={} host={} error={}", quote(self->name()),
+                             quote(self->options_.sip.address), quote(e.what()));
+          }
+        } else if (self->sip_address_ != addresses.front().to_string()) {
+          self->log_->info("event=sip_host_resolved server={} host={} address={}", quote(self->name()),
+                           quote(self->options_.sip.address), addresses.front().to_string());
+          self->sip_address_ = addresses.front().to_string();
+        }
+        self->maybe_up();
+      });
 }
 
 void MediaServer::ping() {
@@ -336,7 +369,8 @@ void MediaServer::ping() {
           try {
             std::rethrow_exception(error);
           } catch (const std::exception& e) {
-            logger_of(server->options_).warn("mrf: media server {} ping failed: {}", server->app_, e.what());
+            server->log_->warn("event=media_server_ping_failed server={} error={}", quote(server->name()),
+                               quote(e.what()));
           }
         }
         checks.ping_failed = true;
@@ -443,9 +477,14 @@ void MediaServer::check_drained() {
 std::shared_ptr<MediaServer::Setup> MediaServer::begin_setup(EndpointOptions options, SetupDone done) {
   auto setup = std::make_shared<Setup>();
   setup->done = std::move(done);
+  setup->call_id = std::move(options.call_id);
   while (!pending_order_.empty() && pending_order_.front().expired()) pending_order_.pop_front();
   if (auto refused = refusal()) {
     setup->finished = true;
+    const auto cause = detail::cause_of(refused);
+    if (metrics_) metrics_->setups[static_cast<std::size_t>(cause)]->inc();
+    log_->debug("event=endpoint_refused call_id={} server={} cause={} error={}", quote(setup->call_id), quote(name()),
+                detail::to_string(cause), quote(what_of(refused)));
     auto finish = std::move(setup->done);
     finish(refused, nullptr);
     return setup;
@@ -455,6 +494,8 @@ std::shared_ptr<MediaServer::Setup> MediaServer::begin_setup(EndpointOptions opt
   setup->started = std::chrono::steady_clock::now();
   pending_[setup->uuid] = setup;
   pending_order_.push_back(setup);
+  count_endpoints();
+  log_->debug("event=endpoint_setup call_id={} server={} uuid={}", quote(setup->call_id), quote(name()), setup->uuid);
 
   std::weak_ptr<MediaServer> weak = weak_from_this();
   std::weak_ptr<Setup> weak_setup = setup;
@@ -540,11 +581,20 @@ void MediaServer::finish_setup(const std::shared_ptr<Setup>& setup) {
   setup->finished = true;
   pending_.erase(setup->uuid);
   if (setup->timer) setup->timer->cancel();
-  std::shared_ptr<Endpoint> endpoint(
-      new Endpoint(weak_from_this(), executor_, setup->channel_id, setup->channel_name, setup->dialog));
+  std::shared_ptr<Endpoint> endpoint(new Endpoint(weak_from_this(), executor_, setup->channel_id, setup->channel_name,
+                                                  setup->dialog, std::move(setup->call_id)));
   endpoint->start(*ari_);
   endpoint->answer_offers_locally();
   endpoints_[setup->channel_id] = endpoint;
+  const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - setup->started);
+  if (metrics_) {
+    metrics_->setups[static_cast<std::size_t>(detail::SetupCause::none)]->inc();
+    metrics_->setup_seconds->observe(took.count());
+  }
+  count_endpoints();
+  log_->debug("event=endpoint_up call_id={} channel_id={} server={} asterisk_call_id={} setup_ms={:.1f}",
+              quote(endpoint->call_id()), endpoint->channel_id(), quote(name()), quote(setup->dialog->call_id()),
+              took.count() * 1000);
   auto done = std::move(setup->done);
   done(nullptr, std::move(endpoint));
   check_drained();  // a drain that began during the setup: the endpoint keeps it waiting
@@ -555,6 +605,12 @@ void MediaServer::fail_setup(const std::shared_ptr<Setup>& setup, std::exception
   setup->finished = true;
   pending_.erase(setup->uuid);
   if (setup->timer) setup->timer->cancel();
+  const auto cause = detail::cause_of(error);
+  if (metrics_) metrics_->setups[static_cast<std::size_t>(cause)]->inc();
+  count_endpoints();
+  log_->log(cause == detail::SetupCause::cancelled ? spdlog::level::debug : spdlog::level::warn,
+            "event=endpoint_setup_failed call_id={} channel_id={} server={} cause={} error={}", quote(setup->call_id),
+            quote(setup->channel_id), quote(name()), detail::to_string(cause), quote(what_of(error)));
   // Undo whatever got started: the INVITE (CANCEL, or ACK + BYE for a late 200),
   // the dialog, the channel.
   setup->cancel_uac.emit(boost::asio::cancellation_type::terminal);

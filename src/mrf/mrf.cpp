@@ -1,3 +1,5 @@
+#include "telemetry.hpp"
+
 #include <astmrf/detail/async.hpp>
 #include <astmrf/mrf/mrf.hpp>
 
@@ -65,7 +67,10 @@ void validate(const ConnectOptions& options) {
 
 }  // namespace
 
-Mrf::Mrf(srf::Srf& srf) : srf_(srf), servers_(std::make_shared<std::vector<std::weak_ptr<MediaServer>>>()) {}
+Mrf::Mrf(srf::Srf& srf, MrfOptions options)
+    : srf_(srf),
+      telemetry_(std::make_shared<const detail::Telemetry>(std::move(options.logger), std::move(options.metrics))),
+      servers_(std::make_shared<std::vector<std::weak_ptr<MediaServer>>>()) {}
 
 Mrf::~Mrf() = default;
 
@@ -81,7 +86,7 @@ std::vector<std::shared_ptr<MediaServer>> Mrf::media_servers() const {
 std::shared_ptr<MediaServer> Mrf::make_server(ConnectOptions options) {
   validate(options);  // before any I/O
   std::shared_ptr<MediaServer> server(
-      new MediaServer(srf_.get_executor(), srf_, std::move(options), "drachtio-" + random_.uuid4()));
+      new MediaServer(srf_.get_executor(), srf_, std::move(options), "drachtio-" + random_.uuid4(), telemetry_));
   std::erase_if(*servers_, [](const auto& weak) { return weak.expired(); });
   servers_->push_back(server);
   return server;

@@ -1,8 +1,11 @@
 // MediaServerPool: picks a server per setup and retries a failed setup on another one while the
 // caller has heard nothing yet. The servers do the work; the pool only chooses and retries.
+#include "telemetry.hpp"
+
 #include <astmrf/ari/error.hpp>
 #include <astmrf/detail/async.hpp>
 #include <astmrf/mrf/pool.hpp>
+#include <astmrf/util/log.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -87,7 +90,8 @@ std::shared_ptr<MediaServer> MediaServerPool::add(ConnectOptions options, PoolMe
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {
-      spdlog::error("mrf: pool member {} gave up connecting: {}", self->app(), e.what());
+      self->log_->error("event=media_server_gave_up server={} app={} error={}", util::quote(self->name()), self->app(),
+                        util::quote(e.what()));
     }
   });
   return server;
@@ -185,6 +189,7 @@ void MediaServerPool::next_attempt(const std::shared_ptr<Attempt>& attempt) {
       return;
     }
     ++stats_.refused;
+    if (mrf_.telemetry_->pool_refused) mrf_.telemetry_->pool_refused->inc();
     const bool any_up = std::any_of(members_.begin(), members_.end(), [](const Member& m) {
       return m.server->state() == ServerState::up && !m.server->draining();
     });
@@ -214,6 +219,17 @@ void MediaServerPool::next_attempt(const std::shared_ptr<Attempt>& attempt) {
         --attempt->retries_left;
         attempt->last_error = error;
         ++(*pool)->stats_.failovers;
+        const auto& telemetry = *(*pool)->mrf_.telemetry_;
+        if (telemetry.failovers) telemetry.failovers->inc();
+        std::string what;
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          what = e.what();
+        }
+        telemetry.log->info("event=failover call_id={} from={} cause={} error={}",
+                            util::quote(attempt->options.call_id), util::quote(attempt->tried.back()->name()),
+                            detail::to_string(detail::cause_of(error)), util::quote(what));
         (*pool)->next_attempt(attempt);
       });
   // A setup refused at once has already moved on (or finished): keep the newer abort.
@@ -241,7 +257,7 @@ void MediaServerPool::start_connect_caller(srf::Request req, srf::Response res, 
     return (*pool)->begin_setup(std::move(endpoint_options), std::move(done));
   };
   MediaServer::connect_caller(mrf_.srf_.get_executor(), mrf_.srf_, std::move(req), std::move(res), std::move(options),
-                              std::move(starter), std::move(handler));
+                              std::move(starter), std::move(handler), mrf_.telemetry_);
 }
 
 }  // namespace astmrf::mrf

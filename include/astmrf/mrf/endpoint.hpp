@@ -307,6 +307,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   [[nodiscard]] ari::Client* ari() const noexcept;
   /// Its media server (null once the server is gone): which one a pool chose.
   [[nodiscard]] std::shared_ptr<MediaServer> media_server() const noexcept { return server_.lock(); }
+  /// The call it serves, as its log lines name it: EndpointOptions::call_id (the caller's
+  /// Call-ID under connect_caller), else the Call-ID of its dialog with Asterisk.
+  [[nodiscard]] const std::string& call_id() const noexcept { return call_id_; }
   /// Handlers registered on its events (on_* and the verbs' own): 0 when nothing listens
   /// (a leak check for tests).
   [[nodiscard]] std::size_t event_handlers() const noexcept {
@@ -560,7 +563,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   friend class Playback;             // which controls playbacks through the endpoint's client
   friend struct detail::PlayAccess;  // endpoint_play.cpp: the playback verbs' access to the members
   Endpoint(std::weak_ptr<MediaServer> server, boost::asio::any_io_executor executor, std::string channel_id,
-           std::string channel_name, std::shared_ptr<srf::Dialog> dialog);
+           std::string channel_name, std::shared_ptr<srf::Dialog> dialog, std::string call_id);
   void start(ari::Client& ari);
   void ended(EndpointEnd reason);
   // A DTMF digit from SIP INFO on the caller's leg (connect_caller relays it here).
@@ -634,6 +637,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   std::string channel_id_;
   std::string channel_name_;
   std::shared_ptr<srf::Dialog> dialog_;
+  std::string call_id_;
   ari::Subscription channel_events_;
   astmrf::detail::EndState<EndpointEnd> end_;
   astmrf::detail::Signal<DtmfEvent> dtmf_;

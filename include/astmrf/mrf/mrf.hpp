@@ -18,6 +18,7 @@
 #include <astmrf/mrf/endpoint.hpp>
 #include <astmrf/mrf/errors.hpp>
 #include <astmrf/srf/srf.hpp>
+#include <astmrf/util/metrics.hpp>
 #include <astmrf/util/random.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -35,6 +36,11 @@
 #include <vector>
 
 namespace astmrf::mrf {
+
+namespace detail {
+struct Telemetry;  // src/mrf/telemetry.hpp
+struct ServerMetrics;
+}  // namespace detail
 
 /// How to reach one Asterisk's ARI (its http.conf and ari.conf).
 struct AriServerOptions {
@@ -91,6 +97,9 @@ std::string_view to_string(ServerState state) noexcept;
 struct ConnectOptions {
   /// The ARI connection.
   AriServerOptions ari;
+  /// The server's name in logs (`server=`) and metrics (label `server`); empty: the ARI
+  /// address and port, e.g. "127.0.0.1:8088".
+  std::string name;
   /// Asterisk's SIP address (its address defaults to the ARI one).
   SipServerOptions sip;
   /// One deadline for the whole setup of an endpoint (INVITE → StasisStart → answer → 200 OK).
@@ -118,8 +127,17 @@ struct ConnectOptions {
   /// ChannelVarset, which the Mrf never reads (most of a call's events: docs/mrf.md).
   /// Clear `disallowed` to receive them on `MediaServer::ari()`.
   ari::EventFilter event_filter{{}, {"ChannelVarset"}};
-  /// Ask the ARI client to log through this logger (null: spdlog's default).
+  /// This server's logger, its ARI client's too (null: the Mrf's logger).
   std::shared_ptr<spdlog::logger> logger;
+};
+
+/// Options of an Mrf: where it, its media servers (and their ARI clients) and its pools log and
+/// count.
+struct MrfOptions {
+  /// Logger (null: spdlog's default logger). Call lines carry call_id, channel_id and server.
+  std::shared_ptr<spdlog::logger> logger;
+  /// Metrics registry (null: no metrics). docs/observability.md lists what is counted.
+  std::shared_ptr<util::metrics::Registry> metrics;
 };
 
 /// Options of MediaServer::async_create_endpoint.
@@ -128,6 +146,9 @@ struct EndpointOptions {
   std::string remote_sdp;
   /// Extra headers on the INVITE to Asterisk.
   srf::HeaderList headers;
+  /// The call the endpoint serves, as `call_id=` of its log lines (connect_caller sets the
+  /// caller's Call-ID). Empty: the Call-ID of the INVITE to Asterisk.
+  std::string call_id;
 };
 
 /// Options of MediaServer::async_connect_caller.
@@ -160,6 +181,8 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
  public:
   /// "drachtio-<uuid>": the Stasis application of this server.
   [[nodiscard]] const std::string& app() const noexcept { return app_; }
+  /// Its name in logs and metrics: ConnectOptions::name, or "<ari address>:<port>".
+  [[nodiscard]] const std::string& name() const noexcept { return options_.name; }
   /// The ARI client of this server: media operations on the endpoints' channels.
   [[nodiscard]] ari::Client& ari() noexcept { return *ari_; }
   /// The options it was connected with.
@@ -249,11 +272,13 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   friend class Mrf;              // which makes and starts media servers
   friend class Endpoint;         // which is forgotten when it ends
   friend class MediaServerPool;  // which starts its members and runs setups on them
-  MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, ConnectOptions options, std::string app);
+  MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, ConnectOptions options, std::string app,
+              std::shared_ptr<const detail::Telemetry> telemetry);
   // Connects once (Mrf::async_connect) or keeps trying until the first success (a pool member).
   void start(bool keep_trying, std::function<void(std::exception_ptr)> done);
   void try_connect(bool keep_trying, std::function<void(std::exception_ptr)> done);
-  void forget(const Endpoint& endpoint);
+  void forget(const Endpoint& endpoint, EndpointEnd reason);
+  void count_endpoints();
   using EndpointHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Endpoint>)>;
   using CallerHandler = boost::asio::any_completion_handler<void(std::exception_ptr, ConnectedCaller)>;
   using DrainHandler = boost::asio::any_completion_handler<void(std::exception_ptr)>;
@@ -267,7 +292,8 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   using SetupDone = std::function<void(std::exception_ptr, std::shared_ptr<Endpoint>)>;
   using SetupStarter = std::function<std::function<void(std::exception_ptr)>(EndpointOptions, SetupDone)>;
   static void connect_caller(boost::asio::any_io_executor executor, srf::Srf& srf, srf::Request req, srf::Response res,
-                             ConnectCallerOptions options, SetupStarter starter, CallerHandler handler);
+                             ConnectCallerOptions options, SetupStarter starter, CallerHandler handler,
+                             std::shared_ptr<const detail::Telemetry> telemetry);
   // The mid-call relay between a connected caller and its endpoint (connect_caller.cpp).
   static void install_mid_call(const std::shared_ptr<Endpoint>& endpoint, const std::shared_ptr<srf::Dialog>& caller,
                                std::function<void(srf::Request, srf::Response)> on_info);
@@ -309,6 +335,9 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   std::string sip_address_;
   std::unique_ptr<Health> health_;  // timers and resolver (their handlers hold the server weakly)
   std::unique_ptr<astmrf::detail::Signal<ServerState>> state_signal_;
+  std::shared_ptr<const detail::Telemetry> telemetry_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<detail::ServerMetrics> metrics_;  // null: metrics off
   std::vector<std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr)>>> drains_;
 };
 
@@ -317,7 +346,7 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
 class Mrf {
  public:
   /// On `srf`, which must outlive the Mrf.
-  explicit Mrf(srf::Srf& srf);
+  explicit Mrf(srf::Srf& srf, MrfOptions options = {});
   ~Mrf();
   Mrf(const Mrf&) = delete;
   Mrf& operator=(const Mrf&) = delete;
@@ -344,6 +373,7 @@ class Mrf {
   void start_connect(ConnectOptions options, ServerHandler handler);
 
   srf::Srf& srf_;
+  std::shared_ptr<const detail::Telemetry> telemetry_;
   util::Random random_;  // Stasis application names
   // Shared with connects in flight, so that they stay safe if the Mrf goes first.
   std::shared_ptr<std::vector<std::weak_ptr<MediaServer>>> servers_;
