@@ -115,9 +115,10 @@ void ClientImpl::request(Request r, ResponseHandler handler) {
   auto path = r.target;
   const auto family = resource_family(path);
   const auto start = std::chrono::steady_clock::now();
-  pool->request(std::move(r), [self = shared_from_this(), h = std::move(handler), method = std::move(method),
+  // Weak: a call in flight does not keep a destroyed client's state (its series are gone anyway).
+  pool->request(std::move(r), [weak = weak_from_this(), h = std::move(handler), method = std::move(method),
                                path = std::move(path), family, start](std::exception_ptr e, Response resp) mutable {
-    self->request_done(family, start, method, path, e, resp.status);
+    if (auto self = weak.lock()) self->request_done(family, start, method, path, e, resp.status);
     if (!e && resp.status >= 400) e = make_error(resp.status, resp.body, std::move(method), std::move(path));
     std::move(h)(e, std::move(resp));
   });
