@@ -5,6 +5,7 @@
 
 #include <astmrf/ari/generated/models.hpp>
 #include <astmrf/util/base64.hpp>
+#include <astmrf/util/log.hpp>
 #include <astmrf/util/resolver.hpp>
 #include <astmrf/util/tls_client.hpp>
 
@@ -19,6 +20,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <iterator>
 #include <stdexcept>
 #include <unordered_set>
 
@@ -95,9 +98,11 @@ struct WaitState : std::enable_shared_from_this<WaitState> {
 
 ClientImpl::ClientImpl(asio::any_io_executor executor, ClientOptions o)
     : ex(std::move(executor)), opts(std::move(o)), backoff_(ex), reconnect_delays_(opts.reconnect) {
-  log = opts.logger ? opts.logger : spdlog::default_logger();
+  log = util::logger_or_default(opts.logger);
   shared.executor = ex;
   shared.target = parse_target(opts.url);
+  server = opts.metrics_name.empty() ? shared.target.host_header : opts.metrics_name;
+  if (opts.metrics) metrics = std::make_unique<ClientMetrics>(*opts.metrics, server);
   if (shared.target.tls) shared.tls = util::make_client_tls_context(opts.tls);
   shared.authorization = "Basic " + util::base64_encode(opts.user + ":" + opts.password);
   shared.options = std::make_shared<const ClientOptions>(opts);
@@ -108,11 +113,50 @@ ClientImpl::ClientImpl(asio::any_io_executor executor, ClientOptions o)
 void ClientImpl::request(Request r, ResponseHandler handler) {
   auto method = std::string(boost::beast::http::to_string(r.method));
   auto path = r.target;
-  pool->request(std::move(r), [h = std::move(handler), method = std::move(method), path = std::move(path)](
-                                  std::exception_ptr e, Response resp) mutable {
+  const auto family = resource_family(path);
+  const auto start = std::chrono::steady_clock::now();
+  // Weak: a call in flight does not keep a destroyed client's state (its series are gone anyway).
+  pool->request(std::move(r), [weak = weak_from_this(), h = std::move(handler), method = std::move(method),
+                               path = std::move(path), family, start](std::exception_ptr e, Response resp) mutable {
+    if (auto self = weak.lock()) self->request_done(family, start, method, path, e, resp.status);
     if (!e && resp.status >= 400) e = make_error(resp.status, resp.body, std::move(method), std::move(path));
     std::move(h)(e, std::move(resp));
   });
+}
+
+// Counts and traces one REST call. `error`: no response (status is then meaningless).
+void ClientImpl::request_done(ResourceFamily family, std::chrono::steady_clock::time_point start,
+                              const std::string& method, const std::string& path, const std::exception_ptr& error,
+                              unsigned status) {
+  const bool trace = log->should_log(spdlog::level::trace);
+  if (!metrics && !trace) return;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  int outcome = static_cast<int>(status);
+  std::string why;
+  if (error) {
+    outcome = kStatusError;
+    try {
+      std::rethrow_exception(error);
+    } catch (const TransportError& x) {
+      if (x.code() == errc::timed_out) outcome = kStatusTimeout;
+      why = x.what();
+    } catch (const std::exception& x) {
+      why = x.what();
+    } catch (...) {
+      why = "unknown exception";
+    }
+  }
+  if (metrics) metrics->request_done(family, outcome, seconds);
+  if (!trace) return;
+  // The path is relative to /ari: no credentials (they travel in the Authorization header only).
+  if (error) {
+    log->trace("event=ari_request server={} method={} path={} status={} duration_ms={:.3f} error={}",
+               util::quote(server), method, util::quote(loggable_target(path)),
+               outcome == kStatusTimeout ? "timeout" : "error", seconds * 1e3, util::quote(why));
+  } else {
+    log->trace("event=ari_request server={} method={} path={} status={} duration_ms={:.3f}", util::quote(server),
+               method, util::quote(loggable_target(path)), status, seconds * 1e3);
+  }
 }
 
 asio::awaitable<Response> ClientImpl::call(Request r) {
@@ -124,6 +168,7 @@ asio::awaitable<Response> ClientImpl::call(Request r) {
 void ClientImpl::set_state(ConnectionState s, boost::system::error_code ec) {
   if (state == s && !ec) return;
   state = s;
+  if (metrics) metrics->websocket_up(s == ConnectionState::connected);
   registry->publish_state(s, ec);
 }
 
@@ -132,20 +177,42 @@ void ClientImpl::on_message(std::string_view text) {
   auto e = Event::parse(text, ec);
   if (ec) {
     ++stats.malformed_events;
-    log->warn("ari: dropped a malformed event ({} bytes): {}", text.size(), ec.message());
+    if (metrics) metrics->decode_error();
+    log->warn("event=ari_event_malformed server={} bytes={} error={}", util::quote(server), text.size(),
+              util::quote(ec.message()));
     return;
   }
   ++stats.events;
+  if (metrics) metrics->event(e.type());
+  if (log->should_log(spdlog::level::trace)) trace_event(e, text);
   if (e.type() == EventType::unknown) {
     ++stats.unknown_events;
-    log->debug("ari: event of unknown type '{}'", e.type_name());
+    log->debug("event=ari_event_unknown_type server={} type={}", util::quote(server), util::quote(e.type_name()));
   }
   try {
     registry->dispatch(e);
   } catch (const std::exception& x) {
-    log->error("ari: an event handler threw on {}: {}", e.type_name(), x.what());
+    log->error("event=ari_handler_threw server={} type={} error={}", util::quote(server), util::quote(e.type_name()),
+               util::quote(x.what()));
   }
   if (!sources.empty()) forget_ended_sources(e);
+}
+
+// One trace line per event: its type, the ids it carries, then the whole message (trace only).
+void ClientImpl::trace_event(const Event& e, std::string_view text) {
+  fmt::memory_buffer line;
+  auto out = std::back_inserter(line);
+  fmt::format_to(out, "event=ari_event server={} type={}", util::quote(server), util::quote(e.type_name()));
+  constexpr std::pair<ResourceKind, std::string_view> kIds[] = {{ResourceKind::channel, "channel_id"},
+                                                                {ResourceKind::bridge, "bridge_id"},
+                                                                {ResourceKind::playback, "playback_id"},
+                                                                {ResourceKind::recording, "recording_name"}};
+  for (const auto& [kind, key] : kIds) {
+    const auto id = e.id(kind);
+    if (!id.empty()) fmt::format_to(out, " {}={}", key, util::quote(id));
+  }
+  fmt::format_to(out, " body={}", util::quote(text));
+  log->trace("{}", std::string_view(line.data(), line.size()));
 }
 
 // An explicit subscription to a channel or bridge that ended is not re-applied after a reconnect.
@@ -174,8 +241,9 @@ std::string ClientImpl::events_target() const {
 asio::awaitable<void> ClientImpl::connect_first(std::shared_ptr<ClientImpl> self) {
   // Fails fast: a wrong password is an AuthenticationError here, before any WebSocket attempt.
   co_await call(RequestBuilder(verb::get).literal("/asterisk/info").finish());
-  log->info("ari: connected to {}{} as user '{}'", shared.target.tls ? "https://" : "http://",
-            shared.target.host_header, opts.user);
+  log->info("event=ari_connected server={} url={} user={}", util::quote(server),
+            util::quote(std::string(shared.target.tls ? "https://" : "http://") + shared.target.host_header),
+            util::quote(opts.user));
   if (opts.apps.empty() || running) co_return;
   set_state(ConnectionState::connecting, {});
   try {
@@ -188,12 +256,14 @@ asio::awaitable<void> ClientImpl::connect_first(std::shared_ptr<ClientImpl> self
     throw;
   }
   running = true;
+  log->info("event=ari_ws_connected server={} apps={}", util::quote(server), util::quote(app_list()));
   asio::co_spawn(ex, run_events(self), [self](std::exception_ptr e) {
     if (e) {
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& x) {
-        self->log->error("ari: events loop ended: {}", x.what());
+        self->log->error("event=ari_events_loop_ended server={} error={}", util::quote(self->server),
+                         util::quote(x.what()));
       }
     }
   });
@@ -228,10 +298,20 @@ asio::awaitable<void> ClientImpl::open_events() {
     try {
       co_await call(std::move(b).finish());
     } catch (const Error& e) {
-      log->warn("ari: could not re-subscribe {} to {}: {}", app, source, e.message());
+      log->warn("event=ari_resubscribe_failed server={} app={} source={} status={} error={}", util::quote(server),
+                util::quote(app), util::quote(source), e.status(), util::quote(e.message()));
     }
   }
   set_state(ConnectionState::connected, {});
+}
+
+std::string ClientImpl::app_list() const {
+  std::string out;
+  for (const auto& app : opts.apps) {
+    if (!out.empty()) out += ',';
+    out += app;
+  }
+  return out;
 }
 
 asio::awaitable<void> ClientImpl::run_events(std::shared_ptr<ClientImpl> self) {
@@ -242,7 +322,7 @@ asio::awaitable<void> ClientImpl::run_events(std::shared_ptr<ClientImpl> self) {
             [&](auto h) { sock->run([this](std::string_view text) { on_message(text); }, std::move(h)); },
             asio::as_tuple(asio::use_awaitable));
     if (closed) co_return;
-    log->warn("ari: events WebSocket lost ({}); reconnecting", ec.message());
+    log->warn("event=ari_ws_lost server={} error={}", util::quote(server), util::quote(ec.message()));
     set_state(ConnectionState::disconnected, ec);
     // Retry forever: capped exponential backoff with jitter.
     for (;;) {
@@ -255,18 +335,20 @@ asio::awaitable<void> ClientImpl::run_events(std::shared_ptr<ClientImpl> self) {
         break;
       } catch (const std::exception& e) {
         if (closed) co_return;
-        log->info("ari: reconnect failed: {}", e.what());
+        log->info("event=ari_reconnect_failed server={} error={}", util::quote(server), util::quote(e.what()));
         set_state(ConnectionState::disconnected, errc::handshake_failed);
       }
     }
     reconnect_delays_.reset();
-    log->info("ari: events WebSocket reconnected");
+    if (metrics) metrics->reconnected();
+    log->info("event=ari_ws_reconnected server={} apps={}", util::quote(server), util::quote(app_list()));
     asio::co_spawn(ex, reconcile(self), [self](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& x) {
-        self->log->warn("ari: reconcile failed: {}", x.what());
+        self->log->warn("event=ari_reconcile_failed server={} error={}", util::quote(self->server),
+                        util::quote(x.what()));
       }
     });
   }
@@ -310,8 +392,8 @@ asio::awaitable<void> ClientImpl::reconcile([[maybe_unused]] std::shared_ptr<Cli
   for (const auto& id : report.lost_recordings) {
     registry->end_resource(ResourceKind::recording, id, EndReason::vanished);
   }
-  log->info("ari: reconcile: {} channel(s), {} bridge(s), {} playback(s), {} recording(s) vanished",
-            report.lost_channels.size(), report.lost_bridges.size(), report.lost_playbacks.size(),
+  log->info("event=ari_reconciled server={} lost_channels={} lost_bridges={} lost_playbacks={} lost_recordings={}",
+            util::quote(server), report.lost_channels.size(), report.lost_bridges.size(), report.lost_playbacks.size(),
             report.lost_recordings.size());
   registry->publish_reconcile(report);
 }

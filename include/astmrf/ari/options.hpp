@@ -15,6 +15,10 @@ namespace spdlog {
 class logger;
 }
 
+namespace astmrf::util::metrics {
+class Registry;
+}
+
 namespace astmrf::ari {
 
 /// TLS settings, used when the URL is https:// (the events WebSocket then uses wss://).
@@ -66,8 +70,19 @@ struct ClientOptions {
   /// of a REST connection or of the events WebSocket, so a media server that moved (a container
   /// restarted elsewhere) is found again on reconnect. An IP literal in the URL is used as is.
   util::ResolverOptions resolver{};
-  /// Logger; null uses spdlog's default logger.
+  /// Logger; null uses spdlog's default logger. Lines are key=value (`event=ari_...  server=...`):
+  /// info for connection state changes, warn for failures, debug for unusual events, trace for
+  /// every REST request and every event received. The password and the Authorization header
+  /// never appear in any line, at any level.
   std::shared_ptr<spdlog::logger> logger;
+  /// Metrics registry (null: metrics off, nothing is counted). The client registers
+  /// astmrf_ari_requests_total{server,family,status}, astmrf_ari_request_duration_seconds{server,family},
+  /// astmrf_ari_events_total{server,type}, astmrf_ari_event_decode_errors_total{server},
+  /// astmrf_ari_websocket_up{server} and astmrf_ari_reconnects_total{server} (docs/observability.md).
+  std::shared_ptr<util::metrics::Registry> metrics;
+  /// The `server` label of the metrics and the `server=` field of log lines (empty: the URL's
+  /// host:port, e.g. "127.0.0.1:8088"). Give each client of one registry its own name.
+  std::string metrics_name;
 };
 
 }  // namespace astmrf::ari

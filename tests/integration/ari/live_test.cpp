@@ -3,11 +3,18 @@
 // Every parameter struct below is a named variable (docs/ari.md, "GCC 12 pitfall").
 #include "ari_it.hpp"
 
+#include <astmrf/util/base64.hpp>
+#include <astmrf/util/log.hpp>
+#include <astmrf/util/metrics.hpp>
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <map>
 #include <set>
+#include <sstream>
 
 namespace {
 
@@ -281,6 +288,116 @@ TEST(AriLive, WrongPasswordIsAnAuthenticationError) {
   ari::Client client(ioc.get_executor(), opts);
   EXPECT_THROW(run(ioc, [&]() -> asio::awaitable<void> { co_await client.async_connect(asio::use_awaitable); }),
                ari::AuthenticationError);
+}
+
+// Metrics and the trace log of one live call (sipp → Stasis, hung up by the app): REST requests
+// by family and status (a 404 included), one latency observation per request, events by type,
+// the WebSocket gauge; every line at trace free of the password and the Basic credentials.
+TEST(AriLive, MetricsAndTraceLogOfALiveCall) {
+  asio::io_context ioc;
+  const auto app = astmrf_test::unique_app_name();
+  const auto caller = astmrf_test::random_uuid();
+  auto registry = std::make_shared<astmrf::util::metrics::Registry>();
+  std::ostringstream out;
+  auto logger = std::make_shared<spdlog::logger>("ari-live", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+  logger->set_pattern("%l %v");
+  logger->set_level(spdlog::level::trace);
+  auto opts = options(sandbox_url(), {app});
+  opts.metrics = registry;
+  opts.metrics_name = "sandbox";
+  opts.logger = logger;
+  ari::Client client(ioc.get_executor(), opts);
+  run(ioc, [&]() -> asio::awaitable<void> { co_await client.async_connect(asio::use_awaitable); });
+  std::optional<std::string> channel;
+  bool ended = false;
+  auto on_start = client.on_event(EventType::stasis_start, [&](const ari::Event& e) {
+    if (e.as<ari::StasisStart>().channel.caller.number == caller + "-1")
+      channel = std::string(e.id(ResourceKind::channel));
+  });
+  auto on_end = client.on_event(EventType::stasis_end, [&](const ari::Event& e) {
+    if (channel && e.id(ResourceKind::channel) == *channel) ended = true;
+  });
+  auto sipp = start_sipp({.scenario = scenario_dir() + "/reject.xml", .service = app, .from_user = caller});
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return channel.has_value(); }, 15s))
+      << "no StasisStart";
+  run(ioc, [&]() -> asio::awaitable<void> {
+    const ari::channels::Get get{.channel_id = *channel};
+    co_await client.channels().async_get(get, asio::use_awaitable);
+    const ari::channels::Hangup hangup{.channel_id = *channel};
+    co_await client.channels().async_hangup(hangup, asio::use_awaitable);
+  });
+  ASSERT_TRUE(run_until(
+      ioc, [&] { return ended; }, 10s))
+      << "no StasisEnd";
+  const std::string gone = "astmrf-no-such-channel-" + caller;
+  run(ioc, [&]() -> asio::awaitable<void> {
+    try {
+      const ari::channels::Get get{.channel_id = gone};
+      co_await client.channels().async_get(get, asio::use_awaitable);
+      ADD_FAILURE() << "found a channel that never existed";
+    } catch (const ari::NotFound&) {
+    }
+    co_await client.bridges().async_list(asio::use_awaitable);
+  });
+  EXPECT_TRUE(run_until(
+      ioc, [&] { return !sipp->running(); }, 15s));
+
+  std::map<std::string, double> s;
+  {
+    std::istringstream in(registry->expose());
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      const auto sp = line.rfind(' ');
+      s[line.substr(0, sp)] = std::stod(line.substr(sp + 1));
+    }
+  }
+  auto at = [&](const std::string& k) { return s.contains(k) ? s.at(k) : -1.0; };
+  auto req = [](const char* family, const char* status) {
+    return std::string("astmrf_ari_requests_total{server=\"sandbox\",family=\"") + family + "\",status=\"" + status +
+           "\"}";
+  };
+  EXPECT_EQ(at(req("asterisk", "200")), 1);
+  EXPECT_EQ(at(req("channels", "200")), 1);
+  EXPECT_EQ(at(req("channels", "204")), 1);
+  EXPECT_EQ(at(req("channels", "404")), 1);
+  EXPECT_EQ(at(req("bridges", "200")), 1);
+  double requests = 0;
+  double observed = 0;
+  for (const auto& [k, v] : s) {
+    if (k.rfind("astmrf_ari_requests_total{", 0) == 0) requests += v;
+    if (k.rfind("astmrf_ari_request_duration_seconds_count{", 0) == 0) observed += v;
+  }
+  EXPECT_EQ(requests, 5);
+  EXPECT_EQ(observed, requests);
+  EXPECT_GE(at(R"(astmrf_ari_events_total{server="sandbox",type="StasisStart"})"), 1);
+  EXPECT_GE(at(R"(astmrf_ari_events_total{server="sandbox",type="StasisEnd"})"), 1);
+  EXPECT_GE(at(R"(astmrf_ari_events_total{server="sandbox",type="ChannelHangupRequest"})"), 1);
+  EXPECT_EQ(at(R"(astmrf_ari_event_decode_errors_total{server="sandbox"})"), 0);
+  EXPECT_EQ(at(R"(astmrf_ari_websocket_up{server="sandbox"})"), 1);
+  EXPECT_EQ(at(R"(astmrf_ari_reconnects_total{server="sandbox"})"), 0);
+
+  logger->flush();
+  const auto text = out.str();
+  const auto& box = astmrf_test::sandbox();
+  const auto basic = astmrf::util::base64_encode(box.ari_user + ":" + box.ari_password);
+  std::istringstream lines(text);
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    ++n;
+    EXPECT_EQ(line.find(box.ari_password), std::string::npos) << line;
+    EXPECT_EQ(line.find(basic), std::string::npos) << line;
+    EXPECT_EQ(line.find("Basic "), std::string::npos) << line;
+  }
+  EXPECT_GT(n, 5);
+  EXPECT_NE(text.find("trace event=ari_event server=sandbox type=StasisStart channel_id=" + *channel),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("trace event=ari_request server=sandbox method=GET path=/channels/" + gone + " status=404"),
+            std::string::npos)
+      << text;
 }
 
 TEST(AriLive, AnIdleConnectionIsKeptAliveByPingsAsteriskAnswers) {

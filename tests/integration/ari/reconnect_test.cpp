@@ -3,11 +3,26 @@
 // Runs its own Asterisk instance (SIP 25160, ARI 28188) so that the fixture's stays untouched.
 #include "ari_it.hpp"
 
+#include <astmrf/util/metrics.hpp>
+
+#include <map>
+#include <sstream>
+
 namespace {
 
 using namespace ari_it;
 using ari::EventType;
 using ari::ResourceKind;
+
+// One sample of an exposition text, by its "name{labels}" (-1: absent).
+double sample(const astmrf::util::metrics::Registry& r, const std::string& series) {
+  std::istringstream in(r.expose());
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
 
 constexpr const char* kName = "ctest-ari-reconnect";
 constexpr std::uint16_t kSipPort = 25160;
@@ -49,7 +64,12 @@ TEST_F(AriReconnect, AsteriskRestartReconnectsReRegistersAndReconciles) {
   asio::io_context ioc;
   const auto app = astmrf_test::unique_app_name();
   const auto caller = astmrf_test::random_uuid();
-  ari::Client client(ioc.get_executor(), options("http://127.0.0.1:" + std::to_string(kAriPort), {app}));
+  auto registry = std::make_shared<astmrf::util::metrics::Registry>();
+  auto opts = options("http://127.0.0.1:" + std::to_string(kAriPort), {app});
+  opts.metrics = registry;
+  const std::string ws_up = "astmrf_ari_websocket_up{server=\"127.0.0.1:" + std::to_string(kAriPort) + "\"}";
+  const std::string reconnects = "astmrf_ari_reconnects_total{server=\"127.0.0.1:" + std::to_string(kAriPort) + "\"}";
+  ari::Client client(ioc.get_executor(), opts);
   std::vector<ari::ConnectionState> states;
   auto on_state = client.on_state([&](ari::ConnectionState s, boost::system::error_code) { states.push_back(s); });
   std::optional<ari::ReconcileReport> report;
@@ -59,6 +79,8 @@ TEST_F(AriReconnect, AsteriskRestartReconnectsReRegistersAndReconciles) {
     started.push_back(e.as<ari::StasisStart>().channel.caller.number);
   });
   run(ioc, [&]() -> asio::awaitable<void> { co_await client.async_connect(asio::use_awaitable); });
+  EXPECT_EQ(sample(*registry, ws_up), 1);
+  EXPECT_EQ(sample(*registry, reconnects), 0);
 
   // A call that is up in our app when Asterisk goes away.
   std::optional<std::string> channel;
@@ -90,6 +112,8 @@ TEST_F(AriReconnect, AsteriskRestartReconnectsReRegistersAndReconciles) {
   run_until(
       ioc, [] { return false; }, 2s);  // a few failed attempts while Asterisk is down
   EXPECT_NE(client.state(), ari::ConnectionState::connected);
+  EXPECT_EQ(sample(*registry, ws_up), 0);
+  EXPECT_EQ(sample(*registry, reconnects), 0);  // failed attempts are not reconnects
 
   // Start it again: reconnect, re-registration, reconcile.
   auto up = sandbox_tool(up_args());
@@ -102,6 +126,9 @@ TEST_F(AriReconnect, AsteriskRestartReconnectsReRegistersAndReconciles) {
   EXPECT_EQ(channel_end, ari::EndReason::vanished);
   EXPECT_FALSE(tracked.active());
   EXPECT_GE(client.stats().connects, 2u);
+  EXPECT_EQ(sample(*registry, ws_up), 1);
+  EXPECT_EQ(sample(*registry, reconnects), static_cast<double>(client.stats().connects - 1));
+  EXPECT_GE(sample(*registry, reconnects), 1);
   EXPECT_GE(std::count(states.begin(), states.end(), ari::ConnectionState::connected), 2);
   run(ioc, [&]() -> asio::awaitable<void> {
     const ari::applications::Get get{.application_name = app};
