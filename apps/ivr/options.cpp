@@ -133,6 +133,11 @@ std::optional<IvrOptions> parse_command_line(int argc, char** argv, int& exit_co
   app.add_option("--inter-digit-timeout-ms", inter_ms, "wait for each next digit");
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--log-format", o.log_format, "text (key=value lines) or json (one JSON object per line)")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--metrics", o.metrics,
+                 "serve Prometheus /metrics, /healthz and /readyz on this IP:PORT (e.g. 127.0.0.1:9464; off by "
+                 "default)");
   app.add_option("--max-calls", o.max_calls, "exit after this many calls (0: run until SIGINT/SIGTERM)");
   app.add_option("--stats-interval", o.stats_interval_s, "seconds between event=stats log lines (0: none)");
   try {

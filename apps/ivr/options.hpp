@@ -36,6 +36,8 @@ struct IvrOptions {
   std::chrono::milliseconds first_digit_timeout{8000};
   std::chrono::milliseconds inter_digit_timeout{4000};
   std::string log_level{"info"};
+  std::string log_format{"text"};  ///< text (key=value) or json (one object per line)
+  std::string metrics;             ///< HOST:PORT of /metrics, /healthz and /readyz (empty: off)
   unsigned max_calls{0};          ///< exit after this many calls (0: run until SIGINT/SIGTERM)
   unsigned stats_interval_s{10};  ///< an event=stats line this often (0: none)
 };

@@ -144,6 +144,8 @@ void MediaServer::start(bool keep_trying, std::function<void(std::exception_ptr)
   client.tls = options_.ari.tls_options;
   client.event_filter = options_.event_filter;
   client.logger = log_;
+  client.metrics = telemetry_->registry;
+  client.metrics_name = options_.name;
   client.reconnect = options_.reconnect;
   client.resolver = options_.resolver;
   ari_ = std::make_unique<ari::Client>(executor_, std::move(client));
