@@ -38,8 +38,8 @@ struct IvrOptions {
   std::string log_level{"info"};
   std::string log_format{"text"};  ///< text (key=value) or json (one object per line)
   std::string metrics;             ///< HOST:PORT of /metrics, /healthz and /readyz (empty: off)
-  unsigned max_calls{0};          ///< exit after this many calls (0: run until SIGINT/SIGTERM)
-  unsigned stats_interval_s{10};  ///< an event=stats line this often (0: none)
+  unsigned max_calls{0};           ///< exit after this many calls (0: run until SIGINT/SIGTERM)
+  unsigned stats_interval_s{10};   ///< an event=stats line this often (0: none)
 };
 
 /// Parses argv. Returns nothing when the program must exit at once (--help, a

@@ -9,10 +9,13 @@
 
 #include <astmrf/mrf/mrf.hpp>
 #include <astmrf/srf/engine_backend.hpp>
+#include <astmrf/util/metrics.hpp>
 
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 
 #include <chrono>
 #include <exception>
@@ -65,7 +68,7 @@ class MrfFixture : public testing::Test {
   MrfFixture() {
     harness.run([&] {
       app = std::make_unique<astmrf::srf::Srf>(astmrf::srf::make_engine_backend(harness.engine()));
-      media = std::make_unique<astmrf::mrf::Mrf>(*app);
+      media = std::make_unique<astmrf::mrf::Mrf>(*app, astmrf::mrf::MrfOptions{mrf_log, metrics});
       return 0;
     });
   }
@@ -104,6 +107,16 @@ class MrfFixture : public testing::Test {
   }
 
   EventLog log;
+  // The Mrf's metrics and its log lines (debug and up), for the tests that check them.
+  std::shared_ptr<astmrf::util::metrics::Registry> metrics = std::make_shared<astmrf::util::metrics::Registry>();
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> mrf_log_lines =
+      std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096);
+  std::shared_ptr<spdlog::logger> mrf_log = [this] {
+    auto logger = std::make_shared<spdlog::logger>("mrf-test", mrf_log_lines);
+    logger->set_pattern("level=%l %v");
+    logger->set_level(spdlog::level::debug);
+    return logger;
+  }();
   EngineHarness harness;
   std::unique_ptr<astmrf::srf::Srf> app;
   std::unique_ptr<astmrf::mrf::Mrf> media;
