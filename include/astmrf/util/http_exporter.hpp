@@ -17,6 +17,8 @@
 // checks read. start(), add_readiness_check(), local_endpoint() and stop() may be called
 // from any thread; stop() called from the executor's own thread has closed the listening
 // socket when it returns, called from another thread it is posted to the executor.
+// Destroy the exporter before its execution context (the usual Asio rule); its coroutines
+// hold its state, so one that runs after the exporter is gone touches nothing freed.
 // Every socket is opened close-on-exec (Asio does not set FD_CLOEXEC itself).
 #pragma once
 
