@@ -22,9 +22,42 @@ bool needs_quotes(std::string_view v) {
   return false;
 }
 
+// The length of the valid UTF-8 sequence at the start of `v`, 0 if it is not one.
+std::size_t utf8_sequence(std::string_view v) {
+  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(v[i]); };
+  const auto cont = [&](std::size_t i) { return i < v.size() && (b(i) & 0xc0) == 0x80; };
+  const unsigned char c = b(0);
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (c == 0xe0 && b(1) < 0xa0) return 0;   // overlong
+    if (c == 0xed && b(1) >= 0xa0) return 0;  // a surrogate
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (c == 0xf0 && b(1) < 0x90) return 0;   // overlong
+    if (c == 0xf4 && b(1) >= 0x90) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+// A JSON string; bytes that are not UTF-8 (a binary SIP body at trace level, say) become
+// U+FFFD, so that every line stays valid JSON.
 void append_json_string(std::string& out, std::string_view v) {
   out += '"';
-  for (unsigned char c : v) {
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c >= 0x80) {
+      if (auto n = utf8_sequence(v.substr(i)); n > 0) {
+        out.append(v.substr(i, n));
+        i += n - 1;
+      } else {
+        out += "\ufffd";
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -67,7 +100,13 @@ class JsonFormatter final : public spdlog::formatter {
     append_json_string(out, std::string_view(msg.logger_name.data(), msg.logger_name.size()));
     for (const auto& [key, value] : parse_fields(std::string_view(msg.payload.data(), msg.payload.size()))) {
       out += ',';
-      append_json_string(out, key);
+      // A field named like a fixed key would make a second one, which JSON readers resolve
+      // each their own way: it is renamed.
+      if (key == "time" || key == "level" || key == "logger") {
+        append_json_string(out, "field_" + key);
+      } else {
+        append_json_string(out, key);
+      }
       out += ':';
       append_json_string(out, value);
     }

@@ -27,7 +27,7 @@ namespace astmrf::util {
 /// A value written into a key=value line: quoted when it is empty or holds a space, `"`,
 /// `=` or a control character (`\"`, `\\`, `\n`, `\r`, `\t` escaped).
 struct Quoted {
-  std::string_view value;
+  std::string_view value;  ///< the text, written quoted only when it needs to be
 };
 /// Marks `value` for quoting as needed in a `{}` of a log line.
 inline Quoted quote(std::string_view value) noexcept { return Quoted{value}; }
@@ -57,6 +57,8 @@ std::string redact_sip(std::string_view message);
 
 }  // namespace astmrf::util
 
+/// @cond fmt_support
+// `{}` of a Quoted writes its value quoted as needed (see append_quoted).
 template <>
 struct fmt::formatter<astmrf::util::Quoted> : fmt::formatter<std::string_view> {
   template <typename Context>
@@ -66,3 +68,4 @@ struct fmt::formatter<astmrf::util::Quoted> : fmt::formatter<std::string_view> {
     return fmt::formatter<std::string_view>::format(out, ctx);
   }
 };
+/// @endcond

@@ -24,7 +24,9 @@ namespace astmrf::util::metrics {
 /// A value that only goes up (Prometheus counter; its name should end in `_total`).
 class Counter {
  public:
+  /// Adds `n`.
   void inc(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
+  /// The current total.
   [[nodiscard]] std::uint64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -34,10 +36,15 @@ class Counter {
 /// A value that goes up and down (Prometheus gauge).
 class Gauge {
  public:
+  /// Sets the value.
   void set(double v) noexcept { value_.store(v, std::memory_order_relaxed); }
+  /// Adds `d` (negative: subtracts).
   void add(double d) noexcept { value_.fetch_add(d, std::memory_order_relaxed); }
+  /// Adds 1.
   void inc() noexcept { add(1); }
+  /// Subtracts 1.
   void dec() noexcept { add(-1); }
+  /// The current value.
   [[nodiscard]] double value() const noexcept { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -49,15 +56,18 @@ class Histogram {
  public:
   /// Upper bounds, strictly increasing and finite (+Inf is implicit).
   explicit Histogram(std::shared_ptr<const std::vector<double>> bounds);
+  /// Counts `value` in the first bucket whose bound is >= it, and adds it to the sum.
   void observe(double value) noexcept;
 
   /// Cumulative bucket counts (one per bound, then +Inf), sum and count, read together.
   struct Snapshot {
-    std::vector<std::uint64_t> cumulative;
-    double sum{0};
-    std::uint64_t count{0};  ///< equals cumulative.back()
+    std::vector<std::uint64_t> cumulative;  ///< per bound, then +Inf
+    double sum{0};                          ///< of every observed value
+    std::uint64_t count{0};                 ///< equals cumulative.back()
   };
+  /// The counts and sum now.
   [[nodiscard]] Snapshot snapshot() const;
+  /// The buckets' upper bounds, without +Inf.
   [[nodiscard]] const std::vector<double>& bounds() const noexcept { return *bounds_; }
 
  private:
@@ -74,25 +84,32 @@ enum class Type : std::uint8_t { counter, gauge, histogram };
 /// What families share, whatever their type.
 class FamilyBase {
  public:
+  /// Checks the names; throws std::invalid_argument when one is invalid or reserved.
   FamilyBase(std::string name, std::string help, Type type, std::vector<std::string> label_names);
   virtual ~FamilyBase() = default;
   FamilyBase(const FamilyBase&) = delete;
   FamilyBase& operator=(const FamilyBase&) = delete;
 
+  /// The metric name.
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  /// The HELP text.
   [[nodiscard]] const std::string& help() const noexcept { return help_; }
+  /// Counter, gauge or histogram.
   [[nodiscard]] Type type() const noexcept { return type_; }
+  /// The label names, in the order with() takes their values.
   [[nodiscard]] const std::vector<std::string>& label_names() const noexcept { return label_names_; }
   /// Appends the family's `# HELP`, `# TYPE` and samples; drops children nobody holds.
   virtual void write(std::string& out) = 0;
 
  protected:
+  /// Throws std::invalid_argument unless `values` is the number of labels.
   void check_arity(std::size_t values) const;
+  /// Appends `# HELP` and `# TYPE`.
   void write_header(std::string& out) const;
-  // `name{a="x",b="y"[,le="..."]} ` for one sample.
+  /// Appends `name{a="x",b="y"[,le="..."]} ` for one sample.
   void write_series(std::string& out, std::string_view suffix, const std::vector<std::string>& values,
                     std::string_view le = {}) const;
-  mutable std::mutex mutex_;
+  mutable std::mutex mutex_;  ///< guards the children
 
  private:
   std::string name_;
@@ -106,6 +123,7 @@ template <typename Metric>
 class Family final : public FamilyBase {
  public:
   using FamilyBase::FamilyBase;
+  /// A histogram family, whose children share `bounds`.
   Family(std::string name, std::string help, Type type, std::vector<std::string> label_names,
          std::shared_ptr<const std::vector<double>> bounds)
       : FamilyBase(std::move(name), std::move(help), type, std::move(label_names)), bounds_(std::move(bounds)) {}
@@ -150,6 +168,7 @@ class Registry {
   /// label names, the same family. A clash (another type or labels) or an invalid name
   /// throws std::invalid_argument.
   CounterFamily& counter(std::string name, std::string help, std::vector<std::string> label_names = {});
+  /// The gauge family of that name (as counter()).
   GaugeFamily& gauge(std::string name, std::string help, std::vector<std::string> label_names = {});
   /// `buckets`: upper bounds, strictly increasing (+Inf is added).
   HistogramFamily& histogram(std::string name, std::string help, std::vector<double> buckets,
