@@ -92,10 +92,10 @@ struct SrfOptions {
   /// Where Srf's metrics go: `astmrf_srf_calls_total{direction,outcome}` (each INVITE received
   /// and handled, or sent, counted once at its end state) and `astmrf_srf_dialogs{direction}`.
   /// Null: no metrics. Include <astmrf/util/metrics.hpp> to make one.
-  std::shared_ptr<util::metrics::Registry> metrics;
+  std::shared_ptr<util::metrics::Registry> metrics{};
   /// Where Srf logs (debug: call_answered, call_rejected, call_cancelled, call_failed,
   /// dialog_ended, each with call_id; credentials are never logged). Null: spdlog's default logger.
-  std::shared_ptr<spdlog::logger> logger;
+  std::shared_ptr<spdlog::logger> logger{};
 };
 
 /// The application's signaling API (drachtio-srf's Srf): request handlers and

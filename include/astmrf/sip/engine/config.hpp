@@ -59,11 +59,11 @@ struct EngineConfig {
   /// Where the engine's metrics go (`astmrf_sip_*`: requests and responses by method and
   /// class, retransmissions, drops, overload 503s, transactions, dialogs, TCP connections).
   /// Null: no metrics, nothing counted. Include <astmrf/util/metrics.hpp> to make one.
-  std::shared_ptr<util::metrics::Registry> metrics;
+  std::shared_ptr<util::metrics::Registry> metrics{};
   /// Where the engine logs (trace: every SIP message in and out, Authorization headers
   /// redacted; debug: dialogs created and ended; warn: unparsable input, transport errors).
   /// Null: spdlog's default logger.
-  std::shared_ptr<spdlog::logger> logger;
+  std::shared_ptr<spdlog::logger> logger{};
 };
 
 }  // namespace astmrf::sip
