@@ -80,8 +80,9 @@ void Dialog::ended(DialogEndReason reason) {
   auto keep = shared_from_this();
   if (observers_) {
     if (observers_->metrics) observers_->dialogs[role_ == Role::uas ? 0 : 1]->dec();
-    observers_->log->debug("event=dialog_ended call_id={} role={} reason={}", util::quote(backend_->call_id()),
-                           role_ == Role::uas ? "uas" : "uac", sip::to_string(reason));
+    if (observers_->log->should_log(spdlog::level::debug))
+      observers_->log->debug("event=dialog_ended call_id={} role={} reason={}", util::quote(backend_->call_id()),
+                             role_ == Role::uas ? "uas" : "uac", sip::to_string(reason));
   }
   on_modify_ = nullptr;  // handlers may hold the dialog: release them
   handlers_.clear();

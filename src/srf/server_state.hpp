@@ -46,7 +46,7 @@ struct Access {
   static std::shared_ptr<Dialog> dialog(std::shared_ptr<BackendDialog> backend, Dialog::Role role,
                                         std::string local_sdp, std::string remote_sdp,
                                         boost::asio::any_io_executor executor,
-                                        std::shared_ptr<const SrfObservers> observers) {
+                                        std::shared_ptr<const SrfObservers> observers = nullptr) {
     auto dialog = std::shared_ptr<Dialog>(
         new Dialog(std::move(backend), role, std::move(local_sdp), std::move(remote_sdp), std::move(executor)));
     if (observers && observers->metrics) observers->dialogs[role == Dialog::Role::uas ? 0 : 1]->inc();

@@ -114,6 +114,7 @@ void EngineCore::log_parse_error(const PeerAddress& source, std::string_view rea
 }
 
 void EngineCore::log_dialog_created(const Dialog& dialog) {
+  if (!log_->should_log(spdlog::level::debug)) return;  // peer_text allocates
   log_->debug("event=dialog_created call_id={} role={} transport={} peer={}", util::quote(dialog.call_id_),
               dialog.role_ == Dialog::Role::uac ? "uac" : "uas", detail::transport_label(dialog.peer_.transport),
               peer_text(dialog.peer_));
