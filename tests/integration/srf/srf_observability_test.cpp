@@ -69,6 +69,7 @@ class SrfObservability : public testing::Test {
           res.send(486);
           return;
         }
+        if (uri.starts_with("sip:throw@")) throw std::runtime_error("a bug in the handler");
         if (uri.starts_with("sip:ring@")) {
           res.send(180);
           return;  // the caller gives up
@@ -151,6 +152,12 @@ TEST_F(SrfObservability, CountsCallsByDirectionAndOutcome) {
   call("ring", ring);
   ASSERT_TRUE(log.wait_for("uac ring CallCancelled")) << log.joined();
 
+  call("throw");
+  ASSERT_TRUE(log.wait_for("uac throw SipFailure 500")) << log.joined();
+  EXPECT_EQ(calls(*metrics_b, "inbound", "failed"), 1u);  // the handler threw: Srf answered 500
+  EXPECT_EQ(calls(*metrics_b, "inbound", "rejected_5xx"), 0u);
+  EXPECT_EQ(calls(*metrics_a, "outbound", "rejected_5xx"), 1u);
+
   EXPECT_EQ(calls(*metrics_a, "outbound", "answered"), 1u);
   EXPECT_EQ(calls(*metrics_a, "outbound", "rejected_4xx"), 1u);
   EXPECT_EQ(calls(*metrics_a, "outbound", "cancelled"), 1u);
@@ -160,7 +167,6 @@ TEST_F(SrfObservability, CountsCallsByDirectionAndOutcome) {
   EXPECT_EQ(calls(*metrics_b, "inbound", "answered"), 1u);
   EXPECT_EQ(calls(*metrics_b, "inbound", "rejected_4xx"), 1u);
   EXPECT_EQ(calls(*metrics_b, "inbound", "cancelled"), 1u);
-  EXPECT_EQ(calls(*metrics_b, "inbound", "failed"), 0u);
   EXPECT_EQ(calls(*metrics_b, "outbound", "answered"), 0u);
   EXPECT_EQ(dialogs(*metrics_a, "outbound"), 0);
   EXPECT_EQ(dialogs(*metrics_b, "inbound"), 0);
