@@ -17,6 +17,7 @@ struct B2bua {
   boost::asio::cancellation_signal cancel_b;  // the UAC toward B
   boost::asio::cancellation_signal cancel_a;  // the UAS toward the caller, until its ACK
   boost::asio::any_io_executor executor;
+  std::shared_ptr<const detail::SrfObservers> observers;
   bool aborted{false};  // the application cancelled the operation
 
   void finish(std::exception_ptr error, B2buaLegs legs) { (*once)(error, std::move(legs)); }
@@ -39,6 +40,7 @@ void tie_legs(const std::shared_ptr<Dialog>& a, const std::shared_ptr<Dialog>& b
 void Srf::start_b2bua(Request req, Response res, std::string uri, B2buaOptions options, LegsHandler handler) {
   auto state = std::make_shared<B2bua>();
   state->executor = get_executor();
+  state->observers = observers();
   state->once = astmrf::detail::make_once(std::move(handler), state->executor);
 
   UacOptions uac = std::move(options.uac);
@@ -101,7 +103,7 @@ void Srf::start_b2bua(Request req, Response res, std::string uri, B2buaOptions o
                     return;
                   }
                   UasOptions uas{b->remote_sdp(), std::move(uas_headers)};
-                  detail::answer_uas(state->executor, req, std::move(uas),
+                  detail::answer_uas(state->executor, state->observers, req, std::move(uas),
                                      DialogHandler(boost::asio::bind_cancellation_slot(
                                          state->cancel_a.slot(), [state, b, end_together](std::exception_ptr uas_error,
                                                                                           std::shared_ptr<Dialog> a) {

@@ -31,6 +31,9 @@ Dialog::~Dialog() {
   // A dialog nobody holds any more cannot be hung up later: end the call now
   // rather than leave it up with no owner.
   if (!destroyed_.ended() && !backend_->terminated()) backend_->bye({});
+  if (!destroyed_.ended() && observers_ && observers_->metrics) {
+    observers_->dialogs[role_ == Role::uas ? 0 : 1]->dec();  // dropped before it ended
+  }
 }
 
 void Dialog::attach() {
@@ -75,6 +78,12 @@ void Dialog::ended(DialogEndReason reason) {
                                                      : DestroyedInfo::Who::system;
   if (!destroyed_.set(info)) return;
   auto keep = shared_from_this();
+  if (observers_) {
+    if (observers_->metrics) observers_->dialogs[role_ == Role::uas ? 0 : 1]->dec();
+    if (observers_->log->should_log(spdlog::level::debug))
+      observers_->log->debug("event=dialog_ended call_id={} role={} reason={}", util::quote(backend_->call_id()),
+                             role_ == Role::uas ? "uas" : "uac", sip::to_string(reason));
+  }
   on_modify_ = nullptr;  // handlers may hold the dialog: release them
   handlers_.clear();
   destroyed_.notify();

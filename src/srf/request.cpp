@@ -9,6 +9,7 @@ namespace astmrf::srf {
 namespace detail {
 
 void ServerState::cancelled() {
+  if (call) call->end(Outcome::cancelled, 487, "caller cancelled");
   auto listeners = std::move(cancel_listeners);
   cancel_listeners.clear();
   for (auto& listener : listeners) listener();
@@ -53,11 +54,15 @@ void Request::wait_cancelled(CancelHandler handler) {
 
 void Response::send(int status, ResponseOptions options) {
   auto& transaction = *state_->transaction;
-  if (status >= 200 && transaction.cancelled()) return;  // the caller already got 487
+  if (status >= 200 && transaction.cancelled()) return;  // the caller already got 487 (counted cancelled)
+  std::string reason = status >= 200 && state_->call ? options.reason : std::string{};
   // Copied only when someone records it, and told only once it really went out.
   std::string sent_body = status >= 200 && state_->on_final ? options.body : std::string{};
   transaction.respond(ResponseSpec{status, std::move(options.reason), std::move(options.headers),
                                    std::move(options.content_type), std::move(options.body)});
+  if (status >= 200 && state_->call) {
+    state_->call->end(status < 300 ? detail::Outcome::answered : detail::rejected(status), status, reason);
+  }
   if (status >= 200 && state_->on_final) {
     auto on_final = std::move(state_->on_final);
     state_->on_final = nullptr;

@@ -2,6 +2,8 @@
 // application's CANCEL listeners and the waiters of async_wait_cancelled.
 #pragma once
 
+#include "observers.hpp"
+
 #include <astmrf/detail/async.hpp>
 #include <astmrf/srf/backend.hpp>
 
@@ -25,6 +27,8 @@ struct ServerState {
   std::vector<std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr, bool)>>> cancel_waiters;
   // Told the final status and body sent (a Dialog records the SDP its answer carried).
   std::function<void(int status, const std::string& body)> on_final;
+  // INVITEs only, when Srf counts or logs calls: the call's outcome, recorded once.
+  std::shared_ptr<CallRecord> call;
 };
 
 }  // namespace astmrf::srf::detail
@@ -41,16 +45,21 @@ struct Access {
   static const std::shared_ptr<ServerState>& state(const Request& req) { return req.state_; }
   static std::shared_ptr<Dialog> dialog(std::shared_ptr<BackendDialog> backend, Dialog::Role role,
                                         std::string local_sdp, std::string remote_sdp,
-                                        boost::asio::any_io_executor executor) {
-    return std::shared_ptr<Dialog>(
+                                        boost::asio::any_io_executor executor,
+                                        std::shared_ptr<const SrfObservers> observers = nullptr) {
+    auto dialog = std::shared_ptr<Dialog>(
         new Dialog(std::move(backend), role, std::move(local_sdp), std::move(remote_sdp), std::move(executor)));
+    if (observers && observers->metrics) observers->dialogs[role == Dialog::Role::uas ? 0 : 1]->inc();
+    dialog->observers_ = std::move(observers);
+    return dialog;
   }
   static void attach(Dialog& dialog) { dialog.attach(); }
 };
 
 /// The body of Srf::async_create_uas, callable without the Srf (the B2BUA uses it
 /// from completions that may outlive the Srf object).
-void answer_uas(const boost::asio::any_io_executor& executor, Request req, UasOptions options,
+void answer_uas(const boost::asio::any_io_executor& executor, std::shared_ptr<const SrfObservers> observers,
+                Request req, UasOptions options,
                 boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Dialog>)> handler);
 
 }  // namespace astmrf::srf::detail

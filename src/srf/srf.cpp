@@ -3,6 +3,8 @@
 
 #include <astmrf/detail/async.hpp>
 #include <astmrf/srf/srf.hpp>
+#include <astmrf/util/log.hpp>
+#include <astmrf/util/metrics.hpp>
 #include <astmrf/util/random.hpp>
 
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -26,7 +28,10 @@ std::string allow_list(const std::map<std::string, Handler>& handlers) {
 }  // namespace
 
 struct Srf::Impl : std::enable_shared_from_this<Srf::Impl> {
-  explicit Impl(std::shared_ptr<SignalingBackend> b) : backend(std::move(b)), executor(backend->get_executor()) {}
+  Impl(std::shared_ptr<SignalingBackend> b, SrfOptions options)
+      : backend(std::move(b)),
+        executor(backend->get_executor()),
+        observers(std::make_shared<const detail::SrfObservers>(options.metrics, std::move(options.logger))) {}
 
   void dispatch(const std::shared_ptr<BackendServerTransaction>& transaction);
 
@@ -35,13 +40,23 @@ struct Srf::Impl : std::enable_shared_from_this<Srf::Impl> {
   std::vector<Middleware> middleware;
   std::map<std::string, Handler> handlers;
   util::Random random;  // Call-IDs, tags and cnonces of the requests it places
+  std::shared_ptr<const detail::SrfObservers> observers;
 };
 
 void Srf::Impl::dispatch(const std::shared_ptr<BackendServerTransaction>& transaction) {
   auto state = std::make_shared<detail::ServerState>(transaction, executor);
+  if (transaction->message().method_id() == sip::MethodId::invite && observers->observing()) {
+    state->call = std::make_shared<detail::CallRecord>(observers, detail::Direction::inbound,
+                                                       std::string(transaction->message().call_id()));
+  }
   std::weak_ptr<detail::ServerState> weak = state;
-  transaction->on_cancel([weak] {
-    if (auto s = weak.lock()) s->cancelled();
+  // The call's record lives as long as the transaction (not only as long as the application
+  // holds the request): a CANCEL after the application let go is still counted.
+  transaction->on_cancel([weak, call = state->call] {
+    if (auto s = weak.lock())
+      s->cancelled();
+    else if (call)
+      call->end(detail::Outcome::cancelled, 487, "caller cancelled");
   });
   auto req = detail::Access::request(state);
   auto res = detail::Access::response(state);
@@ -63,13 +78,18 @@ void Srf::Impl::dispatch(const std::shared_ptr<BackendServerTransaction>& transa
     } else {
       res.send(405, ResponseOptions{{}, {{"Allow", allow_list(handlers)}}, {}, {}});
     }
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
+    if (state->call) state->call->end(detail::Outcome::failed, 500, e.what());
+    observers->log->warn("event=request_handler_failed call_id={} method={} error={}",
+                         util::quote(transaction->message().call_id()), util::quote(transaction->message().method()),
+                         util::quote(e.what()));
     // A handler bug must not leave the peer waiting on an unanswered transaction.
     if (!transaction->final_sent()) res.send(500, ResponseOptions{"Server Internal Error", {}, {}, {}});
   }
 }
 
-Srf::Srf(std::shared_ptr<SignalingBackend> backend) : impl_(std::make_shared<Impl>(std::move(backend))) {
+Srf::Srf(std::shared_ptr<SignalingBackend> backend, SrfOptions options)
+    : impl_(std::make_shared<Impl>(std::move(backend), std::move(options))) {
   std::weak_ptr<Impl> weak = impl_;
   impl_->backend->on_request([weak](const std::shared_ptr<BackendServerTransaction>& transaction) {
     if (auto impl = weak.lock())
@@ -87,20 +107,25 @@ void Srf::on(const std::string& method, Handler handler) {
   impl_->backend->route(method);
 }
 boost::asio::any_io_executor Srf::get_executor() const { return impl_->executor; }
+std::shared_ptr<const detail::SrfObservers> Srf::observers() const { return impl_->observers; }
 
 // ------------------------------------------------------------------ UAS
 
 void Srf::start_uas(Request req, Response /*res: shares req's transaction*/, UasOptions options,
                     DialogHandler handler) {
-  detail::answer_uas(impl_->executor, std::move(req), std::move(options), std::move(handler));
+  detail::answer_uas(impl_->executor, impl_->observers, std::move(req), std::move(options), std::move(handler));
 }
 
 void detail::answer_uas(
-    const boost::asio::any_io_executor& executor, Request req, UasOptions options,
+    const boost::asio::any_io_executor& executor, std::shared_ptr<const SrfObservers> observers, Request req,
+    UasOptions options,
     boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Dialog>)> handler) {
   auto once = astmrf::detail::make_once(std::move(handler), executor);
   const auto& transaction = detail::Access::state(req)->transaction;
+  // The call's record: counted answered at the ACK, failed without one.
+  std::shared_ptr<CallRecord> call = detail::Access::state(req)->call;
   if (transaction->cancelled()) {
+    if (call) call->end(Outcome::cancelled, 487, "caller cancelled");
     (*once)(std::make_exception_ptr(RequestCancelled()), nullptr);
     return;
   }
@@ -108,24 +133,28 @@ void detail::answer_uas(
   try {
     backend =
         transaction->respond(ResponseSpec{200, {}, std::move(options.headers), "application/sdp", options.local_sdp});
-  } catch (...) {
+  } catch (const std::exception& e) {
+    if (call) call->end(Outcome::failed, 0, e.what());
     (*once)(std::current_exception(), nullptr);
     return;
   }
   detail::Access::state(req)->answered();
   if (!backend) {
+    if (call) call->end(Outcome::cancelled, 487, "caller cancelled");  // the CANCEL won the race
     (*once)(std::make_exception_ptr(RequestCancelled()), nullptr);
     return;
   }
   auto dialog = detail::Access::dialog(backend, Dialog::Role::uas, std::move(options.local_sdp),
-                                       std::string(req.body()), executor);
+                                       std::string(req.body()), executor, std::move(observers));
   // Until the ACK, the backend's handlers own the dialog; attach() then hands
   // them weak references and the application becomes the owner.
-  backend->on_ack([once, dialog](const sip::Message&) {
+  backend->on_ack([once, dialog, call](const sip::Message&) {
+    if (call) call->end(Outcome::answered, 200, "OK");
     detail::Access::attach(*dialog);
     (*once)(nullptr, dialog);
   });
-  backend->on_end([once](DialogEndReason reason) {
+  backend->on_end([once, call](DialogEndReason reason) {
+    if (call) call->end(Outcome::failed, 200, reason == DialogEndReason::no_ack ? "no ACK" : sip::to_string(reason));
     (*once)(reason == DialogEndReason::no_ack ? std::make_exception_ptr(AckTimeout())
                                               : std::make_exception_ptr(DialogGone()),
             nullptr);
@@ -155,6 +184,8 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
   std::shared_ptr<BackendClientTransaction> transaction;
   std::unique_ptr<boost::asio::steady_timer> timer;
   std::string cancel_reason;
+  std::shared_ptr<detail::CallRecord> record;  // null: nobody counts or logs calls
+  std::shared_ptr<const detail::SrfObservers> observers;
 
   void send(const std::string& auth_header = {}, const std::string& auth_value = {}) {
     RequestSpec spec;
@@ -216,6 +247,8 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
         if (auto credentials = detail::digest_credentials(*challenge, input)) {
           auth_tried = true;
           ++cseq;  // a new request in the same call (RFC 3261 22.2)
+          // The credentials themselves are never logged.
+          observers->log->debug("event=call_challenged call_id={} status={}", util::quote(response.call_id()), status);
           send(status == 401 ? "Authorization" : "Proxy-Authorization", *credentials);
           return;
         }
@@ -224,13 +257,16 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
     if (status >= 300) {
       bool local = transaction && transaction->local_failure();
       if (!cancel_reason.empty() && (status == 487 || local)) {
+        end(detail::Outcome::cancelled, status, cancel_reason);
         finish(std::make_exception_ptr(CallCancelled(cancel_reason)), nullptr);
       } else {
+        end(local ? detail::Outcome::failed : detail::rejected(status), status, response.reason());
         finish(std::make_exception_ptr(SipFailure(status, std::string(response.reason()), local)), nullptr);
       }
       return;
     }
     if (!backend_dialog) {
+      end(detail::Outcome::failed, status, "2xx without a usable dialog");
       finish(std::make_exception_ptr(SipFailure(502, "2xx without a usable dialog", true)), nullptr);
       return;
     }
@@ -241,9 +277,10 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
       local = options.answer_late_offer ? options.answer_late_offer(remote) : std::string{};
       backend_dialog->ack(local.empty() ? std::string{} : "application/sdp", local);
     }
-    auto dialog =
-        detail::Access::dialog(backend_dialog, Dialog::Role::uac, std::move(local), std::move(remote), executor);
+    auto dialog = detail::Access::dialog(backend_dialog, Dialog::Role::uac, std::move(local), std::move(remote),
+                                         executor, observers);
     detail::Access::attach(*dialog);
+    end(detail::Outcome::answered, status, response.reason());
     finish(nullptr, std::move(dialog));
   }
 
@@ -253,8 +290,13 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
     if (transaction) transaction->cancel();
   }
 
+  void end(detail::Outcome outcome, int status, std::string_view reason) {
+    if (record) record->end(outcome, status, reason);
+  }
+
   void finish(std::exception_ptr error, std::shared_ptr<Dialog> dialog) {
     if (once->done()) return;
+    if (error) end(detail::Outcome::failed, 0, "local error");  // when nothing above ended it
     if (timer) timer->cancel();
     transaction.reset();  // the transaction's handler holds us: break the cycle
     (*once)(error, std::move(dialog));
@@ -270,6 +312,10 @@ void Srf::start_uac(std::string uri, UacOptions options, DialogHandler handler) 
   call->backend = impl_->backend;
   call->executor = impl_->executor;
   call->call_id = impl_->random.hex(32);
+  call->observers = impl_->observers;
+  if (impl_->observers->observing()) {
+    call->record = std::make_shared<detail::CallRecord>(impl_->observers, detail::Direction::outbound, call->call_id);
+  }
   call->from_tag = impl_->random.hex(16);
   if (call->options.auth) call->cnonce = impl_->random.hex(16);  // only digest uses it
   call->once = astmrf::detail::make_once(std::move(handler), call->executor);
@@ -281,6 +327,7 @@ void Srf::start_uac(std::string uri, UacOptions options, DialogHandler handler) 
     if (!c) return;
     if (c->timer) c->timer->cancel();
     c->cancel_reason = "cancelled by the application";
+    c->end(detail::Outcome::cancelled, 0, c->cancel_reason);
     if (c->transaction) c->transaction->cancel();
   });
   try {

@@ -156,6 +156,7 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   astmrf::detail::EndState<DestroyedInfo> destroyed_;
   std::function<void(Request, Response)> on_modify_;
   std::map<std::string, std::function<void(Request, Response)>> handlers_;
+  std::shared_ptr<const detail::SrfObservers> observers_;  // the Srf's metrics and logger (null: none)
 };
 
 }  // namespace astmrf::srf

@@ -29,6 +29,13 @@
 #include <string_view>
 #include <vector>
 
+namespace spdlog {
+class logger;
+}  // namespace spdlog
+namespace astmrf::util::metrics {
+class Registry;
+}  // namespace astmrf::util::metrics
+
 namespace astmrf::srf::drachtio {
 
 /// Where a drachtio-server listens for applications (its "admin" port).
@@ -70,6 +77,14 @@ struct Options {
   bool cdrs{false};
   /// Frames larger than this are a protocol error (the connection is closed and reopened).
   std::size_t max_frame_bytes{1024 * 1024};
+  /// Where the backend's metrics go: `astmrf_drachtio_connected` (connections ready: 0/1 with
+  /// one server), `astmrf_drachtio_reconnects_total`, `astmrf_drachtio_frames_total{direction}`.
+  /// Null: no metrics. Include <astmrf/util/metrics.hpp> to make one.
+  std::shared_ptr<util::metrics::Registry> metrics{};
+  /// Where the backend logs (info: connected, disconnected, reconnecting, with the server's
+  /// address; trace: every frame, the secret and Authorization values redacted). Null:
+  /// spdlog's default logger.
+  std::shared_ptr<spdlog::logger> logger{};
 };
 
 /// The secret was refused (`NO|incorrect secret`). Final: never retried.
@@ -160,6 +175,14 @@ struct ListenerOptions {
   std::string secret;                        ///< sent with `authenticate` on each connection
   std::vector<std::string> tags;             ///< sent with `authenticate`
   std::size_t max_frame_bytes{1024 * 1024};  ///< a bigger frame closes that connection
+  /// Where the backend's metrics go: `astmrf_drachtio_connected` (connections ready: 0/1 with
+  /// one server), `astmrf_drachtio_reconnects_total`, `astmrf_drachtio_frames_total{direction}`.
+  /// Null: no metrics. Include <astmrf/util/metrics.hpp> to make one.
+  std::shared_ptr<util::metrics::Registry> metrics{};
+  /// Where the backend logs (info: connected, disconnected, reconnecting, with the server's
+  /// address; trace: every frame, the secret and Authorization values redacted). Null:
+  /// spdlog's default logger.
+  std::shared_ptr<spdlog::logger> logger{};
 };
 
 /// Outbound mode: a Backend whose connections are opened by drachtio-server.

@@ -17,6 +17,7 @@ namespace astmrf::srf {
 
 namespace detail {
 struct ServerState;
+struct SrfObservers;
 struct Access;  // Srf's own access to the private parts below
 }  // namespace detail
 

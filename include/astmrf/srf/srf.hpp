@@ -25,6 +25,13 @@
 #include <optional>
 #include <string>
 
+namespace spdlog {
+class logger;
+}  // namespace spdlog
+namespace astmrf::util::metrics {
+class Registry;
+}  // namespace astmrf::util::metrics
+
 namespace astmrf::srf {
 
 /// A request handler: one per method, called with the request and its response.
@@ -80,6 +87,17 @@ struct B2buaLegs {
   std::shared_ptr<Dialog> uac;  ///< the leg this side placed (B)
 };
 
+/// What an Srf counts and where it logs.
+struct SrfOptions {
+  /// Where Srf's metrics go: `astmrf_srf_calls_total{direction,outcome}` (each INVITE received
+  /// and handled, or sent, counted once at its end state) and `astmrf_srf_dialogs{direction}`.
+  /// Null: no metrics. Include <astmrf/util/metrics.hpp> to make one.
+  std::shared_ptr<util::metrics::Registry> metrics{};
+  /// Where Srf logs (debug: call_answered, call_rejected, call_cancelled, call_failed,
+  /// dialog_ended, each with call_id; credentials are never logged). Null: spdlog's default logger.
+  std::shared_ptr<spdlog::logger> logger{};
+};
+
 /// The application's signaling API (drachtio-srf's Srf): request handlers and
 /// middleware, UAS, UAC and B2BUA dialogs. It runs on the SignalingBackend it is given
 /// and belongs to the backend's executor.
@@ -87,7 +105,7 @@ class Srf {
  public:
   /// On a signaling backend: srf::make_engine_backend(engine) (srf/engine_backend.hpp) or a
   /// drachtio-server connection (srf/drachtio.hpp).
-  explicit Srf(std::shared_ptr<SignalingBackend> backend);
+  explicit Srf(std::shared_ptr<SignalingBackend> backend, SrfOptions options = {});
   ~Srf();
   Srf(const Srf&) = delete;
   Srf& operator=(const Srf&) = delete;
@@ -165,6 +183,8 @@ class Srf {
   using DialogHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Dialog>)>;
   void start_uas(Request req, Response res, UasOptions options, DialogHandler handler);
   void start_uac(std::string uri, UacOptions options, DialogHandler handler);
+
+  [[nodiscard]] std::shared_ptr<const detail::SrfObservers> observers() const;
 
   struct Impl;
   std::shared_ptr<Impl> impl_;

@@ -6,8 +6,10 @@
 
 #include <astmrf/sip/builder.hpp>
 #include <astmrf/sip/parser.hpp>
+#include <astmrf/util/log.hpp>
 
 #include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
 
 #include <stdexcept>
 
@@ -103,12 +105,19 @@ std::shared_ptr<ClientRequest> EngineCore::start_client_transaction(std::string 
   transaction->key_.reserve(branch.size() + 1 + transaction->request_.method().size());
   transaction->key_.append(branch).append("|").append(transaction->request_.method());
   insert_keyed(client_transactions_, transaction->key_, transaction);
+  client_transactions_changed();
+  count_request_sent(transaction->request_.method_id());
 
   auto failed = [weak = std::weak_ptr<ClientRequest>(transaction)](boost::system::error_code ec) {
     if (!ec) return;
     auto t = weak.lock();
     if (!t) return;
-    if (auto core = t->core_.lock()) core->client_local_failure(*t, 503, "Service Unavailable (transport error)");
+    auto core = t->core_.lock();
+    if (!core) return;
+    core->log_->warn("event=transport_error call_id={} method={} transport={} error={}",
+                     util::quote(t->request_.call_id()), util::quote(t->request_.method()),
+                     detail::transport_label(t->destination_.transport), util::quote(ec.message()));
+    core->client_local_failure(*t, 503, "Service Unavailable (transport error)");
   };
   if (destination.transport == Transport::udp) {
     // A datagram's failure is known at once: report it from the executor, as a
@@ -140,7 +149,7 @@ void EngineCore::schedule_client_timer(const std::shared_ptr<ClientRequest>& tra
                           // going at T2 once a provisional arrived (RFC 3261 17.1.2.2).
                           const bool invite = t->request_.method_id() == MethodId::invite;
                           if (!(invite && t->provisional_seen_) && t->final_status_ < 200) {
-                            ++core.stats_.retransmissions_sent;
+                            core.count_retransmission_sent();
                             core.send(t->destination_, t->wire_);
                           }
                           auto next_interval = invite ? 2 * interval : std::min(2 * interval, core.t2());
@@ -171,9 +180,9 @@ void EngineCore::client_response(ClientRequest& transaction, Message&& response)
 
   if (transaction.final_status_ >= 200) {
     // A retransmitted final: re-ACK a non-2xx to an INVITE (17.1.1.2).
-    ++stats_.retransmissions_absorbed;
+    count_retransmission_absorbed();
     if (invite && status >= 300 && !transaction.ack_.empty()) {
-      ++stats_.retransmissions_sent;
+      count_retransmission_sent();
       send(transaction.destination_, transaction.ack_);
     }
     return;
@@ -215,6 +224,7 @@ void EngineCore::client_response(ClientRequest& transaction, Message&& response)
   if (invite) {
     if (dialog) dialog->outgoing_invite_pending_ = false;
     transaction.ack_ = detail::build_non2xx_ack(transaction.request_, response);
+    count_request_sent(MethodId::ack);
     send(transaction.destination_, transaction.ack_);
     // Timer D: absorb retransmitted finals for 32 s over UDP.
     schedule_client_timer(self, std::chrono::milliseconds(0),
@@ -275,7 +285,10 @@ void EngineCore::terminate(ClientRequest& transaction) {
   transaction.terminated_ = true;
   if (transaction.timer_) timer_of(transaction.timer_)->cancel();
   auto it = client_transactions_.find(transaction.key_);
-  if (it != client_transactions_.end() && it->second.get() == &transaction) client_transactions_.erase(it);
+  if (it != client_transactions_.end() && it->second.get() == &transaction) {
+    client_transactions_.erase(it);
+    client_transactions_changed();
+  }
 }
 
 void EngineCore::on_2xx_retransmission(const Message& response) {
@@ -285,12 +298,12 @@ void EngineCore::on_2xx_retransmission(const Message& response) {
   if (!from || !to || !cseq) return;
   auto dialog = find_dialog(response.call_id(), from->tag, to->tag);
   if (dialog && dialog->last_ack_cseq_ == cseq->number && !dialog->last_ack_.empty()) {
-    ++stats_.retransmissions_absorbed;
-    ++stats_.retransmissions_sent;
+    count_retransmission_absorbed();
+    count_retransmission_sent();
     send(dialog->peer_, dialog->last_ack_);  // a lost ACK: the peer retransmits its 2xx
     return;
   }
-  ++stats_.stray_responses;
+  count_stray_response();
 }
 
 }  // namespace astmrf::sip

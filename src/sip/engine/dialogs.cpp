@@ -5,6 +5,9 @@
 
 #include <astmrf/sip/builder.hpp>
 #include <astmrf/sip/parser.hpp>
+#include <astmrf/util/log.hpp>
+
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -117,6 +120,8 @@ std::shared_ptr<Dialog> EngineCore::create_uas_dialog(IncomingRequest& invite, c
   dialog->timer_ = new_timer();
   append_dialog_key(dialog->key_, dialog->call_id_, dialog->local_tag_, dialog->remote_tag_);
   insert_keyed(dialogs_, dialog->key_, dialog);
+  dialogs_changed();
+  log_dialog_created(*dialog);
   return dialog;
 }
 
@@ -142,6 +147,8 @@ std::shared_ptr<Dialog> EngineCore::create_uac_dialog(ClientRequest& invite, con
   dialog->timer_ = new_timer();
   append_dialog_key(dialog->key_, dialog->call_id_, dialog->local_tag_, dialog->remote_tag_);
   insert_keyed(dialogs_, dialog->key_, dialog);
+  dialogs_changed();
+  log_dialog_created(*dialog);
   return dialog;
 }
 
@@ -203,7 +210,7 @@ void EngineCore::send_2xx_reliably(Dialog& dialog, std::string wire, std::uint32
         core->bye(*d, {}, DialogEndReason::no_ack);
         return;
       }
-      ++core->stats_.retransmissions_sent;
+      core->count_retransmission_sent();
       core->send(d->peer_, d->pending_2xx_);
       auto next_interval = std::min(2 * interval, core->t2());
       auto t = core->timer_of(d->timer_);
@@ -218,7 +225,7 @@ void EngineCore::send_2xx_reliably(Dialog& dialog, std::string wire, std::uint32
 void EngineCore::dialog_ack(Dialog& dialog, const Message& ack) {
   auto cseq = ack.cseq();
   if (!cseq || dialog.pending_2xx_.empty() || cseq->number != dialog.pending_2xx_cseq_) {
-    ++stats_.retransmissions_absorbed;  // a retransmitted ACK
+    count_retransmission_absorbed();  // a retransmitted ACK
     return;
   }
   dialog.pending_2xx_.clear();
@@ -237,6 +244,7 @@ void EngineCore::send_ack(Dialog& dialog, std::uint32_t cseq, std::string_view c
   dialog.last_ack_ = builder.str();
   dialog.last_ack_cseq_ = cseq;
   if (dialog.state_ == Dialog::State::confirming) dialog.state_ = Dialog::State::confirmed;
+  count_request_sent(MethodId::ack);
   send(destination, dialog.last_ack_);
 }
 
@@ -295,7 +303,12 @@ void EngineCore::end(Dialog& dialog, DialogEndReason reason) {
   dialog.awaiting_manual_ack_ = false;
   if (dialog.timer_) timer_of(dialog.timer_)->cancel();
   auto it = dialogs_.find(dialog.key_);
-  if (it != dialogs_.end() && it->second.get() == &dialog) dialogs_.erase(it);
+  if (it != dialogs_.end() && it->second.get() == &dialog) {
+    dialogs_.erase(it);
+    dialogs_changed();
+  }
+  log_->debug("event=dialog_ended call_id={} role={} reason={}", util::quote(dialog.call_id_),
+              dialog.role_ == Dialog::Role::uac ? "uac" : "uas", to_string(reason));
   // Handlers often capture the dialog: drop them so nothing keeps it alive.
   dialog.on_request_ = nullptr;
   dialog.on_ack_ = nullptr;

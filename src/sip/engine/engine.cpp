@@ -4,10 +4,15 @@
 
 #include <astmrf/sip/engine/engine.hpp>
 #include <astmrf/sip/parser.hpp>
+#include <astmrf/util/log.hpp>
+#include <astmrf/util/metrics.hpp>
 
 #include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
 
 #include <stdexcept>
+
+#include <strings.h>
 
 namespace astmrf::sip {
 
@@ -47,6 +52,45 @@ void server_key(std::string& key, const Message& request, const Via& via) {
   key.append("|").append(method);
 }
 
+// The Call-ID of a message's text (trace lines of messages sent: no parse).
+std::string_view call_id_of(std::string_view wire) {
+  std::size_t pos = 0;
+  while (pos < wire.size()) {
+    auto end = wire.find("\r\n", pos);
+    if (end == std::string_view::npos) end = wire.size();
+    auto line = wire.substr(pos, end - pos);
+    if (line.empty()) break;  // end of the headers
+    auto colon = line.find(':');
+    if (colon != std::string_view::npos) {
+      auto name = line.substr(0, colon);
+      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+      if ((name.size() == 7 && strncasecmp(name.data(), "Call-ID", 7) == 0) ||
+          (name.size() == 1 && (name[0] == 'i' || name[0] == 'I'))) {
+        auto value = line.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+        return value;
+      }
+    }
+    pos = end + 2;
+  }
+  return {};
+}
+
+std::string peer_text(const PeerAddress& peer) {
+  std::string out = detail::host_text(peer.address);
+  out += ':';
+  out += std::to_string(peer.port);
+  return out;
+}
+
+void trace_message(spdlog::logger& log, std::string_view event, std::string_view call_id, const PeerAddress& peer,
+                   std::string_view text) {
+  auto redacted = util::redact_sip(text);
+  log.trace("event={} call_id={} transport={} peer={} message={}", event, util::quote(call_id),
+            detail::transport_label(peer.transport), peer_text(peer), util::quote(redacted));
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------ EngineCore
@@ -57,7 +101,24 @@ EngineCore::EngineCore(boost::asio::any_io_executor executor, EngineConfig confi
       transport_(
           executor, config_,
           detail::TransportLayer::Callbacks{[this](std::string_view raw, Result<Message>* parsed,
-                                                   const PeerAddress& source) { on_input(raw, parsed, source); }}) {}
+                                                   const PeerAddress& source) { on_input(raw, parsed, source); }}),
+      log_(util::logger_or_default(config_.logger)) {
+  if (config_.metrics) metrics_ = std::make_unique<detail::EngineMetrics>(*config_.metrics);
+  transport_.observe(metrics_ ? metrics_->send_buffer_full : nullptr, metrics_ ? metrics_->tcp_connections : nullptr,
+                     log_);
+}
+
+void EngineCore::log_parse_error(const PeerAddress& source, std::string_view reason) {
+  log_->warn("event=sip_parse_error transport={} peer={} reason={}", detail::transport_label(source.transport),
+             peer_text(source), util::quote(reason));
+}
+
+void EngineCore::log_dialog_created(const Dialog& dialog) {
+  if (!log_->should_log(spdlog::level::debug)) return;  // peer_text allocates
+  log_->debug("event=dialog_created call_id={} role={} transport={} peer={}", util::quote(dialog.call_id_),
+              dialog.role_ == Dialog::Role::uac ? "uac" : "uas", detail::transport_label(dialog.peer_.transport),
+              peer_text(dialog.peer_));
+}
 
 EngineCore::~EngineCore() = default;
 
@@ -102,11 +163,15 @@ void EngineCore::stop() {
     if (t->timer_) timer_of(t->timer_)->cancel();
   }
   for (auto& [key, d] : dialogs) end(*d, DialogEndReason::backend_stopped);
+  server_transactions_changed();
+  client_transactions_changed();
+  dialogs_changed();
 }
 
 boost::system::error_code EngineCore::send(const PeerAddress& destination, std::string_view data,
                                            detail::TransportLayer::SendHandler done) {
   ++stats_.messages_sent;
+  if (log_->should_log(spdlog::level::trace)) trace_message(*log_, "sip_out", call_id_of(data), destination, data);
   return transport_.send(destination, data, std::move(done));
 }
 
@@ -124,6 +189,8 @@ void EngineCore::on_input(std::string_view raw, Result<Message>* parsed, const P
       reject_unparsable(raw.substr(start), message.error(), source);
       return;
     }
+    if (log_->should_log(spdlog::level::trace))
+      trace_message(*log_, "sip_in", message->call_id(), source, raw.substr(start));
     if (message->is_request())
       on_request(std::move(*message), source);
     else
@@ -131,9 +198,12 @@ void EngineCore::on_input(std::string_view raw, Result<Message>* parsed, const P
     return;
   }
   if (!*parsed) {
-    ++stats_.parse_errors;  // the stream is closed by the transport
+    count_parse_error();  // the stream is closed by the transport
+    log_parse_error(source, parsed->error().message());
     return;
   }
+  if (log_->should_log(spdlog::level::trace))
+    trace_message(*log_, "sip_in", (*parsed)->call_id(), source, (*parsed)->raw());
   if ((*parsed)->is_request())
     on_request(std::move(**parsed), source);
   else
@@ -141,7 +211,8 @@ void EngineCore::on_input(std::string_view raw, Result<Message>* parsed, const P
 }
 
 void EngineCore::reject_unparsable(std::string_view raw, const ParseError& error, const PeerAddress& source) {
-  ++stats_.parse_errors;
+  count_parse_error();
+  log_parse_error(source, error.message());
   // Answer 400 when the headers a response needs can be read (RFC 3261 8.2.2.x
   // asks for a response where one can be built); drop everything else.
   ParseOptions lenient;
@@ -172,6 +243,7 @@ void EngineCore::send_stateless(const Message& request, const PeerAddress& sourc
   } catch (const SipError&) {
     return;  // the request's own headers cannot be echoed safely
   }
+  count_response_sent(request.method_id(), spec.status);
   send(detail::response_destination(*via, source), std::move(wire));
 }
 
@@ -180,9 +252,14 @@ void EngineCore::on_request(Message&& request, const PeerAddress& source) {
   auto cseq = request.cseq();
   auto from = request.from();
   auto to = request.to();
+  if (metrics_) metrics_->request_received(request.method_id());
   if (!via || !cseq || !from || !to || request.call_id().empty()) {
-    ++stats_.parse_errors;
+    count_parse_error();
     const ParseError& error = !via ? via.error() : !cseq ? cseq.error() : !from ? from.error() : to.error();
+    if (via && cseq && from && to)
+      log_parse_error(source, "no Call-ID");
+    else
+      log_parse_error(source, error.message());
     if (via && request.method_id() != MethodId::ack) {
       ResponseSpec spec;
       spec.status = 400;
@@ -231,6 +308,9 @@ void EngineCore::on_request(Message&& request, const PeerAddress& source) {
   if (pending_server_transactions_ >= config_.max_pending_server_transactions ||
       server_transactions_.size() >= config_.max_server_transactions) {
     ++stats_.rejected_overload;
+    if (metrics_) metrics_->overload_rejections->inc();
+    log_->debug("event=sip_overload call_id={} method={} pending={} transactions={}", util::quote(request.call_id()),
+                util::quote(request.method()), pending_server_transactions_, server_transactions_.size());
     send_stateless(
         request, source,
         ResponseSpec{
@@ -249,13 +329,15 @@ void EngineCore::on_request(Message&& request, const PeerAddress& source) {
   }
 }
 
-void EngineCore::on_response(Message&& response, const PeerAddress&) {
+void EngineCore::on_response(Message&& response, const PeerAddress& source) {
   auto via = response.top_via();
   auto cseq = response.cseq();
   if (!via || !cseq) {
-    ++stats_.parse_errors;
+    count_parse_error();
+    log_parse_error(source, !via ? via.error().message() : cseq.error().message());
     return;
   }
+  if (metrics_) metrics_->response_received(method_id(cseq->method), response.status());
   lookup_key_.clear();
   lookup_key_.append(via->branch).append("|").append(cseq->method);
   auto it = client_transactions_.find(lookup_key_);
@@ -268,7 +350,7 @@ void EngineCore::on_response(Message&& response, const PeerAddress&) {
     on_2xx_retransmission(response);
     return;
   }
-  ++stats_.stray_responses;
+  count_stray_response();
 }
 
 // ------------------------------------------------------------------ Engine

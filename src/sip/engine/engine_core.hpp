@@ -2,6 +2,7 @@
 // server_transactions.cpp, client_transactions.cpp and dialogs.cpp.
 #pragma once
 
+#include "engine_metrics.hpp"
 #include "message_factory.hpp"
 #include "timer_coalescing.hpp"
 #include "transport_layer.hpp"
@@ -39,6 +40,42 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   void send_stateless(const Message& request, const PeerAddress& source, ResponseSpec spec);
   boost::system::error_code send(const PeerAddress& destination, std::string_view data,
                                  detail::TransportLayer::SendHandler done = {});
+  // A first send (not a retransmission) of a request or a response, for the metrics.
+  void count_request_sent(MethodId method) {
+    if (metrics_) metrics_->request_sent(method);
+  }
+  void count_response_sent(MethodId method, int status) {
+    if (metrics_) metrics_->response_sent(method, status);
+  }
+  void count_retransmission_sent() {
+    ++stats_.retransmissions_sent;
+    if (metrics_) metrics_->retransmissions_sent->inc();
+  }
+  void count_retransmission_absorbed() {
+    ++stats_.retransmissions_absorbed;
+    if (metrics_) metrics_->retransmissions_absorbed->inc();
+  }
+  void count_parse_error() {
+    ++stats_.parse_errors;
+    if (metrics_) metrics_->dropped(detail::EngineMetrics::Drop::parse_error);
+  }
+  void count_stray_response() {
+    ++stats_.stray_responses;
+    if (metrics_) metrics_->dropped(detail::EngineMetrics::Drop::stray_response);
+  }
+  // The gauges follow the tables' sizes; called where an entry comes or goes.
+  void server_transactions_changed() {
+    if (metrics_) metrics_->server_transactions->set(static_cast<double>(server_transactions_.size()));
+  }
+  void client_transactions_changed() {
+    if (metrics_) metrics_->client_transactions->set(static_cast<double>(client_transactions_.size()));
+  }
+  void dialogs_changed() {
+    if (metrics_) metrics_->dialogs->set(static_cast<double>(dialogs_.size()));
+  }
+  // Log lines: `warn` for input that could not be parsed (no message text: it may hold secrets).
+  void log_parse_error(const PeerAddress& source, std::string_view reason);
+  void log_dialog_created(const Dialog& dialog);
 
   // ---- server transactions (server_transactions.cpp)
   std::shared_ptr<IncomingRequest> create_server_transaction(Message&& request, const PeerAddress& source,
@@ -151,7 +188,9 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   };
   std::array<LocalPoint, 2> local_points_;  // by index(transport)
   EngineStats stats_;
-  std::size_t pending_server_transactions_{0};  // created and not finally answered
+  std::unique_ptr<detail::EngineMetrics> metrics_;  // null: metrics off
+  std::shared_ptr<spdlog::logger> log_;             // never null
+  std::size_t pending_server_transactions_{0};      // created and not finally answered
   bool running_{false};
 };
 

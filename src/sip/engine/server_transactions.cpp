@@ -3,6 +3,10 @@
 #include "engine_core.hpp"
 #include "timer_coalescing.hpp"
 
+#include <astmrf/util/log.hpp>
+
+#include <spdlog/spdlog.h>
+
 #include <stdexcept>
 
 namespace astmrf::sip {
@@ -27,6 +31,7 @@ std::shared_ptr<IncomingRequest> EngineCore::create_server_transaction(Message&&
   transaction->is_invite_ = transaction->message_.method_id() == MethodId::invite;
   transaction->timer_ = new_timer();
   insert_keyed(server_transactions_, transaction->key_, transaction);
+  server_transactions_changed();
   ++pending_server_transactions_;
   return transaction;
 }
@@ -35,11 +40,11 @@ bool EngineCore::absorb_retransmission(std::string_view key, const Message&) {
   auto it = server_transactions_.find(key);
   if (it == server_transactions_.end()) return false;
   auto& transaction = *it->second;
-  ++stats_.retransmissions_absorbed;
+  count_retransmission_absorbed();
   if (!transaction.last_response_.empty()) {
     auto via = transaction.message_.top_via();
     if (via) {
-      ++stats_.retransmissions_sent;
+      count_retransmission_sent();
       send(detail::response_destination(*via, transaction.source_), transaction.last_response_);
     }
   }
@@ -83,7 +88,7 @@ void EngineCore::handle_cancel(Message&& cancel, const PeerAddress& source) {
 
 void EngineCore::handle_ack_for_non2xx(IncomingRequest& transaction, const Message&) {
   if (transaction.confirmed_) {
-    ++stats_.retransmissions_absorbed;
+    count_retransmission_absorbed();
     return;
   }
   transaction.confirmed_ = true;  // stops the retransmissions of timer G
@@ -109,6 +114,7 @@ std::shared_ptr<Dialog> EngineCore::respond(IncomingRequest& transaction, Respon
       detail::build_response(transaction.message_, transaction.source_, spec, transaction.local_tag_, ids_,
                              local_contact(transaction.source_.transport), config_.user_agent, &destination);
   if (!destination) destination = detail::response_destination(*transaction.message_.top_via(), transaction.source_);
+  count_response_sent(transaction.message_.method_id(), spec.status);
   send(*destination, wire);
   transaction.last_response_ = std::move(wire);
 
@@ -156,7 +162,7 @@ void EngineCore::schedule_server_timer(const std::shared_ptr<IncomingRequest>& t
         }
         if (!t->confirmed_ && !t->last_response_.empty()) {
           auto via = t->message_.top_via();
-          ++core.stats_.retransmissions_sent;
+          core.count_retransmission_sent();
           core.send(detail::response_destination(*via, t->source_), t->last_response_);
         }
         core.schedule_server_timer(t, std::min(2 * interval, core.t2()), deadline);
@@ -187,7 +193,10 @@ void EngineCore::terminate(IncomingRequest& transaction) {
   if (transaction.final_status_ < 200 && pending_server_transactions_ > 0) --pending_server_transactions_;
   if (transaction.timer_) timer_of(transaction.timer_)->cancel();
   auto it = server_transactions_.find(transaction.key_);
-  if (it != server_transactions_.end() && it->second.get() == &transaction) server_transactions_.erase(it);
+  if (it != server_transactions_.end() && it->second.get() == &transaction) {
+    server_transactions_.erase(it);
+    server_transactions_changed();
+  }
 }
 
 void EngineCore::deliver(const std::shared_ptr<IncomingRequest>& transaction,
@@ -199,7 +208,10 @@ void EngineCore::deliver(const std::shared_ptr<IncomingRequest>& transaction,
   }
   try {
     handler(transaction);
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
+    log_->warn("event=request_handler_failed call_id={} method={} error={}",
+               util::quote(transaction->message_.call_id()), util::quote(transaction->message_.method()),
+               util::quote(e.what()));
     // The peer must not wait on a transaction nobody will answer.
     if (!transaction->final_sent() && !transaction->terminated_) {
       respond(*transaction, ResponseSpec{500, "Server Internal Error", {}, {}, {}});

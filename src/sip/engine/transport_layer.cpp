@@ -1,6 +1,10 @@
 #include "transport_layer.hpp"
 
+#include "message_factory.hpp"
+
 #include <astmrf/sip/stream_framer.hpp>
+#include <astmrf/util/log.hpp>
+#include <astmrf/util/metrics.hpp>
 
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -8,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/system/system_error.hpp>
+#include <spdlog/spdlog.h>
 
 #include <array>
 #include <cstddef>
@@ -113,7 +118,18 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
   std::map<std::pair<asio::ip::address, std::uint16_t>, std::uint64_t> by_remote;
   std::uint64_t next_connection_id{1};
   bool stopped{false};
-  std::uint64_t udp_dropped{0};  // datagrams not sent: send buffer full
+  std::uint64_t udp_dropped{0};                                     // datagrams not sent: send buffer full
+  std::shared_ptr<util::metrics::Counter> send_buffer_full_metric;  // null: metrics off
+  std::shared_ptr<util::metrics::Gauge> tcp_connections_metric;     // null: metrics off
+  std::shared_ptr<spdlog::logger> log{util::logger_or_default(nullptr)};
+
+  void connections_changed() {
+    if (tcp_connections_metric) tcp_connections_metric->set(static_cast<double>(connections.size()));
+  }
+  void log_error(std::string_view event, const tcp::endpoint& remote, const error_code& ec) {
+    log->warn("event={} transport=tcp peer={}:{} error={}", event, detail::host_text(remote.address()), remote.port(),
+              util::quote(ec.message()));
+  }
 
   FramerLimits limits() const {
     FramerLimits l;
@@ -156,6 +172,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
     for (auto& [id, c] : connections) close(*c);
     connections.clear();
     by_remote.clear();
+    connections_changed();
   }
 
   // ---- UDP
@@ -202,6 +219,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
   void add(const std::shared_ptr<Connection>& c) {
     connections[c->id] = c;
     by_remote[{c->remote.address(), c->remote.port()}] = c->id;
+    connections_changed();
   }
 
   void close(Connection& c) {
@@ -220,12 +238,19 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
     auto it = by_remote.find({c->remote.address(), c->remote.port()});
     if (it != by_remote.end() && it->second == c->id) by_remote.erase(it);
     connections.erase(c->id);
+    connections_changed();
   }
 
   void read(const std::shared_ptr<Connection>& c) {
     c->socket.async_read_some(asio::buffer(c->buffer), [self = shared_from_this(), c](error_code ec, std::size_t size) {
       if (self->stopped || c->closed) return;
       if (ec) {
+        if (ec == asio::error::eof || ec == asio::error::connection_reset) {
+          self->log->debug("event=tcp_closed transport=tcp peer={}:{}", detail::host_text(c->remote.address()),
+                           c->remote.port());
+        } else {
+          self->log_error("transport_error", c->remote, ec);
+        }
         self->drop(c);
         return;
       }
@@ -273,6 +298,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
                         c->writing = false;
                         if (self->stopped || c->closed) return;
                         if (ec) {
+                          self->log_error("transport_error", c->remote, ec);
                           self->drop(c);
                           return;
                         }
@@ -303,6 +329,7 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
     c->socket.async_connect(c->remote, [self = shared_from_this(), c](error_code ec) {
       if (self->stopped || c->closed) return;
       if (ec) {
+        self->log_error("tcp_connect_failed", c->remote, ec);
         self->drop(c);
         return;
       }
@@ -333,7 +360,11 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
                       ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
         ++udp_dropped;
+        if (send_buffer_full_metric) send_buffer_full_metric->inc();
         ec = {};
+      } else if (ec) {
+        log->warn("event=transport_error transport=udp peer={}:{} error={}", detail::host_text(destination.address),
+                  destination.port, util::quote(ec.message()));
       }
       if (done) asio::post(executor, [done = std::move(done), ec] { done(ec); });
       return ec;
@@ -378,6 +409,14 @@ TransportLayer::TransportLayer(asio::any_io_executor executor, const EngineConfi
     : impl_(std::make_shared<Impl>(std::move(executor), config, std::move(callbacks))) {}
 
 TransportLayer::~TransportLayer() { impl_->stop(); }
+
+void TransportLayer::observe(std::shared_ptr<util::metrics::Counter> send_buffer_full,
+                             std::shared_ptr<util::metrics::Gauge> tcp_connections,
+                             std::shared_ptr<spdlog::logger> log) {
+  impl_->send_buffer_full_metric = std::move(send_buffer_full);
+  impl_->tcp_connections_metric = std::move(tcp_connections);
+  impl_->log = std::move(log);
+}
 
 void TransportLayer::start() { impl_->start(); }
 void TransportLayer::stop() { impl_->stop(); }

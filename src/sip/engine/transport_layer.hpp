@@ -18,6 +18,14 @@
 #include <string>
 #include <string_view>
 
+namespace spdlog {
+class logger;
+}  // namespace spdlog
+namespace astmrf::util::metrics {
+class Counter;
+class Gauge;
+}  // namespace astmrf::util::metrics
+
 namespace astmrf::sip::detail {
 
 class TransportLayer {
@@ -33,6 +41,11 @@ class TransportLayer {
   ~TransportLayer();
   TransportLayer(const TransportLayer&) = delete;
   TransportLayer& operator=(const TransportLayer&) = delete;
+
+  /// Where the transport reports datagrams dropped (send buffer full), TCP connections
+  /// open (both optional) and its errors (`log`, never null). Before start().
+  void observe(std::shared_ptr<util::metrics::Counter> send_buffer_full,
+               std::shared_ptr<util::metrics::Gauge> tcp_connections, std::shared_ptr<spdlog::logger> log);
 
   void start();
   void stop();

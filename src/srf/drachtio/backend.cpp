@@ -83,6 +83,8 @@ Connection::Callbacks DrachtioBackend::callbacks() {
 void DrachtioBackend::start() {
   if (started_) return;
   started_ = true;
+  observers_ = options_ ? std::make_shared<const Observers>(options_->metrics, options_->logger)
+                        : std::make_shared<const Observers>(listener_options_->metrics, listener_options_->logger);
   if (acceptor_) {
     accept();
     return;
@@ -95,6 +97,7 @@ void DrachtioBackend::start() {
   settings.max_frame_bytes = options_->max_frame_bytes;
   settings.tls = options_->tls;
   settings.tls_options = options_->tls_options;
+  settings.observers = observers_;
   std::vector<ServerAddress> servers{options_->server};
   servers.insert(servers.end(), options_->additional_servers.begin(), options_->additional_servers.end());
   for (auto& server : servers) {
@@ -117,6 +120,7 @@ void DrachtioBackend::accept() {
       settings.secret = self->listener_options_->secret;
       settings.tags = self->listener_options_->tags;
       settings.max_frame_bytes = self->listener_options_->max_frame_bytes;
+      settings.observers = self->observers_;
       auto connection = std::make_shared<Connection>(std::move(socket), settings, self->callbacks());
       self->connections_.push_back(connection);
       connection->start();

@@ -182,6 +182,7 @@ class DrachtioBackend : public Listener, public std::enable_shared_from_this<Dra
   boost::asio::any_io_executor executor_;
   std::optional<Options> options_;
   std::optional<ListenerOptions> listener_options_;
+  std::shared_ptr<const Observers> observers_;  // made by start()
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   std::shared_ptr<boost::asio::ssl::context> tls_context_;
   std::vector<std::shared_ptr<Connection>> connections_;

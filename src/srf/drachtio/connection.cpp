@@ -1,5 +1,6 @@
 #include "connection.hpp"
 
+#include <astmrf/util/log.hpp>
 #include <astmrf/util/tls_client.hpp>
 
 #include <boost/asio/connect.hpp>
@@ -31,6 +32,39 @@ std::shared_ptr<asio::ssl::context> plain_context() {
 
 }  // namespace
 
+Observers::Observers(const std::shared_ptr<util::metrics::Registry>& registry, std::shared_ptr<spdlog::logger> logger)
+    : log(util::logger_or_default(std::move(logger))) {
+  if (!registry) return;
+  connected =
+      registry->gauge("astmrf_drachtio_connected", "drachtio-server connections ready (0 or 1 per server)").with({});
+  reconnects =
+      registry->counter("astmrf_drachtio_reconnects_total", "Reconnections to drachtio-server attempted").with({});
+  auto& frames = registry->counter("astmrf_drachtio_frames_total", "drachtio frames, by direction", {"direction"});
+  frames_in = frames.with({"in"});
+  frames_out = frames.with({"out"});
+}
+
+void Connection::trace_frame(std::string_view direction, const wire::Frame& frame) const {
+  auto& log = *settings_.observers->log;
+  if (!log.should_log(spdlog::level::trace)) return;
+  std::string fields;
+  for (std::size_t i = 0; i < frame.fields.size(); ++i) {
+    if (i > 0) fields += '|';
+    // The secret of `authenticate` (id|authenticate|secret|tags) never reaches a log line.
+    if (i == 2 && frame.type() == "authenticate")
+      fields += "<redacted>";
+    else
+      fields += frame.fields[i];
+  }
+  if (frame.has_sip) {
+    log.trace("event=drachtio_frame direction={} server={} fields={} sip={}", direction, util::quote(name_),
+              util::quote(fields), util::quote(util::redact_sip(frame.sip)));
+  } else {
+    log.trace("event=drachtio_frame direction={} server={} fields={}", direction, util::quote(name_),
+              util::quote(fields));
+  }
+}
+
 Connection::Connection(asio::any_io_executor executor, ServerAddress server, Settings settings,
                        std::shared_ptr<asio::ssl::context> tls_context, Callbacks callbacks)
     : executor_(std::move(executor)),
@@ -43,7 +77,9 @@ Connection::Connection(asio::any_io_executor executor, ServerAddress server, Set
       retry_timer_(executor_),
       ping_timer_(executor_),
       backoff_(settings_.backoff),
-      decoder_(settings_.max_frame_bytes) {}
+      decoder_(settings_.max_frame_bytes) {
+  if (!settings_.observers) settings_.observers = std::make_shared<const Observers>(nullptr, nullptr);
+}
 
 Connection::Connection(asio::ip::tcp::socket socket, Settings settings, Callbacks callbacks)
     : executor_(socket.get_executor()),
@@ -57,13 +93,18 @@ Connection::Connection(asio::ip::tcp::socket socket, Settings settings, Callback
       backoff_(settings_.backoff),
       decoder_(settings_.max_frame_bytes) {
   settings_.tls = false;
+  if (!settings_.observers) settings_.observers = std::make_shared<const Observers>(nullptr, nullptr);
   error_code ec;
   auto remote = socket.remote_endpoint(ec);
   name_ = ec ? std::string("outbound") : remote.address().to_string() + ":" + std::to_string(remote.port());
   stream_ = std::make_unique<Stream>(std::move(socket), *tls_context_);
 }
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  if (state_ == ConnectionState::ready && settings_.observers && settings_.observers->connected) {
+    settings_.observers->connected->dec();
+  }
+}
 
 void Connection::start() {
   if (outbound_) {
@@ -74,6 +115,20 @@ void Connection::start() {
 }
 
 void Connection::set_state(ConnectionState state, const std::string& detail) {
+  const auto& observers = *settings_.observers;
+  const bool was_ready = state_ == ConnectionState::ready;
+  if (state != state_) {
+    if (state == ConnectionState::ready) {
+      if (observers.connected) observers.connected->inc();
+      observers.log->info("event=drachtio_connected server={} detail={}", util::quote(name_), util::quote(detail));
+    } else if (state == ConnectionState::disconnected || state == ConnectionState::closed) {
+      observers.log->info("event=drachtio_disconnected server={} state={} reason={}", util::quote(name_),
+                          to_string(state), util::quote(detail));
+    } else if (state == ConnectionState::auth_failed) {
+      observers.log->warn("event=drachtio_auth_failed server={} reason={}", util::quote(name_), util::quote(detail));
+    }
+    if (was_ready && observers.connected) observers.connected->dec();
+  }
   state_ = state;
   if (callbacks_.on_state) callbacks_.on_state(*this, state, detail);
 }
@@ -150,6 +205,7 @@ void Connection::authenticate(std::uint64_t generation) {
   });
   wire::Frame frame;
   frame.fields = {id, "authenticate", settings_.secret, join(settings_.tags, ',')};
+  trace_frame("out", frame);
   write(wire::encode(frame));
 }
 
@@ -180,11 +236,13 @@ bool Connection::send(std::vector<std::string> fields, std::optional<std::string
     frame.sip = std::move(*sip);
   }
   if (on_response) pending_.emplace(id, std::move(on_response));
+  trace_frame("out", frame);
   write(wire::encode(frame));
   return true;
 }
 
 void Connection::write(std::string bytes) {
+  if (settings_.observers->frames_out) settings_.observers->frames_out->inc();
   write_queue_.push_back(std::move(bytes));
   if (!writing_) write_next(generation_);
 }
@@ -223,6 +281,8 @@ void Connection::read(std::uint64_t generation) {
       const auto status = self->decoder_.next(frame);
       if (status == wire::FrameDecoder::Status::need_more) break;
       if (status == wire::FrameDecoder::Status::error) return self->drop("protocol error: " + self->decoder_.error());
+      if (self->settings_.observers->frames_in) self->settings_.observers->frames_in->inc();
+      self->trace_frame("in", frame);
       self->handle(frame);
     }
     if (generation == self->generation_) self->read(generation);
@@ -288,11 +348,14 @@ void Connection::drop(const std::string& why) {
   }
   if (outbound_ || state_ != ConnectionState::disconnected) return;
   const auto delay = backoff_.next();
+  settings_.observers->log->info("event=drachtio_reconnecting server={} delay_ms={}", util::quote(name_),
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
   retry_timer_.expires_after(delay);
   std::weak_ptr<Connection> weak = weak_from_this();
   retry_timer_.async_wait([weak](error_code ec) {
     auto self = weak.lock();
     if (ec || !self || self->state_ != ConnectionState::disconnected) return;
+    if (self->settings_.observers->reconnects) self->settings_.observers->reconnects->inc();
     self->connect();
   });
 }

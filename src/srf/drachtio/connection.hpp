@@ -8,12 +8,14 @@
 
 #include <astmrf/srf/drachtio.hpp>
 #include <astmrf/util/backoff.hpp>
+#include <astmrf/util/metrics.hpp>
 #include <astmrf/util/random.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
 
 #include <deque>
 #include <functional>
@@ -23,6 +25,16 @@
 #include <vector>
 
 namespace astmrf::srf::drachtio {
+
+/// The backend's metrics (null when off) and logger, shared by its connections.
+struct Observers {
+  Observers(const std::shared_ptr<util::metrics::Registry>& registry, std::shared_ptr<spdlog::logger> logger);
+  std::shared_ptr<spdlog::logger> log;  // never null
+  std::shared_ptr<util::metrics::Gauge> connected;
+  std::shared_ptr<util::metrics::Counter> reconnects;
+  std::shared_ptr<util::metrics::Counter> frames_in;
+  std::shared_ptr<util::metrics::Counter> frames_out;
+};
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -35,6 +47,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::size_t max_frame_bytes{1024 * 1024};
     bool tls{false};
     TlsOptions tls_options;
+    std::shared_ptr<const Observers> observers;  // never null once started
   };
   struct Callbacks {
     /// Every frame that is not a response to one of ours (sip, cdr:*).
@@ -75,6 +88,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void schedule_ping(std::uint64_t generation);
   void drop(const std::string& why);
   void set_state(ConnectionState state, const std::string& detail);
+  void trace_frame(std::string_view direction, const wire::Frame& frame) const;
   [[nodiscard]] boost::asio::ip::tcp::socket& socket() { return stream_->next_layer(); }
 
   boost::asio::any_io_executor executor_;

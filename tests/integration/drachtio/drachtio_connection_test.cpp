@@ -3,7 +3,12 @@
 // secret (final, no retry), malformed frames, outbound mode and several servers.
 #include "harness.hpp"
 
+#include <astmrf/util/log.hpp>
+#include <astmrf/util/metrics.hpp>
+
 #include <boost/asio/ssl.hpp>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <filesystem>
 
@@ -104,6 +109,52 @@ TEST_F(DrachtioConnection, ReconnectsAfterServerDrop) {
   EXPECT_EQ(server.accepted(), 2);
   EXPECT_EQ(outcomes, std::vector<std::string>{"ok"});
   EXPECT_EQ(std::count(events.begin(), events.end(), "ready"), 2);
+}
+
+// The same drop and reconnection, with metrics and a trace logger: frames are counted both
+// ways, the connected gauge follows the connection, and the secret never reaches a log line.
+TEST_F(DrachtioConnection, MetricsAndTraceLinesWithoutTheSecret) {
+  const auto call = load_transcript("uas-invite-answer-bye");
+  auto registry = std::make_shared<astmrf::util::metrics::Registry>();
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(5000);
+  auto logger = std::make_shared<spdlog::logger>("drachtio", sink);
+  logger->set_level(spdlog::level::trace);
+  logger->set_pattern("%v");
+  auto options = fast_reconnect();
+  options.metrics = registry;
+  options.logger = logger;
+  make_app(options);
+  answer_every_invite(body_of(call, 6));
+  run(drop_then_call(server, call), [&] { return outcomes.size() == 1; });
+  EXPECT_EQ(outcomes, std::vector<std::string>{"ok"});
+  auto counter = [&](const std::string& name, std::vector<std::string> labels, std::vector<std::string> values) {
+    return registry->counter(name, "", std::move(labels)).with(std::move(values))->value();
+  };
+  auto connected = [&] { return registry->gauge("astmrf_drachtio_connected", "").with({})->value(); };
+  EXPECT_EQ(counter("astmrf_drachtio_reconnects_total", {}, {}), 1u);
+  EXPECT_GE(counter("astmrf_drachtio_frames_total", {"direction"}, {"in"}), 4u);
+  EXPECT_GE(counter("astmrf_drachtio_frames_total", {"direction"}, {"out"}), 4u);
+  EXPECT_EQ(connected(), 1);
+  backend->close();
+  ioc.poll();
+  EXPECT_EQ(connected(), 0);
+
+  bool auth_line = false;
+  bool connected_line = false;
+  bool reconnect_line = false;
+  for (auto line : sink->last_formatted()) {
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    EXPECT_EQ(line.find("cymru"), std::string::npos) << line;
+    auto fields = astmrf::util::parse_fields(line);
+    ASSERT_FALSE(fields.empty()) << line;
+    EXPECT_EQ(fields[0].first, "event") << line;
+    if (line.find("|authenticate|<redacted>") != std::string::npos) auth_line = true;
+    if (fields[0].second == "drachtio_connected") connected_line = true;
+    if (fields[0].second == "drachtio_reconnecting") reconnect_line = true;
+  }
+  EXPECT_TRUE(auth_line);
+  EXPECT_TRUE(connected_line);
+  EXPECT_TRUE(reconnect_line);
 }
 
 asio::awaitable<void> refuse_secret(ScriptedServer& server, const std::vector<CapturedFrame>& refusal) {

@@ -5,6 +5,7 @@
 
 #include <astmrf/sip/engine/engine.hpp>
 #include <astmrf/sip/parser.hpp>
+#include <astmrf/util/metrics.hpp>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -153,6 +154,8 @@ TEST(EngineRobustness, MalformedAndOversizedDatagramsDoNotStopTheEngine) {
 TEST(EngineRobustness, TooManyTransactionsGet503WithRetryAfter) {
   auto config = EngineHarness::test_config();
   config.max_pending_server_transactions = 1;
+  auto registry = std::make_shared<astmrf::util::metrics::Registry>();
+  config.metrics = registry;
   EngineHarness harness(config);
   std::vector<std::shared_ptr<IncomingRequest>> held;
   harness.run([&] {
@@ -173,6 +176,11 @@ TEST(EngineRobustness, TooManyTransactionsGet503WithRetryAfter) {
   EXPECT_NE(response.find("SIP/2.0 503"), std::string::npos) << response;
   EXPECT_NE(response.find("Retry-After: 5"), std::string::npos) << response;
   EXPECT_NE(response.find("z9hG4bKover"), std::string::npos) << response;
+  EXPECT_EQ(registry->counter("astmrf_sip_overload_rejections_total", "").with({})->value(), 1u);
+  EXPECT_EQ(
+      registry->counter("astmrf_sip_responses_sent_total", "", {"method", "class"}).with({"OPTIONS", "5xx"})->value(),
+      1u);
+  EXPECT_EQ(registry->gauge("astmrf_sip_transactions", "", {"kind"}).with({"server"})->value(), 1);
   harness.run([&] {
     for (auto& r : held) r->respond(ResponseSpec{486, {}, {}, {}, {}});
     held.clear();

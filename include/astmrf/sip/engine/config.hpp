@@ -6,8 +6,16 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace spdlog {
+class logger;
+}  // namespace spdlog
+namespace astmrf::util::metrics {
+class Registry;
+}  // namespace astmrf::util::metrics
 
 namespace astmrf::sip {
 
@@ -48,6 +56,14 @@ struct EngineConfig {
   std::string user_agent{"astmrf"};
   /// Seconds a caller is told to wait in Retry-After when the engine is overloaded.
   std::uint32_t retry_after_seconds{5};
+  /// Where the engine's metrics go (`astmrf_sip_*`: requests and responses by method and
+  /// class, retransmissions, drops, overload 503s, transactions, dialogs, TCP connections).
+  /// Null: no metrics, nothing counted. Include <astmrf/util/metrics.hpp> to make one.
+  std::shared_ptr<util::metrics::Registry> metrics{};
+  /// Where the engine logs (trace: every SIP message in and out, Authorization headers
+  /// redacted; debug: dialogs created and ended; warn: unparsable input, transport errors).
+  /// Null: spdlog's default logger.
+  std::shared_ptr<spdlog::logger> logger{};
 };
 
 }  // namespace astmrf::sip
