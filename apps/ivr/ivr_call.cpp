@@ -1,5 +1,7 @@
 #include "ivr_call.hpp"
 
+#include <astmrf/util/log.hpp>
+
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -47,20 +49,22 @@ class Dialogue {
         state_(std::make_shared<CallState>()) {}
 
   asio::awaitable<CallOutcome> run(srf::Request req, srf::Response res) {
-    log_->info("event=invite call_id={} from=\"{}\"", call_id_, req.header("From"));
+    log_->info("event=invite call_id={} from={}", call_id_, astmrf::util::quote(req.header("From")));
     try {
       // The pool picks the server, and tries another one if the first fails before the answer.
       mrf::ConnectCallerOptions connect;
       auto connected = co_await pool_.async_connect_caller(req, res, connect, asio::use_awaitable);
       call_ = std::move(connected);
     } catch (const mrf::MediaServerUnavailable& e) {
-      log_->warn("event=rejected call_id={} status=503 why=no_media_server error=\"{}\"", call_id_, e.what());
+      log_->warn("event=rejected call_id={} status=503 why=no_media_server error={}", call_id_,
+                 astmrf::util::quote(e.what()));
       co_return CallOutcome{CallResult::not_connected, {}, true};
     } catch (const mrf::MediaServerOverloaded& e) {
-      log_->warn("event=rejected call_id={} status=503 why=overloaded error=\"{}\"", call_id_, e.what());
+      log_->warn("event=rejected call_id={} status=503 why=overloaded error={}", call_id_,
+                 astmrf::util::quote(e.what()));
       co_return CallOutcome{CallResult::not_connected, {}, true};
     } catch (const std::exception& e) {
-      log_->warn("event=connect_failed call_id={} error=\"{}\"", call_id_, e.what());
+      log_->warn("event=connect_failed call_id={} error={}", call_id_, astmrf::util::quote(e.what()));
       co_return CallOutcome{CallResult::not_connected, {}};
     }
     channel_ = call_.endpoint->channel_id();
@@ -77,7 +81,8 @@ class Dialogue {
       outcome.result = CallResult::caller_hangup;  // refined below
     } catch (const std::exception& e) {
       outcome.result = CallResult::failed;
-      log_->warn("event=media_error call_id={} channel_id={} error=\"{}\"", call_id_, channel_, e.what());
+      log_->warn("event=media_error call_id={} channel_id={} error={}", call_id_, channel_,
+                 astmrf::util::quote(e.what()));
     }
     if (outcome.result == CallResult::caller_hangup && !state_->caller_left) outcome.result = CallResult::media_ended;
     if (outcome.result == CallResult::caller_hangup) {

@@ -7,10 +7,15 @@
 //   ASTMRF_ARI_PASSWORD=secret astmrf-ivr --listen 127.0.0.1:5080
 //       --ari-url http://127.0.0.1:8088 --ari-user asterisk --media-sip 127.0.0.1:5060
 //
-// Logs are key=value lines (spdlog, UTC times) with call_id and channel_id.
+// Logs are key=value lines (spdlog, UTC times) with call_id and channel_id, or JSON lines
+// (--log-format json). --metrics IP:PORT serves Prometheus /metrics, /healthz and /readyz.
 #include "ivr_call.hpp"
 #include "options.hpp"
 #include "signaling.hpp"
+
+#include <astmrf/util/http_exporter.hpp>
+#include <astmrf/util/log.hpp>
+#include <astmrf/util/metrics.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -33,22 +38,32 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::shared_ptr<spdlog::logger> make_logger(const std::string& level) {
+// The IVR's own lines (logger=ivr) and the library's (logger=astmrf), on one stdout sink.
+struct Loggers {
+  std::shared_ptr<spdlog::logger> app;
+  std::shared_ptr<spdlog::logger> library;
+};
+
+Loggers make_loggers(const std::string& level, const std::string& format) {
   // stdout, unbuffered lines: the demo and the tests read the log as it is written.
-  auto log = spdlog::stdout_logger_st("ivr");
-  log->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ level=%l %v", spdlog::pattern_time_type::utc);
-  log->set_level(spdlog::level::from_str(level));
-  log->flush_on(spdlog::level::trace);
-  spdlog::set_default_logger(log);  // the library's own logs (ARI client) go the same way
-  return log;
+  auto sink = std::make_shared<spdlog::sinks::stdout_sink_st>();
+  Loggers loggers{std::make_shared<spdlog::logger>("ivr", sink), std::make_shared<spdlog::logger>("astmrf", sink)};
+  for (const auto& log : {loggers.app, loggers.library}) {
+    astmrf::util::set_log_format(*log, astmrf::util::parse_log_format(format));
+    log->set_level(spdlog::level::from_str(level));
+    log->flush_on(spdlog::level::trace);
+  }
+  spdlog::set_default_logger(loggers.library);  // anything not given a logger goes the same way
+  return loggers;
 }
 
 class IvrApp {
  public:
-  IvrApp(asio::io_context& ioc, ivr::IvrOptions options, std::shared_ptr<spdlog::logger> log)
+  IvrApp(asio::io_context& ioc, ivr::IvrOptions options, Loggers loggers)
       : ioc_(ioc),
         options_(std::move(options)),
-        log_(std::move(log)),
+        log_(std::move(loggers.app)),
+        library_log_(std::move(loggers.library)),
         signals_(ioc, SIGINT, SIGTERM),
         startup_timer_(ioc),
         stats_timer_(ioc) {}
@@ -58,11 +73,16 @@ class IvrApp {
       if (!ec) stop("signal");
     });
     const auto servers = ivr::media_servers(options_);  // bad addresses fail before any I/O
-    ivr::SignalingOptions signaling_options{options_.listen, options_.drachtio};
+    std::optional<ivr::HostPort> metrics_address;
+    if (!options_.metrics.empty()) metrics_address = ivr::parse_host_port(options_.metrics);
+    if (metrics_address) metrics_ = std::make_shared<astmrf::util::metrics::Registry>();
+    ivr::SignalingOptions signaling_options{options_.listen, options_.drachtio, metrics_, library_log_};
     asio::any_io_executor executor = ioc_.get_executor();  // named: g++ 12 and co_await temporaries
     signaling_ = co_await ivr::open_signaling(executor, signaling_options);
-    log_->info("event=listening signaling=\"{}\"", signaling_->description());
-    media_ = std::make_unique<mrf::Mrf>(signaling_->srf());
+    log_->info("event=listening signaling={}", astmrf::util::quote(signaling_->description()));
+    media_ =
+        std::make_unique<mrf::Mrf>(signaling_->srf(), mrf::MrfOptions{.metrics = metrics_, .logger = library_log_});
+    if (metrics_address) start_exporter(*metrics_address);
     mrf::PoolOptions pool_options;
     pool_options.policy = policy(options_.pool_policy);
     pool_ = std::make_unique<mrf::MediaServerPool>(*media_, pool_options);
@@ -77,7 +97,6 @@ class IvrApp {
                      .password = options_.ari_password,
                      .tls = address.ari_tls};
       connect.sip = {.address = address.sip.host, .port = address.sip.port, .transport = astmrf::sip::Transport::udp};
-      connect.logger = log_;
       auto member = std::make_unique<Member>();
       member->where =
           fmt::format("ari={}:{} sip={}:{}", address.ari.host, address.ari.port, address.sip.host, address.sip.port);
@@ -112,6 +131,24 @@ class IvrApp {
     if (options_.stats_interval_s != 0) schedule_stats();
   }
 
+  // /metrics, /healthz and /readyz: ready while SIP listens and a media server is up.
+  void start_exporter(const ivr::HostPort& address) {
+    try {
+      exporter_ = astmrf::util::HttpExporter::start(ioc_.get_executor(), metrics_,
+                                                    {.address = address.host, .port = address.port});
+    } catch (const std::exception& e) {
+      throw std::runtime_error("--metrics " + options_.metrics + ": " + e.what());
+    }
+    exporter_->add_readiness_check("sip_listening",
+                                   [this] { return !stopping_ && signaling_ && signaling_->listening(); });
+    exporter_->add_readiness_check("media_server_up", [this] {
+      return std::any_of(members_.begin(), members_.end(),
+                         [](const auto& m) { return m->server->state() == mrf::ServerState::up; });
+    });
+    log_->info("event=metrics_listening address={}", exporter_->local_endpoint().address().to_string() + ":" +
+                                                         std::to_string(exporter_->local_endpoint().port()));
+  }
+
   void stop(std::string_view why) {
     if (stopping_) return;
     stopping_ = true;
@@ -130,6 +167,7 @@ class IvrApp {
       members_.clear();
       pool_.reset();
       if (signaling_) signaling_->stop();
+      if (exporter_) exporter_->stop();
       media_.reset();
       ioc_.stop();
     });
@@ -227,7 +265,7 @@ class IvrApp {
                        try {
                          std::rethrow_exception(error);
                        } catch (const std::exception& e) {
-                         log_->error("event=call_error error=\"{}\"", e.what());
+                         log_->error("event=call_error error={}", astmrf::util::quote(e.what()));
                        }
                      }
                      ++finished_;
@@ -240,9 +278,12 @@ class IvrApp {
   asio::io_context& ioc_;
   ivr::IvrOptions options_;
   std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<spdlog::logger> library_log_;  // engine, Srf, Mrf, ARI clients
   asio::signal_set signals_;
   asio::steady_timer startup_timer_;
   asio::steady_timer stats_timer_;
+  std::shared_ptr<astmrf::util::metrics::Registry> metrics_;  // null without --metrics
+  std::shared_ptr<astmrf::util::HttpExporter> exporter_;
   std::unique_ptr<ivr::Signaling> signaling_;
   std::unique_ptr<mrf::Mrf> media_;
   std::unique_ptr<mrf::MediaServerPool> pool_;  // before media_ goes: it is built on it
@@ -260,16 +301,17 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   auto options = ivr::parse_command_line(argc, argv, exit_code);
   if (!options) return exit_code;
-  auto log = make_logger(options->log_level);
+  auto loggers = make_loggers(options->log_level, options->log_format);
+  auto log = loggers.app;
 
   asio::io_context ioc;
-  IvrApp app(ioc, *options, log);
+  IvrApp app(ioc, *options, loggers);
   asio::co_spawn(ioc, app.start(), [&](std::exception_ptr error) {
     if (!error) return;
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {
-      log->error("event=startup_failed error=\"{}\"", e.what());
+      log->error("event=startup_failed error={}", astmrf::util::quote(e.what()));
     }
     exit_code = 1;
     app.stop("startup_failed");

@@ -6,6 +6,7 @@
 #include <astmrf/srf/drachtio.hpp>
 #include <astmrf/srf/engine_backend.hpp>
 #include <astmrf/srf/srf.hpp>
+#include <astmrf/util/metrics.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -18,13 +19,15 @@ namespace astmrf::ivr {
 struct SignalingOptions {
   std::string listen;    ///< HOST:PORT for the embedded engine
   std::string drachtio;  ///< host:port:secret; when set, the drachtio-server is used instead
+  std::shared_ptr<util::metrics::Registry> metrics;  ///< the engine's (or drachtio's) and Srf's metrics
+  std::shared_ptr<spdlog::logger> logger;            ///< their log lines
 };
 
 /// The application's Srf and what carries it.
 class Signaling {
  public:
-  Signaling(std::unique_ptr<sip::Engine> engine, std::string description);
-  Signaling(std::shared_ptr<srf::drachtio::Backend> drachtio, std::string description);
+  Signaling(std::unique_ptr<sip::Engine> engine, std::string description, srf::SrfOptions options);
+  Signaling(std::shared_ptr<srf::drachtio::Backend> drachtio, std::string description, srf::SrfOptions options);
   ~Signaling();
   Signaling(const Signaling&) = delete;
   Signaling& operator=(const Signaling&) = delete;
@@ -35,12 +38,15 @@ class Signaling {
   /// Stops listening (the embedded engine ends its dialogs without sending; a
   /// drachtio connection is closed).
   void stop();
+  /// True while calls can arrive: the engine listens, or the drachtio connection is up.
+  [[nodiscard]] bool listening() const;
 
  private:
   std::unique_ptr<sip::Engine> engine_;               // null on drachtio
   std::shared_ptr<srf::drachtio::Backend> drachtio_;  // null on the engine
   std::unique_ptr<srf::Srf> srf_;
   std::string description_;
+  bool stopped_{false};
 };
 
 /// Opens the backend the options name, and connects it when it is remote.

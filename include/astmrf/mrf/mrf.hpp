@@ -134,10 +134,13 @@ struct ConnectOptions {
 /// Options of an Mrf: where it, its media servers (and their ARI clients) and its pools log and
 /// count.
 struct MrfOptions {
-  /// Logger (null: spdlog's default logger). Call lines carry call_id, channel_id and server.
-  std::shared_ptr<spdlog::logger> logger;
-  /// Metrics registry (null: no metrics). docs/observability.md lists what is counted.
-  std::shared_ptr<util::metrics::Registry> metrics;
+  /// Where the Mrf's metrics go (`astmrf_mrf_*`, and `astmrf_ari_*` of its servers' ARI
+  /// clients, labelled by server). Null: no metrics. docs/observability.md lists them.
+  std::shared_ptr<util::metrics::Registry> metrics{};
+  /// Where the Mrf, its servers and their ARI clients log (null: spdlog's default logger); a
+  /// server's ConnectOptions::logger overrides it. Lines about a call carry call_id, and
+  /// channel_id and server once known.
+  std::shared_ptr<spdlog::logger> logger{};
 };
 
 /// Options of MediaServer::async_create_endpoint.

@@ -307,7 +307,7 @@ void EngineCore::end(Dialog& dialog, DialogEndReason reason) {
     dialogs_.erase(it);
     dialogs_changed();
   }
-  log_->debug("event=dialog_ended call_id={} role={} reason={}", util::quote(dialog.call_id_),
+  log_->trace("event=sip_dialog_ended call_id={} role={} reason={}", util::quote(dialog.call_id_),
               dialog.role_ == Dialog::Role::uac ? "uac" : "uas", to_string(reason));
   // Handlers often capture the dialog: drop them so nothing keeps it alive.
   dialog.on_request_ = nullptr;

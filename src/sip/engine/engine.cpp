@@ -114,8 +114,9 @@ void EngineCore::log_parse_error(const PeerAddress& source, std::string_view rea
 }
 
 void EngineCore::log_dialog_created(const Dialog& dialog) {
-  if (!log_->should_log(spdlog::level::debug)) return;  // peer_text allocates
-  log_->debug("event=dialog_created call_id={} role={} transport={} peer={}", util::quote(dialog.call_id_),
+  // Trace, beside sip_in/sip_out: at debug Srf logs the call's outcome and its dialog's end.
+  if (!log_->should_log(spdlog::level::trace)) return;  // peer_text allocates
+  log_->trace("event=sip_dialog_created call_id={} role={} transport={} peer={}", util::quote(dialog.call_id_),
               dialog.role_ == Dialog::Role::uac ? "uac" : "uas", detail::transport_label(dialog.peer_.transport),
               peer_text(dialog.peer_));
 }

@@ -214,9 +214,9 @@ TEST(EngineObservability, TraceLinesShowEveryMessageWithAuthorizationRedacted) {
     const auto& event = fields[0].second;
     if (event == "sip_in") ++in;
     if (event == "sip_out") ++out;
-    if (event == "dialog_created") dialog_created = true;
-    if (event == "dialog_ended") dialog_ended = true;
-    if (event == "sip_in" || event == "sip_out" || event.starts_with("dialog_")) {
+    if (event == "sip_dialog_created") dialog_created = true;
+    if (event == "sip_dialog_ended") dialog_ended = true;
+    if (event == "sip_in" || event == "sip_out" || event.starts_with("sip_dialog_")) {
       ASSERT_GE(fields.size(), 2u) << line;
       EXPECT_EQ(fields[1].first, "call_id") << line;
       EXPECT_FALSE(fields[1].second.empty()) << line;

@@ -4,6 +4,7 @@
 // Asterisk and that the ARI password never shows in the log.
 #include "astmrf_test/ari_probe.hpp"
 #include "astmrf_test/process.hpp"
+#include "astmrf_test/prometheus.hpp"
 #include "astmrf_test/sandbox.hpp"
 #include "astmrf_test/sandbox_instance.hpp"
 #include "astmrf_test/sipp.hpp"
@@ -11,10 +12,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -78,7 +81,11 @@ class IvrTest : public testing::Test {
     EXPECT_EQ(output.find(box.ari_password), std::string::npos) << "the ARI password is in the log";
     // Leak probe: once the IVR is gone, none of its apps' channels may be left.
     ivr.reset();
-    for (const auto& app : field_of(output, "media_server_up", "app")) {
+    // Every Stasis app the log names (either log format).
+    std::set<std::string> apps;
+    const std::regex app_name("drachtio-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+    for (std::sregex_iterator it(output.begin(), output.end(), app_name), end; it != end; ++it) apps.insert(it->str());
+    for (const auto& app : apps) {
       std::size_t left = 1;
       for (int i = 0; i < 100 && left != 0; ++i) {
         left = channels_of(probe, app);
@@ -105,6 +112,7 @@ class IvrTest : public testing::Test {
                                   std::to_string(first_digit_timeout_ms),
                                   "--log-level",
                                   "debug"};
+    if (std::find(extra.begin(), extra.end(), "--log-level") != extra.end()) argv.resize(argv.size() - 2);
     if (std::find(extra.begin(), extra.end(), "--asterisk") == extra.end()) {
       argv.insert(argv.end(), {"--ari-url", "http://127.0.0.1:" + std::to_string(box.ari_port), "--media-sip",
                                "127.0.0.1:" + std::to_string(box.sip_port)});
@@ -112,7 +120,8 @@ class IvrTest : public testing::Test {
     argv.insert(argv.end(), extra.begin(), extra.end());
     ivr = std::make_unique<Process>(argv);
     for (int i = 0; i < 200; ++i) {
-      if (ivr->output().find("event=ready") != std::string::npos) return;
+      const auto out = ivr->output();
+      if (out.find("event=ready") != std::string::npos || out.find("\"event\":\"ready\"") != std::string::npos) return;
       if (!ivr->running()) break;
       std::this_thread::sleep_for(50ms);
     }
@@ -301,9 +310,10 @@ TEST_F(IvrTest, AServerDownAtStartJoinsThePoolWhenItComesUp) {
 
 // Nothing listens on port 9 (discard): the backend cannot connect within its 5 s.
 TEST_F(IvrTest, AnUnreachableDrachtioServerIsAClearErrorWithoutTheSecret) {
-  auto result = astmrf_test::run({IVR_BINARY, "--drachtio", "127.0.0.1:9:cymru", "--ari-password", box.ari_password,
-                                  "--ari-url", "http://127.0.0.1:" + std::to_string(box.ari_port)},
-                                 20s);
+  auto result =
+      astmrf_test::run({IVR_BINARY, "--drachtio", "127.0.0.1:9:cymru", "--ari-password", box.ari_password, "--ari-url",
+                        "http://127.0.0.1:" + std::to_string(box.ari_port), "--log-level", "trace"},
+                       20s);
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_NE(result.output.find("cannot use drachtio-server 127.0.0.1:9"), std::string::npos) << result.output;
   EXPECT_EQ(result.output.find("cymru"), std::string::npos) << "the drachtio secret is in the log";
@@ -312,9 +322,135 @@ TEST_F(IvrTest, AnUnreachableDrachtioServerIsAClearErrorWithoutTheSecret) {
 TEST_F(IvrTest, HelpListsTheOptions) {
   auto result = astmrf_test::run({IVR_BINARY, "--help"}, 10s);
   EXPECT_EQ(result.exit_code, 0) << result.output;
-  for (const char* option : {"--listen", "--drachtio", "--ari-url", "--ari-user", "--ari-password", "--media-sip",
-                             "--asterisk", "--pool-policy", "--stats-interval", "--log-level"})
+  for (const char* option :
+       {"--listen", "--drachtio", "--ari-url", "--ari-user", "--ari-password", "--media-sip", "--asterisk",
+        "--pool-policy", "--stats-interval", "--log-level", "--log-format", "--metrics"})
     EXPECT_NE(result.output.find(option), std::string::npos) << option << "\n" << result.output;
+}
+
+// A real Prometheus scrapes the IVR (--metrics) while sipp makes 20 calls; its HTTP API then
+// has the right totals. Prometheus runs on loopback with a temporary configuration and data
+// directory, both gone once it is stopped.
+TEST_F(IvrTest, PrometheusScrapesTheCallsOfTheIvr) {
+  const auto metrics_port = free_port();
+  start_ivr(0, {"--metrics", "127.0.0.1:" + std::to_string(metrics_port)});
+  const astmrf_test::AriProbe http("127.0.0.1", metrics_port, "-", "-");  // plain GETs; the header is ignored
+  EXPECT_EQ(http.request("GET", "/healthz").status, 200u);
+  auto ready = http.request("GET", "/readyz");
+  EXPECT_EQ(ready.status, 200u) << ready.body;
+  std::filesystem::path data;
+  {
+    astmrf_test::PrometheusServer prometheus(free_port(), {"127.0.0.1:" + std::to_string(metrics_port)});
+    data = prometheus.data_dir();
+    ASSERT_TRUE(prometheus.wait_for(
+        "up{job=\"astmrf\"}", [](double v) { return v == 1; }, 30s))
+        << prometheus.output();
+    auto call = caller("ivr-hangup-during-prompt.xml");
+    call.calls = 20;
+    call.extra_args.insert(call.extra_args.end(), {"-r", "10", "-l", "20"});
+    const auto result = astmrf_test::run_sipp(call);
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    const auto total = [&](const std::string& q) { return prometheus.query(q); };
+    EXPECT_TRUE(prometheus.wait_for(
+        "sum(astmrf_mrf_caller_connects_total{outcome=\"answered\"})", [](double v) { return v == 20; }, 15s))
+        << total("sum(astmrf_mrf_caller_connects_total{outcome=\"answered\"})");
+    EXPECT_TRUE(prometheus.wait_for(
+        "astmrf_mrf_caller_connect_seconds_count", [](double v) { return v == 20; }, 15s))
+        << total("astmrf_mrf_caller_connect_seconds_count");
+    EXPECT_TRUE(prometheus.wait_for(
+        "sum(astmrf_srf_calls_total{direction=\"inbound\",outcome=\"answered\"})", [](double v) { return v == 20; },
+        15s));
+    EXPECT_TRUE(prometheus.wait_for(
+        "sum(astmrf_mrf_endpoints_ended_total)", [](double v) { return v == 20; }, 15s));
+    EXPECT_EQ(total("up{job=\"astmrf\"}"), 1);
+    EXPECT_EQ(total("sum(astmrf_mrf_server_up)"), 1);
+    EXPECT_EQ(total("sum(astmrf_mrf_endpoint_setups_total{outcome=\"up\"})"), 20);
+    EXPECT_EQ(total("sum(astmrf_mrf_endpoint_setups_total{outcome!=\"up\"})"), 0);
+    EXPECT_GE(total("sum(astmrf_sip_requests_received_total{method=\"INVITE\"})"), 20);
+    EXPECT_GE(total("sum(astmrf_ari_requests_total{family=\"channels\"})"), 20);
+    EXPECT_EQ(total("sum(astmrf_ari_websocket_up)"), 1);
+    const auto p99 = total("histogram_quantile(0.99, sum by (le) (astmrf_mrf_caller_connect_seconds_bucket))");
+    EXPECT_GT(p99, 0);
+    EXPECT_LE(p99, 4);  // within setup_timeout
+    prometheus.stop();
+    EXPECT_FALSE(std::filesystem::exists(data)) << data;
+  }
+  ::kill(ivr->pid(), SIGTERM);
+  wait_ivr(10s);
+}
+
+// One call at debug level, JSON lines: every library line (logger astmrf) about the call
+// names it — the caller's Call-ID, or for the SIP lines of its Asterisk leg that leg's own
+// Call-ID, which endpoint_up links to the caller's.
+TEST_F(IvrTest, EveryLibraryLineAboutACallCarriesItsCallId) {
+  start_ivr(1, {"--log-format", "json"});
+  const auto result = astmrf_test::run_sipp(caller("ivr-hangup-during-prompt.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  const auto log = wait_ivr();
+  std::vector<boost::json::object> lines;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    boost::system::error_code ec;
+    auto value = boost::json::parse(line, ec);
+    ASSERT_FALSE(ec) << "not a JSON line: " << line;
+    ASSERT_TRUE(value.is_object()) << line;
+    lines.push_back(value.as_object());
+  }
+  auto field = [](const boost::json::object& o, const char* key) {
+    const auto* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  std::string call_id;
+  std::string channel_id;
+  std::string leg_call_id;
+  for (const auto& o : lines) {
+    if (field(o, "logger") == "ivr" && field(o, "event") == "invite") call_id = field(o, "call_id");
+    if (field(o, "logger") == "astmrf" && field(o, "event") == "endpoint_up") {
+      channel_id = field(o, "channel_id");
+      leg_call_id = field(o, "asterisk_call_id");
+      EXPECT_EQ(field(o, "call_id"), call_id);
+      EXPECT_FALSE(field(o, "server").empty());
+    }
+  }
+  ASSERT_FALSE(call_id.empty()) << log;
+  ASSERT_FALSE(channel_id.empty()) << log;
+  ASSERT_FALSE(leg_call_id.empty()) << log;
+  std::set<std::string> events;
+  std::size_t about_the_call = 0;
+  for (const auto& o : lines) {
+    if (field(o, "logger") != "astmrf") continue;
+    const auto text = boost::json::serialize(o);
+    const bool mentions_caller = text.find(call_id) != std::string::npos;
+    const bool mentions_channel = text.find(channel_id) != std::string::npos;
+    const bool mentions_leg = text.find(leg_call_id) != std::string::npos;
+    if (!mentions_caller && !mentions_channel && !mentions_leg) continue;
+    ++about_the_call;
+    const auto id = field(o, "call_id");
+    if (mentions_channel || mentions_caller) {
+      EXPECT_EQ(id, call_id) << text;
+    } else {
+      EXPECT_EQ(id, leg_call_id) << text;
+    }
+    if (id == call_id) events.insert(field(o, "event"));
+  }
+  for (const char* event : {"endpoint_setup", "endpoint_up", "caller_connected", "call_answered", "endpoint_ended"})
+    EXPECT_TRUE(events.count(event)) << event << " missing\n" << log;
+  EXPECT_GE(about_the_call, 8u) << log;
+}
+
+// At trace level every SIP message and every ARI request and event is logged: still no
+// password, no Basic credentials.
+TEST_F(IvrTest, AtTraceLevelNoSecretReachesTheLog) {
+  start_ivr(1, {"--log-level", "trace"});
+  const auto result = astmrf_test::run_sipp(caller("ivr-hangup-during-prompt.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  const auto log = wait_ivr();
+  EXPECT_NE(log.find("event=sip_in"), std::string::npos) << log;
+  EXPECT_NE(log.find("event=ari_request"), std::string::npos) << log;
+  EXPECT_NE(log.find("event=ari_event"), std::string::npos) << log;
+  const auto basic = probe.basic_auth();  // "Basic <base64 of user:password>"
+  EXPECT_EQ(log.find(basic.substr(basic.find(' ') + 1)), std::string::npos) << "Basic credentials in the log";
+  EXPECT_EQ(log.find(box.ari_password), std::string::npos) << "the ARI password is in the log";
 }
 
 }  // namespace

@@ -68,7 +68,7 @@ class MrfFixture : public testing::Test {
   MrfFixture() {
     harness.run([&] {
       app = std::make_unique<astmrf::srf::Srf>(astmrf::srf::make_engine_backend(harness.engine()));
-      media = std::make_unique<astmrf::mrf::Mrf>(*app, astmrf::mrf::MrfOptions{mrf_log, metrics});
+      media = std::make_unique<astmrf::mrf::Mrf>(*app, astmrf::mrf::MrfOptions{.metrics = metrics, .logger = mrf_log});
       return 0;
     });
   }

@@ -61,7 +61,7 @@ struct EngineConfig {
   /// Null: no metrics, nothing counted. Include <astmrf/util/metrics.hpp> to make one.
   std::shared_ptr<util::metrics::Registry> metrics{};
   /// Where the engine logs (trace: every SIP message in and out, Authorization headers
-  /// redacted; debug: dialogs created and ended; warn: unparsable input, transport errors).
+  /// redacted, and dialogs created and ended; warn: unparsable input, transport errors).
   /// Null: spdlog's default logger.
   std::shared_ptr<spdlog::logger> logger{};
 };
