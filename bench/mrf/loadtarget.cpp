@@ -6,6 +6,10 @@
 // SDP); the call is then held until the caller's BYE (which destroys the
 // endpoint). Nothing else is done with the media.
 //
+// --metrics IP:PORT turns the library's metrics on (engine, Srf, Mrf, ARI client, all in one
+// registry) and serves them at /metrics: scripts/bench-mrf BENCH_METRICS=compare measures what
+// they cost, scraped every second, against the same target without them.
+//
 // Stats go to stderr as one "key=value" line every --stats-interval seconds, on
 // SIGUSR1, on SIGUSR2 (after malloc_trim), and on SIGINT/SIGTERM (which stop the
 // program after disconnecting the media server).
@@ -14,6 +18,8 @@
 
 #include <astmrf/mrf/mrf.hpp>
 #include <astmrf/srf/engine_backend.hpp>
+#include <astmrf/util/http_exporter.hpp>
+#include <astmrf/util/metrics.hpp>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -64,19 +70,28 @@ class LoadTarget {
     std::size_t max_pending_setups{1024};  // the Mrf's default
     std::size_t max_server_transactions{1'000'000};
     double stats_interval{1.0};
+    std::string metrics;  // IP:PORT of /metrics; empty: no metrics at all
   };
 
   LoadTarget(asio::io_context& io, Options options)
       : io_(io),
         options_(std::move(options)),
+        metrics_(options_.metrics.empty() ? nullptr : std::make_shared<astmrf::util::metrics::Registry>()),
         engine_(io.get_executor(), engine_config()),
-        app_(srf::make_engine_backend(engine_)),
-        media_(app_),
+        app_(srf::make_engine_backend(engine_), srf::SrfOptions{.metrics = metrics_}),
+        media_(app_, mrf::MrfOptions{.metrics = metrics_}),
         signals_(io, SIGINT, SIGTERM),
         reporter_(io, options_.stats_interval, [this](const char* why) { print(why); }) {}
 
   void start() {
     engine_.start();
+    if (metrics_) {
+      const auto colon = options_.metrics.rfind(':');
+      exporter_ = astmrf::util::HttpExporter::start(
+          io_.get_executor(), metrics_,
+          {.address = options_.metrics.substr(0, colon),
+           .port = static_cast<std::uint16_t>(std::stoul(options_.metrics.substr(colon + 1)))});
+    }
     started_ = Clock::now();
     auto connect = astmrf_bench::connect_options(options_);
     connect.setup_timeout = std::chrono::milliseconds(options_.setup_timeout_ms);
@@ -104,6 +119,7 @@ class LoadTarget {
       print("final");
       calls_.clear();
       if (server_) server_->disconnect();
+      if (exporter_) exporter_->stop();
       engine_.stop();
       io_.stop();
     });
@@ -117,6 +133,7 @@ class LoadTarget {
     auto config = astmrf_bench::udp_engine_config(options_.listen, "astmrf-mrf-loadtarget");
     config.timers.t1 = std::chrono::milliseconds(options_.t1_ms);
     config.max_server_transactions = options_.max_server_transactions;
+    config.metrics = metrics_;
     return config;
   }
 
@@ -194,6 +211,8 @@ class LoadTarget {
 
   asio::io_context& io_;
   Options options_;
+  std::shared_ptr<astmrf::util::metrics::Registry> metrics_;  // null without --metrics
+  std::shared_ptr<astmrf::util::HttpExporter> exporter_;
   sip::Engine engine_;
   srf::Srf app_;
   mrf::Mrf media_;
@@ -218,6 +237,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--max-server-transactions", o.max_server_transactions, "EngineConfig::max_server_transactions")
       ->capture_default_str();
+  cli.add_option("--metrics", o.metrics, "IP:PORT: metrics on, served at /metrics (default: off)");
   cli.add_option("--stats-interval", o.stats_interval, "seconds between stats lines on stderr (0: off)")
       ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);

@@ -151,7 +151,7 @@ struct EndpointOptions {
   srf::HeaderList headers;
   /// The call the endpoint serves, as `call_id=` of its log lines (connect_caller sets the
   /// caller's Call-ID). Empty: the Call-ID of the INVITE to Asterisk.
-  std::string call_id;
+  std::string call_id{};
 };
 
 /// Options of MediaServer::async_connect_caller.
