@@ -41,7 +41,9 @@ struct SrfObservers {
   std::array<std::shared_ptr<util::metrics::Gauge>, 2> dialogs{};  // by Direction
 
   /// A call's record is worth making: someone counts or logs it.
-  [[nodiscard]] bool observing() const { return metrics || log->should_log(spdlog::level::debug); }
+  [[nodiscard]] bool observing() const { return metrics || logging(); }
+  /// Its end gets a log line (which names the call).
+  [[nodiscard]] bool logging() const { return log->should_log(spdlog::level::debug); }
 };
 
 /// One call (an INVITE received or sent): counted and logged once, at its end state.

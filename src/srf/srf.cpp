@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <map>
+#include <optional>
 #include <vector>
 
 namespace astmrf::srf {
@@ -46,8 +47,10 @@ struct Srf::Impl : std::enable_shared_from_this<Srf::Impl> {
 void Srf::Impl::dispatch(const std::shared_ptr<BackendServerTransaction>& transaction) {
   auto state = std::make_shared<detail::ServerState>(transaction, executor);
   if (transaction->message().method_id() == sip::MethodId::invite && observers->observing()) {
-    state->call = std::make_shared<detail::CallRecord>(observers, detail::Direction::inbound,
-                                                       std::string(transaction->message().call_id()));
+    // The Call-ID is copied only for the log line: with metrics alone the record is all.
+    state->call = std::make_shared<detail::CallRecord>(
+        observers, detail::Direction::inbound,
+        observers->logging() ? std::string(transaction->message().call_id()) : std::string());
   }
   std::weak_ptr<detail::ServerState> weak = state;
   // The call's record lives as long as the transaction (not only as long as the application
@@ -184,7 +187,7 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
   std::shared_ptr<BackendClientTransaction> transaction;
   std::unique_ptr<boost::asio::steady_timer> timer;
   std::string cancel_reason;
-  std::shared_ptr<detail::CallRecord> record;  // null: nobody counts or logs calls
+  std::optional<detail::CallRecord> record;  // none: nobody counts or logs calls (part of the call: no allocation)
   std::shared_ptr<const detail::SrfObservers> observers;
 
   void send(const std::string& auth_header = {}, const std::string& auth_value = {}) {
@@ -314,7 +317,8 @@ void Srf::start_uac(std::string uri, UacOptions options, DialogHandler handler) 
   call->call_id = impl_->random.hex(32);
   call->observers = impl_->observers;
   if (impl_->observers->observing()) {
-    call->record = std::make_shared<detail::CallRecord>(impl_->observers, detail::Direction::outbound, call->call_id);
+    call->record.emplace(impl_->observers, detail::Direction::outbound,
+                         impl_->observers->logging() ? call->call_id : std::string());
   }
   call->from_tag = impl_->random.hex(16);
   if (call->options.auth) call->cnonce = impl_->random.hex(16);  // only digest uses it
