@@ -43,6 +43,18 @@ std::size_t utf8_sequence(std::string_view v) {
   return 0;
 }
 
+// The escapes key=value quoting and JSON strings share; false for a character that has none.
+bool append_escaped(std::string& out, char c) {
+  switch (c) {
+    case '"': out += "\\\""; return true;
+    case '\\': out += "\\\\"; return true;
+    case '\n': out += "\\n"; return true;
+    case '\r': out += "\\r"; return true;
+    case '\t': out += "\\t"; return true;
+    default: return false;
+  }
+}
+
 // A JSON string; bytes that are not UTF-8 (a binary SIP body at trace level, say) become
 // U+FFFD, so that every line stays valid JSON.
 void append_json_string(std::string& out, std::string_view v) {
@@ -58,18 +70,11 @@ void append_json_string(std::string& out, std::string_view v) {
       }
       continue;
     }
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out += static_cast<char>(c);
-        }
+    if (append_escaped(out, static_cast<char>(c))) continue;
+    if (c < 0x20) {
+      fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
+    } else {
+      out += static_cast<char>(c);
     }
   }
   out += '"';
@@ -125,14 +130,7 @@ void append_quoted(std::string& out, std::string_view value) {
   }
   out += '"';
   for (char c : value) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: out += c;
-    }
+    if (!append_escaped(out, c)) out += c;
   }
   out += '"';
 }

@@ -19,14 +19,17 @@ bool valid_name(std::string_view name, bool colon) {
   return std::all_of(name.begin() + 1, name.end(), [&](char c) { return first(c) || (c >= '0' && c <= '9'); });
 }
 
-std::string escape_help(std::string_view help) {
+// Backslash and newline escaped (HELP text); with `quote`, the double quote too (label values).
+std::string escape(std::string_view text, bool quote) {
   std::string out;
-  out.reserve(help.size());
-  for (char c : help) {
+  out.reserve(text.size());
+  for (char c : text) {
     if (c == '\\') {
       out += "\\\\";
     } else if (c == '\n') {
       out += "\\n";
+    } else if (quote && c == '"') {
+      out += "\\\"";
     } else {
       out += c;
     }
@@ -51,22 +54,7 @@ void prune(Map& children) {
 
 }  // namespace
 
-std::string escape_label_value(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+std::string escape_label_value(std::string_view value) { return escape(value, true); }
 
 std::string format_value(double value) {
   if (std::isnan(value)) return "NaN";
@@ -134,7 +122,7 @@ void FamilyBase::check_arity(std::size_t values) const {
 }
 
 void FamilyBase::write_header(std::string& out) const {
-  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name_, escape_help(help_), name_,
+  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name_, escape(help_, false), name_,
                  type_name(type_));
 }
 
@@ -217,6 +205,11 @@ F& Registry::family(std::string name, std::string help, Type type, std::vector<s
     auto* existing = dynamic_cast<F*>(it->second.get());
     if (existing == nullptr || existing->type() != type || existing->label_names() != label_names) {
       throw std::invalid_argument("metrics: " + name + " is registered already with another type or labels");
+    }
+    if constexpr (std::is_same_v<F, HistogramFamily>) {
+      if (*existing->bounds_ != *bounds) {
+        throw std::invalid_argument("metrics: " + name + " is registered already with other buckets");
+      }
     }
     return *existing;
   }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <astmrf/util/backoff.hpp>
+#include <astmrf/util/observability_fwd.hpp>
 #include <astmrf/util/resolver.hpp>
 #include <astmrf/util/tls.hpp>
 
@@ -10,14 +11,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-namespace spdlog {
-class logger;
-}
-
-namespace astmrf::util::metrics {
-class Registry;
-}
 
 namespace astmrf::ari {
 

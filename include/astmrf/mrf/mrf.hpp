@@ -18,7 +18,7 @@
 #include <astmrf/mrf/endpoint.hpp>
 #include <astmrf/mrf/errors.hpp>
 #include <astmrf/srf/srf.hpp>
-#include <astmrf/util/metrics.hpp>
+#include <astmrf/util/observability_fwd.hpp>
 #include <astmrf/util/random.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>

@@ -14,6 +14,7 @@
 #include <astmrf/srf/backend.hpp>
 #include <astmrf/srf/errors.hpp>
 #include <astmrf/util/backoff.hpp>
+#include <astmrf/util/observability_fwd.hpp>
 #include <astmrf/util/tls.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -28,13 +29,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-namespace spdlog {
-class logger;
-}  // namespace spdlog
-namespace astmrf::util::metrics {
-class Registry;
-}  // namespace astmrf::util::metrics
 
 namespace astmrf::srf::drachtio {
 

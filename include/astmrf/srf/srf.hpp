@@ -14,6 +14,7 @@
 #include <astmrf/srf/dialog.hpp>
 #include <astmrf/srf/errors.hpp>
 #include <astmrf/srf/request.hpp>
+#include <astmrf/util/observability_fwd.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
@@ -24,13 +25,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-
-namespace spdlog {
-class logger;
-}  // namespace spdlog
-namespace astmrf::util::metrics {
-class Registry;
-}  // namespace astmrf::util::metrics
 
 namespace astmrf::srf {
 

@@ -148,6 +148,7 @@ class Family final : public FamilyBase {
       return std::make_shared<Metric>();
     }
   }
+  friend class Registry;                               // compares the buckets of a histogram asked again
   std::shared_ptr<const std::vector<double>> bounds_;  // histograms only
   std::map<std::vector<std::string>, std::shared_ptr<Metric>> children_;
 };

@@ -1,13 +1,13 @@
 // The connection to drachtio-server: ping keep-alive and its deadline, reconnection
 // (re-authenticated, re-routed, and on TLS when TLS was asked for), a refused
 // secret (final, no retry), malformed frames, outbound mode and several servers.
+#include "astmrf_test/observe.hpp"
 #include "harness.hpp"
 
 #include <astmrf/util/log.hpp>
 #include <astmrf/util/metrics.hpp>
 
 #include <boost/asio/ssl.hpp>
-#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -116,10 +116,8 @@ TEST_F(DrachtioConnection, ReconnectsAfterServerDrop) {
 TEST_F(DrachtioConnection, MetricsAndTraceLinesWithoutTheSecret) {
   const auto call = load_transcript("uas-invite-answer-bye");
   auto registry = std::make_shared<astmrf::util::metrics::Registry>();
-  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(5000);
-  auto logger = std::make_shared<spdlog::logger>("drachtio", sink);
-  logger->set_level(spdlog::level::trace);
-  logger->set_pattern("%v");
+  astmrf_test::LogCapture capture(spdlog::level::trace);
+  const auto& logger = capture.logger();
   auto options = fast_reconnect();
   options.metrics = registry;
   options.logger = logger;
@@ -142,8 +140,7 @@ TEST_F(DrachtioConnection, MetricsAndTraceLinesWithoutTheSecret) {
   bool auth_line = false;
   bool connected_line = false;
   bool reconnect_line = false;
-  for (auto line : sink->last_formatted()) {
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  for (const auto& line : capture.lines()) {
     EXPECT_EQ(line.find("cymru"), std::string::npos) << line;
     auto fields = astmrf::util::parse_fields(line);
     ASSERT_FALSE(fields.empty()) << line;

@@ -1,5 +1,6 @@
 // The engine's metrics and log lines: two engines in this process call each other
 // over TCP (no retransmissions: the counts are exact), each with its own registry.
+#include "astmrf_test/observe.hpp"
 #include "engine_harness.hpp"
 
 #include <astmrf/sip/engine/engine.hpp>
@@ -8,7 +9,6 @@
 
 #include <boost/asio/ip/udp.hpp>
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <future>
@@ -35,23 +35,6 @@ std::uint64_t counter(Registry& registry, const std::string& name, std::vector<s
                       std::vector<std::string> values) {
   return registry.counter(name, "", std::move(label_names)).with(std::move(values))->value();
 }
-// A sample of the text exposition (gauges), -1 when absent.
-double sample(const Registry& registry, const std::string& series) {
-  auto text = registry.expose();
-  auto at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
-}
-
-// The captured lines, without their end of line.
-std::vector<std::string> lines_of(spdlog::sinks::ringbuffer_sink_mt& sink) {
-  auto lines = sink.last_formatted();
-  for (auto& line : lines) {
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-  }
-  return lines;
-}
-
 astmrf::sip::EngineConfig config_with(std::shared_ptr<Registry> registry, std::shared_ptr<spdlog::logger> logger) {
   auto config = EngineHarness::test_config();
   config.metrics = std::move(registry);
@@ -138,13 +121,15 @@ TEST(EngineObservability, CountsACallAndItsRejection) {
   EXPECT_EQ(counter(a, "astmrf_sip_messages_dropped_total", {"reason"}, {"parse_error"}), 0u);
 
   // The gauges follow the engine's own stats.
-  EXPECT_EQ(sample(a, "astmrf_sip_dialogs"), 0);
-  EXPECT_EQ(sample(b, "astmrf_sip_dialogs"), 0);
-  EXPECT_EQ(sample(a, "astmrf_sip_tcp_connections"), 1);
-  EXPECT_EQ(sample(b, "astmrf_sip_tcp_connections"), 1);
+  EXPECT_EQ(astmrf_test::exposed_value(a, "astmrf_sip_dialogs"), 0);
+  EXPECT_EQ(astmrf_test::exposed_value(b, "astmrf_sip_dialogs"), 0);
+  EXPECT_EQ(astmrf_test::exposed_value(a, "astmrf_sip_tcp_connections"), 1);
+  EXPECT_EQ(astmrf_test::exposed_value(b, "astmrf_sip_tcp_connections"), 1);
   auto stats_b = engines.b.run([&] { return engines.b.engine().stats(); });
-  EXPECT_EQ(sample(b, "astmrf_sip_transactions{kind=\"server\"}"), static_cast<double>(stats_b.server_transactions));
-  EXPECT_EQ(sample(b, "astmrf_sip_transactions{kind=\"client\"}"), static_cast<double>(stats_b.client_transactions));
+  EXPECT_EQ(astmrf_test::exposed_value(b, "astmrf_sip_transactions{kind=\"server\"}"),
+            static_cast<double>(stats_b.server_transactions));
+  EXPECT_EQ(astmrf_test::exposed_value(b, "astmrf_sip_transactions{kind=\"client\"}"),
+            static_cast<double>(stats_b.client_transactions));
   EXPECT_EQ(stats_b.messages_received, 5u);  // EngineStats still counts as before
   // The text exposition has every family.
   auto text = a.expose();
@@ -155,10 +140,8 @@ TEST(EngineObservability, CountsACallAndItsRejection) {
 }
 
 TEST(EngineObservability, UnparsableInputIsCountedAndLoggedWithoutItsText) {
-  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
-  auto logger = std::make_shared<spdlog::logger>("engine", sink);
-  logger->set_level(spdlog::level::warn);
-  logger->set_pattern("%v");
+  astmrf_test::LogCapture capture(spdlog::level::warn);
+  const auto& logger = capture.logger();
   auto registry = std::make_shared<Registry>();
   EngineHarness harness(config_with(registry, logger));
   boost::asio::io_context ioc;
@@ -173,7 +156,7 @@ TEST(EngineObservability, UnparsableInputIsCountedAndLoggedWithoutItsText) {
     dropped = counter(*registry, "astmrf_sip_messages_dropped_total", {"reason"}, {"parse_error"});
   }
   EXPECT_EQ(dropped, 1u);
-  auto lines = lines_of(*sink);
+  auto lines = capture.lines();
   ASSERT_EQ(lines.size(), 1u);
   auto fields = astmrf::util::parse_fields(lines[0]);
   ASSERT_FALSE(fields.empty());
@@ -182,10 +165,8 @@ TEST(EngineObservability, UnparsableInputIsCountedAndLoggedWithoutItsText) {
 }
 
 TEST(EngineObservability, TraceLinesShowEveryMessageWithAuthorizationRedacted) {
-  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
-  auto logger = std::make_shared<spdlog::logger>("engine", sink);
-  logger->set_level(spdlog::level::trace);
-  logger->set_pattern("%v");
+  astmrf_test::LogCapture capture(spdlog::level::trace);
+  const auto& logger = capture.logger();
   {
     TwoEngines engines(logger);
     engines.answer_with(200);
@@ -195,12 +176,12 @@ TEST(EngineObservability, TraceLinesShowEveryMessageWithAuthorizationRedacted) {
     // A's last message in is the 200 to its BYE, which may still be on its way.
     auto received = [&] {
       int n = 0;
-      for (const auto& line : lines_of(*sink)) n += line.starts_with("event=sip_in ") ? 1 : 0;
+      for (const auto& line : capture.lines()) n += line.starts_with("event=sip_in ") ? 1 : 0;
       return n;
     };
     for (int i = 0; i < 100 && received() < 5; ++i) std::this_thread::sleep_for(20ms);
   }
-  auto lines = lines_of(*sink);
+  auto lines = capture.lines();
   int in = 0;
   int out = 0;
   bool redacted = false;

@@ -10,7 +10,6 @@
 
 #include <map>
 #include <set>
-#include <sstream>
 
 namespace {
 
@@ -20,17 +19,6 @@ namespace srf = astmrf::srf;
 using astmrf::sip::Transport;
 using astmrf_test::describe;
 using astmrf_test::sandbox_options;
-
-// The value of one series (`name{labels}` exactly as exposed), or -1 when it is not there.
-double sample(const std::string& exposition, const std::string& series) {
-  std::istringstream lines(exposition);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 && line[series.size()] == ' ') {
-      return std::stod(line.substr(series.size() + 1));
-    }
-  }
-  return -1;
-}
 
 class MrfObservabilityTest : public astmrf_test::MrfFixture {
  protected:
@@ -69,17 +57,12 @@ class MrfObservabilityTest : public astmrf_test::MrfFixture {
     return call;
   }
 
-  std::string exposition() const { return metrics->expose(); }
   std::string label() const { return "server=\"" + name + "\""; }
+  double value(const std::string& series) const { return astmrf_test::exposed_value(*metrics, series); }
 
   std::vector<std::map<std::string, std::string>> log_lines() const {
     std::vector<std::map<std::string, std::string>> out;
-    for (auto line : mrf_log_lines->last_formatted()) {
-      while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-      std::map<std::string, std::string> fields;
-      for (auto& [key, value] : astmrf::util::parse_fields(line)) fields.emplace(key, value);
-      out.push_back(std::move(fields));
-    }
+    for (const auto& fields : mrf_log.fields()) out.emplace_back(fields.begin(), fields.end());
     return out;
   }
 
@@ -90,10 +73,10 @@ class MrfObservabilityTest : public astmrf_test::MrfFixture {
 
 TEST_F(MrfObservabilityTest, AConnectedCallIsCountedTimedAndLoggedWithItsCallId) {
   EXPECT_EQ(name, "127.0.0.1:" + std::to_string(astmrf_test::sandbox().ari_port));
-  auto text = exposition();
-  EXPECT_EQ(sample(text, "astmrf_mrf_server_up{" + label() + "}"), 1) << text;
-  EXPECT_EQ(sample(text, "astmrf_mrf_server_state{" + label() + ",state=\"up\"}"), 1) << text;
-  EXPECT_EQ(sample(text, "astmrf_ari_websocket_up{" + label() + "}"), 1) << text;
+  auto text = metrics->expose();
+  EXPECT_EQ(value("astmrf_mrf_server_up{" + label() + "}"), 1) << text;
+  EXPECT_EQ(value("astmrf_mrf_server_state{" + label() + ",state=\"up\"}"), 1) << text;
+  EXPECT_EQ(value("astmrf_ari_websocket_up{" + label() + "}"), 1) << text;
 
   connect_callers();
   auto result = astmrf_test::run_sipp(caller("uac-invite-hold-bye.xml"));
@@ -102,18 +85,18 @@ TEST_F(MrfObservabilityTest, AConnectedCallIsCountedTimedAndLoggedWithItsCallId)
   ASSERT_TRUE(log.wait_for("endpoint destroyed")) << log.joined();
   expect_nothing_left(server, probe);
 
-  text = exposition();
-  EXPECT_EQ(sample(text, "astmrf_mrf_caller_connects_total{outcome=\"answered\"}"), 1) << text;
-  EXPECT_EQ(sample(text, "astmrf_mrf_caller_connects_total{outcome=\"rejected\"}"), 0) << text;
-  EXPECT_EQ(sample(text, "astmrf_mrf_caller_connect_seconds_count"), 1) << text;
-  EXPECT_GT(sample(text, "astmrf_mrf_caller_connect_seconds_sum"), 0) << text;
-  EXPECT_EQ(sample(text, "astmrf_mrf_endpoint_setups_total{" + label() + ",outcome=\"up\",cause=\"none\"}"), 1) << text;
-  EXPECT_EQ(sample(text, "astmrf_mrf_endpoint_setup_seconds_count{" + label() + "}"), 1) << text;
-  EXPECT_EQ(sample(text, "astmrf_mrf_endpoints_ended_total{" + label() + ",reason=\"destroyed\"}"), 1) << text;
-  EXPECT_EQ(sample(text, "astmrf_mrf_endpoints{" + label() + "}"), 0) << text;
-  EXPECT_EQ(sample(text, "astmrf_mrf_pending_setups{" + label() + "}"), 0) << text;
+  text = metrics->expose();
+  EXPECT_EQ(value("astmrf_mrf_caller_connects_total{outcome=\"answered\"}"), 1) << text;
+  EXPECT_EQ(value("astmrf_mrf_caller_connects_total{outcome=\"rejected\"}"), 0) << text;
+  EXPECT_EQ(value("astmrf_mrf_caller_connect_seconds_count"), 1) << text;
+  EXPECT_GT(value("astmrf_mrf_caller_connect_seconds_sum"), 0) << text;
+  EXPECT_EQ(value("astmrf_mrf_endpoint_setups_total{" + label() + ",outcome=\"up\",cause=\"none\"}"), 1) << text;
+  EXPECT_EQ(value("astmrf_mrf_endpoint_setup_seconds_count{" + label() + "}"), 1) << text;
+  EXPECT_EQ(value("astmrf_mrf_endpoints_ended_total{" + label() + ",reason=\"destroyed\"}"), 1) << text;
+  EXPECT_EQ(value("astmrf_mrf_endpoints{" + label() + "}"), 0) << text;
+  EXPECT_EQ(value("astmrf_mrf_pending_setups{" + label() + "}"), 0) << text;
   // The channel's events came through the server's ARI client, counted under its name.
-  EXPECT_GE(sample(text, "astmrf_ari_events_total{" + label() + ",type=\"StasisStart\"}"), 1) << text;
+  EXPECT_GE(value("astmrf_ari_events_total{" + label() + ",type=\"StasisStart\"}"), 1) << text;
 
   // Every Mrf line about the call carries the caller's Call-ID, the channel and the server.
   std::string call_id;
@@ -146,14 +129,13 @@ TEST_F(MrfObservabilityTest, ACallerNoServerCouldTakeIsCountedAsRejectedWithItsC
   auto result = astmrf_test::run_sipp(caller("uac-invite-503.xml"));
   EXPECT_EQ(result.exit_code, 0) << result.output;
   ASSERT_TRUE(log.wait_for("connect_caller error the media server is disconnected")) << log.joined();
-  const auto text = exposition();
-  EXPECT_EQ(sample(text, "astmrf_mrf_caller_connects_total{outcome=\"rejected\"}"), 1) << text;
-  EXPECT_EQ(sample(text, "astmrf_mrf_caller_connect_seconds_count"), 0) << text;
-  EXPECT_EQ(sample(text, "astmrf_mrf_endpoint_setups_total{" + label() + ",outcome=\"failed\",cause=\"unavailable\"}"),
-            1)
+  const auto text = metrics->expose();
+  EXPECT_EQ(value("astmrf_mrf_caller_connects_total{outcome=\"rejected\"}"), 1) << text;
+  EXPECT_EQ(value("astmrf_mrf_caller_connect_seconds_count"), 0) << text;
+  EXPECT_EQ(value("astmrf_mrf_endpoint_setups_total{" + label() + ",outcome=\"failed\",cause=\"unavailable\"}"), 1)
       << text;
-  EXPECT_EQ(sample(text, "astmrf_mrf_server_up{" + label() + "}"), 0) << text;
-  EXPECT_EQ(sample(text, "astmrf_mrf_server_state{" + label() + ",state=\"closed\"}"), 1) << text;
+  EXPECT_EQ(value("astmrf_mrf_server_up{" + label() + "}"), 0) << text;
+  EXPECT_EQ(value("astmrf_mrf_server_state{" + label() + ",state=\"closed\"}"), 1) << text;
   bool logged = false;
   for (const auto& line : log_lines()) {
     if (line.count("event") && line.at("event") == "caller_rejected") {

@@ -5,6 +5,7 @@
 
 #include "../engine/engine_harness.hpp"
 #include "astmrf_test/ari_probe.hpp"
+#include "astmrf_test/observe.hpp"
 #include "astmrf_test/sandbox.hpp"
 
 #include <astmrf/mrf/mrf.hpp>
@@ -14,8 +15,6 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
-#include <spdlog/logger.h>
-#include <spdlog/sinks/ringbuffer_sink.h>
 
 #include <chrono>
 #include <exception>
@@ -68,7 +67,8 @@ class MrfFixture : public testing::Test {
   MrfFixture() {
     harness.run([&] {
       app = std::make_unique<astmrf::srf::Srf>(astmrf::srf::make_engine_backend(harness.engine()));
-      media = std::make_unique<astmrf::mrf::Mrf>(*app, astmrf::mrf::MrfOptions{.metrics = metrics, .logger = mrf_log});
+      media = std::make_unique<astmrf::mrf::Mrf>(
+          *app, astmrf::mrf::MrfOptions{.metrics = metrics, .logger = mrf_log.logger()});
       return 0;
     });
   }
@@ -109,14 +109,7 @@ class MrfFixture : public testing::Test {
   EventLog log;
   // The Mrf's metrics and its log lines (debug and up), for the tests that check them.
   std::shared_ptr<astmrf::util::metrics::Registry> metrics = std::make_shared<astmrf::util::metrics::Registry>();
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> mrf_log_lines =
-      std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096);
-  std::shared_ptr<spdlog::logger> mrf_log = [this] {
-    auto logger = std::make_shared<spdlog::logger>("mrf-test", mrf_log_lines);
-    logger->set_pattern("level=%l %v");
-    logger->set_level(spdlog::level::debug);
-    return logger;
-  }();
+  LogCapture mrf_log{spdlog::level::debug, "level=%l %v"};
   EngineHarness harness;
   std::unique_ptr<astmrf::srf::Srf> app;
   std::unique_ptr<astmrf::mrf::Mrf> media;

@@ -1,6 +1,7 @@
 // Srf's call metrics and log lines: two Srf applications in this process, each on its
 // own embedded engine, call each other (A places the calls, B answers them).
 #include "../engine/engine_harness.hpp"
+#include "astmrf_test/observe.hpp"
 
 #include <astmrf/srf/engine_backend.hpp>
 #include <astmrf/srf/srf.hpp>
@@ -8,7 +9,6 @@
 #include <astmrf/util/metrics.hpp>
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <mutex>
@@ -180,13 +180,10 @@ class SrfTraceLogging : public SrfObservability {
  protected:
   SrfTraceLogging() : SrfObservability(make_logger()) {}
   static std::shared_ptr<spdlog::logger> make_logger() {
-    sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(5000);
-    auto logger = std::make_shared<spdlog::logger>("sip", sink);
-    logger->set_level(spdlog::level::trace);
-    logger->set_pattern("%v");
-    return logger;
+    capture = std::make_unique<astmrf_test::LogCapture>(spdlog::level::trace);
+    return capture->logger();
   }
-  static inline std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink;
+  static inline std::unique_ptr<astmrf_test::LogCapture> capture;
 };
 
 TEST_F(SrfTraceLogging, NeverLogsPasswordsOrAuthorizationValues) {
@@ -215,8 +212,7 @@ TEST_F(SrfTraceLogging, NeverLogsPasswordsOrAuthorizationValues) {
   bool answered = false;
   bool dialog_ended = false;
   std::size_t sip_lines = 0;
-  for (auto line : sink->last_formatted()) {
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  for (const auto& line : capture->lines()) {
     EXPECT_EQ(line.find("SECRETVALUE"), std::string::npos) << line;
     EXPECT_EQ(line.find("PASSWORD123"), std::string::npos) << line;
     EXPECT_EQ(line.find(digest), std::string::npos) << line;

@@ -1,5 +1,6 @@
 // The client against a loopback fake Asterisk: REST, pool, errors, timeouts, the events WebSocket,
 // liveness, reconnect, re-registration and reconcile.
+#include "client_run.hpp"
 #include "fake_asterisk.hpp"
 
 #include <astmrf/ari/ari.hpp>
@@ -27,45 +28,10 @@ namespace {
 const char* kPassword = "s3cret-pw";
 
 ari::ClientOptions options_for(const fake::Asterisk& server, std::vector<std::string> apps = {}) {
-  ari::ClientOptions o;
-  o.url = server.url();
-  o.user = "astmrf";
-  o.password = kPassword;
-  o.apps = std::move(apps);
-  o.reconnect.initial = 20ms;
-  o.reconnect.max = 100ms;
-  o.ws_idle_timeout = 60s;
-  return o;
+  return fake::client_options(server, kPassword, std::move(apps));
 }
-
-// Runs a coroutine on the io_context until it completes (or the deadline passes).
-template <typename F>
-void run(asio::io_context& ioc, F&& f, std::chrono::seconds limit = 20s) {
-  bool done = false;
-  std::exception_ptr error;
-  asio::co_spawn(ioc, std::forward<F>(f)(), [&](std::exception_ptr e) {
-    done = true;
-    error = e;
-  });
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done && std::chrono::steady_clock::now() < deadline) {
-    if (ioc.stopped()) ioc.restart();
-    ioc.run_for(10ms);
-  }
-  ASSERT_TRUE(done) << "timed out";
-  if (error) std::rethrow_exception(error);
-}
-
-// Polls `pred` while the io_context runs.
-bool run_until(asio::io_context& ioc, const std::function<bool()>& pred, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    if (ioc.stopped()) ioc.restart();
-    ioc.run_for(5ms);
-  }
-  return true;
-}
+using fake::run;
+using fake::run_until;
 
 std::shared_ptr<spdlog::logger> capture_logger(std::ostringstream& out) {
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);

@@ -2,6 +2,7 @@
 // family and status with their latency histogram, events by type from a replayed timeline, the
 // WebSocket gauge and reconnects across a cut; and, at trace level, no line that carries the
 // password or the Basic credentials.
+#include "client_run.hpp"
 #include "fake_asterisk.hpp"
 
 #include <astmrf/ari/ari.hpp>
@@ -29,45 +30,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-ari::ClientOptions options_for(const fake::Asterisk& server, const std::string& password,
-                               std::vector<std::string> apps = {}) {
-  ari::ClientOptions o;
-  o.url = server.url();
-  o.user = "astmrf";
-  o.password = password;
-  o.apps = std::move(apps);
-  o.reconnect.initial = 20ms;
-  o.reconnect.max = 100ms;
-  o.ws_idle_timeout = 60s;
-  return o;
-}
-
-template <typename F>
-void run(asio::io_context& ioc, F&& f, std::chrono::seconds limit = 20s) {
-  bool done = false;
-  std::exception_ptr error;
-  asio::co_spawn(ioc, std::forward<F>(f)(), [&](std::exception_ptr e) {
-    done = true;
-    error = e;
-  });
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done && std::chrono::steady_clock::now() < deadline) {
-    if (ioc.stopped()) ioc.restart();
-    ioc.run_for(10ms);
-  }
-  ASSERT_TRUE(done) << "timed out";
-  if (error) std::rethrow_exception(error);
-}
-
-bool run_until(asio::io_context& ioc, const std::function<bool()>& pred, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    if (ioc.stopped()) ioc.restart();
-    ioc.run_for(5ms);
-  }
-  return true;
-}
+using fake::run;
+using fake::run_until;
 
 // The samples of an exposition text: "name{labels}" → value (parsed, not compared as text).
 std::map<std::string, double> samples(const std::string& text) {
@@ -121,7 +85,7 @@ TEST(AriMetrics, RequestsAreCountedByFamilyAndStatusWithOneLatencyObservationEac
   server.route("GET /ari/deviceStates", 200, "[]");
   server.route("GET /ari/playbacks/slow", [](const fake::HttpRequest&) { return fake::HttpReply{200, "{}", 1500ms}; });
   auto registry = std::make_shared<metrics::Registry>();
-  auto opts = options_for(server, "pw");
+  auto opts = fake::client_options(server, "pw");
   opts.metrics = registry;
   asio::io_context ioc;
   ari::Client client(ioc.get_executor(), opts);
@@ -214,7 +178,7 @@ TEST(AriMetrics, ATransportFailureIsStatusErrorAndTheServerLabelIsConfigurable) 
 TEST(AriMetrics, EventsOfAReplayedTimelineAreCountedByType) {
   fake::Asterisk server("astmrf", "pw");
   auto registry = std::make_shared<metrics::Registry>();
-  auto opts = options_for(server, "pw", {"app1"});
+  auto opts = fake::client_options(server, "pw", {"app1"});
   opts.metrics = registry;
   opts.metrics_name = "ms-1";
   asio::io_context ioc;
@@ -252,7 +216,7 @@ TEST(AriMetrics, WebSocketUpFollowsACutAndReconnectsAreCounted) {
   fake::Asterisk server("astmrf", "pw");
   server.route("GET /ari/applications/app1", 200, R"({"name":"app1","channel_ids":[]})");
   auto registry = std::make_shared<metrics::Registry>();
-  auto opts = options_for(server, "pw", {"app1"});
+  auto opts = fake::client_options(server, "pw", {"app1"});
   opts.metrics = registry;
   opts.metrics_name = "ms-1";
   asio::io_context ioc;
@@ -289,7 +253,7 @@ TEST(AriMetrics, WithoutARegistryNothingIsRegistered) {
   fake::Asterisk server("astmrf", "pw");
   server.route("GET /ari/channels", 200, "[]");
   asio::io_context ioc;
-  ari::Client client(ioc.get_executor(), options_for(server, "pw"));
+  ari::Client client(ioc.get_executor(), fake::client_options(server, "pw"));
   run(ioc, [&]() -> asio::awaitable<void> { co_await client.channels().async_list(asio::use_awaitable); });
   SUCCEED();  // metrics off: nothing to look at, and nothing crashed on the null registry
 }
@@ -308,7 +272,7 @@ TEST(AriLogging, TraceLinesAreKeyValueAndNeverCarryThePasswordOrTheAuthorization
   std::ostringstream out;
   auto logger = capture_logger(out);
   asio::io_context ioc;
-  auto opts = options_for(server, password, {"app1"});
+  auto opts = fake::client_options(server, password, {"app1"});
   opts.logger = logger;
   opts.metrics = std::make_shared<metrics::Registry>();
   ari::Client client(ioc.get_executor(), opts);
@@ -334,7 +298,7 @@ TEST(AriLogging, TraceLinesAreKeyValueAndNeverCarryThePasswordOrTheAuthorization
   ASSERT_TRUE(run_until(ioc, [&] { return client.stats().connects == 2; }));
   ASSERT_TRUE(run_until(ioc, [&] { return out.str().find("event=ari_reconciled") != std::string::npos; }));
   {
-    auto bad = options_for(server, wrong, {"app1"});
+    auto bad = fake::client_options(server, wrong, {"app1"});
     bad.logger = logger;
     ari::Client refused(ioc.get_executor(), bad);
     try {
@@ -396,7 +360,7 @@ TEST(AriLogging, RequestTraceLinesHideCredentialLikeQueryParameters) {
   fake::Asterisk server("astmrf", "pw");
   server.route("GET /ari/channels", 200, "[]");
   std::ostringstream out;
-  auto opts = options_for(server, "pw");
+  auto opts = fake::client_options(server, "pw");
   opts.logger = capture_logger(out);
   asio::io_context ioc;
   ari::Client client(ioc.get_executor(), opts);

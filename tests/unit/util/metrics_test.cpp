@@ -326,6 +326,10 @@ TEST(UtilMetricsRegistry, RefusesInvalidNamesAndClashes) {
   EXPECT_THROW(family.with({}), std::invalid_argument);
   EXPECT_THROW(family.with({"a", "b"}), std::invalid_argument);
   EXPECT_EQ(family.with({"INVITE"}), family.with({"INVITE"}));
+
+  auto& histogram = r.histogram("astmrf_d_seconds", "h", {0.1, 1});
+  EXPECT_EQ(&r.histogram("astmrf_d_seconds", "h", {0.1, 1}), &histogram);
+  EXPECT_THROW(r.histogram("astmrf_d_seconds", "h", {0.1, 2}), std::invalid_argument);  // other buckets
 }
 
 TEST(UtilMetricsRegistry, AChildDroppedByItsHolderLeavesTheExposition) {

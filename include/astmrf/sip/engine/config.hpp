@@ -2,6 +2,7 @@
 #pragma once
 
 #include <astmrf/sip/engine/transport.hpp>
+#include <astmrf/util/observability_fwd.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -9,13 +10,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-namespace spdlog {
-class logger;
-}  // namespace spdlog
-namespace astmrf::util::metrics {
-class Registry;
-}  // namespace astmrf::util::metrics
 
 namespace astmrf::sip {
 
