@@ -19,10 +19,9 @@ bool valid_name(std::string_view name, bool colon) {
   return std::all_of(name.begin() + 1, name.end(), [&](char c) { return first(c) || (c >= '0' && c <= '9'); });
 }
 
-// Backslash and newline escaped (HELP text); with `quote`, the double quote too (label values).
-std::string escape(std::string_view text, bool quote) {
-  std::string out;
-  out.reserve(text.size());
+// Appends `text` with backslash and newline escaped (HELP text); with `quote`, the double
+// quote too (label values).
+void append_escaped(std::string& out, std::string_view text, bool quote) {
   for (char c : text) {
     if (c == '\\') {
       out += "\\\\";
@@ -34,7 +33,6 @@ std::string escape(std::string_view text, bool quote) {
       out += c;
     }
   }
-  return out;
 }
 
 std::string_view type_name(Type type) {
@@ -49,12 +47,16 @@ std::string_view type_name(Type type) {
 // Drops the children only the family holds: their owner is gone.
 template <typename Map>
 void prune(Map& children) {
-  std::erase_if(children, [](const auto& entry) { return entry.second.use_count() == 1; });
+  std::erase_if(children, [](const auto& entry) { return entry.second.metric.use_count() == 1; });
 }
 
 }  // namespace
 
-std::string escape_label_value(std::string_view value) { return escape(value, true); }
+std::string escape_label_value(std::string_view value) {
+  std::string out;
+  append_escaped(out, value, true);
+  return out;
+}
 
 std::string format_value(double value) {
   if (std::isnan(value)) return "NaN";
@@ -112,6 +114,9 @@ FamilyBase::FamilyBase(std::string name, std::string help, Type type, std::vecto
       throw std::invalid_argument("metrics: label '" + label + "' given twice to " + name_);
     }
   }
+  header_ = "# HELP " + name_ + " ";
+  append_escaped(header_, help_, false);
+  header_ += "\n# TYPE " + name_ + " " + std::string(type_name(type_)) + "\n";
 }
 
 void FamilyBase::check_arity(std::size_t values) const {
@@ -121,28 +126,27 @@ void FamilyBase::check_arity(std::size_t values) const {
   }
 }
 
-void FamilyBase::write_header(std::string& out) const {
-  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name_, escape(help_, false), name_,
-                 type_name(type_));
+std::string FamilyBase::label_text(const std::vector<std::string>& values) const {
+  std::string text;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) text += ',';
+    text += label_names_[i];
+    text += "=\"";
+    append_escaped(text, values[i], true);
+    text += '"';
+  }
+  return text;
 }
 
-void FamilyBase::write_series(std::string& out, std::string_view suffix, const std::vector<std::string>& values,
+void FamilyBase::write_series(std::string& out, std::string_view suffix, std::string_view labels,
                               std::string_view le) const {
   out += name_;
   out += suffix;
-  if (!values.empty() || !le.empty()) {
+  if (!labels.empty() || !le.empty()) {
     out += '{';
-    bool first = true;
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      if (!first) out += ',';
-      first = false;
-      out += label_names_[i];
-      out += "=\"";
-      out += escape_label_value(values[i]);
-      out += '"';
-    }
+    out += labels;
     if (!le.empty()) {
-      if (!first) out += ',';
+      if (!labels.empty()) out += ',';
       out += "le=\"";
       out += le;
       out += '"';
@@ -152,14 +156,23 @@ void FamilyBase::write_series(std::string& out, std::string_view suffix, const s
   out += ' ';
 }
 
+template <typename Metric>
+Family<Metric>::Family(std::string name, std::string help, Type type, std::vector<std::string> label_names,
+                       std::shared_ptr<const std::vector<double>> bounds)
+    : FamilyBase(std::move(name), std::move(help), type, std::move(label_names)), bounds_(std::move(bounds)) {
+  if (bounds_) {
+    for (double bound : *bounds_) le_.push_back(format_value(bound));
+  }
+}
+
 template <>
 void Family<Counter>::write(std::string& out) {
   write_header(out);
   std::lock_guard lock(mutex_);
   prune(children_);
-  for (const auto& [values, counter] : children_) {
-    write_series(out, "", values);
-    fmt::format_to(std::back_inserter(out), "{}\n", counter->value());
+  for (const auto& [values, child] : children_) {
+    write_series(out, "", child.labels);
+    fmt::format_to(std::back_inserter(out), "{}\n", child.metric->value());
   }
 }
 
@@ -168,9 +181,9 @@ void Family<Gauge>::write(std::string& out) {
   write_header(out);
   std::lock_guard lock(mutex_);
   prune(children_);
-  for (const auto& [values, gauge] : children_) {
-    write_series(out, "", values);
-    out += format_value(gauge->value());
+  for (const auto& [values, child] : children_) {
+    write_series(out, "", child.labels);
+    out += format_value(child.metric->value());
     out += '\n';
   }
 }
@@ -180,19 +193,18 @@ void Family<Histogram>::write(std::string& out) {
   write_header(out);
   std::lock_guard lock(mutex_);
   prune(children_);
-  for (const auto& [values, histogram] : children_) {
-    auto snap = histogram->snapshot();
-    const auto& bounds = histogram->bounds();
-    for (std::size_t i = 0; i < bounds.size(); ++i) {
-      write_series(out, "_bucket", values, format_value(bounds[i]));
+  for (const auto& [values, child] : children_) {
+    const auto snap = child.metric->snapshot();
+    for (std::size_t i = 0; i < le_.size(); ++i) {
+      write_series(out, "_bucket", child.labels, le_[i]);
       fmt::format_to(std::back_inserter(out), "{}\n", snap.cumulative[i]);
     }
-    write_series(out, "_bucket", values, "+Inf");
+    write_series(out, "_bucket", child.labels, "+Inf");
     fmt::format_to(std::back_inserter(out), "{}\n", snap.count);
-    write_series(out, "_sum", values);
+    write_series(out, "_sum", child.labels);
     out += format_value(snap.sum);
     out += '\n';
-    write_series(out, "_count", values);
+    write_series(out, "_count", child.labels);
     fmt::format_to(std::back_inserter(out), "{}\n", snap.count);
   }
 }
@@ -247,9 +259,16 @@ HistogramFamily& Registry::histogram(std::string name, std::string help, std::ve
 
 std::string Registry::expose() const {
   std::string out;
-  std::lock_guard lock(mutex_);
-  for (const auto& [name, family] : families_) family->write(out);
+  expose(out);
   return out;
+}
+
+void Registry::expose(std::string& out) const {
+  std::lock_guard lock(mutex_);
+  out.reserve(out.size() + last_size_ + last_size_ / 8);
+  const auto start = out.size();
+  for (const auto& [name, family] : families_) family->write(out);
+  last_size_ = out.size() - start;
 }
 
 }  // namespace astmrf::util::metrics

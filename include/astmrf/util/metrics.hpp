@@ -105,10 +105,11 @@ class FamilyBase {
   /// Throws std::invalid_argument unless `values` is the number of labels.
   void check_arity(std::size_t values) const;
   /// Appends `# HELP` and `# TYPE`.
-  void write_header(std::string& out) const;
-  /// Appends `name{a="x",b="y"[,le="..."]} ` for one sample.
-  void write_series(std::string& out, std::string_view suffix, const std::vector<std::string>& values,
-                    std::string_view le = {}) const;
+  void write_header(std::string& out) const { out += header_; }
+  /// `a="x",b="y"`: a child's labels as every scrape writes them (made once, with the child).
+  [[nodiscard]] std::string label_text(const std::vector<std::string>& values) const;
+  /// Appends `name<suffix>{<labels>[,le="..."]} ` for one sample.
+  void write_series(std::string& out, std::string_view suffix, std::string_view labels, std::string_view le = {}) const;
   mutable std::mutex mutex_;  ///< guards the children
 
  private:
@@ -116,6 +117,7 @@ class FamilyBase {
   std::string help_;
   Type type_;
   std::vector<std::string> label_names_;
+  std::string header_;  // `# HELP ...` and `# TYPE ...`, rendered once
 };
 
 /// Metrics of one name, one child per set of label values.
@@ -125,17 +127,19 @@ class Family final : public FamilyBase {
   using FamilyBase::FamilyBase;
   /// A histogram family, whose children share `bounds`.
   Family(std::string name, std::string help, Type type, std::vector<std::string> label_names,
-         std::shared_ptr<const std::vector<double>> bounds)
-      : FamilyBase(std::move(name), std::move(help), type, std::move(label_names)), bounds_(std::move(bounds)) {}
+         std::shared_ptr<const std::vector<double>> bounds);
 
   /// The child with these label values, in label_names() order; made on first use, the same
   /// one after. Locks and may allocate: call it at set-up and keep the pointer.
   std::shared_ptr<Metric> with(std::vector<std::string> values) {
     check_arity(values.size());
     std::lock_guard lock(mutex_);
-    auto& child = children_[std::move(values)];
-    if (!child) child = make();
-    return child;
+    auto it = children_.find(values);
+    if (it == children_.end()) {
+      auto labels = label_text(values);
+      it = children_.emplace(std::move(values), Child{make(), std::move(labels)}).first;
+    }
+    return it->second.metric;
   }
 
   void write(std::string& out) override;
@@ -148,9 +152,14 @@ class Family final : public FamilyBase {
       return std::make_shared<Metric>();
     }
   }
+  struct Child {
+    std::shared_ptr<Metric> metric;
+    std::string labels;  // label_text() of its values
+  };
   friend class Registry;                               // compares the buckets of a histogram asked again
   std::shared_ptr<const std::vector<double>> bounds_;  // histograms only
-  std::map<std::vector<std::string>, std::shared_ptr<Metric>> children_;
+  std::vector<std::string> le_;                        // histograms only: the bounds as `le` values
+  std::map<std::vector<std::string>, Child> children_;
 };
 
 using CounterFamily = Family<Counter>;
@@ -177,6 +186,8 @@ class Registry {
 
   /// Every family in the text exposition format 0.0.4, sorted by name.
   [[nodiscard]] std::string expose() const;
+  /// The same, appended to `out` (a scrape reuses its buffer).
+  void expose(std::string& out) const;
 
   /// The Content-Type of expose()'s text.
   static constexpr std::string_view content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -187,6 +198,7 @@ class Registry {
             std::shared_ptr<const std::vector<double>> bounds);
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<FamilyBase>, std::less<>> families_;
+  mutable std::size_t last_size_{0};  // the last exposition's length (under mutex_): the next one's reserve
 };
 
 /// `value` escaped for a label value (backslash, double quote, newline).
