@@ -117,6 +117,14 @@ class EndpointMediaTest : public astmrf_test::MrfFixture {
     server = connect(sandbox_options(astmrf_test::sandbox().ari_port, astmrf_test::sandbox().sip_port));
     ASSERT_TRUE(server);
   }
+  // The server is let go on the engine's thread, where it lives: as the fixture's member it
+  // would be destroyed on the test's thread while the engine's handlers still run.
+  ~EndpointMediaTest() override {
+    harness.run([&] {
+      server.reset();
+      return 0;
+    });
+  }
 
   // An endpoint whose media goes to `peer`, which sends to Asterisk's answer.
   std::shared_ptr<mrf::Endpoint> make_endpoint(RtpPeer& peer) {

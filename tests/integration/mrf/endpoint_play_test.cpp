@@ -112,6 +112,15 @@ class EndpointPlayTest : public astmrf_test::MrfFixture {
     auto stored = probe.request("GET", "/ari/recordings/stored");
     EXPECT_EQ(stored.status, 200u);
   }
+  // The server is let go on the engine's thread, where it lives: as the fixture's member it
+  // would be destroyed on the test's thread while the engine's handlers still run.
+  ~EndpointPlayTest() override {
+    harness.run([&] {
+      endpoint.reset();
+      server.reset();
+      return 0;
+    });
+  }
 
   template <typename F>
   auto on_loop(F&& f) {
