@@ -102,6 +102,16 @@ struct ReferNotifier::State : std::enable_shared_from_this<ReferNotifier::State>
   bool busy{false};
   bool final_queued{false};
 
+  State() = default;
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+  ~State() {
+    // Only when a request's completion never came: nobody is left waiting either way.
+    for (auto& pending : queue) {
+      if (pending.done) (*pending.done)(std::make_exception_ptr(DialogGone()));
+    }
+  }
+
   void push(int status, std::string reason, std::shared_ptr<Done> done) {
     if (status >= 200) final_queued = true;
     queue.push_back(Pending{status, std::move(reason), std::move(done)});
@@ -228,6 +238,14 @@ struct ReferOut : std::enable_shared_from_this<ReferOut> {
   bool accepted{false};
   std::optional<ReferOutcome> final;  // a final NOTIFY that overtook the 202
   ReferOutcome last{};
+
+  ReferOut() = default;
+  ReferOut(const ReferOut&) = delete;
+  ReferOut& operator=(const ReferOut&) = delete;
+  // The dialog was dropped (not ended) while the REFER ran: its owner still gets an answer.
+  ~ReferOut() {
+    if (once && !once->done()) (*once)(std::make_exception_ptr(DialogGone()), ReferOutcome{});
+  }
 
   void on_response(std::exception_ptr error, const sip::Message& response) {
     if (once->done()) return;

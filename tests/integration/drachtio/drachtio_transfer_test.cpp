@@ -152,7 +152,7 @@ class DrachtioTransfer : public DrachtioScenario {
   }
 
   /// Places the captured call, asks the callee to transfer to carol, hangs up.
-  asio::awaitable<void> call_and_refer(std::string sdp) {
+  asio::awaitable<void> call_and_refer(std::string sdp, std::chrono::milliseconds timeout = 32s) {
     co_await backend->async_connect(asio::use_awaitable);
     srf::UacOptions options;
     options.local_sdp = sdp;
@@ -166,9 +166,14 @@ class DrachtioTransfer : public DrachtioScenario {
     refer.on_progress = [this](int status, const std::string& reason) {
       notes.push_back("progress " + std::to_string(status) + " " + reason);
     };
+    refer.timeout = timeout;
     std::string target = "sip:carol@example.com";
-    auto outcome = co_await dialog->async_refer(target, refer, asio::use_awaitable);
-    notes.push_back("outcome " + std::to_string(outcome.status) + " " + outcome.reason);
+    try {
+      auto outcome = co_await dialog->async_refer(target, refer, asio::use_awaitable);
+      notes.push_back("outcome " + std::to_string(outcome.status) + " " + outcome.reason);
+    } catch (...) {
+      notes.push_back("refer failed: " + describe(std::current_exception()));
+    }
     dialog->destroy();
   }
 
@@ -241,6 +246,33 @@ TEST_F(DrachtioTransfer, ReferOutHandlesNotifiesBeforeAndAfterThe202) {
   run(refer_out(server, transcript, frames), [&] { return outcomes.size() == 1; });
   EXPECT_EQ(outcomes, std::vector<std::string>{"ok"});
   EXPECT_EQ(notes, (std::vector<std::string>{"progress 100 Trying", "progress 180 Ringing", "outcome 180 Ringing"}));
+}
+
+// The REFER is accepted, and no NOTIFY ever says the subscription ended.
+asio::awaitable<void> refer_out_silent(ScriptedServer& server, const std::vector<CapturedFrame>& transcript,
+                                       Frames& frames) {
+  co_await server.accept();
+  co_await server.replay(transcript, 1, 8);
+  auto refer = co_await server.read();
+  EXPECT_TRUE(refer.sip.starts_with("REFER sip:placeholder SIP/2.0\r\n")) << refer.sip;
+  co_await server.write(frames.sent(refer, "txn-refer-silent"));
+  const std::string accepted =
+      "SIP/2.0 202 Accepted\r\n"
+      "Via: SIP/2.0/UDP 127.0.0.1:5080;rport;branch=z9hG4bKrefer\r\n"
+      "From: " +
+      kUsTagged + "\r\nTo: " + kCalleeTagged + "\r\nCall-ID: " + kUacCallId +
+      "\r\nCSeq: 123294787 REFER\r\nContent-Length: 0\r\n\r\n";
+  co_await server.write(frames.network("txn-refer-silent", kUacDialog, accepted));
+  co_await server.replay(transcript, 9, 11);  // the application gives up and hangs up
+}
+
+TEST_F(DrachtioTransfer, ReferOutTimesOutWithoutAFinalNotify) {
+  const auto transcript = load_transcript("uac-invite-bye");
+  make_app();
+  spawn_app(call_and_refer(body_of(transcript, 3), 200ms));
+  run(refer_out_silent(server, transcript, frames), [&] { return outcomes.size() == 1; });
+  EXPECT_EQ(outcomes, std::vector<std::string>{"ok"});
+  EXPECT_EQ(notes, std::vector<std::string>{"refer failed: SipFailure 408 local"});
 }
 
 // ------------------------------------------------------------------ Replaces
