@@ -172,4 +172,40 @@ TEST_F(ConferenceTest, TalkingEventsAndTheLastModeratorEndsIt) {
   finish(conference);
 }
 
+TEST_F(ConferenceTest, MusicWhenAloneBeepsAndTheRecording) {
+  auto& a = add_party();
+  auto& b = add_party();
+  const std::string name = "astmrf-conference-" + astmrf_test::random_uuid();
+  auto conference = create("room-music", {.record = true,
+                                          .recording_name = name,
+                                          .recording_format = "wav",
+                                          .moh_when_alone = true,
+                                          .beep_on_join = true});
+  join(conference, a);
+  // Alone: music on hold (the sandbox's is a shipped prompt).
+  a.peer->clear_received();
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_GT(a.peer->audio_packets_received(), 20u) << "A alone hears music";
+  join(conference, b);
+  // Together: the music stops (after the join's beep) and A hears B.
+  std::this_thread::sleep_for(1000ms);
+  const auto heard = exchange({{&b, kB}}, {&a});
+  EXPECT_TRUE(heard[0][0].tone()) << "A heard B over no music: " << heard[0][0];
+  auto ended = on_engine([&] { return conference->async_wait_ended(asio::use_future); });
+  on_engine([&] {
+    a.endpoint->destroy();
+    b.endpoint->destroy();
+    return 0;
+  });
+  ASSERT_EQ(ended.wait_for(5s), std::future_status::ready);
+  bool stored = false;
+  for (int i = 0; i < 100 && !stored; ++i) {
+    stored = probe.request("GET", "/ari/recordings/stored/" + name).status == 200;
+    if (!stored) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(stored) << "the conference was recorded";
+  probe.request("DELETE", "/ari/recordings/stored/" + name);
+  finish(conference);
+}
+
 }  // namespace
