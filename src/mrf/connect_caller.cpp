@@ -283,6 +283,13 @@ void MediaServer::install_mid_call(const std::shared_ptr<Endpoint>& endpoint,
   });
 }
 
+std::shared_ptr<Endpoint> MediaServer::caller_endpoint(const srf::Dialog& dialog) const {
+  auto it = callers_.find(&dialog);
+  if (it == callers_.end() || it->second.first.lock().get() != &dialog) return nullptr;
+  auto endpoint = it->second.second.lock();
+  return endpoint && !endpoint->destroyed() && !dialog.destroyed() ? endpoint : nullptr;
+}
+
 void MediaServer::start_connect_caller(srf::Request req, srf::Response res, ConnectCallerOptions options,
                                        CallerHandler handler) {
   std::weak_ptr<MediaServer> weak = weak_from_this();
@@ -391,6 +398,15 @@ void MediaServer::connect_caller(boost::asio::any_io_executor executor, srf::Srf
               if (shared_options->end_caller_with_endpoint) {
                 endpoint->on_destroy([weak_dialog](EndpointEnd) {
                   if (auto d = weak_dialog.lock()) d->destroy();
+                });
+              }
+              // Known by its dialog on its server (replaces, transfers) while both legs are up.
+              if (auto server = endpoint->media_server()) {
+                server->callers_[dialog.get()] = {dialog, endpoint};
+                std::weak_ptr<MediaServer> weak_server = server;
+                const srf::Dialog* key = dialog.get();
+                dialog->on_destroy([weak_server, key](const srf::DestroyedInfo&) {
+                  if (auto s = weak_server.lock()) s->callers_.erase(key);
                 });
               }
               finish(nullptr, ConnectedCaller{endpoint, dialog}, CallerOutcome::answered, 200);

@@ -40,6 +40,8 @@ namespace astmrf::mrf {
 namespace detail {
 struct Telemetry;  // src/mrf/telemetry.hpp
 struct ServerMetrics;
+struct CallHelpers;  // the call helpers' access (src/mrf/agent_call.cpp, transfer.cpp)
+struct CallTie;      // two endpoints that end together (src/mrf/call_helpers.hpp)
 }  // namespace detail
 
 /// How to reach one Asterisk's ARI (its http.conf and ari.conf).
@@ -247,6 +249,10 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
         token, std::move(req), std::move(res), std::move(options));
   }
 
+  /// The endpoint of a caller connected on this server by async_connect_caller, by the caller's
+  /// dialog (null: not one of this server's, or either leg has ended).
+  [[nodiscard]] std::shared_ptr<Endpoint> caller_endpoint(const srf::Dialog& dialog) const;
+
   /// Takes no new endpoints from now on and completes with `(std::exception_ptr)` when the last
   /// endpoint and pending setup of this server are gone. With a `deadline`, the endpoints still
   /// up then are destroyed (their callers get a BYE) and it completes. Cancelling it ends the
@@ -275,6 +281,7 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   friend class Mrf;              // which makes and starts media servers
   friend class Endpoint;         // which is forgotten when it ends
   friend class MediaServerPool;  // which starts its members and runs setups on them
+  friend struct detail::CallHelpers;
   MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, ConnectOptions options, std::string app,
               std::shared_ptr<const detail::Telemetry> telemetry);
   // Connects once (Mrf::async_connect) or keeps trying until the first success (a pool member).
@@ -330,7 +337,12 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   std::map<std::string, std::shared_ptr<Setup>> pending_;     // by From user (uuid)
   std::deque<std::weak_ptr<Setup>> pending_order_;            // oldest first (admission by queue age)
   std::map<std::string, std::weak_ptr<Endpoint>> endpoints_;  // by channel id
-  util::Random random_;                                       // setup uuids
+  // Connected callers' endpoints by the caller's dialog (replaces, transfers); the weak dialog
+  // tells a reused address from its entry.
+  std::map<const srf::Dialog*, std::pair<std::weak_ptr<srf::Dialog>, std::weak_ptr<Endpoint>>> callers_;
+  // Agent calls' end-together ties, which a transfer or a replace undoes for the leg it ends.
+  std::vector<std::weak_ptr<detail::CallTie>> ties_;
+  util::Random random_;  // setup uuids
   ServerState state_{ServerState::connecting};
   bool disconnected_{false};
   bool draining_{false};
