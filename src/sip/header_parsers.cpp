@@ -493,6 +493,41 @@ Result<std::vector<std::string_view>> parse_token_list(std::string_view value) {
   return out;
 }
 
+Result<Replaces> parse_replaces(std::string_view value) {
+  Cursor c{value};
+  c.skip_ws();
+  Replaces r;
+  // callid = word [ "@" word ]
+  const auto start = c.pos;
+  c.take_while(kWord);
+  if (c.pos == start) return value_error("Call-ID expected in Replaces", c.pos);
+  if (c.peek() == '@') {
+    ++c.pos;
+    const auto host = c.pos;
+    c.take_while(kWord);
+    if (c.pos == host) return value_error("word expected after '@' in the Replaces Call-ID", c.pos);
+  }
+  r.call_id = value.substr(start, c.pos - start);
+  if (auto f = read_params(c, r.params)) return to_error(f);
+  if (auto st = expect_end_status(c, "Replaces parameters"); !st) return std::move(st).error();
+  int to_tags = 0;
+  int from_tags = 0;
+  for (const auto& p : r.params) {
+    if (iequals(p.name, "to-tag")) {
+      ++to_tags;
+      r.to_tag = p.value;
+    } else if (iequals(p.name, "from-tag")) {
+      ++from_tags;
+      r.from_tag = p.value;
+    } else if (iequals(p.name, "early-only")) {
+      r.early_only = true;
+    }
+  }
+  if (to_tags != 1 || r.to_tag.empty()) return value_error("Replaces needs exactly one to-tag", 0);
+  if (from_tags != 1 || r.from_tag.empty()) return value_error("Replaces needs exactly one from-tag", 0);
+  return r;
+}
+
 Result<std::uint32_t> parse_uint32(std::string_view value) {
   const auto t = trim(value);
   std::uint64_t n = 0;

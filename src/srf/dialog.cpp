@@ -86,6 +86,7 @@ void Dialog::ended(DialogEndReason reason) {
   }
   on_modify_ = nullptr;  // handlers may hold the dialog: release them
   handlers_.clear();
+  refer_notify_ = nullptr;
   destroyed_.notify();
 }
 
@@ -107,10 +108,17 @@ void Dialog::incoming(const std::shared_ptr<BackendServerTransaction>& transacti
       }
       return;
     }
+    if (method == "NOTIFY" && refer_notify_ && detail::is_refer_event(req.header("Event"))) {
+      auto handler = refer_notify_;
+      handler(req, res);
+      return;
+    }
     auto it = handlers_.find(method);
     if (it != handlers_.end()) {
       auto handler = it->second;
       handler(req, res);
+    } else if (method == "REFER") {
+      res.send(603, ResponseOptions{"Declined", {}, {}, {}});
     } else if (method == "UPDATE" && !req.body().empty()) {
       res.send(200, ResponseOptions{{}, {}, "application/sdp", local_sdp_});  // an offer needs an answer
     } else {

@@ -10,7 +10,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
+
+namespace astmrf::srf {
+class Dialog;
+}
 
 namespace astmrf::srf::detail {
 
@@ -29,7 +34,12 @@ struct ServerState {
   std::function<void(int status, const std::string& body)> on_final;
   // INVITEs only, when Srf counts or logs calls: the call's outcome, recorded once.
   std::shared_ptr<CallRecord> call;
+  // An INVITE with Replaces: the dialog it replaces (Request::replaced_dialog).
+  std::weak_ptr<Dialog> replaced;
 };
+
+/// True when an Event header value names the refer package ("refer", "refer;id=3").
+bool is_refer_event(std::string_view event) noexcept;
 
 }  // namespace astmrf::srf::detail
 
@@ -54,6 +64,8 @@ struct Access {
     return dialog;
   }
   static void attach(Dialog& dialog) { dialog.attach(); }
+  static const boost::asio::any_io_executor& executor(const Dialog& dialog) { return dialog.executor_; }
+  static const std::shared_ptr<const SrfObservers>& observers(const Dialog& dialog) { return dialog.observers_; }
 };
 
 /// The body of Srf::async_create_uas, callable without the Srf (the B2BUA uses it

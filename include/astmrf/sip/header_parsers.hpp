@@ -108,6 +108,21 @@ struct AuthParams {
   [[nodiscard]] std::optional<std::string_view> param(std::string_view name) const { return find_param(params, name); }
 };
 
+/// A Replaces header (RFC 3891): the dialog an INVITE replaces. `to_tag` is the tag of the
+/// side receiving the INVITE (its local tag), `from_tag` the other side's.
+struct Replaces {
+  /// The dialog's Call-ID.
+  std::string_view call_id;
+  /// The to-tag parameter (the recipient's local tag).
+  std::string_view to_tag;
+  /// The from-tag parameter (the recipient's remote tag).
+  std::string_view from_tag;
+  /// The early-only flag: replace an early dialog only.
+  bool early_only{false};
+  /// Every parameter, in order (to-tag, from-tag and early-only included).
+  ParamList params;
+};
+
 /// Splits a list header value at top-level commas (outside quotes and <>),
 /// trimming whitespace and skipping empty elements.
 std::vector<std::string_view> split_list(std::string_view value);
@@ -130,6 +145,8 @@ Result<MediaType> parse_media_type(std::string_view value);
 Result<AuthParams> parse_auth_params(std::string_view value);
 /// Token list such as Allow, Supported, Require; every element must be a token.
 Result<std::vector<std::string_view>> parse_token_list(std::string_view value);
+/// Parses a Replaces value: `callid *( ";" param )` with exactly one to-tag and one from-tag.
+Result<Replaces> parse_replaces(std::string_view value);
 /// Non-negative decimal (Max-Forwards, Expires, Content-Length...).
 Result<std::uint32_t> parse_uint32(std::string_view value);
 

@@ -5,6 +5,7 @@
 
 #include <astmrf/detail/async.hpp>
 #include <astmrf/srf/backend.hpp>
+#include <astmrf/srf/refer.hpp>
 #include <astmrf/srf/request.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -86,7 +87,9 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   void on_modify(std::function<void(Request, Response)> handler);
   /// Incoming in-dialog requests of `method` (INFO, NOTIFY, REFER, MESSAGE,
   /// UPDATE, OPTIONS). Without a handler they are answered 200 (an UPDATE with an
-  /// offer: 200 with the current local SDP).
+  /// offer: 200 with the current local SDP), except REFER: 603 Declined (a 2xx would
+  /// promise NOTIFYs nobody sends; answer it with srf::accept_refer, refer.hpp). While
+  /// async_refer runs, its NOTIFYs (Event: refer) go to it, not to the NOTIFY handler.
   void on(const std::string& method, std::function<void(Request, Response)> handler);
 
   /// Completes once the dialog ends (at once if it has). Cancelling it ends the wait
@@ -128,6 +131,24 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
     return async_modify(with_direction("sendrecv"), std::forward<CompletionToken>(token));
   }
 
+  /// Asks the peer to transfer (RFC 3515): sends REFER with `Refer-To: <refer_to>` (and
+  /// Referred-By when options.referred_by is set); a non-2xx fails with SipFailure. Then the
+  /// peer's NOTIFYs (Event: refer) are answered 200 and each sipfrag goes to
+  /// options.on_progress, also those that overtake the 202; it completes with
+  /// `(std::exception_ptr, ReferOutcome)` — the final sipfrag's status — when a NOTIFY says
+  /// Subscription-State: terminated. Past options.timeout it fails with SipFailure 408
+  /// (local); when the dialog ends, with DialogGone; a second async_refer while one runs,
+  /// with std::logic_error. Cancelled, it completes with operation_aborted; later NOTIFYs
+  /// are still answered 200.
+  template <typename CompletionToken>
+  auto async_refer(std::string refer_to, ReferOptions options, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, ReferOutcome)>(
+        [this](auto handler, std::string r, ReferOptions o) {
+          start_refer(std::move(r), std::move(o), ReferHandler(std::move(handler)));
+        },
+        token, std::move(refer_to), std::move(options));
+  }
+
   /// Sends BYE when the dialog is still up: a call nobody holds could never be hung up.
   ~Dialog();
 
@@ -139,6 +160,8 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   using DestroyedHandler = boost::asio::any_completion_handler<void(std::exception_ptr, DestroyedInfo)>;
   using MessageHandler = boost::asio::any_completion_handler<void(std::exception_ptr, sip::Message)>;
   using SdpHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::string)>;
+  using ReferHandler = boost::asio::any_completion_handler<void(std::exception_ptr, ReferOutcome)>;
+  void start_refer(std::string refer_to, ReferOptions options, ReferHandler handler);  // refer.cpp
   void wait_destroyed(DestroyedHandler handler);
   void start_request(std::string method, RequestOptions options, MessageHandler handler);
   void start_modify(std::string sdp, SdpHandler handler);
@@ -156,6 +179,7 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   astmrf::detail::EndState<DestroyedInfo> destroyed_;
   std::function<void(Request, Response)> on_modify_;
   std::map<std::string, std::function<void(Request, Response)>> handlers_;
+  std::function<void(Request, Response)> refer_notify_;    // the NOTIFYs of the running async_refer
   std::shared_ptr<const detail::SrfObservers> observers_;  // the Srf's metrics and logger (null: none)
 };
 

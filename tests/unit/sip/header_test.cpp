@@ -284,3 +284,33 @@ TEST(MessageAccessors, ErrorsNameTheHeaderAndColumn) {
   EXPECT_EQ(cs.error().line, 6u);
   EXPECT_EQ(cs.error().column, 10u);  // the "x"
 }
+
+TEST(Replaces, CallIdTagsAndEarlyOnly) {
+  auto r = parse_replaces("98732@sip.example.com;from-tag=r33th4x0r;to-tag=ff87ff;early-only");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->call_id, "98732@sip.example.com");
+  EXPECT_EQ(r->from_tag, "r33th4x0r");
+  EXPECT_EQ(r->to_tag, "ff87ff");
+  EXPECT_TRUE(r->early_only);
+  EXPECT_EQ(r->params.size(), 3U);
+
+  auto plain = parse_replaces(" abc-123 ; to-tag=1 ;from-tag=2;x=y ");
+  ASSERT_TRUE(plain) << plain.error().message();
+  EXPECT_EQ(plain->call_id, "abc-123");
+  EXPECT_EQ(plain->to_tag, "1");
+  EXPECT_EQ(plain->from_tag, "2");
+  EXPECT_FALSE(plain->early_only);
+  ASSERT_TRUE(plain->params.size() == 3U);
+  EXPECT_EQ(find_param(plain->params, "X"), std::optional<std::string_view>("y"));
+}
+
+TEST(Replaces, Rejects) {
+  EXPECT_FALSE(parse_replaces(""));
+  EXPECT_FALSE(parse_replaces(";to-tag=1;from-tag=2"));
+  EXPECT_FALSE(parse_replaces("abc;to-tag=1"));                      // no from-tag
+  EXPECT_FALSE(parse_replaces("abc;from-tag=2"));                    // no to-tag
+  EXPECT_FALSE(parse_replaces("abc;to-tag=1;to-tag=3;from-tag=2"));  // two to-tags
+  EXPECT_FALSE(parse_replaces("abc;to-tag=;from-tag=2"));
+  EXPECT_FALSE(parse_replaces("abc@;to-tag=1;from-tag=2"));
+  EXPECT_FALSE(parse_replaces("abc def;to-tag=1;from-tag=2"));
+}
