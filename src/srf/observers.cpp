@@ -1,5 +1,7 @@
 #include "observers.hpp"
 
+#include "dialog_registry.hpp"
+
 namespace astmrf::srf::detail {
 
 Outcome rejected(int status) noexcept {
@@ -44,7 +46,9 @@ std::string_view event_of(Outcome outcome) noexcept {
 
 SrfObservers::SrfObservers(const std::shared_ptr<util::metrics::Registry>& registry,
                            std::shared_ptr<spdlog::logger> logger)
-    : log(util::logger_or_default(std::move(logger))), metrics(registry != nullptr) {
+    : log(util::logger_or_default(std::move(logger))),
+      metrics(registry != nullptr),
+      dialog_registry(std::make_shared<DialogRegistry>()) {
   if (!registry) return;
   auto& calls_family = registry->counter("astmrf_srf_calls_total", "Calls (INVITEs) Srf handled or placed, by outcome",
                                          {"direction", "outcome"});

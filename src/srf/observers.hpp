@@ -15,6 +15,8 @@
 
 namespace astmrf::srf::detail {
 
+class DialogRegistry;
+
 enum class Direction : std::uint8_t { inbound, outbound };
 enum class Outcome : std::uint8_t {
   answered,
@@ -39,6 +41,8 @@ struct SrfObservers {
   bool metrics{false};
   std::array<std::array<std::shared_ptr<util::metrics::Counter>, kOutcomes>, 2> calls{};
   std::array<std::shared_ptr<util::metrics::Gauge>, 2> dialogs{};  // by Direction
+  // The Srf's dialogs by Call-ID and tags (Replaces); the pointer is fixed, the registry changes.
+  std::shared_ptr<DialogRegistry> dialog_registry;
 
   /// A call's record is worth making: someone counts or logs it.
   [[nodiscard]] bool observing() const { return metrics || logging(); }

@@ -2,6 +2,7 @@
 // application's CANCEL listeners and the waiters of async_wait_cancelled.
 #pragma once
 
+#include "dialog_registry.hpp"
 #include "observers.hpp"
 
 #include <astmrf/detail/async.hpp>
@@ -60,6 +61,7 @@ struct Access {
     auto dialog = std::shared_ptr<Dialog>(
         new Dialog(std::move(backend), role, std::move(local_sdp), std::move(remote_sdp), std::move(executor)));
     if (observers && observers->metrics) observers->dialogs[role == Dialog::Role::uas ? 0 : 1]->inc();
+    if (observers) observers->dialog_registry->add(dialog);  // Replaces finds it
     dialog->observers_ = std::move(observers);
     return dialog;
   }

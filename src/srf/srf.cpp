@@ -2,6 +2,7 @@
 #include "server_state.hpp"
 
 #include <astmrf/detail/async.hpp>
+#include <astmrf/sip/header_parsers.hpp>
 #include <astmrf/srf/srf.hpp>
 #include <astmrf/util/log.hpp>
 #include <astmrf/util/metrics.hpp>
@@ -19,9 +20,10 @@ namespace astmrf::srf {
 namespace {
 
 std::string allow_list(const std::map<std::string, Handler>& handlers) {
-  std::string allow = "INVITE, ACK, BYE, CANCEL, OPTIONS";
+  // Dialogs take REFER (accept_refer) and NOTIFY (async_refer) whatever the handlers.
+  std::string allow = "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY";
   for (const auto& [method, handler] : handlers) {
-    if (method != "INVITE" && method != "OPTIONS") allow += ", " + method;
+    if (method != "INVITE" && method != "OPTIONS" && method != "REFER" && method != "NOTIFY") allow += ", " + method;
   }
   return allow;
 }
@@ -35,11 +37,15 @@ struct Srf::Impl : std::enable_shared_from_this<Srf::Impl> {
         observers(std::make_shared<const detail::SrfObservers>(options.metrics, std::move(options.logger))) {}
 
   void dispatch(const std::shared_ptr<BackendServerTransaction>& transaction);
+  // An INVITE with Replaces: false when it was answered here (481, 486, 420, 400).
+  bool check_replaces(detail::ServerState& state, Response& res);
+  HeaderList capabilities() const;  // Allow (and Supported) of OPTIONS and 405
 
   std::shared_ptr<SignalingBackend> backend;
   boost::asio::any_io_executor executor;
   std::vector<Middleware> middleware;
   std::map<std::string, Handler> handlers;
+  Handler replaces_handler;
   util::Random random;  // Call-IDs, tags and cnonces of the requests it places
   std::shared_ptr<const detail::SrfObservers> observers;
 };
@@ -64,11 +70,24 @@ void Srf::Impl::dispatch(const std::shared_ptr<BackendServerTransaction>& transa
   auto req = detail::Access::request(state);
   auto res = detail::Access::response(state);
   try {
+    const bool replacing =
+        transaction->message().method_id() == sip::MethodId::invite && !req.header("Replaces").empty();
+    // Never an ordinary new call: refused here, or given to the replaces handler.
+    if (replacing && !check_replaces(*state, res)) return;
     // Middleware runs in order; each one either answers or calls next().
     for (auto& m : middleware) {
       bool next_called = false;
       m(req, res, [&next_called] { next_called = true; });
       if (!next_called) return;
+    }
+    if (replacing) {
+      auto handler = replaces_handler;
+      if (handler) {
+        handler(req, res);
+      } else if (!res.finished()) {
+        res.send(420, ResponseOptions{"Bad Extension", {{"Unsupported", "replaces"}}, {}, {}});
+      }
+      return;
     }
     auto it = handlers.find(std::string(req.method()));
     if (it != handlers.end()) {
@@ -76,11 +95,7 @@ void Srf::Impl::dispatch(const std::shared_ptr<BackendServerTransaction>& transa
       handler(req, res);
       return;
     }
-    if (req.method() == "OPTIONS") {
-      res.send(200, ResponseOptions{{}, {{"Allow", allow_list(handlers)}}, {}, {}});
-    } else {
-      res.send(405, ResponseOptions{{}, {{"Allow", allow_list(handlers)}}, {}, {}});
-    }
+    res.send(req.method() == "OPTIONS" ? 200 : 405, ResponseOptions{{}, capabilities(), {}, {}});
   } catch (const std::exception& e) {
     if (state->call) state->call->end(detail::Outcome::failed, 500, e.what());
     observers->log->warn("event=request_handler_failed call_id={} method={} error={}",
@@ -89,6 +104,44 @@ void Srf::Impl::dispatch(const std::shared_ptr<BackendServerTransaction>& transa
     // A handler bug must not leave the peer waiting on an unanswered transaction.
     if (!transaction->final_sent()) res.send(500, ResponseOptions{"Server Internal Error", {}, {}, {}});
   }
+}
+
+HeaderList Srf::Impl::capabilities() const {
+  HeaderList headers{{"Allow", allow_list(handlers)}};
+  if (replaces_handler) headers.emplace_back("Supported", "replaces");
+  return headers;
+}
+
+bool Srf::Impl::check_replaces(detail::ServerState& state, Response& res) {
+  const auto& message = state.transaction->message();
+  const std::string call_id(message.call_id());
+  auto refuse = [&](int status, std::string reason, HeaderList headers = {}) {
+    if (state.call) state.call->end(detail::rejected(status), status, reason);
+    observers->log->debug("event=replaces_refused call_id={} status={} reason={}", util::quote(call_id), status,
+                          util::quote(reason));
+    res.send(status, ResponseOptions{std::move(reason), std::move(headers), {}, {}});
+    return false;
+  };
+  std::size_t count = 0;
+  std::string_view value;
+  for (const auto& field : message.headers()) {
+    if (sip::iequals(field.name, "Replaces")) {
+      ++count;
+      value = field.value;
+    }
+  }
+  if (count != 1) return refuse(400, "Bad Replaces Header");  // RFC 3891 3: exactly one
+  auto parsed = sip::parse_replaces(value);
+  if (!parsed) return refuse(400, "Bad Replaces Header");
+  auto dialog = observers->dialog_registry->find(parsed->call_id, parsed->to_tag, parsed->from_tag);
+  if (!dialog) return refuse(481, "Call/Transaction Does Not Exist");
+  // Srf's dialogs are all confirmed (made by a 2xx): an early-only Replaces never fits.
+  if (parsed->early_only) return refuse(486, "Busy Here");
+  if (!replaces_handler) return refuse(420, "Bad Extension", {{"Unsupported", "replaces"}});
+  state.replaced = dialog;
+  observers->log->debug("event=replaces_matched call_id={} replaced_call_id={}", util::quote(call_id),
+                        util::quote(dialog->call_id()));
+  return true;
 }
 
 Srf::Srf(std::shared_ptr<SignalingBackend> backend, SrfOptions options)
@@ -105,6 +158,10 @@ Srf::Srf(std::shared_ptr<SignalingBackend> backend, SrfOptions options)
 Srf::~Srf() = default;
 
 void Srf::use(Middleware middleware) { impl_->middleware.push_back(std::move(middleware)); }
+void Srf::replaces(Handler handler) {
+  impl_->replaces_handler = std::move(handler);
+  impl_->backend->route("INVITE");  // INVITEs with Replaces are INVITEs to drachtio-server
+}
 void Srf::on(const std::string& method, Handler handler) {
   impl_->handlers[method] = std::move(handler);
   impl_->backend->route(method);

@@ -15,6 +15,8 @@
 
 namespace astmrf::srf {
 
+class Dialog;
+
 namespace detail {
 struct ServerState;
 struct SrfObservers;
@@ -39,6 +41,10 @@ class Request {
   [[nodiscard]] std::string_view call_id() const { return msg().call_id(); }
   /// "udp:1.2.3.4:5060"
   [[nodiscard]] std::string source() const;
+  /// An INVITE with Replaces (RFC 3891) given to the Srf::replaces handler: the dialog it
+  /// replaces (include <astmrf/srf/dialog.hpp>). Null for every other request, and once
+  /// that dialog is gone.
+  [[nodiscard]] std::shared_ptr<Dialog> replaced_dialog() const;
 
   /// True once the caller CANCELled (the backend has answered 487 already).
   [[nodiscard]] bool cancelled() const;

@@ -126,6 +126,12 @@ class Srf {
   void refer(Handler handler) { on("REFER", std::move(handler)); }
   /// The handler of PUBLISH requests.
   void publish(Handler handler) { on("PUBLISH", std::move(handler)); }
+  /// The handler of INVITEs whose Replaces header (RFC 3891) names a dialog of this Srf
+  /// (`Request::replaced_dialog()` gives it); they never reach the INVITE handler. Without
+  /// one such INVITEs get 420 Bad Extension (Unsupported: replaces). Whether or not there
+  /// is one: a Replaces that names no live dialog gets 481, an early-only one naming a
+  /// confirmed dialog 486, an unparsable one 400. Middleware runs before this handler.
+  void replaces(Handler handler);
 
   /// Answers `req` with 200 OK + options.local_sdp and completes when the ACK
   /// arrives. Fails with RequestCancelled if the caller CANCELled first, and with
