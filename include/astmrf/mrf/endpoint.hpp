@@ -72,6 +72,10 @@ struct PlayResult {
 
 class Endpoint;
 class MediaServer;
+class Bridge;
+class Snoop;
+struct BridgeOptions;
+struct SnoopOptions;
 namespace detail {
 struct PlayAccess;
 }  // namespace detail
@@ -555,6 +559,24 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
         std::move(sdp));
   }
 
+  // ---- bridges and snoops (defined in bridge.hpp and snoop.hpp) ------------------------------
+
+  /// Creates a bridge on this endpoint's server with this endpoint and `other` (moved from the
+  /// bridges they are in): `(std::exception_ptr, std::shared_ptr<Bridge>)`. `other` on another
+  /// server fails with std::invalid_argument. Include <astmrf/mrf/bridge.hpp>.
+  template <typename CompletionToken>
+  auto async_bridge(std::shared_ptr<Endpoint> other, BridgeOptions options, CompletionToken&& token);
+  /// Leaves the bridge it is in (back to Stasis, the call stays up): `(std::exception_ptr)`; a
+  /// no-op when it is in none.
+  template <typename CompletionToken>
+  auto async_unbridge(CompletionToken&& token);
+  /// The bridge it is in now (null: none, or that bridge's handles are all gone).
+  [[nodiscard]] std::shared_ptr<Bridge> bridge() const;
+  /// Starts a snoop channel on this endpoint (ARI snoop): `(std::exception_ptr,
+  /// std::shared_ptr<Snoop>)` once the snoop channel is in Stasis. Include <astmrf/mrf/snoop.hpp>.
+  template <typename CompletionToken>
+  auto async_snoop(SnoopOptions options, CompletionToken&& token);
+
   /// Dropping the last reference ends the dialog (its BYE ends the channel).
   ~Endpoint();
 
@@ -562,6 +584,12 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   friend class MediaServer;          // which makes, starts and ends endpoints
   friend class Playback;             // which controls playbacks through the endpoint's client
   friend struct detail::PlayAccess;  // endpoint_play.cpp: the playback verbs' access to the members
+  friend class Bridge;               // which tracks the bridge the endpoint is in
+  using BridgeHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Bridge>)>;
+  using SnoopHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Snoop>)>;
+  void start_bridge(std::shared_ptr<Endpoint> other, BridgeOptions options, BridgeHandler handler);
+  void start_unbridge(boost::asio::any_completion_handler<void(std::exception_ptr)> handler);
+  void start_snoop(SnoopOptions options, SnoopHandler handler);
   Endpoint(std::weak_ptr<MediaServer> server, boost::asio::any_io_executor executor, std::string channel_id,
            std::string channel_name, std::shared_ptr<srf::Dialog> dialog, std::string call_id);
   void start(ari::Client& ari);
@@ -647,6 +675,8 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   // Running playback verbs by playback id: told when Playback::async_stop asks Asterisk to stop
   // theirs (Asterisk reports a stopped playback as "done", like one that played out).
   std::map<std::string, std::function<void()>> stop_hooks_;
+  // The bridge it is in (set by Bridge from addChannel and ChannelEnteredBridge).
+  std::weak_ptr<Bridge> bridge_;
 };
 
 }  // namespace astmrf::mrf

@@ -37,6 +37,12 @@
 
 namespace astmrf::mrf {
 
+class Bridge;
+class Snoop;
+class Conference;
+struct BridgeOptions;
+struct ConferenceOptions;
+
 namespace detail {
 struct Telemetry;  // src/mrf/telemetry.hpp
 struct ServerMetrics;
@@ -274,6 +280,24 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   /// removes the Stasis application. Idempotent.
   void disconnect(bool destroy_endpoints = true);
 
+  // ---- bridges and conferences (defined in bridge.hpp and conference.hpp) --------------------
+
+  /// Creates an empty bridge on this server: `(std::exception_ptr, std::shared_ptr<Bridge>)`.
+  /// Include <astmrf/mrf/bridge.hpp>.
+  template <typename CompletionToken>
+  auto async_create_bridge(BridgeOptions options, CompletionToken&& token);
+  /// The conference `name` of this server, made with `options` unless it exists already (then
+  /// the existing one, options ignored): `(std::exception_ptr, std::shared_ptr<Conference>)`.
+  /// Include <astmrf/mrf/conference.hpp>.
+  template <typename CompletionToken>
+  auto async_create_conference(std::string name, ConferenceOptions options, CompletionToken&& token);
+  /// The live conference `name` of this server (null: none).
+  [[nodiscard]] std::shared_ptr<Conference> conference(const std::string& name) const;
+  /// Live Bridge objects of this server (conferences' included): a leak check.
+  [[nodiscard]] std::size_t bridges() const noexcept;
+  /// The Srf it signals on.
+  [[nodiscard]] srf::Srf& srf() noexcept { return srf_; }
+
   /// Ends what is still pending and the endpoints, and closes the ARI connection.
   ~MediaServer();
 
@@ -281,7 +305,18 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   friend class Mrf;              // which makes and starts media servers
   friend class Endpoint;         // which is forgotten when it ends
   friend class MediaServerPool;  // which starts its members and runs setups on them
-  friend struct detail::CallHelpers;
+  friend struct detail::CallHelpers;  // the call helpers (agent_call.cpp, transfer.cpp, replace_caller.cpp)
+  friend class Bridge;           // which registers itself (bridges())
+  friend class Snoop;            // whose channel's StasisStart is expected
+  friend class Conference;       // which is found again by name
+  using BridgeHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Bridge>)>;
+  using ConferenceHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Conference>)>;
+  void start_create_bridge(BridgeOptions options, BridgeHandler handler);
+  void start_create_conference(std::string name, ConferenceOptions options, ConferenceHandler handler);
+  // A StasisStart of a snoop channel this server started (snoop.cpp): true when it was expected.
+  bool accept_snoop(const std::string& channel_id);
+  // The server is lost: its bridges and snoops end (bridge.cpp).
+  void lose_media_objects();
   MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, ConnectOptions options, std::string app,
               std::shared_ptr<const detail::Telemetry> telemetry);
   // Connects once (Mrf::async_connect) or keeps trying until the first success (a pool member).
@@ -354,6 +389,9 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<detail::ServerMetrics> metrics_;  // null: metrics off
   std::vector<std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr)>>> drains_;
+  std::map<std::string, std::weak_ptr<Bridge>> bridges_;          // by bridge id
+  std::map<std::string, std::weak_ptr<Snoop>> snoops_;            // by snoop channel id
+  std::map<std::string, std::weak_ptr<Conference>> conferences_;  // by name
 };
 
 /// The media resource framework on an application's Srf: attaches Asterisk servers,
@@ -395,3 +433,6 @@ class Mrf {
 };
 
 }  // namespace astmrf::mrf
+
+// The media objects built on MediaServer and Endpoint (their templates need both complete).
+#include <astmrf/mrf/bridge.hpp>  // IWYU pragma: export

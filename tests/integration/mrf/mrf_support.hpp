@@ -48,6 +48,13 @@ inline astmrf::mrf::ConnectOptions sandbox_options(std::uint16_t ari_port, std::
   return options;
 }
 
+// Bridges on Asterisk (each sandbox belongs to one test process at a time: any bridge is ours).
+inline std::size_t bridges_on_asterisk(const AriProbe& probe) {
+  auto result = probe.request("GET", "/ari/bridges");
+  if (result.status != 200) return 0;  // Asterisk is down: it holds nothing
+  return result.json().as_array().size();
+}
+
 // Channels on Asterisk that belong to `app` (their dialplan exten is the app name).
 inline std::size_t channels_of(const AriProbe& probe, const std::string& app) {
   auto result = probe.request("GET", "/ari/channels");
@@ -88,8 +95,9 @@ class MrfFixture : public testing::Test {
     return future.get();
   }
 
-  /// The leak check: no endpoint, no pending setup, no engine dialog, no channel of the app
-  /// on Asterisk (waits up to 5 s for the last BYE/StasisEnd to land).
+  /// The leak check: no endpoint, no pending setup, no Bridge object, no engine dialog, no
+  /// channel of the app and no bridge on Asterisk (waits up to 5 s for the last BYE/StasisEnd
+  /// to land).
   void expect_nothing_left(const std::shared_ptr<astmrf::mrf::MediaServer>& ms, const AriProbe& ari) {
     using namespace std::chrono_literals;
     if (!ms) return;
@@ -98,12 +106,15 @@ class MrfFixture : public testing::Test {
     for (int i = 0; i < 250 && !clean; ++i) {
       state = harness.run([&] {
         return std::to_string(ms->endpoints().size()) + " endpoints, " + std::to_string(ms->pending_setups()) +
-               " pending, " + std::to_string(harness.engine().stats().dialogs) + " dialogs";
+               " pending, " + std::to_string(ms->bridges()) + " bridges, " +
+               std::to_string(harness.engine().stats().dialogs) + " dialogs";
       });
-      clean = state == "0 endpoints, 0 pending, 0 dialogs" && channels_of(ari, ms->app()) == 0;
+      clean = state == "0 endpoints, 0 pending, 0 bridges, 0 dialogs" && channels_of(ari, ms->app()) == 0 &&
+              bridges_on_asterisk(ari) == 0;
       if (!clean) std::this_thread::sleep_for(20ms);
     }
-    EXPECT_TRUE(clean) << "left behind: " << state << ", " << channels_of(ari, ms->app()) << " channels on Asterisk";
+    EXPECT_TRUE(clean) << "left behind: " << state << ", " << channels_of(ari, ms->app()) << " channels and "
+                       << bridges_on_asterisk(ari) << " bridges on Asterisk";
   }
 
   EventLog log;
