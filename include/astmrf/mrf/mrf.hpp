@@ -305,7 +305,6 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   friend class Mrf;              // which makes and starts media servers
   friend class Endpoint;         // which is forgotten when it ends
   friend class MediaServerPool;  // which starts its members and runs setups on them
-  friend struct detail::CallHelpers;  // the call helpers (agent_call.cpp, transfer.cpp, replace_caller.cpp)
   friend class Bridge;           // which registers itself (bridges())
   friend class Snoop;            // whose channel's StasisStart is expected
   friend class Conference;       // which is found again by name
@@ -317,6 +316,8 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   bool accept_snoop(const std::string& channel_id);
   // The server is lost: its bridges and snoops end (bridge.cpp).
   void lose_media_objects();
+  // The call helpers: agent_call.cpp, transfer.cpp, replace_caller.cpp.
+  friend struct detail::CallHelpers;
   MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, ConnectOptions options, std::string app,
               std::shared_ptr<const detail::Telemetry> telemetry);
   // Connects once (Mrf::async_connect) or keeps trying until the first success (a pool member).
