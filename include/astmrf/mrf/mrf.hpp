@@ -255,6 +255,24 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
         token, std::move(req), std::move(res), std::move(options));
   }
 
+  /// Connects the caller of an INVITE with Replaces (one that srf::Srf::replaces handed over:
+  /// `req.replaced_dialog()` is a connected caller of this server) in place of the replaced
+  /// caller: the new caller is connected (async_connect_caller), its endpoint is put in the bridge
+  /// the replaced caller's endpoint was in (so it talks with whoever the replaced caller talked
+  /// with, and takes over its end-together ties), then the replaced call is ended (BYE).
+  /// Completes with `(std::exception_ptr, ConnectedCaller)`. A replaced dialog that is not a
+  /// connected caller of this server gets 481 and fails with std::invalid_argument. Cancelling it
+  /// cancels the connect (see async_connect_caller); the replaced call stays.
+  template <typename CompletionToken>
+  auto async_replace_caller(srf::Request req, srf::Response res, ConnectCallerOptions options,
+                            CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, ConnectedCaller)>(
+        [this](auto handler, srf::Request q, srf::Response s, ConnectCallerOptions o) {
+          start_replace_caller(std::move(q), std::move(s), std::move(o), CallerHandler(std::move(handler)));
+        },
+        token, std::move(req), std::move(res), std::move(options));
+  }
+
   /// The endpoint of a caller connected on this server by async_connect_caller, by the caller's
   /// dialog (null: not one of this server's, or either leg has ended).
   [[nodiscard]] std::shared_ptr<Endpoint> caller_endpoint(const srf::Dialog& dialog) const;
@@ -332,6 +350,7 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   struct Health;
   void start_endpoint(EndpointOptions options, EndpointHandler handler);
   void start_connect_caller(srf::Request req, srf::Response res, ConnectCallerOptions options, CallerHandler handler);
+  void start_replace_caller(srf::Request req, srf::Response res, ConnectCallerOptions options, CallerHandler handler);
   void start_drain(std::optional<std::chrono::milliseconds> deadline, DrainHandler handler);
   // How connect_caller gets its Asterisk leg: a setup on one server, or the pool's setup with
   // failover. It returns what aborts the setup (the caller's CANCEL, the operation's cancellation).
