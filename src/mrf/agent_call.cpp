@@ -28,6 +28,16 @@ void CallHelpers::install_mid_call(const std::shared_ptr<Endpoint>& endpoint,
   MediaServer::install_mid_call(endpoint, dialog, {});
 }
 
+void CallHelpers::remember(MediaServer& server, const std::shared_ptr<srf::Dialog>& dialog,
+                           const std::shared_ptr<Endpoint>& endpoint) {
+  server.callers_[dialog.get()] = {dialog, endpoint};
+  std::weak_ptr<MediaServer> weak_server = server.weak_from_this();
+  const srf::Dialog* key = dialog.get();
+  dialog->on_destroy([weak_server, key](const srf::DestroyedInfo&) {
+    if (auto s = weak_server.lock()) s->callers_.erase(key);
+  });
+}
+
 void CallHelpers::tie(MediaServer& server, const std::shared_ptr<Endpoint>& a, const std::shared_ptr<Endpoint>& b) {
   auto tie = std::make_shared<CallTie>();
   tie->a = a;
@@ -206,6 +216,9 @@ void bridge(const std::shared_ptr<AgentOp>& op) {
       return;
     }
     detail::CallHelpers::install_mid_call(op->agent, op->dialog);
+    if (auto server = op->server.lock()) {
+      detail::CallHelpers::remember(*server, op->dialog, op->agent);  // its leg can be replaced too
+    }
     if (op->options.end_together) {
       if (auto server = op->server.lock()) {
         detail::CallHelpers::tie(*server, op->caller, op->agent);

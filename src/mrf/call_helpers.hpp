@@ -23,6 +23,9 @@ struct CallHelpers {
   static boost::asio::any_io_executor executor(MediaServer& server);
   // connect_caller's relay between a dialog and its endpoint (re-offers both ways, INFO DTMF).
   static void install_mid_call(const std::shared_ptr<Endpoint>& endpoint, const std::shared_ptr<srf::Dialog>& dialog);
+  // `endpoint` is the media of `dialog` (MediaServer::caller_endpoint) while the dialog is up.
+  static void remember(MediaServer& server, const std::shared_ptr<srf::Dialog>& dialog,
+                       const std::shared_ptr<Endpoint>& endpoint);
   // Either endpoint's end ends the other (until untied).
   static void tie(MediaServer& server, const std::shared_ptr<Endpoint>& a, const std::shared_ptr<Endpoint>& b);
   // Undoes the ties of `endpoint` (so that ending it leaves its partners up); its partners still up.

@@ -2,6 +2,7 @@
 // with Asterisk's SDP; the two legs then end together. Mid-call, each side's re-offer is
 // relayed to the other and answered with its answer, and the caller's INFO DTMF becomes
 // the endpoint's DTMF event.
+#include "call_helpers.hpp"
 #include "telemetry.hpp"
 
 #include <astmrf/detail/async.hpp>
@@ -401,14 +402,7 @@ void MediaServer::connect_caller(boost::asio::any_io_executor executor, srf::Srf
                 });
               }
               // Known by its dialog on its server (replaces, transfers) while both legs are up.
-              if (auto server = endpoint->media_server()) {
-                server->callers_[dialog.get()] = {dialog, endpoint};
-                std::weak_ptr<MediaServer> weak_server = server;
-                const srf::Dialog* key = dialog.get();
-                dialog->on_destroy([weak_server, key](const srf::DestroyedInfo&) {
-                  if (auto s = weak_server.lock()) s->callers_.erase(key);
-                });
-              }
+              if (auto server = endpoint->media_server()) detail::CallHelpers::remember(*server, dialog, endpoint);
               finish(nullptr, ConnectedCaller{endpoint, dialog}, CallerOutcome::answered, 200);
             }));
   });

@@ -273,8 +273,9 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
         token, std::move(req), std::move(res), std::move(options));
   }
 
-  /// The endpoint of a caller connected on this server by async_connect_caller, by the caller's
-  /// dialog (null: not one of this server's, or either leg has ended).
+  /// The endpoint of a caller connected on this server by async_connect_caller (or of an agent
+  /// called by mrf::async_call_agent), by its dialog (null: not one of this server's, or either
+  /// leg has ended).
   [[nodiscard]] std::shared_ptr<Endpoint> caller_endpoint(const srf::Dialog& dialog) const;
 
   /// Takes no new endpoints from now on and completes with `(std::exception_ptr)` when the last

@@ -38,7 +38,8 @@ void start_blind_transfer(ConnectedCaller referrer, srf::Request refer, srf::Res
 /// Performs the REFER `refer` received on `referrer`'s dialog as a blind transfer of `other`
 /// (the party the referrer talks with, e.g. the agent of an agent call): answers it 202 and
 /// NOTIFYs "100 Trying" (srf::accept_refer), calls the Refer-To target for `other` with
-/// async_call_agent (other hears options.call.ringback), NOTIFYs the final status (200, or the
+/// async_call_agent (other hears options.call.ringback; the INVITE carries the Refer-To's embedded
+/// headers, its Replaces of an attended transfer and the Referred-By), NOTIFYs the final status (200, or the
 /// failure's: AgentCallFailed::status(), 487 when cancelled, 503 otherwise), then ends the
 /// referrer's legs (options.end_referrer) without ending `other` (their end-together tie is
 /// undone). Completes with `(std::exception_ptr, AgentCall)`: the target's call. On failure the

@@ -60,7 +60,15 @@ inline double wait_for_tone(RtpPeer& peer, double hz, std::chrono::milliseconds 
 
 class CallFixture : public MrfFixture {
  protected:
-  CallFixture() { server = connect(sandbox_options(sandbox().ari_port, sandbox().sip_port)); }
+  CallFixture() {
+    auto options = sandbox_options(sandbox().ari_port, sandbox().sip_port);
+    // A loaded machine (CI, parallel builds) can be slow to answer a ping: not what these tests
+    // are about, so the health check waits longer before it marks the server down.
+    options.health.ping_timeout = std::chrono::seconds(5);
+    options.health.calls_lost_after = std::chrono::seconds(10);
+    options.setup_timeout = std::chrono::seconds(10);
+    server = connect(options);
+  }
 
   ~CallFixture() override {
     std::vector<std::weak_ptr<void>> alive;

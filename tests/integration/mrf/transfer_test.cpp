@@ -60,6 +60,8 @@ class TransferTest : public astmrf_test::CallFixture {
     });
   }
 
+  void replace_leg(bool agent_leg);
+
   mrf::AgentCall transferred;      // engine thread only
   mrf::ConnectedCaller replacing;  // engine thread only
 };
@@ -173,7 +175,10 @@ TEST_F(TransferTest, BlindTransferToABusyTargetNotifiesTheFailureAndKeepsTheCall
   EXPECT_EQ(b_result.exit_code, 0) << b_result.output;
 }
 
-TEST_F(TransferTest, AReplacingInviteTakesOverTheCall) {
+// D's INVITE replaces one leg of a call between caller A and agent B (A's leg, or with
+// `agent_leg` B's): D takes its place (D and the other party hear each other), the replaced party
+// gets BYE, and D's end ends the other party (the end-together tie went to D).
+void TransferTest::replace_leg(bool agent_leg) {
   RtpPeer a_media;
   RtpPeer b_media;
   RtpPeer d_media;
@@ -196,36 +201,43 @@ TEST_F(TransferTest, AReplacingInviteTakesOverTheCall) {
   SippProcess a(caller_party("rtp-caller-wait-bye.xml", a_media));
   ASSERT_TRUE(log.wait_for("agent ok", 15s)) << log.joined();
 
-  // D replaces A's dialog (to-tag: our tag, from-tag: A's).
+  // D replaces the leg (to-tag: our tag, from-tag: the replaced party's).
   const auto replaces = harness.run([&] {
-    return legs.dialog->call_id() + ";to-tag=" + legs.dialog->local_tag() + ";from-tag=" + legs.dialog->remote_tag();
+    const auto& d = agent_leg ? call.agent_dialog : legs.dialog;
+    return d->call_id() + ";to-tag=" + d->local_tag() + ";from-tag=" + d->remote_tag();
   });
   auto scenario = caller_party(MRF_SIPP_DIR "/rtp-caller-replaces.xml", d_media);
   scenario.keys["replaces"] = replaces;
   SippProcess d(scenario);
   ASSERT_TRUE(log.wait_for("replace ok", 15s)) << log.joined();
-  auto a_result = a.wait(10s);  // A got BYE
-  EXPECT_EQ(a_result.exit_code, 0) << a_result.output;
+  auto& replaced = agent_leg ? b : a;
+  auto replaced_result = replaced.wait(10s);  // the replaced party got BYE
+  EXPECT_EQ(replaced_result.exit_code, 0) << replaced_result.output;
 
+  auto& other = agent_leg ? a : b;
+  auto& other_media = agent_leg ? a_media : b_media;
   auto d_answer = d.wait_for_received_sdp(5s);
-  auto b_offer = b.wait_for_received_sdp(5s);
-  ASSERT_TRUE(d_answer && b_offer);
+  auto other_sdp = other.wait_for_received_sdp(5s);
+  ASSERT_TRUE(d_answer && other_sdp);
   d_media.set_remote_from_sdp(*d_answer);
-  b_media.set_remote_from_sdp(*b_offer);
+  other_media.set_remote_from_sdp(*other_sdp);
   d_media.send_tone(1800, -10, 6s);
-  b_media.send_tone(1000, -10, 6s);
-  EXPECT_GT(wait_for_tone(b_media, 1800, 4s), 0.5) << "B does not hear D";
-  EXPECT_GT(wait_for_tone(d_media, 1000, 4s), 0.5) << "D does not hear B";
+  other_media.send_tone(1000, -10, 6s);
+  EXPECT_GT(wait_for_tone(other_media, 1800, 4s), 0.5) << "the other party does not hear D";
+  EXPECT_GT(wait_for_tone(d_media, 1000, 4s), 0.5) << "D does not hear the other party";
 
-  // D's end ends B (A's end-together tie went to D): both get BYE.
+  // D's end ends the other party: both get BYE.
   harness.run([&] {
     replacing.endpoint->destroy();
     return 0;
   });
   auto d_result = d.wait(10s);
   EXPECT_EQ(d_result.exit_code, 0) << d_result.output;
-  auto b_result = b.wait(10s);
-  EXPECT_EQ(b_result.exit_code, 0) << b_result.output;
+  auto other_result = other.wait(10s);
+  EXPECT_EQ(other_result.exit_code, 0) << other_result.output;
 }
+
+TEST_F(TransferTest, AReplacingInviteTakesOverTheCallersLeg) { replace_leg(false); }
+TEST_F(TransferTest, AReplacingInviteTakesOverTheAgentsLeg) { replace_leg(true); }
 
 }  // namespace
