@@ -11,6 +11,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <cctype>
 #include <charconv>
 #include <deque>
 #include <stdexcept>
@@ -71,6 +72,53 @@ std::optional<ReferTo> parse_refer_to(std::string_view value) {
   return out;
 }
 
+namespace {
+
+// hvalue = *( hnv-unreserved / unreserved / escaped ) (RFC 3261 25.1).
+std::string escape_hvalue(std::string_view text) {
+  static constexpr std::string_view kKeep = "-_.!~*'()[]/?:+$";
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size() * 3);
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) != 0 || kKeep.find(c) != std::string_view::npos) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 0xF];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string format_replaces(const ReplacesTarget& target) {
+  std::string out = target.call_id + ";to-tag=" + target.to_tag + ";from-tag=" + target.from_tag;
+  if (target.early_only) out += ";early-only";
+  return out;
+}
+
+std::string format_refer_to(const ReferTo& refer_to) {
+  std::string out = "<" + refer_to.uri;
+  char separator = '?';
+  if (refer_to.replaces) {
+    out.append(1, separator).append("Replaces=").append(escape_hvalue(format_replaces(*refer_to.replaces)));
+    separator = '&';
+  }
+  for (const auto& [name, value] : refer_to.headers) {
+    out.append(1, separator).append(escape_hvalue(name)).append("=").append(escape_hvalue(value));
+    separator = '&';
+  }
+  return out + ">";
+}
+
+ReplacesTarget replaces_at_peer(const Dialog& dialog) {
+  return ReplacesTarget{dialog.call_id(), dialog.remote_tag(), dialog.local_tag(), false};
+}
+
 std::optional<ReferOutcome> parse_sipfrag_status(std::string_view body) {
   std::string_view line = body.substr(0, body.find('\n'));
   line = trim(line);
@@ -98,9 +146,20 @@ struct ReferNotifier::State : std::enable_shared_from_this<ReferNotifier::State>
   boost::asio::any_io_executor executor;
   std::shared_ptr<const detail::SrfObservers> observers;
   std::string call_id;
+  std::string event{"refer"};  // "refer;id=<CSeq>" from the dialog's second REFER on (RFC 3515 2.4.6)
   std::deque<Pending> queue;
   bool busy{false};
   bool final_queued{false};
+
+  State() = default;
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+  ~State() {
+    // Only when a request's completion never came: nobody is left waiting either way.
+    for (auto& pending : queue) {
+      if (pending.done) (*pending.done)(std::make_exception_ptr(DialogGone()));
+    }
+  }
 
   void push(int status, std::string reason, std::shared_ptr<Done> done) {
     if (status >= 200) final_queued = true;
@@ -121,7 +180,7 @@ struct ReferNotifier::State : std::enable_shared_from_this<ReferNotifier::State>
       busy = true;
       const bool final = next.status >= 200;
       RequestOptions options;
-      options.headers = {{"Event", "refer"}, {"Subscription-State", std::string(final ? kTerminated : kActive)}};
+      options.headers = {{"Event", event}, {"Subscription-State", std::string(final ? kTerminated : kActive)}};
       options.content_type = std::string(kSipfrag);
       options.body = "SIP/2.0 " + std::to_string(next.status) + " " + next.reason + "\r\n";
       if (observers && observers->logging()) {
@@ -205,6 +264,10 @@ std::shared_ptr<ReferNotifier> accept_refer(const std::shared_ptr<Dialog>& dialo
   state->executor = detail::Access::executor(*dialog);
   state->observers = observers;
   state->call_id = std::string(req.call_id());
+  if (detail::Access::count_refer(*dialog) > 1) {
+    auto cseq = req.msg().cseq();
+    if (cseq) state->event = "refer;id=" + std::to_string(cseq->number);
+  }
   if (observers && observers->logging()) {
     observers->log->debug("event=refer_accepted call_id={} refer_to={} replaces={}", util::quote(req.call_id()),
                           util::quote(refer_to->uri), refer_to->replaces.has_value());
@@ -228,6 +291,14 @@ struct ReferOut : std::enable_shared_from_this<ReferOut> {
   bool accepted{false};
   std::optional<ReferOutcome> final;  // a final NOTIFY that overtook the 202
   ReferOutcome last{};
+
+  ReferOut() = default;
+  ReferOut(const ReferOut&) = delete;
+  ReferOut& operator=(const ReferOut&) = delete;
+  // The dialog was dropped (not ended) while the REFER ran: its owner still gets an answer.
+  ~ReferOut() {
+    if (once && !once->done()) (*once)(std::make_exception_ptr(DialogGone()), ReferOutcome{});
+  }
 
   void on_response(std::exception_ptr error, const sip::Message& response) {
     if (once->done()) return;

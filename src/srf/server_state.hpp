@@ -68,6 +68,7 @@ struct Access {
   static void attach(Dialog& dialog) { dialog.attach(); }
   static const boost::asio::any_io_executor& executor(const Dialog& dialog) { return dialog.executor_; }
   static const std::shared_ptr<const SrfObservers>& observers(const Dialog& dialog) { return dialog.observers_; }
+  static std::uint32_t count_refer(Dialog& dialog) { return ++dialog.refers_accepted_; }
 };
 
 /// The body of Srf::async_create_uas, callable without the Srf (the B2BUA uses it

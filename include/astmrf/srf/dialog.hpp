@@ -180,6 +180,7 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   std::function<void(Request, Response)> on_modify_;
   std::map<std::string, std::function<void(Request, Response)>> handlers_;
   std::function<void(Request, Response)> refer_notify_;    // the NOTIFYs of the running async_refer
+  std::uint32_t refers_accepted_{0};                       // accept_refer: the NOTIFYs of the 2nd REFER on carry an id
   std::shared_ptr<const detail::SrfObservers> observers_;  // the Srf's metrics and logger (null: none)
 };
 

@@ -47,6 +47,17 @@ struct ReferTo {
 /// when it holds no sip, sips or tel URI, or when its `Replaces` cannot be parsed.
 std::optional<ReferTo> parse_refer_to(std::string_view value);
 
+/// The Refer-To value for `refer_to`: `<uri?Replaces=...&Name=value>`, the embedded headers
+/// %-escaped (what parse_refer_to reads back). For Dialog::async_refer.
+std::string format_refer_to(const ReferTo& refer_to);
+
+/// The Replaces header value of `target`: `call-id;to-tag=..;from-tag=..[;early-only]`.
+std::string format_replaces(const ReplacesTarget& target);
+
+/// The Replaces that names `dialog` at its peer (attended transfer: the peer receives the
+/// INVITE, so the to-tag is the peer's tag and the from-tag ours).
+ReplacesTarget replaces_at_peer(const Dialog& dialog);
+
 /// The notifier side of a REFER's implicit subscription (RFC 3515): reports the
 /// progress of the referred request to the referrer with NOTIFYs (Event: refer,
 /// Content-Type message/sipfrag;version=2.0). NOTIFYs go out one at a time, in the

@@ -138,6 +138,23 @@ TEST_F(SrfTransfer, ReferAcceptedWithNotify100ThenFinal200) {
   EXPECT_EQ(result.output.find("SIP/2.0 503 Service Unavailable"), std::string::npos) << result.output;
 }
 
+// A second REFER in the dialog: its NOTIFYs carry Event: refer;id=<its CSeq> (the first one's do not).
+TEST_F(SrfTransfer, SecondReferInADialogIsNotifiedWithAnId) {
+  harness.run([&] {
+    answer_and_take_refers([this](std::shared_ptr<srf::Dialog> dialog, srf::Request req, srf::Response res) {
+      auto notifier = srf::accept_refer(dialog, req, res);
+      if (!notifier) return log.add("refused");
+      notifier->async_notify(
+          200, "OK", [this, notifier](std::exception_ptr error) { log.add("final notify " + describe(error)); });
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-refer-twice.xml", {{"refer_to", "<sip:carol@example.com>"}}));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for("destroyed remote")) << log.joined();
+  EXPECT_EQ(log.events().size(), 4U) << log.joined();  // uas ok, two final NOTIFYs, the end
+}
+
 // The application lets go of the notifier without a final NOTIFY: the referrer still gets one (503).
 TEST_F(SrfTransfer, DroppedNotifierSendsA503) {
   harness.run([&] {

@@ -80,3 +80,30 @@ TEST(ParseSipfrag, StatusLine) {
   EXPECT_FALSE(srf::parse_sipfrag_status("SIP/2.0 99 Odd\r\n"));
   EXPECT_FALSE(srf::parse_sipfrag_status("SIP/2.0 2000 Odd\r\n"));
 }
+
+TEST(FormatReferTo, RoundTripsThroughParseReferTo) {
+  srf::ReferTo refer_to;
+  refer_to.uri = "sip:carol@example.com;transport=tcp";
+  refer_to.replaces = srf::ReplacesTarget{"12345@192.168.0.1", "to-1", "f.2~x", true};
+  refer_to.headers = {{"X-Info", "a b&c=d"}};
+  const std::string text = srf::format_refer_to(refer_to);
+  EXPECT_EQ(text.find_first_of(" ;=@&", text.find('?') + 1), text.find("=", text.find('?')));  // Replaces=
+  EXPECT_EQ(text.find_first_of(" ;@", text.find('?')), std::string::npos);                     // escaped
+  EXPECT_EQ(srf::format_replaces(*refer_to.replaces), "12345@192.168.0.1;to-tag=to-1;from-tag=f.2~x;early-only");
+  auto parsed = srf::parse_refer_to(text);
+  ASSERT_TRUE(parsed) << text;
+  EXPECT_EQ(parsed->uri, refer_to.uri);
+  ASSERT_TRUE(parsed->replaces);
+  EXPECT_EQ(parsed->replaces->call_id, "12345@192.168.0.1");
+  EXPECT_EQ(parsed->replaces->to_tag, "to-1");
+  EXPECT_EQ(parsed->replaces->from_tag, "f.2~x");
+  EXPECT_TRUE(parsed->replaces->early_only);
+  ASSERT_EQ(parsed->headers.size(), 1U);
+  EXPECT_EQ(parsed->headers[0].second, "a b&c=d");
+}
+
+TEST(FormatReferTo, PlainUriAndAttendedTransfer) {
+  EXPECT_EQ(srf::format_refer_to(srf::ReferTo{"sip:b@h", std::nullopt, {}}), "<sip:b@h>");
+  srf::ReferTo attended{"sip:b@h", srf::ReplacesTarget{"abc@h", "t1", "f2", false}, {}};
+  EXPECT_EQ(srf::format_refer_to(attended), "<sip:b@h?Replaces=abc%40h%3Bto-tag%3Dt1%3Bfrom-tag%3Df2>");
+}
