@@ -457,3 +457,4 @@ class Mrf {
 
 // The media objects built on MediaServer and Endpoint (their templates need both complete).
 #include <astmrf/mrf/bridge.hpp>  // IWYU pragma: export
+#include <astmrf/mrf/snoop.hpp>   // IWYU pragma: export

@@ -13,6 +13,7 @@
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -35,6 +36,8 @@ struct Heard {
   double level = -1000.0;  // dBm0 of what was received
   std::size_t samples = 0;
   [[nodiscard]] bool tone() const { return samples >= 1600 && share > 0.5 && level > -30.0; }
+  // Heard among other tones (a mix of two at equal levels gives each about half the power).
+  [[nodiscard]] bool present() const { return samples >= 1600 && share > 0.2 && level > -35.0; }
   [[nodiscard]] bool nothing() const { return samples < 800 || share < 0.2 || level < -40.0; }
 };
 
@@ -77,6 +80,13 @@ class MediaObjectsFixture : public MrfFixture {
     using namespace std::chrono_literals;
     std::this_thread::sleep_for(300ms);  // what was under way settles
     for (auto* listener : listeners) listener->peer->clear_received();
+    // Everyone else streams silence meanwhile, as a phone does (a whisper rides on the frames
+    // written to its target: no frames, no whisper).
+    for (auto& party : parties) {
+      const bool speaking =
+          std::any_of(speakers.begin(), speakers.end(), [&](const auto& speaker) { return speaker.first == &party; });
+      if (!speaking && party.endpoint) party.peer->send_silence(duration);
+    }
     for (auto& [speaker, hz] : speakers) speaker->peer->send_tone(hz, -10.0, duration);
     for (auto& [speaker, hz] : speakers) speaker->peer->wait_until_sent(duration + 2s);
     std::this_thread::sleep_for(200ms);  // the last frames arrive
@@ -101,6 +111,14 @@ class MediaObjectsFixture : public MrfFixture {
   }
   /// What `listener` heard of `speaker`'s tone at `hz` (the others silent).
   Heard hear(Party& speaker, double hz, Party& listener) { return exchange({{&speaker, hz}}, {&listener})[0][0]; }
+
+  /// Every party streams silence for `duration` (and it is sent).
+  void stream_silence(std::chrono::milliseconds duration) {
+    for (auto& party : parties) {
+      if (party.endpoint) party.peer->send_silence(duration);
+    }
+    for (auto& party : parties) party.peer->wait_until_sent(duration + std::chrono::seconds(2));
+  }
 
   /// Snoop channels on Asterisk (they are not in the app's dialplan exten).
   std::size_t snoop_channels() {
