@@ -104,11 +104,7 @@ void start_blind_transfer(ConnectedCaller referrer, srf::Request refer, srf::Res
   // What the REFER asks the INVITE to carry (RFC 3515 2.1, RFC 3891 attended transfer, RFC 3892).
   auto& headers = op->options.call.uac.headers;
   for (const auto& header : refer_to.headers) headers.push_back(header);
-  if (refer_to.replaces) {
-    const auto& r = *refer_to.replaces;
-    headers.emplace_back("Replaces", r.call_id + ";to-tag=" + r.to_tag + ";from-tag=" + r.from_tag +
-                                         (r.early_only ? ";early-only" : ""));
-  }
+  if (refer_to.replaces) headers.emplace_back("Replaces", srf::format_replaces(*refer_to.replaces));
   if (!op->notifier->referred_by().empty()) headers.emplace_back("Referred-By", op->notifier->referred_by());
   op->log->debug("event=blind_transfer call_id={} target={} referred_by={}", quote(op->referrer.dialog->call_id()),
                  quote(target), quote(op->notifier->referred_by()));
