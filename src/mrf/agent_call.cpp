@@ -109,6 +109,7 @@ struct AgentOp {
   std::shared_ptr<Once> once;
   std::weak_ptr<MediaServer> server;
   std::shared_ptr<spdlog::logger> log;
+  std::string server_name;           // for log lines
   std::shared_ptr<Endpoint> caller;  // until it completes
   std::string uri;
   AgentCallOptions options;
@@ -193,11 +194,13 @@ void finish(const std::shared_ptr<AgentOp>& op, std::exception_ptr error, AgentC
       what = e.what();
     } catch (...) {
     }
-    op->log->debug("event=agent_call_failed call_id={} uri={} error={}", quote(call_id), quote(op->uri), quote(what));
+    op->log->debug("event=agent_call_failed call_id={} uri={} server={} error={}", quote(call_id), quote(op->uri),
+                   quote(op->server_name), quote(what));
     teardown(op);
   } else {
-    op->log->debug("event=agent_call_connected call_id={} uri={} agent_call_id={} channel_id={}", quote(call_id),
-                   quote(op->uri), quote(call.agent_dialog->call_id()), call.agent->channel_id());
+    op->log->debug("event=agent_call_connected call_id={} uri={} agent_call_id={} channel_id={} server={}",
+                   quote(call_id), quote(op->uri), quote(call.agent_dialog->call_id()), call.agent->channel_id(),
+                   quote(op->server_name));
   }
   op->caller_end = {};
   op->caller.reset();
@@ -264,8 +267,8 @@ void place_call(const std::shared_ptr<AgentOp>& op) {
   uac.local_sdp = sendrecv(op->agent->local_sdp());
   uac.answer_late_offer = {};
   op->uac_pending = true;
-  op->log->debug("event=agent_call_invite call_id={} uri={} channel_id={}", quote(op->caller->call_id()),
-                 quote(op->uri), op->agent->channel_id());
+  op->log->debug("event=agent_call_invite call_id={} uri={} channel_id={} server={}", quote(op->caller->call_id()),
+                 quote(op->uri), op->agent->channel_id(), quote(op->server_name));
   detail::CallHelpers::srf(*server).async_create_uac(
       op->uri, std::move(uac),
       boost::asio::bind_cancellation_slot(op->cancel_uac.slot(),
@@ -300,6 +303,7 @@ void start_call_agent(std::shared_ptr<Endpoint> caller, std::string uri, AgentCa
   op->once = astmrf::detail::make_once(std::move(handler), CallHelpers::executor(*server));
   op->server = server;
   op->log = CallHelpers::logger(*server);
+  op->server_name = server->name();
   op->caller = std::move(caller);
   op->uri = std::move(uri);
   op->options = std::move(options);

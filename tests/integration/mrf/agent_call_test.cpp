@@ -182,4 +182,35 @@ TEST_F(AgentCallTest, CancellingTheCallCancelsTheInvite) {
   EXPECT_EQ(caller_result.exit_code, 0) << caller_result.output;
 }
 
+TEST_F(AgentCallTest, ANullOrEndedCallerFailsAtOnceWithoutAnInvite) {
+  auto outcome = [&](std::shared_ptr<mrf::Endpoint> caller) {
+    auto future =
+        harness.run([&] { return mrf::async_call_agent(caller, "sip:agent@127.0.0.1:9", {}, asio::use_future); });
+    try {
+      future.get();
+      return std::string("ok");
+    } catch (const std::invalid_argument&) {
+      return std::string("invalid_argument");
+    } catch (const mrf::CallEnded&) {
+      return std::string("CallEnded");
+    } catch (const std::exception& e) {
+      return std::string("error ") + e.what();
+    }
+  };
+  EXPECT_EQ(outcome(nullptr), "invalid_argument");
+  RtpPeer peer;
+  mrf::EndpointOptions options;
+  options.remote_sdp = peer.sdp();
+  auto ended = harness.run([&] { return server->async_create_endpoint(options, asio::use_future); }).get();
+  harness.run([&] {
+    ended->destroy();
+    return 0;
+  });
+  EXPECT_EQ(outcome(ended), "CallEnded");
+  harness.run([&] {
+    ended.reset();
+    return 0;
+  });
+}
+
 }  // namespace
