@@ -2,6 +2,7 @@
 // with Asterisk's SDP; the two legs then end together. Mid-call, each side's re-offer is
 // relayed to the other and answered with its answer, and the caller's INFO DTMF becomes
 // the endpoint's DTMF event.
+#include "call_helpers.hpp"
 #include "telemetry.hpp"
 
 #include <astmrf/detail/async.hpp>
@@ -283,6 +284,13 @@ void MediaServer::install_mid_call(const std::shared_ptr<Endpoint>& endpoint,
   });
 }
 
+std::shared_ptr<Endpoint> MediaServer::caller_endpoint(const srf::Dialog& dialog) const {
+  auto it = callers_.find(&dialog);
+  if (it == callers_.end() || it->second.first.lock().get() != &dialog) return nullptr;
+  auto endpoint = it->second.second.lock();
+  return endpoint && !endpoint->destroyed() && !dialog.destroyed() ? endpoint : nullptr;
+}
+
 void MediaServer::start_connect_caller(srf::Request req, srf::Response res, ConnectCallerOptions options,
                                        CallerHandler handler) {
   std::weak_ptr<MediaServer> weak = weak_from_this();
@@ -393,6 +401,8 @@ void MediaServer::connect_caller(boost::asio::any_io_executor executor, srf::Srf
                   if (auto d = weak_dialog.lock()) d->destroy();
                 });
               }
+              // Known by its dialog on its server (replaces, transfers) while both legs are up.
+              if (auto server = endpoint->media_server()) detail::CallHelpers::remember(*server, dialog, endpoint);
               finish(nullptr, ConnectedCaller{endpoint, dialog}, CallerOutcome::answered, 200);
             }));
   });

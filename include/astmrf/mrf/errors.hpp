@@ -71,4 +71,40 @@ class CallEnded : public Error {
   std::optional<EndpointEnd> reason_;
 };
 
+/// An agent call (mrf::async_call_agent) that did not connect: the agent was busy, did not
+/// answer in time, rejected the call, or the caller hung up while it rang.
+class AgentCallFailed : public Error {
+ public:
+  /// Why the agent call failed.
+  enum class Reason : std::uint8_t {
+    busy,         ///< 486 Busy Here or 600 Busy Everywhere
+    no_answer,    ///< no answer within UacOptions::timeout (the INVITE was CANCELled), or 408
+    rejected,     ///< any other final non-2xx (or a local failure: the agent is unreachable)
+    caller_gone,  ///< the caller's endpoint ended while the agent rang (the INVITE was CANCELled)
+  };
+  /// `status`: the SIP status that describes it (486, 408, the rejection's status, 487).
+  AgentCallFailed(Reason reason, int status, const std::string& what)
+      : Error("agent call failed (" + std::string(to_string(reason)) + ", " + std::to_string(status) + "): " + what),
+        reason_(reason),
+        status_(status) {}
+  /// Why it failed.
+  [[nodiscard]] Reason reason() const noexcept { return reason_; }
+  /// The SIP status that describes the failure (what a transfer's final NOTIFY reports).
+  [[nodiscard]] int status() const noexcept { return status_; }
+  /// The reason's name, e.g. "busy".
+  static std::string_view to_string(Reason reason) noexcept {
+    switch (reason) {
+      case Reason::busy: return "busy";
+      case Reason::no_answer: return "no_answer";
+      case Reason::rejected: return "rejected";
+      case Reason::caller_gone: return "caller_gone";
+    }
+    return "unknown";
+  }
+
+ private:
+  Reason reason_;
+  int status_;
+};
+
 }  // namespace astmrf::mrf

@@ -46,6 +46,8 @@ struct ConferenceOptions;
 namespace detail {
 struct Telemetry;  // src/mrf/telemetry.hpp
 struct ServerMetrics;
+struct CallHelpers;  // the call helpers' access (src/mrf/agent_call.cpp, transfer.cpp)
+struct CallTie;      // two endpoints that end together (src/mrf/call_helpers.hpp)
 }  // namespace detail
 
 /// How to reach one Asterisk's ARI (its http.conf and ari.conf).
@@ -253,6 +255,29 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
         token, std::move(req), std::move(res), std::move(options));
   }
 
+  /// Connects the caller of an INVITE with Replaces (one that srf::Srf::replaces handed over:
+  /// `req.replaced_dialog()` is a connected caller of this server) in place of the replaced
+  /// caller: the new caller is connected (async_connect_caller), its endpoint is put in the bridge
+  /// the replaced caller's endpoint was in (so it talks with whoever the replaced caller talked
+  /// with, and takes over its end-together ties), then the replaced call is ended (BYE).
+  /// Completes with `(std::exception_ptr, ConnectedCaller)`. A replaced dialog that is not a
+  /// connected caller of this server gets 481 and fails with std::invalid_argument. Cancelling it
+  /// cancels the connect (see async_connect_caller); the replaced call stays.
+  template <typename CompletionToken>
+  auto async_replace_caller(srf::Request req, srf::Response res, ConnectCallerOptions options,
+                            CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, ConnectedCaller)>(
+        [this](auto handler, srf::Request q, srf::Response s, ConnectCallerOptions o) {
+          start_replace_caller(std::move(q), std::move(s), std::move(o), CallerHandler(std::move(handler)));
+        },
+        token, std::move(req), std::move(res), std::move(options));
+  }
+
+  /// The endpoint of a caller connected on this server by async_connect_caller (or of an agent
+  /// called by mrf::async_call_agent), by its dialog (null: not one of this server's, or either
+  /// leg has ended).
+  [[nodiscard]] std::shared_ptr<Endpoint> caller_endpoint(const srf::Dialog& dialog) const;
+
   /// Takes no new endpoints from now on and completes with `(std::exception_ptr)` when the last
   /// endpoint and pending setup of this server are gone. With a `deadline`, the endpoints still
   /// up then are destroyed (their callers get a BYE) and it completes. Cancelling it ends the
@@ -310,6 +335,8 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   bool accept_snoop(const std::string& channel_id);
   // The server is lost: its bridges and snoops end (bridge.cpp).
   void lose_media_objects();
+  // The call helpers: agent_call.cpp, transfer.cpp, replace_caller.cpp.
+  friend struct detail::CallHelpers;
   MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, ConnectOptions options, std::string app,
               std::shared_ptr<const detail::Telemetry> telemetry);
   // Connects once (Mrf::async_connect) or keeps trying until the first success (a pool member).
@@ -324,6 +351,7 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   struct Health;
   void start_endpoint(EndpointOptions options, EndpointHandler handler);
   void start_connect_caller(srf::Request req, srf::Response res, ConnectCallerOptions options, CallerHandler handler);
+  void start_replace_caller(srf::Request req, srf::Response res, ConnectCallerOptions options, CallerHandler handler);
   void start_drain(std::optional<std::chrono::milliseconds> deadline, DrainHandler handler);
   // How connect_caller gets its Asterisk leg: a setup on one server, or the pool's setup with
   // failover. It returns what aborts the setup (the caller's CANCEL, the operation's cancellation).
@@ -365,7 +393,12 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   std::map<std::string, std::shared_ptr<Setup>> pending_;     // by From user (uuid)
   std::deque<std::weak_ptr<Setup>> pending_order_;            // oldest first (admission by queue age)
   std::map<std::string, std::weak_ptr<Endpoint>> endpoints_;  // by channel id
-  util::Random random_;                                       // setup uuids
+  // Connected callers' endpoints by the caller's dialog (replaces, transfers); the weak dialog
+  // tells a reused address from its entry.
+  std::map<const srf::Dialog*, std::pair<std::weak_ptr<srf::Dialog>, std::weak_ptr<Endpoint>>> callers_;
+  // Agent calls' end-together ties, which a transfer or a replace undoes for the leg it ends.
+  std::vector<std::weak_ptr<detail::CallTie>> ties_;
+  util::Random random_;  // setup uuids
   ServerState state_{ServerState::connecting};
   bool disconnected_{false};
   bool draining_{false};
