@@ -308,7 +308,7 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   void start_create_conference(std::string name, ConferenceOptions options, ConferenceHandler handler);
   // A StasisStart of a snoop channel this server started (snoop.cpp): true when it was expected.
   bool accept_snoop(const std::string& channel_id);
-  // The server is lost: its bridges and snoops end (bridge.cpp).
+  // The server is lost: its snoops and bridges end (snoop.cpp).
   void lose_media_objects();
   MediaServer(boost::asio::any_io_executor executor, srf::Srf& srf, ConnectOptions options, std::string app,
               std::shared_ptr<const detail::Telemetry> telemetry);
