@@ -83,7 +83,8 @@ Bridge::Bridge(std::weak_ptr<MediaServer> server, boost::asio::any_io_executor e
       id_(std::move(id)),
       options_(std::move(options)),
       end_(executor_),
-      member_(executor_) {
+      member_(executor_),
+      end_signal_(executor_) {
   if (auto s = server_.lock()) {
     app_ = s->app();
     log_ = s->log_;
@@ -391,6 +392,8 @@ void Bridge::ended(BridgeEnd reason, bool delete_on_asterisk) {
   }
   members_.clear();
   member_.close(std::make_exception_ptr(BridgeEnded(reason)));
+  end_signal_.emit(reason);
+  end_signal_.close(std::make_exception_ptr(BridgeEnded(reason)));
   end_.notify();
 }
 
@@ -425,6 +428,7 @@ void Bridge::start_play(std::vector<std::string> media, PlayOptions options, Pla
     if (!state) return;
     auto keep = std::move(state);  // drops the handlers' hold on it
     keep->events.reset();
+    keep->bridge_end.reset();
     (*once)(nullptr, PlayResult{end, playback_id, std::nullopt});
   };
   auto shared_finish = std::make_shared<decltype(finish)>(std::move(finish));
@@ -441,7 +445,7 @@ void Bridge::start_play(std::vector<std::string> media, PlayOptions options, Pla
       [shared_finish](ari::EndReason reason) {
         if (reason != ari::EndReason::ended) (*shared_finish)(PlayEnd::call_ended);
       });
-  end_.on_end([shared_finish](const BridgeEnd&) { (*shared_finish)(PlayEnd::call_ended); });
+  state->bridge_end = end_signal_.connect([shared_finish](const BridgeEnd&) { (*shared_finish)(PlayEnd::call_ended); });
   std::weak_ptr<MediaServer> weak_server = server_;
   once->on_cancel([weak_server, weak_state, playback_id] {
     if (auto s = weak_state.lock()) s->stop_asked = true;
@@ -461,6 +465,7 @@ void Bridge::start_play(std::vector<std::string> media, PlayOptions options, Pla
   client->bridges().async_play_with_id(params, [once, shared_finish, state](std::exception_ptr error, ari::Playback) {
     if (!error) return;  // PlaybackFinished completes it
     state->events.reset();
+    state->bridge_end.reset();
     (*once)(error, PlayResult{});
   });
 }
@@ -499,6 +504,7 @@ void Bridge::start_record(RecordOptions options, RecordHandler handler) {
   if (options.name.empty()) options.name = client->make_id("rec");
   struct State {
     ari::Subscription events;
+    Subscription bridge_end;
     RecordResult result;
     bool stop_asked{false};
   };
@@ -511,6 +517,7 @@ void Bridge::start_record(RecordOptions options, RecordHandler handler) {
     auto s = weak_state.lock();
     if (!s || once->done()) return;
     s->events.reset();
+    s->bridge_end.reset();
     if (recording) {
       s->result.duration = std::chrono::seconds(recording->duration.value_or(0));
       s->result.talking_duration = std::chrono::seconds(recording->talking_duration.value_or(0));
@@ -534,7 +541,8 @@ void Bridge::start_record(RecordOptions options, RecordHandler handler) {
         if (reason != ari::EndReason::ended) (*finish)(RecordEnd::call_ended, nullptr);
       });
   // The handlers hold the state until the recording ends (or the bridge does).
-  end_.on_end([finish, state](const BridgeEnd&) { (*finish)(RecordEnd::call_ended, nullptr); });
+  state->bridge_end =
+      end_signal_.connect([finish, state](const BridgeEnd&) { (*finish)(RecordEnd::call_ended, nullptr); });
   std::weak_ptr<MediaServer> weak_server = server_;
   const std::string name = options.name;
   once->on_cancel([weak_server, weak_state, name] {
@@ -560,6 +568,7 @@ void Bridge::start_record(RecordOptions options, RecordHandler handler) {
   client->bridges().async_record(params, [once, finish, state](std::exception_ptr error, ari::LiveRecording) {
     if (!error) return;  // RecordingFinished completes it
     state->events.reset();
+    state->bridge_end.reset();
     (*once)(error, RecordResult{});
   });
 }

@@ -226,6 +226,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   ari::Subscription events_;
   astmrf::detail::EndState<BridgeEnd> end_;
   astmrf::detail::Signal<BridgeMemberEvent> member_;
+  // Its end, for the verbs in flight (a Signal: they leave it when they finish).
+  astmrf::detail::Signal<BridgeEnd> end_signal_;
   std::shared_ptr<spdlog::logger> log_;
   // Live recordings of async_record by name: async_stop_recording marks them stopped.
   std::map<std::string, std::function<void()>> stop_hooks_;

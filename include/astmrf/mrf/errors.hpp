@@ -38,6 +38,13 @@ class MediaServerUnavailable : public Error {
   explicit MediaServerUnavailable(const std::string& what) : Error(what) {}
 };
 
+/// A conference at its ConferenceOptions::max_members refused a join.
+class ConferenceFull : public Error {
+ public:
+  /// `what`: the reason, for logs.
+  explicit ConferenceFull(const std::string& what) : Error(what) {}
+};
+
 /// Why an endpoint ended; reported once.
 enum class EndpointEnd : std::uint8_t {
   destroyed,          ///< the application called destroy()

@@ -456,5 +456,6 @@ class Mrf {
 }  // namespace astmrf::mrf
 
 // The media objects built on MediaServer and Endpoint (their templates need both complete).
-#include <astmrf/mrf/bridge.hpp>  // IWYU pragma: export
-#include <astmrf/mrf/snoop.hpp>   // IWYU pragma: export
+#include <astmrf/mrf/bridge.hpp>      // IWYU pragma: export
+#include <astmrf/mrf/conference.hpp>  // IWYU pragma: export
+#include <astmrf/mrf/snoop.hpp>       // IWYU pragma: export

@@ -140,4 +140,37 @@ TEST_F(BridgeTest, AMemberEndingEmptiesTheBridgeAndMemberEventsAreTold) {
   finish(bridge);
 }
 
+TEST_F(BridgeTest, PlayToEveryMemberAndRecordTheMix) {
+  auto& a = add_party();
+  auto& b = add_party();
+  auto bridge = on_engine([&] { return a.endpoint->async_bridge(b.endpoint, {}, asio::use_future); }).get();
+  a.peer->clear_received();
+  b.peer->clear_received();
+  const auto played =
+      on_engine([&] { return bridge->async_play({"sound:beep"}, mrf::PlayOptions{}, asio::use_future); }).get();
+  EXPECT_EQ(played.end, mrf::PlayEnd::finished) << mrf::to_string(played.end);
+  EXPECT_FALSE(played.playback_id.empty());
+  std::this_thread::sleep_for(200ms);
+  EXPECT_GT(a.peer->audio_packets_received(), 5u) << "A heard the beep";
+  EXPECT_GT(b.peer->audio_packets_received(), 5u) << "B heard the beep";
+  const auto failed = on_engine([&] {
+                        return bridge->async_play({"sound:no-such-sound-astmrf"}, mrf::PlayOptions{}, asio::use_future);
+                      }).get();
+  EXPECT_EQ(failed.end, mrf::PlayEnd::failed) << mrf::to_string(failed.end);
+
+  const std::string name = "astmrf-bridge-" + astmrf_test::random_uuid();
+  auto recorded = on_engine([&] { return bridge->async_record({.name = name, .format = "wav"}, asio::use_future); });
+  std::this_thread::sleep_for(300ms);
+  a.peer->send_tone(kA, -10.0, 1s);
+  a.peer->wait_until_sent(3s);
+  on_engine([&] { return bridge->async_stop_recording(name, asio::use_future); }).get();
+  ASSERT_EQ(recorded.wait_for(5s), std::future_status::ready);
+  const auto result = recorded.get();
+  EXPECT_EQ(result.end, mrf::RecordEnd::stopped) << mrf::to_string(result.end);
+  EXPECT_EQ(result.name, name);
+  EXPECT_EQ(probe.request("GET", "/ari/recordings/stored/" + name).status, 200u);
+  probe.request("DELETE", "/ari/recordings/stored/" + name);
+  finish(bridge);
+}
+
 }  // namespace
