@@ -128,13 +128,6 @@ std::size_t MediaServer::bridges() const noexcept {
       std::count_if(bridges_.begin(), bridges_.end(), [](const auto& entry) { return !entry.second.expired(); }));
 }
 
-void MediaServer::lose_media_objects() {
-  auto bridges = bridges_;
-  for (auto& [id, weak] : bridges) {
-    if (auto bridge = weak.lock()) bridge->ended(BridgeEnd::media_server_lost, false);
-  }
-}
-
 void Bridge::create(const std::shared_ptr<MediaServer>& server, BridgeOptions options,
                     std::vector<std::shared_ptr<Endpoint>> members, BridgeHandler handler) {
   auto once = astmrf::detail::make_once(std::move(handler), server->executor_);

@@ -307,7 +307,7 @@ void MediaServer::on_ari_state(ari::ConnectionState state) {
                        self->app_, self->options_.health.calls_lost_after.count(), endpoints.size());
     }
     for (auto& endpoint : endpoints) endpoint->ended(EndpointEnd::media_server_lost);
-    self->lose_media_objects();  // bridges, snoops (bridge.cpp)
+    self->lose_media_objects();  // snoops, bridges (snoop.cpp)
   });
 }
 

@@ -76,6 +76,17 @@ void Snoop::ended(bool hang_up) {
   }
 }
 
+void MediaServer::lose_media_objects() {
+  auto snoops = snoops_;
+  for (auto& [id, weak] : snoops) {
+    if (auto snoop = weak.lock()) snoop->ended(false);
+  }
+  auto bridges = bridges_;
+  for (auto& [id, weak] : bridges) {
+    if (auto bridge = weak.lock()) bridge->ended(BridgeEnd::media_server_lost, false);
+  }
+}
+
 bool MediaServer::accept_snoop(const std::string& channel_id) {
   auto it = snoops_.find(channel_id);
   if (it == snoops_.end()) return false;
@@ -204,9 +215,12 @@ SnoopOptions Supervision::options_of(SuperviseMode mode) noexcept {
 Supervision::~Supervision() { end(); }
 
 void Supervision::end() {
+  agent_end_.reset();
   if (snoop_) snoop_->destroy();
   if (bridge_) bridge_->destroy();
 }
+
+bool Supervision::ended() const noexcept { return !bridge_ || bridge_->destroyed(); }
 
 void start_supervise(
     std::shared_ptr<Endpoint> agent, std::shared_ptr<Endpoint> supervisor, SuperviseMode mode,
@@ -228,6 +242,10 @@ void start_supervise(
   supervision->agent_ = agent;
   supervision->supervisor_ = supervisor;
   supervision->executor_ = server->ari().get_executor();
+  std::weak_ptr<Supervision> weak = supervision;
+  supervision->agent_end_ = agent->on_destroyed([weak](const EndpointEnd&) {
+    if (auto self = weak.lock()) self->end();
+  });
   once->on_cancel();
   // snoop → bridge → snoop in it → supervisor in it. Dropped on a failure (or a cancel), the
   // supervision takes down what it holds.

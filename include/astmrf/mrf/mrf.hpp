@@ -333,7 +333,7 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   void start_create_conference(std::string name, ConferenceOptions options, ConferenceHandler handler);
   // A StasisStart of a snoop channel this server started (snoop.cpp): true when it was expected.
   bool accept_snoop(const std::string& channel_id);
-  // The server is lost: its bridges and snoops end (bridge.cpp).
+  // The server is lost: its snoops and bridges end (snoop.cpp).
   void lose_media_objects();
   // The call helpers: agent_call.cpp, transfer.cpp, replace_caller.cpp.
   friend struct detail::CallHelpers;

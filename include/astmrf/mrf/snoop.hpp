@@ -95,8 +95,8 @@ enum class SuperviseMode : std::uint8_t {
 std::string_view to_string(SuperviseMode mode) noexcept;
 
 /// A supervisor on an agent's call: a snoop on the agent and a bridge with the supervisor's
-/// endpoint. Dropping it ends the supervision (the snoop hung up, the bridge destroyed); the
-/// supervisor's endpoint stays up.
+/// endpoint. Dropping it ends the supervision (the snoop hung up, the bridge destroyed); so does
+/// the agent's end. The supervisor's endpoint stays up.
 class Supervision : public std::enable_shared_from_this<Supervision> {
  public:
   /// The mode now.
@@ -114,8 +114,10 @@ class Supervision : public std::enable_shared_from_this<Supervision> {
     return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
         [this](auto handler, SuperviseMode m) { start_set_mode(m, VoidHandler(std::move(handler))); }, token, mode);
   }
-  /// Ends the supervision: the snoop hung up, the bridge destroyed.
+  /// Ends the supervision: the snoop hung up, the bridge destroyed. Idempotent.
   void end();
+  /// Whether it has ended (end(), the agent's end, or its bridge's).
+  [[nodiscard]] bool ended() const noexcept;
   /// Ends it.
   ~Supervision();
   Supervision(const Supervision&) = delete;
@@ -137,6 +139,7 @@ class Supervision : public std::enable_shared_from_this<Supervision> {
   std::weak_ptr<Endpoint> supervisor_;
   std::shared_ptr<Bridge> bridge_;
   std::shared_ptr<Snoop> snoop_;
+  Subscription agent_end_;
 };
 
 /// Starts `supervisor`'s supervision of `agent`'s call in `mode` (both endpoints of one

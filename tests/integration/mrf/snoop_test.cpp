@@ -78,6 +78,18 @@ TEST_F(SnoopTest, ListenWhisperAndBarge) {
   EXPECT_EQ(snoop_channels(), 0u);
   EXPECT_EQ(astmrf_test::bridges_on_asterisk(probe), 1u);
   EXPECT_FALSE(on_engine([&] { return supervisor.endpoint->destroyed() || supervisor.endpoint->bridge(); }));
+
+  // A new supervision ends with the agent's call; the supervisor stays up.
+  supervision =
+      on_engine([&] {
+        return mrf::async_supervise(agent.endpoint, supervisor.endpoint, mrf::SuperviseMode::listen, asio::use_future);
+      }).get();
+  on_engine([&] {
+    agent.endpoint->destroy();
+    return 0;
+  });
+  EXPECT_TRUE(on_engine([&] { return supervision->ended(); }));
+  EXPECT_FALSE(on_engine([&] { return supervisor.endpoint->destroyed(); }));
   finish(call, supervision);
 }
 
