@@ -60,6 +60,7 @@ class TransferTest : public astmrf_test::CallFixture {
     });
   }
 
+  void busy_target(const std::string& embedded, const std::string& expected_header);
   void replace_leg(bool agent_leg);
 
   mrf::AgentCall transferred;      // engine thread only
@@ -130,7 +131,9 @@ TEST_F(TransferTest, BlindTransferByReferConnectsTheTargetWithTheOtherSideAndEnd
   EXPECT_EQ(b_result.exit_code, 0) << b_result.output;
 }
 
-TEST_F(TransferTest, BlindTransferToABusyTargetNotifiesTheFailureAndKeepsTheCall) {
+// A REFERs to a busy C (with `embedded`, the Refer-To's headers: "?Replaces=..."): C's INVITE
+// carries the Referred-By (and what was embedded), A is NOTIFYed 486, and A and B go on talking.
+void TransferTest::busy_target(const std::string& embedded, const std::string& expected_header) {
   RtpPeer a_media;
   RtpPeer b_media;
   const auto b_port = astmrf_test::free_port(Transport::udp);
@@ -149,12 +152,16 @@ TEST_F(TransferTest, BlindTransferToABusyTargetNotifiesTheFailureAndKeepsTheCall
   });
   auto scenario = caller_party(MRF_SIPP_DIR "/rtp-caller-refer.xml", a_media);
   scenario.keys["refer_after_ms"] = "1500";
-  scenario.keys["refer_to"] = agent_uri(c_port);
+  scenario.keys["refer_to"] = agent_uri(c_port) + embedded;
   SippProcess a(scenario);
 
   ASSERT_TRUE(log.wait_for("transfer AgentCallFailed busy 486", 20s)) << log.joined();
   auto c_result = c.wait(10s);
   EXPECT_EQ(c_result.exit_code, 0) << c_result.output;
+  EXPECT_TRUE(has(c_result.output, "Referred-By: <sip:caller@127.0.0.1>")) << c_result.output;
+  if (!expected_header.empty()) {
+    EXPECT_TRUE(has(c_result.output, expected_header)) << c_result.output;
+  }
   // A and B still talk.
   auto a_answer = a.wait_for_received_sdp(5s);
   auto b_offer = b.wait_for_received_sdp(5s);
@@ -173,6 +180,11 @@ TEST_F(TransferTest, BlindTransferToABusyTargetNotifiesTheFailureAndKeepsTheCall
   EXPECT_TRUE(has(statuses[1], "SIP/2.0 486")) << statuses[1];
   auto b_result = b.wait(10s);
   EXPECT_EQ(b_result.exit_code, 0) << b_result.output;
+}
+
+TEST_F(TransferTest, BlindTransferToABusyTargetNotifiesTheFailureAndKeepsTheCall) { busy_target("", ""); }
+TEST_F(TransferTest, AReferWithReplacesPassesItToTheTarget) {
+  busy_target("?Replaces=abc%40h%3Bto-tag%3D1%3Bfrom-tag%3D2", "Replaces: abc@h;to-tag=1;from-tag=2");
 }
 
 // D's INVITE replaces one leg of a call between caller A and agent B (A's leg, or with
