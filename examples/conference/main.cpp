@@ -1,0 +1,105 @@
+// conference: every call to sip:ROOM@127.0.0.1:5080 joins the conference ROOM on Asterisk.
+// A caller whose user starts with "mod-" (sip:mod-ROOM@...) joins ROOM as its moderator; the
+// room ends when its last moderator leaves (or, without one, its last member). While alone a
+// member hears music on hold; joins and leaves beep. DTMF 1 mutes or unmutes yourself.
+//
+//   ARI_PASSWORD=secret example-conference [ARI_USER] [ARI_PORT] [ASTERISK_SIP_PORT]
+#include <astmrf/mrf/conference.hpp>
+#include <astmrf/mrf/mrf.hpp>
+#include <astmrf/srf/engine_backend.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstdlib>
+#include <iostream>
+
+namespace asio = boost::asio;
+namespace mrf = astmrf::mrf;
+namespace srf = astmrf::srf;
+
+namespace {
+
+asio::awaitable<void> join_room(std::shared_ptr<mrf::MediaServer> server, srf::Request req, srf::Response res) {
+  // The room is the Request-URI's user; "mod-" asks to moderate it.
+  const std::string uri(req.uri());
+  std::string room = uri.substr(4, uri.find('@') - 4);
+  const bool moderator = room.rfind("mod-", 0) == 0;
+  if (moderator) room.erase(0, 4);
+
+  mrf::ConnectCallerOptions caller_options;  // named objects in co_await calls: see docs/srf.md on g++ 12
+  auto call = co_await server->async_connect_caller(req, res, caller_options, asio::use_awaitable);
+
+  // The same name on the same server gives the same conference: the first caller makes it.
+  mrf::ConferenceOptions room_options;
+  room_options.moh_when_alone = true;
+  room_options.beep_on_join = true;
+  room_options.beep_on_leave = true;
+  room_options.end_when = mrf::ConferenceEndWhen::last_moderator_leaves;
+  auto conference = co_await server->async_create_conference(room, room_options, asio::use_awaitable);
+  auto events = conference->on_event([room](const mrf::ConferenceEvent& event) {
+    std::cout << "room " << room << ": " << mrf::to_string(event.kind) << " " << event.channel_id << "\n";
+  });
+
+  mrf::JoinOptions join{.muted = false, .moderator = moderator};
+  co_await conference->async_join(call.endpoint, join, asio::use_awaitable);
+
+  // DTMF 1 toggles the member's own mute until the call ends.
+  bool muted = false;
+  try {
+    for (;;) {
+      auto digit = co_await call.endpoint->async_wait_dtmf(asio::use_awaitable);
+      if (digit.digit != '1') continue;
+      if (muted) {
+        co_await conference->async_unmute(call.endpoint, asio::use_awaitable);
+      } else {
+        co_await conference->async_mute(call.endpoint, asio::use_awaitable);
+      }
+      muted = !muted;
+    }
+  } catch (const mrf::CallEnded&) {
+    // The member hung up (or was kicked): the conference saw it leave.
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* password = std::getenv("ARI_PASSWORD");
+  mrf::ConnectOptions options;
+  options.ari = {
+      .address = "127.0.0.1",
+      .port = static_cast<std::uint16_t>(argc > 2 ? std::atoi(argv[2]) : 8088),
+      .username = argc > 1 ? argv[1] : "asterisk",
+      .password = password != nullptr ? password : "",
+  };
+  options.sip = {.address = "127.0.0.1", .port = static_cast<std::uint16_t>(argc > 3 ? std::atoi(argv[3]) : 5060)};
+
+  asio::io_context ioc;
+  astmrf::sip::EngineConfig config;
+  config.listen = {{astmrf::sip::Transport::udp, "127.0.0.1", 5080}};
+  astmrf::sip::Engine engine(ioc.get_executor(), config);
+  engine.start();
+  srf::Srf app(srf::make_engine_backend(engine));
+  mrf::Mrf media(app);
+
+  media.async_connect(options, [&](std::exception_ptr error, std::shared_ptr<mrf::MediaServer> server) {
+    if (error) {
+      std::cerr << "cannot reach Asterisk\n";
+      ioc.stop();
+      return;
+    }
+    std::cout << "call sip:ROOM@127.0.0.1:5080 to join ROOM (sip:mod-ROOM@... to moderate it)\n";
+    app.invite([&ioc, server](srf::Request req, srf::Response res) {
+      asio::co_spawn(ioc, join_room(server, req, res), [](std::exception_ptr e) {
+        if (e) std::cout << "call failed\n";  // the caller got an error status, or a BYE
+      });
+    });
+  });
+
+  asio::signal_set stop(ioc, SIGINT, SIGTERM);
+  stop.async_wait([&](auto, auto) { ioc.stop(); });
+  ioc.run();
+}
