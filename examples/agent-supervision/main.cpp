@@ -4,18 +4,17 @@
 // DTMF 1 = listen, 2 = whisper (the agent hears the supervisor, the caller does not), 3 = barge.
 //
 //   ARI_PASSWORD=secret example-agent-supervision AGENT_URI [ARI_USER] [ARI_PORT] [ASTERISK_SIP_PORT]
+#include "example_app.hpp"
+
 #include <astmrf/mrf/agent_call.hpp>
 #include <astmrf/mrf/mrf.hpp>
 #include <astmrf/mrf/snoop.hpp>
-#include <astmrf/srf/engine_backend.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
-#include <cstdlib>
 #include <iostream>
 #include <optional>
 
@@ -91,43 +90,18 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string agent_uri = argv[1];
-  const char* password = std::getenv("ARI_PASSWORD");
-  mrf::ConnectOptions options;
-  options.ari = {
-      .address = "127.0.0.1",
-      .port = static_cast<std::uint16_t>(argc > 3 ? std::atoi(argv[3]) : 8088),
-      .username = argc > 2 ? argv[2] : "asterisk",
-      .password = password != nullptr ? password : "",
-  };
-  options.sip = {.address = "127.0.0.1", .port = static_cast<std::uint16_t>(argc > 4 ? std::atoi(argv[4]) : 5060)};
-
-  asio::io_context ioc;
-  astmrf::sip::EngineConfig config;
-  config.listen = {{astmrf::sip::Transport::udp, "127.0.0.1", 5080}};
-  astmrf::sip::Engine engine(ioc.get_executor(), config);
-  engine.start();
-  srf::Srf app(srf::make_engine_backend(engine));
-  mrf::Mrf media(app);
   auto latest = std::make_shared<LatestCall>();
-
-  media.async_connect(options, [&](std::exception_ptr error, std::shared_ptr<mrf::MediaServer> server) {
-    if (error) {
-      std::cerr << "cannot reach Asterisk\n";
-      ioc.stop();
-      return;
-    }
-    std::cout << "callers: sip:anyone@127.0.0.1:5080; supervisor: sip:supervise@127.0.0.1:5080\n";
-    app.invite([&ioc, server, agent_uri, latest](srf::Request req, srf::Response res) {
-      const bool supervisor = req.uri().rfind("sip:supervise@", 0) == 0;
-      auto work =
-          supervisor ? serve_supervisor(server, latest, req, res) : serve_caller(server, agent_uri, latest, req, res);
-      asio::co_spawn(ioc, std::move(work), [](std::exception_ptr e) {
-        if (e) std::cout << "call failed\n";
+  return astmrf_example::run(
+      astmrf_example::asterisk_options(argc, argv, 2),
+      [&](asio::io_context& ioc, srf::Srf& app, std::shared_ptr<mrf::MediaServer> server) {
+        std::cout << "callers: sip:anyone@127.0.0.1:5080; supervisor: sip:supervise@127.0.0.1:5080\n";
+        app.invite([&ioc, server, agent_uri, latest](srf::Request req, srf::Response res) {
+          const bool supervisor = req.uri().rfind("sip:supervise@", 0) == 0;
+          auto work = supervisor ? serve_supervisor(server, latest, req, res)
+                                 : serve_caller(server, agent_uri, latest, req, res);
+          asio::co_spawn(ioc, std::move(work), [](std::exception_ptr e) {
+            if (e) std::cout << "call failed\n";
+          });
+        });
       });
-    });
-  });
-
-  asio::signal_set stop(ioc, SIGINT, SIGTERM);
-  stop.async_wait([&](auto, auto) { ioc.stop(); });
-  ioc.run();
 }

@@ -4,16 +4,15 @@
 // member hears music on hold; joins and leaves beep. DTMF 1 mutes or unmutes yourself.
 //
 //   ARI_PASSWORD=secret example-conference [ARI_USER] [ARI_PORT] [ASTERISK_SIP_PORT]
+#include "example_app.hpp"
+
 #include <astmrf/mrf/conference.hpp>
 #include <astmrf/mrf/mrf.hpp>
-#include <astmrf/srf/engine_backend.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <cstdlib>
 #include <iostream>
 
 namespace asio = boost::asio;
@@ -67,39 +66,14 @@ asio::awaitable<void> join_room(std::shared_ptr<mrf::MediaServer> server, srf::R
 }  // namespace
 
 int main(int argc, char** argv) {
-  const char* password = std::getenv("ARI_PASSWORD");
-  mrf::ConnectOptions options;
-  options.ari = {
-      .address = "127.0.0.1",
-      .port = static_cast<std::uint16_t>(argc > 2 ? std::atoi(argv[2]) : 8088),
-      .username = argc > 1 ? argv[1] : "asterisk",
-      .password = password != nullptr ? password : "",
-  };
-  options.sip = {.address = "127.0.0.1", .port = static_cast<std::uint16_t>(argc > 3 ? std::atoi(argv[3]) : 5060)};
-
-  asio::io_context ioc;
-  astmrf::sip::EngineConfig config;
-  config.listen = {{astmrf::sip::Transport::udp, "127.0.0.1", 5080}};
-  astmrf::sip::Engine engine(ioc.get_executor(), config);
-  engine.start();
-  srf::Srf app(srf::make_engine_backend(engine));
-  mrf::Mrf media(app);
-
-  media.async_connect(options, [&](std::exception_ptr error, std::shared_ptr<mrf::MediaServer> server) {
-    if (error) {
-      std::cerr << "cannot reach Asterisk\n";
-      ioc.stop();
-      return;
-    }
-    std::cout << "call sip:ROOM@127.0.0.1:5080 to join ROOM (sip:mod-ROOM@... to moderate it)\n";
-    app.invite([&ioc, server](srf::Request req, srf::Response res) {
-      asio::co_spawn(ioc, join_room(server, req, res), [](std::exception_ptr e) {
-        if (e) std::cout << "call failed\n";  // the caller got an error status, or a BYE
+  return astmrf_example::run(
+      astmrf_example::asterisk_options(argc, argv, 1),
+      [](asio::io_context& ioc, srf::Srf& app, std::shared_ptr<mrf::MediaServer> server) {
+        std::cout << "call sip:ROOM@127.0.0.1:5080 to join ROOM (sip:mod-ROOM@... to moderate it)\n";
+        app.invite([&ioc, server](srf::Request req, srf::Response res) {
+          asio::co_spawn(ioc, join_room(server, req, res), [](std::exception_ptr e) {
+            if (e) std::cout << "call failed\n";  // the caller got an error status, or a BYE
+          });
+        });
       });
-    });
-  });
-
-  asio::signal_set stop(ioc, SIGINT, SIGTERM);
-  stop.async_wait([&](auto, auto) { ioc.stop(); });
-  ioc.run();
 }

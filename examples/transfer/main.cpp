@@ -6,19 +6,18 @@
 //    bridge (attended transfer completed by a third phone); one naming no call of ours gets 481.
 //
 //   ARI_PASSWORD=secret example-transfer AGENT_URI TRANSFER_URI [ARI_USER] [ARI_PORT] [ASTERISK_SIP_PORT]
+#include "example_app.hpp"
+
 #include <astmrf/mrf/agent_call.hpp>
 #include <astmrf/mrf/mrf.hpp>
 #include <astmrf/mrf/transfer.hpp>
-#include <astmrf/srf/engine_backend.hpp>
 #include <astmrf/srf/refer.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <cstdlib>
 #include <iostream>
 #include <optional>
 
@@ -103,44 +102,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   const Targets targets{argv[1], argv[2]};
-  const char* password = std::getenv("ARI_PASSWORD");
-  mrf::ConnectOptions options;
-  options.ari = {
-      .address = "127.0.0.1",
-      .port = static_cast<std::uint16_t>(argc > 4 ? std::atoi(argv[4]) : 8088),
-      .username = argc > 3 ? argv[3] : "asterisk",
-      .password = password != nullptr ? password : "",
-  };
-  options.sip = {.address = "127.0.0.1", .port = static_cast<std::uint16_t>(argc > 5 ? std::atoi(argv[5]) : 5060)};
-
-  asio::io_context ioc;
-  astmrf::sip::EngineConfig config;
-  config.listen = {{astmrf::sip::Transport::udp, "127.0.0.1", 5080}};
-  astmrf::sip::Engine engine(ioc.get_executor(), config);
-  engine.start();
-  srf::Srf app(srf::make_engine_backend(engine));
-  mrf::Mrf media(app);
-
-  media.async_connect(options, [&](std::exception_ptr error, std::shared_ptr<mrf::MediaServer> server) {
-    if (error) {
-      std::cerr << "cannot reach Asterisk\n";
-      ioc.stop();
-      return;
-    }
-    std::cout << "calls to sip:anyone@127.0.0.1:5080 are bridged with " << targets.agent << "\n";
-    app.invite([&ioc, server, targets](srf::Request req, srf::Response res) {
-      asio::co_spawn(ioc, serve_caller(server, targets, req, res), [](std::exception_ptr e) {
-        if (e) std::cout << "call failed\n";
-      });
-    });
-    app.replaces([&ioc, server](srf::Request req, srf::Response res) {
-      asio::co_spawn(ioc, replace_caller(server, req, res), [](std::exception_ptr e) {
-        if (e) std::cout << "replacing call failed\n";
-      });
-    });
-  });
-
-  asio::signal_set stop(ioc, SIGINT, SIGTERM);
-  stop.async_wait([&](auto, auto) { ioc.stop(); });
-  ioc.run();
+  return astmrf_example::run(astmrf_example::asterisk_options(argc, argv, 3),
+                             [&](asio::io_context& ioc, srf::Srf& app, std::shared_ptr<mrf::MediaServer> server) {
+                               std::cout << "calls to sip:anyone@127.0.0.1:5080 are bridged with " << targets.agent
+                                         << "\n";
+                               app.invite([&ioc, server, targets](srf::Request req, srf::Response res) {
+                                 asio::co_spawn(ioc, serve_caller(server, targets, req, res), [](std::exception_ptr e) {
+                                   if (e) std::cout << "call failed\n";
+                                 });
+                               });
+                               app.replaces([&ioc, server](srf::Request req, srf::Response res) {
+                                 asio::co_spawn(ioc, replace_caller(server, req, res), [](std::exception_ptr e) {
+                                   if (e) std::cout << "replacing call failed\n";
+                                 });
+                               });
+                             });
 }
