@@ -45,25 +45,6 @@ bool is_helper_channel(std::string_view name) {
   return starts_with(name, "Announcer/") || starts_with(name, "Recorder/");
 }
 
-std::string record_if_exists(RecordIfExists if_exists) {
-  switch (if_exists) {
-    case RecordIfExists::fail: return "fail";
-    case RecordIfExists::overwrite: return "overwrite";
-    case RecordIfExists::append: return "append";
-  }
-  return "fail";
-}
-
-std::string record_terminate(RecordTerminate terminate) {
-  switch (terminate) {
-    case RecordTerminate::none: return "none";
-    case RecordTerminate::any: return "any";
-    case RecordTerminate::star: return "*";
-    case RecordTerminate::hash: return "#";
-  }
-  return "none";
-}
-
 bool is_unprocessable(const std::exception_ptr& error) {
   try {
     if (error) std::rethrow_exception(error);
@@ -554,9 +535,9 @@ void Bridge::start_record(RecordOptions options, RecordHandler handler) {
       .recorder_format = {},
       .max_duration_seconds = options.max_duration.count(),
       .max_silence_seconds = options.max_silence.count(),
-      .if_exists = record_if_exists(options.if_exists),
+      .if_exists = internal::record_if_exists_name(options.if_exists),
       .beep = options.beep,
-      .terminate_on = record_terminate(options.terminate_on),
+      .terminate_on = internal::record_terminate_name(options.terminate_on),
   };
   client->bridges().async_record(params, [once, finish, state](std::exception_ptr error, ari::LiveRecording) {
     if (!error) return;  // RecordingFinished completes it

@@ -1,5 +1,6 @@
-// What the endpoint verbs share (internal): how an ARI failure about the endpoint's channel
-// is reported, and the checks every verb makes before its I/O.
+// What the endpoint verbs (and the bridge's) share (internal): ARI's names of record options,
+// how an ARI failure about the endpoint's channel is reported, and the checks every verb makes
+// before its I/O.
 #pragma once
 
 #include <astmrf/ari/error.hpp>
@@ -12,9 +13,31 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace astmrf::mrf::internal {
+
+/// ARI's `ifExists` value of a recording (endpoint and bridge recordings alike).
+inline std::string record_if_exists_name(RecordIfExists if_exists) {
+  switch (if_exists) {
+    case RecordIfExists::fail: return "fail";
+    case RecordIfExists::overwrite: return "overwrite";
+    case RecordIfExists::append: return "append";
+  }
+  return "fail";
+}
+
+/// ARI's `terminateOn` value of a recording.
+inline std::string record_terminate_name(RecordTerminate terminate) {
+  switch (terminate) {
+    case RecordTerminate::none: return "none";
+    case RecordTerminate::any: return "any";
+    case RecordTerminate::star: return "*";
+    case RecordTerminate::hash: return "#";
+  }
+  return "none";
+}
 
 inline bool mentions(std::string_view text, std::string_view word) {
   return std::search(text.begin(), text.end(), word.begin(), word.end(), [](char a, char b) {

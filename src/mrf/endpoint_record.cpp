@@ -34,25 +34,6 @@ bool terminates(RecordTerminate terminate, char digit) {
   return false;
 }
 
-std::string terminate_name(RecordTerminate terminate) {
-  switch (terminate) {
-    case RecordTerminate::none: return "none";
-    case RecordTerminate::any: return "any";
-    case RecordTerminate::star: return "*";
-    case RecordTerminate::hash: return "#";
-  }
-  return "none";
-}
-
-std::string if_exists_name(RecordIfExists if_exists) {
-  switch (if_exists) {
-    case RecordIfExists::fail: return "fail";
-    case RecordIfExists::overwrite: return "overwrite";
-    case RecordIfExists::append: return "append";
-  }
-  return "fail";
-}
-
 }  // namespace
 
 // One async_record in flight. Its handlers (ARI events, the endpoint's end, the grace timer)
@@ -218,9 +199,9 @@ void Endpoint::start_record(RecordOptions options, RecordHandler handler) {
   ari::channels::Record params{.channel_id = channel_id_,
                                .name = options.name,
                                .format = options.format,
-                               .if_exists = if_exists_name(options.if_exists),
+                               .if_exists = internal::record_if_exists_name(options.if_exists),
                                .beep = options.beep,
-                               .terminate_on = terminate_name(options.terminate_on)};
+                               .terminate_on = internal::record_terminate_name(options.terminate_on)};
   if (options.max_duration.count() > 0) params.max_duration_seconds = options.max_duration.count();
   if (options.max_silence.count() > 0) params.max_silence_seconds = options.max_silence.count();
   std::weak_ptr<Endpoint> weak = weak_from_this();
