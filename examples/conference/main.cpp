@@ -38,8 +38,9 @@ asio::awaitable<void> join_room(std::shared_ptr<mrf::MediaServer> server, srf::R
   room_options.beep_on_leave = true;
   room_options.end_when = mrf::ConferenceEndWhen::last_moderator_leaves;
   auto conference = co_await server->async_create_conference(room, room_options, asio::use_awaitable);
-  auto events = conference->on_event([room](const mrf::ConferenceEvent& event) {
-    std::cout << "room " << room << ": " << mrf::to_string(event.kind) << " " << event.channel_id << "\n";
+  // Each member's handler tells what happens to that member while it is in (joined, talking).
+  auto events = conference->on_event([room, me = call.endpoint->channel_id()](const mrf::ConferenceEvent& event) {
+    if (event.channel_id == me) std::cout << "room " << room << ": " << mrf::to_string(event.kind) << " " << me << "\n";
   });
 
   mrf::JoinOptions join{.muted = false, .moderator = moderator};
@@ -59,7 +60,8 @@ asio::awaitable<void> join_room(std::shared_ptr<mrf::MediaServer> server, srf::R
       muted = !muted;
     }
   } catch (const mrf::CallEnded&) {
-    // The member hung up (or was kicked): the conference saw it leave.
+    // The member hung up (or was kicked): the conference sees it leave.
+    std::cout << "room " << room << ": " << call.endpoint->channel_id() << " hung up\n";
   }
 }
 
