@@ -7,6 +7,11 @@ if(NOT ASTMRF_FUZZ)
   # c-ares ships a pkg-config file but no CMake package in Debian 12: PkgConfig::CARES.
   find_package(PkgConfig REQUIRED)
   pkg_check_modules(CARES REQUIRED IMPORTED_TARGET libcares)
+  # The audio helpers of mrf (include/astmrf/mrf/audio.hpp): resampling, WAV files, G.711, tone
+  # detection and comfort noise. pkg-config files only in Debian 12.
+  pkg_check_modules(SPEEXDSP REQUIRED IMPORTED_TARGET speexdsp)
+  pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
+  pkg_check_modules(SPANDSP REQUIRED IMPORTED_TARGET spandsp)
   find_package(fmt CONFIG REQUIRED)
   find_package(spdlog CONFIG REQUIRED)
 endif()

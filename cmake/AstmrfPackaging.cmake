@@ -30,7 +30,7 @@ Programs built on astmrf, and the reference Asterisk configuration\n\
 
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME astmrf-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-  "libboost1.81-dev, libboost-json1.81-dev, libboost-url1.81-dev, libssl-dev, libc-ares-dev, libspdlog-dev, libfmt-dev")
+  "libboost1.81-dev, libboost-json1.81-dev, libboost-url1.81-dev, libssl-dev, libc-ares-dev, libspdlog-dev, libfmt-dev, libspeexdsp-dev, libsndfile1-dev, libspandsp-dev")
 set(CPACK_COMPONENT_DEV_DESCRIPTION
   "SIP voice applications with Asterisk as a media server - development files\n\
 C++20 headers and static libraries of astmrf (SIP core and engine, Srf\n\

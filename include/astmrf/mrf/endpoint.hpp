@@ -76,8 +76,11 @@ class Bridge;
 class Snoop;
 struct BridgeOptions;
 struct SnoopOptions;
+class MediaStream;
+struct StreamOptions;
 namespace detail {
 struct PlayAccess;
+struct StreamAccess;  // src/mrf/stream/: the stream's access to its endpoint
 }  // namespace detail
 
 /// A handle on one playback of an endpoint, by id: controls it while it plays. Cheap to
@@ -577,19 +580,32 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   template <typename CompletionToken>
   auto async_snoop(SnoopOptions options, CompletionToken&& token);
 
+  // ---- live audio (defined in stream.hpp) -----------------------------------------------------
+
+  /// Opens a live audio stream of the call to the application: Asterisk's externalMedia channel,
+  /// bridged with this endpoint's channel in a bridge of its own, its media served by the library
+  /// (StreamOptions::transport): `(std::exception_ptr, std::shared_ptr<MediaStream>)` once audio
+  /// can flow both ways. The endpoint must be in no other bridge (std::logic_error). Include
+  /// <astmrf/mrf/stream.hpp>.
+  template <typename CompletionToken>
+  auto async_open_stream(StreamOptions options, CompletionToken&& token);
+
   /// Dropping the last reference ends the dialog (its BYE ends the channel).
   ~Endpoint();
 
  private:
-  friend class MediaServer;          // which makes, starts and ends endpoints
-  friend class Playback;             // which controls playbacks through the endpoint's client
-  friend struct detail::PlayAccess;  // endpoint_play.cpp: the playback verbs' access to the members
-  friend class Bridge;               // which tracks the bridge the endpoint is in
+  friend class MediaServer;            // which makes, starts and ends endpoints
+  friend class Playback;               // which controls playbacks through the endpoint's client
+  friend struct detail::PlayAccess;    // endpoint_play.cpp: the playback verbs' access to the members
+  friend class Bridge;                 // which tracks the bridge the endpoint is in
+  friend struct detail::StreamAccess;  // src/mrf/stream/stream.cpp
   using BridgeHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Bridge>)>;
   using SnoopHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Snoop>)>;
   void start_bridge(std::shared_ptr<Endpoint> other, BridgeOptions options, BridgeHandler handler);
   void start_unbridge(boost::asio::any_completion_handler<void(std::exception_ptr)> handler);
   void start_snoop(SnoopOptions options, SnoopHandler handler);
+  using StreamHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<MediaStream>)>;
+  void start_open_stream(StreamOptions options, StreamHandler handler);
   Endpoint(std::weak_ptr<MediaServer> server, boost::asio::any_io_executor executor, std::string channel_id,
            std::string channel_name, std::shared_ptr<srf::Dialog> dialog, std::string call_id);
   void start(ari::Client& ari);

@@ -459,3 +459,4 @@ class Mrf {
 #include <astmrf/mrf/bridge.hpp>      // IWYU pragma: export
 #include <astmrf/mrf/conference.hpp>  // IWYU pragma: export
 #include <astmrf/mrf/snoop.hpp>       // IWYU pragma: export
+#include <astmrf/mrf/stream.hpp>      // IWYU pragma: export

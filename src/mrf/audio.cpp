@@ -1,0 +1,2 @@
+// Placeholder until the audio helpers land (issue 19).
+#include <astmrf/mrf/audio.hpp>
