@@ -555,7 +555,8 @@ void MediaServer::on_stasis_start(const ari::Event& event) {
   if (channel_id.empty()) return;
   auto it = pending_.find(caller_number);
   if (it == pending_.end()) {
-    if (accept_snoop(channel_id)) return;  // a snoop channel this server started (snoop.cpp)
+    if (accept_snoop(channel_id)) return;   // a snoop channel this server started (snoop.cpp)
+    if (accept_stream(channel_id)) return;  // a stream's externalMedia channel (stream/stream.cpp)
     // Not a call of ours (or one that already failed): it must not stay in Stasis.
     ari_->channels().async_hangup(ari::channels::Hangup{std::move(channel_id), {}, {}}, [](std::exception_ptr) {});
     return;

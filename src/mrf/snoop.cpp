@@ -81,6 +81,7 @@ void MediaServer::lose_media_objects() {
   for (auto& [id, weak] : snoops) {
     if (auto snoop = weak.lock()) snoop->ended(false);
   }
+  lose_streams();
   auto bridges = bridges_;
   for (auto& [id, weak] : bridges) {
     if (auto bridge = weak.lock()) bridge->ended(BridgeEnd::media_server_lost, false);

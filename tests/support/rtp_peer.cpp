@@ -247,6 +247,7 @@ struct RtpPeer::Impl {
   std::size_t audio_received = 0;
   std::optional<Clock::time_point> last_packet;
   std::optional<Clock::time_point> last_audio_packet;
+  std::vector<Clock::time_point> audio_times;  // arrival of each audio packet (the first 60 s)
   std::vector<ReceivedDigit> digits;
   std::vector<std::int16_t> samples;
   std::deque<Frame> queue;
@@ -312,6 +313,7 @@ struct RtpPeer::Impl {
     if (size > 0 && std::sqrt(energy / double(size)) > kAudioThresholdRms) {
       ++audio_received;
       last_audio_packet = now;
+      if (audio_times.size() < kMaxKeptSamples / 160) audio_times.push_back(now);
     }
   }
 
@@ -524,6 +526,11 @@ std::optional<RtpPeer::Clock::time_point> RtpPeer::last_audio_packet_time() cons
   return impl_->last_audio_packet;
 }
 
+std::vector<RtpPeer::Clock::time_point> RtpPeer::audio_packet_times() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->audio_times;
+}
+
 std::vector<ReceivedDigit> RtpPeer::digits() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->digits;
@@ -549,6 +556,7 @@ void RtpPeer::clear_received() {
   impl_->audio_received = 0;
   impl_->last_packet.reset();
   impl_->last_audio_packet.reset();
+  impl_->audio_times.clear();
   impl_->digits.clear();
   impl_->samples.clear();
 }

@@ -190,6 +190,7 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   friend class MediaServer;
   friend class Endpoint;
   friend class Conference;
+  friend struct detail::StreamAccess;  // a stream's bridge takes its externalMedia channel
   using VoidHandler = boost::asio::any_completion_handler<void(std::exception_ptr)>;
   using PlayHandler = boost::asio::any_completion_handler<void(std::exception_ptr, PlayResult)>;
   using RecordHandler = boost::asio::any_completion_handler<void(std::exception_ptr, RecordResult)>;

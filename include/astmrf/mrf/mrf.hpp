@@ -39,6 +39,7 @@ namespace astmrf::mrf {
 
 class Bridge;
 class Snoop;
+class MediaStream;
 class Conference;
 struct BridgeOptions;
 struct ConferenceOptions;
@@ -46,8 +47,9 @@ struct ConferenceOptions;
 namespace detail {
 struct Telemetry;  // src/mrf/telemetry.hpp
 struct ServerMetrics;
-struct CallHelpers;  // the call helpers' access (src/mrf/agent_call.cpp, transfer.cpp)
-struct CallTie;      // two endpoints that end together (src/mrf/call_helpers.hpp)
+struct CallHelpers;   // the call helpers' access (src/mrf/agent_call.cpp, transfer.cpp)
+struct CallTie;       // two endpoints that end together (src/mrf/call_helpers.hpp)
+struct StreamAccess;  // live audio streams (src/mrf/stream/stream.cpp)
 }  // namespace detail
 
 /// How to reach one Asterisk's ARI (its http.conf and ari.conf).
@@ -321,19 +323,23 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   ~MediaServer();
 
  private:
-  friend class Mrf;              // which makes and starts media servers
-  friend class Endpoint;         // which is forgotten when it ends
-  friend class MediaServerPool;  // which starts its members and runs setups on them
-  friend class Bridge;           // which registers itself (bridges())
-  friend class Snoop;            // whose channel's StasisStart is expected
-  friend class Conference;       // which is found again by name
+  friend class Mrf;                    // which makes and starts media servers
+  friend class Endpoint;               // which is forgotten when it ends
+  friend class MediaServerPool;        // which starts its members and runs setups on them
+  friend class Bridge;                 // which registers itself (bridges())
+  friend class Snoop;                  // whose channel's StasisStart is expected
+  friend class Conference;             // which is found again by name
+  friend struct detail::StreamAccess;  // whose externalMedia channel's StasisStart is expected
   using BridgeHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Bridge>)>;
   using ConferenceHandler = boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<Conference>)>;
   void start_create_bridge(BridgeOptions options, BridgeHandler handler);
   void start_create_conference(std::string name, ConferenceOptions options, ConferenceHandler handler);
   // A StasisStart of a snoop channel this server started (snoop.cpp): true when it was expected.
   bool accept_snoop(const std::string& channel_id);
-  // The server is lost: its snoops and bridges end (snoop.cpp).
+  // A StasisStart of a stream's externalMedia channel (stream.cpp): true when it was expected.
+  bool accept_stream(const std::string& channel_id);
+  void lose_streams();
+  // The server is lost: its snoops, streams and bridges end (snoop.cpp).
   void lose_media_objects();
   // The call helpers: agent_call.cpp, transfer.cpp, replace_caller.cpp.
   friend struct detail::CallHelpers;
@@ -410,8 +416,11 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<detail::ServerMetrics> metrics_;  // null: metrics off
   std::vector<std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr)>>> drains_;
-  std::map<std::string, std::weak_ptr<Bridge>> bridges_;          // by bridge id
-  std::map<std::string, std::weak_ptr<Snoop>> snoops_;            // by snoop channel id
+  std::map<std::string, std::weak_ptr<Bridge>> bridges_;  // by bridge id
+  std::map<std::string, std::weak_ptr<Snoop>> snoops_;    // by snoop channel id
+  // Live audio streams by externalMedia channel id: told of their channel's StasisStart and of
+  // the server's loss (src/mrf/stream/stream.cpp).
+  std::map<std::string, std::weak_ptr<MediaStream>> streams_;
   std::map<std::string, std::weak_ptr<Conference>> conferences_;  // by name
 };
 

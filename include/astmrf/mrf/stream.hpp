@@ -150,6 +150,9 @@ class MediaStream : public std::enable_shared_from_this<MediaStream> {
   }
   /// The externalMedia channel's id on Asterisk.
   [[nodiscard]] const std::string& channel_id() const noexcept { return channel_id_; }
+  /// Our side of the media as Asterisk sees it: "127.0.0.1:40000" for rtp (our RTP socket) and
+  /// audiosocket (our listener); empty for websocket (we connect to Asterisk).
+  [[nodiscard]] const std::string& local_endpoint() const noexcept { return local_endpoint_; }
   /// The endpoint whose audio it carries.
   [[nodiscard]] std::weak_ptr<Endpoint> endpoint() const noexcept { return endpoint_; }
   /// Counters now.
@@ -202,16 +205,19 @@ class MediaStream : public std::enable_shared_from_this<MediaStream> {
 
  private:
   friend class Endpoint;
+  friend class MediaServer;  // which tells it of its channel's StasisStart and of the server's loss
   friend struct detail::StreamAccess;
   using ReadHandler = boost::asio::any_completion_handler<void(std::exception_ptr, AudioFrame)>;
   using WriteHandler = boost::asio::any_completion_handler<void(std::exception_ptr, WriteOutcome)>;
   MediaStream(StreamOptions options, std::weak_ptr<Endpoint> endpoint);
   void start_read(ReadHandler handler);
   void start_write(std::vector<std::int16_t> samples, WriteHandler handler);
+  void end(StreamEnd reason);
 
   StreamOptions options_;
   std::weak_ptr<Endpoint> endpoint_;
   std::string channel_id_;
+  std::string local_endpoint_;
   std::optional<StreamEnd> end_;
   // The rest (transport, pacer, queues, bridge) lives in src/mrf/stream/.
   struct State;

@@ -104,6 +104,8 @@ class RtpPeer {
   std::size_t audio_packets_received() const;
   std::optional<Clock::time_point> last_packet_time() const;
   std::optional<Clock::time_point> last_audio_packet_time() const;
+  // When each audio packet arrived (the first 60 s), for checks on the far end's pacing.
+  std::vector<Clock::time_point> audio_packet_times() const;
   // Every telephone-event received, in arrival order, and the digits as a string.
   std::vector<ReceivedDigit> digits() const;
   std::string digit_string() const;
