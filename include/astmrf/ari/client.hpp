@@ -12,6 +12,7 @@
 #include <astmrf/ari/error.hpp>
 #include <astmrf/ari/event.hpp>
 #include <astmrf/ari/ids.hpp>
+#include <astmrf/ari/media_socket.hpp>
 #include <astmrf/ari/options.hpp>
 #include <astmrf/ari/request.hpp>
 
@@ -41,6 +42,7 @@ class DeviceStatesApi;
 class MailboxesApi;
 class EventsApi;
 class ApplicationsApi;
+class MediaSocket;
 
 namespace detail {
 class ClientImpl;
@@ -57,6 +59,8 @@ struct call_sig<void> {
 template <typename T>
 using call_handler = boost::asio::any_completion_handler<typename call_sig<T>::type>;
 using wait_handler = boost::asio::any_completion_handler<void(std::exception_ptr, Event)>;
+using media_socket_handler =
+    boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<MediaSocket>)>;
 }  // namespace detail
 
 /// State of the events WebSocket, published through Client::on_state.
@@ -274,6 +278,26 @@ class Client {
         token, std::move(app), std::move(event_source));
   }
 
+  // ---- media ---------------------------------------------------------------------------------
+
+  /// Opens a WebSocket to chan_websocket's `/media/<connection_id>` on the client's host and port
+  /// (ws or wss as the client's URL; sub-protocol `media`; no credentials: the id is the secret),
+  /// for an externalMedia channel made with transport=websocket, connection_type=server (the id is
+  /// its MEDIA_WEBSOCKET_CONNECTION_ID). Completes with `(std::exception_ptr,
+  /// std::shared_ptr<MediaSocket>)`: std::invalid_argument for an empty id or one with characters
+  /// other than letters, digits and `-._~`; NotFound (unknown id) or Conflict (already connected)
+  /// when Asterisk refuses the upgrade; TransportError on I/O failure or after
+  /// options().connect_timeout. Cancelling it closes the half-open connection (operation_aborted).
+  /// Dropping the last handle of the socket closes it.
+  template <typename CompletionToken>
+  auto async_open_media_socket(std::string connection_id, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, std::shared_ptr<MediaSocket>)>(
+        [this](auto handler, std::string id) {
+          start_open_media_socket(std::move(id), detail::media_socket_handler(std::move(handler)));
+        },
+        token, std::move(connection_id));
+  }
+
   /// Decodes and dispatches one WebSocket message as if it had arrived on the socket (used by the
   /// socket itself; public for tests and benchmarks). Malformed input is counted and logged.
   void dispatch_message(std::string_view text);
@@ -323,6 +347,7 @@ class Client {
   template <typename T>
   void start_call(Request request, detail::call_handler<T> handler);
   void start_connect(detail::call_handler<void> handler);
+  void start_open_media_socket(std::string connection_id, detail::media_socket_handler handler);
   void start_source(bool add, std::string app, std::string source, detail::call_handler<void> handler);
   void start_wait_for(ResourceKind kind, std::string id, std::vector<EventType> types,
                       std::chrono::milliseconds timeout, detail::wait_handler handler);
