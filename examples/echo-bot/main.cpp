@@ -10,7 +10,7 @@
 //
 //   scripts/asterisk-sandbox up --name demo --sip-port 25560 --ari-port 28588 --ari-user astmrf --ari-password s
 //   ARI_PASSWORD=s build/release/examples/echo-bot/example-echo-bot websocket astmrf 28588 25560
-//   sipp -sf tests/integration/sipp/rtp-caller-bye.xml -m 1 -s echo -key rtp_port 40000 \
+//   sipp -sf tests/integration/sipp/rtp-caller-bye.xml -m 1 -s echo -key rtp_port 40000
 //        -key direction sendrecv -key hangup_after_ms 5000 127.0.0.1:5080
 //
 // (an RTP peer of yours on 127.0.0.1:40000 sends audio and hears it back 1 s later).
