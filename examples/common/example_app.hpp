@@ -42,7 +42,8 @@ inline astmrf::mrf::ConnectOptions asterisk_options(int argc, char** argv, int f
 
 /// The stream examples' first argument, TRANSPORT[:FORMAT]: rtp, websocket (the default) or
 /// audiosocket, optionally with the format (slin16, slin, ulaw, alaw). Without one: slin for
-/// audiosocket (8 kHz, what every AudioSocket server understands), slin16 otherwise. Nothing on a
+/// audiosocket (8 kHz, what every AudioSocket server understands), ulaw for rtp (Asterisk takes no
+/// slin16 back over rtp), slin16 otherwise. Nothing on a
 /// bad argument (the caller prints its usage).
 inline std::optional<astmrf::mrf::StreamOptions> stream_options(int argc, char** argv, int index) {
   namespace mrf = astmrf::mrf;
@@ -52,6 +53,7 @@ inline std::optional<astmrf::mrf::StreamOptions> stream_options(int argc, char**
   mrf::StreamOptions options;
   if (transport == "rtp") {
     options.transport = mrf::StreamTransport::rtp;
+    options.format = mrf::AudioFormat::ulaw;  // slin16 over rtp reaches the application only
   } else if (transport == "websocket") {
     options.transport = mrf::StreamTransport::websocket;
   } else if (transport == "audiosocket") {

@@ -5,7 +5,7 @@
 //
 //   ARI_PASSWORD=secret example-echo-bot [TRANSPORT[:FORMAT]] [ARI_USER] [ARI_PORT] [ASTERISK_SIP_PORT]
 //
-// TRANSPORT is rtp, websocket (default) or audiosocket; FORMAT slin16 (default; slin for
+// TRANSPORT is rtp, websocket (default) or audiosocket; FORMAT slin16 (default; ulaw for rtp, slin for
 // audiosocket), slin, ulaw or alaw. Against a sandbox (docs/streams.md, "Running the examples"):
 //
 //   scripts/asterisk-sandbox up --name demo --sip-port 25560 --ari-port 28588 --ari-user astmrf --ari-password s

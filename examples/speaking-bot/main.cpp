@@ -7,7 +7,7 @@
 //
 //   ARI_PASSWORD=secret example-speaking-bot [TRANSPORT[:FORMAT]] [ARI_USER] [ARI_PORT] [ASTERISK_SIP_PORT]
 //
-// TRANSPORT is rtp, websocket (default) or audiosocket; FORMAT slin16 (default; slin for
+// TRANSPORT is rtp, websocket (default) or audiosocket; FORMAT slin16 (default; ulaw for rtp, slin for
 // audiosocket), slin, ulaw or alaw. Needs flite or espeak-ng on PATH (scripts/setup-deps installs
 // them). Against a sandbox (docs/streams.md, "Running the examples"):
 //
