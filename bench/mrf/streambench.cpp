@@ -32,9 +32,11 @@
 #include <mutex>
 #include <numbers>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 namespace asio = boost::asio;
 namespace mrf = astmrf::mrf;
@@ -51,7 +53,29 @@ struct Options : astmrf_bench::AsteriskTarget {
   std::vector<std::size_t> streams{50};
   int seconds{10};
   int bursts{50};
+  int asterisk_pid{0};
 };
+
+// Asterisk's CPU seconds so far (all its threads), from /proc; 0 without a pid.
+double process_cpu_seconds(int pid) {
+  if (pid <= 0) return 0;
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (f == nullptr) return 0;
+  char buffer[1024] = {};
+  const auto n = std::fread(buffer, 1, sizeof buffer - 1, f);
+  std::fclose(f);
+  std::string stat(buffer, n);
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
 
 mrf::StreamTransport parse_transport(const std::string& t) {
   if (t == "websocket") return mrf::StreamTransport::websocket;
@@ -416,9 +440,11 @@ int scale(const Options& o) {
     });
     const auto before = app.totals();
     const double cpu0 = app.cpu();
+    const double ast0 = process_cpu_seconds(o.asterisk_pid);
     const auto t0 = Clock::now();
     std::this_thread::sleep_for(std::chrono::seconds(o.seconds));
     const double cpu1 = app.cpu();
+    const double ast1 = process_cpu_seconds(o.asterisk_pid);
     const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
     const auto after = app.totals();
     const auto back = callers.run([&] {
@@ -432,7 +458,7 @@ int scale(const Options& o) {
     std::printf(
         "mode=scale transport=%s format=%s streams=%zu opened=%zu seconds=%.1f app_cpu_pct=%.1f "
         "app_cpu_us_per_stream_second=%.1f frames_in=%llu expected_in=%.0f frames_out=%llu lost=%llu "
-        "late_ticks=%llu underruns=%llu callers_got_back_pct=%.1f%s%s\n",
+        "late_ticks=%llu underruns=%llu callers_got_back_pct=%.1f asterisk_cpu_pct=%.1f%s%s\n",
         o.transport.c_str(), o.format.c_str(), n, opened, wall, 100.0 * (cpu1 - cpu0) / wall,
         stream_seconds > 0 ? 1e6 * (cpu1 - cpu0) / stream_seconds : 0.0,
         static_cast<unsigned long long>(after.frames_in - before.frames_in), expected,
@@ -440,7 +466,8 @@ int scale(const Options& o) {
         static_cast<unsigned long long>(after.lost - before.lost),
         static_cast<unsigned long long>(after.late_ticks - before.late_ticks),
         static_cast<unsigned long long>(after.underruns - before.underruns),
-        expected > 0 ? 100.0 * double(back) / expected : 0.0, failure.empty() ? "" : " failure=", failure.c_str());
+        expected > 0 ? 100.0 * double(back) / expected : 0.0, 100.0 * (ast1 - ast0) / wall,
+        failure.empty() ? "" : " failure=", failure.c_str());
     std::fflush(stdout);
     app.clear();
     std::this_thread::sleep_for(2s);
@@ -464,6 +491,7 @@ int main(int argc, char** argv) {
   cli.add_option("--streams", o.streams, "scale: stream counts, one step each");
   cli.add_option("--seconds", o.seconds, "scale: measured seconds per step")->capture_default_str();
   cli.add_option("--bursts", o.bursts, "latency: bursts (one every 400 ms)")->capture_default_str();
+  cli.add_option("--asterisk-pid", o.asterisk_pid, "scale: Asterisk's pid, for its CPU share");
   CLI11_PARSE(cli, argc, argv);
   if (o.ari_password.empty()) {
     if (const char* env = std::getenv("ASTMRF_ARI_PASSWORD")) o.ari_password = env;
