@@ -409,6 +409,9 @@ void MediaStream::close() { end(StreamEnd::closed); }
 
 void MediaStream::end(StreamEnd reason) {
   if (end_ || !state_) return;
+  // A handler told below may drop the application's last handle: the stream lives to the end of
+  // this call (from the destructor there is no handle left, and nothing to keep).
+  const auto keep = weak_from_this().lock();
   end_ = reason;
   auto& st = *state_;
   st.pacer.cancel();

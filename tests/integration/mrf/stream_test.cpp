@@ -7,12 +7,15 @@
 
 #include <astmrf/mrf/stream.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 
 #include <atomic>
 #include <cmath>
+#include <future>
 #include <mutex>
 #include <numbers>
 
@@ -83,6 +86,20 @@ class Collector {
   std::shared_ptr<Inner> inner_;
 };
 
+// Channels on Asterisk made by externalMedia (whatever their app).
+std::size_t externalmedia_channels(const astmrf_test::AriProbe& probe) {
+  auto result = probe.request("GET", "/ari/channels");
+  if (result.status != 200) return 0;
+  std::size_t count = 0;
+  const auto channels = result.json();
+  for (const auto& channel : channels.as_array()) {
+    const std::string name(channel.at("name").as_string());
+    if (name.rfind("UnicastRTP/", 0) == 0 || name.rfind("WebSocket/", 0) == 0 || name.rfind("AudioSocket/", 0) == 0)
+      ++count;
+  }
+  return count;
+}
+
 class StreamTest : public MediaObjectsFixture, public testing::WithParamInterface<Case> {
  protected:
   // A failure shows what the library said about streams and bridges.
@@ -105,19 +122,7 @@ class StreamTest : public MediaObjectsFixture, public testing::WithParamInterfac
     return on_engine([&] { return party.endpoint->async_open_stream(o, boost::asio::use_future); }).get();
   }
 
-  // Channels on Asterisk made by externalMedia (whatever their app).
-  std::size_t media_channels() {
-    auto result = probe.request("GET", "/ari/channels");
-    if (result.status != 200) return 0;
-    std::size_t count = 0;
-    const auto channels = result.json();
-    for (const auto& channel : channels.as_array()) {
-      const std::string name(channel.at("name").as_string());
-      if (name.rfind("UnicastRTP/", 0) == 0 || name.rfind("WebSocket/", 0) == 0 || name.rfind("AudioSocket/", 0) == 0)
-        ++count;
-    }
-    return count;
-  }
+  std::size_t media_channels() { return externalmedia_channels(probe); }
 
   // Our side of the media is closed: the RTP port can be bound again, the AudioSocket listener
   // refuses connections (websocket: our connection is to Asterisk, checked by its channel).
@@ -354,7 +359,10 @@ INSTANTIATE_TEST_SUITE_P(Transports, StreamTest,
                          case_name);
 
 // Options a transport cannot carry are refused before anything is made on Asterisk.
-class StreamOptionsTest : public MediaObjectsFixture {};
+class StreamOptionsTest : public MediaObjectsFixture {
+ protected:
+  std::size_t media_channels() { return externalmedia_channels(probe); }
+};
 
 TEST_F(StreamOptionsTest, UnsupportedCombinationsAreRefused) {
   auto& caller = add_party();
@@ -368,6 +376,43 @@ TEST_F(StreamOptionsTest, UnsupportedCombinationsAreRefused) {
     EXPECT_THROW(f.get(), std::invalid_argument);
   }
   EXPECT_EQ(on_engine([&] { return server->bridges(); }), 0u);
+  finish();
+}
+
+// Cancelling the open, at each moment of it (at once, while Asterisk creates the channel, while the
+// media connects), completes it with operation_aborted and leaves nothing behind.
+TEST_F(StreamOptionsTest, CancellingTheOpenLeavesNothing) {
+  auto& caller = add_party();
+  for (auto delay : {0ms, 2ms, 10ms, 30ms}) {
+    for (auto transport : {StreamTransport::rtp, StreamTransport::websocket, StreamTransport::audiosocket}) {
+      StreamOptions o;
+      o.transport = transport;
+      o.format = transport == StreamTransport::rtp ? AudioFormat::ulaw : AudioFormat::slin16;
+      auto cancel = std::make_shared<boost::asio::cancellation_signal>();
+      auto result = std::make_shared<std::promise<std::exception_ptr>>();
+      on_engine([&] {
+        caller.endpoint->async_open_stream(
+            o, boost::asio::bind_cancellation_slot(cancel->slot(),
+                                                   [result](std::exception_ptr e, std::shared_ptr<MediaStream> s) {
+                                                     s.reset();  // a stream that made it: dropped
+                                                     result->set_value(e);
+                                                   }));
+        return 0;
+      });
+      std::this_thread::sleep_for(delay);
+      on_engine([&] {
+        cancel->emit(boost::asio::cancellation_type::terminal);
+        return 0;
+      });
+      auto error = result->get_future().get();
+      if (error) {
+        EXPECT_TRUE(astmrf::detail::is_operation_aborted(error)) << astmrf::mrf::to_string(transport);
+      }
+      for (int i = 0; i < 100 && media_channels() != 0; ++i) std::this_thread::sleep_for(20ms);
+      EXPECT_EQ(media_channels(), 0u) << astmrf::mrf::to_string(transport) << " after " << delay.count() << " ms";
+    }
+  }
+  EXPECT_FALSE(on_engine([&] { return caller.endpoint->destroyed(); }));
   finish();
 }
 
