@@ -14,6 +14,7 @@
 #include <astmrf/mrf/stream.hpp>
 #include <astmrf/util/log.hpp>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
@@ -88,8 +89,11 @@ struct MediaStream::State final : detail::StreamSink {
   ari::Subscription channel_events;
   Subscription endpoint_end;
   std::shared_ptr<OpenOnce> opening;  // until the stream is up
-  bool channel_created{false};        // the POST succeeded: hang it up on close
-  bool channel_gone{false};           // Asterisk ended it
+  // The stream itself while it opens (the application holds nothing yet); let go through the
+  // executor, never from inside one of the stream's own calls.
+  std::shared_ptr<MediaStream> opening_hold;
+  bool channel_created{false};  // the POST succeeded: hang it up on close
+  bool channel_gone{false};     // Asterisk ended it
   bool in_stasis{false};
   bool transport_ready{false};
   bool bridging{false};
@@ -213,9 +217,14 @@ struct MediaStream::State final : detail::StreamSink {
 
   void fail_open(std::exception_ptr error) {
     open_timer.cancel();
+    release_hold();
     if (!opening) return;
     auto o = std::move(opening);
     (*o)(std::move(error), nullptr);
+  }
+
+  void release_hold() {
+    if (opening_hold) boost::asio::post(executor, [hold = std::move(opening_hold)] {});
   }
 
   // Both Asterisk's StasisStart and the transport are needed before addChannel succeeds.
@@ -369,6 +378,7 @@ void MediaStream::State::maybe_bridge() {
                          to_string(s2->options_.transport), to_string(s2->options_.format), st2.bridge->id());
           st2.start_pacing();
           st2.open_timer.cancel();
+          st2.release_hold();
           if (auto o = std::move(st2.opening)) (*o)(nullptr, s2);
         });
       });
@@ -558,6 +568,7 @@ void Endpoint::start_open_stream(StreamOptions options, StreamHandler handler) {
   st.log = detail::StreamAccess::log(*server);
   st.frame = stream->frame_samples();
   st.opening = once;
+  st.opening_hold = stream;
   std::weak_ptr<MediaStream> weak = stream;
 
   detail::TransportContext context;
