@@ -5,6 +5,7 @@
 #pragma once
 
 #include <astmrf/mrf/mrf.hpp>
+#include <astmrf/mrf/stream.hpp>
 #include <astmrf/srf/engine_backend.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -15,6 +16,8 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 namespace astmrf_example {
 
@@ -34,6 +37,45 @@ inline astmrf::mrf::ConnectOptions asterisk_options(int argc, char** argv, int f
       .password = password != nullptr ? password : "",
   };
   options.sip = {.address = "127.0.0.1", .port = port(2, 5060)};
+  return options;
+}
+
+/// The stream examples' first argument, TRANSPORT[:FORMAT]: rtp, websocket (the default) or
+/// audiosocket, optionally with the format (slin16, slin, ulaw, alaw). Without one: slin for
+/// audiosocket (8 kHz, what every AudioSocket server understands), ulaw for rtp (Asterisk takes no
+/// slin16 back over rtp), slin16 otherwise. Nothing on a
+/// bad argument (the caller prints its usage).
+inline std::optional<astmrf::mrf::StreamOptions> stream_options(int argc, char** argv, int index) {
+  namespace mrf = astmrf::mrf;
+  const std::string_view arg = index < argc ? argv[index] : "websocket";
+  const auto colon = arg.find(':');
+  const std::string_view transport = arg.substr(0, colon);
+  mrf::StreamOptions options;
+  if (transport == "rtp") {
+    options.transport = mrf::StreamTransport::rtp;
+    options.format = mrf::AudioFormat::ulaw;  // slin16 over rtp reaches the application only
+  } else if (transport == "websocket") {
+    options.transport = mrf::StreamTransport::websocket;
+  } else if (transport == "audiosocket") {
+    options.transport = mrf::StreamTransport::audiosocket;
+    options.format = mrf::AudioFormat::slin;
+  } else {
+    return std::nullopt;
+  }
+  if (colon != std::string_view::npos) {
+    const std::string_view format = arg.substr(colon + 1);
+    if (format == "slin16") {
+      options.format = mrf::AudioFormat::slin16;
+    } else if (format == "slin") {
+      options.format = mrf::AudioFormat::slin;
+    } else if (format == "ulaw") {
+      options.format = mrf::AudioFormat::ulaw;
+    } else if (format == "alaw") {
+      options.format = mrf::AudioFormat::alaw;
+    } else {
+      return std::nullopt;
+    }
+  }
   return options;
 }
 

@@ -38,7 +38,7 @@ namespace astmrf::mrf {
 
 /// How the audio travels between Asterisk and the application.
 enum class StreamTransport : std::uint8_t {
-  rtp,          ///< RTP over UDP (chan_rtp): ulaw, alaw or slin16 (slin has no static payload type)
+  rtp,          ///< RTP over UDP (chan_rtp): ulaw or alaw; slin16 towards the application only
   websocket,    ///< WebSocket binary frames (chan_websocket, Asterisk 22.8+): any format
   audiosocket,  ///< AudioSocket over TCP (chan_audiosocket): slin or slin16 only
 };
@@ -61,10 +61,11 @@ enum class StreamFill : std::uint8_t {
 };
 
 /// Options of Endpoint::async_open_stream. A combination the transport cannot carry (slin over
-/// rtp, ulaw or alaw over audiosocket) is refused with std::invalid_argument before anything is
-/// created on Asterisk.
+/// rtp, slin16 over rtp both ways or out, ulaw or alaw over audiosocket) is refused with
+/// std::invalid_argument before anything is created on Asterisk.
 struct StreamOptions {
-  StreamTransport transport{StreamTransport::rtp};
+  /// WebSocket by default: 16 kHz both ways, and Asterisk's own queue smooths our frames.
+  StreamTransport transport{StreamTransport::websocket};
   AudioFormat format{AudioFormat::slin16};
   StreamDirection direction{StreamDirection::both};
   StreamFill fill{StreamFill::silence};

@@ -60,7 +60,13 @@ constexpr auto kFrame = std::chrono::milliseconds(20);
 // What a transport can carry; the message says why not.
 const char* unsupported(const StreamOptions& o) {
   if (o.transport == StreamTransport::rtp && o.format == AudioFormat::slin)
-    return "rtp cannot carry slin (8 kHz linear has no static RTP payload type): use ulaw, alaw or slin16";
+    return "rtp cannot carry slin (8 kHz linear has no static RTP payload type): use ulaw or alaw";
+  // chan_rtp maps only static payload types on receive: slin16 (dynamic 118) from us would be
+  // dropped by Asterisk (22.10), so over rtp it can only flow towards the application.
+  if (o.transport == StreamTransport::rtp && o.format == AudioFormat::slin16 && o.direction != StreamDirection::in)
+    return "rtp carries slin16 towards the application only (direction in): Asterisk drops RTP with a dynamic "
+           "payload type on an externalMedia channel; use ulaw or alaw over rtp, or websocket or audiosocket for "
+           "16 kHz both ways";
   if (o.transport == StreamTransport::audiosocket && (o.format == AudioFormat::ulaw || o.format == AudioFormat::alaw))
     return "audiosocket carries linear PCM only: use slin or slin16";
   if (o.read_queue_frames == 0) return "read_queue_frames must be at least 1";
