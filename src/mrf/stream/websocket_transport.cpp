@@ -37,25 +37,6 @@ using util::quote;
 constexpr std::string_view kConnectionIdVar = "MEDIA_WEBSOCKET_CONNECTION_ID";
 constexpr std::string_view kFlushMedia = R"({"command":"FLUSH_MEDIA"})";
 
-std::string_view direction_name(StreamDirection d) noexcept {
-  switch (d) {
-    case StreamDirection::both: return "both";
-    case StreamDirection::in: return "in";
-    case StreamDirection::out: return "out";
-  }
-  return "both";
-}
-
-std::string_view format_name(AudioFormat f) noexcept {
-  switch (f) {
-    case AudioFormat::slin16: return "slin16";
-    case AudioFormat::slin: return "slin";
-    case AudioFormat::ulaw: return "ulaw";
-    case AudioFormat::alaw: return "alaw";
-  }
-  return "slin16";
-}
-
 bool is_linear(AudioFormat f) noexcept { return f == AudioFormat::slin16 || f == AudioFormat::slin; }
 
 std::string error_text(const std::exception_ptr& e) {
@@ -168,9 +149,9 @@ struct State : std::enable_shared_from_this<State> {
                 quote(ctx.stream_id), quote(string_of(o, "channel_id")), quote(string_of(o, "format")),
                 frame && frame->is_int64() ? frame->get_int64() : -1,
                 ptime && ptime->is_int64() ? ptime->get_int64() : -1);
-      if (string_of(o, "format") != format_name(ctx.format)) {
+      if (string_of(o, "format") != to_string(ctx.format)) {
         malformed("MEDIA_START with format '" + std::string(string_of(o, "format")) + "', expected '" +
-                      std::string(format_name(ctx.format)) + "'",
+                      std::string(to_string(ctx.format)) + "'",
                   text);
       }
     } else if (event == "MEDIA_XOFF") {
@@ -266,7 +247,7 @@ class WebsocketTransport final : public MediaTransport {
     request.connection_type = "server";
     request.external_host = "";
     request.transport_data = "f(json)";
-    request.direction = std::string(direction_name(st_->ctx.direction));
+    request.direction = std::string(to_string(st_->ctx.direction));
   }
 
   void start(const ari::Channel& channel) override {
