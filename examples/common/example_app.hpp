@@ -8,6 +8,7 @@
 #include <astmrf/mrf/stream.hpp>
 #include <astmrf/srf/engine_backend.hpp>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -107,6 +108,33 @@ inline int run(const astmrf::mrf::ConnectOptions& options,
   stop.async_wait([&](auto, auto) { ioc.stop(); });
   ioc.run();
   return status;
+}
+
+/// The stream bots' main: the stream's TRANSPORT[:FORMAT] (argv[1], stream_options), then
+/// Asterisk's options (argv[2..]); once connected, `banner` is printed and each INVITE runs
+/// `call(server, req, res, options)`, a coroutine, on the application's thread (a failure is printed).
+template <typename Call>
+int run_stream_bot(int argc, char** argv, const char* banner, Call call) {
+  const auto options = stream_options(argc, argv, 1);
+  if (!options) {
+    std::cerr << "usage: " << argv[0]
+              << " [rtp|websocket|audiosocket[:slin16|slin|ulaw|alaw]] [ARI_USER] [ARI_PORT] [ASTERISK_SIP_PORT]\n";
+    return 2;
+  }
+  return run(asterisk_options(argc, argv, 2), [&](boost::asio::io_context& ioc, astmrf::srf::Srf& app,
+                                                  std::shared_ptr<astmrf::mrf::MediaServer> server) {
+    std::cout << banner << "\n";
+    app.invite([&ioc, server, o = *options, call](astmrf::srf::Request req, astmrf::srf::Response res) {
+      boost::asio::co_spawn(ioc, call(server, req, res, o), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& error) {
+          std::cout << "call failed: " << error.what() << "\n";
+        }
+      });
+    });
+  });
 }
 
 }  // namespace astmrf_example

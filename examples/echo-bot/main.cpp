@@ -78,25 +78,6 @@ asio::awaitable<void> echo(std::shared_ptr<mrf::MediaServer> server, srf::Reques
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto stream_options = astmrf_example::stream_options(argc, argv, 1);
-  if (!stream_options) {
-    std::cerr << "usage: " << argv[0]
-              << " [rtp|websocket|audiosocket[:slin16|slin|ulaw|alaw]] [ARI_USER] [ARI_PORT] [ASTERISK_SIP_PORT]\n";
-    return 2;
-  }
-  return astmrf_example::run(
-      astmrf_example::asterisk_options(argc, argv, 2),
-      [&stream_options](asio::io_context& ioc, srf::Srf& app, std::shared_ptr<mrf::MediaServer> server) {
-        std::cout << "call sip:anyone@127.0.0.1:5080: you hear yourself 1 s later\n";
-        app.invite([&ioc, server, options = *stream_options](srf::Request req, srf::Response res) {
-          asio::co_spawn(ioc, echo(server, req, res, options), [](std::exception_ptr e) {
-            if (!e) return;
-            try {
-              std::rethrow_exception(e);
-            } catch (const std::exception& error) {
-              std::cout << "call failed: " << error.what() << "\n";
-            }
-          });
-        });
-      });
+  return astmrf_example::run_stream_bot(argc, argv, "call sip:anyone@127.0.0.1:5080: you hear yourself 1 s later",
+                                        echo);
 }

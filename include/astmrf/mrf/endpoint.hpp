@@ -585,8 +585,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   /// Opens a live audio stream of the call to the application: Asterisk's externalMedia channel,
   /// bridged with this endpoint's channel in a bridge of its own, its media served by the library
   /// (StreamOptions::transport): `(std::exception_ptr, std::shared_ptr<MediaStream>)` once audio
-  /// can flow both ways. The endpoint must be in no other bridge (std::logic_error). Include
-  /// <astmrf/mrf/stream.hpp>.
+  /// can flow both ways. The endpoint must be in no other bridge (std::logic_error); the bridge of
+  /// a stream that was closed or cancelled while its bridge was being made goes a moment later
+  /// (bridge() is null again). Include <astmrf/mrf/stream.hpp>.
   template <typename CompletionToken>
   auto async_open_stream(StreamOptions options, CompletionToken&& token);
 
