@@ -427,6 +427,39 @@ TEST_F(StreamOptionsTest, CancellingTheOpenLeavesNothing) {
   finish();
 }
 
+// The caller's DTMF reaches MediaStream::on_dtmf while its audio is streamed (the stream's bridge
+// keeps DTMF events), for each transport.
+TEST_F(StreamOptionsTest, CallersDigitsReachTheStream) {
+  auto& caller = add_party();
+  for (auto transport : {StreamTransport::rtp, StreamTransport::websocket, StreamTransport::audiosocket}) {
+    StreamOptions o;
+    o.transport = transport;
+    o.format = transport == StreamTransport::rtp ? AudioFormat::ulaw : AudioFormat::slin16;
+    auto stream = on_engine([&] { return caller.endpoint->async_open_stream(o, boost::asio::use_future); }).get();
+    ASSERT_TRUE(stream);
+    auto digits = std::make_shared<std::string>();
+    auto subscription = on_engine([&] {
+      return stream->on_dtmf([digits](const astmrf::mrf::DtmfEvent& event) { digits->push_back(event.digit); });
+    });
+    caller.peer->send_digits("12#");
+    ASSERT_TRUE(caller.peer->wait_until_sent(5s));
+    std::string got;
+    for (int i = 0; i < 100 && got.size() < 3; ++i) {
+      std::this_thread::sleep_for(20ms);
+      got = on_engine([&] { return *digits; });
+    }
+    EXPECT_EQ(got, "12#") << astmrf::mrf::to_string(transport);
+    on_engine([&] {
+      subscription.reset();
+      stream.reset();
+      return 0;
+    });
+    for (int i = 0; i < 100 && on_engine([&] { return caller.endpoint->bridge() != nullptr; }); ++i)
+      std::this_thread::sleep_for(20ms);
+  }
+  finish();
+}
+
 // Garbage at our RTP socket is counted and dropped; the caller's audio keeps arriving (slin16 over
 // rtp, which Asterisk sends but would not take back: direction in).
 TEST_F(StreamOptionsTest, MalformedRtpIsCountedAndTheStreamGoesOn) {
