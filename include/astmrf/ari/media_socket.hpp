@@ -22,6 +22,7 @@
 
 namespace astmrf::ari {
 
+/// One WebSocket connection to chan_websocket's media endpoint (see the file comment).
 class MediaSocket {
  public:
   virtual ~MediaSocket() = default;

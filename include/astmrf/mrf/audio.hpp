@@ -66,12 +66,16 @@ class Resampler {
   /// speexdsp's `quality` 0 (fastest) … 10 (best); 5 is its VoIP default.
   Resampler(unsigned from_rate, unsigned to_rate, int quality = 5);
   ~Resampler();
+  /// Takes over the filter's state.
   Resampler(Resampler&&) noexcept;
+  /// Takes over the filter's state.
   Resampler& operator=(Resampler&&) noexcept;
   Resampler(const Resampler&) = delete;
   Resampler& operator=(const Resampler&) = delete;
 
+  /// The input rate in Hz.
   [[nodiscard]] unsigned from_rate() const noexcept;
+  /// The output rate in Hz.
   [[nodiscard]] unsigned to_rate() const noexcept;
   /// Converts `in`, appending the result to `out`. The filter delays the signal slightly
   /// (speexdsp's latency): what comes out is about in.size() × to/from samples.
@@ -94,8 +98,8 @@ class Resampler {
 
 /// A mono 16-bit PCM signal and its rate.
 struct Wav {
-  unsigned sample_rate{8000};
-  std::vector<std::int16_t> samples{};
+  unsigned sample_rate{8000};           ///< in Hz
+  std::vector<std::int16_t> samples{};  ///< mono, 16-bit linear
 };
 
 /// Reads a WAV file as mono 16-bit PCM: any PCM/float/G.711 WAV libsndfile reads; several
@@ -112,7 +116,9 @@ class WavWriter {
   /// Creates (replaces) `path` as mono 16-bit PCM at `sample_rate`; std::runtime_error on failure.
   WavWriter(const std::filesystem::path& path, unsigned sample_rate);
   ~WavWriter();
+  /// Takes over the open file.
   WavWriter(WavWriter&&) noexcept;
+  /// Closes the current file and takes over `other`'s.
   WavWriter& operator=(WavWriter&&) noexcept;
   WavWriter(const WavWriter&) = delete;
   WavWriter& operator=(const WavWriter&) = delete;
@@ -161,6 +167,7 @@ enum class VadEvent : std::uint8_t {
 /// it reports when speech starts and stops. Cheap (one level per frame), not a speech model.
 class EnergyVad {
  public:
+  /// For audio at `sample_rate` Hz.
   explicit EnergyVad(unsigned sample_rate, VadOptions options = {});
   /// Feeds the next block of audio (any length, typically one 20 ms frame); returns a change,
   /// if this block made one.
@@ -184,9 +191,12 @@ class EnergyVad {
 /// line does not sound dead; -65 dBFS is about what phones send.
 class ComfortNoise {
  public:
+  /// Noise at `level_dbfs` (-100…0; std::invalid_argument otherwise).
   explicit ComfortNoise(double level_dbfs = -65.0);
   ~ComfortNoise();
+  /// Takes over the generator.
   ComfortNoise(ComfortNoise&&) noexcept;
+  /// Takes over the generator.
   ComfortNoise& operator=(ComfortNoise&&) noexcept;
   ComfortNoise(const ComfortNoise&) = delete;
   ComfortNoise& operator=(const ComfortNoise&) = delete;

@@ -66,8 +66,11 @@ enum class StreamFill : std::uint8_t {
 struct StreamOptions {
   /// WebSocket by default: 16 kHz both ways, and Asterisk's own queue smooths our frames.
   StreamTransport transport{StreamTransport::websocket};
+  /// The format on the wire; the application reads and writes linear PCM at its rate.
   AudioFormat format{AudioFormat::slin16};
+  /// Which way audio flows.
   StreamDirection direction{StreamDirection::both};
+  /// What goes out while nothing is queued.
   StreamFill fill{StreamFill::silence};
   /// Frames of the caller's audio kept for async_read; older ones are dropped (counted in
   /// StreamStats::dropped) when the application reads too slowly.
@@ -128,6 +131,7 @@ std::string_view to_string(StreamEnd reason) noexcept;
 /// The stream has ended (async_read once the queue is drained, write on a closed stream).
 class StreamClosed : public Error {
  public:
+  /// The stream ended for `reason`.
   explicit StreamClosed(StreamEnd reason)
       : Error("the media stream has ended (" + std::string(to_string(reason)) + ")"), reason_(reason) {}
   /// Why it ended.
@@ -142,6 +146,7 @@ class StreamClosed : public Error {
 /// endpoint's end ends the stream.
 class MediaStream : public std::enable_shared_from_this<MediaStream> {
  public:
+  /// The options it was opened with.
   [[nodiscard]] const StreamOptions& options() const noexcept { return options_; }
   /// The stream's sample rate (8000 or 16000).
   [[nodiscard]] unsigned sample_rate() const noexcept { return mrf::sample_rate(options_.format); }
@@ -158,8 +163,9 @@ class MediaStream : public std::enable_shared_from_this<MediaStream> {
   [[nodiscard]] std::weak_ptr<Endpoint> endpoint() const noexcept { return endpoint_; }
   /// Counters now.
   [[nodiscard]] StreamStats stats() const noexcept;
-  /// Whether it has ended, and why.
+  /// Whether it has ended.
   [[nodiscard]] bool closed() const noexcept { return end_.has_value(); }
+  /// Why it ended, once it has.
   [[nodiscard]] std::optional<StreamEnd> end_reason() const noexcept { return end_; }
 
   /// The next 20 ms frame of the caller's audio: `(std::exception_ptr, AudioFrame)`. Frames that
