@@ -103,6 +103,15 @@ double percentile(std::vector<double> v, double p) {
   return v[i];
 }
 
+// Runs `f` on `io`'s thread and returns its result to the calling thread.
+template <typename F>
+auto run_on(asio::io_context& io, F f) -> decltype(f()) {
+  std::promise<decltype(f())> p;
+  auto fut = p.get_future();
+  asio::post(io, [&] { p.set_value(f()); });
+  return fut.get();
+}
+
 // ---------------------------------------------------------------- simulated callers
 
 // One caller's media: a UDP socket sending PCMU to Asterisk every 20 ms (silence, or a tone while
@@ -217,10 +226,7 @@ class CallerSide {
   }
   template <typename F>
   auto run(F f) -> decltype(f()) {
-    std::promise<decltype(f())> p;
-    auto fut = p.get_future();
-    asio::post(io_, [&] { p.set_value(f()); });
-    return fut.get();
+    return run_on(io_, std::move(f));
   }
 
  private:
@@ -286,10 +292,7 @@ class App {
   }
   template <typename F>
   auto run(F f) -> decltype(f()) {
-    std::promise<decltype(f())> p;
-    auto fut = p.get_future();
-    asio::post(io_, [&] { p.set_value(f()); });
-    return fut.get();
+    return run_on(io_, std::move(f));
   }
   std::shared_ptr<mrf::Endpoint> endpoint(const std::string& sdp) {
     mrf::EndpointOptions options;
