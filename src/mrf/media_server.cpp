@@ -516,7 +516,7 @@ std::shared_ptr<MediaServer::Setup> MediaServer::begin_setup(EndpointOptions opt
   const auto& sip = options_.sip;
   const std::string host = sip_address_.find(':') != std::string::npos ? "[" + sip_address_ + "]" : sip_address_;
   std::string uri = "sip:" + app_ + "@" + host + ":" + std::to_string(sip.port);
-  if (sip.transport == sip::Transport::tcp) uri += ";transport=tcp";
+  if (sip.transport != sip::Transport::udp) uri.append(";transport=").append(sip::uri_param(sip.transport));
   srf::UacOptions uac;
   uac.local_sdp = options.remote_sdp.empty() ? sip::sdp::make_inactive_offer(sip_address_).to_string()
                                              : std::move(options.remote_sdp);

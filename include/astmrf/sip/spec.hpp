@@ -6,7 +6,9 @@
 // not in a backend.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,8 +16,46 @@
 
 namespace astmrf::sip {
 
-/// The SIP transports a backend speaks (a destination's "udp:" / "tcp:").
-enum class Transport : std::uint8_t { udp, tcp };
+/// The SIP transports a backend speaks (a destination's "udp:", "tcp:", "tls:", "ws:", "wss:").
+/// ws and wss (RFC 7118) are only accepted, never connected to: a browser calls in, and
+/// what goes back to it uses the connection it opened.
+enum class Transport : std::uint8_t { udp, tcp, tls, ws, wss };
+
+/// How many Transport values there are (for tables indexed by transport).
+inline constexpr std::size_t transport_count = 5;
+
+/// "UDP", "TCP", "TLS", "WS", "WSS": as written in a Via header.
+constexpr std::string_view via_name(Transport transport) noexcept {
+  constexpr std::string_view names[] = {"UDP", "TCP", "TLS", "WS", "WSS"};
+  return names[static_cast<std::size_t>(transport) % transport_count];
+}
+/// "udp", "tcp", "tls", "ws", "wss": as written in a transport= URI parameter or a destination.
+constexpr std::string_view uri_param(Transport transport) noexcept {
+  constexpr std::string_view names[] = {"udp", "tcp", "tls", "ws", "wss"};
+  return names[static_cast<std::size_t>(transport) % transport_count];
+}
+/// The transport a name stands for, in any case ("udp", "TCP", "tls", "ws", "wss").
+constexpr std::optional<Transport> transport_from_name(std::string_view name) noexcept {
+  for (std::size_t i = 0; i < transport_count; ++i) {
+    const auto candidate = uri_param(static_cast<Transport>(i));
+    if (candidate.size() != name.size()) continue;
+    bool same = true;
+    for (std::size_t k = 0; k < name.size() && same; ++k) {
+      const char c = name[k] >= 'A' && name[k] <= 'Z' ? static_cast<char>(name[k] - 'A' + 'a') : name[k];
+      same = c == candidate[k];
+    }
+    if (same) return static_cast<Transport>(i);
+  }
+  return std::nullopt;
+}
+
+/// True for every transport but UDP: messages go over a connection, in order, without
+/// retransmission timers.
+constexpr bool is_reliable(Transport transport) noexcept { return transport != Transport::udp; }
+/// True for TLS and secure WebSocket.
+constexpr bool is_secure(Transport transport) noexcept {
+  return transport == Transport::tls || transport == Transport::wss;
+}
 
 /// Extra headers, as (name, value) pairs, in order.
 using HeaderList = std::vector<std::pair<std::string, std::string>>;

@@ -57,7 +57,7 @@ PeerAddress dialog_destination(const Dialog& dialog, const PeerAddress& fallback
   }
   auto destination = detail::destination_from_uri(target, fallback.transport);
   if (!destination) return fallback;
-  if (destination->transport == Transport::tcp) destination->connection = fallback.connection;
+  if (destination->transport != Transport::udp) destination->connection = fallback.connection;
   return *destination;
 }
 

@@ -16,9 +16,6 @@
 
 namespace astmrf::sip {
 
-std::string_view via_name(Transport transport) noexcept { return transport == Transport::tcp ? "TCP" : "UDP"; }
-std::string_view uri_param(Transport transport) noexcept { return transport == Transport::tcp ? "tcp" : "udp"; }
-
 std::string PeerAddress::to_string() const {
   return std::string(uri_param(transport)) + ":" + detail::host_text(address) + ":" + std::to_string(port);
 }
@@ -131,7 +128,8 @@ void EngineCore::append_dialog_key(std::string& out, std::string_view call_id, s
 
 void EngineCore::start() {
   transport_.start();
-  for (auto transport : {Transport::udp, Transport::tcp}) {
+  for (std::size_t i = 0; i < transport_count; ++i) {
+    const auto transport = static_cast<Transport>(i);
     auto& point = local_points_[index(transport)];
     point.address = transport_.local_address(transport);
     point.contact = detail::contact_uri(point.address);

@@ -154,7 +154,7 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   // The sockets are bound by start(): their addresses are asked for once, not per message.
   const PeerAddress& local_for(Transport transport) const { return local_points_[index(transport)].address; }
   const std::string& local_contact(Transport transport) const { return local_points_[index(transport)].contact; }
-  static std::size_t index(Transport transport) { return transport == Transport::tcp ? 1 : 0; }
+  static std::size_t index(Transport transport) { return static_cast<std::size_t>(transport); }
   static void append_dialog_key(std::string& out, std::string_view call_id, std::string_view local_tag,
                                 std::string_view remote_tag);
   // Puts `value` under `key` (a view of value's own key_), replacing any entry with that key.
@@ -186,7 +186,7 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
     PeerAddress address;
     std::string contact;  // contact_uri(address)
   };
-  std::array<LocalPoint, 2> local_points_;  // by index(transport)
+  std::array<LocalPoint, transport_count> local_points_;  // by index(transport)
   EngineStats stats_;
   std::unique_ptr<detail::EngineMetrics> metrics_;  // null: metrics off
   std::shared_ptr<spdlog::logger> log_;             // never null

@@ -71,9 +71,7 @@ class EngineMetrics {
   std::array<std::shared_ptr<util::metrics::Counter>, 3> dropped_{};
 };
 
-/// "udp" or "tcp".
-inline std::string_view transport_label(Transport transport) noexcept {
-  return transport == Transport::tcp ? "tcp" : "udp";
-}
+/// "udp", "tcp", "tls", "ws" or "wss".
+inline std::string_view transport_label(Transport transport) noexcept { return uri_param(transport); }
 
 }  // namespace astmrf::sip::detail

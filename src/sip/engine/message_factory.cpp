@@ -134,20 +134,18 @@ std::string contact_uri(const PeerAddress& local) {
   append_host(uri, local.address);
   uri += ':';
   append_uint(uri, local.port);
-  if (local.transport == Transport::tcp) uri += ";transport=tcp";
+  if (local.transport != Transport::udp) uri.append(";transport=").append(uri_param(local.transport));
   return uri;
 }
 
 std::optional<PeerAddress> parse_destination(std::string_view text) {
   PeerAddress out;
-  if (text.starts_with("udp:")) {
-    out.transport = Transport::udp;
-  } else if (text.starts_with("tcp:")) {
-    out.transport = Transport::tcp;
-  } else {
-    return std::nullopt;
-  }
-  text.remove_prefix(4);
+  const auto colon_at = text.find(':');
+  if (colon_at == std::string_view::npos) return std::nullopt;
+  auto transport = transport_from_name(text.substr(0, colon_at));
+  if (!transport) return std::nullopt;
+  out.transport = *transport;
+  text.remove_prefix(colon_at + 1);
   auto colon = text.rfind(':');
   if (colon == std::string_view::npos) return std::nullopt;
   auto host = text.substr(0, colon);
@@ -175,17 +173,16 @@ std::optional<PeerAddress> destination_from_uri(std::string_view uri_text, Trans
   if (ec) return std::nullopt;
   out.port = uri->has_port ? uri->port : 5060;
   out.transport = fallback;
-  if (auto transport = uri->param("transport")) {
-    if (iequals(*transport, "tcp"))
-      out.transport = Transport::tcp;
-    else if (iequals(*transport, "udp"))
-      out.transport = Transport::udp;
+  if (uri->scheme == UriScheme::sips) out.transport = Transport::tls;  // RFC 3261 26.2: TLS on every hop
+  if (auto name = uri->param("transport")) {
+    if (auto transport = transport_from_name(*name); transport && uri->scheme == UriScheme::sip)
+      out.transport = *transport;
   }
   return out;
 }
 
 PeerAddress response_destination(const Via& top_via, const PeerAddress& source) {
-  if (source.transport == Transport::tcp) return source;  // back over the same connection
+  if (source.transport != Transport::udp) return source;  // back over the same connection
   PeerAddress out = source;
   if (!top_via.has_rport) {
     // RFC 3261 18.2.2: the received address, and the port of sent-by.

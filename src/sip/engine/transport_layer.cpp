@@ -1,5 +1,6 @@
 #include "transport_layer.hpp"
 
+#include "connection.hpp"
 #include "message_factory.hpp"
 
 #include <astmrf/sip/stream_framer.hpp>
@@ -19,6 +20,8 @@
 #include <deque>
 #include <map>
 #include <new>
+#include <stdexcept>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -81,7 +84,7 @@ struct ReceiveAllocator {
 
 }  // namespace
 
-struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl> {
+struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<TransportLayer::Impl> {
   struct UdpPoint {
     explicit UdpPoint(udp::socket s) : socket(std::move(s)) {}
     udp::socket socket;
@@ -91,20 +94,12 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
     bool v4{true};  // the bound address's family: known at bind, not asked per send
   };
 
-  struct Connection : std::enable_shared_from_this<Connection> {
-    Connection(tcp::socket s, std::uint64_t connection_id, FramerLimits limits)
-        : socket(std::move(s)), id(connection_id), framer(limits) {}
-    tcp::socket socket;
-    std::uint64_t id;
-    tcp::endpoint remote;
-    StreamFramer framer;
-    std::array<char, 16384> buffer{};
-    std::deque<std::string> queue;
-    std::vector<SendHandler> waiting;  // completions of sends queued before connect
-    bool connected{false};
-    bool writing{false};
-    bool closed{false};
+  struct Acceptor {
+    Acceptor(tcp::acceptor a, Transport t) : acceptor(std::move(a)), transport(t) {}
+    tcp::acceptor acceptor;
+    Transport transport;
   };
+  using RemoteKey = std::tuple<Transport, asio::ip::address, std::uint16_t>;
 
   Impl(asio::any_io_executor ex, const EngineConfig& cfg, Callbacks cb)
       : executor(std::move(ex)), config(cfg), callbacks(std::move(cb)) {}
@@ -113,9 +108,9 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
   EngineConfig config;
   Callbacks callbacks;
   std::vector<std::unique_ptr<UdpPoint>> udp_points;
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<std::unique_ptr<Acceptor>> acceptors;
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;
-  std::map<std::pair<asio::ip::address, std::uint16_t>, std::uint64_t> by_remote;
+  std::map<RemoteKey, std::uint64_t> by_remote;
   std::uint64_t next_connection_id{1};
   bool stopped{false};
   std::uint64_t udp_dropped{0};                                     // datagrams not sent: send buffer full
@@ -126,9 +121,9 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
   void connections_changed() {
     if (tcp_connections_metric) tcp_connections_metric->set(static_cast<double>(connections.size()));
   }
-  void log_error(std::string_view event, const tcp::endpoint& remote, const error_code& ec) {
-    log->warn("event={} transport=tcp peer={}:{} error={}", event, detail::host_text(remote.address()), remote.port(),
-              util::quote(ec.message()));
+  void log_error(std::string_view event, const Connection& c, const error_code& ec) {
+    log->warn("event={} transport={} peer={}:{} error={}", event, uri_param(c.transport()),
+              detail::host_text(c.remote().address()), c.remote().port(), util::quote(ec.message()));
   }
 
   FramerLimits limits() const {
@@ -152,15 +147,30 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
         udp_points.push_back(std::move(p));
         receive(*udp_points.back());
       } else {
-        auto acceptor = std::make_unique<tcp::acceptor>(executor);
+        check_supported(point.transport);
+        auto acceptor = std::make_unique<Acceptor>(tcp::acceptor(executor), point.transport);
         tcp::endpoint local(address, point.port);
-        acceptor->open(local.protocol());
-        acceptor->set_option(tcp::acceptor::reuse_address(true));
-        acceptor->bind(local);
-        acceptor->listen();
+        acceptor->acceptor.open(local.protocol());
+        acceptor->acceptor.set_option(tcp::acceptor::reuse_address(true));
+        acceptor->acceptor.bind(local);
+        acceptor->acceptor.listen();
         acceptors.push_back(std::move(acceptor));
         accept(*acceptors.back());
       }
+    }
+  }
+
+  // The kinds of connection this build can make; the others are refused at start().
+  static void check_supported(Transport transport) {
+    if (transport != Transport::tcp)
+      throw std::invalid_argument("SIP over " + std::string(uri_param(transport)) + " is not supported yet");
+  }
+
+  std::shared_ptr<Connection> make_connection(Transport transport, tcp::socket socket, const tcp::endpoint& remote) {
+    auto sink = std::weak_ptr<Connection::Sink>(shared_from_this());
+    switch (transport) {
+      case Transport::tcp: return make_tcp_connection(std::move(socket), next_connection_id++, remote, sink, limits());
+      default: return nullptr;
     }
   }
 
@@ -168,8 +178,8 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
     stopped = true;
     error_code ignored;
     for (auto& p : udp_points) p->socket.close(ignored);
-    for (auto& a : acceptors) a->close(ignored);
-    for (auto& [id, c] : connections) close(*c);
+    for (auto& a : acceptors) a->acceptor.close(ignored);
+    for (auto& [id, c] : connections) c->close();
     connections.clear();
     by_remote.clear();
     connections_changed();
@@ -198,118 +208,53 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
     return udp_points.empty() ? nullptr : &udp_points.front()->socket;
   }
 
-  // ---- TCP
-  void accept(tcp::acceptor& acceptor) {
-    acceptor.async_accept([self = shared_from_this(), &acceptor](error_code ec, tcp::socket socket) {
+  // ---- connections (TCP, TLS, WebSocket)
+  void accept(Acceptor& a) {
+    a.acceptor.async_accept([self = shared_from_this(), &a](error_code ec, tcp::socket socket) {
       if (self->stopped || ec == asio::error::operation_aborted) return;
       if (!ec) {
-        auto connection = std::make_shared<Connection>(std::move(socket), self->next_connection_id++, self->limits());
         error_code remote_ec;
-        connection->remote = connection->socket.remote_endpoint(remote_ec);
+        const auto remote = socket.remote_endpoint(remote_ec);
         if (!remote_ec) {
-          connection->connected = true;
-          self->add(connection);
-          self->read(connection);
+          if (auto c = self->make_connection(a.transport, std::move(socket), remote)) {
+            self->add(c);
+            c->start_accepted();
+          }
         }
       }
-      self->accept(acceptor);
+      self->accept(a);
     });
   }
 
   void add(const std::shared_ptr<Connection>& c) {
-    connections[c->id] = c;
-    by_remote[{c->remote.address(), c->remote.port()}] = c->id;
+    connections[c->id()] = c;
+    by_remote[{c->transport(), c->remote().address(), c->remote().port()}] = c->id();
     connections_changed();
   }
 
-  void close(Connection& c) {
-    if (c.closed) return;
-    c.closed = true;
-    error_code ignored;
-    c.socket.close(ignored);
-    for (auto& done : c.waiting) {
-      if (done) done(asio::error::connection_aborted);
+  void drop(Connection& c) {
+    c.close();
+    auto it = by_remote.find({c.transport(), c.remote().address(), c.remote().port()});
+    if (it != by_remote.end() && it->second == c.id()) by_remote.erase(it);
+    connections.erase(c.id());  // last: `c` may go with it
+    connections_changed();
+  }
+
+  void on_connection_input(Connection& c, std::string_view raw, Result<Message>* parsed) override {
+    if (stopped) return;
+    callbacks.on_input(raw, parsed, c.peer());
+  }
+
+  void on_connection_closed(Connection& c, error_code ec) override {
+    if (stopped) return;
+    if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::invalid_argument) {
+      log->debug("event=connection_closed transport={} peer={}:{}", uri_param(c.transport()),
+                 detail::host_text(c.remote().address()), c.remote().port());
+    } else {
+      log_error("transport_error", c, ec);
     }
-    c.waiting.clear();
-  }
-
-  void drop(const std::shared_ptr<Connection>& c) {
-    close(*c);
-    auto it = by_remote.find({c->remote.address(), c->remote.port()});
-    if (it != by_remote.end() && it->second == c->id) by_remote.erase(it);
-    connections.erase(c->id);
-    connections_changed();
-  }
-
-  void read(const std::shared_ptr<Connection>& c) {
-    c->socket.async_read_some(asio::buffer(c->buffer), [self = shared_from_this(), c](error_code ec, std::size_t size) {
-      if (self->stopped || c->closed) return;
-      if (ec) {
-        if (ec == asio::error::eof || ec == asio::error::connection_reset) {
-          self->log->debug("event=tcp_closed transport=tcp peer={}:{}", detail::host_text(c->remote.address()),
-                           c->remote.port());
-        } else {
-          self->log_error("transport_error", c->remote, ec);
-        }
-        self->drop(c);
-        return;
-      }
-      PeerAddress source{Transport::tcp, c->remote.address(), c->remote.port(), c->id};
-      auto fed = c->framer.feed(std::string_view(c->buffer.data(), size));
-      while (fed) {
-        auto frame = c->framer.next();
-        if (!frame) {
-          // The stream is out of sync: report, then close (RFC 3261 18.3).
-          Result<Message> failed(frame.error());
-          self->callbacks.on_input({}, &failed, source);
-          self->drop(c);
-          return;
-        }
-        if (frame->kind == Frame::Kind::need_more) break;
-        if (frame->kind == Frame::Kind::keepalive_ping) {
-          self->write(c, "\r\n", {});
-          continue;
-        }
-        Result<Message> message(std::move(frame->message));
-        self->callbacks.on_input(message->raw(), &message, source);
-        if (self->stopped || c->closed) return;
-      }
-      if (!fed) {
-        Result<Message> failed(fed.error());
-        self->callbacks.on_input({}, &failed, source);
-        self->drop(c);
-        return;
-      }
-      self->read(c);
-    });
-  }
-
-  void write(const std::shared_ptr<Connection>& c, std::string data, SendHandler done) {
-    c->queue.push_back(std::move(data));
-    if (done) c->waiting.push_back(std::move(done));
-    if (c->connected && !c->writing) flush(c);
-  }
-
-  void flush(const std::shared_ptr<Connection>& c) {
-    if (c->queue.empty() || c->closed) return;
-    c->writing = true;
-    asio::async_write(c->socket, asio::buffer(c->queue.front()),
-                      [self = shared_from_this(), c](error_code ec, std::size_t) {
-                        c->writing = false;
-                        if (self->stopped || c->closed) return;
-                        if (ec) {
-                          self->log_error("transport_error", c->remote, ec);
-                          self->drop(c);
-                          return;
-                        }
-                        c->queue.pop_front();
-                        if (c->queue.empty()) {
-                          auto waiting = std::move(c->waiting);
-                          c->waiting.clear();
-                          for (auto& done : waiting) done(error_code{});
-                        }
-                        self->flush(c);
-                      });
+    const auto keep = c.shared_from_this();
+    drop(c);
   }
 
   std::shared_ptr<Connection> connection_to(const PeerAddress& destination) {
@@ -317,26 +262,12 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
       auto it = connections.find(destination.connection);
       if (it != connections.end()) return it->second;
     }
-    auto it = by_remote.find({destination.address, destination.port});
+    auto it = by_remote.find({destination.transport, destination.address, destination.port});
     if (it != by_remote.end()) {
       auto c = connections.find(it->second);
       if (c != connections.end()) return c->second;
     }
     return nullptr;
-  }
-
-  void connect(const std::shared_ptr<Connection>& c) {
-    c->socket.async_connect(c->remote, [self = shared_from_this(), c](error_code ec) {
-      if (self->stopped || c->closed) return;
-      if (ec) {
-        self->log_error("tcp_connect_failed", c->remote, ec);
-        self->drop(c);
-        return;
-      }
-      c->connected = true;
-      self->read(c);
-      self->flush(c);
-    });
   }
 
   error_code send(const PeerAddress& destination, std::string_view data, SendHandler done) {
@@ -371,16 +302,22 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
     }
     auto c = connection_to(destination);
     if (!c) {
-      if (acceptors.empty() && udp_points.empty()) {
+      // A browser (ws, wss) is reached only over the connection it opened.
+      const bool can_connect = destination.transport == Transport::tcp || destination.transport == Transport::tls;
+      if (!can_connect || (acceptors.empty() && udp_points.empty())) {
         if (done) asio::post(executor, [done] { done(asio::error::not_connected); });
         return asio::error::not_connected;
       }
-      c = std::make_shared<Connection>(tcp::socket(executor), next_connection_id++, limits());
-      c->remote = tcp::endpoint(destination.address, destination.port);
+      c = make_connection(destination.transport, tcp::socket(executor),
+                          tcp::endpoint(destination.address, destination.port));
+      if (!c) {
+        if (done) asio::post(executor, [done] { done(asio::error::operation_not_supported); });
+        return asio::error::operation_not_supported;
+      }
       add(c);
-      connect(c);
+      c->start_outgoing();
     }
-    write(c, std::string(data), std::move(done));
+    c->send(std::string(data), std::move(done));
     return {};
   }
 
@@ -393,8 +330,9 @@ struct TransportLayer::Impl : std::enable_shared_from_this<TransportLayer::Impl>
       }
     } else {
       for (const auto& a : acceptors) {
-        auto local = a->local_endpoint(ec);
-        if (!ec) return {Transport::tcp, local.address(), local.port(), 0};
+        if (a->transport != transport) continue;
+        auto local = a->acceptor.local_endpoint(ec);
+        if (!ec) return {transport, local.address(), local.port(), 0};
       }
     }
     // No listen point of that transport: advertise the other one's address.
@@ -429,7 +367,11 @@ boost::system::error_code TransportLayer::send(const PeerAddress& destination, s
 PeerAddress TransportLayer::local_address(Transport transport) const { return impl_->local_address(transport); }
 
 bool TransportLayer::has(Transport transport) const {
-  return transport == Transport::udp ? !impl_->udp_points.empty() : !impl_->acceptors.empty();
+  if (transport == Transport::udp) return !impl_->udp_points.empty();
+  for (const auto& a : impl_->acceptors) {
+    if (a->transport == transport) return true;
+  }
+  return false;
 }
 
 std::size_t TransportLayer::tcp_connections() const { return impl_->connections.size(); }

@@ -11,11 +11,6 @@
 
 namespace astmrf::sip {
 
-/// "UDP" / "TCP", as written in a Via header.
-std::string_view via_name(Transport transport) noexcept;
-/// "udp" / "tcp", as written in a transport= URI parameter.
-std::string_view uri_param(Transport transport) noexcept;
-
 /// Where a message came from or goes to. For TCP, `connection` names the connection a
 /// request arrived on, so that its responses go back over it (0: any connection).
 struct PeerAddress {
