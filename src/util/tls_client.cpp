@@ -1,5 +1,7 @@
 #include <astmrf/util/tls_client.hpp>
 
+#include <stdexcept>
+
 namespace astmrf::util {
 
 std::shared_ptr<boost::asio::ssl::context> make_client_tls_context(const TlsOptions& options) {
@@ -12,6 +14,29 @@ std::shared_ptr<boost::asio::ssl::context> make_client_tls_context(const TlsOpti
     if (options.use_default_verify_paths) context->set_default_verify_paths();
     if (!options.ca_file.empty()) context->load_verify_file(options.ca_file);
     if (!options.ca_path.empty()) context->add_verify_path(options.ca_path);
+  } else {
+    context->set_verify_mode(ssl::verify_none);
+  }
+  if (!options.certificate_file.empty()) {
+    context->use_certificate_chain_file(options.certificate_file);
+    context->use_private_key_file(options.key_file.empty() ? options.certificate_file : options.key_file,
+                                  ssl::context::pem);
+  }
+  return context;
+}
+
+std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(const TlsServerOptions& options) {
+  namespace ssl = boost::asio::ssl;
+  if (options.certificate_file.empty() || options.key_file.empty())
+    throw std::invalid_argument("a TLS listening point needs a certificate file and a key file");
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  context->use_certificate_chain_file(options.certificate_file);
+  context->use_private_key_file(options.key_file, ssl::context::pem);
+  if (options.verify_client) {
+    context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    if (!options.ca_file.empty()) context->load_verify_file(options.ca_file);
   } else {
     context->set_verify_mode(ssl::verify_none);
   }

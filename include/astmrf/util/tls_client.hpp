@@ -1,5 +1,5 @@
-// TLS client set-up shared by the ARI client and the drachtio-server backend: the
-// context (trust) and, per connection, SNI and the host name check.
+// TLS set-up shared by the ARI client, the drachtio-server backend and the SIP engine: the
+// client context (trust) and, per connection, SNI and the host name check; the server context.
 #pragma once
 
 #include <astmrf/util/tls.hpp>
@@ -16,9 +16,15 @@
 
 namespace astmrf::util {
 
-/// A TLS client context (TLS 1.2 or later) that trusts what `options` says.
-/// Throws boost::system::system_error for an unreadable CA file or directory.
+/// A TLS client context (TLS 1.2 or later) that trusts what `options` says, with its client
+/// certificate when one is given. Throws boost::system::system_error for an unreadable CA
+/// file or directory, certificate or key.
 std::shared_ptr<boost::asio::ssl::context> make_client_tls_context(const TlsOptions& options);
+
+/// A TLS server context (TLS 1.2 or later) presenting `options`' certificate. Throws
+/// std::invalid_argument when no certificate or key is given, boost::system::system_error
+/// when they cannot be read or do not match.
+std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(const TlsServerOptions& options);
 
 /// The name a connection to `host` verifies and sends as SNI.
 inline std::string tls_server_name(const TlsOptions& options, const std::string& host) {

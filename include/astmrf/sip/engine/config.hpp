@@ -3,6 +3,8 @@
 
 #include <astmrf/sip/engine/transport.hpp>
 #include <astmrf/util/observability_fwd.hpp>
+#include <astmrf/util/resolver.hpp>
+#include <astmrf/util/tls.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -13,13 +15,26 @@
 
 namespace astmrf::sip {
 
-/// One listening socket: UDP, or a TCP acceptor (IPv4 or IPv6 address).
+/// What a WebSocket listening point (ws, wss; RFC 7118) accepts.
+struct WebSocketOptions {
+  /// Largest WebSocket message (one SIP message) accepted; a bigger one closes the connection.
+  std::size_t max_message_size{64 * 1024};
+  /// Time a new connection has to complete its TLS handshake and HTTP upgrade.
+  std::chrono::milliseconds handshake_timeout{10000};
+};
+
+/// One listening socket: UDP, or an acceptor of TCP, TLS, WebSocket or secure WebSocket
+/// connections (IPv4 or IPv6 address).
 struct ListenPoint {
-  /// UDP socket or TCP acceptor.
+  /// UDP socket or acceptor.
   Transport transport{Transport::udp};
   /// The IP address to bind (no host names).
   std::string address{"127.0.0.1"};
   std::uint16_t port{5060};  ///< 0: the system picks one (see Engine::local_address)
+  /// tls and wss: the certificate presented (and client verification).
+  util::TlsServerOptions tls{};
+  /// ws and wss: message size and handshake limits.
+  WebSocketOptions websocket{};
 };
 
 /// RFC 3261 timer base values (section 17.1.1.1 and table 4).
@@ -50,6 +65,12 @@ struct EngineConfig {
   std::string user_agent{"astmrf"};
   /// Seconds a caller is told to wait in Retry-After when the engine is overloaded.
   std::uint32_t retry_after_seconds{5};
+  /// Outgoing TLS connections: the CAs trusted (peer and host name verified by default), and
+  /// an optional client certificate. PeerAddress::server_name (or the address) is checked.
+  util::TlsOptions tls_client{};
+  /// Where host names in Request-URIs, Route sets and destinations are resolved (RFC 3263:
+  /// NAPTR, SRV, A/AAAA). Empty servers: /etc/resolv.conf.
+  util::ResolverOptions dns{};
   /// Where the engine's metrics go (`astmrf_sip_*`: requests and responses by method and
   /// class, retransmissions, drops, overload 503s, transactions, dialogs, TCP connections).
   /// Null: no metrics, nothing counted. Include <astmrf/util/metrics.hpp> to make one.

@@ -22,6 +22,9 @@ struct PeerAddress {
   std::uint16_t port{0};
   /// TCP: the id of the connection a request arrived on (0: any connection).
   std::uint64_t connection{0};
+  /// TLS: the name the peer's certificate must carry, also sent as SNI (the host of the URI
+  /// or of the DNS target); empty: the certificate is checked against `address`.
+  std::string server_name{};
 
   /// "udp:127.0.0.1:5060", "tcp:[::1]:5060".
   [[nodiscard]] std::string to_string() const;
