@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -29,10 +30,11 @@ using Address = asio::ip::address;
 using Addresses = std::vector<Address>;
 using Once = astmrf::detail::Once<Resolver::Signature>;
 
-ResolveError::ResolveError(std::string host, std::string reason)
+ResolveError::ResolveError(std::string host, std::string reason, bool not_found)
     : std::runtime_error("cannot resolve '" + host + "': " + reason),
       host_(std::move(host)),
-      reason_(std::move(reason)) {}
+      reason_(std::move(reason)),
+      not_found_(not_found) {}
 
 namespace {
 
@@ -103,27 +105,86 @@ ares_addr_port_node parse_server(const std::string& text) {
 
 // A c-ares result as the addresses it holds: IPv4 first (an IPv6 route to a media server is
 // the exception), each once (/etc/hosts may list one twice), c-ares's order otherwise.
-Addresses collect(const ares_addrinfo* result) {
-  Addresses v4;
-  Addresses v6;
+std::vector<AddressRecord> collect_records(const ares_addrinfo* result) {
+  std::vector<AddressRecord> v4;
+  std::vector<AddressRecord> v6;
+  auto add = [](std::vector<AddressRecord>& to, const Address& a, int ttl) {
+    auto same = [&a](const AddressRecord& r) { return r.address == a; };
+    if (std::find_if(to.begin(), to.end(), same) == to.end()) to.push_back({a, std::chrono::seconds(std::max(ttl, 0))});
+  };
   for (const auto* node = result != nullptr ? result->nodes : nullptr; node != nullptr; node = node->ai_next) {
     if (node->ai_family == AF_INET && node->ai_addrlen >= sizeof(sockaddr_in)) {
       const auto* in = reinterpret_cast<const sockaddr_in*>(node->ai_addr);
       asio::ip::address_v4::bytes_type bytes{};
       std::copy_n(reinterpret_cast<const unsigned char*>(&in->sin_addr), bytes.size(), bytes.begin());
-      Address a{asio::ip::address_v4(bytes)};
-      if (std::find(v4.begin(), v4.end(), a) == v4.end()) v4.push_back(a);
+      add(v4, Address{asio::ip::address_v4(bytes)}, node->ai_ttl);
     } else if (node->ai_family == AF_INET6 && node->ai_addrlen >= sizeof(sockaddr_in6)) {
       const auto* in6 = reinterpret_cast<const sockaddr_in6*>(node->ai_addr);
       asio::ip::address_v6::bytes_type bytes{};
       std::copy_n(reinterpret_cast<const unsigned char*>(&in6->sin6_addr), bytes.size(), bytes.begin());
-      Address a{asio::ip::address_v6(bytes, in6->sin6_scope_id)};
-      if (std::find(v6.begin(), v6.end(), a) == v6.end()) v6.push_back(a);
+      add(v6, Address{asio::ip::address_v6(bytes, in6->sin6_scope_id)}, node->ai_ttl);
     }
   }
   v4.insert(v4.end(), v6.begin(), v6.end());
   return v4;
 }
+
+Addresses collect(const ares_addrinfo* result) {
+  Addresses out;
+  for (auto& r : collect_records(result)) out.push_back(r.address);
+  return out;
+}
+
+constexpr int kTypeSrv = 33;    // RFC 2782
+constexpr int kTypeNaptr = 35;  // RFC 3403
+constexpr int kClassIn = 1;
+
+// The smallest TTL of the answers of `type` in a DNS reply (c-ares 1.18 parses SRV and
+// NAPTR without their TTLs). Names are skipped with c-ares's own expander; a malformed
+// reply gives 0 (not cached).
+std::chrono::seconds min_ttl(const unsigned char* abuf, int alen, int type) {
+  if (alen < 12) return std::chrono::seconds(0);
+  const int qdcount = (abuf[4] << 8) | abuf[5];
+  const int ancount = (abuf[6] << 8) | abuf[7];
+  const unsigned char* p = abuf + 12;
+  const unsigned char* end = abuf + alen;
+  auto skip_name = [&]() {
+    char* name = nullptr;
+    long length = 0;
+    if (ares_expand_name(p, abuf, alen, &name, &length) != ARES_SUCCESS) return false;
+    ares_free_string(name);
+    p += length;
+    return p <= end;
+  };
+  for (int i = 0; i < qdcount; ++i) {
+    if (!skip_name() || end - p < 4) return std::chrono::seconds(0);
+    p += 4;
+  }
+  std::optional<std::uint32_t> smallest;
+  for (int i = 0; i < ancount; ++i) {
+    if (!skip_name() || end - p < 10) break;
+    const int rr_type = (p[0] << 8) | p[1];
+    const std::uint32_t ttl =
+        (std::uint32_t{p[4]} << 24) | (std::uint32_t{p[5]} << 16) | (std::uint32_t{p[6]} << 8) | p[7];
+    const int rdlength = (p[8] << 8) | p[9];
+    p += 10;
+    if (end - p < rdlength) break;
+    p += rdlength;
+    if (rr_type == type && (!smallest || ttl < *smallest)) smallest = ttl;
+  }
+  // RFC 2181 8: a TTL with the top bit set is taken as 0.
+  if (!smallest || (*smallest & 0x80000000U) != 0) return std::chrono::seconds(0);
+  return std::chrono::seconds(*smallest);
+}
+
+std::string without_trailing_dot(const char* name) {
+  std::string out = name != nullptr ? name : "";
+  if (!out.empty() && out.back() == '.') out.pop_back();
+  return out;
+}
+
+// ENOTFOUND (NXDOMAIN) and ENODATA: the DNS said there is nothing; the rest: no usable answer.
+bool is_not_found(int status) { return status == ARES_ENOTFOUND || status == ARES_ENODATA; }
 
 }  // namespace
 
@@ -182,15 +243,79 @@ class Resolver::Impl : public std::enable_shared_from_this<Resolver::Impl> {
 
   void resolve(std::string host, Handler handler) {
     auto once = astmrf::detail::make_once(std::move(handler), executor_);
-    if (host.empty()) {
-      (*once)(std::make_exception_ptr(ResolveError(host, "empty host name")), {});
-      return;
-    }
-    if (auto address = ip_literal(host)) {
-      (*once)(nullptr, Addresses{*address});
-      return;
-    }
-    auto query = std::make_shared<Query>(executor_, std::move(host), once);
+    lookup_addresses(std::move(host), once,
+                     [once](ares_addrinfo* result) { return deliver_or_fail(*once, collect(result)); });
+  }
+
+  void resolve_records(std::string host, asio::any_completion_handler<RecordsSignature> handler) {
+    auto once = astmrf::detail::make_once(std::move(handler), executor_);
+    lookup_addresses(std::move(host), once,
+                     [once](ares_addrinfo* result) { return deliver_or_fail(*once, collect_records(result)); });
+  }
+
+  void query_srv(std::string name, asio::any_completion_handler<SrvSignature> handler) {
+    auto once = astmrf::detail::make_once(std::move(handler), executor_);
+    query(std::move(name), kTypeSrv, once, [once](const unsigned char* abuf, int alen) -> int {
+      ares_srv_reply* reply = nullptr;
+      if (const int status = ares_parse_srv_reply(abuf, alen, &reply); status != ARES_SUCCESS) return status;
+      std::vector<SrvRecord> records;
+      for (auto* r = reply; r != nullptr; r = r->next) {
+        records.push_back({r->priority, r->weight, r->port, without_trailing_dot(r->host)});
+      }
+      ares_free_data(reply);
+      if (records.empty()) return ARES_ENODATA;
+      (*once)(nullptr, std::move(records), min_ttl(abuf, alen, kTypeSrv));
+      return ARES_SUCCESS;
+    });
+  }
+
+  void query_naptr(std::string name, asio::any_completion_handler<NaptrSignature> handler) {
+    auto once = astmrf::detail::make_once(std::move(handler), executor_);
+    query(std::move(name), kTypeNaptr, once, [once](const unsigned char* abuf, int alen) -> int {
+      ares_naptr_reply* reply = nullptr;
+      if (const int status = ares_parse_naptr_reply(abuf, alen, &reply); status != ARES_SUCCESS) return status;
+      std::vector<NaptrRecord> records;
+      auto text = [](const unsigned char* t) {
+        return t != nullptr ? std::string(reinterpret_cast<const char*>(t)) : std::string();
+      };
+      for (auto* r = reply; r != nullptr; r = r->next) {
+        records.push_back({r->order, r->preference, text(r->flags), text(r->service), text(r->regexp),
+                           without_trailing_dot(r->replacement)});
+      }
+      ares_free_data(reply);
+      if (records.empty()) return ARES_ENODATA;
+      (*once)(nullptr, std::move(records), min_ttl(abuf, alen, kTypeNaptr));
+      return ARES_SUCCESS;
+    });
+  }
+
+ private:
+  // One lookup in c-ares's hands, whatever it asks: the typed completion is reached through
+  // `fail`, `abort` and the success callbacks, so that c-ares's callbacks are shared.
+  struct Query {
+    Query(const asio::any_io_executor& executor, std::string h) : host(std::move(h)), deadline(executor) {}
+    std::string host;
+    std::function<bool()> done;
+    std::function<void(std::exception_ptr)> fail;
+    std::function<void()> abort;
+    std::function<int(ares_addrinfo*)> addrinfo_ok;           // getaddrinfo: a c-ares status
+    std::function<int(const unsigned char*, int)> answer_ok;  // ares_query: a c-ares status
+    asio::steady_timer deadline;                              // the whole lookup's bound (timeout × tries × servers)
+  };
+
+  // `values` or, when empty, ENODATA; returns the c-ares status to report.
+  template <typename OnceT, typename Values>
+  static int deliver_or_fail(OnceT& once, Values values) {
+    if (values.empty()) return ARES_ENODATA;
+    once(nullptr, std::move(values));
+    return ARES_SUCCESS;
+  }
+
+  template <typename OnceT>
+  std::shared_ptr<Query> make_query(std::string host, const std::shared_ptr<OnceT>& once) {
+    auto query = std::make_shared<Query>(executor_, std::move(host));
+    query->done = [once] { return once->done(); };
+    query->abort = [once] { once->abort(); };
     std::weak_ptr<Query> weak = query;
     once->on_cancel([weak] {
       if (auto q = weak.lock()) q->deadline.cancel();  // c-ares's own answer is ignored when it comes
@@ -198,9 +323,25 @@ class Resolver::Impl : public std::enable_shared_from_this<Resolver::Impl> {
     query->deadline.expires_after(lookup_deadline_);
     query->deadline.async_wait([weak](boost::system::error_code ec) {
       auto q = weak.lock();
-      if (ec || !q) return;
-      (*q->once)(std::make_exception_ptr(ResolveError(q->host, ares_strerror(ARES_ETIMEOUT))), {});
+      if (ec || !q || q->done()) return;
+      q->fail(std::make_exception_ptr(ResolveError(q->host, ares_strerror(ARES_ETIMEOUT))));
     });
+    return query;
+  }
+
+  template <typename OnceT>
+  void lookup_addresses(std::string host, const std::shared_ptr<OnceT>& once, std::function<int(ares_addrinfo*)> ok) {
+    if (host.empty()) {
+      (*once)(std::make_exception_ptr(ResolveError(host, "empty host name")), {});
+      return;
+    }
+    if (auto address = ip_literal(host)) {
+      deliver_literal(*once, *address);
+      return;
+    }
+    auto query = make_query(std::move(host), once);
+    query->fail = [once](std::exception_ptr e) { (*once)(std::move(e), {}); };
+    query->addrinfo_ok = std::move(ok);
     ares_addrinfo_hints hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_flags = ARES_AI_NOSORT;  // the order is ours (collect); no probing sockets to sort
@@ -210,15 +351,57 @@ class Resolver::Impl : public std::enable_shared_from_this<Resolver::Impl> {
     schedule_timeout();
   }
 
- private:
-  // One lookup in c-ares's hands.
-  struct Query {
-    Query(const asio::any_io_executor& executor, std::string h, std::shared_ptr<Once> o)
-        : host(std::move(h)), once(std::move(o)), deadline(executor) {}
-    std::string host;
-    std::shared_ptr<Once> once;
-    asio::steady_timer deadline;  // the whole lookup's bound (timeout × tries × servers)
-  };
+  static void deliver_literal(astmrf::detail::Once<Signature>& once, const Address& address) {
+    once(nullptr, Addresses{address});
+  }
+  static void deliver_literal(astmrf::detail::Once<RecordsSignature>& once, const Address& address) {
+    once(nullptr, std::vector<AddressRecord>{{address, std::chrono::seconds(0)}});
+  }
+
+  template <typename OnceT>
+  void query(std::string name, int type, const std::shared_ptr<OnceT>& once,
+             std::function<int(const unsigned char*, int)> ok) {
+    if (name.empty()) {
+      (*once)(std::make_exception_ptr(ResolveError(name, "empty name")), {}, {});
+      return;
+    }
+    auto q = make_query(std::move(name), once);
+    q->fail = [once](std::exception_ptr e) { (*once)(std::move(e), {}, {}); };
+    q->answer_ok = std::move(ok);
+    auto* arg = new std::shared_ptr<Query>(q);
+    ares_query(channel_, q->host.c_str(), kClassIn, type, &Impl::on_answer, arg);
+    schedule_timeout();
+  }
+
+  // Ends a query on a c-ares status; false when it was handled (ended) here.
+  static bool ended(Query& query, int status) {
+    query.deadline.cancel();
+    if (query.done()) return true;  // cancelled or timed out earlier
+    if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED) {
+      query.abort();
+      return true;
+    }
+    if (status != ARES_SUCCESS) {
+      query.fail(std::make_exception_ptr(ResolveError(query.host, ares_strerror(status), is_not_found(status))));
+      return true;
+    }
+    return false;
+  }
+
+  static void on_addrinfo(void* arg, int status, int /*timeouts*/, ares_addrinfo* result) {
+    std::unique_ptr<std::shared_ptr<Query>> holder(static_cast<std::shared_ptr<Query>*>(arg));
+    std::unique_ptr<ares_addrinfo, decltype(&ares_freeaddrinfo)> owned(result, &ares_freeaddrinfo);
+    auto& query = **holder;
+    if (ended(query, status)) return;
+    ended(query, query.addrinfo_ok(result));
+  }
+
+  static void on_answer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
+    std::unique_ptr<std::shared_ptr<Query>> holder(static_cast<std::shared_ptr<Query>*>(arg));
+    auto& query = **holder;
+    if (ended(query, status)) return;
+    ended(query, query.answer_ok(abuf, alen));
+  }
 
   // One c-ares socket. The descriptor does not own the fd: c-ares closes it, after release().
   struct Watch {
@@ -230,29 +413,6 @@ class Resolver::Impl : public std::enable_shared_from_this<Resolver::Impl> {
     bool writing = false;
     bool closed = false;  // released: its late completions must not reach c-ares
   };
-
-  static void on_addrinfo(void* arg, int status, int /*timeouts*/, ares_addrinfo* result) {
-    std::unique_ptr<std::shared_ptr<Query>> holder(static_cast<std::shared_ptr<Query>*>(arg));
-    std::unique_ptr<ares_addrinfo, decltype(&ares_freeaddrinfo)> owned(result, &ares_freeaddrinfo);
-    auto& query = **holder;
-    query.deadline.cancel();
-    auto& once = *query.once;
-    if (once.done()) return;  // cancelled or timed out earlier
-    if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED) {
-      once.abort();
-      return;
-    }
-    if (status != ARES_SUCCESS) {
-      once(std::make_exception_ptr(ResolveError(query.host, ares_strerror(status))), {});
-      return;
-    }
-    auto addresses = collect(result);
-    if (addresses.empty()) {
-      once(std::make_exception_ptr(ResolveError(query.host, ares_strerror(ARES_ENODATA))), {});
-      return;
-    }
-    once(nullptr, std::move(addresses));
-  }
 
   // c-ares's socket-state callback: which directions to watch on `fd`; neither means the socket
   // is about to be closed.
@@ -348,5 +508,17 @@ Resolver::~Resolver() = default;
 const asio::any_io_executor& Resolver::get_executor() const noexcept { return impl_->executor(); }
 
 void Resolver::start_resolve(std::string host, Handler handler) { impl_->resolve(std::move(host), std::move(handler)); }
+
+void Resolver::start_resolve_records(std::string host, asio::any_completion_handler<RecordsSignature> handler) {
+  impl_->resolve_records(std::move(host), std::move(handler));
+}
+
+void Resolver::start_query_srv(std::string name, asio::any_completion_handler<SrvSignature> handler) {
+  impl_->query_srv(std::move(name), std::move(handler));
+}
+
+void Resolver::start_query_naptr(std::string name, asio::any_completion_handler<NaptrSignature> handler) {
+  impl_->query_naptr(std::move(name), std::move(handler));
+}
 
 }  // namespace astmrf::util

@@ -11,7 +11,9 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include <optional>
 #include <stdexcept>
+#include <vector>
 
 namespace astmrf::sip {
 
@@ -33,20 +35,35 @@ bool creates_dialog_or_refreshes_target(std::string_view method) {
 
 }  // namespace
 
-std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, ResponseHandler handler,
-                                                        InviteOptions options) {
-  if (!running_) throw std::logic_error("the SIP engine is not running");
-  const Transport fallback = transport_.has(Transport::udp) ? Transport::udp : Transport::tcp;
-  auto destination = spec.destination.empty() ? detail::destination_from_uri(spec.uri, fallback)
-                                              : detail::parse_destination(spec.destination);
-  if (!destination) {
-    throw std::invalid_argument("cannot send to '" + (spec.destination.empty() ? spec.uri : spec.destination) +
-                                "': a SIP URI or destination with an IP address is needed (the engine does no DNS)");
-  }
-  const PeerAddress& local = local_for(destination->transport);
+namespace detail {
 
+// RFC 3263 4.3: what a request sent to a host name needs to go to its next target: the spec
+// (Call-ID and From tag fixed: a retry is the same request with a new branch) and the targets.
+struct Failover {
+  RequestSpec spec;
+  std::vector<PeerAddress> targets;
+  std::size_t next{0};
+};
+
+}  // namespace detail
+
+namespace {
+
+// The URI of the first Route header in `headers` (RFC 3261 8.1.2: the next hop), if any.
+std::optional<std::string> first_route(const HeaderList& headers) {
+  const std::string* route = detail::find_header(headers, "Route");
+  if (route == nullptr) return std::nullopt;
+  std::vector<NameAddr> list;
+  if (detail::append_name_addrs(*route, list) || list.empty()) return std::nullopt;
+  return std::string(list.front().uri_text);
+}
+
+}  // namespace
+
+std::string EngineCore::build_request(const RequestSpec& spec, Transport transport, std::string& via) {
+  const PeerAddress& local = local_for(transport);
   auto builder = MessageBuilder::request(spec.method, spec.uri);
-  const std::string via = detail::make_via(local, ids_);
+  via = detail::make_via(local, ids_);
   builder.add(HeaderId::via, via);
   builder.add(HeaderId::max_forwards, "70");
   // Each header value is built in one reserved string: no a + b + c temporaries.
@@ -76,18 +93,124 @@ std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, Respon
   builder.add(HeaderId::cseq, text);
   if (creates_dialog_or_refreshes_target(spec.method) && detail::find_header(spec.headers, "Contact") == nullptr) {
     text.clear();
-    text.append("<").append(local_contact(destination->transport)).append(">");
+    text.append("<").append(local_contact(transport)).append(">");
     builder.add(HeaderId::contact, text);
   }
   if (detail::find_header(spec.headers, "User-Agent") == nullptr) builder.add("User-Agent", config_.user_agent);
   for (const auto& [name, value] : spec.headers) builder.add(name, value);
   if (!spec.body.empty() || !spec.content_type.empty()) builder.body(spec.content_type, spec.body);
-  std::string wire = builder.str();
+  return builder.str();
+}
+
+std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, ResponseHandler handler,
+                                                        InviteOptions options) {
+  if (!running_) throw std::logic_error("the SIP engine is not running");
+  const Transport fallback = transport_.has(Transport::udp) ? Transport::udp : Transport::tcp;
+  // The next hop: the destination, else the first Route (loose routing), else the Request-URI.
+  const auto route = spec.destination.empty() ? first_route(spec.headers) : std::nullopt;
+  const std::string& next_hop = !spec.destination.empty() ? spec.destination : route ? *route : spec.uri;
+  auto destination =
+      spec.destination.empty() ? detail::destination_from_uri(next_hop, fallback) : detail::parse_destination(next_hop);
+  if (destination) {  // an IP address: no DNS
+    std::string via;
+    std::string wire = build_request(spec, destination->transport, via);
+    auto message = parse_message(wire);
+    auto transaction = start_client_transaction(std::move(wire), std::move(message).value(), *destination,
+                                                std::move(handler), nullptr, detail::own_via_branch(via));
+    transaction->manual_ack_ = options.manual_ack;
+    return transaction;
+  }
+  auto locate = spec.destination.empty() ? detail::locate_request_from_uri(next_hop)
+                                         : detail::locate_request_from_destination(next_hop);
+  if (!locate) {
+    throw std::invalid_argument("cannot send to '" + next_hop +
+                                "': a SIP URI or a destination \"transport:host[:port]\" is needed");
+  }
+  if (detail::is_invalid_host(locate->host)) {
+    throw std::invalid_argument("cannot send to '" + next_hop +
+                                "': an .invalid host is never resolved (it is reached over the connection it "
+                                "came on, within its dialog)");
+  }
+  // Fixed now: every target gets the same request (a new branch each).
+  if (spec.call_id.empty()) spec.call_id = ids_.call_id();
+  if (spec.from_tag.empty()) spec.from_tag = ids_.tag();
+  // Built once at once, so that request() and a local failure have a request to show; it is
+  // built again for the transport of each target.
+  const Transport guess = locate->transport ? *locate->transport : locate->secure ? Transport::tls : fallback;
+  std::string via;
+  std::string wire = build_request(spec, guess, via);
   auto message = parse_message(wire);
-  auto transaction = start_client_transaction(std::move(wire), std::move(message).value(), *destination,
-                                              std::move(handler), nullptr, detail::own_via_branch(via));
+  auto transaction = std::make_shared<ClientRequest>(EngineKey{}, weak_from_this(), std::move(message).value(),
+                                                     PeerAddress{}, std::move(handler));
+  transaction->timer_ = new_timer();
   transaction->manual_ack_ = options.manual_ack;
+  transaction->locating_ = true;
+  auto state = std::make_shared<detail::Failover>();
+  state->spec = std::move(spec);
+  transaction->failover_ = state;
+  locating_.insert(transaction);
+  locator_->locate(std::move(*locate), [weak = std::weak_ptr<ClientRequest>(transaction)](detail::Locator::Result r) {
+    auto t = weak.lock();
+    if (!t) return;
+    if (auto core = t->core_.lock()) core->located(t, std::move(r));
+  });
   return transaction;
+}
+
+void EngineCore::located(const std::shared_ptr<ClientRequest>& transaction, detail::Locator::Result result) {
+  locating_.erase(transaction);
+  transaction->locating_ = false;
+  if (transaction->final_status_ >= 200) return;  // cancelled meanwhile
+  if (result.targets.empty()) {
+    transaction->dns_error_ = result.error;
+    transaction->dns_not_found_ = result.not_found;
+    log_->warn("event=dns_failure call_id={} method={} error={}", util::quote(transaction->request_.call_id()),
+               util::quote(transaction->request_.method()), util::quote(result.error));
+    client_local_failure(*transaction, 503, "Service Unavailable (DNS: " + result.error + ")");
+    return;
+  }
+  auto state = std::static_pointer_cast<detail::Failover>(transaction->failover_);
+  state->targets = std::move(result.targets);
+  state->next = 0;
+  failover(*transaction, {});
+}
+
+bool EngineCore::failover(ClientRequest& transaction, std::string_view why) {
+  auto state = std::static_pointer_cast<detail::Failover>(transaction.failover_);
+  if (!state || state->next >= state->targets.size() || transaction.cancel_requested_ ||
+      transaction.final_status_ >= 200) {
+    return false;
+  }
+  auto self = transaction.shared_from_this();
+  if (!why.empty()) {
+    log_->info("event=sip_failover call_id={} method={} from={} reason={}", util::quote(transaction.request_.call_id()),
+               util::quote(transaction.request_.method()), util::quote(transaction.destination_.to_string()),
+               util::quote(why));
+  }
+  // The previous attempt's transaction leaves the table (its late responses are strays).
+  auto it = client_transactions_.find(transaction.key_);
+  if (it != client_transactions_.end() && it->second.get() == &transaction) client_transactions_.erase(it);
+  transaction.key_.clear();
+  timer_of(transaction.timer_)->cancel();
+  transaction.destination_ = state->targets[state->next++];
+  std::string via;
+  transaction.wire_ = build_request(state->spec, transaction.destination_.transport, via);
+  transaction.request_ = parse_message(transaction.wire_).value();
+  transaction.provisional_seen_ = false;
+  transaction.ack_.clear();
+  transaction.terminated_ = false;
+  launch(self, detail::own_via_branch(via));
+  return true;
+}
+
+void EngineCore::fail_locating() {
+  auto pending = std::move(locating_);
+  locating_.clear();
+  locator_.reset();  // its lookups end unanswered
+  for (const auto& t : pending) {
+    t->locating_ = false;
+    client_local_failure(*t, 503, "Service Unavailable (engine stopped)");
+  }
 }
 
 std::shared_ptr<ClientRequest> EngineCore::start_client_transaction(std::string wire, Message request,
@@ -100,6 +223,11 @@ std::shared_ptr<ClientRequest> EngineCore::start_client_transaction(std::string 
   transaction->wire_ = std::move(wire);
   transaction->timer_ = new_timer();
   transaction->dialog_ = dialog;
+  launch(transaction, branch);
+  return transaction;
+}
+
+void EngineCore::launch(const std::shared_ptr<ClientRequest>& transaction, std::string_view branch) {
   // A Via we wrote gives its branch without a parse; a CANCEL's (copied from the INVITE) is parsed.
   if (branch.empty()) branch = transaction->request_.top_via()->branch;
   transaction->key_.reserve(branch.size() + 1 + transaction->request_.method().size());
@@ -108,17 +236,20 @@ std::shared_ptr<ClientRequest> EngineCore::start_client_transaction(std::string 
   client_transactions_changed();
   count_request_sent(transaction->request_.method_id());
 
-  auto failed = [weak = std::weak_ptr<ClientRequest>(transaction)](boost::system::error_code ec) {
+  const auto attempt = ++transaction->attempt_;
+  auto failed = [weak = std::weak_ptr<ClientRequest>(transaction), attempt](boost::system::error_code ec) {
     if (!ec) return;
     auto t = weak.lock();
-    if (!t) return;
+    if (!t || t->attempt_ != attempt) return;  // an earlier target's failure: moved on already
     auto core = t->core_.lock();
     if (!core) return;
     core->log_->warn("event=transport_error call_id={} method={} transport={} error={}",
                      util::quote(t->request_.call_id()), util::quote(t->request_.method()),
                      detail::transport_label(t->destination_.transport), util::quote(ec.message()));
+    if (t->final_status_ < 200 && core->failover(*t, ec.message())) return;
     core->client_local_failure(*t, 503, "Service Unavailable (transport error)");
   };
+  const PeerAddress& destination = transaction->destination_;
   if (destination.transport == Transport::udp) {
     // A datagram's failure is known at once: report it from the executor, as a
     // completion would, without a std::function per request.
@@ -128,7 +259,6 @@ std::shared_ptr<ClientRequest> EngineCore::start_client_transaction(std::string 
   }
   const bool udp = destination.transport == Transport::udp;
   schedule_client_timer(transaction, udp ? t1() : std::chrono::milliseconds(0), Clock::now() + 64 * t1());
-  return transaction;
 }
 
 void EngineCore::schedule_client_timer(const std::shared_ptr<ClientRequest>& transaction,
@@ -140,7 +270,7 @@ void EngineCore::schedule_client_timer(const std::shared_ptr<ClientRequest>& tra
                               core.terminate(*t);  // timer D / K: retransmitted finals no longer expected
                             } else if (t->cancel_requested_) {
                               core.client_local_failure(*t, 487, "Request Terminated (no final response after CANCEL)");
-                            } else {
+                            } else if (!core.failover(*t, "no response (timeout)")) {
                               core.client_local_failure(*t, 408, "Request Timeout");  // timer B / F
                             }
                             return;
@@ -186,6 +316,17 @@ void EngineCore::client_response(ClientRequest& transaction, Message&& response)
       send(transaction.destination_, transaction.ack_);
     }
     return;
+  }
+  if (status == 503 && !transaction.cancel_requested_ && transaction.failover_) {
+    // RFC 3263 4.3: a 503 sends the request to the next target (the 503 ACKed first).
+    auto state = std::static_pointer_cast<detail::Failover>(transaction.failover_);
+    if (state->next < state->targets.size()) {
+      if (invite) {
+        count_request_sent(MethodId::ack);
+        send(transaction.destination_, detail::build_non2xx_ack(transaction.request_, response));
+      }
+      if (failover(transaction, "503 " + std::string(response.reason()))) return;
+    }
   }
   transaction.final_status_ = status;
   auto dialog = transaction.dialog_.lock();
@@ -260,6 +401,11 @@ void EngineCore::client_local_failure(ClientRequest& transaction, int status, st
 }
 
 void EngineCore::cancel(ClientRequest& transaction) {
+  if (transaction.locating_ && transaction.final_status_ < 200) {  // nothing sent yet: nothing to CANCEL
+    transaction.cancel_requested_ = true;
+    client_local_failure(transaction, 487, "Request Terminated (cancelled before it was sent)");
+    return;
+  }
   if (transaction.request_.method_id() != MethodId::invite || transaction.terminated_ ||
       transaction.final_status_ >= 200 || transaction.cancel_requested_) {
     return;

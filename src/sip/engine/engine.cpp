@@ -134,6 +134,9 @@ void EngineCore::start() {
     point.address = transport_.local_address(transport);
     point.contact = detail::contact_uri(point.address);
   }
+  detail::TransportSet available{};
+  for (std::size_t i = 0; i < transport_count; ++i) available[i] = transport_.has(static_cast<Transport>(i));
+  locator_ = std::make_unique<detail::Locator>(executor_, config_.dns, available);
   running_ = true;
 }
 
@@ -141,6 +144,7 @@ void EngineCore::stop() {
   if (!running_) return;
   running_ = false;
   transport_.stop();
+  fail_locating();
   auto servers = std::move(server_transactions_);
   auto clients = std::move(client_transactions_);
   auto dialogs = std::move(dialogs_);

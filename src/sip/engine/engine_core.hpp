@@ -3,6 +3,7 @@
 #pragma once
 
 #include "engine_metrics.hpp"
+#include "locator.hpp"
 #include "message_factory.hpp"
 #include "timer_coalescing.hpp"
 #include "transport_layer.hpp"
@@ -17,6 +18,7 @@
 #include <memory_resource>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace astmrf::sip {
@@ -97,6 +99,16 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
                                                           const PeerAddress& destination, ResponseHandler handler,
                                                           const std::shared_ptr<Dialog>& dialog,
                                                           std::string_view branch = {});
+  // The text of an out-of-dialog request for `spec` sent over `transport`; `via` gets its Via.
+  std::string build_request(const RequestSpec& spec, Transport transport, std::string& via);
+  // Sends (or resends, with a new branch) a request over its transaction, to its destination_.
+  void launch(const std::shared_ptr<ClientRequest>& transaction, std::string_view branch);
+  // RFC 3263: the targets of a request sent to a host name are known (or not).
+  void located(const std::shared_ptr<ClientRequest>& transaction, detail::Locator::Result result);
+  // RFC 3263 4.3: the request goes to its next target; false when there is none (or it was cancelled).
+  bool failover(ClientRequest& transaction, std::string_view why);
+  // stop(): requests still waiting for DNS get a local 503.
+  void fail_locating();
   void client_response(ClientRequest& transaction, Message&& response);
   void client_final(ClientRequest& transaction, const Message& response, const std::shared_ptr<Dialog>& dialog);
   void client_local_failure(ClientRequest& transaction, int status, std::string_view reason);
@@ -186,7 +198,9 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
     PeerAddress address;
     std::string contact;  // contact_uri(address)
   };
-  std::array<LocalPoint, transport_count> local_points_;  // by index(transport)
+  std::array<LocalPoint, transport_count> local_points_;         // by index(transport)
+  std::unique_ptr<detail::Locator> locator_;                     // from start() to stop(): host names (RFC 3263)
+  std::unordered_set<std::shared_ptr<ClientRequest>> locating_;  // sent to a name, target not known yet
   EngineStats stats_;
   std::unique_ptr<detail::EngineMetrics> metrics_;  // null: metrics off
   std::shared_ptr<spdlog::logger> log_;             // never null

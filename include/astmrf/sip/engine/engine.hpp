@@ -101,6 +101,17 @@ class ClientRequest : public std::enable_shared_from_this<ClientRequest> {
   [[nodiscard]] int final_status() const noexcept { return final_status_; }
   /// True when the final response was made up locally (timeout, transport error).
   [[nodiscard]] bool local_failure() const noexcept { return local_failure_; }
+  /// Why the request's target could not be located by DNS (RFC 3263: "cannot resolve
+  /// 'example.com': Domain name not found", no SRV target with an address...); empty when
+  /// it was (or needed no DNS). When set, the final response was a local 503 whose reason
+  /// says "DNS: " and this text, and the request was never sent.
+  [[nodiscard]] const std::string& dns_error() const noexcept { return dns_error_; }
+  /// True when dns_error() is the DNS saying the name or its records do not exist (NXDOMAIN,
+  /// no data), as opposed to no DNS answer at all.
+  [[nodiscard]] bool dns_not_found() const noexcept { return dns_not_found_; }
+  /// Where the request went (its current target: a failover moves it); the default
+  /// PeerAddress while its host name is being resolved.
+  [[nodiscard]] const PeerAddress& destination() const noexcept { return destination_; }
 
   /// INVITE only: sends CANCEL now, or as soon as a provisional response arrives
   /// (RFC 3261 9.1). A 2xx that races the CANCEL is ACKed and BYEd by the engine
@@ -124,6 +135,9 @@ class ClientRequest : public std::enable_shared_from_this<ClientRequest> {
   std::string ack_;  // the ACK for a non-2xx final, resent on retransmissions
   std::shared_ptr<void> timer_;
   std::weak_ptr<Dialog> dialog_;  // in-dialog requests: the dialog they belong to
+  std::string dns_error_;
+  std::shared_ptr<void> failover_;  // RFC 3263: the spec and the targets left (engine-owned type)
+  std::uint32_t attempt_{0};        // which target; a late transport error of an earlier one is ignored
   int final_status_{0};
   bool provisional_seen_{false};
   bool cancel_requested_{false};
@@ -131,6 +145,8 @@ class ClientRequest : public std::enable_shared_from_this<ClientRequest> {
   bool local_failure_{false};
   bool manual_ack_{false};
   bool terminated_{false};
+  bool locating_{false};  // its host name is being resolved: nothing sent yet
+  bool dns_not_found_{false};
 };
 
 /// A SIP dialog (RFC 3261 section 12) created by a 2xx to an INVITE.
@@ -280,8 +296,13 @@ class Engine {
   /// handler the engine answers 501.
   void on_request(std::function<void(const std::shared_ptr<IncomingRequest>&)> handler);
 
-  /// Sends a request outside any dialog. Throws std::invalid_argument for a
-  /// destination it cannot reach (not an IP address) and sip::HeaderInjectionError.
+  /// Sends a request outside any dialog, to RequestSpec::destination, else the first Route
+  /// header's URI, else the Request-URI. A host name there is located by DNS (RFC 3263:
+  /// NAPTR, SRV, A/AAAA, see EngineConfig::dns) before the request is built and sent; on a
+  /// transport error, a time-out or a 503 the next target is tried. When no target is found,
+  /// the handler gets a local 503 and ClientRequest::dns_error() says why. Throws
+  /// std::invalid_argument for a destination that is not a SIP URI or "transport:host[:port]",
+  /// or whose host ends in ".invalid", and sip::HeaderInjectionError.
   std::shared_ptr<ClientRequest> send_request(RequestSpec spec, ResponseHandler handler, InviteOptions options = {});
 
   /// Its counters.
