@@ -55,6 +55,8 @@ class EngineClientTransaction final : public BackendClientTransaction {
   explicit EngineClientTransaction(std::shared_ptr<sip::ClientRequest> request) : request_(std::move(request)) {}
   void cancel() override { request_->cancel(); }
   bool local_failure() const override { return request_->local_failure(); }
+  std::string dns_error() const override { return request_->dns_error(); }
+  bool dns_not_found() const override { return request_->dns_not_found(); }
 
  private:
   std::shared_ptr<sip::ClientRequest> request_;

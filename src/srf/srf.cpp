@@ -321,7 +321,14 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
         finish(std::make_exception_ptr(CallCancelled(cancel_reason)), nullptr);
       } else {
         end(local ? detail::Outcome::failed : detail::rejected(status), status, response.reason());
-        finish(std::make_exception_ptr(SipFailure(status, std::string(response.reason()), local)), nullptr);
+        auto dns_error = local ? transaction->dns_error() : std::string();
+        if (!dns_error.empty()) {
+          finish(std::make_exception_ptr(
+                     DnsFailure(std::string(response.reason()), std::move(dns_error), transaction->dns_not_found())),
+                 nullptr);
+        } else {
+          finish(std::make_exception_ptr(SipFailure(status, std::string(response.reason()), local)), nullptr);
+        }
       }
       return;
     }

@@ -38,6 +38,11 @@ class BackendClientTransaction {
   virtual void cancel() = 0;
   /// The final response was made up by the backend (time-out, transport failure).
   [[nodiscard]] virtual bool local_failure() const = 0;
+  /// Why the target could not be located by DNS (RFC 3263), when that made the local failure;
+  /// empty otherwise (and always for a backend that resolves elsewhere, like drachtio-server).
+  [[nodiscard]] virtual std::string dns_error() const { return {}; }
+  /// With dns_error(): the DNS said the name or its records do not exist (NXDOMAIN, no data).
+  [[nodiscard]] virtual bool dns_not_found() const { return false; }
 };
 
 /// The SIP state of one dialog, kept by the backend; srf::Dialog wraps it.

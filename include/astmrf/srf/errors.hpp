@@ -36,6 +36,27 @@ class SipFailure : public Error {
   bool local_;
 };
 
+/// The request's target could not be located by DNS (RFC 3263 with the embedded engine:
+/// NXDOMAIN, no SRV target with an address, no DNS answer): the request was never sent. A
+/// SipFailure (local 503 whose reason says "DNS: ..."), so code that catches SipFailure
+/// keeps working.
+class DnsFailure : public SipFailure {
+ public:
+  /// `reason`: the local 503's reason; `error`: what the DNS said ("cannot resolve
+  /// 'example.com': Domain name not found"); `not_found`: the name or its records do not exist.
+  DnsFailure(std::string reason, std::string error, bool not_found)
+      : SipFailure(503, std::move(reason), true), error_(std::move(error)), not_found_(not_found) {}
+  /// What the DNS said.
+  [[nodiscard]] const std::string& dns_error() const noexcept { return error_; }
+  /// True when the DNS said the name or its records do not exist (NXDOMAIN, no data), false
+  /// when no server answered.
+  [[nodiscard]] bool not_found() const noexcept { return not_found_; }
+
+ private:
+  std::string error_;
+  bool not_found_;
+};
+
 /// The caller CANCELled the INVITE before the application answered it.
 class RequestCancelled : public Error {
  public:

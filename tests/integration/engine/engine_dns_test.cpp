@@ -6,7 +6,11 @@
 #include "engine_harness.hpp"
 
 #include <astmrf/sip/engine/engine.hpp>
+#include <astmrf/srf/engine_backend.hpp>
+#include <astmrf/srf/errors.hpp>
+#include <astmrf/srf/srf.hpp>
 
+#include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -255,6 +259,55 @@ TEST_F(EngineDns, TtlExpiryResolvesAgain) {
 // Hosts ending in .invalid (browsers' Contacts) are never resolved.
 TEST_F(EngineDns, InvalidHostsAreNeverResolved) {
   EXPECT_THROW(send("sip:abc@df7jal23ls0d.invalid;transport=ws", "OPTIONS"), std::invalid_argument);
+}
+
+// srf on the engine: create_uac (and the B2BUA and outbound proxy paths, which end in the
+// same send_request) take host names; NXDOMAIN is the typed srf::DnsFailure.
+TEST_F(EngineDns, SrfCreateUacByNameAndItsTypedDnsError) {
+  std::uint16_t port = 0;
+  auto sipp = uas("uas-answer.xml", Transport::udp, port);
+  Dnsmasq dns({srv("_sip._udp.proxy.dns.astmrf.test", "t1.dns.astmrf.test", port, 10),
+               "--host-record=t1.dns.astmrf.test,127.0.0.1"});
+  ASSERT_TRUE(dns.started()) << dns.output();
+  namespace srf = astmrf::srf;
+  std::unique_ptr<srf::Srf> app;
+  harness.run([&] {
+    app = std::make_unique<srf::Srf>(srf::make_engine_backend(harness.engine()));
+    return 0;
+  });
+  // NXDOMAIN: the request is never sent.
+  auto failed = harness.run([&] {
+    srf::UacOptions options;
+    options.local_sdp = kSdp;
+    return app->async_create_uac("sip:svc@nope.dns.astmrf.test", options, boost::asio::use_future);
+  });
+  try {
+    failed.get();
+    ADD_FAILURE() << "a call to an unknown domain succeeded";
+  } catch (const srf::DnsFailure& e) {
+    EXPECT_EQ(e.status(), 503);
+    EXPECT_TRUE(e.local());
+    EXPECT_TRUE(e.not_found());
+    EXPECT_NE(e.dns_error().find("Domain name not found"), std::string::npos) << e.dns_error();
+  }
+  // An outbound proxy by name (SRV): the call goes there.
+  auto answered = harness.run([&] {
+    srf::UacOptions options;
+    options.local_sdp = kSdp;
+    options.proxy = "udp:proxy.dns.astmrf.test";
+    return app->async_create_uac("sip:svc@elsewhere.example", options, boost::asio::use_future);
+  });
+  auto call = answered.get();
+  ASSERT_TRUE(call);
+  std::this_thread::sleep_for(100ms);
+  harness.run([&] {
+    call->destroy();
+    call.reset();
+    app.reset();
+    return 0;
+  });
+  auto result = sipp->wait(20s);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
 }
 
 }  // namespace
