@@ -89,7 +89,9 @@ struct RequestSpec {
   /// The body.
   std::string body;
   /// Send here instead of the Request-URI's host:port;transport (an outbound proxy).
-  std::string destination;  ///< "udp:1.2.3.4:5060" / "tcp:..." / "" (from the URI)
+  /// "udp:1.2.3.4:5060", "tcp:proxy.example.com" (a name: RFC 3263, docs/sip-engine.md) / "" (from
+  /// the first Route, else the Request-URI)
+  std::string destination;
 };
 
 /// Why a dialog ended, in terms every signaling backend shares. Every dialog

@@ -57,9 +57,11 @@ struct UacOptions {
   std::function<std::string(const std::string& offer)> answer_late_offer;
   /// Extra headers on the INVITE.
   HeaderList headers;
-  std::string from;                       ///< From URI (default: the backend's)
-  std::string to;                         ///< To URI (default: the Request-URI)
-  std::string proxy;                      ///< send via "udp:IP:PORT" / "tcp:IP:PORT" instead of the URI's host
+  std::string from;  ///< From URI (default: the backend's)
+  std::string to;    ///< To URI (default: the Request-URI)
+  /// Send via "udp:IP:PORT", "tcp:host[:port]" or a SIP URI instead of the URI's host (host names: DNS,
+  /// RFC 3263; a target DNS cannot find fails with srf::DnsFailure).
+  std::string proxy;
   std::optional<DigestCredentials> auth;  ///< answers one 401/407 challenge (MD5, SHA-256)
   std::chrono::milliseconds timeout{0};   ///< give up (CANCEL) after this; 0: never
   /// Called with each provisional response (1xx).

@@ -32,7 +32,11 @@ class UtilResolverDns : public ::testing::Test {
                                  "--bind-interfaces", "--no-resolv", "--no-hosts",
                                  // Every other name of astmrf.test is NXDOMAIN (local-only domain).
                                  "--local=/astmrf.test/", "--address=/ms1.astmrf.test/127.0.0.1",
-                                 "--address=/dual.astmrf.test/::1", "--address=/dual.astmrf.test/127.0.0.2"});
+                                 "--address=/dual.astmrf.test/::1", "--address=/dual.astmrf.test/127.0.0.2",
+                                 // RFC 3263's records, kept 30 s
+                                 "--local-ttl=30", "--srv-host=_sip._udp.astmrf.test,ms1.astmrf.test,5070,10,5",
+                                 "--srv-host=_sip._udp.astmrf.test,ms2.astmrf.test,5080,20,0",
+                                 "--naptr-record=astmrf.test,10,20,S,SIP+D2U,,_sip._udp.astmrf.test"});
     const auto deadline = Clock::now() + milliseconds(5000);
     while (dnsmasq_->output().find("started") == std::string::npos) {
       ASSERT_TRUE(dnsmasq_->running()) << "dnsmasq ended at once:\n" << dnsmasq_->output();
@@ -115,6 +119,82 @@ TEST_F(UtilResolverDns, ConcurrentLookupsEachGetTheirAnswer) {
   EXPECT_TRUE(outcomes[1].error);
   ASSERT_FALSE(outcomes[2].error) << what(outcomes[2].error);
   EXPECT_EQ(outcomes[2].addresses.size(), 2u);
+}
+
+TEST_F(UtilResolverDns, SrvAndNaptrRecordsComeWithTheirTtl) {
+  asio::io_context ioc;
+  util::Resolver resolver(ioc.get_executor(), options());
+  bool done = false;
+  std::exception_ptr error;
+  std::vector<util::SrvRecord> srv;
+  std::chrono::seconds srv_ttl{};
+  resolver.async_query_srv("_sip._udp.astmrf.test", [&](std::exception_ptr e, auto records, auto ttl) {
+    done = true;
+    error = e;
+    srv = std::move(records);
+    srv_ttl = ttl;
+  });
+  run_until(
+      ioc, [&] { return done; }, milliseconds(5000));
+  ASSERT_TRUE(done);
+  ASSERT_FALSE(error) << what(error) << "\n" << dnsmasq_->output();
+  ASSERT_EQ(srv.size(), 2u);
+  std::sort(srv.begin(), srv.end(), [](auto& a, auto& b) { return a.priority < b.priority; });
+  EXPECT_EQ(srv[0].target, "ms1.astmrf.test");
+  EXPECT_EQ(srv[0].port, 5070);
+  EXPECT_EQ(srv[0].weight, 5);
+  EXPECT_EQ(srv[1].target, "ms2.astmrf.test");
+  EXPECT_EQ(srv_ttl, std::chrono::seconds(30));
+
+  done = false;
+  std::vector<util::NaptrRecord> naptr;
+  std::chrono::seconds naptr_ttl{};
+  resolver.async_query_naptr("astmrf.test", [&](std::exception_ptr e, auto records, auto ttl) {
+    done = true;
+    error = e;
+    naptr = std::move(records);
+    naptr_ttl = ttl;
+  });
+  run_until(
+      ioc, [&] { return done; }, milliseconds(5000));
+  ASSERT_FALSE(error) << what(error);
+  ASSERT_EQ(naptr.size(), 1u);
+  EXPECT_EQ(naptr[0].order, 10);
+  EXPECT_EQ(naptr[0].preference, 20);
+  EXPECT_EQ(naptr[0].flags, "S");
+  EXPECT_EQ(naptr[0].service, "SIP+D2U");
+  EXPECT_EQ(naptr[0].replacement, "_sip._udp.astmrf.test");
+  EXPECT_EQ(naptr_ttl, std::chrono::seconds(30));
+
+  // No such record: a ResolveError that says so.
+  done = false;
+  resolver.async_query_srv("_sip._tcp.nope.astmrf.test", [&](std::exception_ptr e, auto, auto) {
+    done = true;
+    error = e;
+  });
+  run_until(
+      ioc, [&] { return done; }, milliseconds(5000));
+  ASSERT_TRUE(error);
+  try {
+    std::rethrow_exception(error);
+  } catch (const util::ResolveError& e) {
+    EXPECT_TRUE(e.not_found()) << e.what();
+  }
+
+  // Addresses with their TTL.
+  done = false;
+  std::vector<util::AddressRecord> addresses;
+  resolver.async_resolve_records("ms1.astmrf.test.", [&](std::exception_ptr e, auto records) {
+    done = true;
+    error = e;
+    addresses = std::move(records);
+  });
+  run_until(
+      ioc, [&] { return done; }, milliseconds(5000));
+  ASSERT_FALSE(error) << what(error);
+  ASSERT_EQ(addresses.size(), 1u);
+  EXPECT_EQ(addresses[0].address.to_string(), "127.0.0.1");
+  EXPECT_EQ(addresses[0].ttl, std::chrono::seconds(30));
 }
 
 }  // namespace
