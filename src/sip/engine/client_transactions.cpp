@@ -43,7 +43,10 @@ std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, Respon
     throw std::invalid_argument("cannot send to '" + (spec.destination.empty() ? spec.uri : spec.destination) +
                                 "': a SIP URI or destination with an IP address is needed (the engine does no DNS)");
   }
-  const PeerAddress& local = local_for(destination->transport);
+  // Via, Contact and From name our point of the destination's family; without one the
+  // request is built all the same (for the handler's response) and refused.
+  const LocalPoint* point = local_point(destination->transport, destination->address);
+  const PeerAddress& local = (point ? *point : local_for(destination->transport, destination->address)).address;
 
   auto builder = MessageBuilder::request(spec.method, spec.uri);
   const std::string via = detail::make_via(local, ids_);
@@ -76,7 +79,7 @@ std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, Respon
   builder.add(HeaderId::cseq, text);
   if (creates_dialog_or_refreshes_target(spec.method) && detail::find_header(spec.headers, "Contact") == nullptr) {
     text.clear();
-    text.append("<").append(local_contact(destination->transport)).append(">");
+    text.append("<").append(local_contact(destination->transport, destination->address)).append(">");
     builder.add(HeaderId::contact, text);
   }
   if (detail::find_header(spec.headers, "User-Agent") == nullptr) builder.add("User-Agent", config_.user_agent);
@@ -84,6 +87,10 @@ std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, Respon
   if (!spec.body.empty() || !spec.content_type.empty()) builder.body(spec.content_type, spec.body);
   std::string wire = builder.str();
   auto message = parse_message(wire);
+  if (point == nullptr) {
+    return refuse_request(std::move(message).value(), *destination, std::move(handler), nullptr,
+                          no_listening_point_reason(*destination));
+  }
   auto transaction = start_client_transaction(std::move(wire), std::move(message).value(), *destination,
                                               std::move(handler), nullptr, detail::own_via_branch(via));
   transaction->manual_ack_ = options.manual_ack;
@@ -128,6 +135,22 @@ std::shared_ptr<ClientRequest> EngineCore::start_client_transaction(std::string 
   }
   const bool udp = destination.transport == Transport::udp;
   schedule_client_timer(transaction, udp ? t1() : std::chrono::milliseconds(0), Clock::now() + 64 * t1());
+  return transaction;
+}
+
+std::shared_ptr<ClientRequest> EngineCore::refuse_request(Message request, const PeerAddress& destination,
+                                                          ResponseHandler handler,
+                                                          const std::shared_ptr<Dialog>& dialog, std::string reason) {
+  auto transaction = std::make_shared<ClientRequest>(EngineKey{}, weak_from_this(), std::move(request), destination,
+                                                     std::move(handler));
+  transaction->dialog_ = dialog;  // not in the table: nothing can match it
+  log_->warn("event=sip_request_refused call_id={} method={} transport={} peer={} reason={}",
+             util::quote(transaction->request_.call_id()), util::quote(transaction->request_.method()),
+             detail::transport_label(destination.transport), util::quote(destination.to_string()), util::quote(reason));
+  // Reported from the executor, as a transport error is: the caller has its handle first.
+  boost::asio::post(executor_, [transaction, reason = std::move(reason)] {
+    if (auto core = transaction->core_.lock()) core->client_local_failure(*transaction, 503, reason);
+  });
   return transaction;
 }
 
