@@ -4,6 +4,7 @@
 // family, a request fails with a local 503 that names it. Leak check after every test.
 #include "../engine/engine_harness.hpp"
 #include "astmrf_test/ari_probe.hpp"
+#include "astmrf_test/observe.hpp"
 #include "astmrf_test/sandbox.hpp"
 #include "astmrf_test/sipp.hpp"
 #include "mrf_support.hpp"
@@ -15,6 +16,8 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
+
+#include <map>
 
 namespace {
 
@@ -53,8 +56,9 @@ std::uint16_t free_ipv6_port() {
   throw std::runtime_error("no port free on ::1 for both UDP and TCP");
 }
 
-astmrf::sip::EngineConfig dual_config(std::uint16_t v6_port) {
+astmrf::sip::EngineConfig dual_config(std::uint16_t v6_port, std::shared_ptr<spdlog::logger> log) {
   auto config = EngineHarness::test_config();  // udp + tcp on 127.0.0.1
+  config.logger = std::move(log);              // trace: every message sent
   config.listen.push_back({Transport::udp, "::1", v6_port});
   config.listen.push_back({Transport::tcp, "::1", v6_port});
   return config;
@@ -62,7 +66,7 @@ astmrf::sip::EngineConfig dual_config(std::uint16_t v6_port) {
 
 class Ipv6Test : public testing::Test {
  protected:
-  Ipv6Test() : v6_port(free_ipv6_port()), harness(dual_config(v6_port)) {
+  Ipv6Test() : v6_port(free_ipv6_port()), harness(dual_config(v6_port, engine_log.logger())) {
     harness.run([&] {
       app = std::make_unique<srf::Srf>(srf::make_engine_backend(harness.engine()));
       media = std::make_unique<mrf::Mrf>(*app);
@@ -137,8 +141,21 @@ class Ipv6Test : public testing::Test {
     const std::string contact = "Contact: <sip:[::1]:" + std::to_string(v6_port);
     EXPECT_NE(result.output.find(contact), std::string::npos) << result.output;
     EXPECT_EQ(result.output.find("Contact: <sip:127.0.0.1"), std::string::npos) << result.output;
+    // The leg to Asterisk is IPv4: the INVITE we sent it names our 127.0.0.1 point.
+    const std::string asterisk = "127.0.0.1:" + std::to_string(astmrf_test::sandbox().sip_port);
+    std::string invite;
+    for (const auto& line : engine_log.fields()) {
+      std::map<std::string, std::string> f(line.begin(), line.end());
+      if (f["event"] == "sip_out" && f["peer"] == asterisk && f["message"].rfind("INVITE ", 0) == 0)
+        invite = f["message"];
+    }
+    ASSERT_FALSE(invite.empty()) << "no INVITE to Asterisk in the engine's trace";
+    EXPECT_NE(invite.find("Via: SIP/2.0/UDP 127.0.0.1:"), std::string::npos) << invite;
+    EXPECT_NE(invite.find("Contact: <sip:127.0.0.1:"), std::string::npos) << invite;
+    EXPECT_EQ(invite.find("::1"), std::string::npos) << invite;
   }
 
+  astmrf_test::LogCapture engine_log{spdlog::level::trace};  // before the harness: it logs there
   std::uint16_t v6_port;
   EngineHarness harness;
   astmrf_test::AriProbe probe = astmrf_test::AriProbe::for_sandbox();
