@@ -20,12 +20,6 @@ unsigned long parse_positive(const std::string& text, unsigned long max) {
   return used == text.size() && value <= max ? value : 0;
 }
 
-std::uint16_t parse_port(const std::string& text, const std::string& context) {
-  const auto value = parse_positive(text, 65535);
-  if (value == 0) throw std::invalid_argument("bad port '" + text + "' in '" + context + "'");
-  return static_cast<std::uint16_t>(value);
-}
-
 unsigned parse_weight(const std::string& text, const std::string& context) {
   const auto value = parse_positive(text, 1000);
   if (value == 0) throw std::invalid_argument("bad weight '" + text + "' in '" + context + "' (1 to 1000)");
@@ -52,21 +46,16 @@ MediaServerAddress parse_ari_url(const std::string& url) {
   }
   if (rest.find('@') != std::string::npos)
     throw std::invalid_argument("ARI URL '" + url + "': put credentials in --ari-user/--ari-password");
-  const auto colon = rest.rfind(':');
-  server.ari.host = rest.substr(0, colon);
-  server.ari.port =
-      colon == std::string::npos ? (server.ari_tls ? 8089 : 8088) : parse_port(rest.substr(colon + 1), url);
-  if (server.ari.host.empty()) throw std::invalid_argument("ARI URL '" + url + "' has no host");
+  if (rest.empty()) throw std::invalid_argument("ARI URL '" + url + "' has no host");
+  try {
+    server.ari = parse_host_port(rest, server.ari_tls ? 8089 : 8088);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("ARI URL '" + url + "': " + e.what());
+  }
   return server;
 }
 
 }  // namespace
-
-HostPort parse_host_port(const std::string& text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) throw std::invalid_argument("expected HOST:PORT, got '" + text + "'");
-  return {text.substr(0, colon), parse_port(text.substr(colon + 1), text)};
-}
 
 std::vector<MediaServerAddress> media_servers(const IvrOptions& options) {
   std::vector<MediaServerAddress> servers;
@@ -112,7 +101,9 @@ std::optional<IvrOptions> parse_command_line(int argc, char** argv, int& exit_co
       "astmrf-ivr: answers each call through Asterisk, plays a prompt, collects DTMF digits, "
       "reads them back and hangs up."};
   app.option_defaults()->always_capture_default();
-  app.add_option("--listen", o.listen, "SIP listen address of the embedded engine (UDP and TCP)");
+  app.add_option("--listen", o.listen,
+                 "SIP listen address of the embedded engine, UDP and TCP: HOST:PORT or [IPV6]:PORT; repeat it to "
+                 "listen on several (e.g. 127.0.0.1:5080 and [::1]:5080)");
   app.add_option("--drachtio", o.drachtio, "use a drachtio-server instead of the embedded engine: host:port:secret");
   app.add_option("--ari-url", o.ari_url, "Asterisk's ARI base URL (an IP address or a host name)");
   app.add_option("--ari-user", o.ari_user, "ARI user");

@@ -1,6 +1,8 @@
 // The IVR's command line (CLI11) and the media servers it names.
 #pragma once
 
+#include <astmrf/util/host_port.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -9,10 +11,8 @@
 
 namespace astmrf::ivr {
 
-struct HostPort {
-  std::string host;
-  std::uint16_t port{0};
-};
+using util::HostPort;
+using util::parse_host_port;  // "host:port" or "[ipv6]:port": the one parser of the library
 
 /// One Asterisk (one pool member): where its ARI and its SIP are.
 struct MediaServerAddress {
@@ -23,8 +23,10 @@ struct MediaServerAddress {
 };
 
 struct IvrOptions {
-  std::string listen{"127.0.0.1:5080"};  ///< embedded SIP engine: UDP and TCP on this address
-  std::string drachtio;                  ///< host:port:secret of a drachtio-server (instead of the engine)
+  /// Embedded SIP engine: UDP and TCP on each address (HOST:PORT or [IPV6]:PORT; repeatable,
+  /// e.g. one IPv4 and one IPv6 address for callers of both families).
+  std::vector<std::string> listen{"127.0.0.1:5080"};
+  std::string drachtio;  ///< host:port:secret of a drachtio-server (instead of the engine)
   std::string ari_url{"http://127.0.0.1:8088"};
   std::string ari_user{"asterisk"};
   std::string ari_password;  ///< never logged
@@ -45,9 +47,6 @@ struct IvrOptions {
 /// Parses argv. Returns nothing when the program must exit at once (--help, a
 /// bad option) with `exit_code`.
 std::optional<IvrOptions> parse_command_line(int argc, char** argv, int& exit_code);
-
-/// "host:port" (host an IPv4 address or a name; the port is required).
-HostPort parse_host_port(const std::string& text);
 
 /// The media servers of the pool, in the order given. Throws std::invalid_argument on a
 /// malformed URL, address or weight.

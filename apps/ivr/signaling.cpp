@@ -4,6 +4,7 @@
 
 #include <astmrf/srf/drachtio.hpp>
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -44,13 +45,21 @@ namespace {
 
 std::unique_ptr<Signaling> open_embedded_engine(boost::asio::any_io_executor executor,
                                                 const SignalingOptions& options) {
-  const auto& listen = options.listen;
-  const auto address = parse_host_port(listen);
   sip::EngineConfig config;
   config.metrics = options.metrics;
   config.logger = options.logger;
-  config.listen = {{sip::Transport::udp, address.host, address.port},
-                   {sip::Transport::tcp, address.host, address.port}};
+  config.listen.clear();
+  std::string listen;  // as written, for the messages
+  for (const auto& text : options.listen) {
+    const auto address = parse_host_port(text);
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(address.host, ec);
+    if (ec) throw std::runtime_error("--listen " + text + ": the engine listens on an IP address, not a name");
+    config.listen.push_back({sip::Transport::udp, address.host, address.port});
+    config.listen.push_back({sip::Transport::tcp, address.host, address.port});
+    listen += (listen.empty() ? "" : " ") + util::format_host_port(address.host, address.port);
+  }
+  if (config.listen.empty()) throw std::runtime_error("--listen: no address to listen on");
   config.user_agent = "astmrf-ivr";
   auto engine = std::make_unique<sip::Engine>(executor, config);
   try {

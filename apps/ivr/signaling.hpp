@@ -13,12 +13,13 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace astmrf::ivr {
 
 struct SignalingOptions {
-  std::string listen;    ///< HOST:PORT for the embedded engine
-  std::string drachtio;  ///< host:port:secret; when set, the drachtio-server is used instead
+  std::vector<std::string> listen;  ///< HOST:PORT or [IPV6]:PORT each, for the embedded engine (UDP and TCP)
+  std::string drachtio;             ///< host:port:secret; when set, the drachtio-server is used instead
   std::shared_ptr<util::metrics::Registry> metrics;  ///< the engine's (or drachtio's) and Srf's metrics
   std::shared_ptr<spdlog::logger> logger;            ///< their log lines
 };
@@ -33,7 +34,7 @@ class Signaling {
   Signaling& operator=(const Signaling&) = delete;
 
   [[nodiscard]] srf::Srf& srf() noexcept { return *srf_; }
-  /// "embedded SIP engine on udp+tcp 127.0.0.1:5080" (never the drachtio secret).
+  /// "embedded SIP engine on udp+tcp 127.0.0.1:5080 [::1]:5080" (never the drachtio secret).
   [[nodiscard]] const std::string& description() const noexcept { return description_; }
   /// Stops listening (the embedded engine ends its dialogs without sending; a
   /// drachtio connection is closed).

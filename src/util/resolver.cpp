@@ -4,6 +4,7 @@
 // which one steady_timer waits for. Every c-ares callback only records a result: handlers are
 // posted (detail::Once), never run from inside c-ares.
 #include <astmrf/detail/async.hpp>
+#include <astmrf/util/host_port.hpp>
 #include <astmrf/util/resolver.hpp>
 
 #include <boost/asio/ip/address.hpp>
@@ -59,35 +60,19 @@ std::optional<Address> ip_literal(std::string_view host) {
 
 // One ResolverOptions::servers entry: "ip", "ip:port", "[ipv6]" or "[ipv6]:port".
 ares_addr_port_node parse_server(const std::string& text) {
-  auto bad = [&text](const char* why) { return std::invalid_argument("resolver: DNS server '" + text + "': " + why); };
-  std::string_view host = text;
-  std::string_view port;
-  if (!host.empty() && host.front() == '[') {
-    const auto close = host.find(']');
-    if (close == std::string_view::npos) throw bad("no closing ']'");
-    const auto rest = host.substr(close + 1);
-    host = host.substr(1, close - 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') throw bad("expected ':port' after ']'");
-      port = rest.substr(1);
-      if (port.empty()) throw bad("empty port");
-    }
-  } else if (std::count(host.begin(), host.end(), ':') == 1) {  // more than one: a bare IPv6 address
-    const auto colon = host.find(':');
-    port = host.substr(colon + 1);
-    host = host.substr(0, colon);
-    if (port.empty()) throw bad("empty port");
+  auto bad = [&text](const std::string& why) {
+    return std::invalid_argument("resolver: DNS server '" + text + "': " + why);
+  };
+  HostPort server;
+  try {
+    server = parse_host_port(text, 53);
+  } catch (const std::invalid_argument& e) {
+    throw bad(e.what());
   }
   boost::system::error_code ec;
-  const auto address = asio::ip::make_address(std::string(host), ec);
+  const auto address = asio::ip::make_address(server.host, ec);
   if (ec) throw bad("not an IP address");
-  int port_number = 53;
-  if (!port.empty()) {
-    const auto [end, err] = std::from_chars(port.data(), port.data() + port.size(), port_number);
-    if (err != std::errc{} || end != port.data() + port.size() || port_number < 1 || port_number > 65535) {
-      throw bad("port is not a number in 1..65535");
-    }
-  }
+  const int port_number = server.port;
   ares_addr_port_node node{};
   if (address.is_v4()) {
     node.family = AF_INET;

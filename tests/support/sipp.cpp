@@ -30,7 +30,7 @@ std::vector<std::string> command_for(const SippCall& call, const std::string& tr
                                 "-sf",
                                 scenario,
                                 "-i",
-                                "127.0.0.1",
+                                call.local_ip,
                                 "-t",
                                 call.transport,
                                 "-m",

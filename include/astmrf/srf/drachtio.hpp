@@ -39,7 +39,8 @@ struct ServerAddress {
   std::string secret;        ///< the shared secret of `authenticate`
 };
 
-/// "host:port:secret" (the secret may itself contain ':'); throws std::invalid_argument.
+/// "host:port:secret" or "[ipv6]:port:secret" (the secret may itself contain ':'); throws
+/// std::invalid_argument.
 ServerAddress parse_server_address(std::string_view spec);
 
 /// How a TLS connection to drachtio-server is verified (the same type as ari::TlsOptions).

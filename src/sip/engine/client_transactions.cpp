@@ -60,8 +60,9 @@ std::optional<std::string> first_route(const HeaderList& headers) {
 
 }  // namespace
 
-std::string EngineCore::build_request(const RequestSpec& spec, Transport transport, std::string& via) {
-  const PeerAddress& local = local_for(transport);
+std::string EngineCore::build_request(const RequestSpec& spec, const PeerAddress& destination, std::string& via) {
+  // Via, Contact and From name our point of the destination's family.
+  const PeerAddress& local = local_for(destination.transport, destination.address).address;
   auto builder = MessageBuilder::request(spec.method, spec.uri);
   via = detail::make_via(local, ids_);
   builder.add(HeaderId::via, via);
@@ -93,7 +94,7 @@ std::string EngineCore::build_request(const RequestSpec& spec, Transport transpo
   builder.add(HeaderId::cseq, text);
   if (creates_dialog_or_refreshes_target(spec.method) && detail::find_header(spec.headers, "Contact") == nullptr) {
     text.clear();
-    text.append("<").append(local_contact(transport)).append(">");
+    text.append("<").append(local_contact(destination.transport, destination.address)).append(">");
     builder.add(HeaderId::contact, text);
   }
   if (detail::find_header(spec.headers, "User-Agent") == nullptr) builder.add("User-Agent", config_.user_agent);
@@ -113,8 +114,14 @@ std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, Respon
       spec.destination.empty() ? detail::destination_from_uri(next_hop, fallback) : detail::parse_destination(next_hop);
   if (destination) {  // an IP address: no DNS
     std::string via;
-    std::string wire = build_request(spec, destination->transport, via);
+    std::string wire = build_request(spec, *destination, via);
     auto message = parse_message(wire);
+    // Without a point of the destination's family the request is built all the same (for the
+    // handler's response) and refused.
+    if (local_point(destination->transport, destination->address) == nullptr) {
+      return refuse_request(std::move(message).value(), *destination, std::move(handler), nullptr,
+                            no_listening_point_reason(*destination));
+    }
     auto transaction = start_client_transaction(std::move(wire), std::move(message).value(), *destination,
                                                 std::move(handler), nullptr, detail::own_via_branch(via));
     transaction->manual_ack_ = options.manual_ack;
@@ -138,7 +145,7 @@ std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, Respon
   // built again for the transport of each target.
   const Transport guess = locate->transport ? *locate->transport : locate->secure ? Transport::tls : fallback;
   std::string via;
-  std::string wire = build_request(spec, guess, via);
+  std::string wire = build_request(spec, PeerAddress{guess, {}, 0, 0, {}}, via);
   auto message = parse_message(wire);
   auto transaction = std::make_shared<ClientRequest>(EngineKey{}, weak_from_this(), std::move(message).value(),
                                                      PeerAddress{}, std::move(handler));
@@ -172,15 +179,20 @@ void EngineCore::located(const std::shared_ptr<ClientRequest>& transaction, deta
   auto state = std::static_pointer_cast<detail::Failover>(transaction->failover_);
   state->targets = std::move(result.targets);
   state->next = 0;
-  failover(*transaction, {});
+  const auto first = state->targets.front();
+  // False only when no target is of a family the engine listens on.
+  if (!failover(*transaction, {})) client_local_failure(*transaction, 503, no_listening_point_reason(first));
 }
 
 bool EngineCore::failover(ClientRequest& transaction, std::string_view why) {
   auto state = std::static_pointer_cast<detail::Failover>(transaction.failover_);
-  if (!state || state->next >= state->targets.size() || transaction.cancel_requested_ ||
-      transaction.final_status_ >= 200) {
-    return false;
+  if (!state || transaction.cancel_requested_ || transaction.final_status_ >= 200) return false;
+  // Targets of a family the engine has no listening point in are passed over.
+  while (state->next < state->targets.size() &&
+         local_point(state->targets[state->next].transport, state->targets[state->next].address) == nullptr) {
+    ++state->next;
   }
+  if (state->next >= state->targets.size()) return false;
   auto self = transaction.shared_from_this();
   if (!why.empty()) {
     log_->info("event=sip_failover call_id={} method={} from={} reason={}", util::quote(transaction.request_.call_id()),
@@ -194,7 +206,7 @@ bool EngineCore::failover(ClientRequest& transaction, std::string_view why) {
   timer_of(transaction.timer_)->cancel();
   transaction.destination_ = state->targets[state->next++];
   std::string via;
-  transaction.wire_ = build_request(state->spec, transaction.destination_.transport, via);
+  transaction.wire_ = build_request(state->spec, transaction.destination_, via);
   transaction.request_ = parse_message(transaction.wire_).value();
   transaction.provisional_seen_ = false;
   transaction.ack_.clear();
@@ -259,6 +271,22 @@ void EngineCore::launch(const std::shared_ptr<ClientRequest>& transaction, std::
   }
   const bool udp = destination.transport == Transport::udp;
   schedule_client_timer(transaction, udp ? t1() : std::chrono::milliseconds(0), Clock::now() + 64 * t1());
+}
+
+std::shared_ptr<ClientRequest> EngineCore::refuse_request(Message request, const PeerAddress& destination,
+                                                          ResponseHandler handler,
+                                                          const std::shared_ptr<Dialog>& dialog, std::string reason) {
+  auto transaction = std::make_shared<ClientRequest>(EngineKey{}, weak_from_this(), std::move(request), destination,
+                                                     std::move(handler));
+  transaction->dialog_ = dialog;  // not in the table: nothing can match it
+  log_->warn("event=sip_request_refused call_id={} method={} transport={} peer={} reason={}",
+             util::quote(transaction->request_.call_id()), util::quote(transaction->request_.method()),
+             detail::transport_label(destination.transport), util::quote(destination.to_string()), util::quote(reason));
+  // Reported from the executor, as a transport error is: the caller has its handle first.
+  boost::asio::post(executor_, [transaction, reason = std::move(reason)] {
+    if (auto core = transaction->core_.lock()) core->client_local_failure(*transaction, 503, reason);
+  });
+  return transaction;
 }
 
 void EngineCore::schedule_client_timer(const std::shared_ptr<ClientRequest>& transaction,

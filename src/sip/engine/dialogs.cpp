@@ -115,7 +115,7 @@ std::shared_ptr<Dialog> EngineCore::create_uas_dialog(IncomingRequest& invite, c
     dialog->remote_cseq_ = cseq->number;
     dialog->remote_cseq_set_ = true;
   }
-  dialog->local_contact_ = local_contact(invite.source_.transport);
+  dialog->local_contact_ = local_contact(invite.source_.transport, invite.source_.address);
   dialog->peer_ = dialog_destination(*dialog, invite.source_);
   dialog->timer_ = new_timer();
   append_dialog_key(dialog->key_, dialog->call_id_, dialog->local_tag_, dialog->remote_tag_);
@@ -142,7 +142,7 @@ std::shared_ptr<Dialog> EngineCore::create_uac_dialog(ClientRequest& invite, con
   auto record_routes = response.values(HeaderId::record_route);
   for (auto it = record_routes.rbegin(); it != record_routes.rend(); ++it) dialog->route_set_.emplace_back(*it);
   if (auto cseq = request.cseq()) dialog->local_cseq_ = cseq->number;
-  dialog->local_contact_ = local_contact(invite.destination_.transport);
+  dialog->local_contact_ = local_contact(invite.destination_.transport, invite.destination_.address);
   dialog->peer_ = dialog_destination(*dialog, invite.destination_);
   dialog->timer_ = new_timer();
   append_dialog_key(dialog->key_, dialog->call_id_, dialog->local_tag_, dialog->remote_tag_);
@@ -238,7 +238,7 @@ void EngineCore::dialog_ack(Dialog& dialog, const Message& ack) {
 void EngineCore::send_ack(Dialog& dialog, std::uint32_t cseq, std::string_view content_type, std::string_view body) {
   const PeerAddress destination = dialog_destination(dialog, dialog.peer_);
   auto builder = MessageBuilder::request("ACK", dialog.remote_target_);
-  add_dialog_headers(builder, dialog, local_for(destination.transport), ids_, cseq, "ACK");
+  add_dialog_headers(builder, dialog, local_for(destination.transport, destination.address).address, ids_, cseq, "ACK");
   for (const auto& route : dialog.route_set_) builder.add(HeaderId::route, route);
   if (!body.empty() || !content_type.empty()) builder.body(content_type, body);
   dialog.last_ack_ = builder.str();
@@ -259,8 +259,11 @@ std::shared_ptr<ClientRequest> EngineCore::dialog_request(Dialog& dialog, Reques
   }
   const PeerAddress destination = dialog_destination(dialog, dialog.peer_);
   auto builder = MessageBuilder::request(spec.method, dialog.remote_target_);
-  const std::string via =
-      add_dialog_headers(builder, dialog, local_for(destination.transport), ids_, ++dialog.local_cseq_, spec.method);
+  // The remote target may be of a family we do not listen on (a Contact changed it): refused below.
+  const LocalPoint* point = local_point(destination.transport, destination.address);
+  const std::string via = add_dialog_headers(
+      builder, dialog, (point ? *point : local_for(destination.transport, destination.address)).address, ids_,
+      ++dialog.local_cseq_, spec.method);
   for (const auto& route : dialog.route_set_) builder.add(HeaderId::route, route);
   const bool target_refresh = invite || spec.method == "UPDATE" || spec.method == "SUBSCRIBE" ||
                               spec.method == "REFER" || spec.method == "NOTIFY";
@@ -275,6 +278,10 @@ std::shared_ptr<ClientRequest> EngineCore::dialog_request(Dialog& dialog, Reques
   if (!spec.body.empty() || !spec.content_type.empty()) builder.body(spec.content_type, spec.body);
   std::string wire = builder.str();
   auto message = parse_message(wire);
+  if (point == nullptr) {
+    return refuse_request(std::move(message).value(), destination, std::move(handler), dialog.shared_from_this(),
+                          no_listening_point_reason(destination));
+  }
   auto transaction =
       start_client_transaction(std::move(wire), std::move(message).value(), destination, std::move(handler),
                                dialog.shared_from_this(), detail::own_via_branch(via));

@@ -130,14 +130,50 @@ void EngineCore::start() {
   transport_.start();
   for (std::size_t i = 0; i < transport_count; ++i) {
     const auto transport = static_cast<Transport>(i);
-    auto& point = local_points_[index(transport)];
-    point.address = transport_.local_address(transport);
-    point.contact = detail::contact_uri(point.address);
+    for (const bool v6 : {false, true}) {
+      auto& point = local_points_[index(transport, v6)];
+      auto bound = transport_.bound_address(transport, v6);
+      point.bound = bound.has_value();
+      point.address = bound ? *bound : transport_.local_address(transport);
+    }
   }
+  // tcp and tls connect without listening: without a point of their own in a family,
+  // they advertise another transport's address of that family (as before: UDP's).
+  for (const auto transport : {Transport::tcp, Transport::tls}) {
+    for (const bool v6 : {false, true}) {
+      auto& point = local_points_[index(transport, v6)];
+      if (point.bound) continue;
+      for (std::size_t i = 0; i < transport_count; ++i) {
+        const auto& other = local_points_[index(static_cast<Transport>(i), v6)];
+        if (!other.bound) continue;
+        point.address = other.address;
+        point.address.transport = transport;
+        point.bound = true;
+        break;
+      }
+    }
+  }
+  for (auto& point : local_points_) point.contact = detail::contact_uri(point.address);
   detail::TransportSet available{};
   for (std::size_t i = 0; i < transport_count; ++i) available[i] = transport_.has(static_cast<Transport>(i));
   locator_ = std::make_unique<detail::Locator>(executor_, config_.dns, available);
   running_ = true;
+}
+
+const EngineCore::LocalPoint* EngineCore::local_point(Transport transport, const boost::asio::ip::address& peer) const {
+  const auto& point = local_points_[index(transport, peer.is_v6())];
+  return point.bound ? &point : nullptr;
+}
+
+const EngineCore::LocalPoint& EngineCore::local_for(Transport transport, const boost::asio::ip::address& peer) const {
+  if (const auto* point = local_point(transport, peer)) return *point;
+  const auto& other = local_points_[index(transport, !peer.is_v6())];
+  return other.bound ? other : local_points_[index(transport, peer.is_v6())];
+}
+
+std::string EngineCore::no_listening_point_reason(const PeerAddress& destination) {
+  return std::string("Service Unavailable (no ") + (destination.address.is_v6() ? "IPv6" : "IPv4") +
+         " listening point for " + std::string(uri_param(destination.transport)) + ")";
 }
 
 void EngineCore::stop() {

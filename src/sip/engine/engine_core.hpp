@@ -100,7 +100,7 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
                                                           const std::shared_ptr<Dialog>& dialog,
                                                           std::string_view branch = {});
   // The text of an out-of-dialog request for `spec` sent over `transport`; `via` gets its Via.
-  std::string build_request(const RequestSpec& spec, Transport transport, std::string& via);
+  std::string build_request(const RequestSpec& spec, const PeerAddress& destination, std::string& via);
   // Sends (or resends, with a new branch) a request over its transaction, to its destination_.
   void launch(const std::shared_ptr<ClientRequest>& transaction, std::string_view branch);
   // RFC 3263: the targets of a request sent to a host name are known (or not).
@@ -164,9 +164,30 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   std::chrono::milliseconds t2() const { return config_.timers.t2; }
   std::chrono::milliseconds t4() const { return config_.timers.t4; }
   // The sockets are bound by start(): their addresses are asked for once, not per message.
-  const PeerAddress& local_for(Transport transport) const { return local_points_[index(transport)].address; }
-  const std::string& local_contact(Transport transport) const { return local_points_[index(transport)].contact; }
+  struct LocalPoint {
+    PeerAddress address;
+    std::string contact;  // contact_uri(address)
+    bool bound{false};    // the engine listens on this transport and family
+  };
+  // What messages toward `peer` carry in Via, Contact and From: the listening point of
+  // the same transport and address family (a caller on IPv6 is given an IPv6 Contact while
+  // Asterisk on IPv4 gets an IPv4 one); for tcp and tls, which connect without listening,
+  // another transport's point of that family. Null: the engine listens on no point of that
+  // family usable for the transport (a request there fails: no_listening_point_reason).
+  const LocalPoint* local_point(Transport transport, const boost::asio::ip::address& peer) const;
+  // local_point, or (never expected for a peer that reached us) the transport's first point.
+  const LocalPoint& local_for(Transport transport, const boost::asio::ip::address& peer) const;
+  const std::string& local_contact(Transport transport, const boost::asio::ip::address& peer) const {
+    return local_for(transport, peer).contact;
+  }
+  static std::string no_listening_point_reason(const PeerAddress& destination);
   static std::size_t index(Transport transport) { return static_cast<std::size_t>(transport); }
+  static std::size_t index(Transport transport, bool v6) { return index(transport) * 2 + (v6 ? 1 : 0); }
+  // A request that cannot be sent (no listening point of its family): the handler gets a
+  // local 503 carrying `reason`, from the executor, as for a transport error.
+  std::shared_ptr<ClientRequest> refuse_request(Message request, const PeerAddress& destination,
+                                                ResponseHandler handler, const std::shared_ptr<Dialog>& dialog,
+                                                std::string reason);
   static void append_dialog_key(std::string& out, std::string_view call_id, std::string_view local_tag,
                                 std::string_view remote_tag);
   // Puts `value` under `key` (a view of value's own key_), replacing any entry with that key.
@@ -194,11 +215,7 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   std::pmr::unordered_map<std::string_view, std::shared_ptr<Dialog>> dialogs_{&table_pool_};
   mutable std::string lookup_key_;          // reused: a look-up allocates nothing once it has grown
   std::vector<NameAddr> contacts_scratch_;  // first_contact_uri's list, reused: no allocation once grown
-  struct LocalPoint {
-    PeerAddress address;
-    std::string contact;  // contact_uri(address)
-  };
-  std::array<LocalPoint, transport_count> local_points_;         // by index(transport)
+  std::array<LocalPoint, transport_count * 2> local_points_;     // by index(transport, v6)
   std::unique_ptr<detail::Locator> locator_;                     // from start() to stop(): host names (RFC 3263)
   std::unordered_set<std::shared_ptr<ClientRequest>> locating_;  // sent to a name, target not known yet
   EngineStats stats_;

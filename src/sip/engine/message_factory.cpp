@@ -2,12 +2,14 @@
 
 #include <astmrf/sip/builder.hpp>
 #include <astmrf/sip/uri.hpp>
+#include <astmrf/util/host_port.hpp>
 
 #include <boost/system/error_code.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <stdexcept>
 
 namespace astmrf::sip::detail {
 
@@ -71,13 +73,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
          });
-}
-
-std::optional<std::uint16_t> parse_port(std::string_view text) {
-  std::uint32_t port = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-  if (ec != std::errc{} || end != text.data() + text.size() || port == 0 || port > 65535) return std::nullopt;
-  return static_cast<std::uint16_t>(port);
 }
 
 bool is_dialog_creating(const Message& request, int status) {
@@ -146,15 +141,16 @@ std::optional<PeerAddress> parse_destination(std::string_view text) {
   if (!transport) return std::nullopt;
   out.transport = *transport;
   text.remove_prefix(colon_at + 1);
-  auto colon = text.rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  auto host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  auto port = parse_port(text.substr(colon + 1));
+  util::HostPort host_port;
+  try {
+    host_port = util::parse_host_port(text);  // [v6]:port, v4:port (and v6:port, as before)
+  } catch (const std::invalid_argument&) {
+    return std::nullopt;
+  }
   boost::system::error_code ec;
-  out.address = asio::ip::make_address(std::string(host), ec);
-  if (ec || !port) return std::nullopt;
-  out.port = *port;
+  out.address = asio::ip::make_address(host_port.host, ec);
+  if (ec) return std::nullopt;
+  out.port = host_port.port;
   return out;
 }
 

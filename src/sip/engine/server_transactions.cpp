@@ -110,9 +110,9 @@ std::shared_ptr<Dialog> EngineCore::respond(IncomingRequest& transaction, Respon
   const bool dialog_creating = transaction.is_invite_ && spec.status >= 200 && spec.status < 300;
   // build_response parses the top Via anyway: it gives the destination too.
   std::optional<PeerAddress> destination;
-  std::string wire =
-      detail::build_response(transaction.message_, transaction.source_, spec, transaction.local_tag_, ids_,
-                             local_contact(transaction.source_.transport), config_.user_agent, &destination);
+  std::string wire = detail::build_response(
+      transaction.message_, transaction.source_, spec, transaction.local_tag_, ids_,
+      local_contact(transaction.source_.transport, transaction.source_.address), config_.user_agent, &destination);
   if (!destination) destination = detail::response_destination(*transaction.message_.top_via(), transaction.source_);
   count_response_sent(transaction.message_.method_id(), spec.status);
   send(*destination, wire);

@@ -201,11 +201,13 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
                              }));
   }
 
+  // A socket of the destination's family, or none: an IPv4 socket cannot reach an IPv6
+  // address (the engine refuses such requests before they get here, naming the family).
   udp::socket* udp_socket_for(const asio::ip::address& destination) {
     for (auto& p : udp_points) {
       if (p->socket.is_open() && p->v4 == destination.is_v4()) return &p->socket;
     }
-    return udp_points.empty() ? nullptr : &udp_points.front()->socket;
+    return nullptr;
   }
 
   // ---- connections (TCP, TLS, WebSocket)
@@ -321,6 +323,24 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
     return {};
   }
 
+  std::optional<PeerAddress> bound_address(Transport transport, bool v6) const {
+    error_code ec;
+    if (transport == Transport::udp) {
+      for (const auto& p : udp_points) {
+        if (p->v4 == v6) continue;
+        auto local = p->socket.local_endpoint(ec);
+        if (!ec) return PeerAddress{Transport::udp, local.address(), local.port(), 0};
+      }
+      return std::nullopt;
+    }
+    for (const auto& a : acceptors) {
+      if (a->transport != transport) continue;
+      auto local = a->acceptor.local_endpoint(ec);
+      if (!ec && local.address().is_v6() == v6) return PeerAddress{transport, local.address(), local.port(), 0};
+    }
+    return std::nullopt;
+  }
+
   PeerAddress local_address(Transport transport) const {
     error_code ec;
     if (transport == Transport::udp) {
@@ -365,6 +385,10 @@ boost::system::error_code TransportLayer::send(const PeerAddress& destination, s
 }
 
 PeerAddress TransportLayer::local_address(Transport transport) const { return impl_->local_address(transport); }
+
+std::optional<PeerAddress> TransportLayer::bound_address(Transport transport, bool v6) const {
+  return impl_->bound_address(transport, v6);
+}
 
 bool TransportLayer::has(Transport transport) const {
   if (transport == Transport::udp) return !impl_->udp_points.empty();

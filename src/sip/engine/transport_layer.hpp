@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -59,6 +60,9 @@ class TransportLayer {
   boost::system::error_code send(const PeerAddress& destination, std::string_view data, SendHandler done = {});
 
   [[nodiscard]] PeerAddress local_address(Transport transport) const;
+  /// The bound address of the first listening point of `transport` in that family; none
+  /// when the engine does not listen there.
+  [[nodiscard]] std::optional<PeerAddress> bound_address(Transport transport, bool v6) const;
   [[nodiscard]] bool has(Transport transport) const;
   [[nodiscard]] std::size_t tcp_connections() const;
   /// Datagrams not sent because the socket's send buffer was full.

@@ -1,34 +1,37 @@
 #include <astmrf/srf/drachtio.hpp>
+#include <astmrf/util/host_port.hpp>
 
-#include <charconv>
 #include <stdexcept>
 
 namespace astmrf::srf::drachtio {
 
 ServerAddress parse_server_address(std::string_view spec) {
-  // host:port:secret; the secret is everything after the second ':' (it may hold ':').
-  const auto first = spec.find(':');
-  if (first == std::string_view::npos || first == 0) {
-    throw std::invalid_argument("drachtio server '" + std::string(spec) + "': expected host:port:secret");
+  // host:port:secret or [ipv6]:port:secret; the secret is everything after the port's
+  // ':' (it may hold ':'), host:port goes to the library's one parser.
+  const auto bad = [&](const std::string& why) {
+    return std::invalid_argument("drachtio server '" + std::string(spec) + "': " + why);
+  };
+  std::size_t port_colon = std::string_view::npos;
+  if (!spec.empty() && spec.front() == '[') {
+    const auto close = spec.find(']');
+    if (close == std::string_view::npos) throw bad("no closing ']'");
+    port_colon = spec.find(':', close);
+  } else {
+    port_colon = spec.find(':');
   }
-  const auto second = spec.find(':', first + 1);
-  if (second == std::string_view::npos) {
-    throw std::invalid_argument("drachtio server '" + std::string(spec) + "': missing the secret (host:port:secret)");
-  }
+  if (port_colon == std::string_view::npos || port_colon == 0) throw bad("expected host:port:secret");
+  const auto second = spec.find(':', port_colon + 1);
+  if (second == std::string_view::npos) throw bad("missing the secret (host:port:secret)");
   ServerAddress address;
-  address.host = std::string(spec.substr(0, first));
-  const auto port_text = spec.substr(first + 1, second - first - 1);
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
-    throw std::invalid_argument("drachtio server '" + std::string(spec) + "': bad port '" + std::string(port_text) +
-                                "'");
+  try {
+    auto host_port = util::parse_host_port(spec.substr(0, second));
+    address.host = std::move(host_port.host);
+    address.port = host_port.port;
+  } catch (const std::invalid_argument& e) {
+    throw bad(e.what());
   }
-  address.port = static_cast<std::uint16_t>(port);
   address.secret = std::string(spec.substr(second + 1));
-  if (address.secret.empty()) {
-    throw std::invalid_argument("drachtio server '" + std::string(spec) + "': empty secret");
-  }
+  if (address.secret.empty()) throw bad("empty secret");
   return address;
 }
 

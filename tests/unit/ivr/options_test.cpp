@@ -26,7 +26,7 @@ TEST(IvrOptions, DefaultsAreOneLocalAsterisk) {
   auto options = parse({}, code);
   ASSERT_TRUE(options);
   EXPECT_EQ(code, 0);
-  EXPECT_EQ(options->listen, "127.0.0.1:5080");
+  EXPECT_EQ(options->listen, (std::vector<std::string>{"127.0.0.1:5080"}));
   const auto servers = media_servers(*options);
   ASSERT_EQ(servers.size(), 1u);
   EXPECT_EQ(servers[0].ari.host, "127.0.0.1");
@@ -64,7 +64,7 @@ TEST(IvrOptions, EveryOptionIsRead) {
                         "sound:hello"},
                        code);
   ASSERT_TRUE(options);
-  EXPECT_EQ(options->listen, "127.0.0.1:5999");
+  EXPECT_EQ(options->listen, (std::vector<std::string>{"127.0.0.1:5999"}));
   EXPECT_EQ(options->ari_user, "u");
   EXPECT_EQ(options->ari_password, "p");
   EXPECT_EQ(options->max_digits, 3u);
@@ -141,6 +141,45 @@ TEST(IvrOptions, BadAddressesAreRejected) {
   EXPECT_THROW(parse_host_port(":5060"), std::invalid_argument);
   EXPECT_THROW(parse_host_port("127.0.0.1:x"), std::invalid_argument);
   EXPECT_EQ(parse_host_port("127.0.0.1:5060").port, 5060);
+}
+
+// Issue 20: `--listen [::1]:5580` was refused ("Invalid argument"); `::1:5580` worked.
+TEST(IvrOptions, ListenTakesBracketedIpv6AndRepeats) {
+  int code = -1;
+  auto options = parse({"--listen", "[::1]:5580", "--listen", "127.0.0.1:5580", "--listen", "::1:5581"}, code);
+  ASSERT_TRUE(options);
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(options->listen, (std::vector<std::string>{"[::1]:5580", "127.0.0.1:5580", "::1:5581"}));
+  EXPECT_EQ(parse_host_port(options->listen[0]), (astmrf::util::HostPort{"::1", 5580}));
+  EXPECT_EQ(parse_host_port(options->listen[1]), (astmrf::util::HostPort{"127.0.0.1", 5580}));
+  EXPECT_EQ(parse_host_port(options->listen[2]), (astmrf::util::HostPort{"::1", 5581}));  // still accepted
+  for (const char* bad : {"[::1]", "[::1]5580", "[::1:5580", "[127.0.0.1]:5580", "[::1]:0", "fe80::zz:5580"}) {
+    EXPECT_THROW(parse_host_port(bad), std::invalid_argument) << bad;
+  }
+}
+
+TEST(IvrOptions, Ipv6MediaServers) {
+  IvrOptions options;
+  options.ari_url = "http://[::1]:8088/ari";
+  options.media_sip = "[::1]:5060";
+  auto servers = media_servers(options);
+  ASSERT_EQ(servers.size(), 1u);
+  EXPECT_EQ(servers[0].ari, (astmrf::util::HostPort{"::1", 8088}));
+  EXPECT_EQ(servers[0].sip, (astmrf::util::HostPort{"::1", 5060}));
+  options.ari_url = "https://[2001:db8::2]";
+  servers = media_servers(options);
+  EXPECT_EQ(servers[0].ari, (astmrf::util::HostPort{"2001:db8::2", 8089}));
+  options.asterisk = {"http://[::1]:8088,[::1]:5070,weight=2"};
+  servers = media_servers(options);
+  ASSERT_EQ(servers.size(), 1u);
+  EXPECT_EQ(servers[0].sip, (astmrf::util::HostPort{"::1", 5070}));
+  EXPECT_EQ(servers[0].weight, 2u);
+  options.asterisk = {"http://[::1]:8088"};  // the ARI host on the --media-sip port
+  servers = media_servers(options);
+  EXPECT_EQ(servers[0].sip, (astmrf::util::HostPort{"::1", 5060}));
+  options.ari_url = "http://[::1:8088";
+  options.asterisk.clear();
+  EXPECT_THROW(media_servers(options), std::invalid_argument);
 }
 
 TEST(IvrOptions, HelpAndUnknownOptionsExit) {

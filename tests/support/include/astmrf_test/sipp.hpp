@@ -18,7 +18,8 @@ struct SippCall {
   std::string service;                      // Request-URI user: [service]
   std::map<std::string, std::string> keys;  // -key NAME VALUE: [NAME] in the scenario
   std::string transport = "u1";             // -t: u1 (UDP) or t1 (TCP)
-  std::string remote;                       // host:port; default: the sandbox's SIP port
+  std::string remote;                       // host:port or [ipv6]:port; default: the sandbox's SIP port
+  std::string local_ip = "127.0.0.1";       // -i: sipp's own address ("::1" for an IPv6 peer)
   int calls = 1;                            // -m: calls before sipp exits
   std::vector<std::string> extra_args;
   std::chrono::seconds timeout{30};  // sipp's own global timeout
