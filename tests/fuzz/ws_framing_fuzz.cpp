@@ -22,8 +22,8 @@
 
 namespace {
 
-using astmrf::Result;
 using astmrf::sip::Message;
+using astmrf::sip::Result;
 using astmrf::sip::Transport;
 using astmrf::sip::WebSocketOptions;
 using astmrf::sip::detail::Connection;
