@@ -157,7 +157,7 @@ class WsConnection : public Connection {
     response->prepare_payload();
     http::async_write(ws_.next_layer(), *response,
                       [self = shared_self(), response](boost::system::error_code, std::size_t) {
-                        self->fail(boost::asio::error::connection_refused);
+                        self->fail(boost::asio::error::invalid_argument);  // bad input: logged at debug
                       });
   }
 
