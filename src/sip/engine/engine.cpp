@@ -95,10 +95,10 @@ void trace_message(spdlog::logger& log, std::string_view event, std::string_view
 EngineCore::EngineCore(boost::asio::any_io_executor executor, EngineConfig config)
     : executor_(executor),
       config_(std::move(config)),
-      transport_(
-          executor, config_,
-          detail::TransportLayer::Callbacks{[this](std::string_view raw, Result<Message>* parsed,
-                                                   const PeerAddress& source) { on_input(raw, parsed, source); }}),
+      transport_(executor, config_,
+                 detail::TransportLayer::Callbacks{[this](std::string_view raw, Result<Message>* parsed,
+                                                          const PeerAddress& source) { on_input(raw, parsed, source); },
+                                                   [this](const PeerAddress& peer) { on_connection_lost(peer); }}),
       log_(util::logger_or_default(config_.logger)) {
   if (config_.metrics) metrics_ = std::make_unique<detail::EngineMetrics>(*config_.metrics);
   transport_.observe(metrics_ ? metrics_->send_buffer_full : nullptr, metrics_ ? metrics_->tcp_connections : nullptr,
@@ -247,6 +247,24 @@ void EngineCore::on_input(std::string_view raw, Result<Message>* parsed, const P
     on_request(std::move(**parsed), source);
   else
     on_response(std::move(**parsed), source);
+}
+
+void EngineCore::on_connection_lost(const PeerAddress& peer) {
+  if (!running_ || (peer.transport != Transport::ws && peer.transport != Transport::wss)) return;
+  std::vector<std::shared_ptr<IncomingRequest>> lost;
+  for (const auto& [key, t] : server_transactions_) {
+    if (t->is_invite_ && t->source_.connection == peer.connection && !t->final_sent() && !t->terminated_)
+      lost.push_back(t);
+  }
+  for (const auto& t : lost) {
+    if (t->final_sent() || t->terminated_) continue;  // a handler below may have answered it
+    t->cancelled_ = true;
+    respond(*t, ResponseSpec{487, "Request Terminated", {}, {}, {}});  // goes nowhere: it ends the transaction
+    if (t->on_cancel_) {
+      auto handler = std::move(t->on_cancel_);
+      handler();
+    }
+  }
 }
 
 void EngineCore::reject_unparsable(std::string_view raw, const ParseError& error, const PeerAddress& source) {

@@ -36,6 +36,9 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
 
   // ---- input (engine.cpp)
   void on_input(std::string_view raw, Result<Message>* parsed, const PeerAddress& source);
+  /// A connection is gone. A browser's (ws, wss) cannot be reached again: its unanswered
+  /// INVITEs end as if cancelled (the application's on_cancel runs).
+  void on_connection_lost(const PeerAddress& peer);
   void on_request(Message&& request, const PeerAddress& source);
   void on_response(Message&& response, const PeerAddress& source);
   void reject_unparsable(std::string_view raw, const ParseError& error, const PeerAddress& source);

@@ -2,10 +2,12 @@
 
 #include "connection.hpp"
 #include "message_factory.hpp"
+#include "ws_connection.hpp"
 
 #include <astmrf/sip/stream_framer.hpp>
 #include <astmrf/util/log.hpp>
 #include <astmrf/util/metrics.hpp>
+#include <astmrf/util/tls_client.hpp>
 
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -98,6 +100,8 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
     Acceptor(tcp::acceptor a, Transport t) : acceptor(std::move(a)), transport(t) {}
     tcp::acceptor acceptor;
     Transport transport;
+    WebSocketOptions websocket{};                      // ws, wss
+    std::shared_ptr<asio::ssl::context> server_tls{};  // wss: the point's certificate
   };
   using RemoteKey = std::tuple<Transport, asio::ip::address, std::uint16_t>;
 
@@ -149,6 +153,8 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
       } else {
         check_supported(point.transport);
         auto acceptor = std::make_unique<Acceptor>(tcp::acceptor(executor), point.transport);
+        acceptor->websocket = point.websocket;
+        if (point.transport == Transport::wss) acceptor->server_tls = util::make_server_tls_context(point.tls);
         tcp::endpoint local(address, point.port);
         acceptor->acceptor.open(local.protocol());
         acceptor->acceptor.set_option(tcp::acceptor::reuse_address(true));
@@ -162,14 +168,23 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
 
   // The kinds of connection this build can make; the others are refused at start().
   static void check_supported(Transport transport) {
-    if (transport != Transport::tcp)
+    if (transport != Transport::tcp && transport != Transport::ws && transport != Transport::wss)
       throw std::invalid_argument("SIP over " + std::string(uri_param(transport)) + " is not supported yet");
   }
 
-  std::shared_ptr<Connection> make_connection(Transport transport, tcp::socket socket, const tcp::endpoint& remote) {
+  // `from`: the acceptor of an accepted connection (null: an outgoing one).
+  std::shared_ptr<Connection> make_connection(Transport transport, tcp::socket socket, const tcp::endpoint& remote,
+                                              const Acceptor* from = nullptr) {
     auto sink = std::weak_ptr<Connection::Sink>(shared_from_this());
     switch (transport) {
       case Transport::tcp: return make_tcp_connection(std::move(socket), next_connection_id++, remote, sink, limits());
+      case Transport::ws:
+        if (!from) return nullptr;  // browsers are reached over the connection they opened
+        return make_ws_connection(std::move(socket), next_connection_id++, remote, sink, from->websocket);
+      case Transport::wss:
+        if (!from) return nullptr;
+        return make_wss_connection(std::move(socket), from->server_tls, next_connection_id++, remote, sink,
+                                   from->websocket);
       default: return nullptr;
     }
   }
@@ -218,7 +233,7 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
         error_code remote_ec;
         const auto remote = socket.remote_endpoint(remote_ec);
         if (!remote_ec) {
-          if (auto c = self->make_connection(a.transport, std::move(socket), remote)) {
+          if (auto c = self->make_connection(a.transport, std::move(socket), remote, &a)) {
             self->add(c);
             c->start_accepted();
           }
@@ -257,6 +272,7 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
     }
     const auto keep = c.shared_from_this();
     drop(c);
+    if (callbacks.on_connection_lost) callbacks.on_connection_lost(c.peer());
   }
 
   std::shared_ptr<Connection> connection_to(const PeerAddress& destination) {

@@ -35,6 +35,8 @@ class TransportLayer {
     /// A datagram (UDP) or a framed message (TCP) arrived. For UDP, `parsed` is
     /// empty and `raw` holds the datagram; for TCP, `parsed` holds the message.
     std::function<void(std::string_view raw, Result<Message>* parsed, const PeerAddress& source)> on_input;
+    /// A connection closed or failed (optional); `peer` carries its id.
+    std::function<void(const PeerAddress& peer)> on_connection_lost{};
   };
   using SendHandler = std::function<void(boost::system::error_code)>;
 
