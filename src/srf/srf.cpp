@@ -321,7 +321,12 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
         finish(std::make_exception_ptr(CallCancelled(cancel_reason)), nullptr);
       } else {
         end(local ? detail::Outcome::failed : detail::rejected(status), status, response.reason());
-        finish(std::make_exception_ptr(SipFailure(status, std::string(response.reason()), local)), nullptr);
+        std::string reason(response.reason());
+        // The backends make up this reason when the next hop's TLS handshake fails.
+        if (local && status == 503 && reason.starts_with("TLS handshake failed"))
+          finish(std::make_exception_ptr(TlsHandshakeFailed(std::move(reason))), nullptr);
+        else
+          finish(std::make_exception_ptr(SipFailure(status, std::move(reason), local)), nullptr);
       }
       return;
     }

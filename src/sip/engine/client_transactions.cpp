@@ -5,6 +5,7 @@
 #include "timer_coalescing.hpp"
 
 #include <astmrf/sip/builder.hpp>
+#include <astmrf/sip/engine/tls_error.hpp>
 #include <astmrf/sip/parser.hpp>
 #include <astmrf/util/log.hpp>
 
@@ -117,7 +118,10 @@ std::shared_ptr<ClientRequest> EngineCore::start_client_transaction(std::string 
     core->log_->warn("event=transport_error call_id={} method={} transport={} error={}",
                      util::quote(t->request_.call_id()), util::quote(t->request_.method()),
                      detail::transport_label(t->destination_.transport), util::quote(ec.message()));
-    core->client_local_failure(*t, 503, "Service Unavailable (transport error)");
+    t->transport_error_ = ec;
+    // A refused TLS peer says why (the certificate, the protocol), not just "transport error".
+    core->client_local_failure(*t, 503,
+                               is_tls_handshake_error(ec) ? ec.message() : "Service Unavailable (transport error)");
   };
   if (destination.transport == Transport::udp) {
     // A datagram's failure is known at once: report it from the executor, as a
