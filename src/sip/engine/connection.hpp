@@ -94,6 +94,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void flush();
+  void close_with(boost::system::error_code ec);
 
   Transport transport_;
   std::uint64_t id_;
