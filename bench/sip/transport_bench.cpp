@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cstdio>
@@ -54,6 +55,7 @@ struct Result {
   double cpu{0};
   int completed{0};
   int failed{0};
+  int timed_out{0};  // handshakes
 };
 
 sip::EngineConfig engine_config(const Options& o, sip::Transport transport) {
@@ -125,9 +127,29 @@ Result run_calls(const Options& o, sip::Transport transport) {
   const auto start = std::chrono::steady_clock::now();
   const double cpu_start = cpu_seconds();
   caller.start(o.window);
-  while (result.completed + result.failed < o.calls) ioc.run_one();
+  // A call the engine loses would show as a stall: give up after 60 s without progress.
+  auto last_progress = std::chrono::steady_clock::now();
+  int last_done = 0;
+  while (result.completed + result.failed < o.calls) {
+    ioc.run_one_for(std::chrono::milliseconds(100));
+    const int done = result.completed + result.failed;
+    if (done != last_done) {
+      last_done = done;
+      last_progress = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - last_progress > std::chrono::seconds(60)) {
+      const auto a = uac.stats();
+      const auto b = uas.stats();
+      std::fprintf(stderr,
+                   "%s: stalled after %d calls (uac: %zu client transactions, %zu dialogs; uas: %zu server "
+                   "transactions, %zu dialogs)\n",
+                   std::string(sip::uri_param(transport)).c_str(), done, a.client_transactions, a.dialogs,
+                   b.server_transactions, b.dialogs);
+      break;
+    }
+  }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.cpu = cpu_seconds() - cpu_start;
+  ioc.run_for(std::chrono::milliseconds(300));  // the last BYEs' 200s (not measured)
   uac.stop();
   uas.stop();
   ioc.poll();
@@ -150,6 +172,7 @@ Result run_handshakes(const Options& o, int count) {
   const auto start = std::chrono::steady_clock::now();
   const double cpu_start = cpu_seconds();
   for (int i = 0; i < count; ++i) {
+    ioc.restart();  // the last iteration ran out of work: the context stopped
     asio::ssl::stream<tcp::socket> client(ioc, *client_ctx);
     client.lowest_layer().connect(acceptor.local_endpoint());
     asio::ssl::stream<tcp::socket> server(acceptor.accept(), *server_ctx);
@@ -164,7 +187,17 @@ Result run_handshakes(const Options& o, int count) {
       ok = ok && !ec;
       ++done;
     });
-    while (done < 2) ioc.run_one();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (done < 2 && std::chrono::steady_clock::now() < deadline) ioc.run_one_for(std::chrono::milliseconds(100));
+    if (done < 2) {
+      ++result.timed_out;
+      boost::system::error_code ignored;
+      client.lowest_layer().close(ignored);
+      server.lowest_layer().close(ignored);
+      ioc.restart();
+      while (done < 2) ioc.run_one();  // the aborted handshakes complete
+      ok = false;
+    }
     ok ? ++result.completed : ++result.failed;
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -182,6 +215,7 @@ std::vector<std::string> split(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  spdlog::set_level(spdlog::level::err);  // the engines' warnings are not the bench's output
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string name = argv[i];
@@ -220,6 +254,7 @@ int main(int argc, char** argv) {
     auto r = run_calls(o, *transport);
     std::printf("%-10s %8d %8d %10.0f %14.1f %8.2f\n", name.c_str(), r.completed, r.failed, r.completed / r.seconds,
                 r.cpu / r.completed * 1e6, r.seconds);
+    std::fflush(stdout);
   }
   if (o.handshakes > 0) {
     auto h = run_handshakes(o, o.handshakes);

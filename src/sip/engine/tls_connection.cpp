@@ -79,7 +79,10 @@ class TlsConnection final : public StreamConnection<TlsStream> {
         settings_(std::move(settings)),
         timer_(stream().get_executor()) {}
 
-  void start_accepted() override { handshake(ssl::stream_base::server); }
+  void start_accepted() override {
+    no_delay();
+    handshake(ssl::stream_base::server);
+  }
 
   bool may_alias(std::string_view host) override {
     // RFC 5923 5.3: only a client that proved, by its certificate, to be the sent-by host.

@@ -1,6 +1,6 @@
 // SIP over TLS with a peer that is not ours: baresip (ctrl_tcp) calls the engine and is
-// called by it, and calls through connect_caller to the Asterisk sandbox; baresip refuses an
-// engine whose certificate its CA did not sign, and the engine refuses baresip's likewise.
+// called by it, and calls through connect_caller to the Asterisk sandbox; the engine refuses
+// baresip's certificate when another CA signed it.
 #include "../mrf/mrf_support.hpp"
 #include "baresip_peer.hpp"
 #include "engine_harness.hpp"
