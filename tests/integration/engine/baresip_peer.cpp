@@ -73,7 +73,12 @@ BaresipPeer::BaresipPeer(Options options) {
     ctrl_.connect({asio::ip::make_address("127.0.0.1"), ctrl_port_}, ec);
     if (ec) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   } while (ec && std::chrono::steady_clock::now() < deadline && process_->running());
-  if (ec) throw std::runtime_error("baresip: no ctrl_tcp: " + process_->output());
+  if (ec) {
+    const auto output = process_->output();
+    process_.reset();
+    std::filesystem::remove_all(dir_, ec);  // no destructor runs after a throw
+    throw std::runtime_error("baresip: no ctrl_tcp: " + output);
+  }
   timeval tick{0, 200000};  // reads wake up to check their deadline
   ::setsockopt(ctrl_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick);
 }
