@@ -322,12 +322,16 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
       } else {
         end(local ? detail::Outcome::failed : detail::rejected(status), status, response.reason());
         auto dns_error = local ? transaction->dns_error() : std::string();
+        std::string reason(response.reason());
         if (!dns_error.empty()) {
           finish(std::make_exception_ptr(
-                     DnsFailure(std::string(response.reason()), std::move(dns_error), transaction->dns_not_found())),
+                     DnsFailure(std::move(reason), std::move(dns_error), transaction->dns_not_found())),
                  nullptr);
+        } else if (local && status == 503 && reason.starts_with("TLS handshake failed")) {
+          // The backends make up this reason when the next hop's TLS handshake fails.
+          finish(std::make_exception_ptr(TlsHandshakeFailed(std::move(reason))), nullptr);
         } else {
-          finish(std::make_exception_ptr(SipFailure(status, std::string(response.reason()), local)), nullptr);
+          finish(std::make_exception_ptr(SipFailure(status, std::move(reason), local)), nullptr);
         }
       }
       return;

@@ -57,6 +57,14 @@ class DnsFailure : public SipFailure {
   bool not_found_;
 };
 
+/// A call could not be placed because the TLS handshake with the next hop failed: its
+/// certificate was refused (wrong CA, name or IP mismatch) or the TLS protocol failed. A local
+/// 503 whose reason() reads "TLS handshake failed: <OpenSSL's reason>".
+class TlsHandshakeFailed : public SipFailure {
+ public:
+  explicit TlsHandshakeFailed(std::string reason) : SipFailure(503, std::move(reason), true) {}
+};
+
 /// The caller CANCELled the INVITE before the application answered it.
 class RequestCancelled : public Error {
  public:

@@ -5,6 +5,7 @@
 #include "timer_coalescing.hpp"
 
 #include <astmrf/sip/builder.hpp>
+#include <astmrf/sip/engine/tls_error.hpp>
 #include <astmrf/sip/parser.hpp>
 #include <astmrf/util/log.hpp>
 
@@ -259,7 +260,10 @@ void EngineCore::launch(const std::shared_ptr<ClientRequest>& transaction, std::
                      util::quote(t->request_.call_id()), util::quote(t->request_.method()),
                      detail::transport_label(t->destination_.transport), util::quote(ec.message()));
     if (t->final_status_ < 200 && core->failover(*t, ec.message())) return;
-    core->client_local_failure(*t, 503, "Service Unavailable (transport error)");
+    t->transport_error_ = ec;
+    // A refused TLS peer says why (the certificate, the protocol), not just "transport error".
+    core->client_local_failure(*t, 503,
+                               is_tls_handshake_error(ec) ? ec.message() : "Service Unavailable (transport error)");
   };
   const PeerAddress& destination = transaction->destination_;
   if (destination.transport == Transport::udp) {

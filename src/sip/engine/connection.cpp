@@ -16,14 +16,16 @@ void Connection::send(std::string data, SendHandler done) {
   if (up_ && !writing_) flush();
 }
 
-void Connection::close() {
+void Connection::close() { close_with(boost::asio::error::connection_aborted); }
+
+void Connection::close_with(boost::system::error_code ec) {
   if (closed_) return;
   closed_ = true;
   close_socket();
   queue_.clear();
   auto waiting = std::move(waiting_);
   waiting_.clear();
-  for (auto& done : waiting) done(boost::asio::error::connection_aborted);
+  for (auto& done : waiting) done(ec);
 }
 
 void Connection::up() {
@@ -38,7 +40,7 @@ void Connection::deliver(std::string_view raw, Result<Message>* parsed) {
 
 void Connection::fail(boost::system::error_code ec) {
   if (closed_) return;
-  close();
+  close_with(ec);  // what waits learns why (a TLS handshake's reason)
   if (auto s = sink()) s->on_connection_closed(*this, ec);
 }
 

@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -20,6 +21,10 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
 
 namespace astmrf::sip::detail {
 
@@ -58,6 +63,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// An outgoing one: connect, handshake, then reading and sending what was queued.
   virtual void start_outgoing() = 0;
 
+  /// RFC 5923: may requests to `host` (a Via's sent-by host that asked for `alias`) reuse this
+  /// connection? TCP: yes; TLS: only when the peer's verified certificate names that host.
+  virtual bool may_alias(std::string_view host) {
+    (void)host;
+    return transport_ == Transport::tcp;
+  }
+
   /// Queues `data`; written once the connection is up, in order. `done` (optional) runs once
   /// the queue it joined is written, or with the error that ended the connection.
   void send(std::string data, SendHandler done);
@@ -82,6 +94,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void flush();
+  void close_with(boost::system::error_code ec);
 
   Transport transport_;
   std::uint64_t id_;
@@ -99,5 +112,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
 std::shared_ptr<Connection> make_tcp_connection(boost::asio::ip::tcp::socket socket, std::uint64_t id,
                                                 boost::asio::ip::tcp::endpoint remote,
                                                 std::weak_ptr<Connection::Sink> sink, FramerLimits limits);
+
+/// What a TLS connection needs: its context (the listening point's server context, or the
+/// engine's client context), and for an outgoing one the checks of the peer's certificate.
+struct TlsSettings {
+  std::shared_ptr<boost::asio::ssl::context> context;
+  std::chrono::milliseconds handshake_timeout{10000};
+  bool verify_peer{true};   ///< outgoing: verify the chain and the name
+  std::string server_name;  ///< outgoing: the name checked and sent as SNI; empty: the IP address
+};
+
+/// A TLS connection (accepted: server handshake on the connected `socket`; outgoing: connect to
+/// `remote`, then the client handshake). Handshake failures end it with an error of
+/// tls_handshake_category() or tls_certificate_category().
+std::shared_ptr<Connection> make_tls_connection(boost::asio::ip::tcp::socket socket, std::uint64_t id,
+                                                boost::asio::ip::tcp::endpoint remote,
+                                                std::weak_ptr<Connection::Sink> sink, FramerLimits limits,
+                                                TlsSettings settings);
 
 }  // namespace astmrf::sip::detail

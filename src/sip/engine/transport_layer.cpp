@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/system/system_error.hpp>
 #include <spdlog/spdlog.h>
@@ -100,8 +101,8 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
     Acceptor(tcp::acceptor a, Transport t) : acceptor(std::move(a)), transport(t) {}
     tcp::acceptor acceptor;
     Transport transport;
-    WebSocketOptions websocket{};                      // ws, wss
-    std::shared_ptr<asio::ssl::context> server_tls{};  // wss: the point's certificate
+    WebSocketOptions websocket{};               // ws, wss
+    std::shared_ptr<asio::ssl::context> tls{};  // tls, wss: this point's certificate
   };
   using RemoteKey = std::tuple<Transport, asio::ip::address, std::uint16_t>;
 
@@ -115,12 +116,14 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
   std::vector<std::unique_ptr<Acceptor>> acceptors;
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;
   std::map<RemoteKey, std::uint64_t> by_remote;
+  std::multimap<std::uint64_t, RemoteKey> aliases;  // RFC 5923 keys by connection, dropped with it
   std::uint64_t next_connection_id{1};
   bool stopped{false};
   std::uint64_t udp_dropped{0};                                     // datagrams not sent: send buffer full
   std::shared_ptr<util::metrics::Counter> send_buffer_full_metric;  // null: metrics off
   std::shared_ptr<util::metrics::Gauge> tcp_connections_metric;     // null: metrics off
   std::shared_ptr<spdlog::logger> log{util::logger_or_default(nullptr)};
+  std::shared_ptr<asio::ssl::context> tls_client;  // outgoing TLS, one for the engine
 
   void connections_changed() {
     if (tcp_connections_metric) tcp_connections_metric->set(static_cast<double>(connections.size()));
@@ -137,6 +140,8 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
   }
 
   void start() {
+    // Read at start: a wrong CA file is an error now, not at the first call.
+    tls_client = util::make_client_tls_context(config.tls_client);
     for (const auto& point : config.listen) {
       auto address = asio::ip::make_address(point.address);
       if (point.transport == Transport::udp) {
@@ -151,10 +156,9 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
         udp_points.push_back(std::move(p));
         receive(*udp_points.back());
       } else {
-        check_supported(point.transport);
         auto acceptor = std::make_unique<Acceptor>(tcp::acceptor(executor), point.transport);
         acceptor->websocket = point.websocket;
-        if (point.transport == Transport::wss) acceptor->server_tls = util::make_server_tls_context(point.tls);
+        if (is_secure(point.transport)) acceptor->tls = util::make_server_tls_context(point.tls);
         tcp::endpoint local(address, point.port);
         acceptor->acceptor.open(local.protocol());
         acceptor->acceptor.set_option(tcp::acceptor::reuse_address(true));
@@ -166,25 +170,24 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
     }
   }
 
-  // The kinds of connection this build can make; the others are refused at start().
-  static void check_supported(Transport transport) {
-    if (transport != Transport::tcp && transport != Transport::ws && transport != Transport::wss)
-      throw std::invalid_argument("SIP over " + std::string(uri_param(transport)) + " is not supported yet");
-  }
-
-  // `from`: the acceptor of an accepted connection (null: an outgoing one).
+  // `from`: the acceptor of an accepted connection; `to`: the destination of an outgoing one.
   std::shared_ptr<Connection> make_connection(Transport transport, tcp::socket socket, const tcp::endpoint& remote,
-                                              const Acceptor* from = nullptr) {
+                                              const Acceptor* from = nullptr, const PeerAddress* to = nullptr) {
     auto sink = std::weak_ptr<Connection::Sink>(shared_from_this());
     switch (transport) {
       case Transport::tcp: return make_tcp_connection(std::move(socket), next_connection_id++, remote, sink, limits());
+      case Transport::tls: {
+        TlsSettings tls{from != nullptr ? from->tls : tls_client, config.tls_handshake_timeout,
+                        config.tls_client.verify_peer, config.tls_client.server_name};
+        if (to != nullptr && !to->server_name.empty()) tls.server_name = to->server_name;
+        return make_tls_connection(std::move(socket), next_connection_id++, remote, sink, limits(), std::move(tls));
+      }
       case Transport::ws:
         if (!from) return nullptr;  // browsers are reached over the connection they opened
         return make_ws_connection(std::move(socket), next_connection_id++, remote, sink, from->websocket);
       case Transport::wss:
         if (!from) return nullptr;
-        return make_wss_connection(std::move(socket), from->server_tls, next_connection_id++, remote, sink,
-                                   from->websocket);
+        return make_wss_connection(std::move(socket), from->tls, next_connection_id++, remote, sink, from->websocket);
       default: return nullptr;
     }
   }
@@ -197,6 +200,7 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
     for (auto& [id, c] : connections) c->close();
     connections.clear();
     by_remote.clear();
+    aliases.clear();
     connections_changed();
   }
 
@@ -253,13 +257,36 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
     c.close();
     auto it = by_remote.find({c.transport(), c.remote().address(), c.remote().port()});
     if (it != by_remote.end() && it->second == c.id()) by_remote.erase(it);
+    auto [first, last] = aliases.equal_range(c.id());
+    for (auto a = first; a != last; ++a) {
+      auto alias = by_remote.find(a->second);
+      if (alias != by_remote.end() && alias->second == c.id()) by_remote.erase(alias);
+    }
+    aliases.erase(first, last);
     connections.erase(c.id());  // last: `c` may go with it
     connections_changed();
   }
 
   void on_connection_input(Connection& c, std::string_view raw, Result<Message>* parsed) override {
     if (stopped) return;
+    if (parsed != nullptr && *parsed && (*parsed)->is_request()) alias(c, **parsed);
     callbacks.on_input(raw, parsed, c.peer());
+  }
+
+  // RFC 5923: a top Via with `alias` asks that requests to its sent-by reuse this connection.
+  void alias(Connection& c, const Message& request) {
+    auto via = request.top_via();
+    if (!via || !via->param("alias") || (via->host_kind != HostKind::ipv4 && via->host_kind != HostKind::ipv6)) return;
+    error_code ec;
+    const auto address = asio::ip::make_address(std::string(via->host), ec);
+    if (ec) return;
+    const std::uint16_t port = via->has_port ? via->port : (c.transport() == Transport::tls ? 5061 : 5060);
+    const RemoteKey key{c.transport(), address, port};
+    auto it = by_remote.find(key);
+    if (it != by_remote.end() && it->second == c.id()) return;  // already
+    if (!c.may_alias(via->host)) return;
+    by_remote[key] = c.id();
+    aliases.emplace(c.id(), key);
   }
 
   void on_connection_closed(Connection& c, error_code ec) override {
@@ -327,7 +354,7 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
         return asio::error::not_connected;
       }
       c = make_connection(destination.transport, tcp::socket(executor),
-                          tcp::endpoint(destination.address, destination.port));
+                          tcp::endpoint(destination.address, destination.port), nullptr, &destination);
       if (!c) {
         if (done) asio::post(executor, [done] { done(asio::error::operation_not_supported); });
         return asio::error::operation_not_supported;

@@ -68,6 +68,8 @@ struct EngineConfig {
   /// Outgoing TLS connections: the CAs trusted (peer and host name verified by default), and
   /// an optional client certificate. PeerAddress::server_name (or the address) is checked.
   util::TlsOptions tls_client{};
+  /// Time a TLS connection (accepted or opened) has to complete its handshake.
+  std::chrono::milliseconds tls_handshake_timeout{10000};
   /// Where host names in Request-URIs, Route sets and destinations are resolved (RFC 3263:
   /// NAPTR, SRV, A/AAAA). Empty servers: /etc/resolv.conf.
   util::ResolverOptions dns{};

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <astmrf/sip/engine/config.hpp>
+#include <astmrf/sip/engine/tls_error.hpp>
 #include <astmrf/sip/engine/transport.hpp>
 #include <astmrf/sip/message.hpp>
 #include <astmrf/sip/spec.hpp>
@@ -112,6 +113,9 @@ class ClientRequest : public std::enable_shared_from_this<ClientRequest> {
   /// Where the request went (its current target: a failover moves it); the default
   /// PeerAddress while its host name is being resolved.
   [[nodiscard]] const PeerAddress& destination() const noexcept { return destination_; }
+  /// The transport's error when the request could not be sent (local 503): e.g. a TLS
+  /// handshake failure (is_tls_handshake_error(), <astmrf/sip/engine/tls_error.hpp>).
+  [[nodiscard]] const boost::system::error_code& transport_error() const noexcept { return transport_error_; }
 
   /// INVITE only: sends CANCEL now, or as soon as a provisional response arrives
   /// (RFC 3261 9.1). A 2xx that races the CANCEL is ACKed and BYEd by the engine
@@ -142,6 +146,7 @@ class ClientRequest : public std::enable_shared_from_this<ClientRequest> {
   bool provisional_seen_{false};
   bool cancel_requested_{false};
   bool cancel_sent_{false};
+  boost::system::error_code transport_error_{};
   bool local_failure_{false};
   bool manual_ack_{false};
   bool terminated_{false};
