@@ -62,6 +62,7 @@ class DnsFailure : public SipFailure {
 /// 503 whose reason() reads "TLS handshake failed: <OpenSSL's reason>".
 class TlsHandshakeFailed : public SipFailure {
  public:
+  /// `reason`: the local 503's reason ("TLS handshake failed: ...").
   explicit TlsHandshakeFailed(std::string reason) : SipFailure(503, std::move(reason), true) {}
 };
 

@@ -12,8 +12,9 @@ namespace astmrf::util {
 
 /// A host (an IPv4 or IPv6 address, or a name; an IPv6 address without brackets) and a port.
 struct HostPort {
-  std::string host;
-  std::uint16_t port{0};
+  std::string host;       ///< without brackets
+  std::uint16_t port{0};  ///< 0: none given (and no default)
+  /// Same host text and port.
   bool operator==(const HostPort&) const = default;
 };
 

@@ -52,8 +52,8 @@ struct NaptrRecord {
   std::uint16_t preference{0};  ///< lower first, within an order
   std::string flags{};          ///< "s": the replacement is an SRV name
   std::string service{};        ///< "SIP+D2U", "SIP+D2T", "SIPS+D2T"...
-  std::string regexp{};
-  std::string replacement{};  ///< the next name to look up (no trailing dot)
+  std::string regexp{};         ///< a rewrite rule (SIP uses none: only "s" records are followed)
+  std::string replacement{};    ///< the next name to look up (no trailing dot)
 };
 
 /// A host name that could not be resolved.

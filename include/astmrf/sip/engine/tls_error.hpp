@@ -20,8 +20,8 @@ const boost::system::error_category& tls_handshake_category() noexcept;
 const boost::system::error_category& tls_certificate_category() noexcept;
 
 /// tls_handshake_category() values of our own (OpenSSL's packed errors are larger).
-inline constexpr int tls_handshake_timed_out = 1;
-inline constexpr int tls_handshake_peer_closed = 2;
+inline constexpr int tls_handshake_timed_out = 1;    ///< no handshake within the time-out
+inline constexpr int tls_handshake_peer_closed = 2;  ///< the peer closed during the handshake
 
 /// True when `ec` is a TLS handshake failure (either category above).
 inline bool is_tls_handshake_error(const boost::system::error_code& ec) noexcept {
