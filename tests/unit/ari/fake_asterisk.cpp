@@ -6,6 +6,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -34,6 +35,7 @@ struct Asterisk::WsConn {
   std::condition_variable cv;
   std::deque<std::string> queue;
   bool closed = false;
+  bool accepted = false;  // guarded by Asterisk::mu_
   int fd = -1;
 };
 
@@ -108,7 +110,9 @@ void Asterisk::drop_websockets() {
 
 bool Asterisk::wait_websockets(std::size_t n, std::chrono::milliseconds timeout) {
   std::unique_lock lk(mu_);
-  return cv_.wait_for(lk, timeout, [&] { return ws_.size() >= n; });
+  return cv_.wait_for(lk, timeout, [&] {
+    return static_cast<std::size_t>(std::ranges::count_if(ws_, [](const auto& w) { return w->accepted; })) >= n;
+  });
 }
 
 std::vector<HttpRequest> Asterisk::requests() const {
@@ -194,9 +198,8 @@ void Asterisk::serve(int fd) {
         http::write(sock, res, ec);
         return;
       }
-      websocket::stream<tcp::socket> ws(std::move(sock));
-      ws.accept(req, ec);
-      if (ec) return;
+      // Registered before the 101 goes out: the client counts itself connected as soon as it reads
+      // the 101, and a drop_websockets() from then on must reach this socket.
       auto conn = std::make_shared<WsConn>();
       conn->fd = fd;
       {
@@ -205,6 +208,13 @@ void Asterisk::serve(int fd) {
         // for ever and the destructor's join with it.
         if (stop_) return;
         ws_.push_back(conn);
+      }
+      websocket::stream<tcp::socket> ws(std::move(sock));
+      ws.accept(req, ec);
+      if (ec) return;
+      {
+        std::lock_guard lk(mu_);
+        conn->accepted = true;
       }
       cv_.notify_all();
       for (;;) {
