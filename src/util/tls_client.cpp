@@ -1,5 +1,8 @@
 #include <astmrf/util/tls_client.hpp>
 
+#include <boost/asio/ip/address.hpp>
+#include <openssl/x509v3.h>
+
 #include <stdexcept>
 
 namespace astmrf::util {
@@ -41,6 +44,28 @@ std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(const TlsServ
     context->set_verify_mode(ssl::verify_none);
   }
   return context;
+}
+
+boost::system::error_code prepare_tls_client(SSL* ssl, const TlsOptions& options, const std::string& host) {
+  auto openssl_error = [] {
+    return boost::system::error_code(static_cast<int>(::ERR_get_error()), boost::asio::error::get_ssl_category());
+  };
+  const std::string name = tls_server_name(options, host);
+  boost::system::error_code not_ip;
+  boost::asio::ip::make_address(name, not_ip);
+  if (not_ip && ::SSL_set_tlsext_host_name(ssl, name.c_str()) != 1) return openssl_error();
+  // The context's verify callback, if any, is kept (as asio's set_verify_mode does).
+  if (!options.verify_peer) {
+    ::SSL_set_verify(ssl, SSL_VERIFY_NONE, ::SSL_get_verify_callback(ssl));
+    return {};
+  }
+  ::SSL_set_verify(ssl, SSL_VERIFY_PEER, ::SSL_get_verify_callback(ssl));
+  X509_VERIFY_PARAM* param = ::SSL_get0_param(ssl);
+  ::X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  const int set = not_ip ? ::X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size())
+                         : ::X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+  if (set != 1) return openssl_error();
+  return {};
 }
 
 }  // namespace astmrf::util

@@ -6,7 +6,6 @@
 
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/system/error_code.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -26,27 +25,23 @@ std::shared_ptr<boost::asio::ssl::context> make_client_tls_context(const TlsOpti
 /// when they cannot be read or do not match.
 std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(const TlsServerOptions& options);
 
-/// The name a connection to `host` verifies and sends as SNI.
+/// The name a connection to `host` verifies and, when it is a name, sends as SNI.
 inline std::string tls_server_name(const TlsOptions& options, const std::string& host) {
   return options.server_name.empty() ? host : options.server_name;
 }
 
-/// Prepares a client stream (boost::asio::ssl::stream or boost::beast::ssl_stream) for its
-/// handshake with `host`: SNI, and the host name check when options.verify_peer.
-/// Returns the OpenSSL error when SNI cannot be set.
+/// Prepares the client connection `ssl` for its handshake with `host` (a name or an IP
+/// address): SNI for a name only (RFC 6066 forbids literal addresses), and with
+/// options.verify_peer the identity the certificate must carry, checked by OpenSSL itself so
+/// that a mismatch keeps its own reason ("hostname mismatch", "IP address mismatch"): a DNS
+/// name without partial wildcards, or an IP address SAN. Returns the OpenSSL error when a
+/// setting is refused.
+boost::system::error_code prepare_tls_client(SSL* ssl, const TlsOptions& options, const std::string& host);
+
+/// The same for a stream (boost::asio::ssl::stream or boost::beast::ssl_stream).
 template <typename SslStream>
 boost::system::error_code prepare_tls_client(SslStream& stream, const TlsOptions& options, const std::string& host) {
-  const std::string name = tls_server_name(options, host);
-  if (!SSL_set_tlsext_host_name(stream.native_handle(), name.c_str())) {
-    return {static_cast<int>(::ERR_get_error()), boost::asio::error::get_ssl_category()};
-  }
-  if (options.verify_peer) {
-    stream.set_verify_mode(boost::asio::ssl::verify_peer);
-    stream.set_verify_callback(boost::asio::ssl::host_name_verification(name));
-  } else {
-    stream.set_verify_mode(boost::asio::ssl::verify_none);
-  }
-  return {};
+  return prepare_tls_client(stream.native_handle(), options, host);
 }
 
 }  // namespace astmrf::util

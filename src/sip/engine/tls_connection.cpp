@@ -6,6 +6,7 @@
 #include "stream_connection.hpp"
 
 #include <astmrf/sip/engine/tls_error.hpp>
+#include <astmrf/util/tls_client.hpp>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -109,23 +110,10 @@ class TlsConnection final : public StreamConnection<TlsStream> {
  private:
   // SNI for a name, and the identity the certificate must carry: the name, else the address.
   error_code prepare_client() {
-    SSL* ssl_handle = stream().native_handle();
-    const std::string name = settings_.server_name.empty() ? remote().address().to_string() : settings_.server_name;
-    error_code not_ip;
-    asio::ip::make_address(name, not_ip);
-    if (not_ip && ::SSL_set_tlsext_host_name(ssl_handle, name.c_str()) != 1)
-      return {static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()};
-    if (!settings_.verify_peer) {
-      stream().set_verify_mode(ssl::verify_none);
-      return {};
-    }
-    stream().set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
-    X509_VERIFY_PARAM* param = ::SSL_get0_param(ssl_handle);
-    ::X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    const int set = not_ip ? ::X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size())
-                           : ::X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
-    if (set != 1) return {static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()};
-    return {};
+    util::TlsOptions identity;
+    identity.verify_peer = settings_.verify_peer;
+    identity.server_name = settings_.server_name;
+    return util::prepare_tls_client(stream(), identity, remote().address().to_string());
   }
 
   void handshake(ssl::stream_base::handshake_type type) {
