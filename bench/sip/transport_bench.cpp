@@ -126,27 +126,25 @@ class Caller {
   Result& result_;
 };
 
-Result run_calls(const Options& o, sip::Transport transport) {
-  asio::io_context ioc;
-  sip::Engine uas(ioc.get_executor(), engine_config(o, transport));
-  sip::Engine uac(ioc.get_executor(), engine_config(o, transport));
-  uas.start();
-  uac.start();
+// The UAS side: every INVITE gets 200 with SDP, everything else 200. Returns the URI to call.
+std::string answer_every_call(sip::Engine& uas, sip::Transport transport) {
   uas.on_request([](const std::shared_ptr<sip::IncomingRequest>& req) {
     if (req->message().method() == "INVITE")
       req->respond({200, "OK", {}, "application/sdp", kSdp});
     else
       req->respond({200, "OK", {}, {}, {}});
   });
-  const auto to = uas.local_address(transport);
-  const std::string uri =
-      "sip:bench@127.0.0.1:" + std::to_string(to.port) + ";transport=" + std::string(sip::uri_param(transport));
-  Result result;
-  Caller caller(uac, uri, o.calls, result);
+  return "sip:bench@127.0.0.1:" + std::to_string(uas.local_address(transport).port) +
+         ";transport=" + std::string(sip::uri_param(transport));
+}
+
+// Runs `ioc` while `caller` keeps `window` calls going, until `calls` are done; a call the
+// engine loses shows as a stall: it gives up after 60 s without progress and calls `on_stall`.
+template <class Caller, class OnStall>
+void drive(asio::io_context& ioc, const Options& o, Caller& caller, Result& result, OnStall on_stall) {
   const auto start = std::chrono::steady_clock::now();
   const double cpu_start = cpu_seconds();
   caller.start(o.window);
-  // A call the engine loses would show as a stall: give up after 60 s without progress.
   auto last_progress = std::chrono::steady_clock::now();
   int last_done = 0;
   while (result.completed + result.failed < o.calls) {
@@ -156,18 +154,32 @@ Result run_calls(const Options& o, sip::Transport transport) {
       last_done = done;
       last_progress = std::chrono::steady_clock::now();
     } else if (std::chrono::steady_clock::now() - last_progress > std::chrono::seconds(60)) {
-      const auto a = uac.stats();
-      const auto b = uas.stats();
-      std::fprintf(stderr,
-                   "%s: stalled after %d calls (uac: %zu client transactions, %zu dialogs; uas: %zu server "
-                   "transactions, %zu dialogs)\n",
-                   std::string(sip::uri_param(transport)).c_str(), done, a.client_transactions, a.dialogs,
-                   b.server_transactions, b.dialogs);
+      on_stall(done);
       break;
     }
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.cpu = cpu_seconds() - cpu_start;
+}
+
+Result run_calls(const Options& o, sip::Transport transport) {
+  asio::io_context ioc;
+  sip::Engine uas(ioc.get_executor(), engine_config(o, transport));
+  sip::Engine uac(ioc.get_executor(), engine_config(o, transport));
+  uas.start();
+  uac.start();
+  const std::string uri = answer_every_call(uas, transport);
+  Result result;
+  Caller caller(uac, uri, o.calls, result);
+  drive(ioc, o, caller, result, [&](int done) {
+    const auto a = uac.stats();
+    const auto b = uas.stats();
+    std::fprintf(stderr,
+                 "%s: stalled after %d calls (uac: %zu client transactions, %zu dialogs; uas: %zu server "
+                 "transactions, %zu dialogs)\n",
+                 std::string(sip::uri_param(transport)).c_str(), done, a.client_transactions, a.dialogs,
+                 b.server_transactions, b.dialogs);
+  });
   ioc.run_for(std::chrono::milliseconds(300));  // the last BYEs' 200s (not measured)
   uac.stop();
   uas.stop();
@@ -345,29 +357,6 @@ class ScriptedCaller {
   std::uint64_t calls_started_{0};
 };
 
-// Runs the UAS engine's side against `caller` until `calls` are done or progress stops.
-template <class Caller>
-void drive(asio::io_context& ioc, const Options& o, Caller& caller, Result& result, std::string_view name) {
-  const auto start = std::chrono::steady_clock::now();
-  const double cpu_start = cpu_seconds();
-  caller.start(o.window);
-  auto last_progress = std::chrono::steady_clock::now();
-  int last_done = 0;
-  while (result.completed + result.failed < o.calls) {
-    ioc.run_one_for(std::chrono::milliseconds(100));
-    const int done = result.completed + result.failed;
-    if (done != last_done) {
-      last_done = done;
-      last_progress = std::chrono::steady_clock::now();
-    } else if (std::chrono::steady_clock::now() - last_progress > std::chrono::seconds(60)) {
-      std::fprintf(stderr, "%s: stalled after %d calls\n", std::string(name).c_str(), done);
-      break;
-    }
-  }
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.cpu = cpu_seconds() - cpu_start;
-}
-
 // Starts an operation with `start(handler)` and runs `ioc` until it completes; throws its error.
 template <class Start>
 void wait(asio::io_context& ioc, Start start) {
@@ -384,33 +373,28 @@ Result run_scripted_calls(const Options& o, const std::string& name) {
   asio::io_context ioc;
   sip::Engine uas(ioc.get_executor(), engine_config(o, transport));
   uas.start();
-  uas.on_request([](const std::shared_ptr<sip::IncomingRequest>& req) {
-    if (req->message().method() == "INVITE")
-      req->respond({200, "OK", {}, "application/sdp", kSdp});
-    else
-      req->respond({200, "OK", {}, {}, {}});
-  });
+  const std::string uri = answer_every_call(uas, transport);
   const auto to = uas.local_address(transport);
   const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), to.port);
-  const std::string uri =
-      "sip:bench@127.0.0.1:" + std::to_string(to.port) + ";transport=" + std::string(sip::uri_param(transport));
   Result result;
-  const auto subprotocol = [] {
-    return websocket::stream_base::decorator(
-        [](websocket::request_type& req) { req.set(beast::http::field::sec_websocket_protocol, "sip"); });
+  auto stalled = [&](int done) { std::fprintf(stderr, "%s: stalled after %d calls\n", name.c_str(), done); };
+  // Connected (and for wss past TLS): the upgrade offering `sip`, then the calls.
+  auto call_over_websocket = [&](auto& ws) {
+    ws.set_option(websocket::stream_base::decorator(
+        [](websocket::request_type& req) { req.set(beast::http::field::sec_websocket_protocol, "sip"); }));
+    // The engine answers on this thread: every handshake step runs the context until it is done.
+    const auto host = "127.0.0.1:" + std::to_string(to.port);
+    wait(ioc, [&](auto done) { ws.async_handshake(host, "/", done); });
+    ws.text(true);
+    ScriptedCaller caller(ws, transport, uri, o.calls, result);
+    drive(ioc, o, caller, result, stalled);
+    beast::get_lowest_layer(ws).close();
   };
-  const auto host = "127.0.0.1:" + std::to_string(to.port);
   if (transport == sip::Transport::ws) {
     websocket::stream<beast::tcp_stream> ws(ioc);
     ws.next_layer().connect(endpoint);
     ws.next_layer().socket().set_option(tcp::no_delay(true));
-    ws.set_option(subprotocol());
-    // The engine answers on this thread: every handshake step runs the context until it is done.
-    wait(ioc, [&](auto done) { ws.async_handshake(host, "/", done); });
-    ws.text(true);
-    ScriptedCaller caller(ws, transport, uri, o.calls, result);
-    drive(ioc, o, caller, result, name);
-    beast::get_lowest_layer(ws).close();
+    call_over_websocket(ws);
   } else if (transport == sip::Transport::wss) {
     astmrf::util::TlsOptions client_options;
     client_options.ca_file = o.ca;
@@ -421,18 +405,13 @@ Result run_scripted_calls(const Options& o, const std::string& name) {
     beast::get_lowest_layer(ws).socket().set_option(tcp::no_delay(true));
     if (astmrf::util::prepare_tls_client(ws.next_layer(), client_options, "127.0.0.1")) ++result.failed;
     wait(ioc, [&](auto done) { ws.next_layer().async_handshake(asio::ssl::stream_base::client, done); });
-    ws.set_option(subprotocol());
-    wait(ioc, [&](auto done) { ws.async_handshake(host, "/", done); });
-    ws.text(true);
-    ScriptedCaller caller(ws, transport, uri, o.calls, result);
-    drive(ioc, o, caller, result, name);
-    beast::get_lowest_layer(ws).close();
+    call_over_websocket(ws);
   } else {
     beast::tcp_stream stream(ioc);
     stream.connect(endpoint);
     stream.socket().set_option(tcp::no_delay(true));
     ScriptedCaller caller(stream, transport, uri, o.calls, result);
-    drive(ioc, o, caller, result, name);
+    drive(ioc, o, caller, result, stalled);
     stream.close();
   }
   ioc.run_for(std::chrono::milliseconds(300));

@@ -369,7 +369,9 @@ TEST_F(Midcall, ACallerHangingUpMidRelayLeavesNothingPending) {
         [&](std::exception_ptr error, auto...) { log.add("refresh " + describe(error)); });
   });
   auto result = astmrf_test::run_sipp(caller("uac-bye-during-reinvite.xml"));
-  EXPECT_EQ(result.exit_code, 0) << result.output;
+  // The application's side too: whether Asterisk took the refresh, and how each leg ended.
+  EXPECT_EQ(result.exit_code, 0) << result.output << "\n" << log.joined();
+  EXPECT_TRUE(log.wait_for("refresh ok")) << log.joined();
   EXPECT_TRUE(log.wait_for("endpoint destroyed")) << log.joined();
   drop_legs();
 }
