@@ -87,9 +87,9 @@ void Srf::Impl::run(const std::shared_ptr<detail::ServerState>& state, std::size
       state->middleware_step = i;
       state->next_taken = false;
       state->in_middleware = true;
-      const std::function<void()> next = [impl = weak_from_this(), weak = std::weak_ptr(state), i] {
-        auto s = weak.lock();
-        if (!s || s->middleware_step != i || s->next_taken) return;
+      // next holds the request: a middleware may keep only next for its asynchronous work.
+      const std::function<void()> next = [impl = weak_from_this(), s = state, i] {
+        if (s->middleware_step != i || s->next_taken) return;
         s->next_taken = true;
         if (s->in_middleware) return;  // called during the middleware: the loop below goes on
         if (auto self = impl.lock())
