@@ -1,7 +1,8 @@
-// srf::DigestAuth against sipp (a real UAC answering challenges) through the embedded engine.
+// srf::DigestAuth against real UAs through the embedded engine: sipp (answering challenges) and baresip (registering).
 // Debian's sipp (3.6) computes MD5 only ("authentication must use MD5 or AKAv1-MD5"), so the
 // DigestAuth here offers MD5; SHA-256 is covered by the unit tests (RFC 7616 vectors).
 #include "../engine/engine_harness.hpp"
+#include "astmrf_test/process.hpp"
 #include "astmrf_test/sipp.hpp"
 
 #include <astmrf/srf/digest_auth.hpp>
@@ -10,6 +11,10 @@
 
 #include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 namespace {
 
@@ -52,6 +57,11 @@ class DigestAuthSippTest : public testing::Test {
                               [this](std::exception_ptr, std::shared_ptr<srf::Dialog> dialog) {
                                 if (dialog) dialogs.push_back(dialog);
                               });
+      });
+      app->register_([this](srf::Request req, srf::Response res) {
+        log.add("register from " + std::string(req.authenticated_user()));
+        res.send(200,
+                 srf::ResponseOptions{{}, {{"Contact", std::string(req.header("Contact")) + ";expires=60"}}, {}, {}});
       });
       app->message([this](srf::Request req, srf::Response res) {
         log.add("message from " + std::string(req.authenticated_user()));
@@ -122,6 +132,29 @@ TEST_F(DigestAuthSippTest, ReplayedNonceCountIsRefused) {
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_TRUE(log.wait_for("message from alice")) << log.joined();
   EXPECT_EQ(count("message from"), 2u) << log.joined();
+}
+
+// baresip (Debian's baresip-core, libre 1.1: MD5 digest only) registers over UDP with
+// auth_user/auth_pass: challenged, it answers, and the REGISTER handler sees the user.
+TEST_F(DigestAuthSippTest, BaresipRegistersWithDigest) {
+  std::string path = (std::filesystem::temp_directory_path() / "astmrf-auth-baresip-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(path.data()), nullptr);
+  const std::filesystem::path dir = path;
+  const auto sip_port = astmrf_test::free_port(Transport::udp);
+  {
+    std::ofstream config(dir / "config");
+    config << "poll_method epoll\nsip_listen 127.0.0.1:" << sip_port << "\nnet_interface 127.0.0.1\n"
+           << "audio_player aubridge,nil\naudio_source aubridge,nil\naudio_alert aubridge,nil\n"
+           << "module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aubridge.so\nmodule account.so\n";
+    std::ofstream(dir / "accounts") << "<sip:alice@" << harness.address(Transport::udp)
+                                    << ";transport=udp>;auth_user=alice;auth_pass=secret;regint=60\n";
+  }
+  {
+    astmrf_test::Process baresip({"baresip", "-f", dir.string()});
+    EXPECT_TRUE(log.wait_for("register from alice", 15s)) << log.joined() << baresip.output();
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace
