@@ -273,9 +273,10 @@ Middleware DigestAuth::middleware() const {
     std::weak_ptr<State> weak = state;
     options.credentials(pending->username, options.realm, [pending, weak](std::optional<Credential> credential) {
       if (pending->answered) return;  // only the first answer counts
-      pending->answered = true;
       auto s = weak.lock();
-      if (!s || pending->res.finished()) return;
+      if (!s) return;  // the DigestAuth is gone: Pending answers 500
+      pending->answered = true;
+      if (pending->res.finished()) return;  // CANCELled meanwhile
       std::optional<std::string> ha1;
       if (credential && !credential->password.empty()) {
         ha1 = detail::hash_hex(pending->algorithm,
