@@ -208,6 +208,19 @@ struct Pending {
   }
 };
 
+// The digest-uri names the Request-URI (RFC 3261 22.4). Some UAs (sipp) leave out its user part:
+// "sip:host:port" for "sip:user@host:port" is taken too (the method and the nonce-count are in the
+// response, so this lets no request through that the UA did not sign).
+bool same_uri(std::string_view digest_uri, std::string_view request_uri) {
+  if (digest_uri == request_uri) return true;
+  auto colon = request_uri.find(':');
+  auto at = request_uri.find('@');
+  if (colon == std::string_view::npos || at == std::string_view::npos || at < colon) return false;
+  return digest_uri.size() == colon + 1 + (request_uri.size() - at - 1) &&
+         digest_uri.substr(0, colon + 1) == request_uri.substr(0, colon + 1) &&
+         digest_uri.substr(colon + 1) == request_uri.substr(at + 1);
+}
+
 void bad_request(Response& res, std::string reason) { res.send(400, ResponseOptions{std::move(reason), {}, {}, {}}); }
 
 }  // namespace
@@ -252,7 +265,8 @@ Middleware DigestAuth::middleware() const {
     auto nc_text = *credentials->param("nc");
     auto nc = parse_hex64(nc_text);
     if (nc_text.size() != 8 || !nc) return bad_request(res, "Malformed nc in " + std::string(header));
-    if (*credentials->param("uri") != req.uri()) return bad_request(res, "Digest uri does not match the Request-URI");
+    if (!same_uri(*credentials->param("uri"), req.uri()))
+      return bad_request(res, "Digest uri does not match the Request-URI");
     const std::string_view algorithm = credentials->param("algorithm").value_or("MD5");
     const bool offered = std::any_of(options.algorithms.begin(), options.algorithms.end(),
                                      [&](DigestAlgorithm a) { return sip::iequals(to_string(a), algorithm); });
