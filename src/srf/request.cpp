@@ -30,6 +30,7 @@ void ServerState::answered() {
 const sip::Message& Request::msg() const { return state_->transaction->message(); }
 std::string Request::source() const { return state_->transaction->source(); }
 std::shared_ptr<Dialog> Request::replaced_dialog() const { return state_->replaced.lock(); }
+std::string_view Request::authenticated_user() const { return state_->authenticated_user; }
 bool Request::cancelled() const { return state_->transaction->cancelled(); }
 
 void Request::on_cancel(std::function<void()> handler) {

@@ -37,6 +37,15 @@ struct ServerState {
   std::shared_ptr<CallRecord> call;
   // An INVITE with Replaces: the dialog it replaces (Request::replaced_dialog).
   std::weak_ptr<Dialog> replaced;
+  // An INVITE with a Replaces header (checked before the middleware runs).
+  bool replacing{false};
+  // The middleware chain: the step running or waiting for its next(), whether that next() was
+  // called, and whether the step's middleware is still on the stack.
+  std::size_t middleware_step{0};
+  bool next_taken{false};
+  bool in_middleware{false};
+  // Set by an authentication middleware (DigestAuth): Request::authenticated_user.
+  std::string authenticated_user;
 };
 
 /// True when an Event header value names the refer package ("refer", "refer;id=3").

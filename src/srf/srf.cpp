@@ -37,6 +37,8 @@ struct Srf::Impl : std::enable_shared_from_this<Srf::Impl> {
         observers(std::make_shared<const detail::SrfObservers>(options.metrics, std::move(options.logger))) {}
 
   void dispatch(const std::shared_ptr<BackendServerTransaction>& transaction);
+  // The middleware from step `from` on, then the handler.
+  void run(const std::shared_ptr<detail::ServerState>& state, std::size_t from);
   // An INVITE with Replaces: false when it was answered here (481, 486, 420, 400).
   bool check_replaces(detail::ServerState& state, Response& res);
   HeaderList capabilities() const;  // Allow (and Supported) of OPTIONS and 405
@@ -67,20 +69,39 @@ void Srf::Impl::dispatch(const std::shared_ptr<BackendServerTransaction>& transa
     else if (call)
       call->end(detail::Outcome::cancelled, 487, "caller cancelled");
   });
+  state->replacing =
+      transaction->message().method_id() == sip::MethodId::invite && !transaction->message().header("Replaces").empty();
+  run(state, 0);
+}
+
+void Srf::Impl::run(const std::shared_ptr<detail::ServerState>& state, std::size_t from) {
   auto req = detail::Access::request(state);
   auto res = detail::Access::response(state);
+  const auto& transaction = state->transaction;
   try {
-    const bool replacing =
-        transaction->message().method_id() == sip::MethodId::invite && !req.header("Replaces").empty();
     // Never an ordinary new call: refused here, or given to the replaces handler.
-    if (replacing && !check_replaces(*state, res)) return;
-    // Middleware runs in order; each one either answers or calls next().
-    for (auto& m : middleware) {
-      bool next_called = false;
-      m(req, res, [&next_called] { next_called = true; });
-      if (!next_called) return;
+    if (from == 0 && state->replacing && !check_replaces(*state, res)) return;
+    // Middleware runs in order; each one answers, calls next() (now or later: an asynchronous
+    // lookup), or keeps the request to itself. Only the first call of a step's next() counts.
+    for (std::size_t i = from; i < middleware.size(); ++i) {
+      state->middleware_step = i;
+      state->next_taken = false;
+      state->in_middleware = true;
+      // next holds the request: a middleware may keep only next for its asynchronous work.
+      const std::function<void()> next = [impl = weak_from_this(), s = state, i] {
+        if (s->middleware_step != i || s->next_taken) return;
+        s->next_taken = true;
+        if (s->in_middleware) return;  // called during the middleware: the loop below goes on
+        if (auto self = impl.lock())
+          self->run(s, i + 1);
+        else if (!s->transaction->final_sent())
+          s->transaction->respond(ResponseSpec{503, "Service Unavailable", {}, {}, {}});
+      };
+      middleware[i](req, res, next);
+      state->in_middleware = false;
+      if (!state->next_taken) return;
     }
-    if (replacing) {
+    if (state->replacing) {
       auto handler = replaces_handler;
       if (handler) {
         handler(req, res);

@@ -45,6 +45,9 @@ class Request {
   /// replaces (include <astmrf/srf/dialog.hpp>). Null for every other request, and once
   /// that dialog is gone.
   [[nodiscard]] std::shared_ptr<Dialog> replaced_dialog() const;
+  /// The user name an authentication middleware (srf::DigestAuth) verified for this request;
+  /// empty when none did.
+  [[nodiscard]] std::string_view authenticated_user() const;
 
   /// True once the caller CANCELled (the backend has answered 487 already).
   [[nodiscard]] bool cancelled() const;

@@ -30,7 +30,10 @@ namespace astmrf::srf {
 
 /// A request handler: one per method, called with the request and its response.
 using Handler = std::function<void(Request, Response)>;
-/// Middleware sees every request first; it answers it, or calls next().
+/// Middleware sees every request first; it answers it, or calls next() — during the call or
+/// later (e.g. after an asynchronous lookup; `next` may be copied and kept). Only the first call
+/// of a step's next() counts; the chain then goes on with the following middleware and the
+/// handler. A middleware that neither answers nor calls next keeps the request to itself.
 using Middleware = std::function<void(Request&, Response&, const std::function<void()>& next)>;
 
 /// Options of Srf::async_create_uas.
