@@ -44,8 +44,10 @@ using CredentialsLookup = std::function<void(const std::string& username, const 
 struct DigestAuthOptions {
   /// The realm of the challenges (RFC 3261 22.1: e.g. the domain).
   std::string realm;
-  /// The algorithms offered, one challenge each, in this order (RFC 8760: SHA-256 first).
-  std::vector<DigestAlgorithm> algorithms{DigestAlgorithm::sha256, DigestAlgorithm::md5};
+  /// The algorithms offered, one challenge each, in this order (RFC 8760 lists SHA-256 first).
+  /// MD5 alone by default: many deployed UAs fail on a SHA-256 challenge even when an MD5 one
+  /// follows (Debian's sipp and baresip do); offer {sha256, md5} when every UA copes.
+  std::vector<DigestAlgorithm> algorithms{DigestAlgorithm::md5};
   /// How long a nonce is accepted; later a correct response gets a new challenge with stale=true.
   std::chrono::seconds nonce_lifetime{std::chrono::seconds(300)};
   /// Proxy authentication: 407 with Proxy-Authenticate, credentials in Proxy-Authorization.

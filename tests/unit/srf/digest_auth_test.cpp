@@ -118,7 +118,9 @@ std::string answer(const Challenge& c, const std::string& method, const std::str
 
 class DigestAuthTest : public testing::Test {
  protected:
-  void make(srf::DigestAuthOptions options = {}) {
+  // Unless a test chooses its algorithms, both are offered (SHA-256 first, as RFC 8760 lists them).
+  void make(srf::DigestAuthOptions options = {}, bool both_algorithms = true) {
+    if (both_algorithms) options.algorithms = {srf::DigestAlgorithm::sha256, srf::DigestAlgorithm::md5};
     if (options.realm.empty()) options.realm = "astmrf.test";
     if (!options.credentials) {
       options.credentials = [this](const std::string& user, const std::string& realm, auto done) {
@@ -182,7 +184,14 @@ TEST(DigestVectors, Rfc7616Md5AndSha256) {
   EXPECT_FALSE(srf::detail::hex_equal("8ca5", *md5));
 }
 
-TEST_F(DigestAuthTest, ChallengesWithSha256ThenMd5) {
+TEST_F(DigestAuthTest, ByDefaultOnlyMd5IsOffered) {
+  make({}, false);
+  auto values = backend->receive("INVITE")->headers("WWW-Authenticate");
+  ASSERT_EQ(values.size(), 1u);
+  EXPECT_NE(values[0].find("algorithm=MD5"), std::string::npos);
+}
+
+TEST_F(DigestAuthTest, ChallengesInTheOrderOfTheOptions) {
   make();
   auto t = backend->receive("INVITE");
   ASSERT_EQ(t->status(), 401);
@@ -306,7 +315,7 @@ TEST_F(DigestAuthTest, ProxyModeUses407) {
   srf::DigestAuthOptions options;
   options.proxy = true;
   options.algorithms = {srf::DigestAlgorithm::md5};
-  make(std::move(options));
+  make(std::move(options), false);
   auto first = backend->receive("MESSAGE");
   ASSERT_EQ(first->status(), 407);
   auto c = challenge_of(*first, "MD5", "Proxy-Authenticate");
