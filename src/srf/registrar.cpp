@@ -1,6 +1,7 @@
 #include <astmrf/sip/message.hpp>
 #include <astmrf/srf/registrar.hpp>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -217,6 +218,14 @@ std::string binding_key(const Binding& b) {
   return uri ? contact_key(*uri) : b.contact;
 }
 
+// A store may complete on its own thread: continue on the registrar's executor.
+template <typename F>
+auto on_executor(const boost::asio::any_io_executor& executor, F f) {
+  return [executor, f = std::move(f)](auto... args) mutable {
+    boost::asio::dispatch(executor, [f, ... a = std::move(args)]() mutable { f(std::move(a)...); });
+  };
+}
+
 }  // namespace
 
 void MemoryRegistrationStore::get(const std::string& aor, GetHandler done) {
@@ -305,35 +314,36 @@ struct Registrar::Impl : std::enable_shared_from_this<Impl> {
     serialise(aor, [weak, aor](std::function<void()> finished) {
       auto self = weak.lock();
       if (!self) return;
-      self->store->get(aor, [weak, aor, finished](std::exception_ptr error, std::vector<Binding> bindings) {
-        auto me = weak.lock();
-        if (!me) return;
-        if (error) {
-          finished();
-          return;
-        }
-        const auto now = Clock::now();
-        std::vector<Binding> kept;
-        std::vector<Binding> gone;
-        for (auto& b : bindings) (live(b, now) ? kept : gone).push_back(std::move(b));
-        if (gone.empty()) {
-          me->schedule_expiry(aor, kept);
-          finished();
-          return;
-        }
-        auto kept_copy = kept;
-        me->store->put(
-            aor, std::move(kept),
-            [weak, aor, finished, gone = std::move(gone), kept = std::move(kept_copy)](std::exception_ptr e) {
-              auto me2 = weak.lock();
-              if (!me2) return;
-              if (!e) {
-                me2->schedule_expiry(aor, kept);
-                for (const auto& b : gone) me2->emit(aor, b, BindingChangeKind::expired);
-              }
-              finished();
-            });
-      });
+      self->store->get(aor, on_executor(self->executor, [weak, aor, finished](std::exception_ptr error,
+                                                                              std::vector<Binding> bindings) {
+                         auto me = weak.lock();
+                         if (!me) return;
+                         if (error) {
+                           finished();
+                           return;
+                         }
+                         const auto now = Clock::now();
+                         std::vector<Binding> kept;
+                         std::vector<Binding> gone;
+                         for (auto& b : bindings) (live(b, now) ? kept : gone).push_back(std::move(b));
+                         if (gone.empty()) {
+                           me->schedule_expiry(aor, kept);
+                           finished();
+                           return;
+                         }
+                         auto kept_copy = kept;
+                         me->store->put(aor, std::move(kept),
+                                        on_executor(me->executor, [weak, aor, finished, gone = std::move(gone),
+                                                                   kept = std::move(kept_copy)](std::exception_ptr e) {
+                                          auto me2 = weak.lock();
+                                          if (!me2) return;
+                                          if (!e) {
+                                            me2->schedule_expiry(aor, kept);
+                                            for (const auto& b : gone) me2->emit(aor, b, BindingChangeKind::expired);
+                                          }
+                                          finished();
+                                        }));
+                       }));
     });
   }
 
@@ -345,17 +355,18 @@ struct Registrar::Impl : std::enable_shared_from_this<Impl> {
       auto self = weak.lock();
       if (!self) return;
       const std::string key = p.aor;
-      self->store->get(key, [weak, p = std::move(p), done = std::move(done), finished](
-                                std::exception_ptr error, std::vector<Binding> current) mutable {
-        auto me = weak.lock();
-        if (!me) return;
-        if (error) {
-          done(error_reply(500, "Registration store failed"));
-          finished();
-          return;
-        }
-        me->update(std::move(p), std::move(current), std::move(done), std::move(finished));
-      });
+      self->store->get(key,
+                       on_executor(self->executor, [weak, p = std::move(p), done = std::move(done), finished](
+                                                       std::exception_ptr error, std::vector<Binding> current) mutable {
+                         auto me = weak.lock();
+                         if (!me) return;
+                         if (error) {
+                           done(error_reply(500, "Registration store failed"));
+                           finished();
+                           return;
+                         }
+                         me->update(std::move(p), std::move(current), std::move(done), std::move(finished));
+                       }));
     });
   }
 
@@ -447,21 +458,22 @@ struct Registrar::Impl : std::enable_shared_from_this<Impl> {
     }
     std::weak_ptr<Impl> weak = weak_from_this();
     auto kept = bindings;
-    store->put(p.aor, std::move(bindings),
-               [weak, aor = p.aor, kept = std::move(kept), events = std::move(events), reply, done = std::move(done),
-                finished = std::move(finished)](std::exception_ptr error) {
-                 auto self = weak.lock();
-                 if (!self) return;
-                 if (error) {
-                   done(error_reply(500, "Registration store failed"));
-                   finished();
-                   return;
-                 }
-                 self->schedule_expiry(aor, kept);
-                 done(std::move(*reply));
-                 for (const auto& [b, kind] : events) self->emit(aor, b, kind);
-                 finished();
-               });
+    store->put(
+        p.aor, std::move(bindings),
+        on_executor(executor, [weak, aor = p.aor, kept = std::move(kept), events = std::move(events), reply,
+                               done = std::move(done), finished = std::move(finished)](std::exception_ptr error) {
+          auto self = weak.lock();
+          if (!self) return;
+          if (error) {
+            done(error_reply(500, "Registration store failed"));
+            finished();
+            return;
+          }
+          self->schedule_expiry(aor, kept);
+          done(std::move(*reply));
+          for (const auto& [b, kind] : events) self->emit(aor, b, kind);
+          finished();
+        }));
   }
 };
 
@@ -534,7 +546,7 @@ void Registrar::start_lookup(std::string aor_or_uri, LookupHandler handler) {
     (*once)(std::make_exception_ptr(Error("not a sip, sips or tel URI: " + aor_or_uri)), {});
     return;
   }
-  impl_->store->get(*aor, [once](std::exception_ptr error, std::vector<Binding> bindings) {
+  impl_->store->get(*aor, on_executor(impl_->executor, [once](std::exception_ptr error, std::vector<Binding> bindings) {
     if (error) {
       (*once)(error, {});
       return;
@@ -546,7 +558,7 @@ void Registrar::start_lookup(std::string aor_or_uri, LookupHandler handler) {
       return a.expires_at > b.expires_at;
     });
     (*once)(nullptr, std::move(bindings));
-  });
+  }));
 }
 
 }  // namespace astmrf::srf

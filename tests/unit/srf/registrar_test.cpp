@@ -2,8 +2,13 @@
 #include <astmrf/sip/parser.hpp>
 #include <astmrf/srf/registrar.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -239,6 +244,7 @@ TEST_F(Registrar, MalformedContactIs400AndNothingStored) {
     EXPECT_FALSE(r.reason.empty());
   }
   EXPECT_EQ(send(reg("Contact: <sip:a@127.0.0.1:1>\r\nExpires: soon\r\n")).status, 400);
+  EXPECT_EQ(send(reg("Path: <sip:p1;lr\r\nContact: <sip:a@127.0.0.1:1>\r\n")).status, 400);
   EXPECT_EQ(send(reg("Contact: <sip:a@127.0.0.1:1>\r\n", "c1", 1, "<http://example.com>")).status, 416);
   EXPECT_EQ(send(reg("Require: foo\r\nContact: <sip:a@127.0.0.1:1>\r\n")).status, 420);
   EXPECT_EQ(store->size(), 0U);
@@ -265,6 +271,37 @@ TEST_F(Registrar, LookupOfBadUriFails) {
   registrar->async_lookup("http://nope", [&](std::exception_ptr e, std::vector<srf::Binding>) { failed = !!e; });
   for (int i = 0; i < 100 && !failed; ++i) io.run_one_for(std::chrono::milliseconds(10));
   EXPECT_TRUE(failed);
+}
+
+TEST_F(Registrar, LookupWithUseAwaitable) {
+  ASSERT_EQ(send(reg("Contact: <sip:a@127.0.0.1:1>\r\n")).status, 200);
+  std::size_t found = 0;
+  bool done = false;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        auto bindings = co_await registrar->async_lookup("sip:alice@example.com", boost::asio::use_awaitable);
+        found = bindings.size();
+        done = true;
+      },
+      boost::asio::detached);
+  io.restart();
+  for (int i = 0; i < 1000 && !done; ++i) io.run_one_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(found, 1U);
+}
+
+TEST_F(Registrar, LookupCancelled) {
+  boost::asio::cancellation_signal cancel;
+  std::string outcome;
+  registrar->async_lookup(
+      "sip:alice@example.com",
+      boost::asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, const std::vector<srf::Binding>&) {
+        outcome = astmrf::detail::is_operation_aborted(e) ? "aborted" : "completed";
+      }));
+  cancel.emit(boost::asio::cancellation_type::terminal);
+  io.restart();
+  for (int i = 0; i < 1000 && outcome.empty(); ++i) io.run_one_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(outcome, "aborted");
 }
 
 // A store that answers later (as a shared store would) or fails.
