@@ -24,7 +24,7 @@ class BaresipPeer {
     std::string ca_file;      ///< CAs it trusts
     std::string user{"bob"};
     /// When set, baresip's accounts line instead of the default (a TLS account that does not register).
-    std::string account;
+    std::string account{};
   };
   /// Its SIP (UDP/TCP) port.
   [[nodiscard]] std::uint16_t sip_port() const { return sip_port_; }

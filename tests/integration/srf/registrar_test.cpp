@@ -125,6 +125,27 @@ TEST_F(RegistrarTest, SippRemovesOneAndThenAllWithTheWildcard) {
   EXPECT_EQ(events[4].rfind("removed sip:bob@astmrf.test sip:bob@", 0), 0U) << log.joined();
 }
 
+// With a middleware in front (as caller authentication would be): REGISTERs it lets through
+// reach the registrar, those it answers itself change nothing.
+TEST_F(RegistrarTest, SippBehindAMiddleware) {
+  harness.run([&] {
+    app->use([&](srf::Request& req, srf::Response& res, const std::function<void()>& next) {
+      if (req.method() != "REGISTER") return next();
+      if (req.header("To").find("mallory") != std::string_view::npos) return res.send(403);
+      log.add("middleware");
+      next();
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(uac("uac-register-remove.xml", "dave"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(with_contact().size(), 5U) << log.joined();
+  EXPECT_TRUE(log.wait_for("middleware", 1s));
+  auto refused = astmrf_test::run_sipp(uac("uac-register-remove.xml", "mallory"));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_TRUE(lookup("sip:mallory@astmrf.test").empty());
+}
+
 TEST_F(RegistrarTest, BaresipRegistersIsLookedUpAndUnregistersOnQuit) {
   const std::string aor = "sip:carol@" + harness.address(Transport::udp);
   {
