@@ -125,6 +125,25 @@ TEST_F(RegistrarTest, SippRemovesOneAndThenAllWithTheWildcard) {
   EXPECT_EQ(events[4].rfind("removed sip:bob@astmrf.test sip:bob@", 0), 0U) << log.joined();
 }
 
+TEST_F(RegistrarTest, SippBindingIsGoneAfterItsExpires) {
+  harness.run([&] {  // a registrar that grants one second
+    srf::RegistrarOptions options;
+    options.min_expires = 1s;
+    connection.reset();
+    registrar = std::make_unique<srf::Registrar>(app->get_executor(), options,
+                                                 std::make_shared<srf::MemoryRegistrationStore>(app->get_executor()));
+    app->register_(registrar->handler());
+    connection = registrar->on_change(
+        [this](const srf::BindingChange& change) { log.add(std::string(kind_name(change.kind)) + " " + change.aor); });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(uac("uac-register-short.xml", "erin"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for("added sip:erin@astmrf.test", 5s)) << log.joined();
+  EXPECT_TRUE(log.wait_for("expired sip:erin@astmrf.test", 10s)) << log.joined();
+  EXPECT_TRUE(lookup("sip:erin@astmrf.test").empty());
+}
+
 // With a middleware in front (as caller authentication would be): REGISTERs it lets through
 // reach the registrar, those it answers itself change nothing.
 TEST_F(RegistrarTest, SippBehindAMiddleware) {
