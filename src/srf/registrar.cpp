@@ -337,11 +337,13 @@ struct Registrar::Impl : std::enable_shared_from_this<Impl> {
                                                                    kept = std::move(kept_copy)](std::exception_ptr e) {
                                           auto me2 = weak.lock();
                                           if (!me2) return;
-                                          if (!e) {
-                                            me2->schedule_expiry(aor, kept);
-                                            for (const auto& b : gone) me2->emit(aor, b, BindingChangeKind::expired);
+                                          if (e) {
+                                            finished();
+                                            return;
                                           }
+                                          me2->schedule_expiry(aor, kept);
                                           finished();
+                                          for (const auto& b : gone) me2->emit(aor, b, BindingChangeKind::expired);
                                         }));
                        }));
     });
@@ -471,8 +473,8 @@ struct Registrar::Impl : std::enable_shared_from_this<Impl> {
           }
           self->schedule_expiry(aor, kept);
           done(std::move(*reply));
+          finished();  // before the callbacks: one that throws must not stall the AOR's queue
           for (const auto& [b, kind] : events) self->emit(aor, b, kind);
-          finished();
         }));
   }
 };
@@ -520,10 +522,27 @@ void Registrar::process(const sip::Message& msg, std::string source, std::functi
   impl_->apply(std::move(p), std::move(done));
 }
 
+namespace {
+// Answers 503 when the reply never comes (the Registrar went away with the REGISTER queued).
+struct PendingReply {
+  Response res;
+  explicit PendingReply(Response r) : res(std::move(r)) {}
+  PendingReply(const PendingReply&) = delete;
+  PendingReply& operator=(const PendingReply&) = delete;
+  ~PendingReply() {
+    try {
+      if (!res.finished()) res.send(503, ResponseOptions{"Registrar gone", {}, {}, {}});
+    } catch (...) {  // a destructor: nothing more to do
+    }
+  }
+};
+}  // namespace
+
 void Registrar::handle(Request req, Response res) {
-  process(req.msg(), req.source(), [req, res](RegisterReply reply) mutable {
-    if (res.finished()) return;
-    res.send(reply.status, ResponseOptions{std::move(reply.reason), std::move(reply.headers), {}, {}});
+  auto pending = std::make_shared<PendingReply>(std::move(res));
+  process(req.msg(), req.source(), [req, pending](RegisterReply reply) {
+    if (pending->res.finished()) return;
+    pending->res.send(reply.status, ResponseOptions{std::move(reply.reason), std::move(reply.headers), {}, {}});
   });
 }
 

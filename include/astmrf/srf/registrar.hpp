@@ -135,7 +135,8 @@ struct RegisterReply {
 /// path), instance-id (RFC 5626: a new binding with the same +sip.instance and reg-id replaces
 /// the old). Bindings are removed when they expire (a timer on the executor per AOR). A bad
 /// REGISTER gets 400 and changes nothing. Belongs to its executor. Keep it alive while its
-/// handler is installed (a handler that outlives it answers 503).
+/// handler is installed (a handler that outlives it answers 503, and so do REGISTERs still
+/// pending when it goes).
 class Registrar {
  public:
   /// A registrar on `executor` keeping its bindings in `store`.
