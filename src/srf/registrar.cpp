@@ -287,6 +287,13 @@ struct Registrar::Impl : std::enable_shared_from_this<Impl> {
     changes.emit(BindingChange{aor, b, kind});
   }
 
+  // The store failed while expiring: try again in a second.
+  void retry_expiry(const std::string& aor) {
+    Binding later;
+    later.expires_at = Clock::now() + std::chrono::seconds(1);
+    schedule_expiry(aor, {later});
+  }
+
   void schedule_expiry(const std::string& aor, const std::vector<Binding>& bindings) {
     if (closed) return;
     if (bindings.empty()) {
@@ -319,6 +326,7 @@ struct Registrar::Impl : std::enable_shared_from_this<Impl> {
                          auto me = weak.lock();
                          if (!me) return;
                          if (error) {
+                           me->retry_expiry(aor);
                            finished();
                            return;
                          }
@@ -338,6 +346,7 @@ struct Registrar::Impl : std::enable_shared_from_this<Impl> {
                                           auto me2 = weak.lock();
                                           if (!me2) return;
                                           if (e) {
+                                            me2->retry_expiry(aor);
                                             finished();
                                             return;
                                           }
@@ -398,10 +407,13 @@ struct Registrar::Impl : std::enable_shared_from_this<Impl> {
       for (auto& b : bindings) events.emplace_back(std::move(b), BindingChangeKind::removed);
       bindings.clear();
     }
+    std::vector<std::string> seen;  // contacts this REGISTER already set (a contact listed twice)
     for (const auto& n : p.contacts) {
       auto it = std::find_if(bindings.begin(), bindings.end(),
                              [&](const Binding& b) { return same_binding(b, n, binding_key(b)); });
-      if (it != bindings.end() && out_of_order(*it)) {
+      const bool again = std::find(seen.begin(), seen.end(), n.key) != seen.end();
+      seen.push_back(n.key);
+      if (it != bindings.end() && !again && out_of_order(*it)) {
         done(error_reply(500, "Out of order REGISTER (CSeq)"));
         finished();
         return;

@@ -173,6 +173,13 @@ TEST_F(Registrar, OutOfOrderCSeqIs500) {
   EXPECT_TRUE(lookup("sip:alice@example.com").empty());
 }
 
+TEST_F(Registrar, AContactListedTwiceIsNotOutOfOrder) {
+  auto r = send(reg("Contact: <sip:a@127.0.0.1:1>;expires=60, <sip:a@127.0.0.1:1>;expires=120\r\n"));
+  ASSERT_EQ(r.status, 200) << r.reason;
+  ASSERT_EQ(headers(r, "Contact").size(), 1U);
+  EXPECT_NE(headers(r, "Contact")[0].find("expires=120"), std::string::npos);
+}
+
 TEST_F(Registrar, TooBriefGets423WithMinExpires) {
   options.min_expires = std::chrono::seconds(60);
   make();
@@ -315,8 +322,8 @@ struct SlowStore : srf::RegistrationStore {
   void get(const std::string& aor, GetHandler done) override {
     ++gets;
     // Two hops, so that concurrent REGISTERs would interleave without the registrar's queue.
-    boost::asio::post(io, [this, aor, done = std::move(done)]() mutable {
-      if (fail) {
+    boost::asio::post(io, [this, failing = fail, aor, done = std::move(done)]() mutable {
+      if (failing) {
         done(std::make_exception_ptr(std::runtime_error("down")), {});
         return;
       }
@@ -346,6 +353,22 @@ TEST_F(Registrar, CustomStoreSerialisedPerAor) {
   EXPECT_GE(slow->puts, 2);
   slow->fail = true;
   EXPECT_EQ(send(reg("Contact: <sip:three@127.0.0.1:3>\r\n", "c", 1)).status, 500);
+}
+
+TEST_F(Registrar, ExpiryRetriedWhenTheStoreFails) {
+  auto slow = std::make_shared<SlowStore>(io);
+  make(slow);
+  ASSERT_EQ(send(reg("Contact: <sip:a@127.0.0.1:1>;expires=1\r\n")).status, 200);
+  slow->fail = true;
+  const int gets = slow->gets;
+  io.restart();
+  for (int i = 0; i < 200 && slow->gets == gets; ++i) io.run_one_for(std::chrono::milliseconds(50));
+  ASSERT_GT(slow->gets, gets);  // the expiry tried, and failed
+  EXPECT_EQ(changes.size(), 1U);
+  slow->fail = false;
+  for (int i = 0; i < 100 && changes.size() < 2; ++i) io.run_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(changes.size(), 2U);
+  EXPECT_EQ(changes[1].kind, srf::BindingChangeKind::expired);
 }
 
 TEST_F(Registrar, TooManyBindings) {
