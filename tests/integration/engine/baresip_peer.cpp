@@ -52,18 +52,22 @@ BaresipPeer::BaresipPeer(Options options) {
   {
     std::ofstream config(dir_ / "config");
     config << "poll_method epoll\n"
-           << "sip_listen 127.0.0.1:" << sip_port_ << "\n"
-           << "sip_certificate " << options.certificate << "\n"
-           << "sip_cafile " << options.ca_file << "\n"
-           << "net_interface 127.0.0.1\n"
+           << "sip_listen 127.0.0.1:" << sip_port_ << "\n";
+    if (!options.certificate.empty()) config << "sip_certificate " << options.certificate << "\n";
+    if (!options.ca_file.empty()) config << "sip_cafile " << options.ca_file << "\n";
+    config << "net_interface 127.0.0.1\n"
            << "audio_player aubridge,nil\naudio_source aubridge,nil\naudio_alert aubridge,nil\n"
            << "rtp_ports 40000-40999\n"
            << "module_path /usr/lib/baresip/modules\n"
            << "module g711.so\nmodule aubridge.so\nmodule account.so\nmodule menu.so\nmodule ctrl_tcp.so\n"
            << "ctrl_tcp_listen 127.0.0.1:" << ctrl_port_ << "\n";
     // No registration; incoming calls answered at once.
-    std::ofstream(dir_ / "accounts") << "<sip:" << options.user
-                                     << "@127.0.0.1;transport=tls>;regint=0;answermode=auto;audio_codecs=PCMU\n";
+    if (!options.account.empty()) {
+      std::ofstream(dir_ / "accounts") << options.account << "\n";
+    } else {
+      std::ofstream(dir_ / "accounts") << "<sip:" << options.user
+                                       << "@127.0.0.1;transport=tls>;regint=0;answermode=auto;audio_codecs=PCMU\n";
+    }
   }
   process_ = std::make_unique<Process>(std::vector<std::string>{"baresip", "-f", dir_.string()});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

@@ -23,7 +23,11 @@ class BaresipPeer {
     std::string certificate;  ///< certificate and key in one PEM (baresip's sip_certificate)
     std::string ca_file;      ///< CAs it trusts
     std::string user{"bob"};
+    /// When set, baresip's accounts line instead of the default (a TLS account that does not register).
+    std::string account{};
   };
+  /// Its SIP (UDP/TCP) port.
+  [[nodiscard]] std::uint16_t sip_port() const { return sip_port_; }
   /// Starts baresip on free loopback ports and connects to its ctrl_tcp (throws on failure).
   explicit BaresipPeer(Options options);
   ~BaresipPeer();
