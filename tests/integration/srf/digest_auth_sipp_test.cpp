@@ -1,6 +1,7 @@
 // srf::DigestAuth against real UAs through the embedded engine: sipp (answering challenges) and baresip (registering).
 // Debian's sipp (3.6) computes MD5 only ("authentication must use MD5 or AKAv1-MD5"), so the
 // DigestAuth here offers MD5; SHA-256 is covered by the unit tests (RFC 7616 vectors).
+#include "../engine/baresip_peer.hpp"
 #include "../engine/engine_harness.hpp"
 #include "astmrf_test/process.hpp"
 #include "astmrf_test/sipp.hpp"
@@ -146,24 +147,11 @@ TEST_F(DigestAuthSippTest, ReplayedNonceCountIsRefused) {
 // baresip (Debian's baresip-core, libre 1.1: MD5 digest only) registers over UDP with
 // auth_user/auth_pass: challenged, it answers, and the REGISTER handler sees the user.
 TEST_F(DigestAuthSippTest, BaresipRegistersWithDigest) {
-  std::string path = (std::filesystem::temp_directory_path() / "astmrf-auth-baresip-XXXXXX").string();
-  ASSERT_NE(::mkdtemp(path.data()), nullptr);
-  const std::filesystem::path dir = path;
-  const auto sip_port = astmrf_test::free_port(Transport::udp);
-  {
-    std::ofstream config(dir / "config");
-    config << "poll_method epoll\nsip_listen 127.0.0.1:" << sip_port << "\nnet_interface 127.0.0.1\n"
-           << "audio_player aubridge,nil\naudio_source aubridge,nil\naudio_alert aubridge,nil\n"
-           << "module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aubridge.so\nmodule account.so\n";
-    std::ofstream(dir / "accounts") << "<sip:alice@" << harness.address(Transport::udp)
-                                    << ";transport=udp>;auth_user=alice;auth_pass=secret;regint=60\n";
-  }
-  {
-    astmrf_test::Process baresip({"baresip", "-f", dir.string()});
-    EXPECT_TRUE(log.wait_for("register from alice", 15s)) << log.joined() << baresip.output();
-  }
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
+  astmrf_test::BaresipPeer::Options options;
+  options.account =
+      "<sip:alice@" + harness.address(Transport::udp) + ";transport=udp>;auth_user=alice;auth_pass=secret;regint=60";
+  astmrf_test::BaresipPeer baresip(options);
+  EXPECT_TRUE(log.wait_for("register from alice", 15s)) << log.joined() << baresip.output();
 }
 
 }  // namespace

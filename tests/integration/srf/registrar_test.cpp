@@ -5,6 +5,7 @@
 #include "../engine/engine_harness.hpp"
 #include "astmrf_test/sipp.hpp"
 
+#include <astmrf/srf/digest_auth.hpp>
 #include <astmrf/srf/engine_backend.hpp>
 #include <astmrf/srf/registrar.hpp>
 #include <astmrf/srf/srf.hpp>
@@ -179,6 +180,47 @@ TEST_F(RegistrarTest, BaresipRegistersIsLookedUpAndUnregistersOnQuit) {
   }  // quit: baresip unregisters
   EXPECT_TRUE(log.wait_for("removed " + aor, 10s)) << log.joined();
   EXPECT_TRUE(lookup(aor).empty());
+}
+
+// The issue's "REGISTER with auth": DigestAuth in front of the registrar. baresip is challenged,
+// answers, and only then is its binding stored; a wrong password stores nothing.
+TEST_F(RegistrarTest, BaresipRegistersThroughDigestAuth) {
+  std::unique_ptr<srf::DigestAuth> auth;
+  harness.run([&] {
+    srf::DigestAuthOptions options;
+    options.realm = "astmrf.test";
+    options.credentials = [this](const std::string& user, const std::string&, auto done) {
+      log.add("credentials of " + user);
+      done(user == "dave" ? std::optional<srf::Credential>(srf::Credential{"secret", {}, {}}) : std::nullopt);
+    };
+    auth = std::make_unique<srf::DigestAuth>(std::move(options));
+    app->use(auth->middleware());
+    return 0;
+  });
+  const std::string wrong = "sip:erin@" + harness.address(Transport::udp);
+  {
+    astmrf_test::BaresipPeer::Options options;
+    options.account = "<" + wrong + ";transport=udp>;auth_user=erin;auth_pass=bad;regint=60";
+    astmrf_test::BaresipPeer baresip(options);
+    ASSERT_TRUE(log.wait_for("credentials of erin", 10s)) << log.joined() << baresip.output();
+  }
+  EXPECT_TRUE(lookup(wrong).empty());
+  const std::string aor = "sip:dave@" + harness.address(Transport::udp);
+  {
+    astmrf_test::BaresipPeer::Options options;
+    options.account = "<" + aor + ";transport=udp>;auth_user=dave;auth_pass=secret;regint=60";
+    astmrf_test::BaresipPeer baresip(options);
+    ASSERT_TRUE(log.wait_for("added " + aor, 10s)) << log.joined() << baresip.output();
+    EXPECT_EQ(lookup(aor).size(), 1U) << log.joined();
+  }  // quit: its un-REGISTER is challenged too, and removes the binding
+  EXPECT_TRUE(log.wait_for("removed " + aor, 10s)) << log.joined();
+  EXPECT_TRUE(lookup(aor).empty());
+  const auto events = log.events();
+  EXPECT_EQ(std::count(events.begin(), events.end(), "added " + wrong), 0) << log.joined();
+  harness.run([&] {
+    auth.reset();  // the middleware keeps its own state: the Srf may outlive this
+    return 0;
+  });
 }
 
 }  // namespace
