@@ -2,6 +2,7 @@
 // re-INVITE (or UPDATE), a 2xx makes its offer the remote SDP and the 2xx's body the
 // local SDP; a rejection changes neither; an offerless re-INVITE takes the peer's
 // answer from the ACK. Driven through a scripted backend dialog (no network).
+#include "scripted_transaction.hpp"
 #include "server_state.hpp"
 
 #include <astmrf/sip/parser.hpp>
@@ -35,26 +36,7 @@ astmrf::sip::Message message(const std::string& method, const std::string& body)
   return std::move(*parsed);
 }
 
-class ScriptedTransaction : public srf::BackendServerTransaction {
- public:
-  explicit ScriptedTransaction(sip::Message m) : message_(std::move(m)) {}
-  [[nodiscard]] const sip::Message& message() const override { return message_; }
-  [[nodiscard]] std::string source() const override { return "udp:127.0.0.1:5062"; }
-  [[nodiscard]] bool cancelled() const override { return false; }
-  [[nodiscard]] bool final_sent() const override { return final_sent_; }
-  void on_cancel(std::function<void()>) override {}
-  std::shared_ptr<srf::BackendDialog> respond(srf::ResponseSpec response) override {
-    if (response.status >= 200) final_sent_ = true;
-    responses.push_back(std::move(response));
-    return nullptr;
-  }
-  [[nodiscard]] std::shared_ptr<srf::BackendDialog> dialog() const override { return nullptr; }
-  std::vector<srf::ResponseSpec> responses;
-
- private:
-  sip::Message message_;
-  bool final_sent_{false};
-};
+using astmrf_test::ScriptedTransaction;
 
 class ScriptedDialog : public srf::BackendDialog {
  public:

@@ -4,6 +4,7 @@
 // fields, proxy mode, credentials that complete later or never.
 #include "digest.hpp"
 #include "digest_auth_detail.hpp"
+#include "scripted_transaction.hpp"
 
 #include <astmrf/sip/parser.hpp>
 #include <astmrf/srf/digest_auth.hpp>
@@ -40,35 +41,7 @@ sip::Message request(const std::string& method, const std::vector<std::pair<std:
   return std::move(*parsed);
 }
 
-class ScriptedTransaction : public srf::BackendServerTransaction {
- public:
-  explicit ScriptedTransaction(sip::Message m) : message_(std::move(m)) {}
-  [[nodiscard]] const sip::Message& message() const override { return message_; }
-  [[nodiscard]] std::string source() const override { return "udp:127.0.0.1:5062"; }
-  [[nodiscard]] bool cancelled() const override { return false; }
-  [[nodiscard]] bool final_sent() const override { return final_sent_; }
-  void on_cancel(std::function<void()>) override {}
-  std::shared_ptr<srf::BackendDialog> respond(srf::ResponseSpec response) override {
-    if (response.status >= 200) final_sent_ = true;
-    responses.push_back(std::move(response));
-    return nullptr;
-  }
-  [[nodiscard]] std::shared_ptr<srf::BackendDialog> dialog() const override { return nullptr; }
-
-  [[nodiscard]] int status() const { return responses.empty() ? 0 : responses.back().status; }
-  [[nodiscard]] std::vector<std::string> headers(const std::string& name) const {
-    std::vector<std::string> out;
-    if (responses.empty()) return out;
-    for (const auto& [n, v] : responses.back().headers)
-      if (n == name) out.push_back(v);
-    return out;
-  }
-  std::vector<srf::ResponseSpec> responses;
-
- private:
-  sip::Message message_;
-  bool final_sent_{false};
-};
+using astmrf_test::ScriptedTransaction;
 
 class ScriptedBackend : public srf::SignalingBackend {
  public:
