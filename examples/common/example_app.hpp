@@ -80,14 +80,20 @@ inline std::optional<astmrf::mrf::StreamOptions> stream_options(int argc, char**
   return options;
 }
 
-/// Runs the application: SIP on 127.0.0.1:5080, connected to Asterisk with `options`; once
+/// The application's SIP port on 127.0.0.1: EXAMPLE_SIP_PORT, else 5080.
+inline std::uint16_t sip_port() {
+  const char* port = std::getenv("EXAMPLE_SIP_PORT");
+  return static_cast<std::uint16_t>(port != nullptr ? std::atoi(port) : 5080);
+}
+
+/// Runs the application: SIP on 127.0.0.1:sip_port(), connected to Asterisk with `options`; once
 /// connected, `ready(ioc, srf, server)` installs the example's handlers. Returns the exit status.
 inline int run(const astmrf::mrf::ConnectOptions& options,
                const std::function<void(boost::asio::io_context&, astmrf::srf::Srf&,
                                         std::shared_ptr<astmrf::mrf::MediaServer>)>& ready) {
   boost::asio::io_context ioc;
   astmrf::sip::EngineConfig config;
-  config.listen = {{astmrf::sip::Transport::udp, "127.0.0.1", 5080}};
+  config.listen = {{astmrf::sip::Transport::udp, "127.0.0.1", sip_port()}};
   astmrf::sip::Engine engine(ioc.get_executor(), config);
   engine.start();
   astmrf::srf::Srf app(astmrf::srf::make_engine_backend(engine));
