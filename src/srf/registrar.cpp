@@ -1,3 +1,4 @@
+#include <astmrf/sip/header_id.hpp>
 #include <astmrf/sip/message.hpp>
 #include <astmrf/srf/registrar.hpp>
 
@@ -17,17 +18,12 @@ namespace astmrf::srf {
 namespace {
 
 using Clock = std::chrono::system_clock;
+using sip::iequals;
 
 std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // RFC 3261 19.1.4, simplified: scheme and host case-insensitive, user exact (unescaped),
