@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -290,6 +292,87 @@ TEST_P(EngineTest, UacAcksEveryRetransmitted200AndSeesTheCalleeHangUp) {
   EXPECT_TRUE(log.wait_for(end_event(DialogEndReason::remote_bye))) << log.joined();
   auto result = sipp->wait(20s);
   EXPECT_EQ(result.exit_code, 0) << result.output;
+  expect_no_dialogs();
+}
+
+// ------------------------------------------------------------------ RFC 3262 (100rel, PRACK)
+
+TEST_P(EngineTest, ReliableProvisionalWithSdpIsPrackedBeforeThe200) {
+  harness.run([&] {
+    harness.engine().on_request([&](const std::shared_ptr<IncomingRequest>& request) {
+      log.add(request->supports_100rel() ? "supports 100rel" : "no 100rel");
+      request->on_prack([&](const Message&) { log.add("prack"); });
+      request->respond(ResponseSpec{183, {}, {{"Require", "100rel"}}, "application/sdp", kSdp});
+      // Held by the engine until the PRACK (the 183 carried SDP): the dialog comes at once.
+      watch(request->respond(ResponseSpec{200, {}, {}, "application/sdp", kSdp}));
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-invite-prack.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for("prack")) << log.joined();
+  EXPECT_TRUE(log.wait_for(end_event(DialogEndReason::remote_bye))) << log.joined();
+  EXPECT_TRUE(log.wait_for("supports 100rel", 1s)) << log.joined();
+  expect_no_dialogs();
+}
+
+TEST_P(EngineTest, ReliableProvisionalNeverPrackedFailsTheInvite) {
+  harness.run([&] {
+    harness.engine().on_request([&](const std::shared_ptr<IncomingRequest>& request) {
+      // The caller requires 100rel: this 180 goes reliably all the same.
+      request->respond(ResponseSpec{180, {}, {}, {}, {}});
+      log.add("180 sent");
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-invite-no-prack.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for("180 sent", 1s)) << log.joined();
+  expect_no_dialogs();
+}
+
+TEST_P(EngineTest, UacPracksAReliableProvisionalOnce) {
+  std::uint16_t port = 0;
+  auto sipp = callee("uas-reliable-180.xml", port);
+  std::shared_ptr<Dialog> dialog;
+  auto request = harness.run([&] {
+    RequestSpec spec;
+    spec.uri = "sip:sipp@127.0.0.1:" + std::to_string(port) + ";transport=" + uri_transport();
+    spec.content_type = "application/sdp";
+    spec.body = kSdp;
+    astmrf::sip::InviteOptions options;
+    options.supported_100rel = true;
+    return harness.engine().send_request(
+        spec,
+        [&](const Message& response, const std::shared_ptr<Dialog>& d) {
+          log.add("status " + std::to_string(response.status()));
+          if (d) {
+            dialog = d;
+            d->on_end([&](DialogEndReason reason) { log.add(end_event(reason)); });
+          }
+        },
+        options);
+  });
+  if (!log.wait_for("status 200")) {
+    auto failed = sipp->wait(20s);
+    FAIL() << log.joined() << failed.output;
+  }
+  EXPECT_TRUE(harness.run([&] { return request->early_dialog() != nullptr; }));
+  std::this_thread::sleep_for(100ms);  // let sipp see the ACK
+  harness.run([&] {
+    dialog->bye();
+    return 0;
+  });
+  auto result = sipp->wait(20s);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  auto events = log.events();
+  EXPECT_EQ(std::count(events.begin(), events.end(), "status 180"), 1)
+      << log.joined();  // the retransmission is not passed up
+  harness.run([&] {
+    dialog.reset();
+    request.reset();
+    return 0;
+  });
   expect_no_dialogs();
 }
 
