@@ -12,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 #include <vector>
@@ -327,10 +328,8 @@ void EngineCore::schedule_client_timer(const std::shared_ptr<ClientRequest>& tra
 bool EngineCore::prack_provisional(ClientRequest& transaction, const Message& response) {
   auto rseq_text = response.header(HeaderId::rseq);
   if (rseq_text.empty()) return true;
-  bool required = false;
-  detail::for_each_value(response, HeaderId::require, [&](std::string_view v) {
-    if (v.find("100rel") != std::string_view::npos) required = true;
-  });
+  auto require = response.require();
+  const bool required = require && std::find(require->begin(), require->end(), "100rel") != require->end();
   auto to = response.to();
   if (!required || !to || to->tag.empty()) return true;
   std::uint32_t rseq = 0;

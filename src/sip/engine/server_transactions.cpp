@@ -24,25 +24,15 @@ void IncomingRequest::on_prack(std::function<void(const Message&)> handler) { on
 
 namespace {
 
-// Whether a Require/Supported header of `message` lists `option`.
+// Whether a Require/Supported header of `message` lists `option` (unparsable: no).
 bool lists_option(const Message& message, HeaderId id, std::string_view option) {
-  bool found = false;
-  detail::for_each_value(message, id, [&](std::string_view value) {
-    for (std::size_t pos = 0; pos <= value.size();) {
-      auto comma = value.find(',', pos);
-      if (comma == std::string_view::npos) comma = value.size();
-      auto item = value.substr(pos, comma - pos);
-      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-      if (item.size() == option.size() && std::equal(item.begin(), item.end(), option.begin(), [](char a, char b) {
-            return std::tolower(static_cast<unsigned char>(a)) == b;
-          })) {
-        found = true;
-      }
-      pos = comma + 1;
-    }
+  auto tokens = id == HeaderId::require ? message.require() : message.supported();
+  if (!tokens) return false;
+  return std::any_of(tokens->begin(), tokens->end(), [&](std::string_view token) {
+    return token.size() == option.size() && std::equal(token.begin(), token.end(), option.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
   });
-  return found;
 }
 
 bool header_lists(const HeaderList& headers, std::string_view name, std::string_view option) {
