@@ -376,6 +376,28 @@ TEST_P(EngineTest, UacPracksAReliableProvisionalOnce) {
   expect_no_dialogs();
 }
 
+TEST_P(EngineTest, ASecondReliableProvisionalWaitsForThePrackOfTheFirst) {
+  harness.run([&] {
+    harness.engine().on_request([&](const std::shared_ptr<IncomingRequest>& request) {
+      std::weak_ptr<IncomingRequest> weak = request;
+      auto pracks = std::make_shared<int>(0);
+      request->on_prack([this, weak, pracks](const Message&) {
+        log.add("prack " + std::to_string(++*pracks));
+        auto r = weak.lock();
+        if (r && *pracks == 2) watch(r->respond(ResponseSpec{200, {}, {}, "application/sdp", kSdp}));
+      });
+      request->respond(ResponseSpec{180, {}, {{"Require", "100rel"}}, {}, {}});
+      request->respond(ResponseSpec{183, {}, {{"Require", "100rel"}}, "application/sdp", kSdp});  // queued
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-two-reliable.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for("prack 2")) << log.joined();
+  EXPECT_TRUE(log.wait_for(end_event(DialogEndReason::remote_bye))) << log.joined();
+  expect_no_dialogs();
+}
+
 // ------------------------------------------------------------------ RFC 3311 (UPDATE in early dialogs)
 
 // kSdp with another o= version: the peer's scenario checks which one it got.
