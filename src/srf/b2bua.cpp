@@ -53,8 +53,11 @@ void Srf::start_b2bua(Request req, Response res, std::string uri, B2buaOptions o
       if (status <= 100 || res.finished()) return;
       std::string content_type;
       if (!provisional.body().empty()) content_type = "application/sdp";
+      // B's reliable provisional (RFC 3262) goes to the caller reliably too, when it supports 100rel.
+      const bool reliable = !provisional.header(sip::HeaderId::rseq).empty();
       res.send(status,
-               ResponseOptions{std::string(provisional.reason()), {}, content_type, std::string(provisional.body())});
+               ResponseOptions{
+                   std::string(provisional.reason()), {}, content_type, std::string(provisional.body()), reliable});
     };
   }
   // The caller's CANCEL cancels B.

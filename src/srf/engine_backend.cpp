@@ -97,6 +97,7 @@ class EngineBackend final : public SignalingBackend {
                                                          bool manual_ack) override {
     sip::InviteOptions options;
     options.manual_ack = manual_ack;
+    options.supported_100rel = true;  // RFC 3262: the engine PRACKs reliable provisionals
     return std::make_shared<EngineClientTransaction>(
         engine_.send_request(std::move(spec), adapt(std::move(handler)), options));
   }

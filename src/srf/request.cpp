@@ -60,6 +60,8 @@ void Response::send(int status, ResponseOptions options) {
   std::string reason = status >= 200 && state_->call ? options.reason : std::string{};
   // Copied only when someone records it, and told only once it really went out.
   std::string sent_body = status >= 200 && state_->on_final ? options.body : std::string{};
+  // RFC 3262: the backend sends it reliably when the caller supports 100rel (else as usual).
+  if (options.reliable && status > 100 && status < 200) options.headers.emplace_back("Require", "100rel");
   transaction.respond(ResponseSpec{status, std::move(options.reason), std::move(options.headers),
                                    std::move(options.content_type), std::move(options.body)});
   if (status >= 200 && state_->call) {

@@ -21,9 +21,13 @@ namespace {
 
 std::string allow_list(const std::map<std::string, Handler>& handlers) {
   // Dialogs take REFER (accept_refer) and NOTIFY (async_refer) whatever the handlers.
-  std::string allow = "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY";
+  // PRACK and UPDATE (RFC 3262, 3311): both backends take them in (early) dialogs.
+  std::string allow = "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY, PRACK, UPDATE";
   for (const auto& [method, handler] : handlers) {
-    if (method != "INVITE" && method != "OPTIONS" && method != "REFER" && method != "NOTIFY") allow += ", " + method;
+    if (method != "INVITE" && method != "OPTIONS" && method != "REFER" && method != "NOTIFY" && method != "PRACK" &&
+        method != "UPDATE") {
+      allow += ", " + method;
+    }
   }
   return allow;
 }
@@ -129,7 +133,7 @@ void Srf::Impl::run(const std::shared_ptr<detail::ServerState>& state, std::size
 
 HeaderList Srf::Impl::capabilities() const {
   HeaderList headers{{"Allow", allow_list(handlers)}};
-  if (replaces_handler) headers.emplace_back("Supported", "replaces");
+  headers.emplace_back("Supported", replaces_handler ? "replaces, 100rel" : "100rel");
   return headers;
 }
 

@@ -81,6 +81,10 @@ struct ResponseOptions {
   std::string content_type;
   /// The message body.
   std::string body;
+  /// A 101-199 to an INVITE: send it reliably (RFC 3262: `Require: 100rel`, RSeq,
+  /// retransmitted until the caller's PRACK) when the caller supports 100rel; unreliably
+  /// otherwise. A provisional to an INVITE that requires 100rel is reliable anyway.
+  bool reliable{false};
 };
 
 /// The answer side of an incoming request: provisional and final responses.

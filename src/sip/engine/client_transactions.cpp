@@ -12,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 #include <vector>
@@ -107,6 +108,10 @@ std::string EngineCore::build_request(const RequestSpec& spec, const PeerAddress
 std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, ResponseHandler handler,
                                                         InviteOptions options) {
   if (!running_) throw std::logic_error("the SIP engine is not running");
+  if (options.supported_100rel && spec.method == "INVITE" &&
+      detail::find_header(spec.headers, "Supported") == nullptr) {
+    spec.headers.emplace_back("Supported", "100rel");
+  }
   const Transport fallback = transport_.has(Transport::udp) ? Transport::udp : Transport::tcp;
   // The next hop: the destination, else the first Route (loose routing), else the Request-URI.
   const auto route = spec.destination.empty() ? first_route(spec.headers) : std::nullopt;
@@ -320,6 +325,41 @@ void EngineCore::schedule_client_timer(const std::shared_ptr<ClientRequest>& tra
                         });
 }
 
+bool EngineCore::prack_provisional(ClientRequest& transaction, const Message& response) {
+  auto rseq_text = response.header(HeaderId::rseq);
+  if (rseq_text.empty()) return true;
+  auto require = response.require();
+  const bool required = require && std::find(require->begin(), require->end(), "100rel") != require->end();
+  auto to = response.to();
+  if (!required || !to || to->tag.empty()) return true;
+  std::uint32_t rseq = 0;
+  for (char c : rseq_text) {
+    if (c < '0' || c > '9') return true;  // unparsable: treated as unreliable
+    rseq = rseq * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  auto& early = transaction.early_dialog_;
+  if (!early || early->remote_tag_ != to->tag) {
+    auto made = create_uac_dialog(transaction, response, false);
+    if (!made) return true;
+    if (early) leave_early(early);  // another fork: the latest early dialog is the one kept
+    early = std::move(made);
+    enter_early(early);
+    transaction.last_rseq_ = 0;
+  }
+  if (transaction.last_rseq_ != 0 && rseq <= transaction.last_rseq_) {
+    count_retransmission_absorbed();
+    return false;  // a retransmission: already PRACKed, not passed up again
+  }
+  transaction.last_rseq_ = rseq;
+  if (auto contact = detail::first_contact_uri(response, contacts_scratch_)) early->remote_target_ = *contact;
+  auto cseq = transaction.request_.cseq();
+  RequestSpec prack;
+  prack.method = "PRACK";
+  prack.headers.emplace_back("RAck", std::to_string(rseq) + " " + std::to_string(cseq ? cseq->number : 0) + " INVITE");
+  dialog_request(*early, std::move(prack), {});
+  return true;
+}
+
 void EngineCore::client_response(ClientRequest& transaction, Message&& response) {
   auto self = transaction.shared_from_this();
   const int status = response.status();
@@ -336,6 +376,7 @@ void EngineCore::client_response(ClientRequest& transaction, Message&& response)
       }
     }
     if (transaction.cancel_requested_ && !transaction.cancel_sent_) send_cancel(transaction);
+    if (invite && status > 100 && !prack_provisional(transaction, response)) return;
     if (transaction.handler_) transaction.handler_(response, nullptr);
     return;
   }
@@ -361,6 +402,8 @@ void EngineCore::client_response(ClientRequest& transaction, Message&& response)
     }
   }
   transaction.final_status_ = status;
+  // The early dialog ends with the final response (kept: the 2xx's dialog takes its CSeqs).
+  if (transaction.early_dialog_) leave_early(transaction.early_dialog_);
   auto dialog = transaction.dialog_.lock();
 
   if (invite && status < 300) {
@@ -462,6 +505,7 @@ void EngineCore::terminate(ClientRequest& transaction) {
   if (transaction.terminated_) return;
   transaction.terminated_ = true;
   if (transaction.timer_) timer_of(transaction.timer_)->cancel();
+  if (transaction.early_dialog_ && transaction.early_dialog_->early_) leave_early(transaction.early_dialog_);
   auto it = client_transactions_.find(transaction.key_);
   if (it != client_transactions_.end() && it->second.get() == &transaction) {
     client_transactions_.erase(it);

@@ -96,7 +96,7 @@ std::shared_ptr<Dialog> EngineCore::find_dialog(std::string_view call_id, std::s
   return it == dialogs_.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<Dialog> EngineCore::create_uas_dialog(IncomingRequest& invite, const std::string&) {
+std::shared_ptr<Dialog> EngineCore::create_uas_dialog(IncomingRequest& invite, const std::string&, bool table) {
   const Message& request = invite.message_;
   auto from = request.from();
   auto to = request.to();
@@ -115,17 +115,22 @@ std::shared_ptr<Dialog> EngineCore::create_uas_dialog(IncomingRequest& invite, c
     dialog->remote_cseq_ = cseq->number;
     dialog->remote_cseq_set_ = true;
   }
+  if (invite.early_dialog_) {  // it sent UPDATEs or saw the caller's: the dialog goes on from there
+    dialog->local_cseq_ = invite.early_dialog_->local_cseq_;
+    dialog->remote_cseq_ = std::max(dialog->remote_cseq_, invite.early_dialog_->remote_cseq_);
+  }
   dialog->local_contact_ = local_contact(invite.source_.transport, invite.source_.address);
   dialog->peer_ = dialog_destination(*dialog, invite.source_);
   dialog->timer_ = new_timer();
   append_dialog_key(dialog->key_, dialog->call_id_, dialog->local_tag_, dialog->remote_tag_);
+  if (!table) return dialog;
   insert_keyed(dialogs_, dialog->key_, dialog);
   dialogs_changed();
   log_dialog_created(*dialog);
   return dialog;
 }
 
-std::shared_ptr<Dialog> EngineCore::create_uac_dialog(ClientRequest& invite, const Message& response) {
+std::shared_ptr<Dialog> EngineCore::create_uac_dialog(ClientRequest& invite, const Message& response, bool table) {
   const Message& request = invite.request_;
   auto from = request.from();
   auto to = response.to();
@@ -142,14 +147,46 @@ std::shared_ptr<Dialog> EngineCore::create_uac_dialog(ClientRequest& invite, con
   auto record_routes = response.values(HeaderId::record_route);
   for (auto it = record_routes.rbegin(); it != record_routes.rend(); ++it) dialog->route_set_.emplace_back(*it);
   if (auto cseq = request.cseq()) dialog->local_cseq_ = cseq->number;
+  // PRACKs and early UPDATEs used CSeqs after the INVITE's: the dialog goes on from there.
+  if (invite.early_dialog_) {
+    dialog->local_cseq_ = std::max(dialog->local_cseq_, invite.early_dialog_->local_cseq_);
+    dialog->remote_cseq_ = invite.early_dialog_->remote_cseq_;
+    dialog->remote_cseq_set_ = invite.early_dialog_->remote_cseq_set_;
+  }
   dialog->local_contact_ = local_contact(invite.destination_.transport, invite.destination_.address);
   dialog->peer_ = dialog_destination(*dialog, invite.destination_);
   dialog->timer_ = new_timer();
   append_dialog_key(dialog->key_, dialog->call_id_, dialog->local_tag_, dialog->remote_tag_);
+  if (!table) return dialog;
   insert_keyed(dialogs_, dialog->key_, dialog);
   dialogs_changed();
   log_dialog_created(*dialog);
   return dialog;
+}
+
+void EngineCore::enter_early(const std::shared_ptr<Dialog>& dialog) {
+  dialog->early_ = true;
+  early_dialogs_[dialog->key_] = dialog;
+}
+
+void EngineCore::leave_early(const std::shared_ptr<Dialog>& dialog) {
+  if (!dialog) return;
+  auto it = early_dialogs_.find(dialog->key_);
+  if (it != early_dialogs_.end() && it->second.lock() == dialog) early_dialogs_.erase(it);
+  // Ended without a report: the final response (or the 2xx's dialog) tells the application.
+  dialog->state_ = Dialog::State::terminated;
+  dialog->on_request_ = nullptr;
+  dialog->on_ack_ = nullptr;
+  dialog->on_end_ = nullptr;
+}
+
+std::shared_ptr<Dialog> EngineCore::find_early_dialog(std::string_view call_id, std::string_view local_tag,
+                                                      std::string_view remote_tag) const {
+  if (early_dialogs_.empty()) return nullptr;
+  lookup_key_.clear();
+  append_dialog_key(lookup_key_, call_id, local_tag, remote_tag);
+  auto it = early_dialogs_.find(lookup_key_);
+  return it == early_dialogs_.end() ? nullptr : it->second.lock();
 }
 
 void EngineCore::in_dialog_request(const std::shared_ptr<Dialog>& dialog, Message&& request, const PeerAddress& source,
@@ -186,7 +223,8 @@ void EngineCore::in_dialog_request(const std::shared_ptr<Dialog>& dialog, Messag
     return;
   }
   auto handler = dialog->on_request_;
-  deliver(transaction, handler, 200);
+  // An early dialog without a handler cannot answer an offer in an UPDATE (RFC 3311 5.2).
+  deliver(transaction, handler, dialog->early_ && !transaction->message_.body().empty() ? 488 : 200);
 }
 
 void EngineCore::send_2xx_reliably(Dialog& dialog, std::string wire, std::uint32_t cseq) {

@@ -354,7 +354,11 @@ void EngineCore::on_request(Message&& request, const PeerAddress& source) {
     return;
   }
   if (!to->tag.empty()) {
+    if (request.method_id() == MethodId::prack && handle_prack(request, source, key)) return;
     auto dialog = find_dialog(request.call_id(), to->tag, from->tag);
+    // RFC 3311: an UPDATE may come in an early dialog (one made by a reliable provisional).
+    if (!dialog && request.method_id() == MethodId::update)
+      dialog = find_early_dialog(request.call_id(), to->tag, from->tag);
     if (!dialog) {
       send_stateless(request, source, ResponseSpec{481, "Call/Transaction Does Not Exist", {}, {}, {}});
       return;

@@ -92,6 +92,17 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   void deliver(const std::shared_ptr<IncomingRequest>& transaction,
                const std::function<void(const std::shared_ptr<IncomingRequest>&)>& handler, int default_status);
   void terminate(IncomingRequest& transaction);
+  // RFC 3262 (UAS): reliable provisionals, their PRACKs, their time-out.
+  bool reliable_wanted(const IncomingRequest& transaction, ResponseSpec& spec) const;
+  void send_reliable(IncomingRequest& transaction, ResponseSpec spec);
+  void schedule_reliable(const std::shared_ptr<IncomingRequest>& transaction, std::chrono::milliseconds interval,
+                         Clock::time_point deadline);
+  void reliable_timed_out(IncomingRequest& transaction);
+  // A PRACK for one of our early dialogs: true when handled (answered).
+  bool handle_prack(Message& prack, const PeerAddress& source, std::string& key);
+  void forget_early(IncomingRequest& transaction);
+  // RFC 3262 (UAC): PRACKs a reliable provisional; false for a duplicate (not passed up).
+  bool prack_provisional(ClientRequest& transaction, const Message& response);
   void schedule_trying(const std::shared_ptr<IncomingRequest>& transaction);
   void schedule_server_timer(const std::shared_ptr<IncomingRequest>& transaction, std::chrono::milliseconds interval,
                              Clock::time_point deadline);
@@ -123,8 +134,15 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   void on_2xx_retransmission(const Message& response);
 
   // ---- dialogs (dialogs.cpp)
-  std::shared_ptr<Dialog> create_uas_dialog(IncomingRequest& invite, const std::string& response_wire);
-  std::shared_ptr<Dialog> create_uac_dialog(ClientRequest& invite, const Message& response);
+  std::shared_ptr<Dialog> create_uas_dialog(IncomingRequest& invite, const std::string& response_wire,
+                                            bool table = true);
+  // `table`: entered in the dialog table (false: an early dialog, for PRACK/UPDATE only).
+  std::shared_ptr<Dialog> create_uac_dialog(ClientRequest& invite, const Message& response, bool table = true);
+  // RFC 3262/3311: early dialogs (UPDATE reaches them); leave_early ends one silently.
+  void enter_early(const std::shared_ptr<Dialog>& dialog);
+  void leave_early(const std::shared_ptr<Dialog>& dialog);
+  std::shared_ptr<Dialog> find_early_dialog(std::string_view call_id, std::string_view local_tag,
+                                            std::string_view remote_tag) const;
   std::shared_ptr<Dialog> find_dialog(std::string_view call_id, std::string_view local_tag,
                                       std::string_view remote_tag) const;
   void in_dialog_request(const std::shared_ptr<Dialog>& dialog, Message&& request, const PeerAddress& source,
@@ -216,6 +234,10 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   std::pmr::unordered_map<std::string_view, std::shared_ptr<IncomingRequest>> server_transactions_{&table_pool_};
   std::pmr::unordered_map<std::string_view, std::shared_ptr<ClientRequest>> client_transactions_{&table_pool_};
   std::pmr::unordered_map<std::string_view, std::shared_ptr<Dialog>> dialogs_{&table_pool_};
+  // INVITEs with a reliable provisional sent (RFC 3262), by "<Call-ID>|<our tag>": PRACKs find them.
+  std::unordered_map<std::string, std::weak_ptr<IncomingRequest>> early_uas_;
+  // Early dialogs (both roles) by their dialog key: an UPDATE before the final response finds them.
+  std::unordered_map<std::string, std::weak_ptr<Dialog>> early_dialogs_;
   mutable std::string lookup_key_;          // reused: a look-up allocates nothing once it has grown
   std::vector<NameAddr> contacts_scratch_;  // first_contact_uri's list, reused: no allocation once grown
   std::array<LocalPoint, transport_count * 2> local_points_;     // by index(transport, v6)

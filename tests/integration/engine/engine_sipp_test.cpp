@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -290,6 +292,208 @@ TEST_P(EngineTest, UacAcksEveryRetransmitted200AndSeesTheCalleeHangUp) {
   EXPECT_TRUE(log.wait_for(end_event(DialogEndReason::remote_bye))) << log.joined();
   auto result = sipp->wait(20s);
   EXPECT_EQ(result.exit_code, 0) << result.output;
+  expect_no_dialogs();
+}
+
+// ------------------------------------------------------------------ RFC 3262 (100rel, PRACK)
+
+TEST_P(EngineTest, ReliableProvisionalWithSdpIsPrackedBeforeThe200) {
+  harness.run([&] {
+    harness.engine().on_request([&](const std::shared_ptr<IncomingRequest>& request) {
+      log.add(request->supports_100rel() ? "supports 100rel" : "no 100rel");
+      request->on_prack([&](const Message&) { log.add("prack"); });
+      request->respond(ResponseSpec{183, {}, {{"Require", "100rel"}}, "application/sdp", kSdp});
+      // Held by the engine until the PRACK (the 183 carried SDP): the dialog comes at once.
+      watch(request->respond(ResponseSpec{200, {}, {}, "application/sdp", kSdp}));
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-invite-prack.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for("prack")) << log.joined();
+  EXPECT_TRUE(log.wait_for(end_event(DialogEndReason::remote_bye))) << log.joined();
+  EXPECT_TRUE(log.wait_for("supports 100rel", 1s)) << log.joined();
+  expect_no_dialogs();
+}
+
+TEST_P(EngineTest, ReliableProvisionalNeverPrackedFailsTheInvite) {
+  harness.run([&] {
+    harness.engine().on_request([&](const std::shared_ptr<IncomingRequest>& request) {
+      // The caller requires 100rel: this 180 goes reliably all the same.
+      request->respond(ResponseSpec{180, {}, {}, {}, {}});
+      log.add("180 sent");
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-invite-no-prack.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for("180 sent", 1s)) << log.joined();
+  expect_no_dialogs();
+}
+
+TEST_P(EngineTest, UacPracksAReliableProvisionalOnce) {
+  std::uint16_t port = 0;
+  auto sipp = callee("uas-reliable-180.xml", port);
+  std::shared_ptr<Dialog> dialog;
+  auto request = harness.run([&] {
+    RequestSpec spec;
+    spec.uri = "sip:sipp@127.0.0.1:" + std::to_string(port) + ";transport=" + uri_transport();
+    spec.content_type = "application/sdp";
+    spec.body = kSdp;
+    astmrf::sip::InviteOptions options;
+    options.supported_100rel = true;
+    return harness.engine().send_request(
+        spec,
+        [&](const Message& response, const std::shared_ptr<Dialog>& d) {
+          log.add("status " + std::to_string(response.status()));
+          if (d) {
+            dialog = d;
+            d->on_end([&](DialogEndReason reason) { log.add(end_event(reason)); });
+          }
+        },
+        options);
+  });
+  if (!log.wait_for("status 200")) {
+    auto failed = sipp->wait(20s);
+    FAIL() << log.joined() << failed.output;
+  }
+  EXPECT_TRUE(harness.run([&] { return request->early_dialog() != nullptr; }));
+  std::this_thread::sleep_for(100ms);  // let sipp see the ACK
+  harness.run([&] {
+    dialog->bye();
+    return 0;
+  });
+  auto result = sipp->wait(20s);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  auto events = log.events();
+  EXPECT_EQ(std::count(events.begin(), events.end(), "status 180"), 1)
+      << log.joined();  // the retransmission is not passed up
+  harness.run([&] {
+    dialog.reset();
+    request.reset();
+    return 0;
+  });
+  expect_no_dialogs();
+}
+
+TEST_P(EngineTest, ASecondReliableProvisionalWaitsForThePrackOfTheFirst) {
+  harness.run([&] {
+    harness.engine().on_request([&](const std::shared_ptr<IncomingRequest>& request) {
+      std::weak_ptr<IncomingRequest> weak = request;
+      auto pracks = std::make_shared<int>(0);
+      request->on_prack([this, weak, pracks](const Message&) {
+        log.add("prack " + std::to_string(++*pracks));
+        auto r = weak.lock();
+        if (r && *pracks == 2) watch(r->respond(ResponseSpec{200, {}, {}, "application/sdp", kSdp}));
+      });
+      request->respond(ResponseSpec{180, {}, {{"Require", "100rel"}}, {}, {}});
+      request->respond(ResponseSpec{183, {}, {{"Require", "100rel"}}, "application/sdp", kSdp});  // queued
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-two-reliable.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for("prack 2")) << log.joined();
+  EXPECT_TRUE(log.wait_for(end_event(DialogEndReason::remote_bye))) << log.joined();
+  expect_no_dialogs();
+}
+
+// ------------------------------------------------------------------ RFC 3311 (UPDATE in early dialogs)
+
+// kSdp with another o= version: the peer's scenario checks which one it got.
+std::string sdp_version(int version) {
+  std::string sdp = kSdp;
+  sdp.replace(sdp.find("1 1 IN"), 6, "1 " + std::to_string(version) + " IN");
+  return sdp;
+}
+
+// Answers an UPDATE with offer `version`-1 with `version`, then sends its own offer `version`+1.
+void update_both_ways(const std::shared_ptr<Dialog>& early, EventLog& log, std::function<void()> then) {
+  std::weak_ptr<Dialog> weak = early;
+  early->on_request([&log, weak, then](const std::shared_ptr<IncomingRequest>& update) {
+    log.add("early " + std::string(update->message().method()));
+    update->respond(ResponseSpec{200, {}, {}, "application/sdp", sdp_version(2)});
+    auto dialog = weak.lock();
+    if (!dialog) return;
+    RequestSpec spec;
+    spec.method = "UPDATE";
+    spec.content_type = "application/sdp";
+    spec.body = sdp_version(3);
+    dialog->request(spec, [&log, then](const Message& response, const std::shared_ptr<Dialog>&) {
+      log.add("update answered " + std::to_string(response.status()));
+      if (then) then();
+    });
+  });
+}
+
+TEST_P(EngineTest, EarlyUpdateBothWaysAsUas) {
+  harness.run([&] {
+    harness.engine().on_request([&](const std::shared_ptr<IncomingRequest>& request) {
+      request->respond(ResponseSpec{183, {}, {{"Require", "100rel"}}, "application/sdp", kSdp});
+      auto early = request->early_dialog();
+      log.add(early && early->early() ? "early dialog" : "no early dialog");
+      if (!early) return;
+      std::weak_ptr<IncomingRequest> weak = request;
+      update_both_ways(early, log, [this, weak] {
+        if (auto r = weak.lock()) watch(r->respond(ResponseSpec{200, {}, {}, "application/sdp", sdp_version(4)}));
+      });
+    });
+    return 0;
+  });
+  auto result = astmrf_test::run_sipp(caller("uac-early-update.xml"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(log.wait_for("early dialog", 1s)) << log.joined();
+  EXPECT_TRUE(log.wait_for("early UPDATE", 1s)) << log.joined();
+  EXPECT_TRUE(log.wait_for("update answered 200", 1s)) << log.joined();
+  EXPECT_TRUE(log.wait_for(end_event(DialogEndReason::remote_bye))) << log.joined();
+  expect_no_dialogs();
+}
+
+TEST_P(EngineTest, EarlyUpdateBothWaysAsUac) {
+  std::uint16_t port = 0;
+  auto sipp = callee("uas-early-update.xml", port);
+  std::shared_ptr<Dialog> dialog;
+  std::shared_ptr<astmrf::sip::ClientRequest> request;
+  harness.run([&] {
+    RequestSpec spec;
+    spec.uri = "sip:sipp@127.0.0.1:" + std::to_string(port) + ";transport=" + uri_transport();
+    spec.content_type = "application/sdp";
+    spec.body = kSdp;
+    astmrf::sip::InviteOptions options;
+    options.supported_100rel = true;
+    request = harness.engine().send_request(
+        spec,
+        [&](const Message& response, const std::shared_ptr<Dialog>& d) {
+          log.add("status " + std::to_string(response.status()));
+          if (response.status() == 183 && request && request->early_dialog()) {
+            update_both_ways(request->early_dialog(), log, {});
+          }
+          if (d) {
+            dialog = d;
+            d->on_end([&](DialogEndReason reason) { log.add(end_event(reason)); });
+          }
+        },
+        options);
+    return 0;
+  });
+  if (!log.wait_for("status 200")) {
+    auto failed = sipp->wait(20s);
+    FAIL() << log.joined() << failed.output;
+  }
+  EXPECT_TRUE(log.wait_for("early UPDATE", 1s)) << log.joined();
+  EXPECT_TRUE(log.wait_for("update answered 200", 1s)) << log.joined();
+  std::this_thread::sleep_for(100ms);  // let sipp see the ACK
+  harness.run([&] {
+    dialog->bye();
+    return 0;
+  });
+  auto result = sipp->wait(20s);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  harness.run([&] {
+    dialog.reset();
+    request.reset();
+    return 0;
+  });
   expect_no_dialogs();
 }
 

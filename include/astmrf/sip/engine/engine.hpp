@@ -62,9 +62,30 @@ class IncomingRequest : public std::enable_shared_from_this<IncomingRequest> {
   /// Runs when the peer CANCELs this INVITE before a final response; the engine
   /// has already answered the CANCEL 200 and the INVITE 487.
   void on_cancel(std::function<void()> handler);
+  /// INVITE: runs for each PRACK that acknowledges one of our reliable provisional
+  /// responses (RFC 3262), after the engine answered it 200; its body may hold the SDP
+  /// answer to an offer in the provisional (or a new offer).
+  void on_prack(std::function<void(const Message& prack)> handler);
+  /// INVITE: the early dialog made by our first reliable provisional response (RFC 3262),
+  /// null before one. Through it the application sends an UPDATE (RFC 3311) before the
+  /// final response and, with Dialog::on_request, receives the caller's. It ends (without
+  /// an on_end report) when the final response is sent; the 2xx's dialog goes on from its CSeqs.
+  [[nodiscard]] std::shared_ptr<Dialog> early_dialog() const { return early_dialog_; }
+  /// True when the INVITE has `Supported: 100rel` or `Require: 100rel`: its provisional
+  /// responses may be sent reliably.
+  [[nodiscard]] bool supports_100rel() const;
 
   /// Sends a provisional (101-199) or final response. A 2xx to an INVITE creates
-  /// the dialog (returned; confirmed when the ACK arrives). Throws std::logic_error
+  /// the dialog (returned; confirmed when the ACK arrives).
+  /// Reliable provisionals (RFC 3262): a 101-199 to an INVITE that supports 100rel is sent
+  /// reliably when `response` has a `Require: 100rel` header, or always when the INVITE
+  /// requires 100rel: an RSeq is added and it is retransmitted (T1 doubling) until its
+  /// PRACK; the engine answers the PRACK 200 (481 for one matching nothing). Provisionals
+  /// sent meanwhile wait for it (queued, in order). A 2xx waits for the PRACK of a
+  /// reliable provisional that carried a body (RFC 3262 3): the dialog is returned at once,
+  /// the 2xx goes out when the PRACK arrives. Without a PRACK for 64*T1 the INVITE is
+  /// answered 500 (a held 2xx is dropped and its dialog ends, reason no_ack) and later
+  /// responses are ignored. Throws std::logic_error
   /// after a final response, sip::HeaderInjectionError on CR/LF/NUL in a header.
   std::shared_ptr<Dialog> respond(ResponseSpec response);
 
@@ -83,8 +104,19 @@ class IncomingRequest : public std::enable_shared_from_this<IncomingRequest> {
   std::string last_response_;
   std::weak_ptr<Dialog> dialog_;
   std::function<void()> on_cancel_;
+  std::function<void(const Message&)> on_prack_;
   std::shared_ptr<void> timer_;  // transaction timers (engine-owned type)
+  // RFC 3262 (UAS): the reliable provisional awaiting its PRACK, the ones waiting behind it.
+  std::string reliable_wire_;  // empty: none unacknowledged
+  std::vector<ResponseSpec> reliable_queue_;
+  std::shared_ptr<void> prack_timer_;
+  std::string early_key_;  // its entry in the engine's early-dialog table, when it has one
+  std::shared_ptr<Dialog> early_dialog_;
+  std::uint32_t rseq_{0};
   int final_status_{0};
+  bool reliable_has_body_{false};
+  bool held_2xx_{false};      // a 2xx built, sent once the PRACK arrives
+  bool prack_failed_{false};  // no PRACK came: answered 500
   bool cancelled_{false};
   bool is_invite_{false};
   bool confirmed_{false};  // ACK to a non-2xx final seen
@@ -117,6 +149,13 @@ class ClientRequest : public std::enable_shared_from_this<ClientRequest> {
   /// handshake failure (is_tls_handshake_error(), <astmrf/sip/engine/tls_error.hpp>).
   [[nodiscard]] const boost::system::error_code& transport_error() const noexcept { return transport_error_; }
 
+  /// INVITE: the early dialog of the last reliable provisional response (RFC 3262; the
+  /// engine PRACKed it), e.g. to send an UPDATE with a new offer (RFC 3311) before the
+  /// final response, and (Dialog::on_request) to receive the callee's; null when none came.
+  /// It ends (without an on_end report) with the final response; the 2xx's dialog goes on
+  /// from its CSeqs.
+  [[nodiscard]] std::shared_ptr<Dialog> early_dialog() const { return early_dialog_; }
+
   /// INVITE only: sends CANCEL now, or as soon as a provisional response arrives
   /// (RFC 3261 9.1). A 2xx that races the CANCEL is ACKed and BYEd by the engine
   /// and reported to the handler as a local 487. Idempotent.
@@ -140,8 +179,10 @@ class ClientRequest : public std::enable_shared_from_this<ClientRequest> {
   std::shared_ptr<void> timer_;
   std::weak_ptr<Dialog> dialog_;  // in-dialog requests: the dialog they belong to
   std::string dns_error_;
-  std::shared_ptr<void> failover_;  // RFC 3263: the spec and the targets left (engine-owned type)
-  std::uint32_t attempt_{0};        // which target; a late transport error of an earlier one is ignored
+  std::shared_ptr<Dialog> early_dialog_;  // RFC 3262: made for the PRACKs, not in the dialog table
+  std::uint32_t last_rseq_{0};            // of the reliable provisionals PRACKed (duplicates are not)
+  std::shared_ptr<void> failover_;        // RFC 3263: the spec and the targets left (engine-owned type)
+  std::uint32_t attempt_{0};              // which target; a late transport error of an earlier one is ignored
   int final_status_{0};
   bool provisional_seen_{false};
   bool cancel_requested_{false};
@@ -186,6 +227,9 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   [[nodiscard]] const std::vector<std::string>& route_set() const noexcept { return route_set_; }
   /// The transport address requests are sent to.
   [[nodiscard]] const PeerAddress& peer() const noexcept { return peer_; }
+  /// True for an early dialog (RFC 3262/3311: made by a reliable provisional response,
+  /// for PRACK and UPDATE only): IncomingRequest::early_dialog(), ClientRequest::early_dialog().
+  [[nodiscard]] bool early() const noexcept { return early_; }
   /// Why it ended, once it has.
   [[nodiscard]] std::optional<DialogEndReason> end_reason() const noexcept { return end_reason_; }
   /// "<Call-ID>;local=<tag>;remote=<tag>": unique per dialog.
@@ -239,6 +283,7 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   std::string last_ack_;
   std::uint32_t last_ack_cseq_{0};
   bool awaiting_manual_ack_{false};
+  bool early_{false};
   bool outgoing_invite_pending_{false};  // for glare detection (491)
   bool incoming_invite_pending_{false};
 };
@@ -248,6 +293,9 @@ struct InviteOptions {
   /// Leave the ACK for the 2xx to the application (Dialog::ack), e.g. to carry
   /// the SDP answer when the INVITE had no offer. Default: the engine ACKs at once.
   bool manual_ack{false};
+  /// Adds `Supported: 100rel` (RFC 3262) unless the request has a Supported header. A
+  /// reliable provisional response is PRACKed by the engine whatever this says.
+  bool supported_100rel{false};
 };
 
 /// Counters and gauges of an Engine.
