@@ -60,6 +60,11 @@ void Response::send(int status, ResponseOptions options) {
   std::string reason = status >= 200 && state_->call ? options.reason : std::string{};
   // Copied only when someone records it, and told only once it really went out.
   std::string sent_body = status >= 200 && state_->on_final ? options.body : std::string{};
+  if (status >= 200 && status < 300 && state_->decorate_2xx) {
+    auto decorate = std::move(state_->decorate_2xx);
+    state_->decorate_2xx = nullptr;
+    decorate(options.headers);
+  }
   transaction.respond(ResponseSpec{status, std::move(options.reason), std::move(options.headers),
                                    std::move(options.content_type), std::move(options.body)});
   if (status >= 200 && state_->call) {
