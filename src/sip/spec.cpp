@@ -12,6 +12,7 @@ std::string_view to_string(DialogEndReason reason) noexcept {
     case DialogEndReason::cancelled: return "cancelled";
     case DialogEndReason::backend_stopped: return "backend_stopped";
     case DialogEndReason::connection_lost: return "connection_lost";
+    case DialogEndReason::session_timer: return "session_timer";
   }
   return "unknown";
 }

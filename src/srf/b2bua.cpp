@@ -77,9 +77,10 @@ void Srf::start_b2bua(Request req, Response res, std::string uri, B2buaOptions o
 
   auto uas_headers = std::move(options.uas_headers);
   const bool end_together = options.end_together;
+  auto uas_session_timer = options.uas_session_timer;
   start_uac(std::move(uri), std::move(uac),
             DialogHandler(boost::asio::bind_cancellation_slot(
-                state->cancel_b.slot(), [state, req, res, uas_headers, end_together](
+                state->cancel_b.slot(), [state, req, res, uas_headers, end_together, uas_session_timer](
                                             std::exception_ptr error, std::shared_ptr<Dialog> b) mutable {
                   if (state->aborted) {
                     if (b) b->destroy();
@@ -105,7 +106,7 @@ void Srf::start_b2bua(Request req, Response res, std::string uri, B2buaOptions o
                     state->finish(error, {});
                     return;
                   }
-                  UasOptions uas{b->remote_sdp(), std::move(uas_headers)};
+                  UasOptions uas{b->remote_sdp(), std::move(uas_headers), uas_session_timer};
                   detail::answer_uas(state->executor, state->observers, req, std::move(uas),
                                      DialogHandler(boost::asio::bind_cancellation_slot(
                                          state->cancel_a.slot(), [state, b, end_together](std::exception_ptr uas_error,

@@ -1,4 +1,5 @@
 #include "server_state.hpp"
+#include "session_timer.hpp"
 
 #include <astmrf/detail/async.hpp>
 #include <astmrf/sip/sdp.hpp>
@@ -72,6 +73,8 @@ void Dialog::on(const std::string& method, std::function<void(Request, Response)
 
 void Dialog::ended(DialogEndReason reason) {
   DestroyedInfo info;
+  // Our BYE for an expired session: the timer ended it, not the application.
+  if (session_expired_ && reason == DialogEndReason::local_bye) reason = DialogEndReason::session_timer;
   info.reason = reason;
   info.who = reason == DialogEndReason::local_bye    ? DestroyedInfo::Who::local
              : reason == DialogEndReason::remote_bye ? DestroyedInfo::Who::remote
@@ -84,6 +87,7 @@ void Dialog::ended(DialogEndReason reason) {
       observers_->log->debug("event=dialog_ended call_id={} role={} reason={}", util::quote(backend_->call_id()),
                              role_ == Role::uas ? "uas" : "uac", sip::to_string(reason));
   }
+  if (session_timer_) session_timer_->timer.cancel();
   on_modify_ = nullptr;  // handlers may hold the dialog: release them
   handlers_.clear();
   refer_notify_ = nullptr;
@@ -98,7 +102,10 @@ void Dialog::incoming(const std::shared_ptr<BackendServerTransaction>& transacti
   auto res = detail::Access::response(state);
   const std::string method(req.method());
   try {
-    if (method == "INVITE" || method == "UPDATE") record_answer(*state, std::string(req.body()));
+    if (method == "INVITE" || method == "UPDATE") {
+      record_answer(*state, std::string(req.body()));
+      if (session_timer_) session_refresh_received(*state);
+    }
     if (method == "INVITE") {
       if (on_modify_) {
         auto handler = on_modify_;

@@ -62,6 +62,11 @@ void Response::send(int status, ResponseOptions options) {
   std::string sent_body = status >= 200 && state_->on_final ? options.body : std::string{};
   // RFC 3262: the backend sends it reliably when the caller supports 100rel (else as usual).
   if (options.reliable && status > 100 && status < 200) options.headers.emplace_back("Require", "100rel");
+  if (status >= 200 && status < 300 && state_->decorate_2xx) {
+    auto decorate = std::move(state_->decorate_2xx);
+    state_->decorate_2xx = nullptr;
+    decorate(options.headers);
+  }
   transaction.respond(ResponseSpec{status, std::move(options.reason), std::move(options.headers),
                                    std::move(options.content_type), std::move(options.body)});
   if (status >= 200 && state_->call) {

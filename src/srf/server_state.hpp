@@ -33,6 +33,8 @@ struct ServerState {
   std::vector<std::shared_ptr<astmrf::detail::Once<void(std::exception_ptr, bool)>>> cancel_waiters;
   // Told the final status and body sent (a Dialog records the SDP its answer carried).
   std::function<void(int status, const std::string& body)> on_final;
+  // Adds headers to a 2xx before it goes out (a session refresh's Session-Expires).
+  std::function<void(HeaderList& headers)> decorate_2xx;
   // INVITEs only, when Srf counts or logs calls: the call's outcome, recorded once.
   std::shared_ptr<CallRecord> call;
   // An INVITE with Replaces: the dialog it replaces (Request::replaced_dialog).
@@ -75,6 +77,7 @@ struct Access {
     return dialog;
   }
   static void attach(Dialog& dialog) { dialog.attach(); }
+  static void start_session_timer(Dialog& dialog, const SessionTimerPlan& plan) { dialog.start_session_timer(plan); }
   static const boost::asio::any_io_executor& executor(const Dialog& dialog) { return dialog.executor_; }
   static const std::shared_ptr<const SrfObservers>& observers(const Dialog& dialog) { return dialog.observers_; }
   static std::uint32_t count_refer(Dialog& dialog) { return ++dialog.refers_accepted_; }

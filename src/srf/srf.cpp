@@ -1,5 +1,6 @@
 #include "digest.hpp"
 #include "server_state.hpp"
+#include "session_timer.hpp"
 
 #include <astmrf/detail/async.hpp>
 #include <astmrf/sip/header_parsers.hpp>
@@ -214,6 +215,21 @@ void detail::answer_uas(
     (*once)(std::make_exception_ptr(RequestCancelled()), nullptr);
     return;
   }
+  std::optional<SessionTimerPlan> timer_plan;
+  if (options.session_timer) {
+    auto negotiated = negotiate_uas(transaction->message(), *options.session_timer);
+    if (negotiated.reject_min_se != 0) {
+      // RFC 4028 8.1: the interval asked for is below our Min-SE.
+      if (call) call->end(rejected(422), 422, "Session Interval Too Small");
+      transaction->respond(ResponseSpec{
+          422, "Session Interval Too Small", {{"Min-SE", std::to_string(negotiated.reject_min_se)}}, {}, {}});
+      detail::Access::state(req)->answered();
+      (*once)(std::make_exception_ptr(SipFailure(422, "Session Interval Too Small", true)), nullptr);
+      return;
+    }
+    for (auto& header : negotiated.headers) options.headers.push_back(std::move(header));
+    timer_plan = negotiated.plan;
+  }
   std::shared_ptr<BackendDialog> backend;
   try {
     backend =
@@ -233,9 +249,10 @@ void detail::answer_uas(
                                        std::string(req.body()), executor, std::move(observers));
   // Until the ACK, the backend's handlers own the dialog; attach() then hands
   // them weak references and the application becomes the owner.
-  backend->on_ack([once, dialog, call](const sip::Message&) {
+  backend->on_ack([once, dialog, call, timer_plan](const sip::Message&) {
     if (call) call->end(Outcome::answered, 200, "OK");
     detail::Access::attach(*dialog);
+    if (timer_plan) detail::Access::start_session_timer(*dialog, *timer_plan);
     (*once)(nullptr, dialog);
   });
   backend->on_end([once, call](DialogEndReason reason) {
@@ -266,6 +283,10 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
   std::string cnonce;
   std::uint32_t cseq{1};
   bool auth_tried{false};
+  bool timer_retried{false};                 // a 422 is retried once
+  std::uint32_t session_expires{0};          // seconds asked for (raised by a 422)
+  std::uint32_t min_se{0};                   // our Min-SE (raised by a 422)
+  std::pair<std::string, std::string> auth;  // the credentials header sent, for a 422 retry
   std::shared_ptr<BackendClientTransaction> transaction;
   std::unique_ptr<boost::asio::steady_timer> timer;
   std::string cancel_reason;
@@ -276,8 +297,8 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
     RequestSpec spec;
     spec.method = "INVITE";
     spec.cseq = cseq;
-    if (options.auth) {
-      // A challenge may need the request again (with credentials): copy its parts.
+    if (options.auth || options.session_timer) {
+      // A challenge (or a 422) may need the request again (with credentials): copy its parts.
       spec.uri = uri;
       spec.from = options.from;
       spec.to = options.to;
@@ -295,7 +316,17 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
       spec.headers = std::move(options.headers);
       spec.destination = std::move(options.proxy);
     }
-    if (!auth_header.empty()) spec.headers.emplace_back(auth_header, auth_value);
+    if (!auth_header.empty()) auth = {auth_header, auth_value};
+    if (!auth.first.empty()) spec.headers.emplace_back(auth.first, auth.second);
+    if (options.session_timer) {
+      const auto prefer = options.session_timer->refresher;
+      std::string value = std::to_string(session_expires);
+      if (prefer == SessionTimerOptions::Refresher::uac) value += ";refresher=uac";
+      if (prefer == SessionTimerOptions::Refresher::uas) value += ";refresher=uas";
+      spec.headers.emplace_back("Supported", "timer");
+      spec.headers.emplace_back("Session-Expires", std::move(value));
+      spec.headers.emplace_back("Min-SE", std::to_string(min_se));
+    }
     if (!options.local_sdp.empty()) {
       spec.content_type = "application/sdp";
       spec.body = options.local_sdp;
@@ -339,6 +370,19 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
         }
       }
     }
+    if (status == 422 && options.session_timer && !timer_retried && cancel_reason.empty()) {
+      // RFC 4028 7.2: retried once, asking for the Min-SE the UAS wants.
+      if (auto wanted = detail::parse_min_se(response.header(sip::HeaderId::min_se)); wanted && *wanted > 0) {
+        timer_retried = true;
+        session_expires = std::max(session_expires, *wanted);
+        min_se = std::max(min_se, *wanted);
+        ++cseq;
+        observers->log->debug("event=call_session_interval_too_small call_id={} min_se={}",
+                              util::quote(response.call_id()), *wanted);
+        send();
+        return;
+      }
+    }
     if (status >= 300) {
       bool local = transaction && transaction->local_failure();
       if (!cancel_reason.empty() && (status == 487 || local)) {
@@ -376,6 +420,10 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
     auto dialog = detail::Access::dialog(backend_dialog, Dialog::Role::uac, std::move(local), std::move(remote),
                                          executor, observers);
     detail::Access::attach(*dialog);
+    if (options.session_timer) {
+      if (auto plan = detail::negotiate_uac(response, *options.session_timer, min_se))
+        detail::Access::start_session_timer(*dialog, *plan);
+    }
     end(detail::Outcome::answered, status, response.reason());
     finish(nullptr, std::move(dialog));
   }
@@ -415,6 +463,11 @@ void Srf::start_uac(std::string uri, UacOptions options, DialogHandler handler) 
   }
   call->from_tag = impl_->random.hex(16);
   if (call->options.auth) call->cnonce = impl_->random.hex(16);  // only digest uses it
+  if (call->options.session_timer) {
+    call->min_se = static_cast<std::uint32_t>(call->options.session_timer->min_se.count());
+    call->session_expires =
+        std::max(static_cast<std::uint32_t>(call->options.session_timer->interval.count()), call->min_se);
+  }
   call->once = astmrf::detail::make_once(std::move(handler), call->executor);
   std::weak_ptr<UacCall> weak = call;
   // Cancelled: completes with operation_aborted at once; the CANCEL goes out, and a 2xx

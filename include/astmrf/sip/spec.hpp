@@ -109,6 +109,9 @@ enum class DialogEndReason : std::uint8_t {
   /// The backend lost what carried the dialog for good (a drachtio-server connection
   /// that ended, or that could not take the dialog's 2xx): nothing could be sent.
   connection_lost,
+  /// A session timer (RFC 4028) expired without a refresh, or a refresh was answered 481/408
+  /// and the dialog was ended: BYE was sent.
+  session_timer,
 };
 /// The reason's name, e.g. "remote_bye".
 std::string_view to_string(DialogEndReason reason) noexcept;

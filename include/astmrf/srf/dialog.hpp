@@ -21,6 +21,11 @@
 
 namespace astmrf::srf {
 
+namespace detail {
+struct SessionTimer;
+struct SessionTimerPlan;
+}  // namespace detail
+
 /// Who ended a dialog, and the signaling backend's reason.
 struct DestroyedInfo {
   /// `local`: this application (destroy(), a dropped last reference); `remote`: the peer's BYE; `system`: the backend
@@ -169,6 +174,12 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   void ended(DialogEndReason reason);
   void incoming(const std::shared_ptr<BackendServerTransaction>& transaction);
   void record_answer(detail::ServerState& state, std::string offer);
+  // Session timers (RFC 4028), session_timer.cpp.
+  void start_session_timer(const detail::SessionTimerPlan& plan);
+  void arm_session_timer();
+  void session_timer_fired();
+  void session_refresh_received(detail::ServerState& state);  // a 2xx to it re-arms the timer
+  void session_expired();
 
   std::shared_ptr<BackendDialog> backend_;
   Role role_;
@@ -182,6 +193,8 @@ class Dialog : public std::enable_shared_from_this<Dialog> {
   std::function<void(Request, Response)> refer_notify_;    // the NOTIFYs of the running async_refer
   std::uint32_t refers_accepted_{0};                       // accept_refer: the NOTIFYs of the 2nd REFER on carry an id
   std::shared_ptr<const detail::SrfObservers> observers_;  // the Srf's metrics and logger (null: none)
+  std::shared_ptr<detail::SessionTimer> session_timer_;    // null: no session timer
+  bool session_expired_{false};                            // our BYE ends it as session_timer
 };
 
 }  // namespace astmrf::srf

@@ -14,6 +14,7 @@
 #include <astmrf/srf/dialog.hpp>
 #include <astmrf/srf/errors.hpp>
 #include <astmrf/srf/request.hpp>
+#include <astmrf/srf/session_timer.hpp>
 #include <astmrf/util/observability_fwd.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -41,6 +42,10 @@ struct UasOptions {
   std::string local_sdp;  ///< the SDP answer sent in the 200 OK
   /// Extra headers on the 200 OK.
   HeaderList headers;
+  /// Session timers (RFC 4028): set, the INVITE's Session-Expires is negotiated (an interval
+  /// below min_se is answered 422 with Min-SE and the operation fails with SipFailure 422,
+  /// local) and the dialog refreshes or expires. Unset: the INVITE's Session-Expires is ignored.
+  std::optional<SessionTimerOptions> session_timer{};
 };
 
 /// Digest credentials (RFC 7616) for a challenged request.
@@ -69,6 +74,10 @@ struct UacOptions {
   std::chrono::milliseconds timeout{0};   ///< give up (CANCEL) after this; 0: never
   /// Called with each provisional response (1xx).
   std::function<void(const sip::Message&)> on_provisional;
+  /// Session timers (RFC 4028): set, the INVITE carries Supported: timer, Session-Expires and
+  /// Min-SE; a 422 is retried once with its Min-SE; the 2xx's Session-Expires decides who
+  /// refreshes. Unset: none of this.
+  std::optional<SessionTimerOptions> session_timer{};
 };
 
 /// Options of Srf::async_create_b2bua.
@@ -78,6 +87,8 @@ struct B2buaOptions {
   HeaderList uas_headers;         ///< extra headers on the 200 OK to the caller
   bool relay_provisionals{true};  ///< 180/183 (with SDP) from B go to the caller
   bool end_together{true};        ///< a BYE on either leg ends the other
+  /// Session timers on the caller's leg (A); the B leg's are uac.session_timer.
+  std::optional<SessionTimerOptions> uas_session_timer{};
 };
 
 /// What Srf::async_create_b2bua yields: both dialogs.
