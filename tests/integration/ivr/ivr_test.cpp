@@ -281,6 +281,21 @@ TEST_F(IvrTest, SigtermDrainDeadlineHangsUpWhatIsLeft) {
   EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"media_ended"}) << log;
 }
 
+// A second signal while draining stops at once: the call is hung up, the IVR exits 0.
+TEST_F(IvrTest, ASecondSignalWhileDrainingStopsAtOnce) {
+  start_ivr(0, {}, 30000);
+  astmrf_test::SippProcess sipp(caller(std::string(ENGINE_SIPP_DIR) + "/uac-invite-wait-bye.xml"));
+  ASSERT_TRUE(wait_for_log(*ivr, "event=connected")) << ivr->output();
+  ::kill(ivr->pid(), SIGTERM);
+  ASSERT_TRUE(wait_for_log(*ivr, "event=draining")) << ivr->output();
+  ::kill(ivr->pid(), SIGINT);
+  const auto result = sipp.wait();
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  const auto log = wait_ivr(10s);
+  EXPECT_EQ(field_of(log, "stopping", "why"), std::vector<std::string>{"signal"}) << log;
+  EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"media_ended"}) << log;
+}
+
 TEST_F(IvrTest, CallsAreSpreadRoundRobinOverMediaServers) {
   const auto entry = "http://127.0.0.1:" + std::to_string(box.ari_port) + ",127.0.0.1:" + std::to_string(box.sip_port);
   start_ivr(2, {"--asterisk", entry, "--asterisk", entry});  // two Stasis apps on one Asterisk
