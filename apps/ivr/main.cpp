@@ -66,12 +66,11 @@ class IvrApp {
         library_log_(std::move(loggers.library)),
         signals_(ioc, SIGINT, SIGTERM),
         startup_timer_(ioc),
-        stats_timer_(ioc) {}
+        stats_timer_(ioc),
+        drain_timer_(ioc) {}
 
   asio::awaitable<void> start() {
-    signals_.async_wait([this](boost::system::error_code ec, int) {
-      if (!ec) stop("signal");
-    });
+    wait_for_signal();
     const auto servers = ivr::media_servers(options_);  // bad addresses fail before any I/O
     std::optional<ivr::HostPort> metrics_address;
     if (!options_.metrics.empty()) metrics_address = ivr::parse_host_port(options_.metrics);
@@ -141,6 +140,7 @@ class IvrApp {
     }
     exporter_->add_readiness_check("sip_listening",
                                    [this] { return !stopping_ && signaling_ && signaling_->listening(); });
+    exporter_->add_readiness_check("not_draining", [this] { return !draining_; });
     exporter_->add_readiness_check("media_server_up", [this] {
       return std::any_of(members_.begin(), members_.end(),
                          [](const auto& m) { return m->server->state() == mrf::ServerState::up; });
@@ -155,6 +155,7 @@ class IvrApp {
     log_->info("event=stopping why={} calls_in_progress={}", why, started_ - finished_);
     startup_timer_.cancel();
     stats_timer_.cancel();
+    drain_timer_.cancel();
     // Calls in progress end now (each endpoint's end BYEs its caller); with none, the
     // last call's StasisEnd still gets logged before the ARI connection closes.
     if (started_ != finished_) disconnect_all();
@@ -174,6 +175,44 @@ class IvrApp {
   }
 
  private:
+  // SIGINT stops at once; SIGTERM drains first (--drain-timeout), and a second signal while
+  // draining stops at once.
+  void wait_for_signal() {
+    signals_.async_wait([this](boost::system::error_code ec, int signal) {
+      if (ec) return;
+      if (signal == SIGTERM && !draining_ && options_.drain_timeout_s != 0 && signaling_) {
+        drain();
+        wait_for_signal();
+        return;
+      }
+      stop("signal");
+    });
+  }
+
+  // OPTIONS (a load balancer's probe) get 503 from now on; new INVITEs are still served (one
+  // may come before the balancer notices). Stops once the last call ended, or at the deadline.
+  void drain() {
+    draining_ = true;
+    auto& srf = signaling_->srf();
+    srf.set_draining(true);
+    log_->info("event=draining calls_in_progress={} timeout_s={}", started_ - finished_, options_.drain_timeout_s);
+    drain_timer_.expires_after(std::chrono::seconds(options_.drain_timeout_s));
+    drain_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) stop("drain_timeout");
+    });
+    stop_when_drained();
+  }
+
+  // Drained: Srf has no call in progress (nor a leg towards Asterisk) and every call's
+  // coroutine is done (its call_end logged). Asked again as each call ends; a completion
+  // after stop() does nothing.
+  void stop_when_drained() {
+    if (!draining_ || stopping_ || started_ != finished_ || !signaling_) return;
+    signaling_->srf().async_wait_idle([this](std::exception_ptr error) {
+      if (!error && started_ == finished_) stop("drained");
+    });
+  }
+
   // How long start() waits for the media servers before it takes calls.
   static constexpr std::chrono::milliseconds startup_wait{2000};
 
@@ -272,6 +311,7 @@ class IvrApp {
                      // A refused call does not count towards --max-calls, as before the pool.
                      if (!error && outcome.refused) ++refused_;
                      if (options_.max_calls != 0 && finished_ - refused_ >= options_.max_calls) stop("max_calls");
+                     stop_when_drained();
                    });
   }
 
@@ -282,6 +322,7 @@ class IvrApp {
   asio::signal_set signals_;
   asio::steady_timer startup_timer_;
   asio::steady_timer stats_timer_;
+  asio::steady_timer drain_timer_;                            // --drain-timeout
   std::shared_ptr<astmrf::util::metrics::Registry> metrics_;  // null without --metrics
   std::shared_ptr<astmrf::util::HttpExporter> exporter_;
   std::unique_ptr<ivr::Signaling> signaling_;
@@ -293,6 +334,7 @@ class IvrApp {
   unsigned finished_{0};
   unsigned refused_{0};  // calls no media server could take
   bool stopping_{false};
+  bool draining_{false};  // SIGTERM: drain() ran
 };
 
 }  // namespace

@@ -131,6 +131,9 @@ std::optional<IvrOptions> parse_command_line(int argc, char** argv, int& exit_co
                  "default)");
   app.add_option("--max-calls", o.max_calls, "exit after this many calls (0: run until SIGINT/SIGTERM)");
   app.add_option("--stats-interval", o.stats_interval_s, "seconds between event=stats log lines (0: none)");
+  app.add_option("--drain-timeout", o.drain_timeout_s,
+                 "SIGTERM: seconds to let the calls in progress finish (OPTIONS answered 503 meanwhile) before "
+                 "hanging up the rest and exiting; 0: stop at once");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

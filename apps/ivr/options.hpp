@@ -42,6 +42,9 @@ struct IvrOptions {
   std::string metrics;             ///< HOST:PORT of /metrics, /healthz and /readyz (empty: off)
   unsigned max_calls{0};           ///< exit after this many calls (0: run until SIGINT/SIGTERM)
   unsigned stats_interval_s{10};   ///< an event=stats line this often (0: none)
+  /// SIGTERM drains (OPTIONS get 503, calls in progress finish) for at most this long, then
+  /// hangs up what is left and exits; 0: SIGTERM stops at once, like SIGINT.
+  unsigned drain_timeout_s{30};
 };
 
 /// Parses argv. Returns nothing when the program must exit at once (--help, a

@@ -1,5 +1,6 @@
 #include "observers.hpp"
 
+#include "activity.hpp"
 #include "dialog_registry.hpp"
 
 namespace astmrf::srf::detail {
@@ -48,7 +49,8 @@ SrfObservers::SrfObservers(const std::shared_ptr<util::metrics::Registry>& regis
                            std::shared_ptr<spdlog::logger> logger)
     : log(util::logger_or_default(std::move(logger))),
       metrics(registry != nullptr),
-      dialog_registry(std::make_shared<DialogRegistry>()) {
+      dialog_registry(std::make_shared<DialogRegistry>()),
+      activity(std::make_shared<Activity>()) {
   if (!registry) return;
   auto& calls_family = registry->counter("astmrf_srf_calls_total", "Calls (INVITEs) Srf handled or placed, by outcome",
                                          {"direction", "outcome"});

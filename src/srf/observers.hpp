@@ -16,6 +16,7 @@
 namespace astmrf::srf::detail {
 
 class DialogRegistry;
+class Activity;
 
 enum class Direction : std::uint8_t { inbound, outbound };
 enum class Outcome : std::uint8_t {
@@ -43,6 +44,8 @@ struct SrfObservers {
   std::array<std::shared_ptr<util::metrics::Gauge>, 2> dialogs{};  // by Direction
   // The Srf's dialogs by Call-ID and tags (Replaces); the pointer is fixed, the registry changes.
   std::shared_ptr<DialogRegistry> dialog_registry;
+  // Its calls in progress and whether it drains (Srf::set_draining); the pointer is fixed.
+  std::shared_ptr<Activity> activity;
 
   /// A call's record is worth making: someone counts or logs it.
   [[nodiscard]] bool observing() const { return metrics || logging(); }

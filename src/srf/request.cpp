@@ -16,6 +16,7 @@ void ServerState::cancelled() {
   auto waiters = std::move(cancel_waiters);
   cancel_waiters.clear();
   for (auto& waiter : waiters) (*waiter)(nullptr, true);
+  activity.reset();  // answered 487: no longer a call in progress
 }
 
 void ServerState::answered() {
@@ -23,6 +24,7 @@ void ServerState::answered() {
   auto waiters = std::move(cancel_waiters);
   cancel_waiters.clear();
   for (auto& waiter : waiters) (*waiter)(nullptr, false);
+  activity.reset();  // a 2xx hands over to its dialog (which holds its own token)
 }
 
 }  // namespace detail

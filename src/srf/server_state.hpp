@@ -2,6 +2,7 @@
 // application's CANCEL listeners and the waiters of async_wait_cancelled.
 #pragma once
 
+#include "activity.hpp"
 #include "dialog_registry.hpp"
 #include "observers.hpp"
 
@@ -48,6 +49,8 @@ struct ServerState {
   bool in_middleware{false};
   // Set by an authentication middleware (DigestAuth): Request::authenticated_user.
   std::string authenticated_user;
+  // An INVITE outside dialogs: counts as a call in progress until its final response.
+  std::shared_ptr<void> activity;
 };
 
 /// True when an Event header value names the refer package ("refer", "refer;id=3").
@@ -73,6 +76,12 @@ struct Access {
         new Dialog(std::move(backend), role, std::move(local_sdp), std::move(remote_sdp), std::move(executor)));
     if (observers && observers->metrics) observers->dialogs[role == Dialog::Role::uas ? 0 : 1]->inc();
     if (observers) observers->dialog_registry->add(dialog);  // Replaces finds it
+    if (observers) {
+      // A call in progress until it ends: the waiter (and its token) goes when it completes,
+      // or with the dialog when it is dropped unended.
+      dialog->wait_destroyed(
+          Dialog::DestroyedHandler([token = observers->activity->hold()](std::exception_ptr, DestroyedInfo) {}));
+    }
     dialog->observers_ = std::move(observers);
     return dialog;
   }

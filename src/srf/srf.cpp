@@ -1,3 +1,4 @@
+#include "activity.hpp"
 #include "digest.hpp"
 #include "server_state.hpp"
 #include "session_timer.hpp"
@@ -58,7 +59,17 @@ struct Srf::Impl : std::enable_shared_from_this<Srf::Impl> {
 };
 
 void Srf::Impl::dispatch(const std::shared_ptr<BackendServerTransaction>& transaction) {
+  if (observers->activity->draining && transaction->message().method_id() == sip::MethodId::options) {
+    // The load balancer's probe: stop sending new calls here (set_draining).
+    transaction->respond(ResponseSpec{503,
+                                      "Service Unavailable",
+                                      {{"Retry-After", std::to_string(observers->activity->retry_after.count())}},
+                                      {},
+                                      {}});
+    return;
+  }
   auto state = std::make_shared<detail::ServerState>(transaction, executor);
+  if (transaction->message().method_id() == sip::MethodId::invite) state->activity = observers->activity->hold();
   if (transaction->message().method_id() == sip::MethodId::invite && observers->observing()) {
     // The Call-ID is copied only for the log line: with metrics alone the record is all.
     state->call = std::make_shared<detail::CallRecord>(
@@ -292,6 +303,7 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
   std::string cancel_reason;
   std::optional<detail::CallRecord> record;  // none: nobody counts or logs calls (part of the call: no allocation)
   std::shared_ptr<const detail::SrfObservers> observers;
+  std::shared_ptr<void> activity;  // a call in progress until it completes (Srf::calls_in_progress)
 
   void send(const std::string& auth_header = {}, const std::string& auth_value = {}) {
     RequestSpec spec;
@@ -443,6 +455,7 @@ struct UacCall : std::enable_shared_from_this<UacCall> {
     if (error) end(detail::Outcome::failed, 0, "local error");  // when nothing above ended it
     if (timer) timer->cancel();
     transaction.reset();  // the transaction's handler holds us: break the cycle
+    activity.reset();     // a dialog holds its own
     (*once)(error, std::move(dialog));
   }
 };
@@ -457,6 +470,7 @@ void Srf::start_uac(std::string uri, UacOptions options, DialogHandler handler) 
   call->executor = impl_->executor;
   call->call_id = impl_->random.hex(32);
   call->observers = impl_->observers;
+  call->activity = impl_->observers->activity->hold();
   if (impl_->observers->observing()) {
     call->record.emplace(impl_->observers, detail::Direction::outbound,
                          impl_->observers->logging() ? call->call_id : std::string());
@@ -478,6 +492,7 @@ void Srf::start_uac(std::string uri, UacOptions options, DialogHandler handler) 
     if (c->timer) c->timer->cancel();
     c->cancel_reason = "cancelled by the application";
     c->end(detail::Outcome::cancelled, 0, c->cancel_reason);
+    c->activity.reset();
     if (c->transaction) c->transaction->cancel();
   });
   try {
@@ -493,6 +508,20 @@ void Srf::start_uac(std::string uri, UacOptions options, DialogHandler handler) 
       if (auto c = weak.lock()) c->cancel("no answer within " + std::to_string(ms) + " ms");
     });
   }
+}
+
+// ------------------------------------------------------------------ draining
+
+void Srf::set_draining(bool draining, std::chrono::seconds retry_after) {
+  impl_->observers->activity->draining = draining;
+  impl_->observers->activity->retry_after = retry_after;
+  // A drachtio-server answers OPTIONS itself unless the application takes them.
+  if (draining) impl_->backend->route("OPTIONS");
+}
+bool Srf::draining() const noexcept { return impl_->observers->activity->draining; }
+std::size_t Srf::calls_in_progress() const noexcept { return impl_->observers->activity->count(); }
+void Srf::start_wait_idle(IdleHandler handler) {
+  impl_->observers->activity->wait_idle(std::move(handler), impl_->executor);
 }
 
 }  // namespace astmrf::srf

@@ -21,6 +21,7 @@
 #include <boost/asio/async_result.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -192,6 +193,34 @@ class Srf {
 
   /// The backend's executor: Srf, its requests and dialogs are used from there.
   [[nodiscard]] boost::asio::any_io_executor get_executor() const;
+
+  /// Draining (for a load balancer in front, e.g. Kamailio's dispatcher): while on, OPTIONS
+  /// outside dialogs are answered 503 Service Unavailable with `Retry-After: retry_after`
+  /// (before the middleware and any OPTIONS handler), so that the balancer's probe takes
+  /// this instance out and sends it no new calls. Everything else goes on as before: calls in
+  /// progress finish normally, and a new INVITE still reaches the INVITE handler (a balancer
+  /// sends some before its probe notices; refusing them would fail calls that another
+  /// instance could have taken after a retry only). A handler that prefers to refuse them
+  /// checks draining() and answers 503 itself. Off again: OPTIONS are answered as before.
+  void set_draining(bool draining, std::chrono::seconds retry_after = std::chrono::seconds{30});
+  /// True while draining (set_draining).
+  [[nodiscard]] bool draining() const noexcept;
+  /// Calls in progress: INVITEs received and not answered yet, INVITEs sent and not completed
+  /// yet, and dialogs not ended (nor dropped).
+  [[nodiscard]] std::size_t calls_in_progress() const noexcept;
+
+  /// Completes once calls_in_progress() is 0 (at once when it is): after set_draining(true),
+  /// "the last call ended". New calls may start again afterwards (see set_draining). Cancelled,
+  /// it completes with operation_aborted. Signature: `void(std::exception_ptr)`.
+  template <typename CompletionToken>
+  auto async_wait_idle(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
+        [this](auto handler) { start_wait_idle(IdleHandler(std::move(handler))); }, token);
+  }
+
+ private:
+  using IdleHandler = boost::asio::any_completion_handler<void(std::exception_ptr)>;
+  void start_wait_idle(IdleHandler handler);
 
  private:
   using LegsHandler = boost::asio::any_completion_handler<void(std::exception_ptr, B2buaLegs)>;

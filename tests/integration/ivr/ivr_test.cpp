@@ -220,20 +220,79 @@ TEST_F(IvrTest, NoDigitInTimeGetsAGoodbye) {
   EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"no_input"}) << log;
 }
 
-TEST_F(IvrTest, SigtermHangsUpTheCallsInProgress) {
+// Waits until the IVR's log shows `event` (a call reached Stasis: "event=connected").
+bool wait_for_log(Process& ivr, const std::string& event) {
+  for (int i = 0; i < 200; ++i) {
+    if (ivr.output().find(event) != std::string::npos) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+TEST_F(IvrTest, SigintHangsUpTheCallsInProgress) {
   start_ivr(0, {}, 30000);
   astmrf_test::SippProcess sipp(caller(std::string(ENGINE_SIPP_DIR) + "/uac-invite-wait-bye.xml"));
-  bool connected = false;
-  for (int i = 0; i < 200 && !connected; ++i) {
-    connected = ivr->output().find("event=connected") != std::string::npos;
-    if (!connected) std::this_thread::sleep_for(50ms);
-  }
-  ASSERT_TRUE(connected) << ivr->output();
-  ::kill(ivr->pid(), SIGTERM);
+  ASSERT_TRUE(wait_for_log(*ivr, "event=connected")) << ivr->output();
+  ::kill(ivr->pid(), SIGINT);
   const auto result = sipp.wait();
   EXPECT_EQ(result.exit_code, 0) << result.output;  // the caller got the IVR's BYE
   const auto log = wait_ivr(10s);
   EXPECT_EQ(field_of(log, "stopping", "calls_in_progress"), std::vector<std::string>{"1"}) << log;
+  EXPECT_EQ(field_of(log, "stopping", "why"), std::vector<std::string>{"signal"}) << log;
+  EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"media_ended"}) << log;
+}
+
+// SIGTERM drains (issue 22): OPTIONS, a load balancer's probe, get 503 with Retry-After; the call
+// in progress goes on to its normal end (digits read back, the IVR's BYE); then the IVR exits 0.
+TEST_F(IvrTest, SigtermLetsTheCallInProgressFinishThenExits) {
+  start_ivr(0);
+  astmrf_test::SippProcess sipp(caller(dtmf_scenario("42#", 4000)));
+  ASSERT_TRUE(wait_for_log(*ivr, "event=connected")) << ivr->output();
+  ::kill(ivr->pid(), SIGTERM);
+  ASSERT_TRUE(wait_for_log(*ivr, "event=draining")) << ivr->output();
+  SippCall probe_call;
+  probe_call.scenario = std::string(SRF_SIPP_DIR) + "/uac-options-503.xml";
+  probe_call.remote = "127.0.0.1:" + std::to_string(port);
+  const auto options = astmrf_test::run_sipp(probe_call);
+  EXPECT_EQ(options.exit_code, 0) << options.output;
+  const auto result = sipp.wait();
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  const auto log = wait_ivr(40s);
+  EXPECT_EQ(field_of(log, "draining", "calls_in_progress"), std::vector<std::string>{"1"}) << log;
+  EXPECT_EQ(field_of(log, "digits", "digits"), std::vector<std::string>{"42"}) << log;
+  EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"completed"}) << log;
+  EXPECT_EQ(field_of(log, "stopping", "why"), std::vector<std::string>{"drained"}) << log;
+  EXPECT_EQ(field_of(log, "stopping", "calls_in_progress"), std::vector<std::string>{"0"}) << log;
+}
+
+// The drain's deadline (--drain-timeout) passes with a call still up: it is hung up (the
+// caller gets the IVR's BYE) and the IVR exits 0.
+TEST_F(IvrTest, SigtermDrainDeadlineHangsUpWhatIsLeft) {
+  start_ivr(0, {"--drain-timeout", "1"}, 30000);
+  astmrf_test::SippProcess sipp(caller(std::string(ENGINE_SIPP_DIR) + "/uac-invite-wait-bye.xml"));
+  ASSERT_TRUE(wait_for_log(*ivr, "event=connected")) << ivr->output();
+  ::kill(ivr->pid(), SIGTERM);
+  const auto result = sipp.wait();
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  const auto log = wait_ivr(15s);
+  EXPECT_EQ(field_of(log, "draining", "timeout_s"), std::vector<std::string>{"1"}) << log;
+  EXPECT_EQ(field_of(log, "stopping", "why"), std::vector<std::string>{"drain_timeout"}) << log;
+  EXPECT_EQ(field_of(log, "stopping", "calls_in_progress"), std::vector<std::string>{"1"}) << log;
+  EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"media_ended"}) << log;
+}
+
+// A second signal while draining stops at once: the call is hung up, the IVR exits 0.
+TEST_F(IvrTest, ASecondSignalWhileDrainingStopsAtOnce) {
+  start_ivr(0, {}, 30000);
+  astmrf_test::SippProcess sipp(caller(std::string(ENGINE_SIPP_DIR) + "/uac-invite-wait-bye.xml"));
+  ASSERT_TRUE(wait_for_log(*ivr, "event=connected")) << ivr->output();
+  ::kill(ivr->pid(), SIGTERM);
+  ASSERT_TRUE(wait_for_log(*ivr, "event=draining")) << ivr->output();
+  ::kill(ivr->pid(), SIGINT);
+  const auto result = sipp.wait();
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  const auto log = wait_ivr(10s);
+  EXPECT_EQ(field_of(log, "stopping", "why"), std::vector<std::string>{"signal"}) << log;
   EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"media_ended"}) << log;
 }
 
