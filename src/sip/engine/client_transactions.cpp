@@ -108,8 +108,11 @@ std::string EngineCore::build_request(const RequestSpec& spec, const PeerAddress
 std::shared_ptr<ClientRequest> EngineCore::send_request(RequestSpec spec, ResponseHandler handler,
                                                         InviteOptions options) {
   if (!running_) throw std::logic_error("the SIP engine is not running");
+  // Another Supported line (e.g. "timer") stays: the header is a list, one more line adds to it.
   if (options.supported_100rel && spec.method == "INVITE" &&
-      detail::find_header(spec.headers, "Supported") == nullptr) {
+      std::none_of(spec.headers.begin(), spec.headers.end(), [](const auto& header) {
+        return iequals(header.first, "Supported") && header.second.find("100rel") != std::string::npos;
+      })) {
     spec.headers.emplace_back("Supported", "100rel");
   }
   const Transport fallback = transport_.has(Transport::udp) ? Transport::udp : Transport::tcp;
