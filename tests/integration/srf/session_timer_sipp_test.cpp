@@ -1,7 +1,7 @@
 // Session timers (RFC 4028) of Srf against sipp in both roles, through the embedded engine.
 // The intervals are a few seconds (a test-only Min-SE below RFC 4028's 90 s).
-#include "../engine/engine_harness.hpp"
 #include "astmrf_test/sipp.hpp"
+#include "srf_fixture.hpp"
 
 #include <astmrf/srf/engine_backend.hpp>
 #include <astmrf/srf/srf.hpp>
@@ -13,13 +13,10 @@ namespace {
 using namespace std::chrono_literals;
 namespace srf = astmrf::srf;
 using astmrf::sip::Transport;
-using astmrf_test::EngineHarness;
 using astmrf_test::EventLog;
 using astmrf_test::SippCall;
 
-const std::string kSdp =
-    "v=0\r\no=astmrf 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-    "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
+const std::string& kSdp = astmrf_test::kSrfTestSdp;
 
 std::string describe(const std::exception_ptr& error) {
   if (!error) return "ok";
@@ -40,28 +37,9 @@ srf::SessionTimerOptions short_timers(srf::SessionTimerOptions::Refresher refres
   return options;
 }
 
-class SessionTimerTest : public testing::Test {
+class SessionTimerTest : public astmrf_test::SrfFixture {
  protected:
-  SessionTimerTest() {
-    harness.run([&] {
-      app = std::make_unique<srf::Srf>(srf::make_engine_backend(harness.engine()));
-      return 0;
-    });
-  }
-  ~SessionTimerTest() override {
-    harness.run([&] {
-      dialogs.clear();
-      app.reset();
-      return 0;
-    });
-  }
-
-  SippCall caller(const std::string& scenario) {
-    SippCall call;
-    call.scenario = std::string(SRF_SIPP_DIR) + "/" + scenario;
-    call.remote = harness.address(Transport::udp);
-    return call;
-  }
+  SippCall caller(const std::string& scenario) { return sipp(SRF_SIPP_DIR, scenario); }
   void watch(const std::shared_ptr<srf::Dialog>& dialog) {
     dialog->on_destroy([this](const srf::DestroyedInfo& info) {
       log.add("destroyed " + std::string(srf::to_string(info.who)) + " " +
@@ -82,11 +60,6 @@ class SessionTimerTest : public testing::Test {
       return 0;
     });
   }
-
-  EventLog log;
-  EngineHarness harness;
-  std::unique_ptr<srf::Srf> app;
-  std::vector<std::shared_ptr<srf::Dialog>> dialogs;  // touched on the engine thread only
 };
 
 TEST_F(SessionTimerTest, UasKeepsACallTheCallerRefreshes) {

@@ -1,8 +1,8 @@
 // Srf draining (issue 22): OPTIONS (a load balancer's probe) answered 503 with Retry-After
 // while calls in progress finish, and async_wait_idle telling when the last one ended.
 // Against sipp through the embedded engine.
-#include "../engine/engine_harness.hpp"
 #include "astmrf_test/sipp.hpp"
+#include "srf_fixture.hpp"
 
 #include <astmrf/srf/engine_backend.hpp>
 #include <astmrf/srf/srf.hpp>
@@ -20,13 +20,10 @@ using namespace std::chrono_literals;
 namespace asio = boost::asio;
 namespace srf = astmrf::srf;
 using astmrf::sip::Transport;
-using astmrf_test::EngineHarness;
 using astmrf_test::EventLog;
 using astmrf_test::SippCall;
 
-const std::string kSdp =
-    "v=0\r\no=astmrf 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-    "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
+const std::string& kSdp = astmrf_test::kSrfTestSdp;
 
 std::string describe(std::exception_ptr error) {
   if (!error) return "ok";
@@ -39,28 +36,15 @@ std::string describe(std::exception_ptr error) {
   }
 }
 
-class SrfDrainTest : public testing::Test {
+class SrfDrainTest : public astmrf_test::SrfFixture {
  protected:
-  SrfDrainTest() {
-    harness.run([&] {
-      app = std::make_unique<srf::Srf>(srf::make_engine_backend(harness.engine()));
-      return 0;
-    });
-  }
   ~SrfDrainTest() override {
     harness.run([&] {
       dialog.reset();
-      app.reset();
       return 0;
     });
   }
 
-  SippCall sipp(const std::string& dir, const std::string& scenario) {
-    SippCall call;
-    call.scenario = dir + "/" + scenario;
-    call.remote = harness.address(Transport::udp);
-    return call;
-  }
   void expect_options(int status) {
     auto result = astmrf_test::run_sipp(status == 200 ? sipp(ENGINE_SIPP_DIR, "uac-options.xml")
                                                       : sipp(SRF_SIPP_DIR, "uac-options-503.xml"));
@@ -70,9 +54,6 @@ class SrfDrainTest : public testing::Test {
     return harness.run([&] { return app->calls_in_progress(); });
   }
 
-  EventLog log;
-  EngineHarness harness;
-  std::unique_ptr<srf::Srf> app;
   std::shared_ptr<srf::Dialog> dialog;  // touched on the engine thread only
 };
 

@@ -1,7 +1,7 @@
 // Srf's surface of RFC 3262 (reliable provisional responses, PRACK) against sipp, through the
 // embedded engine: ResponseOptions::reliable as UAS, the automatic PRACK as UAC.
-#include "../engine/engine_harness.hpp"
 #include "astmrf_test/sipp.hpp"
+#include "srf_fixture.hpp"
 
 #include <astmrf/srf/engine_backend.hpp>
 #include <astmrf/srf/srf.hpp>
@@ -17,40 +17,14 @@ using namespace std::chrono_literals;
 namespace asio = boost::asio;
 namespace srf = astmrf::srf;
 using astmrf::sip::Transport;
-using astmrf_test::EngineHarness;
 using astmrf_test::EventLog;
 using astmrf_test::SippCall;
 
-const std::string kSdp =
-    "v=0\r\no=astmrf 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-    "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
+const std::string& kSdp = astmrf_test::kSrfTestSdp;
 
-class SrfPrackTest : public testing::Test {
+class SrfPrackTest : public astmrf_test::SrfFixture {
  protected:
-  SrfPrackTest() {
-    harness.run([&] {
-      app = std::make_unique<srf::Srf>(srf::make_engine_backend(harness.engine()));
-      return 0;
-    });
-  }
-  ~SrfPrackTest() override {
-    harness.run([&] {
-      dialogs.clear();
-      app.reset();
-      return 0;
-    });
-  }
-  SippCall call(const std::string& scenario) {
-    SippCall call;
-    call.scenario = std::string(ENGINE_SIPP_DIR) + "/" + scenario;
-    call.remote = harness.address(Transport::udp);
-    return call;
-  }
-
-  EventLog log;
-  EngineHarness harness;
-  std::unique_ptr<srf::Srf> app;
-  std::vector<std::shared_ptr<srf::Dialog>> dialogs;  // touched on the engine thread only
+  SippCall call(const std::string& scenario) { return sipp(ENGINE_SIPP_DIR, scenario); }
 };
 
 TEST_F(SrfPrackTest, UasSendsAReliable183WithSdpThenAnswers) {
