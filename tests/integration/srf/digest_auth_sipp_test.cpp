@@ -2,9 +2,9 @@
 // Debian's sipp (3.6) computes MD5 only ("authentication must use MD5 or AKAv1-MD5"), so the
 // DigestAuth here offers MD5; SHA-256 is covered by the unit tests (RFC 7616 vectors).
 #include "../engine/baresip_peer.hpp"
-#include "../engine/engine_harness.hpp"
 #include "astmrf_test/process.hpp"
 #include "astmrf_test/sipp.hpp"
+#include "srf_fixture.hpp"
 
 #include <astmrf/srf/digest_auth.hpp>
 #include <astmrf/srf/engine_backend.hpp>
@@ -22,15 +22,12 @@ namespace {
 using namespace std::chrono_literals;
 namespace srf = astmrf::srf;
 using astmrf::sip::Transport;
-using astmrf_test::EngineHarness;
 using astmrf_test::EventLog;
 using astmrf_test::SippCall;
 
-const std::string kSdp =
-    "v=0\r\no=astmrf 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-    "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
+const std::string& kSdp = astmrf_test::kSrfTestSdp;
 
-class DigestAuthSippTest : public testing::Test {
+class DigestAuthSippTest : public astmrf_test::SrfFixture {
  protected:
   DigestAuthSippTest() {
     harness.run([&] {
@@ -50,7 +47,6 @@ class DigestAuthSippTest : public testing::Test {
         });
       };
       auth = std::make_unique<srf::DigestAuth>(std::move(options));
-      app = std::make_unique<srf::Srf>(srf::make_engine_backend(harness.engine()));
       app->use(auth->middleware());
       app->invite([this](srf::Request req, srf::Response res) {
         log.add("invite from " + std::string(req.authenticated_user()));
@@ -74,17 +70,13 @@ class DigestAuthSippTest : public testing::Test {
   }
   ~DigestAuthSippTest() override {
     harness.run([&] {
-      dialogs.clear();
-      app.reset();
-      auth.reset();
+      auth.reset();  // the middleware keeps the state it needs
       return 0;
     });
   }
 
   SippCall caller(const std::string& scenario, const std::string& password) {
-    SippCall call;
-    call.scenario = std::string(SRF_SIPP_DIR) + "/" + scenario;
-    call.remote = harness.address(Transport::udp);
+    SippCall call = sipp(SRF_SIPP_DIR, scenario);
     call.extra_args = {"-au", "alice", "-ap", password};
     return call;
   }
@@ -94,12 +86,8 @@ class DigestAuthSippTest : public testing::Test {
     return n;
   }
 
-  EventLog log;
-  EngineHarness harness;
   std::unique_ptr<srf::DigestAuth> auth;
-  std::unique_ptr<srf::Srf> app;
-  std::vector<std::shared_ptr<srf::Dialog>> dialogs;  // engine thread only
-  std::chrono::steady_clock::duration skew{};         // engine thread only
+  std::chrono::steady_clock::duration skew{};  // engine thread only
   bool expire_during_lookup{false};
   std::string last_authorization;  // engine thread only
 };

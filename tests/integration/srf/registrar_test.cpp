@@ -2,8 +2,8 @@
 // (add, 423 then retry with Min-Expires, refresh, Path, malformed Contact; remove, wildcard)
 // and baresip registering (looked up, then unregistering on quit).
 #include "../engine/baresip_peer.hpp"
-#include "../engine/engine_harness.hpp"
 #include "astmrf_test/sipp.hpp"
+#include "srf_fixture.hpp"
 
 #include <astmrf/srf/digest_auth.hpp>
 #include <astmrf/srf/engine_backend.hpp>
@@ -20,7 +20,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace srf = astmrf::srf;
 using astmrf::sip::Transport;
-using astmrf_test::EngineHarness;
 using astmrf_test::EventLog;
 using astmrf_test::SippCall;
 
@@ -34,11 +33,10 @@ const char* kind_name(srf::BindingChangeKind kind) {
   return "?";
 }
 
-class RegistrarTest : public testing::Test {
+class RegistrarTest : public astmrf_test::SrfFixture {
  protected:
   RegistrarTest() {
     harness.run([&] {
-      app = std::make_unique<srf::Srf>(srf::make_engine_backend(harness.engine()));
       srf::RegistrarOptions options;
       options.min_expires = 30s;
       registrar = std::make_unique<srf::Registrar>(app->get_executor(), options,
@@ -55,15 +53,12 @@ class RegistrarTest : public testing::Test {
     harness.run([&] {
       connection.reset();
       registrar.reset();
-      app.reset();
       return 0;
     });
   }
 
   SippCall uac(const std::string& scenario, const std::string& user) {
-    SippCall call;
-    call.scenario = std::string(SRF_SIPP_DIR) + "/" + scenario;
-    call.remote = harness.address(Transport::udp);
+    SippCall call = sipp(SRF_SIPP_DIR, scenario);
     call.service = user;
     return call;
   }
@@ -94,9 +89,6 @@ class RegistrarTest : public testing::Test {
     return out;
   }
 
-  EventLog log;
-  EngineHarness harness;
-  std::unique_ptr<srf::Srf> app;
   std::unique_ptr<srf::Registrar> registrar;
   astmrf::detail::SignalConnection connection;
 };
