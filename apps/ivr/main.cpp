@@ -190,7 +190,8 @@ class IvrApp {
   }
 
   // OPTIONS (a load balancer's probe) get 503 from now on; new INVITEs are still served (one
-  // may come before the balancer notices). Stops once the last call ended, or at the deadline.
+  // may come before the balancer notices) unless --drain-refuses-calls. Stops once the last call ended, or at the
+  // deadline.
   void drain() {
     draining_ = true;
     auto& srf = signaling_->srf();
@@ -292,6 +293,14 @@ class IvrApp {
     if (stopping_ || (options_.max_calls != 0 && started_ - refused_ >= options_.max_calls)) {
       log_->info("event=rejected call_id={} status=503 why=stopping", req.call_id());
       res.send(503);
+      return;
+    }
+    if (draining_ && options_.drain_refuses_calls) {
+      // The balancer's failure route sends it to another instance; the caller sees nothing.
+      log_->info("event=rejected call_id={} status=503 why=draining", req.call_id());
+      srf::ResponseOptions refusal;
+      refusal.headers = {{"Retry-After", "30"}};
+      res.send(503, std::move(refusal));
       return;
     }
     // No server up or all at a limit: the pool answers 503 with Retry-After (run_call logs it).

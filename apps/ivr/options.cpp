@@ -134,6 +134,9 @@ std::optional<IvrOptions> parse_command_line(int argc, char** argv, int& exit_co
   app.add_option("--drain-timeout", o.drain_timeout_s,
                  "SIGTERM: seconds to let the calls in progress finish (OPTIONS answered 503 meanwhile) before "
                  "hanging up the rest and exiting; 0: stop at once");
+  app.add_flag("--drain-refuses-calls", o.drain_refuses_calls,
+               "while draining, answer new INVITEs 503 with Retry-After (a balancer that retries 503 elsewhere, as "
+               "config/kamailio does, moves them to another instance); default: serve them");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

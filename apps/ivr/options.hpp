@@ -45,6 +45,9 @@ struct IvrOptions {
   /// SIGTERM drains (OPTIONS get 503, calls in progress finish) for at most this long, then
   /// hangs up what is left and exits; 0: SIGTERM stops at once, like SIGINT.
   unsigned drain_timeout_s{30};
+  /// While draining, refuse new INVITEs with 503 + Retry-After instead of serving them: right
+  /// behind a balancer that retries a 503 on another instance (config/kamailio does).
+  bool drain_refuses_calls{false};
 };
 
 /// Parses argv. Returns nothing when the program must exit at once (--help, a

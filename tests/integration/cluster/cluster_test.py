@@ -7,8 +7,10 @@ astmrf-ivr instances, real sandbox Asterisks, all started by scripts/cluster, an
                            hangs up; the caller re-INVITEs, then hangs up); 0 failures, each
                            instance takes 40-60 % of them, and every request of a call reached
                            the instance that took its INVITE
-  cluster_test.py drain    SIGTERM one instance under load: no call fails, it exits 0, it is out
-                           of the dispatcher, and back in once started again
+  cluster_test.py drain    SIGTERM one instance under load: it takes no new call (it refuses them
+                           with 503 until Kamailio's probe takes it out, and Kamailio retries them
+                           on the other instance), no call fails, it exits 0, it is out of the
+                           dispatcher, and back in once started again
   cluster_test.py kill     SIGKILL one instance under load: Kamailio takes it out within 3 s, no
                            call started after that fails, the calls it held fail (their callers'
                            BYE gets 408 from Kamailio), the restarted instance hangs up what its
@@ -229,7 +231,12 @@ def case_drain():
           f"drain: {created} calls, {ok} successful, {failed} failed" + ("" if failed == 0 else
                                                                         "\n" + caller.errors()[-3000:]))
     after = invites_per_instance()
-    say(f"     calls taken after the SIGTERM: ivr-1 {after[1] - before[1]}, ivr-2 {after[2] - before[2]}")
+    ivr2 = next(i for i in status()["ivrs"] if i["index"] == 2)
+    since_sigterm = ivr_log(ivr2).rsplit(" event=draining ", 1)[-1]
+    took = len(call_ids(since_sigterm, "invite"))
+    refused = since_sigterm.count(" why=draining")
+    check(took == 0, f"ivr-2 took no new call once draining ({took}; {refused} refused with 503 and retried by "
+          f"Kamailio on ivr-1, which took {after[1] - before[1]} calls meanwhile)")
     code, out = cluster("start", "2")
     check(code == 0, "ivr-2 started again" + ("" if code == 0 else ":\n" + out))
     back = wait_flags(2, "A", 5)
