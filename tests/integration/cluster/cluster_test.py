@@ -165,6 +165,19 @@ def wait_flags(index, first, timeout):
     return None
 
 
+def restart(index, since=None):
+    """Starts instance `index` again and checks that Kamailio has it back in its list."""
+    code, out = cluster("start", str(index))
+    when = "" if since is None else f" {time.time() - since:.1f} s after the kill"
+    check(code == 0, f"ivr-{index} started again{when}" + ("" if code == 0 else ":\n" + out))
+    back = wait_flags(index, "A", 5)
+    check(back is not None, f"Kamailio has ivr-{index} back in its list ({flags_of(index)})")
+
+
+def ivr_of(index):
+    return next(i for i in status()["ivrs"] if i["index"] == index)
+
+
 def invites_per_instance():
     return {ivr["index"]: len(call_ids(ivr_log(ivr), "invite")) for ivr in status()["ivrs"]}
 
@@ -231,16 +244,12 @@ def case_drain():
           f"drain: {created} calls, {ok} successful, {failed} failed" + ("" if failed == 0 else
                                                                         "\n" + caller.errors()[-3000:]))
     after = invites_per_instance()
-    ivr2 = next(i for i in status()["ivrs"] if i["index"] == 2)
-    since_sigterm = ivr_log(ivr2).rsplit(" event=draining ", 1)[-1]
+    since_sigterm = ivr_log(ivr_of(2)).rsplit(" event=draining ", 1)[-1]
     took = len(call_ids(since_sigterm, "invite"))
     refused = since_sigterm.count(" why=draining")
     check(took == 0, f"ivr-2 took no new call once draining ({took}; {refused} refused with 503 and retried by "
           f"Kamailio on ivr-1, which took {after[1] - before[1]} calls meanwhile)")
-    code, out = cluster("start", "2")
-    check(code == 0, "ivr-2 started again" + ("" if code == 0 else ":\n" + out))
-    back = wait_flags(2, "A", 5)
-    check(back is not None, f"Kamailio has ivr-2 back in its list ({flags_of(2)})")
+    restart(2)
     leak_check()
 
 
@@ -249,8 +258,7 @@ def case_kill():
     say(f"kill: {rate} calls/s for {seconds} s (3 s each), ivr-1 gets SIGKILL after 4 s")
     caller = Sipp("before-kill", "caller-hangs-up.xml", rate, rate * seconds, 3000)
     time.sleep(4)
-    ivr1 = next(i for i in status()["ivrs"] if i["index"] == 1)
-    text = ivr_log(ivr1)
+    text = ivr_log(ivr_of(1))
     held = len(set(call_ids(text, "invite")) - set(re.findall(r" event=call_end call_id=(\S+)", text)))
     killed_at = time.time()
     code, _ = cluster("kill", "1")
@@ -271,14 +279,9 @@ def case_kill():
         f"at the kill; {got_408} callers' BYE got 408 from Kamailio")
     check(failed <= held, f"only calls ivr-1 held failed ({failed} failed, {held} held)")
     # Restart: the new ivr-1 hangs up what the killed one left in its Stasis app, then takes calls.
-    code, out = cluster("start", "1")
-    check(code == 0, f"ivr-1 started again {time.time() - killed_at:.1f} s after the kill"
-          + ("" if code == 0 else ":\n" + out))
-    back = wait_flags(1, "A", 5)
-    check(back is not None, f"Kamailio has ivr-1 back in its list ({flags_of(1)})")
+    restart(1, since=killed_at)
     leak_check()
-    ivr1 = next(i for i in status()["ivrs"] if i["index"] == 1)
-    orphans = len(re.findall(r" event=orphan_hangup ", ivr_log(ivr1)))
+    orphans = len(re.findall(r" event=orphan_hangup ", ivr_log(ivr_of(1))))
     say(f"     the restarted ivr-1 hung up {orphans} channels its predecessor left")
     before = invites_per_instance()
     again = Sipp("after-restart", "caller-hangs-up.xml", rate, rate * 5, 1000)
