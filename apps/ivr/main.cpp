@@ -96,6 +96,7 @@ class IvrApp {
                      .password = options_.ari_password,
                      .tls = address.ari_tls};
       connect.sip = {.address = address.sip.host, .port = address.sip.port, .transport = astmrf::sip::Transport::udp};
+      connect.instance_id = options_.instance_id;
       auto member = std::make_unique<Member>();
       member->where =
           fmt::format("ari={}:{} sip={}:{}", address.ari.host, address.ari.port, address.sip.host, address.sip.port);

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace astmrf::ivr {
@@ -137,6 +138,15 @@ std::optional<IvrOptions> parse_command_line(int argc, char** argv, int& exit_co
   app.add_flag("--drain-refuses-calls", o.drain_refuses_calls,
                "while draining, answer new INVITEs 503 with Retry-After (a balancer that retries 503 elsewhere, as "
                "config/kamailio does, moves them to another instance); default: serve them");
+  app.add_option("--instance-id", o.instance_id,
+                 "a stable name of this instance (e.g. ivr-1): the same Stasis application after a restart, whose "
+                 "left-over calls are then hung up; one per instance of a cluster (default: random, no sweep)")
+      ->check(
+          [](const std::string& id) {
+            const bool printable = std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c <= '~'; });
+            return printable && id.size() <= 128 ? std::string() : "printable ASCII, no spaces, at most 128 characters";
+          },
+          "NAME");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -48,6 +48,10 @@ struct IvrOptions {
   /// While draining, refuse new INVITEs with 503 + Retry-After instead of serving them: right
   /// behind a balancer that retries a 503 on another instance (config/kamailio does).
   bool drain_refuses_calls{false};
+  /// A stable name of this instance in a cluster (e.g. "ivr-1"): every pool member's
+  /// ConnectOptions::instance_id, so that after a crash the restarted process hangs up the calls
+  /// its predecessor left on the Asterisks. Empty: random Stasis application names, no sweep.
+  std::string instance_id;
 };
 
 /// Parses argv. Returns nothing when the program must exit at once (--help, a

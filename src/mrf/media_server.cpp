@@ -5,6 +5,7 @@
 // new setups; a WebSocket down for HealthOptions::calls_lost_after ends the server's calls.
 #include "telemetry.hpp"
 
+#include <astmrf/ari/error.hpp>
 #include <astmrf/ari/generated/models.hpp>
 #include <astmrf/ari/generated/operations.hpp>
 #include <astmrf/detail/async.hpp>
@@ -19,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <string>
@@ -282,6 +284,7 @@ void MediaServer::on_ari_state(ari::ConnectionState state) {
     health.lost_armed = false;
     health.ping_failed = false;
     resolve_sip();
+    if (!options_.instance_id.empty()) sweep_orphans();
     if (!health.pinging && options_.health.ping_interval.count() > 0) {
       health.pinging = true;
       ping();
@@ -309,6 +312,55 @@ void MediaServer::on_ari_state(ari::ConnectionState state) {
     for (auto& endpoint : endpoints) endpoint->ended(EndpointEnd::media_server_lost);
     self->lose_media_objects();  // snoops, bridges (snoop.cpp)
   });
+}
+
+// A process of the same instance_id that was killed left its channels in Stasis (Asterisk keeps
+// them while the app has no WebSocket): at every connect, hang up those of our app we do not
+// track. The list is read after the WebSocket is up, so a channel that enters Stasis later gets
+// its own StasisStart (and the usual hangup when it is not ours).
+void MediaServer::sweep_orphans() {
+  std::weak_ptr<MediaServer> weak = weak_from_this();
+  ari_->channels().async_list([weak](std::exception_ptr error, std::vector<ari::Channel> channels) {
+    auto self = weak.lock();
+    if (!self || self->disconnected_) return;
+    if (error) {
+      self->log_->warn("event=orphan_sweep_failed server={} app={} error={}", quote(self->name()), self->app_,
+                       quote(what_of(error)));
+      return;
+    }
+    for (auto& channel : channels) {
+      const auto& plan = channel.dialplan;
+      // Stasis(${EXTEN}) in the sandbox's dialplan; another dialplan may name the app in Stasis()'s data.
+      const bool ours = plan.exten == self->app_ ||
+                        (plan.app_name == "Stasis" && plan.app_data.starts_with(self->app_) &&
+                         (plan.app_data.size() == self->app_.size() || plan.app_data[self->app_.size()] == ','));
+      if (!ours || self->tracks_channel(channel)) continue;
+      self->log_->warn("event=orphan_hangup server={} app={} channel_id={}", quote(self->name()), self->app_,
+                       channel.id);
+      if (self->metrics_) self->metrics_->orphans->inc();
+      self->ari_->channels().async_hangup(
+          ari::channels::Hangup{channel.id, {}, {}}, [weak, id = channel.id](std::exception_ptr failed) {
+            auto server = weak.lock();
+            if (!failed || !server) return;
+            try {
+              std::rethrow_exception(failed);
+            } catch (const ari::NotFound&) {
+              // Gone already.
+            } catch (const std::exception& e) {
+              server->log_->warn("event=orphan_hangup_failed server={} channel_id={} error={}", quote(server->name()),
+                                 id, quote(e.what()));
+            }
+          });
+    }
+  });
+}
+
+bool MediaServer::tracks_channel(const ari::Channel& channel) const {
+  if (endpoints_.contains(channel.id) || snoops_.contains(channel.id) || streams_.contains(channel.id)) return true;
+  // A setup in flight: its StasisStart may not have come yet, but the From user is its uuid.
+  if (pending_.contains(channel.caller.number)) return true;
+  return std::any_of(pending_.begin(), pending_.end(),
+                     [&](const auto& entry) { return entry.second->channel_id == channel.id; });
 }
 
 // Up once the WebSocket is connected, the SIP address known and the last ping answered.

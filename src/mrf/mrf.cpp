@@ -33,7 +33,18 @@ bool valid_host(std::string_view host) {
   return true;
 }
 
+// Ours: the namespace of the Stasis application names derived from an instance id.
+constexpr std::string_view kInstanceNamespace = "3f0c2a9e-6b1d-4c57-9e8a-5d2f7b1c4e60";
+constexpr std::size_t kMaxInstanceId = 128;
+
 void validate(const ConnectOptions& options) {
+  const auto& id = options.instance_id;
+  if (id.size() > kMaxInstanceId) {
+    throw std::invalid_argument("mrf: instance_id is longer than " + std::to_string(kMaxInstanceId) + " characters");
+  }
+  if (std::any_of(id.begin(), id.end(), [](char c) { return c <= ' ' || c > '~'; })) {
+    throw std::invalid_argument("mrf: instance_id must be printable ASCII without spaces, not '" + id + "'");
+  }
   if (!valid_host(options.ari.address)) {
     throw std::invalid_argument("mrf: ari.address must be an IP address or a host name (no scheme, no port), not '" +
                                 options.ari.address + "'");
@@ -85,8 +96,19 @@ std::vector<std::shared_ptr<MediaServer>> Mrf::media_servers() const {
 
 std::shared_ptr<MediaServer> Mrf::make_server(ConnectOptions options) {
   validate(options);  // before any I/O
+  std::string app = "drachtio-" + (options.instance_id.empty() ? random_.uuid4()
+                                                               : util::uuid5(kInstanceNamespace, options.instance_id));
+  // Two live servers of one app on one Asterisk would sweep each other's channels.
+  for (const auto& weak : *servers_) {
+    const auto other = weak.lock();
+    if (other && other->state() != ServerState::closed && other->app() == app &&
+        other->options_.ari.address == options.ari.address && other->options_.ari.port == options.ari.port) {
+      throw std::invalid_argument("mrf: instance_id '" + options.instance_id + "' is already connected to " +
+                                  other->name());
+    }
+  }
   std::shared_ptr<MediaServer> server(
-      new MediaServer(srf_.get_executor(), srf_, std::move(options), "drachtio-" + random_.uuid4(), telemetry_));
+      new MediaServer(srf_.get_executor(), srf_, std::move(options), std::move(app), telemetry_));
   std::erase_if(*servers_, [](const auto& weak) { return weak.expired(); });
   servers_->push_back(server);
   return server;

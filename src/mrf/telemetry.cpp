@@ -110,6 +110,12 @@ ServerMetrics::ServerMetrics(util::metrics::Registry& registry, const std::strin
   up =
       registry.gauge("astmrf_mrf_server_up", "1 while the media server takes new calls' setups (state up).", {"server"})
           .with({server});
+  orphans = registry
+                .counter("astmrf_mrf_orphans_hung_up_total",
+                         "Channels of the media server's Stasis application that it did not track, hung up at an ARI "
+                         "(re)connect: left by an earlier process of the same instance_id.",
+                         {"server"})
+                .with({server});
 }
 
 }  // namespace astmrf::mrf::detail

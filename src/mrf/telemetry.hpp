@@ -65,6 +65,7 @@ struct ServerMetrics {
   std::shared_ptr<Gauge> pending;
   std::array<std::shared_ptr<Gauge>, 4> state;  // 1 for the current ServerState
   std::shared_ptr<Gauge> up;
+  std::shared_ptr<Counter> orphans;  // channels of the app the sweep hung up
 };
 
 }  // namespace astmrf::mrf::detail

@@ -110,6 +110,13 @@ struct ConnectOptions {
   /// The server's name in logs (`server=`) and metrics (label `server`); empty: the ARI
   /// address and port, e.g. "127.0.0.1:8088".
   std::string name;
+  /// A stable name of this application instance (e.g. "ivr-1", or its host:port), the same after a
+  /// restart. Set: the Stasis application is `drachtio-<UUID v5 of it>`, so a restarted instance
+  /// owns the application of its earlier incarnation, and at every ARI (re)connect the server
+  /// hangs up the channels of that application it does not track (the orphans a killed process
+  /// left in Stasis; docs/mrf.md, "Restarts"). Empty: a random application name, no sweep.
+  /// Printable ASCII without spaces, at most 128 characters. Two instances must never share one.
+  std::string instance_id;
   /// Asterisk's SIP address (its address defaults to the ARI one).
   SipServerOptions sip;
   /// One deadline for the whole setup of an endpoint (INVITE → StasisStart → answer → 200 OK).
@@ -192,7 +199,8 @@ struct ConnectedCaller {
 /// callers to them, and watches its Asterisk's health (docs/mrf.md, "Health").
 class MediaServer : public std::enable_shared_from_this<MediaServer> {
  public:
-  /// "drachtio-<uuid>": the Stasis application of this server.
+  /// "drachtio-<uuid>": the Stasis application of this server (a UUID v5 of
+  /// ConnectOptions::instance_id when that is set, random otherwise).
   [[nodiscard]] const std::string& app() const noexcept { return app_; }
   /// Its name in logs and metrics: ConnectOptions::name, or "<ari address>:<port>".
   [[nodiscard]] const std::string& name() const noexcept { return options_.name; }
@@ -379,6 +387,9 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   void on_stasis_start(const ari::Event& event);
   void on_reconcile(const ari::ReconcileReport& report);
   void on_ari_state(ari::ConnectionState state);
+  // ConnectOptions::instance_id set: hangs up the channels of app_ that it does not track.
+  void sweep_orphans();
+  [[nodiscard]] bool tracks_channel(const ari::Channel& channel) const;
   void finish_setup(const std::shared_ptr<Setup>& setup);
   void fail_setup(const std::shared_ptr<Setup>& setup, std::exception_ptr error);
   void set_state(ServerState state);

@@ -1,12 +1,14 @@
 // Random identifiers for the modules above (SIP tags and Call-IDs, ARI resource ids,
 // Stasis application names, drachtio transaction ids). One implementation of each;
-// the random source is an object its owner keeps (no global generator).
+// the random source is an object its owner keeps (no global generator). Also the name-based
+// UUID (version 5) of a stable Stasis application name (mrf::ConnectOptions::instance_id).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <random>
 #include <string>
+#include <string_view>
 
 namespace astmrf::util {
 
@@ -39,5 +41,10 @@ class Random {
  private:
   std::mt19937_64 engine_;
 };
+
+/// An RFC 9562 version 5 (name-based, SHA-1) UUID of `name` in the namespace `namespace_uuid`
+/// ("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", either case), lowercase: the same inputs always give the
+/// same UUID. Throws std::invalid_argument when `namespace_uuid` is not a UUID.
+std::string uuid5(std::string_view namespace_uuid, std::string_view name);
 
 }  // namespace astmrf::util

@@ -117,6 +117,20 @@ TEST(IvrOptions, PoolMembersTakeHostNamesAndWeights) {
   EXPECT_EQ(servers[2].weight, 1u);
 }
 
+TEST(IvrOptions, InstanceIdIsReadAndChecked) {
+  int code = -1;
+  auto options = parse({}, code);
+  ASSERT_TRUE(options);
+  EXPECT_TRUE(options->instance_id.empty());
+  options = parse({"--instance-id", "ivr-1"}, code);
+  ASSERT_TRUE(options);
+  EXPECT_EQ(options->instance_id, "ivr-1");
+  EXPECT_FALSE(parse({"--instance-id", "ivr 1"}, code));
+  EXPECT_NE(code, 0);
+  EXPECT_FALSE(parse({"--instance-id", std::string(129, 'a')}, code));
+  EXPECT_NE(code, 0);
+}
+
 TEST(IvrOptions, BadPoolOptionsAreRejected) {
   int code = -1;
   EXPECT_FALSE(parse({"--pool-policy", "random"}, code));

@@ -71,6 +71,45 @@ TEST_F(PoolUnit, BadMembersAreRefusedBeforeAnyIo) {
   EXPECT_TRUE(pool.servers().empty());
 }
 
+TEST_F(PoolUnit, InstanceIdIsValidatedAndGivesAStableAppName) {
+  mrf::MediaServerPool pool(*media);
+  auto spaced = unreachable();
+  spaced.instance_id = "ivr 1";
+  EXPECT_THROW(pool.add(spaced), std::invalid_argument);
+  auto control = unreachable();
+  control.instance_id = "ivr-\n1";
+  EXPECT_THROW(pool.add(control), std::invalid_argument);
+  auto utf8 = unreachable();
+  utf8.instance_id = "ivr-\xc3\xa9";
+  EXPECT_THROW(pool.add(utf8), std::invalid_argument);
+  auto long_id = unreachable();
+  long_id.instance_id = std::string(129, 'a');
+  EXPECT_THROW(pool.add(long_id), std::invalid_argument);
+  EXPECT_TRUE(pool.servers().empty());
+
+  auto first = unreachable();
+  first.instance_id = std::string(128, 'a');
+  pool.add(first);
+  auto other = unreachable();
+  other.instance_id = "ivr-1";
+  pool.add(other);
+  auto again = other;  // the same instance on the same Asterisk would sweep the first one's calls
+  EXPECT_THROW(pool.add(again), std::invalid_argument);
+  auto random = unreachable();
+  pool.add(random);
+  const auto servers = pool.servers();
+  ASSERT_EQ(servers.size(), 3u);
+  // The name-based UUID (v5) of the id: the same in every process, never the random (v4) one.
+  EXPECT_EQ(servers[1]->app().size(), std::string("drachtio-").size() + 36);
+  EXPECT_EQ(servers[1]->app()[9 + 14], '5') << servers[1]->app();
+  EXPECT_EQ(servers[2]->app()[9 + 14], '4') << servers[2]->app();
+  mrf::Mrf another(*srf);
+  mrf::MediaServerPool other_pool(another);
+  other_pool.add(other);
+  EXPECT_EQ(other_pool.servers().at(0)->app(), servers[1]->app());
+  EXPECT_NE(servers[0]->app(), servers[1]->app());
+}
+
 TEST_F(PoolUnit, MembersNotUpYetRefuseSetupsAtOnce) {
   mrf::MediaServerPool pool(*media);
   auto a = pool.add(unreachable());

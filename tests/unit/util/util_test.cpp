@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,24 @@ TEST(UtilRandom, EachObjectHasItsOwnSequence) {
   util::Random fixed1(42);
   util::Random fixed2(42);
   EXPECT_EQ(fixed1.uuid4(), fixed2.uuid4());
+}
+
+TEST(UtilUuid5, KnownVectors) {
+  // Python: uuid.uuid5(uuid.NAMESPACE_DNS, "python.org"), and NAMESPACE_URL's example.
+  EXPECT_EQ(util::uuid5("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "python.org"), "886313e1-3b8a-5372-9b90-0c9aee199e5d");
+  EXPECT_EQ(util::uuid5("6BA7B810-9DAD-11D1-80B4-00C04FD430C8", "python.org"), "886313e1-3b8a-5372-9b90-0c9aee199e5d");
+  // RFC 9562 appendix A.4: name "www.example.com" in the DNS namespace.
+  EXPECT_EQ(util::uuid5("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "www.example.com"),
+            "2ed6657d-e927-568b-95e1-2665a8aea6a2");
+  EXPECT_NE(util::uuid5("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "ivr-1"),
+            util::uuid5("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "ivr-2"));
+}
+
+TEST(UtilUuid5, BadNamespaceIsRefused) {
+  EXPECT_THROW(util::uuid5("", "x"), std::invalid_argument);
+  EXPECT_THROW(util::uuid5("6ba7b810-9dad-11d1-80b4-00c04fd430c", "x"), std::invalid_argument);
+  EXPECT_THROW(util::uuid5("6ba7b810x9dad-11d1-80b4-00c04fd430c8", "x"), std::invalid_argument);
+  EXPECT_THROW(util::uuid5("6ba7b810-9dad-11d1-80b4-00c04fd430cg", "x"), std::invalid_argument);
 }
 
 TEST(UtilBase64, Rfc4648Vectors) {
