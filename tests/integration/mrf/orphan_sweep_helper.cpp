@@ -26,9 +26,12 @@ int main(int argc, char** argv) {
   const auto& box = astmrf_test::sandbox();
   auto options = astmrf_test::sandbox_options(box.ari_port, box.sip_port);
   options.instance_id = argv[1];
+  // Both held until the kill: dropping the endpoint would send its BYE.
+  std::shared_ptr<astmrf::mrf::MediaServer> server;
+  std::shared_ptr<astmrf::mrf::Endpoint> endpoint;
   try {
-    auto server = harness.run([&] { return media->async_connect(options, boost::asio::use_future); }).get();
-    auto endpoint = harness.run([&] { return server->async_create_endpoint({}, boost::asio::use_future); }).get();
+    server = harness.run([&] { return media->async_connect(options, boost::asio::use_future); }).get();
+    endpoint = harness.run([&] { return server->async_create_endpoint({}, boost::asio::use_future); }).get();
     std::cout << "app=" << server->app() << " channel_id=" << endpoint->channel_id() << std::endl;
   } catch (const std::exception& e) {
     std::cout << "error=" << e.what() << std::endl;

@@ -63,16 +63,16 @@ class OrphanSweep : public astmrf_test::MrfFixture {
 };
 
 TEST_F(OrphanSweep, ARestartedInstanceHangsUpWhatItsKilledPredecessorLeft) {
-  const auto [app, channel_id] = crash_with_a_channel("sweep-test");
+  const auto [killed_app, channel_id] = crash_with_a_channel("sweep-test");
   ASSERT_FALSE(channel_id.empty());
   // Asterisk keeps the killed process's channel in Stasis.
   std::this_thread::sleep_for(300ms);
   ASSERT_EQ(channel_status(probe, channel_id), 200u);
-  ASSERT_EQ(astmrf_test::channels_of(probe, app), 1u);
+  ASSERT_EQ(astmrf_test::channels_of(probe, killed_app), 1u);
 
   // Another instance's server does not touch it.
   auto other = connect_as("sweep-test-other");
-  ASSERT_NE(other->app(), app);
+  ASSERT_NE(other->app(), killed_app);
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(channel_status(probe, channel_id), 200u);
   EXPECT_FALSE(orphan_line_seen(mrf_log, channel_id));
@@ -83,7 +83,7 @@ TEST_F(OrphanSweep, ARestartedInstanceHangsUpWhatItsKilledPredecessorLeft) {
 
   // The same instance again: the same app, and the orphan is hung up at connect.
   auto server = connect_as("sweep-test");
-  EXPECT_EQ(server->app(), app);
+  EXPECT_EQ(server->app(), killed_app);
   bool gone = false;
   for (int i = 0; i < 250 && !gone; ++i) {
     gone = channel_status(probe, channel_id) == 404;
