@@ -1,8 +1,10 @@
 // The orphan sweep (ConnectOptions::instance_id, docs/mrf.md "Restarts"): a process with an
 // instance id sets up an endpoint and is killed (SIGKILL: no BYE, no hangup, the channel stays in
 // Stasis); a MediaServer of another instance id leaves that channel alone, one of the same
-// instance id hangs it up when its ARI WebSocket connects, and logs and counts it.
+// instance id hangs it up when its ARI WebSocket connects, and logs and counts it; after a
+// reconnect the sweep runs again and keeps the server's own endpoints.
 #include "astmrf_test/process.hpp"
+#include "astmrf_test/tcp_proxy.hpp"
 #include "mrf_support.hpp"
 
 #include <chrono>
@@ -49,6 +51,7 @@ class OrphanSweep : public astmrf_test::MrfFixture {
     if (match.empty()) return {};
     ::kill(helper.pid(), SIGKILL);
     helper.wait(5s);
+
     return {match[1].str(), match[2].str()};
   }
 
@@ -120,6 +123,49 @@ TEST_F(OrphanSweep, TheSweepLeavesItsOwnEndpointsAndOtherInstancesAlone) {
   EXPECT_EQ(owner->app(), foreign_app);
   expect_nothing_left(owner, probe);
   EXPECT_EQ(channel_status(probe, foreign_channel), 404u);
+}
+
+// The sweep runs at every connect, reconnects too: after its WebSocket was cut (a proxy resets it)
+// the server lists the channels again and keeps its own endpoint. (An orphan can only appear while
+// the server is away if another process holds the same instance id, which is not allowed: that
+// process's own sweep would hang up this server's calls.)
+TEST_F(OrphanSweep, AReconnectSweepsAgainAndKeepsItsOwnEndpoints) {
+  const auto& box = astmrf_test::sandbox();
+  astmrf_test::TcpProxy proxy(box.ari_port);
+  auto options = astmrf_test::sandbox_options(proxy.port(), box.sip_port);
+  options.instance_id = "sweep-test-reconnect";
+  options.health.calls_lost_after = 20s;  // the blink must not end the server's own call
+  auto server = connect(options);
+  auto endpoint = harness.run([&] { return server->async_create_endpoint({}, boost::asio::use_future); }).get();
+  ASSERT_TRUE(endpoint);
+  // The sweep's GET /channels is the only channels request answered 200 while nothing else happens.
+  const auto lists = "astmrf_ari_requests_total{server=\"" + server->name() + "\",family=\"channels\",status=\"200\"}";
+  const auto before = astmrf_test::exposed_value(*metrics, lists);
+  EXPECT_GE(before, 1) << metrics->expose();
+
+  proxy.reset();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_NE(harness.run([&] { return server->state(); }), astmrf::mrf::ServerState::up);
+  proxy.pass();
+  bool listed = false;
+  for (int i = 0; i < 500 && !listed; ++i) {
+    listed = astmrf_test::exposed_value(*metrics, lists) > before &&
+             harness.run([&] { return server->state(); }) == astmrf::mrf::ServerState::up;
+    if (!listed) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(listed) << "no sweep after the reconnect: " << metrics->expose();
+  std::this_thread::sleep_for(200ms);  // a wrong hangup would have landed by now
+  EXPECT_EQ(channel_status(probe, endpoint->channel_id()), 200u);
+  EXPECT_EQ(harness.run([&] { return server->endpoints().size(); }), 1u);
+  EXPECT_FALSE(orphan_line_seen(mrf_log, endpoint->channel_id()));
+  const auto series = "astmrf_mrf_orphans_hung_up_total{server=\"" + server->name() + "\"}";
+  EXPECT_EQ(astmrf_test::exposed_value(*metrics, series), 0) << metrics->expose();
+  harness.run([&] {
+    endpoint->destroy();
+    endpoint.reset();
+    return 0;
+  });
+  expect_nothing_left(server, probe);
 }
 
 }  // namespace
