@@ -282,7 +282,8 @@ def case_kill():
     restart(1, since=killed_at)
     leak_check()
     orphans = len(re.findall(r" event=orphan_hangup ", ivr_log(ivr_of(1))))
-    say(f"     the restarted ivr-1 hung up {orphans} channels its predecessor left")
+    check(0 < orphans <= held, f"the restarted ivr-1 hung up {orphans} channels its predecessor left "
+          f"(it held {held} calls)")
     before = invites_per_instance()
     again = Sipp("after-restart", "caller-hangs-up.xml", rate, rate * 5, 1000)
     created, ok, failed = again.wait(60)
