@@ -258,11 +258,12 @@ def case_kill():
     say(f"kill: {rate} calls/s for {seconds} s (3 s each), ivr-1 gets SIGKILL after 4 s")
     caller = Sipp("before-kill", "caller-hangs-up.xml", rate, rate * seconds, 3000)
     time.sleep(4)
-    text = ivr_log(ivr_of(1))
-    held = len(set(call_ids(text, "invite")) - set(re.findall(r" event=call_end call_id=(\S+)", text)))
     killed_at = time.time()
     code, _ = cluster("kill", "1")
     check(code == 0, "ivr-1 killed")
+    # What it held: the calls its log (written line by line, complete at the kill) took and did not end.
+    text = ivr_log(ivr_of(1))
+    held = len(set(call_ids(text, "invite")) - set(re.findall(r" event=call_end call_id=(\S+)", text)))
     out_after = wait_flags(1, "I", 10)
     check(out_after is not None and out_after <= 3.0,
           f"Kamailio took ivr-1 out {out_after if out_after is None else round(out_after, 2)} s after the kill "
