@@ -281,6 +281,25 @@ TEST_F(IvrTest, SigtermDrainDeadlineHangsUpWhatIsLeft) {
   EXPECT_EQ(field_of(log, "call_end", "result"), std::vector<std::string>{"media_ended"}) << log;
 }
 
+// --drain-refuses-calls: once draining, a new INVITE gets 503 with Retry-After (a balancer such as
+// config/kamailio retries it on another instance) and never reaches the pool; the call in
+// progress is unaffected (here hung up at the 1 s drain deadline).
+TEST_F(IvrTest, DrainRefusesCallsAnswersNewInvites503) {
+  start_ivr(0, {"--drain-timeout", "1", "--drain-refuses-calls"}, 30000);
+  astmrf_test::SippProcess sipp(caller(std::string(ENGINE_SIPP_DIR) + "/uac-invite-wait-bye.xml"));
+  ASSERT_TRUE(wait_for_log(*ivr, "event=connected")) << ivr->output();
+  ::kill(ivr->pid(), SIGTERM);
+  ASSERT_TRUE(wait_for_log(*ivr, "event=draining")) << ivr->output();
+  const auto refused = astmrf_test::run_sipp(caller("invite-refused-draining.xml"));
+  EXPECT_EQ(refused.exit_code, 0) << refused.output;
+  const auto result = sipp.wait();
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  const auto log = wait_ivr(15s);
+  EXPECT_EQ(field_of(log, "rejected", "why"), std::vector<std::string>{"draining"}) << log;
+  EXPECT_EQ(field_of(log, "invite", "call_id").size(), 1u) << log;
+  EXPECT_EQ(field_of(log, "stopping", "why"), std::vector<std::string>{"drain_timeout"}) << log;
+}
+
 // A second signal while draining stops at once: the call is hung up, the IVR exits 0.
 TEST_F(IvrTest, ASecondSignalWhileDrainingStopsAtOnce) {
   start_ivr(0, {}, 30000);
