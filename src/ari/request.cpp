@@ -1,4 +1,5 @@
 #include <astmrf/ari/request.hpp>
+#include <astmrf/util/hex.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -15,15 +16,12 @@ constexpr bool unreserved(unsigned char c) noexcept {
 }  // namespace
 
 void append_encoded(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   for (char ch : text) {
     const auto c = static_cast<unsigned char>(ch);
     if (unreserved(c)) {
       out.push_back(ch);
     } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
+      util::append_percent_encoded(out, c);
     }
   }
 }

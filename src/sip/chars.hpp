@@ -2,6 +2,8 @@
 // and one AND per byte on the hot paths.
 #pragma once
 
+#include <astmrf/util/hex.hpp>
+
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -124,12 +126,7 @@ constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 constexpr bool is_wsp(char c) noexcept { return c == ' ' || c == '\t'; }
 constexpr char to_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c; }
 
-constexpr int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using util::hex_value;
 
 inline std::string_view trim(std::string_view s) noexcept {
   std::size_t b = 0, e = s.size();

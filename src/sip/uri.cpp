@@ -462,17 +462,13 @@ std::string unescape(std::string_view text) {
 }
 
 std::string escape_user(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
     if (is(c, kUnreserved | kUserExtra)) {
       out += c;
     } else {
-      const auto b = static_cast<unsigned char>(c);
-      out += '%';
-      out += kHex[b >> 4];
-      out += kHex[b & 0xf];
+      util::append_percent_encoded(out, static_cast<unsigned char>(c));
     }
   }
   return out;

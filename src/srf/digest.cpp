@@ -1,5 +1,7 @@
 #include "digest.hpp"
 
+#include <astmrf/util/hex.hpp>
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -42,14 +44,7 @@ std::optional<std::string> hash_hex(std::string_view algorithm, std::string_view
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   if (EVP_Digest(data.data(), data.size(), digest, &size, md, nullptr) != 1) return std::nullopt;
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (unsigned int i = 0; i < size; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0xF]);
-  }
-  return out;
+  return util::to_hex(digest, size);
 }
 
 std::optional<std::string> digest_credentials(const sip::AuthParams& challenge, const DigestInput& input) {

@@ -5,6 +5,7 @@
 #include <astmrf/sip/header_id.hpp>
 #include <astmrf/sip/header_parsers.hpp>
 #include <astmrf/srf/digest_auth.hpp>
+#include <astmrf/util/hex.hpp>
 #include <astmrf/util/random.hpp>
 
 #include <openssl/crypto.h>
@@ -53,17 +54,6 @@ namespace {
 
 constexpr std::size_t kMacBytes = 16;  // HMAC-SHA-256 truncated: 128 bits are plenty for a nonce
 
-std::string to_hex(const unsigned char* data, std::size_t size) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    out.push_back(kHex[data[i] >> 4]);
-    out.push_back(kHex[data[i] & 0xF]);
-  }
-  return out;
-}
-
 std::optional<std::uint64_t> parse_hex64(std::string_view text) {
   std::uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
@@ -106,7 +96,7 @@ struct DigestAuth::State {
     unsigned int size = 0;
     HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(text.data()),
          text.size(), out, &size);
-    return to_hex(out, std::min<std::size_t>(size, kMacBytes));
+    return util::to_hex(out, std::min<std::size_t>(size, kMacBytes));
   }
 
   // timestamp (16 hex) + salt (16 hex) + MAC of both (32 hex).

@@ -7,6 +7,7 @@
 #include <astmrf/srf/dialog.hpp>
 #include <astmrf/srf/errors.hpp>
 #include <astmrf/srf/refer.hpp>
+#include <astmrf/util/hex.hpp>
 #include <astmrf/util/log.hpp>
 
 #include <boost/asio/steady_timer.hpp>
@@ -77,7 +78,6 @@ namespace {
 // hvalue = *( hnv-unreserved / unreserved / escaped ) (RFC 3261 25.1).
 std::string escape_hvalue(std::string_view text) {
   static constexpr std::string_view kKeep = "-_.!~*'()[]/?:+$";
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(text.size() * 3);
   for (char c : text) {
@@ -85,9 +85,7 @@ std::string escape_hvalue(std::string_view text) {
     if (std::isalnum(u) != 0 || kKeep.find(c) != std::string_view::npos) {
       out += c;
     } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 0xF];
+      util::append_percent_encoded(out, u);
     }
   }
   return out;

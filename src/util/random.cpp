@@ -1,3 +1,4 @@
+#include <astmrf/util/hex.hpp>
 #include <astmrf/util/random.hpp>
 
 #include <openssl/sha.h>
@@ -8,7 +9,7 @@
 namespace astmrf::util {
 
 namespace {
-constexpr char kHex[] = "0123456789abcdef";
+constexpr auto kHex = kHexLower;
 }
 
 Random::Random() {
@@ -51,17 +52,6 @@ std::string Random::uuid4() {
   }
   return out;
 }
-
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
 
 std::string uuid5(std::string_view namespace_uuid, std::string_view name) {
   // The namespace's 16 bytes, then the name: SHA-1 over both (RFC 9562 5.5).

@@ -2,6 +2,8 @@
 
 #include "astmrf_test/process.hpp"
 
+#include <astmrf/ari/request.hpp>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -78,18 +80,8 @@ std::optional<Reply> http_get(std::uint16_t port, const std::string& target, std
 }
 
 std::string percent_encode(const std::string& text) {
-  static constexpr char hex[] = "0123456789ABCDEF";
   std::string out;
-  for (unsigned char c : text) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-        c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
+  astmrf::ari::append_encoded(out, text);  // the same RFC 3986 encoding as ARI query strings
   return out;
 }
 

@@ -1,7 +1,8 @@
 #include "astmrf_test/sandbox.hpp"
 
+#include <astmrf/util/random.hpp>
+
 #include <cstdlib>
-#include <random>
 #include <string>
 
 namespace astmrf_test {
@@ -36,21 +37,7 @@ const Sandbox& sandbox() {
   return instance;
 }
 
-std::string random_uuid() {
-  static thread_local std::mt19937_64 engine{std::random_device{}()};
-  std::uniform_int_distribution<unsigned> nibble(0, 15);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
-  for (int i = 0; i < 32; ++i) {
-    if (i == 8 || i == 12 || i == 16 || i == 20) out.push_back('-');
-    unsigned n = nibble(engine);
-    if (i == 12) n = 4;            // version 4
-    if (i == 16) n = 8 | (n & 3);  // RFC 4122 variant
-    out.push_back(hex[n]);
-  }
-  return out;
-}
+std::string random_uuid() { return astmrf::util::Random().uuid4(); }
 
 std::string unique_app_name() { return "drachtio-" + random_uuid(); }
 

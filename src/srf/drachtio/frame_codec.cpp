@@ -1,5 +1,7 @@
 #include "frame_codec.hpp"
 
+#include <astmrf/util/hex.hpp>
+
 namespace astmrf::srf::drachtio::wire {
 
 namespace {
@@ -75,8 +77,9 @@ FrameDecoder::Status FrameDecoder::next(Frame& out) {
     const char c = rest[i];
     if (c == '#') break;
     if (c < '0' || c > '9') {
-      return fail("bad frame length prefix: byte 0x" + std::string(1, "0123456789abcdef"[(c >> 4) & 0xF]) +
-                  std::string(1, "0123456789abcdef"[c & 0xF]) + " where a digit or '#' was expected");
+      std::string hex;
+      util::append_hex_byte(hex, static_cast<unsigned char>(c));
+      return fail("bad frame length prefix: byte 0x" + hex + " where a digit or '#' was expected");
     }
     if (i >= max_digits) return fail("frame length prefix too long");
     length = length * 10 + static_cast<std::size_t>(c - '0');

@@ -1,6 +1,7 @@
 // The one copy of each shared utility: random ids, base64, reconnect backoff.
 #include <astmrf/util/backoff.hpp>
 #include <astmrf/util/base64.hpp>
+#include <astmrf/util/hex.hpp>
 #include <astmrf/util/random.hpp>
 
 #include <gtest/gtest.h>
@@ -71,6 +72,25 @@ TEST(UtilUuid5, BadNamespaceIsRefused) {
   EXPECT_THROW(util::uuid5("6ba7b810-9dad-11d1-80b4-00c04fd430c", "x"), std::invalid_argument);
   EXPECT_THROW(util::uuid5("6ba7b810x9dad-11d1-80b4-00c04fd430c8", "x"), std::invalid_argument);
   EXPECT_THROW(util::uuid5("6ba7b810-9dad-11d1-80b4-00c04fd430cg", "x"), std::invalid_argument);
+}
+
+TEST(UtilHex, DigitValuesOfEitherCase) {
+  EXPECT_EQ(util::hex_value('0'), 0);
+  EXPECT_EQ(util::hex_value('9'), 9);
+  EXPECT_EQ(util::hex_value('a'), 10);
+  EXPECT_EQ(util::hex_value('F'), 15);
+  EXPECT_EQ(util::hex_value('g'), -1);
+  EXPECT_EQ(util::hex_value('/'), -1);
+  EXPECT_EQ(util::hex_value('\0'), -1);
+}
+
+TEST(UtilHex, EncodesBytes) {
+  const unsigned char bytes[] = {0x00, 0x0f, 0xa5, 0xff};
+  EXPECT_EQ(util::to_hex(bytes, sizeof bytes), "000fa5ff");
+  std::string out = "x";
+  util::append_hex_byte(out, 0xab, util::kHexUpper);
+  util::append_percent_encoded(out, ' ');
+  EXPECT_EQ(out, "xAB%20");
 }
 
 TEST(UtilBase64, Rfc4648Vectors) {
