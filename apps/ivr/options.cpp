@@ -1,8 +1,9 @@
 #include "options.hpp"
 
+#include <astmrf/mrf/mrf.hpp>
+
 #include <CLI/CLI.hpp>
 
-#include <algorithm>
 #include <stdexcept>
 
 namespace astmrf::ivr {
@@ -143,8 +144,8 @@ std::optional<IvrOptions> parse_command_line(int argc, char** argv, int& exit_co
                  "left-over calls are then hung up; one per instance of a cluster (default: random, no sweep)")
       ->check(
           [](const std::string& id) {
-            const bool printable = std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c <= '~'; });
-            return printable && id.size() <= 128 ? std::string() : "printable ASCII, no spaces, at most 128 characters";
+            auto error = mrf::instance_id_error(id);
+            return error.empty() ? error : "the instance id " + error;
           },
           "NAME");
   try {

@@ -38,12 +38,8 @@ constexpr std::string_view kInstanceNamespace = "3f0c2a9e-6b1d-4c57-9e8a-5d2f7b1
 constexpr std::size_t kMaxInstanceId = 128;
 
 void validate(const ConnectOptions& options) {
-  const auto& id = options.instance_id;
-  if (id.size() > kMaxInstanceId) {
-    throw std::invalid_argument("mrf: instance_id is longer than " + std::to_string(kMaxInstanceId) + " characters");
-  }
-  if (std::any_of(id.begin(), id.end(), [](char c) { return c <= ' ' || c > '~'; })) {
-    throw std::invalid_argument("mrf: instance_id must be printable ASCII without spaces, not '" + id + "'");
+  if (auto error = instance_id_error(options.instance_id); !error.empty()) {
+    throw std::invalid_argument("mrf: instance_id " + error);
   }
   if (!valid_host(options.ari.address)) {
     throw std::invalid_argument("mrf: ari.address must be an IP address or a host name (no scheme, no port), not '" +
@@ -77,6 +73,14 @@ void validate(const ConnectOptions& options) {
 }
 
 }  // namespace
+
+std::string instance_id_error(std::string_view id) {
+  if (id.size() > kMaxInstanceId) return "is longer than " + std::to_string(kMaxInstanceId) + " characters";
+  if (std::any_of(id.begin(), id.end(), [](char c) { return c <= ' ' || c > '~'; })) {
+    return "must be printable ASCII without spaces, not '" + std::string(id) + "'";
+  }
+  return {};
+}
 
 Mrf::Mrf(srf::Srf& srf, MrfOptions options)
     : srf_(srf),

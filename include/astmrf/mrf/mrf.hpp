@@ -103,6 +103,11 @@ enum class ServerState : std::uint8_t {
 /// The state's name, e.g. "up".
 std::string_view to_string(ServerState state) noexcept;
 
+/// Why `id` cannot be a ConnectOptions::instance_id (printable ASCII without spaces, at most 128
+/// characters), or an empty string when it can. For front ends that check it before connecting
+/// (e.g. a command line), with the same rule Mrf::async_connect applies.
+std::string instance_id_error(std::string_view id);
+
 /// What Mrf::async_connect needs to attach one Asterisk.
 struct ConnectOptions {
   /// The ARI connection.
@@ -305,8 +310,9 @@ class MediaServer : public std::enable_shared_from_this<MediaServer> {
   /// True between async_drain and undrain.
   [[nodiscard]] bool draining() const noexcept { return draining_; }
 
-  /// Destroys the endpoints (when asked) and closes the ARI connection, which
-  /// removes the Stasis application. Idempotent.
+  /// Destroys the endpoints (when asked), ends the bridges and conferences (BridgeEnd::destroyed)
+  /// and deletes them on Asterisk, then closes the ARI connection, which removes the Stasis
+  /// application. Idempotent.
   void disconnect(bool destroy_endpoints = true);
 
   // ---- bridges and conferences (defined in bridge.hpp and conference.hpp) --------------------

@@ -73,6 +73,11 @@ TEST_F(PoolUnit, BadMembersAreRefusedBeforeAnyIo) {
 
 TEST_F(PoolUnit, InstanceIdIsValidatedAndGivesAStableAppName) {
   mrf::MediaServerPool pool(*media);
+  // The rule front ends check before connecting is the one the pool applies.
+  EXPECT_EQ(mrf::instance_id_error("ivr-1"), "");
+  EXPECT_EQ(mrf::instance_id_error(std::string(128, 'a')), "");
+  EXPECT_NE(mrf::instance_id_error("ivr 1"), "");
+  EXPECT_NE(mrf::instance_id_error(std::string(129, 'a')), "");
   auto spaced = unreachable();
   spaced.instance_id = "ivr 1";
   EXPECT_THROW(pool.add(spaced), std::invalid_argument);
