@@ -29,6 +29,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "..", "scripts", "lib"))
+from astmrf_tools import alive, sipp_counts  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 CLUSTER = os.path.join(ROOT, "scripts/cluster")
@@ -93,15 +96,7 @@ class Sipp:
 
     def result(self):
         """(created, successful, failed) from the last line of sipp's statistics."""
-        try:
-            with open(self.stat) as f:
-                lines = [line.rstrip("\n") for line in f if line.strip()]
-            header = lines[0].rstrip(";").split(";")
-            row = dict(zip(header, lines[-1].rstrip(";").split(";")))
-            return tuple(int(float(row.get(k, "0") or 0)) for k in ("TotalCallCreated", "SuccessfulCall(C)",
-                                                                      "FailedCall(C)"))
-        except (OSError, IndexError, ValueError):
-            return (0, 0, 0)
+        return sipp_counts(self.stat)
 
     def errors(self):
         try:
@@ -126,15 +121,6 @@ def ivr_log(ivr):
 
 def call_ids(text, event):
     return re.findall(r" event=" + event + r" call_id=(\S+)", text)
-
-
-def alive(pid):
-    """Running (a zombie that init has not reaped yet is not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def leak_check(timeout=20):
