@@ -101,6 +101,27 @@ TEST_F(BridgeTest, DroppingTheHandleRemovesTheBridgeFromAsterisk) {
   finish();
 }
 
+// A bridge made through ARI outlives the Stasis application on Asterisk: disconnect() deletes the
+// bridges still held (one with members, one empty) before it closes the connection.
+TEST_F(BridgeTest, DisconnectDeletesTheBridgesStillHeld) {
+  auto& a = add_party();
+  auto& b = add_party();
+  auto bridged = on_engine([&] { return a.endpoint->async_bridge(b.endpoint, {}, asio::use_future); }).get();
+  auto empty = on_engine([&] { return server->async_create_bridge({.name = "empty"}, asio::use_future); }).get();
+  ASSERT_TRUE(bridged && empty);
+  EXPECT_EQ(bridges_on_asterisk(), 2u);
+  on_engine([&] {
+    server->disconnect();
+    return 0;
+  });
+  EXPECT_EQ(on_engine([&] { return bridged->end_reason(); }), mrf::BridgeEnd::destroyed);
+  EXPECT_EQ(on_engine([&] { return empty->end_reason(); }), mrf::BridgeEnd::destroyed);
+  EXPECT_TRUE(on_engine([&] { return a.endpoint->destroyed() && b.endpoint->destroyed(); }));
+  for (int i = 0; i < 100 && bridges_on_asterisk() != 0; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(bridges_on_asterisk(), 0u);
+  finish(bridged, empty);
+}
+
 TEST_F(BridgeTest, AMemberEndingEmptiesTheBridgeAndMemberEventsAreTold) {
   auto& a = add_party();
   auto& b = add_party();
