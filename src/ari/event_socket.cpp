@@ -5,6 +5,7 @@
 #include "transport.hpp"
 
 #include <astmrf/ari/error.hpp>
+#include <astmrf/util/socket.hpp>
 #include <astmrf/util/tls_client.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -120,6 +121,7 @@ class Socket final : public EventSocket, public std::enable_shared_from_this<Soc
     auto [cec, ep] = co_await lowest.async_connect(endpoints, use_tuple);
     static_cast<void>(ep);
     if (cec) fail(cec, target, "cannot connect to " + s_.target.host_header);
+    util::close_on_exec(lowest.socket());
     lowest.socket().set_option(tcp::no_delay(true));
     if constexpr (std::is_same_v<Ws, TlsWs>) {
       auto& tls = ws.next_layer();

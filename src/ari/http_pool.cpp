@@ -4,6 +4,7 @@
 #include "transport.hpp"
 
 #include <astmrf/ari/error.hpp>
+#include <astmrf/util/socket.hpp>
 #include <astmrf/util/tls_client.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -246,6 +247,7 @@ class Pool final : public HttpPool, public std::enable_shared_from_this<Pool> {
     auto [cec, ep] = co_await tcp_stream.async_connect(endpoints, use_tuple);
     static_cast<void>(ep);
     if (cec) co_return cec;
+    util::close_on_exec(tcp_stream.socket());
     tcp_stream.socket().set_option(tcp::no_delay(true));
     if (auto* tls = std::get_if<TlsStream>(&conn.stream)) {
       if (auto sni = util::prepare_tls_client(*tls, s_.options->tls, s_.target.host)) co_return sni;

@@ -9,6 +9,7 @@
 #include <astmrf/ari/error.hpp>
 #include <astmrf/ari/media_socket.hpp>
 #include <astmrf/detail/async.hpp>
+#include <astmrf/util/socket.hpp>
 #include <astmrf/util/tls_client.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -193,6 +194,7 @@ class Socket final : public MediaSocket, public std::enable_shared_from_this<Soc
     auto [cec, ep] = co_await lowest.async_connect(endpoints, asio::as_tuple(asio::use_awaitable));
     static_cast<void>(ep);
     if (cec) fail(cec, "cannot connect to " + s_.target.host_header);
+    util::close_on_exec(lowest.socket());
     // 20 ms frames must not wait for Nagle.
     boost::system::error_code nec;
     lowest.socket().set_option(tcp::no_delay(true), nec);

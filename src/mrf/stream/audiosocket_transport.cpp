@@ -8,6 +8,7 @@
 
 #include <astmrf/util/log.hpp>
 #include <astmrf/util/random.hpp>
+#include <astmrf/util/socket.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -190,6 +191,7 @@ struct State : std::enable_shared_from_this<State> {
       tcp::socket peer(executor);
       auto [ec] = co_await acceptor.async_accept(peer, asio::as_tuple(asio::use_awaitable));
       if (!live() || identified) co_return;
+      util::close_on_exec(peer);
       if (ec == asio::error::connection_aborted) continue;
       if (ec) {
         end("accepting Asterisk's connection failed: " + ec.message());
@@ -406,6 +408,7 @@ class AudiosocketTransport final : public MediaTransport {
     if (s.acceptor.is_open()) throw std::logic_error("the audiosocket transport is already prepared");
     const auto address = asio::ip::make_address(s.local_address);
     s.acceptor.open(address.is_v6() ? tcp::v6() : tcp::v4());
+    util::close_on_exec(s.acceptor);
     s.acceptor.bind(tcp::endpoint(address, 0));
     s.acceptor.listen(4);
     const auto port = s.acceptor.local_endpoint().port();

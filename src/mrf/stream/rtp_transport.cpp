@@ -5,6 +5,7 @@
 #include "transport.hpp"
 
 #include <astmrf/util/random.hpp>
+#include <astmrf/util/socket.hpp>
 
 #include <boost/asio/ip/udp.hpp>
 #include <boost/json.hpp>
@@ -183,6 +184,7 @@ class RtpTransport final : public MediaTransport {
     auto& r = *rtp_;
     const auto address = asio::ip::make_address(r.ctx.local_address);
     r.socket.open(address.is_v6() ? udp::v6() : udp::v4());
+    util::close_on_exec(r.socket);
     r.socket.bind(udp::endpoint(address, 0));
     r.socket.non_blocking(true);
     const auto local = r.socket.local_endpoint();

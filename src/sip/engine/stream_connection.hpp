@@ -6,6 +6,7 @@
 #include "connection.hpp"
 
 #include <astmrf/sip/stream_framer.hpp>
+#include <astmrf/util/socket.hpp>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/write.hpp>
@@ -32,6 +33,7 @@ class StreamConnection : public Connection {
     lowest_layer().async_connect(remote(), [self = shared_self()](boost::system::error_code ec) {
       if (self->closed()) return;
       if (ec) return self->fail(ec);
+      astmrf::util::close_on_exec(self->lowest_layer());
       self->no_delay();
       self->connected();
     });

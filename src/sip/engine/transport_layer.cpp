@@ -7,6 +7,7 @@
 #include <astmrf/sip/stream_framer.hpp>
 #include <astmrf/util/log.hpp>
 #include <astmrf/util/metrics.hpp>
+#include <astmrf/util/socket.hpp>
 #include <astmrf/util/tls_client.hpp>
 
 #include <boost/asio/bind_allocator.hpp>
@@ -148,6 +149,7 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
         auto p = std::make_unique<UdpPoint>(udp::socket(executor));
         udp::endpoint local(address, point.port);
         p->socket.open(local.protocol());
+        util::close_on_exec(p->socket);
         p->socket.bind(local);
         p->socket.non_blocking(true);  // send() must never block the event loop
         p->v4 = local.address().is_v4();
@@ -161,6 +163,7 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
         if (is_secure(point.transport)) acceptor->tls = util::make_server_tls_context(point.tls);
         tcp::endpoint local(address, point.port);
         acceptor->acceptor.open(local.protocol());
+        util::close_on_exec(acceptor->acceptor);
         acceptor->acceptor.set_option(tcp::acceptor::reuse_address(true));
         acceptor->acceptor.bind(local);
         acceptor->acceptor.listen();
@@ -234,6 +237,7 @@ struct TransportLayer::Impl : Connection::Sink, std::enable_shared_from_this<Tra
     a.acceptor.async_accept([self = shared_from_this(), &a](error_code ec, tcp::socket socket) {
       if (self->stopped || ec == asio::error::operation_aborted) return;
       if (!ec) {
+        util::close_on_exec(socket);
         error_code remote_ec;
         const auto remote = socket.remote_endpoint(remote_ec);
         if (!remote_ec) {

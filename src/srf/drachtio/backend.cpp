@@ -4,6 +4,7 @@
 #include "sip_text.hpp"
 
 #include <astmrf/sip/parser.hpp>
+#include <astmrf/util/socket.hpp>
 #include <astmrf/util/tls_client.hpp>
 
 #include <boost/asio/post.hpp>
@@ -55,6 +56,7 @@ DrachtioBackend::DrachtioBackend(asio::any_io_executor executor, ListenerOptions
   acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(executor_);
   asio::ip::tcp::endpoint endpoint(asio::ip::make_address(listener_options_->host), listener_options_->port);
   acceptor_->open(endpoint.protocol());
+  util::close_on_exec(*acceptor_);
   acceptor_->set_option(asio::ip::tcp::acceptor::reuse_address(true));
   acceptor_->bind(endpoint);
   acceptor_->listen();
@@ -116,6 +118,7 @@ void DrachtioBackend::accept() {
     auto self = weak.lock();
     if (!self || self->closed_ || ec == asio::error::operation_aborted) return;
     if (!ec) {
+      util::close_on_exec(socket);
       Connection::Settings settings;
       settings.secret = self->listener_options_->secret;
       settings.tags = self->listener_options_->tags;

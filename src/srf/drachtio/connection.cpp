@@ -1,6 +1,7 @@
 #include "connection.hpp"
 
 #include <astmrf/util/log.hpp>
+#include <astmrf/util/socket.hpp>
 #include <astmrf/util/tls_client.hpp>
 
 #include <boost/asio/connect.hpp>
@@ -154,6 +155,7 @@ void Connection::connect() {
 }
 
 void Connection::on_connected(std::uint64_t generation) {
+  util::close_on_exec(socket());
   error_code ignored;
   socket().set_option(asio::ip::tcp::no_delay(true), ignored);
   if (!settings_.tls) {

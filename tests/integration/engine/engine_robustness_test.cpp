@@ -15,6 +15,12 @@
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -87,6 +93,46 @@ TEST(EngineRobustness, TcpTwoMessagesInOneSegmentAndOneMessageInPieces) {
   buffer.consume(2);
   auto third = read_response(socket, buffer);
   EXPECT_NE(third.find("z9hG4bKseg3"), std::string::npos) << third;
+}
+
+// The descriptors of this process that are sockets bound to local port `port`: (fd, close-on-exec).
+std::vector<std::pair<int, bool>> sockets_on_port(std::uint16_t port) {
+  std::vector<std::pair<int, bool>> found;
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return found;
+  while (const dirent* entry = ::readdir(dir)) {
+    const int fd = std::atoi(entry->d_name);
+    struct stat info {};
+    if (entry->d_name[0] == '.' || fd == ::dirfd(dir) || ::fstat(fd, &info) != 0 || !S_ISSOCK(info.st_mode)) continue;
+    sockaddr_storage local{};
+    socklen_t size = sizeof local;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &size) != 0 || local.ss_family != AF_INET) continue;
+    if (ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port) != port) continue;
+    found.emplace_back(fd, (::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+  }
+  ::closedir(dir);
+  return found;
+}
+
+// A process the application spawns must not inherit the engine's sockets (and hold its ports):
+// the UDP socket, the TCP listener and an accepted connection are all close-on-exec.
+TEST(EngineRobustness, SocketsAreCloseOnExec) {
+  EngineHarness harness;
+  answer_everything(harness);
+  asio::io_context ioc;
+  asio::ip::tcp::socket socket(ioc);
+  socket.connect({asio::ip::make_address("127.0.0.1"), harness.port(Transport::tcp)});
+  asio::write(socket, asio::buffer(options("cloexec", "TCP", socket.local_endpoint().port())));
+  asio::streambuf buffer;
+  EXPECT_NE(read_response(socket, buffer).find("SIP/2.0 200"), std::string::npos);  // accepted by now
+
+  auto sockets = sockets_on_port(harness.port(Transport::udp));
+  if (harness.port(Transport::tcp) != harness.port(Transport::udp)) {
+    const auto tcp = sockets_on_port(harness.port(Transport::tcp));
+    sockets.insert(sockets.end(), tcp.begin(), tcp.end());
+  }
+  EXPECT_GE(sockets.size(), 3u) << "the UDP socket, the TCP listener and the accepted connection";
+  for (const auto& [fd, cloexec] : sockets) EXPECT_TRUE(cloexec) << "descriptor " << fd;
 }
 
 TEST(EngineRobustness, UdpLossIsRecoveredByRetransmissions) {
