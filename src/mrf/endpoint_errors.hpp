@@ -7,9 +7,8 @@
 #include <astmrf/detail/async.hpp>
 #include <astmrf/mrf/errors.hpp>
 #include <astmrf/mrf/mrf.hpp>
+#include <astmrf/util/ascii.hpp>
 
-#include <algorithm>
-#include <cctype>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -39,11 +38,7 @@ inline std::string record_terminate_name(RecordTerminate terminate) {
   return "none";
 }
 
-inline bool mentions(std::string_view text, std::string_view word) {
-  return std::search(text.begin(), text.end(), word.begin(), word.end(), [](char a, char b) {
-           return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-         }) != text.end();
-}
+inline bool mentions(std::string_view text, std::string_view word) { return util::icontains(text, word); }
 
 /// `error` as a verb on the channel reports it: Asterisk's 404 about the channel (any 404 when
 /// `any_not_found`, i.e. the channel is the request's only resource) and its 409 "not in Stasis"

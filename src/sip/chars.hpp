@@ -2,6 +2,7 @@
 // and one AND per byte on the hot paths.
 #pragma once
 
+#include <astmrf/util/ascii.hpp>
 #include <astmrf/util/hex.hpp>
 
 #include <array>
@@ -124,7 +125,7 @@ inline std::size_t find_char(std::string_view s, char c, std::size_t from = 0) n
 
 constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 constexpr bool is_wsp(char c) noexcept { return c == ' ' || c == '\t'; }
-constexpr char to_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c; }
+using util::to_lower;
 
 using util::hex_value;
 

@@ -2,6 +2,7 @@
 #include "error_util.hpp"
 
 #include <astmrf/sip/dtmf.hpp>
+#include <astmrf/sip/header_id.hpp>
 #include <astmrf/sip/header_parsers.hpp>
 
 #include <charconv>
@@ -22,14 +23,6 @@ std::string_view trim_blanks(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
     s.remove_suffix(1);
   return s;
-}
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (detail::to_lower(a[i]) != detail::to_lower(b[i])) return false;
-  }
-  return true;
 }
 
 // A key as a character or as its event number; 0 when it is neither.
@@ -58,11 +51,11 @@ Result<InfoDtmf> parse_relay(std::string_view body) {
     if (eq == std::string_view::npos) continue;  // not a name=value line: not ours to judge
     const auto name = trim_blanks(line.substr(0, eq));
     const auto value = trim_blanks(line.substr(eq + 1));
-    if (equals_ignoring_case(name, "Signal")) {
+    if (iequals(name, "Signal")) {
       out.digit = read_key(value);
       if (out.digit == 0) return dtmf_error("Signal '" + std::string(value) + "' is not a DTMF key");
       have_signal = true;
-    } else if (equals_ignoring_case(name, "Duration")) {
+    } else if (iequals(name, "Duration")) {
       unsigned ms = 0;
       const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
       if (ec != std::errc{} || end != value.data() + value.size() || value.empty())

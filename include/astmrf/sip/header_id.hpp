@@ -2,11 +2,16 @@
 // byte instead of case-folding strings. Compact forms map to the same id.
 #pragma once
 
+#include <astmrf/util/ascii.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 namespace astmrf::sip {
+
+/// ASCII case-insensitive equality (header names, params, schemes): util::iequals.
+using util::iequals;
 
 /// The headers the parser knows by name (full and compact forms), for lookups without string compares.
 enum class HeaderId : std::uint8_t {
@@ -84,18 +89,5 @@ char compact_form(HeaderId id) noexcept;
 /// True when RFC 3261 (or the defining RFC) allows several comma-separated
 /// values in one header line, so that splitting on top-level commas is legal.
 bool is_list_header(HeaderId id) noexcept;
-
-/// ASCII case-insensitive equality (header names, params, schemes).
-/// Inline: it sits on every structured-access path.
-inline bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    unsigned char x = static_cast<unsigned char>(a[i]);
-    unsigned char y = static_cast<unsigned char>(b[i]);
-    if (x == y) continue;
-    if ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z') return false;
-  }
-  return true;
-}
 
 }  // namespace astmrf::sip

@@ -8,12 +8,12 @@
 #include "locator.hpp"
 
 #include <astmrf/sip/uri.hpp>
+#include <astmrf/util/ascii.hpp>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <map>
@@ -27,15 +27,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-bool iends_with(std::string_view text, std::string_view suffix) {
-  if (text.size() < suffix.size()) return false;
-  return std::equal(suffix.begin(), suffix.end(), text.end() - static_cast<std::ptrdiff_t>(suffix.size()),
-                    [](char a, char b) {
-                      return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-                    });
-}
-
-bool iequals(std::string_view a, std::string_view b) { return a.size() == b.size() && iends_with(a, b); }
+using util::iends_with;
+using util::iequals;
 
 std::optional<asio::ip::address> ip_of(std::string_view host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);

@@ -7,7 +7,6 @@
 #include <boost/system/error_code.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <stdexcept>
 
@@ -68,12 +67,6 @@ void append_uint(std::string& out, std::uint64_t value) {
 }
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 bool is_dialog_creating(const Message& request, int status) {
   return request.method_id() == MethodId::invite && status > 100 && status < 300;

@@ -8,7 +8,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
 #include <sstream>
 #include <stdexcept>
 
@@ -28,20 +27,12 @@ namespace {
 bool lists_option(const Message& message, HeaderId id, std::string_view option) {
   auto tokens = id == HeaderId::require ? message.require() : message.supported();
   if (!tokens) return false;
-  return std::any_of(tokens->begin(), tokens->end(), [&](std::string_view token) {
-    return token.size() == option.size() && std::equal(token.begin(), token.end(), option.begin(), [](char a, char b) {
-             return std::tolower(static_cast<unsigned char>(a)) == b;
-           });
-  });
+  return std::any_of(tokens->begin(), tokens->end(), [&](std::string_view token) { return iequals(token, option); });
 }
 
 bool header_lists(const HeaderList& headers, std::string_view name, std::string_view option) {
   for (const auto& [n, v] : headers) {
-    if (n.size() != name.size() || !std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-        })) {
-      continue;
-    }
+    if (!iequals(n, name)) continue;
     if (v.find(option) != std::string::npos) return true;
   }
   return false;

@@ -1,4 +1,5 @@
 // The one copy of each shared utility: random ids, base64, reconnect backoff.
+#include <astmrf/util/ascii.hpp>
 #include <astmrf/util/backoff.hpp>
 #include <astmrf/util/base64.hpp>
 #include <astmrf/util/hex.hpp>
@@ -72,6 +73,21 @@ TEST(UtilUuid5, BadNamespaceIsRefused) {
   EXPECT_THROW(util::uuid5("6ba7b810-9dad-11d1-80b4-00c04fd430c", "x"), std::invalid_argument);
   EXPECT_THROW(util::uuid5("6ba7b810x9dad-11d1-80b4-00c04fd430c8", "x"), std::invalid_argument);
   EXPECT_THROW(util::uuid5("6ba7b810-9dad-11d1-80b4-00c04fd430cg", "x"), std::invalid_argument);
+}
+
+TEST(UtilAscii, FoldsOnlyAsciiLetters) {
+  EXPECT_EQ(util::to_lower("SIP:Alice@Example.COM;Transport=TCP"), "sip:alice@example.com;transport=tcp");
+  EXPECT_EQ(util::to_lower("\xc3\x89@[]^_`{"), "\xc3\x89@[]^_`{");  // UTF-8 and the neighbours of the letters kept
+  EXPECT_TRUE(util::iequals("Content-Length", "content-LENGTH"));
+  EXPECT_FALSE(util::iequals("Via", "Vi"));
+  EXPECT_FALSE(util::iequals("@", "`"));  // 0x40 and 0x60 differ by the case bit but are no letters
+  EXPECT_FALSE(util::iequals("[", "{"));
+  EXPECT_TRUE(util::iends_with("host.INVALID", ".invalid"));
+  EXPECT_FALSE(util::iends_with("id", ".invalid"));
+  EXPECT_TRUE(util::icontains("Channel not found", "NOT FOUND"));
+  EXPECT_TRUE(util::icontains("x", ""));
+  EXPECT_FALSE(util::icontains("abc", "abcd"));
+  static_assert(util::iequals("INVITE", "invite"));
 }
 
 TEST(UtilHex, DigitValuesOfEitherCase) {
