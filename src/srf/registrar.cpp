@@ -1,6 +1,7 @@
 #include <astmrf/sip/header_id.hpp>
 #include <astmrf/sip/message.hpp>
 #include <astmrf/srf/registrar.hpp>
+#include <astmrf/util/ascii.hpp>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -20,19 +21,13 @@ namespace {
 using Clock = std::chrono::system_clock;
 using sip::iequals;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // RFC 3261 19.1.4, simplified: scheme and host case-insensitive, user exact (unescaped),
 // parameters case-insensitive and order-free.
 std::string contact_key(const sip::Uri& uri) {
-  std::string key =
-      lower(uri.scheme_text) + ":" + sip::unescape(uri.user) + "@" + lower(uri.host) + ":" + std::to_string(uri.port);
+  std::string key = util::to_lower(uri.scheme_text) + ":" + sip::unescape(uri.user) + "@" + util::to_lower(uri.host) +
+                    ":" + std::to_string(uri.port);
   std::vector<std::string> params;
-  for (const auto& p : uri.param_list()) params.push_back(lower(p.name) + "=" + lower(p.value));
+  for (const auto& p : uri.param_list()) params.push_back(util::to_lower(p.name) + "=" + util::to_lower(p.value));
   std::sort(params.begin(), params.end());
   for (const auto& p : params) key += ";" + p;
   return key;
@@ -97,10 +92,29 @@ struct Parsed {
 
 RegisterReply error_reply(int status, std::string reason) { return RegisterReply{status, std::move(reason), {}}; }
 
-// Parses and checks a REGISTER (RFC 3261 10.3 steps 2, 5, 6 and the 423 check of 7);
+// The user part of a normalised AOR ("sip:alice@host" → "alice", "tel:+123" → "+123").
+std::string_view aor_user(std::string_view aor) {
+  const auto colon = aor.find(':');
+  if (colon == std::string_view::npos) return {};
+  const auto rest = aor.substr(colon + 1);
+  if (aor.substr(0, colon) == "tel") return rest;
+  const auto at = rest.find('@');
+  return at == std::string_view::npos ? std::string_view{} : rest.substr(0, at);
+}
+
+// Parses and checks a REGISTER (RFC 3261 10.3 steps 1 to 3, 5, 6 and the 423 check of 7);
 // a reply when it is refused.
-std::variant<Parsed, RegisterReply> parse_register(const sip::Message& msg, const RegistrarOptions& options) {
+std::variant<Parsed, RegisterReply> parse_register(const sip::Message& msg, const RegistrarOptions& options,
+                                                   std::string_view authenticated_user) {
   Parsed p;
+  // Step 1: a domain of ours.
+  if (!options.domains.empty()) {
+    auto target = sip::parse_uri(msg.request_uri());
+    const bool ours =
+        target && std::any_of(options.domains.begin(), options.domains.end(),
+                              [&](const std::string& domain) { return util::iequals(target->host, domain); });
+    if (!ours) return error_reply(404, "Domain Not Served");
+  }
   // Step 2: Require with extensions we do not know.
   if (msg.has(sip::HeaderId::require)) {
     std::string unsupported;
@@ -119,6 +133,12 @@ std::variant<Parsed, RegisterReply> parse_register(const sip::Message& msg, cons
   auto aor = Registrar::normalise_aor(to->uri_text);
   if (!aor) return error_reply(416, "Unsupported URI Scheme");
   p.aor = *aor;
+  // Step 3: the authenticated user may change this AOR's bindings.
+  if (!authenticated_user.empty()) {
+    const bool allowed =
+        options.authorize ? options.authorize(authenticated_user, p.aor) : aor_user(p.aor) == authenticated_user;
+    if (!allowed) return error_reply(403, "Not Allowed For This Address Of Record");
+  }
   p.call_id = std::string(msg.call_id());
   if (p.call_id.empty()) return error_reply(400, "Missing Call-ID");
   auto cseq = msg.cseq();
@@ -514,13 +534,14 @@ std::optional<std::string> Registrar::normalise_aor(std::string_view text) {
   if (uri->host.empty()) return std::nullopt;
   std::string aor = "sip:";
   if (!uri->user.empty()) aor += sip::unescape(uri->user) + "@";
-  aor += uri->host_kind == sip::HostKind::ipv6 ? "[" + lower(uri->host) + "]" : lower(uri->host);
+  aor += uri->host_kind == sip::HostKind::ipv6 ? "[" + util::to_lower(uri->host) + "]" : util::to_lower(uri->host);
   if (uri->has_port) aor += ":" + std::to_string(uri->port);
   return aor;
 }
 
-void Registrar::process(const sip::Message& msg, std::string source, std::function<void(RegisterReply)> done) {
-  auto parsed = parse_register(msg, impl_->options);
+void Registrar::process(const sip::Message& msg, std::string source, std::function<void(RegisterReply)> done,
+                        std::string_view authenticated_user) {
+  auto parsed = parse_register(msg, impl_->options, authenticated_user);
   if (auto* reply = std::get_if<RegisterReply>(&parsed)) {
     boost::asio::post(impl_->executor, [d = std::move(done), r = std::move(*reply)]() mutable { d(std::move(r)); });
     return;
@@ -548,10 +569,13 @@ struct PendingReply {
 
 void Registrar::handle(Request req, Response res) {
   auto pending = std::make_shared<PendingReply>(std::move(res));
-  process(req.msg(), req.source(), [req, pending](RegisterReply reply) {
-    if (pending->res.finished()) return;
-    pending->res.send(reply.status, ResponseOptions{std::move(reply.reason), std::move(reply.headers), {}, {}});
-  });
+  process(
+      req.msg(), req.source(),
+      [req, pending](RegisterReply reply) {
+        if (pending->res.finished()) return;
+        pending->res.send(reply.status, ResponseOptions{std::move(reply.reason), std::move(reply.headers), {}, {}});
+      },
+      req.authenticated_user());
 }
 
 Handler Registrar::handler() {

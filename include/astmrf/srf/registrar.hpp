@@ -1,7 +1,8 @@
 // Registrar: REGISTER handling (RFC 3261 10.3) for Srf applications — bindings per
 // address-of-record kept in a RegistrationStore, expiry on the executor, a lookup for
 // calls to registered users, and events when bindings change. It does no
-// authentication: put a middleware (e.g. srf::DigestAuth) in front of it.
+// authentication: put a middleware (e.g. srf::DigestAuth) in front of it; it checks that the
+// user that middleware authenticated may change the AOR, and that the domain is one it serves.
 //
 //   auto registrar = std::make_shared<srf::Registrar>(ex, srf::RegistrarOptions{},
 //       std::make_shared<srf::MemoryRegistrationStore>(ex));
@@ -99,6 +100,15 @@ struct RegistrarOptions {
   std::chrono::seconds default_expires{3600};
   /// At most this many bindings per AOR; more get 403 and nothing changes. 0: no limit.
   std::size_t max_bindings{32};
+  /// The domains it keeps bindings for (RFC 3261 10.3 step 1), matched case-insensitively with
+  /// the Request-URI's host: a REGISTER for another domain gets 404 and changes nothing. Empty:
+  /// every domain.
+  std::vector<std::string> domains{};
+  /// Whether an authenticated user may change the bindings of an AOR (step 3), asked for each
+  /// REGISTER that an authenticating middleware passed on (Request::authenticated_user() set);
+  /// false: 403 and nothing changes. Empty: the AOR's user part must be that user. A REGISTER
+  /// without an authenticated user is not checked (nothing in front asked for one).
+  std::function<bool(std::string_view user, std::string_view aor)> authorize{};
 };
 
 /// What happened to a binding (Registrar::on_change).
@@ -121,7 +131,7 @@ struct BindingChange {
 
 /// The answer the Registrar makes to one REGISTER (Registrar::process).
 struct RegisterReply {
-  /// The status: 200, or 400 / 420 / 423 / 403 / 416 / 500.
+  /// The status: 200, or 400 / 403 / 404 / 416 / 420 / 423 / 500.
   int status{200};
   /// The reason phrase (the cause for errors, e.g. "Malformed Contact").
   std::string reason;
@@ -149,9 +159,11 @@ class Registrar {
   [[nodiscard]] Handler handler();
   /// Handles one REGISTER: answers `res` once the store has the result.
   void handle(Request req, Response res);
-  /// Processes one REGISTER message (`source` as Request::source()); `done` gets the reply,
-  /// never inside the call. What handle() does without a Response (for tests and other backends).
-  void process(const sip::Message& msg, std::string source, std::function<void(RegisterReply)> done);
+  /// Processes one REGISTER message (`source` as Request::source(), `authenticated_user` as
+  /// Request::authenticated_user()); `done` gets the reply, never inside the call. What handle()
+  /// does without a Response (for tests and other backends).
+  void process(const sip::Message& msg, std::string source, std::function<void(RegisterReply)> done,
+               std::string_view authenticated_user = {});
 
   /// Completes with `(std::exception_ptr, std::vector<Binding>)`: the live bindings of the AOR
   /// of `aor_or_uri` (any SIP URI of it, parameters ignored), highest q first, then the most

@@ -82,6 +82,18 @@ TEST_F(PbxExample, ARegisteredBaresipIsCalledThroughAsteriskAndOthersReachTheIvr
     std::this_thread::sleep_for(1500ms);
   }
   EXPECT_EQ(pbx.output().find("registered " + aor), std::string::npos) << pbx.output();
+  const std::string alice = "sip:alice@127.0.0.1:" + std::to_string(port);
+  {  // bob's good credentials for alice's AOR: authenticated, then refused (403), nothing registered
+    astmrf_test::BaresipPeer::Options options;
+    options.account = "<" + alice + ";transport=udp>;auth_user=bob;auth_pass=bob-secret;regint=60";
+    astmrf_test::BaresipPeer impostor(options);
+    // baresip prints the refusal ("reg: sip:alice@...: 403 Not Allowed For This Address Of Record").
+    const std::string refusal = "403 Not Allowed For This Address Of Record";
+    for (int i = 0; i < 100 && impostor.output().find(refusal) == std::string::npos; ++i)
+      std::this_thread::sleep_for(50ms);
+    EXPECT_NE(impostor.output().find(refusal), std::string::npos) << impostor.output();
+  }
+  EXPECT_EQ(pbx.output().find("registered " + alice), std::string::npos) << pbx.output();
 
   astmrf_test::BaresipPeer::Options options;
   options.account = "<" + aor +

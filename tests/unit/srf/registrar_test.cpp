@@ -60,11 +60,12 @@ struct Fixture : ::testing::Test {
            headers + "Content-Length: 0\r\n\r\n";
   }
 
-  srf::RegisterReply send(const std::string& text) {
+  srf::RegisterReply send(const std::string& text, std::string_view authenticated_user = {}) {
     auto msg = sip::parse_message(text);
     EXPECT_TRUE(msg.has_value()) << text;
     std::optional<srf::RegisterReply> reply;
-    registrar->process(*msg, "udp:127.0.0.1:5070", [&](srf::RegisterReply r) { reply = std::move(r); });
+    registrar->process(
+        *msg, "udp:127.0.0.1:5070", [&](srf::RegisterReply r) { reply = std::move(r); }, authenticated_user);
     EXPECT_FALSE(reply) << "completed inside the call";
     io.restart();
     // Until the reply (bounded): the expiry timers keep the io_context busy.
@@ -138,6 +139,49 @@ TEST_F(Registrar, AddRefreshRemove) {
   EXPECT_EQ(changes[2].kind, srf::BindingChangeKind::removed);
   EXPECT_TRUE(lookup("sip:alice@example.com").empty());
   EXPECT_EQ(store->size(), 0U);
+}
+
+// RFC 3261 10.3 step 1: a REGISTER for a domain it does not serve gets 404 and changes nothing.
+TEST_F(Registrar, OnlyItsDomainsAreServed) {
+  options.domains = {"example.com", "example.org"};
+  make();
+  EXPECT_EQ(send(reg("Contact: <sip:alice@127.0.0.1:5070>\r\n")).status, 200);
+  auto other = reg("Contact: <sip:alice@127.0.0.1:5070>\r\n", "c2");
+  other.replace(other.find("sip:example.com"), 15, "sip:EXAMPLE.ORG");  // the Request-URI, any case
+  EXPECT_EQ(send(other).status, 200);
+  auto foreign = reg("Contact: <sip:alice@127.0.0.1:5070>\r\n", "c3");
+  foreign.replace(foreign.find("sip:example.com"), 15, "sip:example.net");
+  const auto before = changes.size();
+  const auto r = send(foreign);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.reason, "Domain Not Served");
+  EXPECT_EQ(changes.size(), before);
+}
+
+// Step 3: behind an authenticating middleware, a user changes only the bindings of its own AOR.
+TEST_F(Registrar, AnAuthenticatedUserChangesOnlyItsOwnAor) {
+  EXPECT_EQ(send(reg("Contact: <sip:alice@127.0.0.1:5070>\r\n"), "alice").status, 200);
+  const auto bob = reg("Contact: <sip:alice@127.0.0.1:5070>\r\n", "c2", 1, "<sip:bob@example.com>");
+  const auto r = send(bob, "alice");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_TRUE(lookup("sip:bob@example.com").empty());
+  EXPECT_EQ(send(bob, "bob").status, 200);
+  // No authenticated user: nothing in front asked for one, nothing is checked.
+  EXPECT_EQ(send(reg("Contact: <sip:carol@127.0.0.1:5070>\r\n", "c3", 1, "<sip:carol@example.com>")).status, 200);
+  EXPECT_EQ(lookup("sip:bob@example.com").size(), 1U);
+}
+
+TEST_F(Registrar, AuthorizeDecidesWhoMayChangeWhichAor) {
+  std::vector<std::string> asked;
+  options.authorize = [&](std::string_view user, std::string_view aor) {
+    asked.push_back(std::string(user) + " " + std::string(aor));
+    return user == "admin";
+  };
+  make();
+  const auto bob = reg("Contact: <sip:bob@127.0.0.1:5070>\r\n", "c1", 1, "<sip:Bob@Example.COM>");
+  EXPECT_EQ(send(bob, "admin").status, 200);
+  EXPECT_EQ(send(reg("Contact: <sip:bob@127.0.0.1:5070>\r\n", "c2", 1, "<sip:bob@example.com>"), "bob").status, 403);
+  EXPECT_EQ(asked, (std::vector<std::string>{"admin sip:Bob@example.com", "bob sip:bob@example.com"}));
 }
 
 TEST_F(Registrar, DefaultAndMaxExpires) {
