@@ -307,7 +307,7 @@ TEST_F(PoolFault, KilledAsteriskItsCallsEndAndNoNewCallFails) {
   std::this_thread::sleep_for(6s);
   const auto killed_at = Clock::now();
   ASSERT_EQ(instance(2).kill(), "");
-  expect_callers_succeeded(*sipp, kSeconds);
+  auto result = sipp->wait(std::chrono::seconds(kSeconds + 60));
 
   const auto victim = servers[1]->app();
   std::size_t lost = 0;
@@ -321,6 +321,10 @@ TEST_F(PoolFault, KilledAsteriskItsCallsEndAndNoNewCallFails) {
     if (c.end_reason == "media_server_lost") ++lost;
   }
   EXPECT_GT(lost, 0U) << "no call was up on the killed server";
+  // The killed server's calls end about 3 s after the kill, when the callers' own 5 s holds of
+  // some of them expire too: sipp may count such a BYE race as a failed call (seen once in 2 of
+  // 420 calls under ASan). Only those may fail; a setup never may (failures() below).
+  expect_sipp_failures_at_most(result, lost);
   EXPECT_LE(slowest, 5.0) << "the killed server's calls ended " << slowest << " s after the crash";
   EXPECT_EQ(failures(), std::vector<std::string>{}) << "calls failed (window " << kDetectionWindow.count() << " s)";
   for (const auto& c : snapshot()) {
